@@ -1,0 +1,149 @@
+//! The `confab` command line: `serve`, `customer create`, `flows check|render`.
+
+use crate::app::App;
+use crate::config::Config;
+use crate::engine::{Engine, EngineSettings};
+use crate::flow::FlowSet;
+use crate::store::Store;
+use crate::timestamp::SystemClock;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "confab", version, about = "Conference call-flow engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve(Config),
+    /// Manage customers.
+    Customer {
+        #[command(subcommand)]
+        command: CustomerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CustomerCommand {
+    /// Create a customer and print it, with its API key, as one JSON object.
+    Create {
+        /// SQLite database file.
+        #[arg(long, env = "CONFAB_DB", default_value = "confab.db")]
+        db: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        webhook_uri: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("confab: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Serve(config) => runtime.block_on(serve(config)),
+        Command::Customer {
+            command:
+                CustomerCommand::Create {
+                    db,
+                    name,
+                    webhook_uri,
+                },
+        } => runtime.block_on(create_customer(db, name, webhook_uri)),
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let app = match App::build(config) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("confab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.local_addr() {
+        Ok(addr) => tracing::info!(%addr, "confab listening"),
+        Err(e) => tracing::warn!(error = %e, "cannot read the bound address"),
+    }
+    match app.run(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("confab: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn create_customer(db: PathBuf, name: String, webhook_uri: String) -> ExitCode {
+    let store = match Store::open(&db, 1) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("confab: {}: {e}", db.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let engine = Engine::new(
+        store,
+        Arc::new(SystemClock::default()),
+        FlowSet::default(),
+        EngineSettings::default(),
+    );
+    match engine.create_customer(&name, &webhook_uri).await {
+        Ok((customer, key)) => match serde_json::to_string(&customer.json(Some(&key))) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("confab: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("confab: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

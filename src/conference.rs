@@ -1,0 +1,385 @@
+//! Conferences, their calls and recordings as domain values, and the rules that move them
+//! between states. Nothing here knows about HTTP or SQL.
+
+use crate::action::{ActionList, RecordingFormat};
+use crate::timestamp::{api_or_not_set, Timestamp};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConferenceType {
+    Conference,
+    Connect,
+}
+
+impl ConferenceType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "conference" => Some(ConferenceType::Conference),
+            "connect" => Some(ConferenceType::Connect),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConferenceType::Conference => "conference",
+            ConferenceType::Connect => "connect",
+        }
+    }
+
+    /// How many calls may be in the conference at once (joining or joined).
+    pub fn capacity(self) -> Option<usize> {
+        match self {
+            ConferenceType::Conference => None,
+            ConferenceType::Connect => Some(2),
+        }
+    }
+}
+
+/// Conference status; it only ever moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConferenceStatus {
+    Starting,
+    Progressing,
+    Terminating,
+    Terminated,
+}
+
+impl ConferenceStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "starting" => ConferenceStatus::Starting,
+            "progressing" => ConferenceStatus::Progressing,
+            "terminating" => ConferenceStatus::Terminating,
+            "terminated" => ConferenceStatus::Terminated,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConferenceStatus::Starting => "starting",
+            ConferenceStatus::Progressing => "progressing",
+            ConferenceStatus::Terminating => "terminating",
+            ConferenceStatus::Terminated => "terminated",
+        }
+    }
+
+    /// Whether new calls may join.
+    pub fn is_open(self) -> bool {
+        self < ConferenceStatus::Terminating
+    }
+}
+
+/// Which public API created a conference; the XML API's conferences follow extra rules (§6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Json,
+    Xml,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Json => "json",
+            Origin::Xml => "xml",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "json" => Some(Origin::Json),
+            "xml" => Some(Origin::Xml),
+            _ => None,
+        }
+    }
+}
+
+/// Attributes only the XML API reads and writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct XmlAttributes {
+    pub app_sid: String,
+    pub user_data: String,
+    pub on_status: String,
+}
+
+/// Longest accepted `timeout`, one week (§3.1).
+pub const MAX_TIMEOUT_SECONDS: i64 = 604_800;
+/// Largest accepted serialized `data` object (§3.1).
+pub const MAX_DATA_BYTES: usize = 64 * 1024;
+/// Longest `name`, in characters. The spec is silent; 255 fits any sensible label.
+pub const MAX_NAME_CHARS: usize = 255;
+/// Longest `detail`, in characters.
+pub const MAX_DETAIL_CHARS: usize = 4096;
+
+/// A conference as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conference {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub kind: ConferenceType,
+    pub status: ConferenceStatus,
+    pub name: String,
+    pub detail: String,
+    pub data: Value,
+    pub timeout: i64,
+    pub pre_actions: ActionList,
+    pub post_actions: ActionList,
+    pub origin: Origin,
+    pub xml: XmlAttributes,
+    pub tm_create: Timestamp,
+    pub tm_update: Timestamp,
+    pub tm_delete: Option<Timestamp>,
+    /// When the first call joined (the XML API's `beginTime`).
+    pub tm_begin: Option<Timestamp>,
+    /// When the conference reached `terminated` (the XML API's `endTime`).
+    pub tm_end: Option<Timestamp>,
+}
+
+/// A conference with the lists derived from its calls and recordings, as the API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConferenceView {
+    pub conference: Conference,
+    /// Calls currently `joined`, in join order.
+    pub conferencecall_ids: Vec<Uuid>,
+    /// The recording in progress, if any.
+    pub recording_id: Option<Uuid>,
+    /// Every recording, oldest first.
+    pub recording_ids: Vec<Uuid>,
+}
+
+/// The JSON shape of §3.1, fields in the seed's order.
+#[derive(Serialize)]
+pub struct ConferenceJson<'a> {
+    id: Uuid,
+    customer_id: Uuid,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    status: &'static str,
+    name: &'a str,
+    detail: &'a str,
+    data: &'a Value,
+    timeout: i64,
+    pre_actions: &'a [Value],
+    post_actions: &'a [Value],
+    conferencecall_ids: &'a [Uuid],
+    recording_id: Uuid,
+    recording_ids: &'a [Uuid],
+    tm_create: String,
+    tm_update: String,
+    tm_delete: String,
+}
+
+impl ConferenceView {
+    pub fn json(&self) -> ConferenceJson<'_> {
+        let c = &self.conference;
+        ConferenceJson {
+            id: c.id,
+            customer_id: c.customer_id,
+            kind: c.kind.as_str(),
+            status: c.status.as_str(),
+            name: &c.name,
+            detail: &c.detail,
+            data: &c.data,
+            timeout: c.timeout,
+            pre_actions: &c.pre_actions.json,
+            post_actions: &c.post_actions.json,
+            conferencecall_ids: &self.conferencecall_ids,
+            recording_id: self.recording_id.unwrap_or(Uuid::nil()),
+            recording_ids: &self.recording_ids,
+            tm_create: c.tm_create.to_api(),
+            tm_update: c.tm_update.to_api(),
+            tm_delete: api_or_not_set(c.tm_delete),
+        }
+    }
+}
+
+/// Conferencecall status (§3.2); forward only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CallStatus {
+    Joining,
+    Joined,
+    Leaving,
+    Leaved,
+}
+
+impl CallStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "joining" => CallStatus::Joining,
+            "joined" => CallStatus::Joined,
+            "leaving" => CallStatus::Leaving,
+            "leaved" => CallStatus::Leaved,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Joining => "joining",
+            CallStatus::Joined => "joined",
+            CallStatus::Leaving => "leaving",
+            CallStatus::Leaved => "leaved",
+        }
+    }
+}
+
+/// One call's membership of one conference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conferencecall {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub conference_id: Uuid,
+    pub reference_id: String,
+    pub status: CallStatus,
+    pub tm_create: Timestamp,
+    pub tm_update: Timestamp,
+    pub tm_delete: Option<Timestamp>,
+}
+
+#[derive(Serialize)]
+pub struct ConferencecallJson<'a> {
+    id: Uuid,
+    customer_id: Uuid,
+    conference_id: Uuid,
+    reference_type: &'static str,
+    reference_id: &'a str,
+    status: &'static str,
+    tm_create: String,
+    tm_update: String,
+    tm_delete: String,
+}
+
+impl Conferencecall {
+    pub fn json(&self) -> ConferencecallJson<'_> {
+        ConferencecallJson {
+            id: self.id,
+            customer_id: self.customer_id,
+            conference_id: self.conference_id,
+            reference_type: "call",
+            reference_id: &self.reference_id,
+            status: self.status.as_str(),
+            tm_create: self.tm_create.to_api(),
+            tm_update: self.tm_update.to_api(),
+            tm_delete: api_or_not_set(self.tm_delete),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingStatus {
+    Recording,
+    Stopping,
+    Ended,
+}
+
+impl RecordingStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "recording" => Some(RecordingStatus::Recording),
+            "stopping" => Some(RecordingStatus::Stopping),
+            "ended" => Some(RecordingStatus::Ended),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingStatus::Recording => "recording",
+            RecordingStatus::Stopping => "stopping",
+            RecordingStatus::Ended => "ended",
+        }
+    }
+}
+
+/// A recording of a conference (§3.3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recording {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub conference_id: Uuid,
+    pub status: RecordingStatus,
+    pub format: RecordingFormat,
+    pub duration: i64,
+    pub media_url: String,
+    pub tm_start: Timestamp,
+    pub tm_end: Option<Timestamp>,
+    pub tm_create: Timestamp,
+}
+
+#[derive(Serialize)]
+pub struct RecordingJson<'a> {
+    id: Uuid,
+    customer_id: Uuid,
+    reference_type: &'static str,
+    reference_id: Uuid,
+    status: &'static str,
+    format: &'static str,
+    duration: i64,
+    media_url: &'a str,
+    tm_start: String,
+    tm_end: String,
+    tm_create: String,
+}
+
+impl Recording {
+    pub fn json(&self) -> RecordingJson<'_> {
+        RecordingJson {
+            id: self.id,
+            customer_id: self.customer_id,
+            reference_type: "conference",
+            reference_id: self.conference_id,
+            status: self.status.as_str(),
+            format: self.format.as_str(),
+            duration: self.duration,
+            media_url: &self.media_url,
+            tm_start: self.tm_start.to_api(),
+            tm_end: api_or_not_set(self.tm_end),
+            tm_create: self.tm_create.to_api(),
+        }
+    }
+}
+
+/// Why a call may not join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinRefusal {
+    Closed,
+    Full,
+}
+
+/// Decides whether one more call may join, given how many calls are joining or joined now.
+pub fn admit(conference: &Conference, active_calls: usize) -> Result<(), JoinRefusal> {
+    if !conference.status.is_open() || conference.tm_delete.is_some() {
+        return Err(JoinRefusal::Closed);
+    }
+    match conference.kind.capacity() {
+        Some(cap) if active_calls >= cap => Err(JoinRefusal::Full),
+        _ => Ok(()),
+    }
+}
+
+/// The status a conference takes when asked to terminate, given the calls still in it.
+pub fn status_on_terminate(calls_in_conference: usize) -> ConferenceStatus {
+    if calls_in_conference == 0 {
+        ConferenceStatus::Terminated
+    } else {
+        ConferenceStatus::Terminating
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_only_move_forward_in_order() {
+        assert!(ConferenceStatus::Progressing < ConferenceStatus::Terminating);
+        assert!(ConferenceStatus::Progressing.is_open());
+        assert!(!ConferenceStatus::Terminating.is_open());
+        assert!(CallStatus::Joined < CallStatus::Leaved);
+        assert_eq!(status_on_terminate(0), ConferenceStatus::Terminated);
+        assert_eq!(status_on_terminate(3), ConferenceStatus::Terminating);
+    }
+}

@@ -1,0 +1,88 @@
+//! Settings of `confab serve`: every one a flag and a `CONFAB_*` environment variable.
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// SQLite database file, created and migrated on start.
+    #[arg(long, env = "CONFAB_DB", default_value = "confab.db")]
+    pub db: PathBuf,
+    /// Directory of flow files (*.json).
+    #[arg(long, env = "CONFAB_FLOWS_DIR", default_value = "flows")]
+    pub flows_dir: PathBuf,
+    /// Token for the admin routes (POST /v1.0/customers); unset = admin routes answer 404.
+    #[arg(long, env = "CONFAB_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Base URL of the telephony platform; commands are POSTed to {platform-url}/commands.
+    #[arg(long, env = "CONFAB_PLATFORM_URL")]
+    pub platform_url: Option<String>,
+    /// Standard Webhooks secret (whsec_...) shared with the platform; unset = unsigned events
+    /// are accepted.
+    #[arg(long, env = "CONFAB_PLATFORM_SECRET", hide_env_values = true)]
+    pub platform_secret: Option<String>,
+    /// Seconds an XML-API conference may stay without participants after creation.
+    #[arg(long, env = "CONFAB_IDLE_TIMEOUT", default_value_t = 600)]
+    pub idle_timeout: u64,
+    /// Seconds a kicked call has to be reported as left before confab marks it left itself.
+    #[arg(long, env = "CONFAB_KICK_GRACE", default_value_t = 30)]
+    pub kick_grace: u64,
+    /// Delays in seconds between customer webhook attempts.
+    #[arg(
+        long,
+        env = "CONFAB_WEBHOOK_RETRY_SCHEDULE",
+        default_value = "0,5,300,1800,7200,18000,36000,36000"
+    )]
+    pub webhook_retry_schedule: String,
+    /// Delays in seconds between platform command attempts; the last repeats for up to 1 h.
+    #[arg(
+        long,
+        env = "CONFAB_COMMAND_RETRY_SCHEDULE",
+        default_value = "0,1,2,5,10,30,60"
+    )]
+    pub command_retry_schedule: String,
+    /// Allow webhooks to private, loopback and link-local addresses.
+    #[arg(long, env = "CONFAB_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhook_allow_private: bool,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "CONFAB_WORKERS")]
+    pub workers: Option<usize>,
+    /// SQLite reader threads.
+    #[arg(long, env = "CONFAB_READERS", default_value_t = 4)]
+    pub readers: usize,
+}
+
+impl Config {
+    /// The defaults of `confab serve`, for tests and embedding.
+    pub fn with_db(db: PathBuf) -> Config {
+        Config {
+            bind: "127.0.0.1:0".into(),
+            db,
+            flows_dir: PathBuf::from("flows"),
+            admin_token: None,
+            platform_url: None,
+            platform_secret: None,
+            idle_timeout: 600,
+            kick_grace: 30,
+            webhook_retry_schedule: "0,5,300,1800,7200,18000,36000,36000".into(),
+            command_retry_schedule: "0,1,2,5,10,30,60".into(),
+            webhook_allow_private: false,
+            workers: None,
+            readers: 4,
+        }
+    }
+}
+
+/// Parses a comma-separated list of seconds, naming the setting when it is wrong.
+pub fn parse_schedule(setting: &str, raw: &str) -> Result<Vec<u64>, String> {
+    let delays: Result<Vec<u64>, _> = raw.split(',').map(|s| s.trim().parse::<u64>()).collect();
+    match delays {
+        Ok(d) if !d.is_empty() => Ok(d),
+        _ => Err(format!(
+            "--{setting}: expected comma-separated seconds, got {raw:?}"
+        )),
+    }
+}

@@ -1,0 +1,485 @@
+//! The engine: the use cases of confab (customers, conferences, calls, platform events),
+//! applying the conference rules over the store. It knows nothing of HTTP.
+
+use crate::action::{self, ActionError, ActionList};
+use crate::conference::{
+    self, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Origin,
+    Recording, XmlAttributes, MAX_DATA_BYTES, MAX_DETAIL_CHARS, MAX_NAME_CHARS,
+    MAX_TIMEOUT_SECONDS,
+};
+use crate::customer::{self, Customer};
+use crate::flow::FlowSet;
+use crate::store::{CallFilter, ConferenceFilter, Cursor, Page, Store, StoreError};
+use crate::timestamp::Clock;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use uuid::Uuid;
+
+/// What a request asked for that confab refuses, or could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{field}: {message}")]
+    InvalidArgument { field: String, message: String },
+    #[error("{0}")]
+    InvalidAction(#[from] ActionError),
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A domain rule said no. Each has a stable reason code of the API contract.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("conference not found")]
+    ConferenceNotFound,
+    #[error("conferencecall not found")]
+    ConferencecallNotFound,
+    #[error("recording not found")]
+    RecordingNotFound,
+    #[error("the conference is closed to new calls")]
+    ConferenceClosed,
+    #[error("the conference is full: a connect conference holds two calls")]
+    ConferenceFull,
+    #[error("the call is already in conference {0}")]
+    CallBusy(Uuid),
+    #[error("{0}")]
+    StateInvalid(String),
+}
+
+impl Refusal {
+    /// The reason code of the error envelope.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::ConferenceNotFound => "CONFERENCE_NOT_FOUND",
+            Refusal::ConferencecallNotFound => "CONFERENCECALL_NOT_FOUND",
+            Refusal::RecordingNotFound => "RECORDING_NOT_FOUND",
+            Refusal::ConferenceClosed => "CONFERENCE_CLOSED",
+            Refusal::ConferenceFull => "CONFERENCE_FULL",
+            Refusal::CallBusy(_) => "CALL_BUSY",
+            Refusal::StateInvalid(_) => "STATE_INVALID",
+        }
+    }
+}
+
+pub fn invalid(field: &str, message: impl Into<String>) -> EngineError {
+    EngineError::InvalidArgument {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A conference to create, as parsed from a request.
+#[derive(Debug, Clone, Default)]
+pub struct ConferenceDraft {
+    pub kind: Option<ConferenceType>,
+    pub name: Option<String>,
+    pub detail: Option<String>,
+    pub data: Option<Value>,
+    pub timeout: Option<i64>,
+    pub pre_actions: Option<Value>,
+    pub post_actions: Option<Value>,
+    pub origin: Option<Origin>,
+    pub xml: XmlAttributes,
+}
+
+/// Changes to a conference; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConferencePatch {
+    pub name: Option<String>,
+    pub detail: Option<String>,
+    pub data: Option<Value>,
+    pub timeout: Option<i64>,
+    pub pre_actions: Option<Value>,
+    pub post_actions: Option<Value>,
+}
+
+/// Settings the engine needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub idle_timeout_seconds: i64,
+    pub kick_grace_seconds: i64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            idle_timeout_seconds: 600,
+            kick_grace_seconds: 30,
+        }
+    }
+}
+
+/// The shared core behind both public APIs and the CLI.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) flows: Arc<RwLock<Arc<FlowSet>>>,
+    pub(crate) settings: EngineSettings,
+    keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
+}
+
+/// Largest number of API keys remembered in memory; beyond it the cache starts over.
+const KEY_CACHE_LIMIT: usize = 100_000;
+
+fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), EngineError> {
+    if value.chars().count() > max_chars {
+        return Err(invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn check_data(data: &Value) -> Result<(), EngineError> {
+    if !data.is_object() {
+        return Err(invalid("data", "must be a JSON object"));
+    }
+    if data.to_string().len() > MAX_DATA_BYTES {
+        return Err(invalid(
+            "data",
+            format!("must be at most {MAX_DATA_BYTES} bytes serialized"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_timeout(timeout: i64) -> Result<(), EngineError> {
+    if !(0..=MAX_TIMEOUT_SECONDS).contains(&timeout) {
+        return Err(invalid(
+            "timeout",
+            format!("must be 0 (none) or 1 to {MAX_TIMEOUT_SECONDS} seconds"),
+        ));
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        flows: FlowSet,
+        settings: EngineSettings,
+    ) -> Engine {
+        Engine {
+            store,
+            clock,
+            flows: Arc::new(RwLock::new(Arc::new(flows))),
+            settings,
+            keys: Arc::new(RwLock::new(HashMap::new())),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The flows currently loaded.
+    pub fn flows(&self) -> Arc<FlowSet> {
+        match self.flows.read() {
+            Ok(f) => f.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the loaded flows (after a successful reload).
+    pub fn set_flows(&self, flows: FlowSet) {
+        let mut guard = match self.flows.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(flows);
+    }
+
+    /// Parses and validates one action list against the loaded flows.
+    pub fn action_list(&self, list: &str, value: &Value) -> Result<ActionList, EngineError> {
+        let parsed = action::parse_list(list, value)?;
+        action::compile(list, &parsed.actions, self.flows().as_ref())?;
+        Ok(parsed)
+    }
+
+    // ---- customers -----------------------------------------------------------------------
+
+    /// Creates a customer and its first API key; the key is returned once and stored hashed.
+    pub async fn create_customer(
+        &self,
+        name: &str,
+        webhook_uri: &str,
+    ) -> Result<(Customer, String), EngineError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(invalid("name", "is required"));
+        }
+        check_text("name", name, MAX_NAME_CHARS)?;
+        if !webhook_uri.is_empty()
+            && !(webhook_uri.starts_with("http://") || webhook_uri.starts_with("https://"))
+        {
+            return Err(invalid("webhook_uri", "must be an http(s) URL"));
+        }
+        let now = self.clock.now();
+        let c = Customer {
+            id: Uuid::new_v4(),
+            name: name.to_string(),
+            webhook_uri: webhook_uri.to_string(),
+            webhook_method: "POST".into(),
+            webhook_secret: customer::new_webhook_secret(),
+            webhook_events: Vec::new(),
+            tm_create: now,
+            tm_update: now,
+        };
+        let key = customer::new_api_key();
+        let hash = customer::hash_api_key(&key);
+        let stored = c.clone();
+        self.store
+            .write(move |db| db.insert_customer(&stored, &hash))
+            .await?;
+        Ok((c, key))
+    }
+
+    /// The customer an API key belongs to, if any.
+    pub async fn authenticate(&self, api_key: &str) -> Result<Option<Uuid>, EngineError> {
+        let hash = customer::hash_api_key(api_key);
+        if let Ok(keys) = self.keys.read() {
+            if let Some(id) = keys.get(&hash) {
+                return Ok(Some(*id));
+            }
+        }
+        let found = self
+            .store
+            .read(move |db| db.customer_id_by_key(&hash))
+            .await?;
+        if let (Some(id), Ok(mut keys)) = (found, self.keys.write()) {
+            if keys.len() >= KEY_CACHE_LIMIT {
+                keys.clear();
+            }
+            keys.insert(hash, id);
+        }
+        Ok(found)
+    }
+
+    pub async fn customer(&self, id: Uuid) -> Result<Option<Customer>, EngineError> {
+        Ok(self.store.read(move |db| db.customer(id)).await?)
+    }
+
+    // ---- conferences ---------------------------------------------------------------------
+
+    pub async fn create_conference(
+        &self,
+        customer: Uuid,
+        draft: ConferenceDraft,
+    ) -> Result<ConferenceView, EngineError> {
+        let name = draft.name.unwrap_or_default();
+        check_text("name", &name, MAX_NAME_CHARS)?;
+        let detail = draft.detail.unwrap_or_default();
+        check_text("detail", &detail, MAX_DETAIL_CHARS)?;
+        let data = draft
+            .data
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        check_data(&data)?;
+        let timeout = draft.timeout.unwrap_or(0);
+        check_timeout(timeout)?;
+        let empty = Value::Array(Vec::new());
+        let pre_actions =
+            self.action_list("pre_actions", draft.pre_actions.as_ref().unwrap_or(&empty))?;
+        let post_actions = self.action_list(
+            "post_actions",
+            draft.post_actions.as_ref().unwrap_or(&empty),
+        )?;
+        let now = self.clock.now();
+        let conference = Conference {
+            id: Uuid::new_v4(),
+            customer_id: customer,
+            kind: draft.kind.unwrap_or(ConferenceType::Conference),
+            status: ConferenceStatus::Progressing,
+            name,
+            detail,
+            data,
+            timeout,
+            pre_actions,
+            post_actions,
+            origin: draft.origin.unwrap_or(Origin::Json),
+            xml: draft.xml,
+            tm_create: now,
+            tm_update: now,
+            tm_delete: None,
+            tm_begin: None,
+            tm_end: None,
+        };
+        self.store
+            .write(move |db| {
+                db.insert_conference(&conference)?;
+                Ok::<_, EngineError>(ConferenceView {
+                    conference,
+                    conferencecall_ids: Vec::new(),
+                    recording_id: None,
+                    recording_ids: Vec::new(),
+                })
+            })
+            .await
+    }
+
+    pub async fn conference(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<ConferenceView, EngineError> {
+        self.store
+            .read(move |db| match db.conference(Some(customer), id)? {
+                Some(c) => Ok(Some(db.view(c)?)),
+                None => Ok(None),
+            })
+            .await?
+            .ok_or(EngineError::Refused(Refusal::ConferenceNotFound))
+    }
+
+    pub async fn list_conferences(
+        &self,
+        customer: Uuid,
+        filter: ConferenceFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<ConferenceView>, EngineError> {
+        Ok(self
+            .store
+            .read(move |db| db.list_conferences(customer, &filter, cursor, limit))
+            .await?)
+    }
+
+    pub async fn update_conference(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+        patch: ConferencePatch,
+    ) -> Result<ConferenceView, EngineError> {
+        if let Some(n) = &patch.name {
+            check_text("name", n, MAX_NAME_CHARS)?;
+        }
+        if let Some(d) = &patch.detail {
+            check_text("detail", d, MAX_DETAIL_CHARS)?;
+        }
+        if let Some(d) = &patch.data {
+            check_data(d)?;
+        }
+        if let Some(t) = patch.timeout {
+            check_timeout(t)?;
+        }
+        let pre = patch
+            .pre_actions
+            .as_ref()
+            .map(|v| self.action_list("pre_actions", v))
+            .transpose()?;
+        let post = patch
+            .post_actions
+            .as_ref()
+            .map(|v| self.action_list("post_actions", v))
+            .transpose()?;
+        let now = self.clock.now();
+        self.store
+            .write(move |db| {
+                let mut c = db
+                    .conference(Some(customer), id)?
+                    .ok_or(Refusal::ConferenceNotFound)?;
+                if !c.status.is_open() || c.tm_delete.is_some() {
+                    return Err(EngineError::Refused(Refusal::StateInvalid(format!(
+                        "a {} conference cannot be changed",
+                        c.status.as_str()
+                    ))));
+                }
+                if let Some(n) = patch.name {
+                    c.name = n;
+                }
+                if let Some(d) = patch.detail {
+                    c.detail = d;
+                }
+                if let Some(d) = patch.data {
+                    c.data = d;
+                }
+                if let Some(t) = patch.timeout {
+                    c.timeout = t;
+                }
+                if let Some(p) = pre {
+                    c.pre_actions = p;
+                }
+                if let Some(p) = post {
+                    c.post_actions = p;
+                }
+                c.tm_update = now;
+                db.update_conference(&c)?;
+                Ok(db.view(c)?)
+            })
+            .await
+    }
+
+    /// Soft-deletes a conference and terminates it: straight to `terminated` when no call is
+    /// in it, else `terminating` until the last call leaves. A repeat changes nothing.
+    pub async fn delete_conference(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<ConferenceView, EngineError> {
+        let now = self.clock.now();
+        self.store
+            .write(move |db| {
+                let mut c = db
+                    .conference(Some(customer), id)?
+                    .ok_or(Refusal::ConferenceNotFound)?;
+                if c.tm_delete.is_none() {
+                    c.tm_delete = Some(now);
+                    c.tm_update = now;
+                    if c.status.is_open() {
+                        let calls = db.calls_in(c.id)?;
+                        c.status = conference::status_on_terminate(calls.len());
+                        if c.status == ConferenceStatus::Terminated {
+                            c.tm_end = Some(now);
+                        }
+                    }
+                    db.update_conference(&c)?;
+                }
+                Ok::<_, EngineError>(db.view(c)?)
+            })
+            .await
+    }
+
+    // ---- conferencecalls and recordings ---------------------------------------------------
+
+    pub async fn call(&self, customer: Uuid, id: Uuid) -> Result<Conferencecall, EngineError> {
+        self.store
+            .read(move |db| db.call(Some(customer), id))
+            .await?
+            .ok_or(EngineError::Refused(Refusal::ConferencecallNotFound))
+    }
+
+    pub async fn list_calls(
+        &self,
+        customer: Uuid,
+        filter: CallFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Conferencecall>, EngineError> {
+        Ok(self
+            .store
+            .read(move |db| db.list_calls(customer, &filter, cursor, limit))
+            .await?)
+    }
+
+    pub async fn recording(&self, customer: Uuid, id: Uuid) -> Result<Recording, EngineError> {
+        self.store
+            .read(move |db| db.recording(Some(customer), id))
+            .await?
+            .ok_or(EngineError::Refused(Refusal::RecordingNotFound))
+    }
+
+    /// Whether the store answers (for `/healthz`).
+    pub async fn healthy(&self) -> bool {
+        self.store.read(|db| db.ping()).await.is_ok()
+    }
+}

@@ -1,0 +1,70 @@
+//! Who is calling: the customer behind an API key, or the operator with the admin token.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::signature::constant_time_eq;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::Deserialize;
+use std::future::Future;
+use std::pin::Pin;
+use uuid::Uuid;
+
+/// The authenticated customer of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Tenant(pub Uuid);
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The key from `Authorization: Bearer <key>`, else from `?token=<key>`.
+pub fn presented_key(req: &HttpRequest) -> Option<String> {
+    if let Some(h) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
+        let v = h.to_str().ok()?.trim();
+        let (scheme, key) = v.split_once(' ')?;
+        if scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty() {
+            return Some(key.trim().to_string());
+        }
+        return None;
+    }
+    web::Query::<TokenQuery>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().token)
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequest for Tenant {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Tenant, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = presented_key(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let (Some(key), Some(state)) = (key, state) else {
+                return Err(ApiError::unauthenticated());
+            };
+            // Keys are `cfk_` + 43 characters; anything far longer is not worth hashing.
+            if key.len() > 256 {
+                return Err(ApiError::unauthenticated());
+            }
+            match state.engine.authenticate(&key).await? {
+                Some(id) => Ok(Tenant(id)),
+                None => Err(ApiError::unauthenticated()),
+            }
+        })
+    }
+}
+
+/// Checks the admin token. Without a configured token the admin routes do not exist (404).
+pub fn require_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let Some(expected) = state.admin_token.as_deref() else {
+        return Err(ApiError::not_found());
+    };
+    match presented_key(req) {
+        Some(k) if constant_time_eq(k.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => Err(ApiError::unauthenticated()),
+    }
+}

@@ -1,0 +1,213 @@
+//! JSON API routes for conferences, conferencecalls and recordings (§6.1).
+
+use super::auth::Tenant;
+use super::error::ApiError;
+use super::input::{decode_page_token, encode_page_token, json_body, page_size, path_id};
+use super::AppState;
+use crate::conference::{CallStatus, ConferenceStatus, ConferenceType};
+use crate::engine::{ConferenceDraft, ConferencePatch};
+use crate::store::{CallFilter, ConferenceFilter};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// Create and update bodies. Unknown fields are ignored, so a client may send back a whole
+/// conference it read; known fields must have the right type.
+#[derive(Deserialize, Default)]
+struct ConferenceBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    name: Option<String>,
+    detail: Option<String>,
+    data: Option<Map<String, Value>>,
+    timeout: Option<i64>,
+    pre_actions: Option<Vec<Value>>,
+    post_actions: Option<Vec<Value>>,
+}
+
+fn parse_type(raw: &str) -> Result<ConferenceType, ApiError> {
+    ConferenceType::parse(raw)
+        .ok_or_else(|| ApiError::invalid_argument("type", "must be \"conference\" or \"connect\""))
+}
+
+pub async fn create(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: ConferenceBody = json_body(&req, payload).await?;
+    let draft = ConferenceDraft {
+        kind: body.kind.as_deref().map(parse_type).transpose()?,
+        name: body.name,
+        detail: body.detail,
+        data: body.data.map(Value::Object),
+        timeout: body.timeout,
+        pre_actions: body.pre_actions.map(Value::Array),
+        post_actions: body.post_actions.map(Value::Array),
+        ..Default::default()
+    };
+    let view = state.engine.create_conference(tenant.0, draft).await?;
+    Ok(HttpResponse::Ok().json(view.json()))
+}
+
+pub async fn get(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let view = state.engine.conference(tenant.0, id).await?;
+    Ok(HttpResponse::Ok().json(view.json()))
+}
+
+#[derive(Deserialize)]
+pub struct ConferenceQuery {
+    page_size: Option<String>,
+    page_token: Option<String>,
+    status: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    deleted: Option<String>,
+}
+
+pub async fn list(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    q: web::Query<ConferenceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page_size(q.page_size.as_deref())?;
+    let cursor = decode_page_token(q.page_token.as_deref())?;
+    let filter = ConferenceFilter {
+        status: match q.status.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(ConferenceStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid_argument(
+                    "status",
+                    "must be starting, progressing, terminating or terminated",
+                )
+            })?),
+        },
+        kind: match q.kind.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(parse_type(s)?),
+        },
+        include_deleted: match q.deleted.as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ApiError::invalid_argument(
+                    "deleted",
+                    "must be true or false",
+                ))
+            }
+        },
+    };
+    let page = state
+        .engine
+        .list_conferences(tenant.0, filter, cursor, limit)
+        .await?;
+    let result: Vec<_> = page.items.iter().map(|v| v.json()).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "result": result,
+        "next_page_token": encode_page_token(page.next),
+    })))
+}
+
+pub async fn update(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let body: ConferenceBody = json_body(&req, payload).await?;
+    if body.kind.is_some() {
+        return Err(ApiError::invalid_argument(
+            "type",
+            "cannot be changed after creation",
+        ));
+    }
+    let patch = ConferencePatch {
+        name: body.name,
+        detail: body.detail,
+        data: body.data.map(Value::Object),
+        timeout: body.timeout,
+        pre_actions: body.pre_actions.map(Value::Array),
+        post_actions: body.post_actions.map(Value::Array),
+    };
+    let view = state.engine.update_conference(tenant.0, id, patch).await?;
+    Ok(HttpResponse::Ok().json(view.json()))
+}
+
+pub async fn delete(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let view = state.engine.delete_conference(tenant.0, id).await?;
+    Ok(HttpResponse::Ok().json(view.json()))
+}
+
+#[derive(Deserialize)]
+pub struct CallQuery {
+    page_size: Option<String>,
+    page_token: Option<String>,
+    conference_id: Option<String>,
+    status: Option<String>,
+}
+
+pub async fn list_calls(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    q: web::Query<CallQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page_size(q.page_size.as_deref())?;
+    let cursor = decode_page_token(q.page_token.as_deref())?;
+    let filter = CallFilter {
+        conference_id: match q.conference_id.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(
+                uuid::Uuid::parse_str(s)
+                    .map_err(|_| ApiError::invalid_argument("conference_id", "must be a UUID"))?,
+            ),
+        },
+        status: match q.status.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(CallStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid_argument("status", "must be joining, joined, leaving or leaved")
+            })?),
+        },
+    };
+    let page = state
+        .engine
+        .list_calls(tenant.0, filter, cursor, limit)
+        .await?;
+    let result: Vec<_> = page.items.iter().map(|c| c.json()).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "result": result,
+        "next_page_token": encode_page_token(page.next),
+    })))
+}
+
+pub async fn get_call(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let call = state.engine.call(tenant.0, id).await?;
+    Ok(HttpResponse::Ok().json(call.json()))
+}
+
+pub async fn get_recording(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let rec = state.engine.recording(tenant.0, id).await?;
+    Ok(HttpResponse::Ok().json(rec.json()))
+}

@@ -1,0 +1,150 @@
+//! The one mapping from errors of every layer to the HTTP error envelope of §6.1.
+
+use crate::engine::{EngineError, Refusal};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+use uuid::Uuid;
+
+/// An error answer: `{"error":{"status","reason","message","request_id"}}`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+    pub request_id: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            reason,
+            message: message.into(),
+            request_id: Uuid::new_v4().to_string(),
+        }
+    }
+
+    pub fn invalid_argument(field: &str, message: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ARGUMENT",
+            format!("{field}: {message}"),
+        )
+    }
+
+    pub fn invalid_json(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JSON_BODY", message)
+    }
+
+    pub fn invalid_id(value: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ID",
+            format!("path id {value:?} is not a UUID"),
+        )
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "AUTHENTICATION_REQUIRED",
+            "a valid API key is required (Authorization: Bearer <key> or ?token=<key>)",
+        )
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+    }
+
+    pub fn too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    }
+
+    /// An unexpected failure: the details are logged here, once, and never sent.
+    pub fn internal(detail: &dyn std::fmt::Display) -> ApiError {
+        let e = ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "internal error; quote the request_id when reporting it",
+        );
+        tracing::error!(request_id = %e.request_id, error = %detail, "internal error");
+        e
+    }
+
+    /// Uses a caller-chosen request id (a platform event's id), so a replayed event's error
+    /// answer is byte-for-byte the first one.
+    pub fn with_request_id(mut self, id: &str) -> ApiError {
+        self.request_id = id.to_string();
+        self
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {
+            "status": self.status.as_u16(),
+            "reason": self.reason,
+            "message": self.message,
+            "request_id": self.request_id,
+        }})
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.reason,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(self.body())
+    }
+}
+
+/// The HTTP status of each refusal.
+pub fn refusal_status(r: &Refusal) -> StatusCode {
+    match r {
+        Refusal::ConferenceNotFound
+        | Refusal::ConferencecallNotFound
+        | Refusal::RecordingNotFound => StatusCode::NOT_FOUND,
+        Refusal::ConferenceClosed
+        | Refusal::ConferenceFull
+        | Refusal::CallBusy(_)
+        | Refusal::StateInvalid(_) => StatusCode::CONFLICT,
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        ApiError::new(refusal_status(&r), r.code(), r.to_string())
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::InvalidArgument { field, message } => {
+                ApiError::invalid_argument(&field, message)
+            }
+            EngineError::InvalidAction(a) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_ACTION", a.to_string())
+            }
+            EngineError::Refused(r) => r.into(),
+            EngineError::Store(s) => ApiError::internal(&s),
+        }
+    }
+}

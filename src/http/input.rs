@@ -1,0 +1,120 @@
+//! Reading request input: bodies with a size limit, JSON with field-naming errors, path ids,
+//! page tokens and the shared query parameters.
+
+use super::error::ApiError;
+use crate::store::Cursor;
+use actix_web::{web, HttpRequest};
+use base64::Engine as _;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// Largest request body accepted (§6.1).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest and default page (§6.1).
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// Reads the whole body, refusing with 413 as soon as it passes the limit.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<web::Bytes, ApiError> {
+    if let Some(len) = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > MAX_BODY_BYTES {
+            return Err(ApiError::too_large(MAX_BODY_BYTES));
+        }
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::invalid_json(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::too_large(MAX_BODY_BYTES));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses JSON into `T`; a wrong type names the field (`timeout: invalid type: ...`).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_json("the body must be a JSON object"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let malformed = matches!(
+            inner.classify(),
+            serde_json::error::Category::Syntax
+                | serde_json::error::Category::Eof
+                | serde_json::error::Category::Io
+        );
+        if malformed || path.is_empty() || path == "." || path == "?" {
+            ApiError::invalid_json(format!("malformed JSON body: {inner}"))
+        } else {
+            ApiError::invalid_json(format!("{path}: {inner}"))
+        }
+    })
+}
+
+pub async fn json_body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = read_body(req, payload).await?;
+    parse_json(&body)
+}
+
+pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
+    // Only the hyphenated form is an id in the JSON API; other spellings are refused rather
+    // than silently accepted.
+    if raw.len() != 36 {
+        return Err(ApiError::invalid_id(raw));
+    }
+    Uuid::parse_str(raw).map_err(|_| ApiError::invalid_id(raw))
+}
+
+pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
+    match raw {
+        None | Some("") => Ok(MAX_PAGE_SIZE),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid_argument(
+                "page_size",
+                format!("must be an integer from 1 to {MAX_PAGE_SIZE}"),
+            )),
+        },
+    }
+}
+
+pub fn encode_page_token(c: Option<Cursor>) -> String {
+    match c {
+        None => String::new(),
+        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}:{}", c.tm_create, c.id)),
+    }
+}
+
+pub fn decode_page_token(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+    let raw = match raw {
+        None | Some("") => return Ok(None),
+        Some(r) => r,
+    };
+    let bad = || ApiError::invalid_argument("page_token", "is not a token this API issued");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (tm, id) = text.split_once(':').ok_or_else(bad)?;
+    Ok(Some(Cursor {
+        tm_create: tm.parse().map_err(|_| bad())?,
+        id: Uuid::parse_str(id).map_err(|_| bad())?,
+    }))
+}

@@ -1,0 +1,94 @@
+//! The HTTP front door: routes, input parsing into domain types, and answers. Handlers call the
+//! engine and nothing else.
+
+pub mod auth;
+pub mod conferences;
+pub mod customers;
+pub mod error;
+pub mod input;
+
+use crate::engine::Engine;
+use actix_web::{web, HttpResponse};
+use error::ApiError;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub engine: Engine,
+    pub admin_token: Option<String>,
+}
+
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    if state.engine.healthy().await {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "store unavailable"}))
+    }
+}
+
+async fn no_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}
+
+async fn wrong_method() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this route does not accept that method",
+    ))
+}
+
+/// Registers every route. Shared by the server and nothing else, so tests exercise exactly what
+/// production serves.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _| ApiError::invalid_argument("query", err.to_string()).into()),
+    )
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|err, _| ApiError::invalid_argument("path", err.to_string()).into()),
+    )
+    .route("/healthz", web::get().to(healthz))
+    .service(
+        web::scope("/v1.0")
+            .service(
+                web::resource("/customers")
+                    .route(web::post().to(customers::create))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/customer")
+                    .route(web::get().to(customers::get_self))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/conferences")
+                    .route(web::get().to(conferences::list))
+                    .route(web::post().to(conferences::create))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/conferences/{id}")
+                    .route(web::get().to(conferences::get))
+                    .route(web::put().to(conferences::update))
+                    .route(web::delete().to(conferences::delete))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/conferencecalls")
+                    .route(web::get().to(conferences::list_calls))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/conferencecalls/{id}")
+                    .route(web::get().to(conferences::get_call))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/recordings/{id}")
+                    .route(web::get().to(conferences::get_recording))
+                    .default_service(web::to(wrong_method)),
+            ),
+    )
+    .default_service(web::to(no_route));
+}

@@ -1,0 +1,18 @@
+//! confab: a conference call-flow engine. Platforms post call events, confab answers with the
+//! actions each call must perform, keeps conferences in SQLite and notifies customers.
+
+pub mod action;
+pub mod app;
+pub mod cli;
+pub mod conference;
+pub mod config;
+pub mod customer;
+pub mod engine;
+pub mod flow;
+pub mod http;
+pub mod signature;
+pub mod store;
+pub mod timestamp;
+
+pub use app::App;
+pub use config::Config;

@@ -1,0 +1,573 @@
+//! Every SQL statement of confab, behind methods that speak in domain types.
+
+use super::StoreError;
+use crate::action::{self, RecordingFormat};
+use crate::conference::{
+    CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
+    Origin, Recording, RecordingStatus, XmlAttributes,
+};
+use crate::customer::Customer;
+use crate::timestamp::Timestamp;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use uuid::Uuid;
+
+/// A connection seen through confab's queries. Reader and writer threads hand one to the
+/// closure they run.
+pub struct Db<'c> {
+    conn: &'c Connection,
+}
+
+/// Position after the last item of a page: items are ordered by `(tm_create, id)` descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub tm_create: i64,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConferenceFilter {
+    pub status: Option<ConferenceStatus>,
+    pub kind: Option<ConferenceType>,
+    pub include_deleted: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub conference_id: Option<Uuid>,
+    pub status: Option<CallStatus>,
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {value:?}"))
+}
+
+fn uuid_col(row: &Row, idx: usize) -> Result<Uuid, StoreError> {
+    let s: String = row.get(idx)?;
+    Uuid::parse_str(&s).map_err(|_| corrupt("uuid", &s))
+}
+
+fn ts(row: &Row, idx: usize) -> Result<Timestamp, StoreError> {
+    Ok(Timestamp(row.get(idx)?))
+}
+
+fn opt_ts(row: &Row, idx: usize) -> Result<Option<Timestamp>, StoreError> {
+    Ok(row.get::<_, Option<i64>>(idx)?.map(Timestamp))
+}
+
+const CONFERENCE_COLUMNS: &str = "id, customer_id, type, status, name, detail, data, timeout, \
+     pre_actions, post_actions, origin, app_sid, user_data, on_status, tm_create, tm_update, \
+     tm_delete, tm_begin, tm_end";
+
+fn conference_from_row(row: &Row) -> Result<Conference, StoreError> {
+    let kind: String = row.get(2)?;
+    let status: String = row.get(3)?;
+    let data: String = row.get(6)?;
+    let pre: String = row.get(8)?;
+    let post: String = row.get(9)?;
+    let origin: String = row.get(10)?;
+    let parse_actions = |list: &str, text: &str| {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| corrupt("action list", text))?;
+        action::parse_list(list, &v).map_err(|e| StoreError::Corrupt(e.to_string()))
+    };
+    Ok(Conference {
+        id: uuid_col(row, 0)?,
+        customer_id: uuid_col(row, 1)?,
+        kind: ConferenceType::parse(&kind).ok_or_else(|| corrupt("conference type", &kind))?,
+        status: ConferenceStatus::parse(&status)
+            .ok_or_else(|| corrupt("conference status", &status))?,
+        name: row.get(4)?,
+        detail: row.get(5)?,
+        data: serde_json::from_str(&data).map_err(|_| corrupt("data", &data))?,
+        timeout: row.get(7)?,
+        pre_actions: parse_actions("pre_actions", &pre)?,
+        post_actions: parse_actions("post_actions", &post)?,
+        origin: Origin::parse(&origin).ok_or_else(|| corrupt("origin", &origin))?,
+        xml: XmlAttributes {
+            app_sid: row.get(11)?,
+            user_data: row.get(12)?,
+            on_status: row.get(13)?,
+        },
+        tm_create: ts(row, 14)?,
+        tm_update: ts(row, 15)?,
+        tm_delete: opt_ts(row, 16)?,
+        tm_begin: opt_ts(row, 17)?,
+        tm_end: opt_ts(row, 18)?,
+    })
+}
+
+const CALL_COLUMNS: &str =
+    "id, customer_id, conference_id, reference_id, status, tm_create, tm_update, tm_delete";
+
+fn call_from_row(row: &Row) -> Result<Conferencecall, StoreError> {
+    let status: String = row.get(4)?;
+    Ok(Conferencecall {
+        id: uuid_col(row, 0)?,
+        customer_id: uuid_col(row, 1)?,
+        conference_id: uuid_col(row, 2)?,
+        reference_id: row.get(3)?,
+        status: CallStatus::parse(&status).ok_or_else(|| corrupt("call status", &status))?,
+        tm_create: ts(row, 5)?,
+        tm_update: ts(row, 6)?,
+        tm_delete: opt_ts(row, 7)?,
+    })
+}
+
+const RECORDING_COLUMNS: &str = "id, customer_id, conference_id, status, format, duration, \
+     media_url, tm_start, tm_end, tm_create";
+
+fn recording_from_row(row: &Row) -> Result<Recording, StoreError> {
+    let status: String = row.get(3)?;
+    let format: String = row.get(4)?;
+    Ok(Recording {
+        id: uuid_col(row, 0)?,
+        customer_id: uuid_col(row, 1)?,
+        conference_id: uuid_col(row, 2)?,
+        status: RecordingStatus::parse(&status)
+            .ok_or_else(|| corrupt("recording status", &status))?,
+        format: RecordingFormat::parse(&format).ok_or_else(|| corrupt("format", &format))?,
+        duration: row.get(5)?,
+        media_url: row.get(6)?,
+        tm_start: ts(row, 7)?,
+        tm_end: opt_ts(row, 8)?,
+        tm_create: ts(row, 9)?,
+    })
+}
+
+fn customer_from_row(row: &Row) -> Result<Customer, StoreError> {
+    let events: String = row.get(5)?;
+    Ok(Customer {
+        id: uuid_col(row, 0)?,
+        name: row.get(1)?,
+        webhook_uri: row.get(2)?,
+        webhook_method: row.get(3)?,
+        webhook_secret: row.get(4)?,
+        webhook_events: serde_json::from_str(&events)
+            .map_err(|_| corrupt("webhook_events", &events))?,
+        tm_create: ts(row, 6)?,
+        tm_update: ts(row, 7)?,
+    })
+}
+
+/// Appends the keyset condition for "after this cursor" in `(tm_create, id)` descending order.
+fn push_cursor(sql: &mut String, args: &mut Vec<SqlValue>, cursor: Option<Cursor>) {
+    if let Some(c) = cursor {
+        sql.push_str(" AND (tm_create < ? OR (tm_create = ? AND id < ?))");
+        args.push(SqlValue::Integer(c.tm_create));
+        args.push(SqlValue::Integer(c.tm_create));
+        args.push(SqlValue::Text(c.id.to_string()));
+    }
+}
+
+fn finish_page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> Cursor) -> Page<T> {
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(key)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+impl<'c> Db<'c> {
+    pub(super) fn new(conn: &'c Connection) -> Self {
+        Db { conn }
+    }
+
+    /// A trivial query, to prove the store answers.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    // ---- customers -------------------------------------------------------------------
+
+    pub fn insert_customer(&self, c: &Customer, key_hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO customers (id, name, webhook_uri, webhook_method, webhook_secret, \
+                 webhook_events, tm_create, tm_update) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                c.id.to_string(),
+                c.name,
+                c.webhook_uri,
+                c.webhook_method,
+                c.webhook_secret,
+                serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into()),
+                c.tm_create.micros(),
+                c.tm_update.micros(),
+            ])?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO api_keys (key_hash, customer_id, tm_create) VALUES (?, ?, ?)",
+            )?
+            .execute(params![
+                &key_hash[..],
+                c.id.to_string(),
+                c.tm_create.micros()
+            ])?;
+        Ok(())
+    }
+
+    pub fn customer_id_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Uuid>, StoreError> {
+        let id: Option<String> = self
+            .conn
+            .prepare_cached("SELECT customer_id FROM api_keys WHERE key_hash = ?")?
+            .query_row([&key_hash[..]], |r| r.get(0))
+            .optional()?;
+        id.map(|s| Uuid::parse_str(&s).map_err(|_| corrupt("uuid", &s)))
+            .transpose()
+    }
+
+    pub fn customer(&self, id: Uuid) -> Result<Option<Customer>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, webhook_uri, webhook_method, webhook_secret, webhook_events, \
+             tm_create, tm_update FROM customers WHERE id = ?",
+        )?;
+        let mut rows = stmt.query([id.to_string()])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(customer_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    // ---- conferences -----------------------------------------------------------------
+
+    pub fn insert_conference(&self, c: &Conference) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO conferences ({CONFERENCE_COLUMNS}) VALUES \
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))?
+            .execute(params![
+                c.id.to_string(),
+                c.customer_id.to_string(),
+                c.kind.as_str(),
+                c.status.as_str(),
+                c.name,
+                c.detail,
+                c.data.to_string(),
+                c.timeout,
+                c.pre_actions.to_json().to_string(),
+                c.post_actions.to_json().to_string(),
+                c.origin.as_str(),
+                c.xml.app_sid,
+                c.xml.user_data,
+                c.xml.on_status,
+                c.tm_create.micros(),
+                c.tm_update.micros(),
+                c.tm_delete.map(Timestamp::micros),
+                c.tm_begin.map(Timestamp::micros),
+                c.tm_end.map(Timestamp::micros),
+            ])?;
+        Ok(())
+    }
+
+    /// Writes every mutable column of a conference.
+    pub fn update_conference(&self, c: &Conference) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE conferences SET status = ?, name = ?, detail = ?, data = ?, timeout = ?, \
+                 pre_actions = ?, post_actions = ?, app_sid = ?, user_data = ?, on_status = ?, \
+                 tm_update = ?, tm_delete = ?, tm_begin = ?, tm_end = ? WHERE id = ?",
+            )?
+            .execute(params![
+                c.status.as_str(),
+                c.name,
+                c.detail,
+                c.data.to_string(),
+                c.timeout,
+                c.pre_actions.to_json().to_string(),
+                c.post_actions.to_json().to_string(),
+                c.xml.app_sid,
+                c.xml.user_data,
+                c.xml.on_status,
+                c.tm_update.micros(),
+                c.tm_delete.map(Timestamp::micros),
+                c.tm_begin.map(Timestamp::micros),
+                c.tm_end.map(Timestamp::micros),
+                c.id.to_string(),
+            ])?;
+        Ok(())
+    }
+
+    /// A conference by id, optionally only if it belongs to `customer`.
+    pub fn conference(
+        &self,
+        customer: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<Option<Conference>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CONFERENCE_COLUMNS} FROM conferences WHERE id = ?1 \
+             AND (?2 IS NULL OR customer_id = ?2)"
+        ))?;
+        let mut rows = stmt.query(params![id.to_string(), customer.map(|c| c.to_string())])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(conference_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Adds the lists derived from calls and recordings.
+    pub fn view(&self, conference: Conference) -> Result<ConferenceView, StoreError> {
+        let id = conference.id.to_string();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM conferencecalls WHERE conference_id = ? AND status = 'joined' \
+             ORDER BY join_seq",
+        )?;
+        let conferencecall_ids = stmt
+            .query_map([&id], |r| r.get::<_, String>(0))?
+            .map(|r| {
+                let s = r?;
+                Uuid::parse_str(&s).map_err(|_| corrupt("uuid", &s))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, status FROM recordings WHERE conference_id = ? ORDER BY tm_create, id",
+        )?;
+        let mut recording_ids = Vec::new();
+        let mut recording_id = None;
+        let mut rows = stmt.query([&id])?;
+        while let Some(row) = rows.next()? {
+            let rid = uuid_col(row, 0)?;
+            let status: String = row.get(1)?;
+            if status != RecordingStatus::Ended.as_str() {
+                recording_id = Some(rid);
+            }
+            recording_ids.push(rid);
+        }
+        Ok(ConferenceView {
+            conference,
+            conferencecall_ids,
+            recording_id,
+            recording_ids,
+        })
+    }
+
+    pub fn list_conferences(
+        &self,
+        customer: Uuid,
+        filter: &ConferenceFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<ConferenceView>, StoreError> {
+        let mut sql = format!("SELECT {CONFERENCE_COLUMNS} FROM conferences WHERE customer_id = ?");
+        let mut args = vec![SqlValue::Text(customer.to_string())];
+        if let Some(s) = filter.status {
+            sql.push_str(" AND status = ?");
+            args.push(SqlValue::Text(s.as_str().into()));
+        }
+        if let Some(k) = filter.kind {
+            sql.push_str(" AND type = ?");
+            args.push(SqlValue::Text(k.as_str().into()));
+        }
+        if !filter.include_deleted {
+            sql.push_str(" AND tm_delete IS NULL");
+        }
+        push_cursor(&mut sql, &mut args, cursor);
+        sql.push_str(" ORDER BY tm_create DESC, id DESC LIMIT ?");
+        args.push(SqlValue::Integer(limit as i64 + 1));
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(args))?;
+        let mut items = Vec::new();
+        while let Some(row) = rows.next()? {
+            items.push(conference_from_row(row)?);
+        }
+        let page = finish_page(items, limit, |c: &Conference| Cursor {
+            tm_create: c.tm_create.micros(),
+            id: c.id,
+        });
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|c| self.view(c))
+                .collect::<Result<_, _>>()?,
+            next: page.next,
+        })
+    }
+
+    // ---- conferencecalls ---------------------------------------------------------------
+
+    pub fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            ))?
+            .execute(params![
+                c.id.to_string(),
+                c.customer_id.to_string(),
+                c.conference_id.to_string(),
+                c.reference_id,
+                c.status.as_str(),
+                c.tm_create.micros(),
+                c.tm_update.micros(),
+                c.tm_delete.map(Timestamp::micros),
+            ])?;
+        Ok(())
+    }
+
+    /// Moves a call to `status`. Reaching `joined` also takes the next join position.
+    pub fn set_call_status(&self, c: &Conferencecall) -> Result<(), StoreError> {
+        let joined = c.status == CallStatus::Joined;
+        self.conn
+            .prepare_cached(
+                "UPDATE conferencecalls SET status = ?1, tm_update = ?2, tm_delete = ?3, \
+                 join_seq = CASE WHEN ?4 THEN (SELECT COALESCE(MAX(join_seq), 0) + 1 \
+                 FROM conferencecalls WHERE conference_id = ?5) ELSE join_seq END WHERE id = ?6",
+            )?
+            .execute(params![
+                c.status.as_str(),
+                c.tm_update.micros(),
+                c.tm_delete.map(Timestamp::micros),
+                joined,
+                c.conference_id.to_string(),
+                c.id.to_string(),
+            ])?;
+        Ok(())
+    }
+
+    pub fn call(
+        &self,
+        customer: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<Option<Conferencecall>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE id = ?1 \
+             AND (?2 IS NULL OR customer_id = ?2)"
+        ))?;
+        let mut rows = stmt.query(params![id.to_string(), customer.map(|c| c.to_string())])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(call_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The platform call's membership that has not ended, if any (at most one exists).
+    pub fn active_call(&self, reference_id: &str) -> Result<Option<Conferencecall>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE reference_id = ? AND status <> 'leaved'"
+        ))?;
+        let mut rows = stmt.query([reference_id])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(call_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest membership of a platform call in one conference, whatever its status.
+    pub fn latest_call_in(
+        &self,
+        reference_id: &str,
+        conference_id: Uuid,
+    ) -> Result<Option<Conferencecall>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE reference_id = ? AND conference_id = ? \
+             ORDER BY tm_create DESC LIMIT 1"
+        ))?;
+        let mut rows = stmt.query(params![reference_id, conference_id.to_string()])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(call_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Calls of a conference that have not left, oldest first.
+    pub fn calls_in(&self, conference_id: Uuid) -> Result<Vec<Conferencecall>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE conference_id = ? \
+             AND status <> 'leaved' ORDER BY tm_create, id"
+        ))?;
+        let mut rows = stmt.query([conference_id.to_string()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(call_from_row(row)?);
+        }
+        Ok(out)
+    }
+
+    pub fn list_calls(
+        &self,
+        customer: Uuid,
+        filter: &CallFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Conferencecall>, StoreError> {
+        let mut sql = format!("SELECT {CALL_COLUMNS} FROM conferencecalls WHERE customer_id = ?");
+        let mut args = vec![SqlValue::Text(customer.to_string())];
+        if let Some(c) = filter.conference_id {
+            sql.push_str(" AND conference_id = ?");
+            args.push(SqlValue::Text(c.to_string()));
+        }
+        if let Some(s) = filter.status {
+            sql.push_str(" AND status = ?");
+            args.push(SqlValue::Text(s.as_str().into()));
+        }
+        push_cursor(&mut sql, &mut args, cursor);
+        sql.push_str(" ORDER BY tm_create DESC, id DESC LIMIT ?");
+        args.push(SqlValue::Integer(limit as i64 + 1));
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(args))?;
+        let mut items = Vec::new();
+        while let Some(row) = rows.next()? {
+            items.push(call_from_row(row)?);
+        }
+        Ok(finish_page(items, limit, |c: &Conferencecall| Cursor {
+            tm_create: c.tm_create.micros(),
+            id: c.id,
+        }))
+    }
+
+    // ---- recordings --------------------------------------------------------------------
+
+    pub fn recording(
+        &self,
+        customer: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<Option<Recording>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = ?1 \
+             AND (?2 IS NULL OR customer_id = ?2)"
+        ))?;
+        let mut rows = stmt.query(params![id.to_string(), customer.map(|c| c.to_string())])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(recording_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    // ---- platform events ---------------------------------------------------------------
+
+    /// The answer already given to a platform event id.
+    pub fn event_answer(&self, id: &str) -> Result<Option<(u16, String)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT status, body FROM platform_events WHERE id = ?")?
+            .query_row([id], |r| Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?)))
+            .optional()?)
+    }
+
+    pub fn record_event_answer(
+        &self,
+        id: &str,
+        event_type: &str,
+        status: u16,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO platform_events (id, type, status, body, tm_create) VALUES (?, ?, ?, ?, ?)",
+            )?
+            .execute(params![id, event_type, status, body, now.micros()])?;
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! The SQLite store: one writer thread that group-commits, a pool of reader threads, and the
+//! only SQL in the program (in `db`).
+
+mod db;
+
+pub use db::{CallFilter, ConferenceFilter, Cursor, Db, Page};
+
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
+use std::path::{Path, PathBuf};
+use tokio::sync::oneshot;
+
+/// Most jobs the writer folds into one transaction.
+const MAX_BATCH: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("the store has shut down")]
+    Closed,
+    #[error("commit failed: {0}")]
+    Commit(String),
+}
+
+/// A write job: runs inside the batch transaction (or, given `None`, learns that the batch could
+/// not start and does nothing) and returns how to report its outcome once the batch has (or has
+/// not) committed.
+type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    writer: Sender<WriteJob>,
+    readers: Sender<ReadJob>,
+    path: PathBuf,
+}
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("migrations/0001_initial.sql"))])
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    // WAL lets readers run beside the writer; synchronous=FULL makes every acknowledged commit
+    // survive power loss as well as a crash; the busy timeout covers the CLI writing while the
+    // server runs.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database, then starts the writer and
+    /// `readers` reader threads.
+    pub fn open(path: &Path, readers: usize) -> Result<Store, StoreError> {
+        let mut conn = open_connection(path)?;
+        migrations().to_latest(&mut conn)?;
+
+        let (writer, write_rx) = crossbeam_channel::unbounded::<WriteJob>();
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(conn, write_rx))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
+
+        let (reader_tx, reader_rx) = crossbeam_channel::unbounded::<ReadJob>();
+        for i in 0..readers.max(1) {
+            let conn = open_connection(path)?;
+            let rx = reader_rx.clone();
+            std::thread::Builder::new()
+                .name(format!("store-reader-{i}"))
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        job(&conn);
+                    }
+                })
+                .map_err(|e| StoreError::Corrupt(format!("cannot start reader thread: {e}")))?;
+        }
+        Ok(Store {
+            writer,
+            readers: reader_tx,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a reader connection, off the async executor.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Db) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = tx.send(f(&Db::new(conn)));
+        });
+        self.readers.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` inside the writer's current batch transaction and answers once that batch has
+    /// committed. If `f` fails, its changes are rolled back (a savepoint) and the rest of the
+    /// batch is unaffected.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Db) -> Result<T, E> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, E>>();
+        let job: WriteJob = Box::new(move |conn| {
+            let outcome = match conn {
+                Some(conn) => run_in_savepoint(conn, f),
+                None => Err(E::from(StoreError::Commit(
+                    "no transaction could be started".into(),
+                ))),
+            };
+            Box::new(move |committed: Result<(), String>| {
+                let answer = match (outcome, committed) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Ok(_), Err(e)) => Err(E::from(StoreError::Commit(e))),
+                    (Err(e), _) => Err(e),
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| E::from(StoreError::Closed))?;
+        rx.await.map_err(|_| E::from(StoreError::Closed))?
+    }
+}
+
+fn run_in_savepoint<T, E, F>(conn: &Connection, f: F) -> Result<T, E>
+where
+    E: From<StoreError>,
+    F: FnOnce(&Db) -> Result<T, E>,
+{
+    conn.execute_batch("SAVEPOINT job")
+        .map_err(|e| E::from(StoreError::from(e)))?;
+    let result = f(&Db::new(conn));
+    let end = match &result {
+        Ok(_) => conn.execute_batch("RELEASE job"),
+        Err(_) => conn.execute_batch("ROLLBACK TO job; RELEASE job"),
+    };
+    match end {
+        Ok(()) => result,
+        Err(e) => Err(E::from(StoreError::from(e))),
+    }
+}
+
+/// Takes every job waiting (up to a batch), runs them all in one transaction, commits once and
+/// only then answers each. Under load this turns thousands of small writes into a few fsyncs.
+fn writer_loop(conn: Connection, jobs: Receiver<WriteJob>) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = jobs.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "store: cannot begin a write transaction");
+            // Running the jobs outside a transaction would commit them piecemeal, so each is
+            // told the batch failed without running.
+            for job in batch.drain(..) {
+                let complete = job(None);
+                complete(Err(msg.clone()));
+            }
+            continue;
+        }
+        for job in batch.drain(..) {
+            completions.push(job(Some(&conn)));
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            tracing::error!(error = %e, "store: commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        for complete in completions.drain(..) {
+            complete(committed.clone());
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Runs every data file in `tests/scenarios/`: each a sequence of API calls and platform events
+//! with the expected answers, against a fresh real server. See tests/scenarios/README.md.
+
+mod common;
+
+use common::Server;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+struct Run {
+    server: Server,
+    vars: HashMap<String, String>,
+    keys: HashMap<String, String>,
+}
+
+/// Replaces `${name}` with saved variables everywhere in a JSON value.
+fn substitute(v: &Value, vars: &HashMap<String, String>) -> Value {
+    match v {
+        Value::String(s) => Value::String(substitute_str(s, vars)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, vars)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (substitute_str(k, vars), substitute(x, vars)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn substitute_str(s: &str, vars: &HashMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        match rest[start + 2..].find('}') {
+            Some(end) => {
+                let name = &rest[start + 2..start + 2 + end];
+                match vars.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => panic!("scenario uses ${{{name}}} before saving it"),
+                }
+                rest = &rest[start + 3 + end..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `expected` matches `actual` when every key of an expected object matches, arrays match
+/// element by element with equal length, and scalars are equal. Strings `<any>`, `<uuid>`,
+/// `<timestamp>`, `<absent>` are matchers.
+fn matches(expected: &Value, actual: Option<&Value>, path: &str) -> Result<(), String> {
+    if expected == "<absent>" {
+        return match actual {
+            None => Ok(()),
+            Some(a) => Err(format!("{path}: expected no field, got {a}")),
+        };
+    }
+    let Some(actual) = actual else {
+        return Err(format!("{path}: missing, expected {expected}"));
+    };
+    match expected {
+        Value::String(s) if s == "<any>" => Ok(()),
+        Value::String(s) if s == "<uuid>" => match actual.as_str().map(uuid::Uuid::parse_str) {
+            Some(Ok(_)) => Ok(()),
+            _ => Err(format!("{path}: expected a UUID, got {actual}")),
+        },
+        Value::String(s) if s == "<timestamp>" => match actual.as_str() {
+            Some(t) if t.len() == 26 && &t[10..11] == " " && &t[19..20] == "." => Ok(()),
+            _ => Err(format!("{path}: expected a timestamp, got {actual}")),
+        },
+        Value::Object(eo) => {
+            let ao = actual
+                .as_object()
+                .ok_or_else(|| format!("{path}: expected an object, got {actual}"))?;
+            for (k, ev) in eo {
+                matches(ev, ao.get(k), &format!("{path}.{k}"))?;
+            }
+            Ok(())
+        }
+        Value::Array(ea) => {
+            let aa = actual
+                .as_array()
+                .ok_or_else(|| format!("{path}: expected an array, got {actual}"))?;
+            if ea.len() != aa.len() {
+                return Err(format!(
+                    "{path}: expected {} items, got {}: {actual}",
+                    ea.len(),
+                    aa.len()
+                ));
+            }
+            for (i, (e, a)) in ea.iter().zip(aa).enumerate() {
+                matches(e, Some(a), &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        Value::String(s) if s.starts_with("<contains:") && s.ends_with('>') => {
+            let needle = &s[10..s.len() - 1];
+            match actual.as_str() {
+                Some(a) if a.contains(needle) => Ok(()),
+                _ => Err(format!(
+                    "{path}: expected text containing {needle:?}, got {actual}"
+                )),
+            }
+        }
+        _ if expected == actual => Ok(()),
+        _ => Err(format!("{path}: expected {expected}, got {actual}")),
+    }
+}
+
+/// Follows a dot path (`result.0.id`) into a value.
+fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .filter(|p| !p.is_empty())
+        .try_fold(v, |cur, part| match cur {
+            Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+            Value::Object(o) => o.get(part),
+            _ => None,
+        })
+}
+
+impl Run {
+    async fn step(&mut self, step: &Map<String, Value>) -> Result<(), String> {
+        let request = if let Some(r) = step.get("request") {
+            substitute(r, &self.vars)
+        } else if let Some(e) = step.get("event") {
+            let mut r =
+                serde_json::json!({"method": "POST", "path": "/v1.0/platform/events", "body": e});
+            if let Some(h) = step.get("headers") {
+                r["headers"] = h.clone();
+            }
+            if let Some(s) = step.get("signature") {
+                r["signature"] = s.clone();
+            }
+            substitute(&r, &self.vars)
+        } else {
+            return Err("a step needs \"request\" or \"event\"".into());
+        };
+        let method = request["method"].as_str().unwrap_or("GET");
+        let path = request["path"].as_str().ok_or("request.path is required")?;
+        let mut req = self.server.client.request(
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?,
+            self.server.url(path),
+        );
+        if let Some(who) = request.get("as").and_then(Value::as_str) {
+            let key = if who == "admin" {
+                common::ADMIN_TOKEN.to_string()
+            } else {
+                self.keys
+                    .get(who)
+                    .cloned()
+                    .ok_or(format!("unknown customer {who:?}"))?
+            };
+            req = req.bearer_auth(key);
+        }
+        if let Some(h) = request.get("headers").and_then(Value::as_object) {
+            for (k, v) in h {
+                req = req.header(k.as_str(), v.as_str().unwrap_or_default());
+            }
+        }
+        let body: Option<Vec<u8>> =
+            if let Some(raw) = request.get("raw_body").and_then(Value::as_str) {
+                Some(raw.as_bytes().to_vec())
+            } else {
+                request.get("body").map(|b| b.to_string().into_bytes())
+            };
+        if let Some(b) = &body {
+            if step.contains_key("event") {
+                let id = request["body"]["id"]
+                    .as_str()
+                    .unwrap_or("event")
+                    .to_string();
+                let signature = request
+                    .get("signature")
+                    .and_then(Value::as_str)
+                    .unwrap_or("valid");
+                req = common::sign_event(req, &id, b, signature);
+            }
+            req = req
+                .header("content-type", "application/json")
+                .body(b.clone());
+        }
+        let res = req.send().await.map_err(|e| e.to_string())?;
+        let status = res.status().as_u16();
+        let text = res.text().await.map_err(|e| e.to_string())?;
+        let actual: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        let expect = step
+            .get("expect")
+            .map(|e| substitute(e, &self.vars))
+            .unwrap_or(Value::Null);
+        if let Some(st) = expect.get("status") {
+            if st.as_u64() != Some(u64::from(status)) {
+                return Err(format!("status: expected {st}, got {status}: {text}"));
+            }
+        }
+        if let Some(b) = expect.get("body") {
+            matches(b, Some(&actual), "body")?;
+        }
+        if let Some(t) = expect.get("text").and_then(Value::as_str) {
+            if !text.contains(t) {
+                return Err(format!("body does not contain {t:?}: {text}"));
+            }
+        }
+        if let Some(save) = step.get("save").and_then(Value::as_object) {
+            for (name, path) in save {
+                let p = path.as_str().unwrap_or_default();
+                let v = lookup(&actual, p).ok_or(format!("save {name}: no {p} in {actual}"))?;
+                let s = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                self.vars.insert(name.clone(), s);
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn run_file(path: &Path) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let doc: Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let server = Server::start_scenario(doc.get("config")).await;
+    let mut run = Run {
+        server,
+        vars: HashMap::new(),
+        keys: HashMap::new(),
+    };
+    for name in doc
+        .get("customers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = name.as_str().ok_or("customers must be names")?;
+        let c = run.server.create_customer(name).await;
+        run.vars.insert(format!("{name}.id"), c.id.clone());
+        run.vars.insert(format!("{name}.key"), c.key.clone());
+        run.keys.insert(name.to_string(), c.key);
+    }
+    let steps = doc
+        .get("steps")
+        .and_then(Value::as_array)
+        .ok_or("\"steps\" must be an array")?;
+    for (i, step) in steps.iter().enumerate() {
+        let step = step
+            .as_object()
+            .ok_or(format!("step {i} must be an object"))?;
+        let label = step
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let repeat = step.get("repeat").and_then(Value::as_u64).unwrap_or(1);
+        for r in 0..repeat {
+            run.vars.insert("i".into(), r.to_string());
+            run.step(step)
+                .await
+                .map_err(|e| format!("step {i} ({label}): {e}"))?;
+        }
+    }
+    Ok(steps.len())
+}
+
+#[tokio::test]
+async fn scenarios() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/scenarios exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let only = std::env::var("SCENARIO").ok();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for f in &files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            continue;
+        }
+        match run_file(f).await {
+            Ok(steps) => {
+                ran += 1;
+                println!("ok   {name} ({steps} steps)");
+            }
+            Err(e) => failures.push(format!("{name}: {e}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "failing scenarios:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        ran >= 10 || only.is_some(),
+        "expected at least ten scenarios, ran {ran}"
+    );
+}
+
+#[test]
+fn matcher_rejects_what_it_should() {
+    let v = serde_json::json!({"a": [1, 2], "b": "x"});
+    assert!(matches(&serde_json::json!({"a": [1, 2]}), Some(&v), "").is_ok());
+    assert!(matches(&serde_json::json!({"a": [1]}), Some(&v), "").is_err());
+    assert!(matches(&serde_json::json!({"b": "y"}), Some(&v), "").is_err());
+    assert!(matches(&serde_json::json!({"c": "<absent>"}), Some(&v), "").is_ok());
+    assert!(matches(&serde_json::json!({"b": "<uuid>"}), Some(&v), "").is_err());
+    assert!(matches(&serde_json::json!({"c": 1}), Some(&v), "").is_err());
+}
