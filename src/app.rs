@@ -2,14 +2,16 @@
 
 use crate::config::{parse_schedule, Config};
 use crate::engine::{Engine, EngineSettings};
-use crate::flow::FlowSet;
+use crate::flow::{self, FlowSet};
 use crate::http::{self, AppState};
 use crate::store::Store;
 use crate::timestamp::SystemClock;
 use actix_web::{web, HttpServer};
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -31,6 +33,7 @@ pub enum StartError {
 /// A built but not yet running confab: the store is open, the listener bound.
 pub struct App {
     engine: Engine,
+    platform_key: Option<Vec<u8>>,
     listener: TcpListener,
     config: Config,
 }
@@ -42,7 +45,7 @@ impl App {
         parse_schedule("command-retry-schedule", &config.command_retry_schedule)
             .map_err(StartError::Config)?;
         let store = Store::open(&config.db, config.readers)?;
-        let flows = FlowSet::default();
+        let flows = load_flows(&config.flows_dir)?;
         let settings = EngineSettings {
             idle_timeout_seconds: config.idle_timeout as i64,
             kick_grace_seconds: config.kick_grace as i64,
@@ -52,13 +55,21 @@ impl App {
             addr: config.bind.clone(),
             source,
         })?;
-        if config.platform_secret.is_none() {
-            tracing::warn!(
-                "no --platform-secret configured: unsigned platform events are accepted"
-            );
-        }
+        let platform_key = match config.platform_secret.as_deref().filter(|s| !s.is_empty()) {
+            Some(secret) => Some(
+                crate::signature::secret_key(secret)
+                    .map_err(|e| StartError::Config(format!("--platform-secret: {e}")))?,
+            ),
+            None => {
+                tracing::warn!(
+                    "no --platform-secret configured: unsigned platform events are accepted"
+                );
+                None
+            }
+        };
         Ok(App {
             engine,
+            platform_key,
             listener,
             config,
         })
@@ -78,6 +89,7 @@ impl App {
         let state = web::Data::new(AppState {
             engine: self.engine.clone(),
             admin_token: self.config.admin_token.clone().filter(|t| !t.is_empty()),
+            platform_key: self.platform_key.clone(),
         });
         let mut server = HttpServer::new(move || {
             actix_web::App::new()
@@ -95,16 +107,86 @@ impl App {
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
     /// and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-        let (server, _engine) = self.server()?;
+        let flows_dir = self.config.flows_dir.clone();
+        let (server, engine) = self.server()?;
+        let watcher = tokio::spawn(watch_flows(engine, flows_dir));
         let handle = server.handle();
         let serving = tokio::spawn(server);
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
+        watcher.abort();
         handle.stop(true).await;
         match serving.await {
             Ok(r) => r?,
             Err(e) => tracing::error!(error = %e, "server task failed"),
         }
         Ok(())
+    }
+}
+
+/// Loads the flows directory at start: a bad file stops start-up; a missing directory is an
+/// empty set (logged), so `confab serve` works anywhere.
+fn load_flows(dir: &Path) -> Result<FlowSet, StartError> {
+    if !dir.exists() {
+        tracing::warn!(dir = %dir.display(), "flows directory does not exist; no flows loaded");
+        return Ok(FlowSet::default());
+    }
+    let set = FlowSet::load_dir(dir).map_err(|problems| {
+        StartError::Flows(
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    tracing::info!(dir = %dir.display(), flows = set.flows.len(), "flows loaded");
+    Ok(set)
+}
+
+/// Reloads the flows on SIGHUP and whenever the directory's files change (polled each
+/// second). A bad reload keeps the last good set and logs why.
+async fn watch_flows(engine: Engine, dir: PathBuf) {
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let fingerprint_of =
+        |dir: PathBuf| tokio::task::spawn_blocking(move || flow::fingerprint(&dir));
+    let mut last = fingerprint_of(dir.clone()).await.unwrap_or_default();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        #[cfg(unix)]
+        let forced = match hangup.as_mut() {
+            Some(h) => tokio::select! {
+                _ = h.recv() => true,
+                _ = tick.tick() => false,
+            },
+            None => {
+                tick.tick().await;
+                false
+            }
+        };
+        #[cfg(not(unix))]
+        let forced = {
+            tick.tick().await;
+            false
+        };
+        let now = fingerprint_of(dir.clone()).await.unwrap_or_default();
+        if !forced && now == last {
+            continue;
+        }
+        last = now;
+        let d = dir.clone();
+        match tokio::task::spawn_blocking(move || FlowSet::load_dir(&d)).await {
+            Ok(Ok(set)) => {
+                tracing::info!(flows = set.flows.len(), "flows reloaded");
+                engine.set_flows(set);
+            }
+            Ok(Err(problems)) => {
+                for p in problems {
+                    tracing::error!(problem = %p, "flows reload failed; keeping the last good set");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "flows reload task failed"),
+        }
     }
 }

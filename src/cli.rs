@@ -27,6 +27,32 @@ enum Command {
         #[command(subcommand)]
         command: CustomerCommand,
     },
+    /// Check and try out flow files.
+    Flows {
+        #[command(subcommand)]
+        command: FlowsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowsCommand {
+    /// Validate every flow file; prints file:line:col: message per problem.
+    Check {
+        /// Flows directory.
+        #[arg(default_value = "flows", env = "CONFAB_FLOWS_DIR")]
+        dir: PathBuf,
+    },
+    /// Print what a platform would receive for a flow.
+    Render {
+        /// Flow name.
+        name: String,
+        /// A variable, as key=value (repeatable), e.g. --var digits=1.
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// Flows directory.
+        #[arg(long, default_value = "flows", env = "CONFAB_FLOWS_DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -69,6 +95,12 @@ pub fn main() -> ExitCode {
                     webhook_uri,
                 },
         } => runtime.block_on(create_customer(db, name, webhook_uri)),
+        Command::Flows {
+            command: FlowsCommand::Check { dir },
+        } => flows_check(&dir),
+        Command::Flows {
+            command: FlowsCommand::Render { name, vars, dir },
+        } => flows_render(&dir, &name, &vars),
     }
 }
 
@@ -141,6 +173,84 @@ async fn create_customer(db: PathBuf, name: String, webhook_uri: String) -> Exit
                 ExitCode::FAILURE
             }
         },
+        Err(e) => {
+            eprintln!("confab: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn flows_check(dir: &std::path::Path) -> ExitCode {
+    match FlowSet::load_dir(dir) {
+        Ok(set) => {
+            for f in set.flows.values() {
+                println!(
+                    "ok {} ({} actions) {}",
+                    f.name,
+                    f.actions.len(),
+                    f.file.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for p in problems {
+                println!("{p}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn flows_render(dir: &std::path::Path, name: &str, vars: &[String]) -> ExitCode {
+    let set = match FlowSet::load_dir(dir) {
+        Ok(s) => s,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(flow) = set.flows.get(name) else {
+        eprintln!("confab: no flow named {name:?} in {}", dir.display());
+        return ExitCode::FAILURE;
+    };
+    let mut variables = crate::interpreter::Variables::new();
+    for kv in vars {
+        match kv.split_once('=') {
+            Some((k, v)) => {
+                variables.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                eprintln!("confab: --var {kv:?} is not KEY=VALUE");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let program = match crate::action::compile(name, &flow.actions, &set) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("confab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = crate::interpreter::run(&program, variables);
+    for effect in &out.effects {
+        eprintln!("effect: {effect:?}");
+    }
+    if let Some(err) = &out.error {
+        eprintln!("confab: {err}");
+    }
+    let mut actions = out.actions;
+    if !out.hangup {
+        actions.push(serde_json::json!({"type": "conference_join", "option": {"conference_id": "<conference id>"}}));
+    }
+    match serde_json::to_string_pretty(&serde_json::json!({"actions": actions})) {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("confab: {e}");
             ExitCode::FAILURE

@@ -10,6 +10,8 @@ pub mod customer;
 pub mod engine;
 pub mod flow;
 pub mod http;
+pub mod interpreter;
+pub mod outbound;
 pub mod signature;
 pub mod store;
 pub mod timestamp;

@@ -36,9 +36,11 @@ fn substitute_str(s: &str, vars: &HashMap<String, String>) -> String {
         match rest[start + 2..].find('}') {
             Some(end) => {
                 let name = &rest[start + 2..start + 2 + end];
+                // Names the scenario never saved are left as written: they are the flow's own
+                // variables (`${call.from}`), substituted by confab, not by the runner.
                 match vars.get(name) {
                     Some(v) => out.push_str(v),
-                    None => panic!("scenario uses ${{{name}}} before saving it"),
+                    None => out.push_str(&rest[start..start + 3 + end]),
                 }
                 rest = &rest[start + 3 + end..];
             }

@@ -5,7 +5,10 @@ pub mod auth;
 pub mod conferences;
 pub mod customers;
 pub mod error;
+pub mod flows;
 pub mod input;
+pub mod platform;
+pub mod xml;
 
 use crate::engine::Engine;
 use actix_web::{web, HttpResponse};
@@ -15,6 +18,8 @@ use error::ApiError;
 pub struct AppState {
     pub engine: Engine,
     pub admin_token: Option<String>,
+    /// The platform secret's key bytes; `None` accepts unsigned events.
+    pub platform_key: Option<Vec<u8>>,
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
@@ -59,6 +64,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/customer")
                     .route(web::get().to(customers::get_self))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/platform/events")
+                    .route(web::post().to(platform::receive))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/flows")
+                    .route(web::get().to(flows::list))
                     .default_service(web::to(wrong_method)),
             )
             .service(

@@ -544,6 +544,70 @@ impl<'c> Db<'c> {
         }
     }
 
+    pub fn insert_recording(&self, r: &Recording) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO recordings ({RECORDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))?
+            .execute(params![
+                r.id.to_string(),
+                r.customer_id.to_string(),
+                r.conference_id.to_string(),
+                r.status.as_str(),
+                r.format.as_str(),
+                r.duration,
+                r.media_url,
+                r.tm_start.micros(),
+                r.tm_end.map(Timestamp::micros),
+                r.tm_create.micros(),
+            ])?;
+        Ok(())
+    }
+
+    pub fn update_recording(&self, r: &Recording) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE recordings SET status = ?, media_url = ?, tm_end = ? WHERE id = ?",
+            )?
+            .execute(params![
+                r.status.as_str(),
+                r.media_url,
+                r.tm_end.map(Timestamp::micros),
+                r.id.to_string(),
+            ])?;
+        Ok(())
+    }
+
+    /// The recording of a conference that has not ended, if any.
+    pub fn active_recording(&self, conference_id: Uuid) -> Result<Option<Recording>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE conference_id = ? AND status <> 'ended' \
+             ORDER BY tm_create DESC LIMIT 1"
+        ))?;
+        let mut rows = stmt.query([conference_id.to_string()])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(recording_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs `f` so that if it fails, none of its changes remain (a nested savepoint).
+    pub fn atomically<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Db) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn
+            .execute_batch("SAVEPOINT step")
+            .map_err(|e| E::from(e.into()))?;
+        let result = f(self);
+        let end = match &result {
+            Ok(_) => self.conn.execute_batch("RELEASE step"),
+            Err(_) => self.conn.execute_batch("ROLLBACK TO step; RELEASE step"),
+        };
+        end.map_err(|e| E::from(e.into()))?;
+        result
+    }
+
     // ---- platform events ---------------------------------------------------------------
 
     /// The answer already given to a platform event id.

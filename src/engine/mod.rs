@@ -1,6 +1,10 @@
 //! The engine: the use cases of confab (customers, conferences, calls, platform events),
 //! applying the conference rules over the store. It knows nothing of HTTP.
 
+mod events;
+
+pub use events::{EventKind, PlatformEvent, WebhookRequest};
+
 use crate::action::{self, ActionError, ActionList};
 use crate::conference::{
     self, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Origin,
@@ -9,6 +13,7 @@ use crate::conference::{
 };
 use crate::customer::{self, Customer};
 use crate::flow::FlowSet;
+use crate::outbound::Courier;
 use crate::store::{CallFilter, ConferenceFilter, Cursor, Page, Store, StoreError};
 use crate::timestamp::Clock;
 use serde_json::Value;
@@ -118,6 +123,7 @@ pub struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) flows: Arc<RwLock<Arc<FlowSet>>>,
     pub(crate) settings: EngineSettings,
+    pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
 }
 
@@ -175,6 +181,7 @@ impl Engine {
             clock,
             flows: Arc::new(RwLock::new(Arc::new(flows))),
             settings,
+            courier: Courier::new(),
             keys: Arc::new(RwLock::new(HashMap::new())),
         }
     }
@@ -476,6 +483,19 @@ impl Engine {
             .read(move |db| db.recording(Some(customer), id))
             .await?
             .ok_or(EngineError::Refused(Refusal::RecordingNotFound))
+    }
+
+    /// Sends the webhooks actions asked for: `sync` ones are awaited in order (each at most
+    /// 3 s), the others are sent in the background.
+    pub(crate) async fn send_webhooks(&self, webhooks: Vec<WebhookRequest>) {
+        for w in webhooks {
+            if w.sync {
+                self.courier.send_action_webhook(&w).await;
+            } else {
+                let courier = self.courier.clone();
+                tokio::spawn(async move { courier.send_action_webhook(&w).await });
+            }
+        }
     }
 
     /// Whether the store answers (for `/healthz`).

@@ -1,0 +1,451 @@
+//! Platform events (§5): a call joining, joined, left, a recording finished. Each is applied in
+//! one write transaction together with the record of its answer, so a replay of the same event
+//! id returns the first answer and changes nothing.
+
+use super::{Engine, EngineError, Refusal};
+use crate::action::{self, HttpMethod, RecordingFormat};
+use crate::conference::{
+    self, CallStatus, Conference, ConferenceStatus, Conferencecall, JoinRefusal, Recording,
+    RecordingStatus,
+};
+use crate::interpreter::{self, Effect, Outcome, Variables};
+use crate::store::Db;
+use crate::timestamp::Timestamp;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// A platform event, parsed and checked by the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct PlatformEvent {
+    pub id: String,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    CallJoining {
+        call_id: String,
+        conference_id: Uuid,
+        from: String,
+        to: String,
+        variables: Variables,
+    },
+    CallJoined {
+        call_id: String,
+        conference_id: Uuid,
+    },
+    CallLeft {
+        call_id: String,
+        conference_id: Uuid,
+        reason: String,
+    },
+    RecordingFinished {
+        recording_id: Uuid,
+        media_url: String,
+        duration_ms: Option<i64>,
+    },
+}
+
+impl EventKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::CallJoining { .. } => "call_joining",
+            EventKind::CallJoined { .. } => "call_joined",
+            EventKind::CallLeft { .. } => "call_left",
+            EventKind::RecordingFinished { .. } => "recording_finished",
+        }
+    }
+}
+
+/// A webhook an action asked for, sent after the event's changes commit.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    pub uri: String,
+    pub method: HttpMethod,
+    pub data_type: String,
+    pub body: String,
+    pub sync: bool,
+}
+
+/// Stored `status` of an event answer that was a success; refusals store 0 and their reason.
+const ANSWERED: u16 = 200;
+const REFUSED: u16 = 0;
+
+impl Refusal {
+    /// Rebuilds a stored refusal from its reason code and message.
+    fn from_stored(code: &str, message: &str) -> Refusal {
+        match code {
+            "CONFERENCE_NOT_FOUND" => Refusal::ConferenceNotFound,
+            "CONFERENCECALL_NOT_FOUND" => Refusal::ConferencecallNotFound,
+            "RECORDING_NOT_FOUND" => Refusal::RecordingNotFound,
+            "CONFERENCE_CLOSED" => Refusal::ConferenceClosed,
+            "CONFERENCE_FULL" => Refusal::ConferenceFull,
+            "CALL_BUSY" => Refusal::CallBusy(
+                message
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                    .unwrap_or(Uuid::nil()),
+            ),
+            _ => Refusal::StateInvalid(message.to_string()),
+        }
+    }
+}
+
+/// What the writer hands back: the answer, plus webhooks to send once it has committed.
+type Applied = (Result<String, Refusal>, Vec<WebhookRequest>);
+
+impl Engine {
+    /// Applies a platform event and returns the JSON answer body, or the refusal. A replayed
+    /// event id returns the first outcome without applying anything.
+    pub async fn handle_event(&self, event: PlatformEvent) -> Result<String, EngineError> {
+        let now = self.clock.now();
+        let engine = self.clone();
+        let (answer, webhooks): Applied = self
+            .store
+            .write(move |db| {
+                if let Some((status, body)) = db.event_answer(&event.id)? {
+                    return Ok((replayed(status, &body), Vec::new()));
+                }
+                let result = db.atomically(|db| engine.apply(db, &event.kind, now));
+                let (status, body, answer, webhooks) = match result {
+                    Ok((body, webhooks)) => (ANSWERED, body.clone(), Ok(body), webhooks),
+                    Err(EngineError::Refused(r)) => {
+                        let stored =
+                            json!({"reason": r.code(), "message": r.to_string()}).to_string();
+                        (REFUSED, stored, Err(r), Vec::new())
+                    }
+                    Err(other) => return Err(other),
+                };
+                db.record_event_answer(&event.id, event.kind.type_name(), status, &body, now)?;
+                Ok::<Applied, EngineError>((answer, webhooks))
+            })
+            .await?;
+        self.send_webhooks(webhooks).await;
+        answer.map_err(EngineError::Refused)
+    }
+
+    fn apply(
+        &self,
+        db: &Db,
+        kind: &EventKind,
+        now: Timestamp,
+    ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
+        match kind {
+            EventKind::CallJoining {
+                call_id,
+                conference_id,
+                from,
+                to,
+                variables,
+            } => self.call_joining(db, now, call_id, *conference_id, from, to, variables),
+            EventKind::CallJoined {
+                call_id,
+                conference_id,
+            } => {
+                let conf = db
+                    .conference(None, *conference_id)?
+                    .ok_or(Refusal::ConferenceNotFound)?;
+                let mut call = db
+                    .latest_call_in(call_id, conf.id)?
+                    .ok_or(Refusal::ConferencecallNotFound)?;
+                // Only `joining` moves to `joined`; anything later means this event is stale
+                // (it arrived after `call_left`) and changes nothing.
+                if call.status == CallStatus::Joining {
+                    call.status = CallStatus::Joined;
+                    call.tm_update = now;
+                    db.set_call_status(&call)?;
+                    if conf.tm_begin.is_none() {
+                        let mut conf = conf;
+                        conf.tm_begin = Some(now);
+                        db.update_conference(&conf)?;
+                    }
+                }
+                Ok((
+                    json!({"conferencecall": call.json()}).to_string(),
+                    Vec::new(),
+                ))
+            }
+            EventKind::CallLeft {
+                call_id,
+                conference_id,
+                reason: _,
+            } => self.call_left(db, now, call_id, *conference_id),
+            EventKind::RecordingFinished {
+                recording_id,
+                media_url,
+                duration_ms: _,
+            } => {
+                let mut rec = db
+                    .recording(None, *recording_id)?
+                    .ok_or(Refusal::RecordingNotFound)?;
+                if rec.status != RecordingStatus::Ended {
+                    rec.status = RecordingStatus::Ended;
+                    rec.media_url = media_url.clone();
+                    rec.tm_end = Some(now);
+                    db.update_recording(&rec)?;
+                }
+                Ok((json!({"recording": rec.json()}).to_string(), Vec::new()))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call_joining(
+        &self,
+        db: &Db,
+        now: Timestamp,
+        call_id: &str,
+        conference_id: Uuid,
+        from: &str,
+        to: &str,
+        platform_vars: &Variables,
+    ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
+        let conf = db
+            .conference(None, conference_id)?
+            .ok_or(Refusal::ConferenceNotFound)?;
+        if let Some(active) = db.active_call(call_id)? {
+            return Err(Refusal::CallBusy(active.conference_id).into());
+        }
+        let calls = db.calls_in(conf.id)?;
+        conference::admit(&conf, calls.len()).map_err(|r| match r {
+            JoinRefusal::Closed => Refusal::ConferenceClosed,
+            JoinRefusal::Full => Refusal::ConferenceFull,
+        })?;
+        let mut call = Conferencecall {
+            id: Uuid::new_v4(),
+            customer_id: conf.customer_id,
+            conference_id: conf.id,
+            reference_id: call_id.to_string(),
+            status: CallStatus::Joining,
+            tm_create: now,
+            tm_update: now,
+            tm_delete: None,
+        };
+        db.insert_call(&call)?;
+        let joined = calls
+            .iter()
+            .filter(|c| c.status == CallStatus::Joined)
+            .count();
+        let mut vars = platform_vars.clone();
+        vars.extend(variables(&conf, &call, from, to, joined));
+        let outcome = self.run_list(&conf, "pre_actions", vars);
+        let webhooks = self.apply_effects(db, &conf, &outcome, now);
+        let mut actions = outcome.actions;
+        if outcome.hangup {
+            call.status = CallStatus::Leaved;
+            call.tm_update = now;
+            db.set_call_status(&call)?;
+        } else {
+            actions.push(json!({"type": "conference_join", "option": {"conference_id": conf.id}}));
+        }
+        Ok((
+            json!({"conferencecall": call.json(), "actions": actions}).to_string(),
+            webhooks,
+        ))
+    }
+
+    fn call_left(
+        &self,
+        db: &Db,
+        now: Timestamp,
+        call_id: &str,
+        conference_id: Uuid,
+    ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
+        let mut conf = db
+            .conference(None, conference_id)?
+            .ok_or(Refusal::ConferenceNotFound)?;
+        let mut call = db
+            .latest_call_in(call_id, conf.id)?
+            .ok_or(Refusal::ConferencecallNotFound)?;
+        if call.status == CallStatus::Leaved {
+            // A second `call_left`: already handled, nothing runs again.
+            return Ok((
+                json!({"conferencecall": call.json(), "actions": []}).to_string(),
+                Vec::new(),
+            ));
+        }
+        call.status = CallStatus::Leaved;
+        call.tm_update = now;
+        db.set_call_status(&call)?;
+        let remaining = db.calls_in(conf.id)?;
+        let joined = remaining
+            .iter()
+            .filter(|c| c.status == CallStatus::Joined)
+            .count();
+        let vars = variables(&conf, &call, "", "", joined);
+        let outcome = self.run_list(&conf, "post_actions", vars);
+        let webhooks = self.apply_effects(db, &conf, &outcome, now);
+        // The conference rules after a leave: a terminating conference that is now empty is
+        // terminated.
+        if conf.status == ConferenceStatus::Terminating && remaining.is_empty() {
+            conf.status = ConferenceStatus::Terminated;
+            conf.tm_end = Some(now);
+            conf.tm_update = now;
+            db.update_conference(&conf)?;
+        }
+        Ok((
+            json!({"conferencecall": call.json(), "actions": outcome.actions}).to_string(),
+            webhooks,
+        ))
+    }
+
+    /// Compiles a conference's list with the flows loaded now and runs it. A list that no
+    /// longer compiles (a flow it includes was removed) runs as empty and is logged.
+    fn run_list(&self, conf: &Conference, list: &str, vars: Variables) -> Outcome {
+        let actions = if list == "pre_actions" {
+            &conf.pre_actions.actions
+        } else {
+            &conf.post_actions.actions
+        };
+        let flows = self.flows();
+        let program = match action::compile(list, actions, flows.as_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(conference_id = %conf.id, error = %e, "action list no longer compiles; running nothing");
+                return Outcome::default();
+            }
+        };
+        let outcome = interpreter::run(&program, vars);
+        if let Some(err) = &outcome.error {
+            tracing::warn!(conference_id = %conf.id, list, error = %err, "action run stopped");
+        }
+        outcome
+    }
+
+    /// Applies the effects that change state (recordings) inside the transaction and returns
+    /// the webhooks to send after it commits. A refused recording effect is logged, not fatal:
+    /// the call still gets its actions.
+    fn apply_effects(
+        &self,
+        db: &Db,
+        conf: &Conference,
+        outcome: &Outcome,
+        now: Timestamp,
+    ) -> Vec<WebhookRequest> {
+        let mut webhooks = Vec::new();
+        for effect in &outcome.effects {
+            let result = match effect {
+                Effect::Webhook {
+                    uri,
+                    method,
+                    data_type,
+                    body,
+                    sync,
+                } => {
+                    webhooks.push(WebhookRequest {
+                        uri: uri.clone(),
+                        method: *method,
+                        data_type: data_type.clone(),
+                        body: body.clone(),
+                        sync: *sync,
+                    });
+                    Ok(())
+                }
+                Effect::RecordingStart { format, duration } => db.atomically(|db| {
+                    start_recording(db, conf.id, *format, *duration, now).map(|_| ())
+                }),
+                Effect::RecordingStop => {
+                    db.atomically(|db| stop_recording(db, conf.id).map(|_| ()))
+                }
+            };
+            if let Err(e) = result {
+                tracing::warn!(conference_id = %conf.id, error = %e, "action effect refused");
+            }
+        }
+        webhooks
+    }
+}
+
+fn replayed(status: u16, body: &str) -> Result<String, Refusal> {
+    if status == REFUSED {
+        let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        Err(Refusal::from_stored(
+            v["reason"].as_str().unwrap_or(""),
+            v["message"].as_str().unwrap_or(""),
+        ))
+    } else {
+        Ok(body.to_string())
+    }
+}
+
+/// The variables every run sees (§4).
+fn variables(
+    conf: &Conference,
+    call: &Conferencecall,
+    from: &str,
+    to: &str,
+    participants: usize,
+) -> Variables {
+    let mut v = Variables::new();
+    v.insert("conference.id".into(), conf.id.to_string());
+    v.insert("conference.name".into(), conf.name.clone());
+    v.insert("conference.detail".into(), conf.detail.clone());
+    v.insert("conference.type".into(), conf.kind.as_str().into());
+    v.insert(
+        "conference.participant_count".into(),
+        participants.to_string(),
+    );
+    if let Value::Object(data) = &conf.data {
+        for (k, val) in data {
+            let text = match val {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            v.insert(format!("conference.data.{k}"), text);
+        }
+    }
+    v.insert("call.id".into(), call.reference_id.clone());
+    v.insert("call.from".into(), from.to_string());
+    v.insert("call.to".into(), to.to_string());
+    v.insert("conferencecall.id".into(), call.id.to_string());
+    v
+}
+
+/// Starts a recording: the conference must be `progressing` with none active (§6.1).
+pub(crate) fn start_recording(
+    db: &Db,
+    conference_id: Uuid,
+    format: RecordingFormat,
+    duration: i64,
+    now: Timestamp,
+) -> Result<Recording, EngineError> {
+    let conf = db
+        .conference(None, conference_id)?
+        .ok_or(Refusal::ConferenceNotFound)?;
+    if conf.status != ConferenceStatus::Progressing || conf.tm_delete.is_some() {
+        return Err(Refusal::StateInvalid(format!(
+            "recording needs a progressing conference; this one is {}",
+            conf.status.as_str()
+        ))
+        .into());
+    }
+    if db.active_recording(conf.id)?.is_some() {
+        return Err(Refusal::StateInvalid("a recording is already active".into()).into());
+    }
+    let rec = Recording {
+        id: Uuid::new_v4(),
+        customer_id: conf.customer_id,
+        conference_id: conf.id,
+        status: RecordingStatus::Recording,
+        format,
+        duration,
+        media_url: String::new(),
+        tm_start: now,
+        tm_end: None,
+        tm_create: now,
+    };
+    db.insert_recording(&rec)?;
+    Ok(rec)
+}
+
+/// Asks the active recording to stop; it ends when the platform reports it finished.
+pub(crate) fn stop_recording(db: &Db, conference_id: Uuid) -> Result<Recording, EngineError> {
+    let mut rec = db
+        .active_recording(conference_id)?
+        .filter(|r| r.status == RecordingStatus::Recording)
+        .ok_or_else(|| Refusal::StateInvalid("no active recording".into()))?;
+    rec.status = RecordingStatus::Stopping;
+    db.update_recording(&rec)?;
+    Ok(rec)
+}

@@ -1,0 +1,150 @@
+//! XML rendering with quick-xml: the platform answer as XML (§5) and error documents.
+
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+use serde_json::Value;
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Array(items) => items.iter().map(scalar_text).collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// Writes an event; writing into a `Vec` cannot fail, so errors are impossible here.
+fn put(w: &mut Writer<Vec<u8>>, e: Event<'_>) {
+    let _ = w.write_event(e);
+}
+
+/// The platform answer as XML: root `<response>` carrying the conferencecall's id and status as
+/// attributes, one child element per action named by its type, options as attributes, and a
+/// `talk`'s text as element text. Arrays (a `play`'s `stream_urls`) are space-separated.
+pub fn platform_answer(answer: &Value) -> String {
+    let mut w = Writer::new(Vec::new());
+    put(
+        &mut w,
+        Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+    );
+    let mut root = BytesStart::new("response");
+    let call = &answer["conferencecall"];
+    let (call_id, call_status) = (scalar_text(&call["id"]), scalar_text(&call["status"]));
+    if call.is_object() {
+        root.push_attribute(("conferencecall_id", call_id.as_str()));
+        root.push_attribute(("status", call_status.as_str()));
+    }
+    let rec = &answer["recording"];
+    let (rec_id, rec_status) = (scalar_text(&rec["id"]), scalar_text(&rec["status"]));
+    if rec.is_object() {
+        root.push_attribute(("recording_id", rec_id.as_str()));
+        root.push_attribute(("status", rec_status.as_str()));
+    }
+    put(&mut w, Event::Start(root));
+    for action in answer["actions"].as_array().into_iter().flatten() {
+        let name = action["type"].as_str().unwrap_or("action");
+        let mut el = BytesStart::new(name);
+        let mut text = None;
+        let attrs: Vec<(String, String)> = action["option"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| {
+                if name == "talk" && k == "text" {
+                    text = Some(scalar_text(v));
+                    None
+                } else {
+                    Some((k.clone(), scalar_text(v)))
+                }
+            })
+            .collect();
+        for (k, v) in &attrs {
+            el.push_attribute((k.as_str(), v.as_str()));
+        }
+        match text {
+            Some(t) => {
+                put(&mut w, Event::Start(el));
+                put(&mut w, Event::Text(BytesText::new(&t)));
+                put(&mut w, Event::End(BytesEnd::new(name)));
+            }
+            None => put(&mut w, Event::Empty(el)),
+        }
+    }
+    put(&mut w, Event::End(BytesEnd::new("response")));
+    String::from_utf8_lossy(&w.into_inner()).into_owned()
+}
+
+/// A document of simple elements: `<root><name>text</name>...</root>`, nesting one level per
+/// `Node::Element`.
+pub enum Node<'a> {
+    Text(&'a str, String),
+    Element(&'a str, Vec<Node<'a>>),
+}
+
+fn write_node(w: &mut Writer<Vec<u8>>, node: &Node<'_>) {
+    match node {
+        Node::Text(name, text) => {
+            if text.is_empty() {
+                put(w, Event::Empty(BytesStart::new(*name)));
+            } else {
+                put(w, Event::Start(BytesStart::new(*name)));
+                put(w, Event::Text(BytesText::new(text)));
+                put(w, Event::End(BytesEnd::new(*name)));
+            }
+        }
+        Node::Element(name, children) => {
+            put(w, Event::Start(BytesStart::new(*name)));
+            for c in children {
+                write_node(w, c);
+            }
+            put(w, Event::End(BytesEnd::new(*name)));
+        }
+    }
+}
+
+/// Renders a document with an XML declaration.
+pub fn document(root: &Node<'_>) -> String {
+    let mut w = Writer::new(Vec::new());
+    put(
+        &mut w,
+        Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+    );
+    write_node(&mut w, root);
+    String::from_utf8_lossy(&w.into_inner()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        let xml = platform_answer(&json!({
+            "conferencecall": {"id": "c1", "status": "joining"},
+            "actions": [
+                {"type": "talk", "option": {"text": "a < b & \"c\" 你好", "gender": "female", "language": "zh-CN"}},
+                {"type": "play", "option": {"stream_urls": ["https://x/a.wav?x=1&y=2", "https://x/b.wav"]}},
+                {"type": "conference_join", "option": {"conference_id": "k"}}
+            ]
+        }));
+        assert!(
+            xml.contains("a &lt; b &amp; &quot;c&quot; 你好")
+                || xml.contains("a &lt; b &amp; \"c\" 你好"),
+            "{xml}"
+        );
+        assert!(xml.contains("x=1&amp;y=2"), "{xml}");
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        let mut names = Vec::new();
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Start(e) | Event::Empty(e) => {
+                    names.push(String::from_utf8(e.name().as_ref().to_vec()).unwrap())
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(names, ["response", "talk", "play", "conference_join"]);
+    }
+}

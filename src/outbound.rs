@@ -1,0 +1,59 @@
+//! Outbound HTTP: requests confab makes to other systems (action webhooks; later customer
+//! notifications and platform commands).
+
+use crate::engine::WebhookRequest;
+use std::time::Duration;
+
+/// How long a `webhook_send` action with `sync: true` may hold up the call's answer (§4).
+pub const SYNC_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The HTTP client for outbound requests; cheap to clone (one connection pool).
+#[derive(Clone)]
+pub struct Courier {
+    client: reqwest::Client,
+}
+
+impl Default for Courier {
+    fn default() -> Self {
+        Courier::new()
+    }
+}
+
+impl Courier {
+    pub fn new() -> Courier {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("confab/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(3))
+            // Redirects could lead a flow's webhook somewhere its author did not name.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Courier { client }
+    }
+
+    /// Sends an action's webhook. Failures are logged: an unreachable flow webhook must not
+    /// stop the call.
+    pub async fn send_action_webhook(&self, w: &WebhookRequest) {
+        let method = match reqwest::Method::from_bytes(w.method.as_str().as_bytes()) {
+            Ok(m) => m,
+            Err(_) => reqwest::Method::POST,
+        };
+        let mut req = self
+            .client
+            .request(method, &w.uri)
+            .timeout(SYNC_WEBHOOK_TIMEOUT)
+            .header(reqwest::header::CONTENT_TYPE, w.data_type.as_str());
+        if !w.body.is_empty() {
+            req = req.body(w.body.clone());
+        }
+        match req.send().await {
+            Ok(res) if res.status().is_success() => {
+                tracing::debug!(uri = %w.uri, status = res.status().as_u16(), "action webhook sent")
+            }
+            Ok(res) => {
+                tracing::warn!(uri = %w.uri, status = res.status().as_u16(), "action webhook refused")
+            }
+            Err(e) => tracing::warn!(uri = %w.uri, error = %e, "action webhook failed"),
+        }
+    }
+}
