@@ -1,0 +1,102 @@
+//! The `confab` binary's subcommands, run as a user would run them.
+
+use std::process::Command;
+
+fn confab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_confab"))
+}
+
+#[test]
+fn customer_create_prints_one_json_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let out = confab()
+        .args(["customer", "create", "--db"])
+        .arg(&db)
+        .args(["--name", "acme", "--webhook-uri", "https://example.com/h"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["name"], "acme");
+    assert!(v["api_key"].as_str().unwrap().starts_with("cfk_"));
+    assert!(v["webhook_secret"].as_str().unwrap().starts_with("whsec_"));
+    assert!(uuid::Uuid::parse_str(v["id"].as_str().unwrap()).is_ok());
+    // The key is stored hashed, never in clear.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let stored: Vec<u8> = conn
+        .query_row("SELECT key_hash FROM api_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored.len(), 32);
+}
+
+#[test]
+fn flows_check_passes_on_the_shipped_flows_and_locates_problems() {
+    let out = confab()
+        .args(["flows", "check"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.json"), "{\n  \"name\": \"bad\",\n  \"actions\": [\n    {\"type\": \"sleep\", \"option\": {\"duration\": 0}}\n  ]\n}").unwrap();
+    let out = confab()
+        .args(["flows", "check"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "bad.json:4:5: actions[0].option.duration: must be between 1 and 600000 milliseconds"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn flows_render_prints_what_the_platform_receives() {
+    let out = confab()
+        .args(["flows", "render", "menu", "--var", "digits=1", "--dir"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["actions"][1]["option"]["text"],
+        "Connecting you to sales."
+    );
+    assert_eq!(v["actions"][2]["type"], "conference_join");
+}
+
+#[test]
+fn serve_help_lists_every_setting() {
+    let out = confab().args(["serve", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--bind",
+        "--db",
+        "--flows-dir",
+        "--admin-token",
+        "--platform-url",
+        "--platform-secret",
+        "--idle-timeout",
+        "--kick-grace",
+        "--webhook-retry-schedule",
+        "--command-retry-schedule",
+        "--webhook-allow-private",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help");
+    }
+    assert!(text.contains("CONFAB_BIND"));
+}
