@@ -1,7 +1,7 @@
 //! Start-up and shutdown: everything `confab serve` runs, built from a `Config`.
 
 use crate::config::{parse_schedule, Config};
-use crate::engine::{Engine, EngineSettings};
+use crate::engine::Engine;
 use crate::flow::{self, FlowSet};
 use crate::http::{self, AppState};
 use crate::store::Store;
@@ -46,11 +46,7 @@ impl App {
             .map_err(StartError::Config)?;
         let store = Store::open(&config.db, config.readers)?;
         let flows = load_flows(&config.flows_dir)?;
-        let settings = EngineSettings {
-            idle_timeout_seconds: config.idle_timeout as i64,
-            kick_grace_seconds: config.kick_grace as i64,
-        };
-        let engine = Engine::new(store, Arc::new(SystemClock::default()), flows, settings);
+        let engine = Engine::new(store, Arc::new(SystemClock::default()), flows);
         let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
             addr: config.bind.clone(),
             source,

@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::config::Config;
-use crate::engine::{Engine, EngineSettings};
+use crate::engine::Engine;
 use crate::flow::FlowSet;
 use crate::store::Store;
 use crate::timestamp::SystemClock;
@@ -156,12 +156,7 @@ async fn create_customer(db: PathBuf, name: String, webhook_uri: String) -> Exit
             return ExitCode::FAILURE;
         }
     };
-    let engine = Engine::new(
-        store,
-        Arc::new(SystemClock::default()),
-        FlowSet::default(),
-        EngineSettings::default(),
-    );
+    let engine = Engine::new(store, Arc::new(SystemClock::default()), FlowSet::default());
     match engine.create_customer(&name, &webhook_uri).await {
         Ok((customer, key)) => match serde_json::to_string(&customer.json(Some(&key))) {
             Ok(s) => {

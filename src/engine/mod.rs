@@ -100,29 +100,12 @@ pub struct ConferencePatch {
     pub post_actions: Option<Value>,
 }
 
-/// Settings the engine needs from the configuration.
-#[derive(Debug, Clone)]
-pub struct EngineSettings {
-    pub idle_timeout_seconds: i64,
-    pub kick_grace_seconds: i64,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        EngineSettings {
-            idle_timeout_seconds: 600,
-            kick_grace_seconds: 30,
-        }
-    }
-}
-
 /// The shared core behind both public APIs and the CLI.
 #[derive(Clone)]
 pub struct Engine {
     pub(crate) store: Store,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) flows: Arc<RwLock<Arc<FlowSet>>>,
-    pub(crate) settings: EngineSettings,
     pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
 }
@@ -170,17 +153,11 @@ fn check_timeout(timeout: i64) -> Result<(), EngineError> {
 }
 
 impl Engine {
-    pub fn new(
-        store: Store,
-        clock: Arc<dyn Clock>,
-        flows: FlowSet,
-        settings: EngineSettings,
-    ) -> Engine {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, flows: FlowSet) -> Engine {
         Engine {
             store,
             clock,
             flows: Arc::new(RwLock::new(Arc::new(flows))),
-            settings,
             courier: Courier::new(),
             keys: Arc::new(RwLock::new(HashMap::new())),
         }

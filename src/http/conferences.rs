@@ -6,7 +6,7 @@ use super::input::{decode_page_token, encode_page_token, json_body, page_size, p
 use super::AppState;
 use crate::conference::{CallStatus, ConferenceStatus, ConferenceType};
 use crate::engine::{ConferenceDraft, ConferencePatch};
-use crate::store::{CallFilter, ConferenceFilter};
+use crate::store::{CallFilter, ConferenceFilter, Cursor};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -23,6 +23,18 @@ struct ConferenceBody {
     timeout: Option<i64>,
     pre_actions: Option<Vec<Value>>,
     post_actions: Option<Vec<Value>>,
+}
+
+/// A list answer: `{"result": [...], "next_page_token": "..."}`.
+fn page_answer<T: serde::Serialize>(
+    items: impl Iterator<Item = T>,
+    next: Option<Cursor>,
+) -> HttpResponse {
+    let result: Vec<T> = items.collect();
+    HttpResponse::Ok().json(json!({
+        "result": result,
+        "next_page_token": encode_page_token(next),
+    }))
 }
 
 fn parse_type(raw: &str) -> Result<ConferenceType, ApiError> {
@@ -107,11 +119,7 @@ pub async fn list(
         .engine
         .list_conferences(tenant.0, filter, cursor, limit)
         .await?;
-    let result: Vec<_> = page.items.iter().map(|v| v.json()).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "result": result,
-        "next_page_token": encode_page_token(page.next),
-    })))
+    Ok(page_answer(page.items.iter().map(|v| v.json()), page.next))
 }
 
 pub async fn update(
@@ -185,11 +193,7 @@ pub async fn list_calls(
         .engine
         .list_calls(tenant.0, filter, cursor, limit)
         .await?;
-    let result: Vec<_> = page.items.iter().map(|c| c.json()).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "result": result,
-        "next_page_token": encode_page_token(page.next),
-    })))
+    Ok(page_answer(page.items.iter().map(|c| c.json()), page.next))
 }
 
 pub async fn get_call(

@@ -177,6 +177,21 @@ fn finish_page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> Cursor) -
 }
 
 impl<'c> Db<'c> {
+    /// Runs a query expected to return at most one row and maps it.
+    fn optional_row<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: fn(&Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params)?;
+        match rows.next()? {
+            Some(row) => Ok(Some(map(row)?)),
+            None => Ok(None),
+        }
+    }
+
     pub(super) fn new(conn: &'c Connection) -> Self {
         Db { conn }
     }
@@ -305,15 +320,14 @@ impl<'c> Db<'c> {
         customer: Option<Uuid>,
         id: Uuid,
     ) -> Result<Option<Conference>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {CONFERENCE_COLUMNS} FROM conferences WHERE id = ?1 \
+        self.optional_row(
+            &format!(
+                "SELECT {CONFERENCE_COLUMNS} FROM conferences WHERE id = ?1 \
              AND (?2 IS NULL OR customer_id = ?2)"
-        ))?;
-        let mut rows = stmt.query(params![id.to_string(), customer.map(|c| c.to_string())])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(conference_from_row(row)?)),
-            None => Ok(None),
-        }
+            ),
+            params![id.to_string(), customer.map(|c| c.to_string())],
+            conference_from_row,
+        )
     }
 
     /// Adds the lists derived from calls and recordings.
@@ -440,27 +454,25 @@ impl<'c> Db<'c> {
         customer: Option<Uuid>,
         id: Uuid,
     ) -> Result<Option<Conferencecall>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE id = ?1 \
+        self.optional_row(
+            &format!(
+                "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE id = ?1 \
              AND (?2 IS NULL OR customer_id = ?2)"
-        ))?;
-        let mut rows = stmt.query(params![id.to_string(), customer.map(|c| c.to_string())])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(call_from_row(row)?)),
-            None => Ok(None),
-        }
+            ),
+            params![id.to_string(), customer.map(|c| c.to_string())],
+            call_from_row,
+        )
     }
 
     /// The platform call's membership that has not ended, if any (at most one exists).
     pub fn active_call(&self, reference_id: &str) -> Result<Option<Conferencecall>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+        self.optional_row(
+            &format!(
             "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE reference_id = ? AND status <> 'leaved'"
-        ))?;
-        let mut rows = stmt.query([reference_id])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(call_from_row(row)?)),
-            None => Ok(None),
-        }
+        ),
+            [reference_id],
+            call_from_row,
+        )
     }
 
     /// The newest membership of a platform call in one conference, whatever its status.
@@ -469,15 +481,14 @@ impl<'c> Db<'c> {
         reference_id: &str,
         conference_id: Uuid,
     ) -> Result<Option<Conferencecall>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+        self.optional_row(
+            &format!(
             "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE reference_id = ? AND conference_id = ? \
              ORDER BY tm_create DESC LIMIT 1"
-        ))?;
-        let mut rows = stmt.query(params![reference_id, conference_id.to_string()])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(call_from_row(row)?)),
-            None => Ok(None),
-        }
+        ),
+            params![reference_id, conference_id.to_string()],
+            call_from_row,
+        )
     }
 
     /// Calls of a conference that have not left, oldest first.
@@ -533,15 +544,14 @@ impl<'c> Db<'c> {
         customer: Option<Uuid>,
         id: Uuid,
     ) -> Result<Option<Recording>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = ?1 \
+        self.optional_row(
+            &format!(
+                "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = ?1 \
              AND (?2 IS NULL OR customer_id = ?2)"
-        ))?;
-        let mut rows = stmt.query(params![id.to_string(), customer.map(|c| c.to_string())])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(recording_from_row(row)?)),
-            None => Ok(None),
-        }
+            ),
+            params![id.to_string(), customer.map(|c| c.to_string())],
+            recording_from_row,
+        )
     }
 
     pub fn insert_recording(&self, r: &Recording) -> Result<(), StoreError> {
@@ -580,15 +590,14 @@ impl<'c> Db<'c> {
 
     /// The recording of a conference that has not ended, if any.
     pub fn active_recording(&self, conference_id: Uuid) -> Result<Option<Recording>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+        self.optional_row(
+            &format!(
             "SELECT {RECORDING_COLUMNS} FROM recordings WHERE conference_id = ? AND status <> 'ended' \
              ORDER BY tm_create DESC LIMIT 1"
-        ))?;
-        let mut rows = stmt.query([conference_id.to_string()])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(recording_from_row(row)?)),
-            None => Ok(None),
-        }
+        ),
+            [conference_id.to_string()],
+            recording_from_row,
+        )
     }
 
     /// Runs `f` so that if it fails, none of its changes remain (a nested savepoint).
