@@ -4,9 +4,19 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::Value;
 
+/// Drops characters XML 1.0 cannot carry at all (most C0 controls, U+FFFE, U+FFFF), so any
+/// text, including variables a platform passed in, still renders as a well-formed document.
+pub fn xml_safe(s: &str) -> String {
+    s.chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+        })
+        .collect()
+}
+
 fn scalar_text(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => xml_safe(s),
         Value::Null => String::new(),
         Value::Array(items) => items.iter().map(scalar_text).collect::<Vec<_>>().join(" "),
         other => other.to_string(),
@@ -88,7 +98,7 @@ fn write_node(w: &mut Writer<Vec<u8>>, node: &Node<'_>) {
                 put(w, Event::Empty(BytesStart::new(*name)));
             } else {
                 put(w, Event::Start(BytesStart::new(*name)));
-                put(w, Event::Text(BytesText::new(text)));
+                put(w, Event::Text(BytesText::new(&xml_safe(text))));
                 put(w, Event::End(BytesEnd::new(*name)));
             }
         }
@@ -146,5 +156,9 @@ mod tests {
             }
         }
         assert_eq!(names, ["response", "talk", "play", "conference_join"]);
+        let xml = platform_answer(
+            &json!({"actions": [{"type": "talk", "option": {"text": "bell\u{7} ok"}}]}),
+        );
+        assert!(xml.contains(">bell ok<"), "{xml}");
     }
 }
