@@ -1,9 +1,11 @@
 //! Start-up and shutdown: everything `confab serve` runs, built from a `Config`.
 
 use crate::config::{parse_schedule, Config};
-use crate::engine::Engine;
+use crate::deadline;
+use crate::engine::{Engine, EngineSettings};
 use crate::flow::{self, FlowSet};
 use crate::http::{self, AppState};
+use crate::outbox::{DeliverySettings, Dispatcher, RetryPolicy};
 use crate::store::Store;
 use crate::timestamp::SystemClock;
 use actix_web::{web, HttpServer};
@@ -33,6 +35,7 @@ pub enum StartError {
 /// A built but not yet running confab: the store is open, the listener bound.
 pub struct App {
     engine: Engine,
+    delivery: DeliverySettings,
     platform_key: Option<Vec<u8>>,
     listener: TcpListener,
     config: Config,
@@ -40,13 +43,39 @@ pub struct App {
 
 impl App {
     pub fn build(config: Config) -> Result<App, StartError> {
-        parse_schedule("webhook-retry-schedule", &config.webhook_retry_schedule)
-            .map_err(StartError::Config)?;
-        parse_schedule("command-retry-schedule", &config.command_retry_schedule)
-            .map_err(StartError::Config)?;
+        let webhook_schedule =
+            parse_schedule("webhook-retry-schedule", &config.webhook_retry_schedule)
+                .map_err(StartError::Config)?;
+        let command_schedule =
+            parse_schedule("command-retry-schedule", &config.command_retry_schedule)
+                .map_err(StartError::Config)?;
+        let platform_url = match config.platform_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => Some(u.to_string()),
+            Some(u) => {
+                return Err(StartError::Config(format!(
+                    "--platform-url: expected an http(s) URL, got {u:?}"
+                )))
+            }
+            None => None,
+        };
         let store = Store::open(&config.db, config.readers)?;
         let flows = load_flows(&config.flows_dir)?;
-        let engine = Engine::new(store, Arc::new(SystemClock::default()), flows);
+        let command_policy = RetryPolicy {
+            delays: command_schedule,
+            repeat_last_for: Some(Duration::from_secs(3600)),
+        };
+        let webhook_policy = RetryPolicy {
+            delays: webhook_schedule,
+            repeat_last_for: None,
+        };
+        let settings = EngineSettings {
+            platform_url,
+            kick_grace_seconds: config.kick_grace as i64,
+            idle_timeout_seconds: config.idle_timeout as i64,
+            command_first_delay_micros: command_policy.first_delay_micros(),
+            webhook_first_delay_micros: webhook_policy.first_delay_micros(),
+        };
+        let engine = Engine::new(store, Arc::new(SystemClock::default()), flows, settings);
         let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
             addr: config.bind.clone(),
             source,
@@ -63,8 +92,15 @@ impl App {
                 None
             }
         };
+        let delivery = DeliverySettings {
+            platform_key: platform_key.clone(),
+            command_policy,
+            webhook_policy,
+            allow_private: config.webhook_allow_private,
+        };
         Ok(App {
             engine,
+            delivery,
             platform_key,
             listener,
             config,
@@ -104,14 +140,30 @@ impl App {
     /// and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
         let flows_dir = self.config.flows_dir.clone();
+        let delivery = self.delivery.clone();
         let (server, engine) = self.server()?;
-        let watcher = tokio::spawn(watch_flows(engine, flows_dir));
+        let (outbox_wake, deadline_wake) = engine.wakers();
+        let dispatcher = Arc::new(Dispatcher::new(
+            engine.store().clone(),
+            engine.clock(),
+            delivery,
+            outbox_wake,
+        ));
+        let background = [
+            tokio::spawn(watch_flows(engine.clone(), flows_dir)),
+            tokio::spawn(dispatcher.run()),
+            tokio::spawn(deadline::run_scheduler(engine, deadline_wake)),
+        ];
         let handle = server.handle();
         let serving = tokio::spawn(server);
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
-        watcher.abort();
         handle.stop(true).await;
+        // Background work is cut off only after the last request is answered; whatever it had
+        // not finished is on disk and resumes at the next start.
+        for task in background {
+            task.abort();
+        }
         match serving.await {
             Ok(r) => r?,
             Err(e) => tracing::error!(error = %e, "server task failed"),

@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSettings};
 use crate::flow::FlowSet;
 use crate::store::Store;
 use crate::timestamp::SystemClock;
@@ -76,6 +76,7 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -156,7 +157,12 @@ async fn create_customer(db: PathBuf, name: String, webhook_uri: String) -> Exit
             return ExitCode::FAILURE;
         }
     };
-    let engine = Engine::new(store, Arc::new(SystemClock::default()), FlowSet::default());
+    let engine = Engine::new(
+        store,
+        Arc::new(SystemClock::default()),
+        FlowSet::default(),
+        EngineSettings::default(),
+    );
     match engine.create_customer(&name, &webhook_uri).await {
         Ok((customer, key)) => match serde_json::to_string(&customer.json(Some(&key))) {
             Ok(s) => {

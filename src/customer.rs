@@ -48,6 +48,12 @@ pub struct CustomerJson<'a> {
 }
 
 impl Customer {
+    /// Secrets to sign with at `now`. Rotation keeps the previous secret valid for 24 h (issue
+    /// 5 adds it); until then only the current one.
+    pub fn signing_secrets(&self, _now: Timestamp) -> Vec<String> {
+        vec![self.webhook_secret.clone()]
+    }
+
     /// The JSON shape; `api_key` is present only in the answer that created the key.
     pub fn json<'a>(&'a self, api_key: Option<&'a str>) -> CustomerJson<'a> {
         CustomerJson {

@@ -7,13 +7,16 @@ pub mod cli;
 pub mod conference;
 pub mod config;
 pub mod customer;
+pub mod deadline;
 pub mod engine;
 pub mod flow;
 pub mod http;
 pub mod interpreter;
 pub mod outbound;
+pub mod outbox;
 pub mod signature;
 pub mod store;
+pub mod target;
 pub mod timestamp;
 
 pub use app::App;

@@ -3,10 +3,9 @@
 //! id returns the first answer and changes nothing.
 
 use super::{Engine, EngineError, Refusal};
-use crate::action::{self, HttpMethod, RecordingFormat};
+use crate::action::{self, HttpMethod};
 use crate::conference::{
-    self, CallStatus, Conference, ConferenceStatus, Conferencecall, JoinRefusal, Recording,
-    RecordingStatus,
+    self, CallStatus, Conference, ConferenceStatus, Conferencecall, JoinRefusal, RecordingStatus,
 };
 use crate::interpreter::{self, Effect, Outcome, Variables};
 use crate::store::Db;
@@ -102,7 +101,6 @@ impl Engine {
         let now = self.clock.now();
         let engine = self.clone();
         let (answer, webhooks): Applied = self
-            .store
             .write(move |db| {
                 if let Some((status, body)) = db.event_answer(&event.id)? {
                     return Ok((replayed(status, &body), Vec::new()));
@@ -343,10 +341,11 @@ impl Engine {
                     Ok(())
                 }
                 Effect::RecordingStart { format, duration } => db.atomically(|db| {
-                    start_recording(db, conf.id, *format, *duration, now).map(|_| ())
+                    self.start_recording_in(db, conf.id, *format, *duration, now)
+                        .map(|_| ())
                 }),
                 Effect::RecordingStop => {
-                    db.atomically(|db| stop_recording(db, conf.id).map(|_| ()))
+                    db.atomically(|db| self.stop_recording_in(db, conf.id, now).map(|_| ()))
                 }
             };
             if let Err(e) = result {
@@ -400,52 +399,4 @@ fn variables(
     v.insert("call.to".into(), to.to_string());
     v.insert("conferencecall.id".into(), call.id.to_string());
     v
-}
-
-/// Starts a recording: the conference must be `progressing` with none active (§6.1).
-pub(crate) fn start_recording(
-    db: &Db,
-    conference_id: Uuid,
-    format: RecordingFormat,
-    duration: i64,
-    now: Timestamp,
-) -> Result<Recording, EngineError> {
-    let conf = db
-        .conference(None, conference_id)?
-        .ok_or(Refusal::ConferenceNotFound)?;
-    if conf.status != ConferenceStatus::Progressing || conf.tm_delete.is_some() {
-        return Err(Refusal::StateInvalid(format!(
-            "recording needs a progressing conference; this one is {}",
-            conf.status.as_str()
-        ))
-        .into());
-    }
-    if db.active_recording(conf.id)?.is_some() {
-        return Err(Refusal::StateInvalid("a recording is already active".into()).into());
-    }
-    let rec = Recording {
-        id: Uuid::new_v4(),
-        customer_id: conf.customer_id,
-        conference_id: conf.id,
-        status: RecordingStatus::Recording,
-        format,
-        duration,
-        media_url: String::new(),
-        tm_start: now,
-        tm_end: None,
-        tm_create: now,
-    };
-    db.insert_recording(&rec)?;
-    Ok(rec)
-}
-
-/// Asks the active recording to stop; it ends when the platform reports it finished.
-pub(crate) fn stop_recording(db: &Db, conference_id: Uuid) -> Result<Recording, EngineError> {
-    let mut rec = db
-        .active_recording(conference_id)?
-        .filter(|r| r.status == RecordingStatus::Recording)
-        .ok_or_else(|| Refusal::StateInvalid("no active recording".into()))?;
-    rec.status = RecordingStatus::Stopping;
-    db.update_recording(&rec)?;
-    Ok(rec)
 }

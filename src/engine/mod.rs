@@ -2,12 +2,13 @@
 //! applying the conference rules over the store. It knows nothing of HTTP.
 
 mod events;
+mod lifecycle;
 
 pub use events::{EventKind, PlatformEvent, WebhookRequest};
 
 use crate::action::{self, ActionError, ActionList};
 use crate::conference::{
-    self, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Origin,
+    Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Origin,
     Recording, XmlAttributes, MAX_DATA_BYTES, MAX_DETAIL_CHARS, MAX_NAME_CHARS,
     MAX_TIMEOUT_SECONDS,
 };
@@ -19,6 +20,7 @@ use crate::timestamp::Clock;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// What a request asked for that confab refuses, or could not do.
@@ -100,12 +102,42 @@ pub struct ConferencePatch {
     pub post_actions: Option<Value>,
 }
 
+/// Settings the engine needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Base URL of the platform; commands are not sent without it.
+    pub platform_url: Option<String>,
+    pub kick_grace_seconds: i64,
+    pub idle_timeout_seconds: i64,
+    /// Delay before a command's first attempt (the first entry of its retry schedule).
+    pub command_first_delay_micros: i64,
+    /// Delay before a notification's first attempt.
+    pub webhook_first_delay_micros: i64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            platform_url: None,
+            kick_grace_seconds: 30,
+            idle_timeout_seconds: 600,
+            command_first_delay_micros: 0,
+            webhook_first_delay_micros: 0,
+        }
+    }
+}
+
 /// The shared core behind both public APIs and the CLI.
 #[derive(Clone)]
 pub struct Engine {
     pub(crate) store: Store,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) flows: Arc<RwLock<Arc<FlowSet>>>,
+    pub(crate) settings: Arc<EngineSettings>,
+    /// Notified after every write, so the outbox dispatcher and the deadline scheduler look for
+    /// new work at once instead of at their next poll.
+    outbox_wake: Arc<Notify>,
+    deadline_wake: Arc<Notify>,
     pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
 }
@@ -153,11 +185,19 @@ fn check_timeout(timeout: i64) -> Result<(), EngineError> {
 }
 
 impl Engine {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, flows: FlowSet) -> Engine {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        flows: FlowSet,
+        settings: EngineSettings,
+    ) -> Engine {
         Engine {
             store,
             clock,
             flows: Arc::new(RwLock::new(Arc::new(flows))),
+            settings: Arc::new(settings),
+            outbox_wake: Arc::new(Notify::new()),
+            deadline_wake: Arc::new(Notify::new()),
             courier: Courier::new(),
             keys: Arc::new(RwLock::new(HashMap::new())),
         }
@@ -165,6 +205,32 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn now(&self) -> crate::timestamp::Timestamp {
+        self.clock.now()
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// The notifiers the background tasks wait on: (outbox, deadlines).
+    pub fn wakers(&self) -> (Arc<Notify>, Arc<Notify>) {
+        (self.outbox_wake.clone(), self.deadline_wake.clone())
+    }
+
+    /// A store write followed by a wake-up of the background tasks, since any write may have
+    /// queued a message or set a deadline.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&crate::store::Db) -> Result<T, EngineError> + Send + 'static,
+    {
+        let result = self.store.write(f).await;
+        self.outbox_wake.notify_one();
+        self.deadline_wake.notify_one();
+        result
     }
 
     /// The flows currently loaded.
@@ -298,17 +364,18 @@ impl Engine {
             tm_begin: None,
             tm_end: None,
         };
-        self.store
-            .write(move |db| {
-                db.insert_conference(&conference)?;
-                Ok::<_, EngineError>(ConferenceView {
-                    conference,
-                    conferencecall_ids: Vec::new(),
-                    recording_id: None,
-                    recording_ids: Vec::new(),
-                })
+        let engine = self.clone();
+        self.write(move |db| {
+            db.insert_conference(&conference)?;
+            engine.schedule_timeout(db, &conference, now)?;
+            Ok::<_, EngineError>(ConferenceView {
+                conference,
+                conferencecall_ids: Vec::new(),
+                recording_id: None,
+                recording_ids: Vec::new(),
             })
-            .await
+        })
+        .await
     }
 
     pub async fn conference(
@@ -367,40 +434,45 @@ impl Engine {
             .map(|v| self.action_list("post_actions", v))
             .transpose()?;
         let now = self.clock.now();
-        self.store
-            .write(move |db| {
-                let mut c = db
-                    .conference(Some(customer), id)?
-                    .ok_or(Refusal::ConferenceNotFound)?;
-                if !c.status.is_open() || c.tm_delete.is_some() {
-                    return Err(EngineError::Refused(Refusal::StateInvalid(format!(
-                        "a {} conference cannot be changed",
-                        c.status.as_str()
-                    ))));
-                }
-                if let Some(n) = patch.name {
-                    c.name = n;
-                }
-                if let Some(d) = patch.detail {
-                    c.detail = d;
-                }
-                if let Some(d) = patch.data {
-                    c.data = d;
-                }
-                if let Some(t) = patch.timeout {
-                    c.timeout = t;
-                }
-                if let Some(p) = pre {
-                    c.pre_actions = p;
-                }
-                if let Some(p) = post {
-                    c.post_actions = p;
-                }
-                c.tm_update = now;
-                db.update_conference(&c)?;
-                Ok(db.view(c)?)
-            })
-            .await
+        let engine = self.clone();
+        self.write(move |db| {
+            let mut c = db
+                .conference(Some(customer), id)?
+                .ok_or(Refusal::ConferenceNotFound)?;
+            if !c.status.is_open() || c.tm_delete.is_some() {
+                return Err(EngineError::Refused(Refusal::StateInvalid(format!(
+                    "a {} conference cannot be changed",
+                    c.status.as_str()
+                ))));
+            }
+            if let Some(n) = patch.name {
+                c.name = n;
+            }
+            if let Some(d) = patch.detail {
+                c.detail = d;
+            }
+            if let Some(d) = patch.data {
+                c.data = d;
+            }
+            let timeout_set = patch.timeout.is_some();
+            if let Some(t) = patch.timeout {
+                c.timeout = t;
+            }
+            if let Some(p) = pre {
+                c.pre_actions = p;
+            }
+            if let Some(p) = post {
+                c.post_actions = p;
+            }
+            c.tm_update = now;
+            db.update_conference(&c)?;
+            // A timeout counts from the write that set it (§3.1).
+            if timeout_set {
+                engine.schedule_timeout(db, &c, now)?;
+            }
+            Ok(db.view(c)?)
+        })
+        .await
     }
 
     /// Soft-deletes a conference and terminates it: straight to `terminated` when no call is
@@ -411,26 +483,20 @@ impl Engine {
         id: Uuid,
     ) -> Result<ConferenceView, EngineError> {
         let now = self.clock.now();
-        self.store
-            .write(move |db| {
-                let mut c = db
-                    .conference(Some(customer), id)?
-                    .ok_or(Refusal::ConferenceNotFound)?;
-                if c.tm_delete.is_none() {
-                    c.tm_delete = Some(now);
-                    c.tm_update = now;
-                    if c.status.is_open() {
-                        let calls = db.calls_in(c.id)?;
-                        c.status = conference::status_on_terminate(calls.len());
-                        if c.status == ConferenceStatus::Terminated {
-                            c.tm_end = Some(now);
-                        }
-                    }
-                    db.update_conference(&c)?;
-                }
-                Ok::<_, EngineError>(db.view(c)?)
-            })
-            .await
+        let engine = self.clone();
+        self.write(move |db| {
+            let mut c = db
+                .conference(Some(customer), id)?
+                .ok_or(Refusal::ConferenceNotFound)?;
+            if c.tm_delete.is_none() {
+                c.tm_delete = Some(now);
+                c.tm_update = now;
+                db.update_conference(&c)?;
+                engine.terminate(db, &mut c, now)?;
+            }
+            Ok(db.view(c)?)
+        })
+        .await
     }
 
     // ---- conferencecalls and recordings ---------------------------------------------------
@@ -460,6 +526,19 @@ impl Engine {
             .read(move |db| db.recording(Some(customer), id))
             .await?
             .ok_or(EngineError::Refused(Refusal::RecordingNotFound))
+    }
+
+    pub async fn list_recordings(
+        &self,
+        customer: Uuid,
+        conference_id: Option<Uuid>,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Recording>, EngineError> {
+        Ok(self
+            .store
+            .read(move |db| db.list_recordings(customer, conference_id, cursor, limit))
+            .await?)
     }
 
     /// Sends the webhooks actions asked for: `sync` ones are awaited in order (each at most

@@ -2,8 +2,11 @@
 
 use super::auth::Tenant;
 use super::error::ApiError;
-use super::input::{decode_page_token, encode_page_token, json_body, page_size, path_id};
+use super::input::{
+    decode_page_token, encode_page_token, json_body, page_size, parse_json, path_id, read_body,
+};
 use super::AppState;
+use crate::action::RecordingFormat;
 use crate::conference::{CallStatus, ConferenceStatus, ConferenceType};
 use crate::engine::{ConferenceDraft, ConferencePatch};
 use crate::store::{CallFilter, ConferenceFilter, Cursor};
@@ -214,4 +217,88 @@ pub async fn get_recording(
     let id = path_id(&id)?;
     let rec = state.engine.recording(tenant.0, id).await?;
     Ok(HttpResponse::Ok().json(rec.json()))
+}
+
+pub async fn kick_call(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let call = state.engine.kick_call(tenant.0, id).await?;
+    Ok(HttpResponse::Ok().json(call.json()))
+}
+
+#[derive(Deserialize, Default)]
+struct RecordingBody {
+    format: Option<String>,
+    duration: Option<i64>,
+}
+
+pub async fn recording_start(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let body = read_body(&req, payload).await?;
+    // The body is optional: an empty one means the defaults.
+    let body: RecordingBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RecordingBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    let format = body
+        .format
+        .as_deref()
+        .map(|f| {
+            RecordingFormat::parse(f)
+                .ok_or_else(|| ApiError::invalid_argument("format", "must be wav or mp3"))
+        })
+        .transpose()?;
+    let view = state
+        .engine
+        .start_recording(tenant.0, id, format, body.duration)
+        .await?;
+    Ok(HttpResponse::Ok().json(view.json()))
+}
+
+pub async fn recording_stop(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let view = state.engine.stop_recording(tenant.0, id).await?;
+    Ok(HttpResponse::Ok().json(view.json()))
+}
+
+#[derive(Deserialize)]
+pub struct RecordingQuery {
+    page_size: Option<String>,
+    page_token: Option<String>,
+    conference_id: Option<String>,
+}
+
+pub async fn list_recordings(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    q: web::Query<RecordingQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page_size(q.page_size.as_deref())?;
+    let cursor = decode_page_token(q.page_token.as_deref())?;
+    let conference_id = match q.conference_id.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            uuid::Uuid::parse_str(s)
+                .map_err(|_| ApiError::invalid_argument("conference_id", "must be a UUID"))?,
+        ),
+    };
+    let page = state
+        .engine
+        .list_recordings(tenant.0, conference_id, cursor, limit)
+        .await?;
+    Ok(page_answer(page.items.iter().map(|r| r.json()), page.next))
 }

@@ -90,6 +90,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(wrong_method)),
             )
             .service(
+                web::resource("/conferences/{id}/recording_start")
+                    .route(web::post().to(conferences::recording_start))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/conferences/{id}/recording_stop")
+                    .route(web::post().to(conferences::recording_stop))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/recordings")
+                    .route(web::get().to(conferences::list_recordings))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
                 web::resource("/conferencecalls")
                     .route(web::get().to(conferences::list_calls))
                     .default_service(web::to(wrong_method)),
@@ -97,6 +112,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/conferencecalls/{id}")
                     .route(web::get().to(conferences::get_call))
+                    .route(web::delete().to(conferences::kick_call))
                     .default_service(web::to(wrong_method)),
             )
             .service(

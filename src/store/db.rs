@@ -31,6 +31,57 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+/// A row of the outbox: one outbound message and its delivery state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub customer_id: Option<Uuid>,
+    pub ordering_key: String,
+    pub event_type: String,
+    pub url: String,
+    pub method: String,
+    pub content_type: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status: Option<i64>,
+    pub last_error: String,
+    pub tm_create: i64,
+    pub tm_update: i64,
+}
+
+const MESSAGE_COLUMNS: &str = "seq, id, kind, customer_id, ordering_key, event_type, url, method, \
+     content_type, body, status, attempts, next_attempt_at, last_status, last_error, tm_create, \
+     tm_update";
+
+fn message_from_row(row: &Row) -> Result<StoredMessage, StoreError> {
+    let customer: Option<String> = row.get(3)?;
+    Ok(StoredMessage {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        kind: row.get(2)?,
+        customer_id: customer
+            .map(|c| Uuid::parse_str(&c).map_err(|_| corrupt("uuid", &c)))
+            .transpose()?,
+        ordering_key: row.get(4)?,
+        event_type: row.get(5)?,
+        url: row.get(6)?,
+        method: row.get(7)?,
+        content_type: row.get(8)?,
+        body: row.get(9)?,
+        status: row.get(10)?,
+        attempts: row.get(11)?,
+        next_attempt_at: row.get(12)?,
+        last_status: row.get(13)?,
+        last_error: row.get(14)?,
+        tm_create: row.get(15)?,
+        tm_update: row.get(16)?,
+    })
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ConferenceFilter {
     pub status: Option<ConferenceStatus>,
@@ -252,6 +303,19 @@ impl<'c> Db<'c> {
             Some(row) => Ok(Some(customer_from_row(row)?)),
             None => Ok(None),
         }
+    }
+
+    /// The secrets a notification must be signed with now: the current one, and the previous
+    /// one while its rotation grace period lasts.
+    pub fn signing_secrets(
+        &self,
+        customer: Uuid,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .customer(customer)?
+            .map(|c| c.signing_secrets(now))
+            .unwrap_or_default())
     }
 
     // ---- conferences -----------------------------------------------------------------
@@ -615,6 +679,224 @@ impl<'c> Db<'c> {
         };
         end.map_err(|e| E::from(e.into()))?;
         result
+    }
+
+    pub fn list_recordings(
+        &self,
+        customer: Uuid,
+        conference_id: Option<Uuid>,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Recording>, StoreError> {
+        let mut sql = format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE customer_id = ?");
+        let mut args = vec![SqlValue::Text(customer.to_string())];
+        if let Some(c) = conference_id {
+            sql.push_str(" AND conference_id = ?");
+            args.push(SqlValue::Text(c.to_string()));
+        }
+        push_cursor(&mut sql, &mut args, cursor);
+        sql.push_str(" ORDER BY tm_create DESC, id DESC LIMIT ?");
+        args.push(SqlValue::Integer(limit as i64 + 1));
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(args))?;
+        let mut items = Vec::new();
+        while let Some(row) = rows.next()? {
+            items.push(recording_from_row(row)?);
+        }
+        Ok(finish_page(items, limit, |r: &Recording| Cursor {
+            tm_create: r.tm_create.micros(),
+            id: r.id,
+        }))
+    }
+
+    // ---- outbox --------------------------------------------------------------------------
+
+    pub fn enqueue(&self, m: &StoredMessage) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO outbox (id, kind, customer_id, ordering_key, event_type, url, method, \
+                 content_type, body, status, attempts, next_attempt_at, last_error, tm_create, \
+                 tm_update) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', ?, ?)",
+            )?
+            .execute(params![
+                m.id,
+                m.kind,
+                m.customer_id.map(|c| c.to_string()),
+                m.ordering_key,
+                m.event_type,
+                m.url,
+                m.method,
+                m.content_type,
+                m.body,
+                m.next_attempt_at,
+                m.tm_create,
+                m.tm_update,
+            ])?;
+        Ok(())
+    }
+
+    /// Pending messages due by `now` that are first in line for their ordering key.
+    pub fn due_messages(&self, now: i64, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM outbox o WHERE o.status = 'pending' \
+             AND o.next_attempt_at <= ?1 AND o.seq = (SELECT MIN(p.seq) FROM outbox p \
+             WHERE p.ordering_key = o.ordering_key AND p.status = 'pending') \
+             ORDER BY o.next_attempt_at, o.seq LIMIT ?2"
+        ))?;
+        let mut rows = stmt.query(params![now, limit as i64])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(message_from_row(row)?);
+        }
+        Ok(out)
+    }
+
+    /// When the next pending message is due, if any is pending.
+    pub fn next_message_due(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// Records the outcome of a delivery attempt.
+    pub fn record_attempt(&self, m: &StoredMessage) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?, \
+                 last_error = ?, tm_update = ? WHERE seq = ?",
+            )?
+            .execute(params![
+                m.status,
+                m.attempts,
+                m.next_attempt_at,
+                m.last_status,
+                m.last_error,
+                m.tm_update,
+                m.seq,
+            ])?;
+        Ok(())
+    }
+
+    pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        self.optional_row(
+            &format!("SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = ?"),
+            [id],
+            message_from_row,
+        )
+    }
+
+    /// A customer's notifications, newest first, after the cursor `before_seq`.
+    pub fn list_messages(
+        &self,
+        customer: Uuid,
+        status: Option<&str>,
+        before_seq: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<StoredMessage>, Option<i64>), StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE customer_id = ?1 AND kind = 'webhook' \
+             AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR seq < ?3) \
+             ORDER BY seq DESC LIMIT ?4"
+        ))?;
+        let mut rows = stmt.query(params![
+            customer.to_string(),
+            status,
+            before_seq,
+            limit as i64 + 1
+        ])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(message_from_row(row)?);
+        }
+        let next = if out.len() > limit {
+            out.truncate(limit);
+            out.last().map(|m| m.seq)
+        } else {
+            None
+        };
+        Ok((out, next))
+    }
+
+    /// Counts of outbox messages by status, for metrics.
+    pub fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ---- deadlines -----------------------------------------------------------------------
+
+    /// Sets (or moves) the deadline of `kind` for `subject`.
+    pub fn set_deadline(
+        &self,
+        kind: &str,
+        subject: &str,
+        due_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO deadlines (kind, subject_id, due_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (kind, subject_id) DO UPDATE SET due_at = ?3",
+            )?
+            .execute(params![kind, subject, due_at.micros()])?;
+        Ok(())
+    }
+
+    pub fn clear_deadline(&self, kind: &str, subject: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM deadlines WHERE kind = ? AND subject_id = ?")?
+            .execute(params![kind, subject])?;
+        Ok(())
+    }
+
+    /// Deadlines due by `now`, earliest first.
+    pub fn due_deadlines(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, subject_id, due_at FROM deadlines WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+        )?;
+        let rows = stmt.query_map(params![now.micros(), limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether a deadline is still set with exactly this due time (it was not moved or cleared
+    /// since it was read).
+    pub fn deadline_is(&self, kind: &str, subject: &str, due_at: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM deadlines WHERE kind = ? AND subject_id = ? AND due_at = ?",
+            )?
+            .query_row(params![kind, subject, due_at], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    pub fn next_deadline(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MIN(due_at) FROM deadlines")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// Counts for metrics: conferences not terminated, calls not left.
+    pub fn active_counts(&self) -> Result<(i64, i64), StoreError> {
+        let conferences = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM conferences WHERE status IN ('starting', 'progressing', 'terminating')",
+        )?.query_row([], |r| r.get(0))?;
+        let calls = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM conferencecalls WHERE status <> 'leaved'")?
+            .query_row([], |r| r.get(0))?;
+        Ok((conferences, calls))
     }
 
     // ---- platform events ---------------------------------------------------------------

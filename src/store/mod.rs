@@ -3,7 +3,7 @@
 
 mod db;
 
-pub use db::{CallFilter, ConferenceFilter, Cursor, Db, Page};
+pub use db::{CallFilter, ConferenceFilter, Cursor, Db, Page, StoredMessage};
 
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::Connection;
@@ -44,7 +44,10 @@ pub struct Store {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("migrations/0001_initial.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("migrations/0001_initial.sql")),
+        M::up(include_str!("migrations/0002_outbox_and_deadlines.sql")),
+    ])
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {

@@ -1,0 +1,91 @@
+//! Durable deadlines: conference timeouts, kick grace periods and the XML idle rule are rows in
+//! SQLite, fired by one scheduler. After a restart every overdue deadline fires at once.
+
+use crate::engine::Engine;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Most deadlines fired in one round; they are fired concurrently so their writes share commits.
+const ROUND: usize = 512;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineKind {
+    /// A conference's `timeout` elapsed: terminate it.
+    ConferenceTimeout,
+    /// A kicked call was not reported as left in time: mark it left.
+    KickGrace,
+    /// An XML-API conference nobody joined in time: terminate and delete it.
+    Idle,
+}
+
+impl DeadlineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadlineKind::ConferenceTimeout => "conference_timeout",
+            DeadlineKind::KickGrace => "kick_grace",
+            DeadlineKind::Idle => "idle",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "conference_timeout" => Some(DeadlineKind::ConferenceTimeout),
+            "kick_grace" => Some(DeadlineKind::KickGrace),
+            "idle" => Some(DeadlineKind::Idle),
+            _ => None,
+        }
+    }
+}
+
+/// Fires due deadlines until the task is dropped; `wake` is notified when a deadline is set so
+/// an earlier one than the scheduler waits for is not missed.
+pub async fn run_scheduler(engine: Engine, wake: Arc<Notify>) {
+    loop {
+        let now = engine.now();
+        let due = match engine
+            .store()
+            .read(move |db| db.due_deadlines(now, ROUND))
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "deadlines: cannot read due deadlines");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let full_round = due.len() == ROUND;
+        let fired = due.into_iter().map(|(kind, subject, due_at)| {
+            let engine = engine.clone();
+            async move {
+                if let Err(e) = engine.fire_deadline(&kind, &subject, due_at).await {
+                    tracing::error!(kind, subject, error = %e, "deadline failed; it will be retried");
+                }
+            }
+        });
+        futures_util::future::join_all(fired).await;
+        if full_round {
+            continue;
+        }
+        let next = engine
+            .store()
+            .read(|db| db.next_deadline())
+            .await
+            .ok()
+            .flatten();
+        let now = engine.now().micros();
+        let wait = match next {
+            Some(t) if t > now => {
+                Duration::from_micros((t - now) as u64).min(Duration::from_secs(1))
+            }
+            // A deadline that failed to fire is retried after a pause, not in a busy loop.
+            Some(_) => Duration::from_millis(500),
+            None => Duration::from_secs(1),
+        };
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

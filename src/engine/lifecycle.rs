@@ -1,0 +1,376 @@
+//! The conference over its life: termination and kicks, timeouts, `connect` rooms, recordings,
+//! the platform commands they send and the deadlines they set.
+
+use super::{Engine, EngineError, Refusal};
+use crate::action::{RecordingFormat, MAX_RECORDING_SECONDS};
+use crate::conference::{
+    CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
+    Recording, RecordingStatus,
+};
+use crate::deadline::DeadlineKind;
+use crate::outbox::{KIND_COMMAND, PENDING};
+use crate::store::{Db, StoredMessage};
+use crate::timestamp::Timestamp;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+impl Engine {
+    /// Queues a platform command in the current transaction (when a platform URL is set).
+    pub(crate) fn command(
+        &self,
+        db: &Db,
+        conference_id: Uuid,
+        kind: &str,
+        data: Value,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let Some(base) = &self.settings.platform_url else {
+            tracing::debug!(kind, "no --platform-url: command not sent");
+            return Ok(());
+        };
+        let id = Uuid::new_v4().to_string();
+        let body = json!({"id": id, "type": kind, "data": data}).to_string();
+        db.enqueue(&StoredMessage {
+            seq: 0,
+            id,
+            kind: KIND_COMMAND.into(),
+            customer_id: None,
+            ordering_key: conference_id.to_string(),
+            event_type: kind.to_string(),
+            url: format!("{}/commands", base.trim_end_matches('/')),
+            method: "POST".into(),
+            content_type: "application/json".into(),
+            body,
+            status: PENDING.into(),
+            attempts: 0,
+            next_attempt_at: now.micros() + self.settings.command_first_delay_micros,
+            last_status: None,
+            last_error: String::new(),
+            tm_create: now.micros(),
+            tm_update: now.micros(),
+        })?;
+        Ok(())
+    }
+
+    /// Kicks one call: `leaving`, a `call_kick` command, and a kick-grace deadline after which
+    /// confab marks it left itself. Calls already leaving or left are untouched.
+    pub(crate) fn kick(
+        &self,
+        db: &Db,
+        call: &mut Conferencecall,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        if !matches!(call.status, CallStatus::Joining | CallStatus::Joined) {
+            return Ok(());
+        }
+        call.status = CallStatus::Leaving;
+        call.tm_update = now;
+        db.set_call_status(call)?;
+        self.command(
+            db,
+            call.conference_id,
+            "call_kick",
+            json!({"call_id": call.reference_id, "conference_id": call.conference_id}),
+            now,
+        )?;
+        db.set_deadline(
+            DeadlineKind::KickGrace.as_str(),
+            &call.id.to_string(),
+            now.plus_seconds(self.settings.kick_grace_seconds),
+        )?;
+        Ok(())
+    }
+
+    /// Terminates a conference: straight to `terminated` when empty, else `terminating` with
+    /// every call kicked. Stops an active recording. Does nothing to a closed conference.
+    pub(crate) fn terminate(
+        &self,
+        db: &Db,
+        conf: &mut Conference,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        if !conf.status.is_open() {
+            return Ok(());
+        }
+        let mut calls = db.calls_in(conf.id)?;
+        if calls.is_empty() {
+            conf.status = ConferenceStatus::Terminated;
+            conf.tm_end = Some(now);
+        } else {
+            conf.status = ConferenceStatus::Terminating;
+            for call in calls.iter_mut() {
+                self.kick(db, call, now)?;
+            }
+        }
+        if let Some(rec) = db.active_recording(conf.id)? {
+            if rec.status == RecordingStatus::Recording {
+                self.stop_recording_in(db, conf.id, now)?;
+            }
+        }
+        conf.tm_update = now;
+        db.clear_deadline(
+            DeadlineKind::ConferenceTimeout.as_str(),
+            &conf.id.to_string(),
+        )?;
+        db.clear_deadline(DeadlineKind::Idle.as_str(), &conf.id.to_string())?;
+        db.update_conference(conf)?;
+        Ok(())
+    }
+
+    /// The conference rules after a call reached `leaved` (§5): an empty terminating
+    /// conference terminates; a `connect` room whose other call is still joined is closed.
+    pub(crate) fn after_leave(
+        &self,
+        db: &Db,
+        conf: &mut Conference,
+        call: &Conferencecall,
+        was: CallStatus,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        db.clear_deadline(DeadlineKind::KickGrace.as_str(), &call.id.to_string())?;
+        let remaining = db.calls_in(conf.id)?;
+        if conf.status == ConferenceStatus::Terminating && remaining.is_empty() {
+            conf.status = ConferenceStatus::Terminated;
+            conf.tm_end = Some(now);
+            conf.tm_update = now;
+            db.update_conference(conf)?;
+            return Ok(());
+        }
+        let had_joined = matches!(was, CallStatus::Joined | CallStatus::Leaving);
+        if conf.kind == ConferenceType::Connect
+            && conf.status.is_open()
+            && had_joined
+            && remaining.iter().any(|c| c.status == CallStatus::Joined)
+        {
+            self.terminate(db, conf, now)?;
+        }
+        Ok(())
+    }
+
+    /// Sets or clears the timeout deadline after a create or an update that set `timeout`.
+    pub(crate) fn schedule_timeout(
+        &self,
+        db: &Db,
+        conf: &Conference,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let subject = conf.id.to_string();
+        if conf.timeout > 0 && conf.status.is_open() {
+            db.set_deadline(
+                DeadlineKind::ConferenceTimeout.as_str(),
+                &subject,
+                now.plus_seconds(conf.timeout),
+            )?;
+        } else {
+            db.clear_deadline(DeadlineKind::ConferenceTimeout.as_str(), &subject)?;
+        }
+        Ok(())
+    }
+
+    /// Fires one deadline, unless it was moved or cleared since it was read.
+    pub async fn fire_deadline(
+        &self,
+        kind: &str,
+        subject: &str,
+        due_at: i64,
+    ) -> Result<(), EngineError> {
+        let Some(k) = DeadlineKind::parse(kind) else {
+            tracing::warn!(kind, "unknown deadline kind; dropping it");
+            let (kind, subject) = (kind.to_string(), subject.to_string());
+            return self
+                .write(move |db| Ok(db.clear_deadline(&kind, &subject)?))
+                .await;
+        };
+        let Ok(id) = Uuid::parse_str(subject) else {
+            let subject = subject.to_string();
+            return self
+                .write(move |db| Ok(db.clear_deadline(k.as_str(), &subject)?))
+                .await;
+        };
+        let engine = self.clone();
+        let now = self.now();
+        self.write(move |db| {
+            if !db.deadline_is(k.as_str(), &id.to_string(), due_at)? {
+                return Ok(());
+            }
+            db.clear_deadline(k.as_str(), &id.to_string())?;
+            match k {
+                DeadlineKind::ConferenceTimeout => {
+                    if let Some(mut conf) = db.conference(None, id)? {
+                        tracing::info!(conference_id = %id, "conference timeout elapsed");
+                        engine.terminate(db, &mut conf, now)?;
+                    }
+                }
+                DeadlineKind::Idle => {
+                    if let Some(mut conf) = db.conference(None, id)? {
+                        engine.idle_expired(db, &mut conf, now)?;
+                    }
+                }
+                DeadlineKind::KickGrace => {
+                    if let Some(mut call) = db.call(None, id)? {
+                        if call.status != CallStatus::Leaved {
+                            tracing::info!(conferencecall_id = %id, "kicked call not reported left in time; marking it left");
+                            let was = call.status;
+                            call.status = CallStatus::Leaved;
+                            call.tm_update = now;
+                            db.set_call_status(&call)?;
+                            if let Some(mut conf) = db.conference(None, call.conference_id)? {
+                                engine.after_leave(db, &mut conf, &call, was, now)?;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The XML idle rule fired: nobody joined in time (§6.2). Issue 6 defines what happens; a
+    /// conference that has had a participant is left alone.
+    pub(crate) fn idle_expired(
+        &self,
+        db: &Db,
+        conf: &mut Conference,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        if conf.tm_begin.is_some() || !db.calls_in(conf.id)?.is_empty() {
+            return Ok(());
+        }
+        if conf.tm_delete.is_none() {
+            conf.tm_delete = Some(now);
+        }
+        self.terminate(db, conf, now)
+    }
+
+    /// Kicks one call at a customer's request (`DELETE /conferencecalls/{id}`).
+    pub async fn kick_call(&self, customer: Uuid, id: Uuid) -> Result<Conferencecall, EngineError> {
+        let engine = self.clone();
+        let now = self.now();
+        self.write(move |db| {
+            let mut call = db
+                .call(Some(customer), id)?
+                .ok_or(Refusal::ConferencecallNotFound)?;
+            engine.kick(db, &mut call, now)?;
+            Ok(call)
+        })
+        .await
+    }
+
+    /// Starts recording (REST or action): a recording row and a `recording_start` command.
+    pub(crate) fn start_recording_in(
+        &self,
+        db: &Db,
+        conference_id: Uuid,
+        format: RecordingFormat,
+        duration: i64,
+        now: Timestamp,
+    ) -> Result<Recording, EngineError> {
+        let conf = db
+            .conference(None, conference_id)?
+            .ok_or(Refusal::ConferenceNotFound)?;
+        if conf.status != ConferenceStatus::Progressing || conf.tm_delete.is_some() {
+            return Err(Refusal::StateInvalid(format!(
+                "recording needs a progressing conference; this one is {}",
+                conf.status.as_str()
+            ))
+            .into());
+        }
+        if db.active_recording(conf.id)?.is_some() {
+            return Err(Refusal::StateInvalid("a recording is already active".into()).into());
+        }
+        let rec = Recording {
+            id: Uuid::new_v4(),
+            customer_id: conf.customer_id,
+            conference_id: conf.id,
+            status: RecordingStatus::Recording,
+            format,
+            duration,
+            media_url: String::new(),
+            tm_start: now,
+            tm_end: None,
+            tm_create: now,
+        };
+        db.insert_recording(&rec)?;
+        self.command(
+            db,
+            conf.id,
+            "recording_start",
+            json!({"recording_id": rec.id, "conference_id": conf.id, "format": format.as_str(), "duration": duration}),
+            now,
+        )?;
+        Ok(rec)
+    }
+
+    /// Asks the active recording to stop: `stopping` until the platform reports it finished.
+    pub(crate) fn stop_recording_in(
+        &self,
+        db: &Db,
+        conference_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Recording, EngineError> {
+        let mut rec = db
+            .active_recording(conference_id)?
+            .filter(|r| r.status == RecordingStatus::Recording)
+            .ok_or_else(|| Refusal::StateInvalid("no active recording".into()))?;
+        rec.status = RecordingStatus::Stopping;
+        db.update_recording(&rec)?;
+        self.command(
+            db,
+            conference_id,
+            "recording_stop",
+            json!({"recording_id": rec.id, "conference_id": conference_id}),
+            now,
+        )?;
+        Ok(rec)
+    }
+
+    pub async fn start_recording(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+        format: Option<RecordingFormat>,
+        duration: Option<i64>,
+    ) -> Result<ConferenceView, EngineError> {
+        let duration = duration.unwrap_or(0);
+        if !(0..=MAX_RECORDING_SECONDS).contains(&duration) {
+            return Err(super::invalid(
+                "duration",
+                format!("must be between 0 and {MAX_RECORDING_SECONDS} seconds"),
+            ));
+        }
+        let engine = self.clone();
+        let now = self.now();
+        self.write(move |db| {
+            let conf = db
+                .conference(Some(customer), id)?
+                .ok_or(Refusal::ConferenceNotFound)?;
+            engine.start_recording_in(
+                db,
+                conf.id,
+                format.unwrap_or(RecordingFormat::Wav),
+                duration,
+                now,
+            )?;
+            Ok(db.view(conf)?)
+        })
+        .await
+    }
+
+    pub async fn stop_recording(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+    ) -> Result<ConferenceView, EngineError> {
+        let engine = self.clone();
+        let now = self.now();
+        self.write(move |db| {
+            let conf = db
+                .conference(Some(customer), id)?
+                .ok_or(Refusal::ConferenceNotFound)?;
+            engine.stop_recording_in(db, conf.id, now)?;
+            Ok(db.view(conf)?)
+        })
+        .await
+    }
+}
