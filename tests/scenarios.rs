@@ -258,12 +258,28 @@ async fn run_file(path: &Path) -> Result<usize, String> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        if let Some(ms) = step.get("sleep_ms").and_then(Value::as_u64) {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            continue;
+        }
         let repeat = step.get("repeat").and_then(Value::as_u64).unwrap_or(1);
+        let retry_for = std::time::Duration::from_millis(
+            step.get("retry_for_ms")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        );
         for r in 0..repeat {
             run.vars.insert("i".into(), r.to_string());
-            run.step(step)
-                .await
-                .map_err(|e| format!("step {i} ({label}): {e}"))?;
+            let started = std::time::Instant::now();
+            loop {
+                match run.step(step).await {
+                    Ok(()) => break,
+                    Err(_) if started.elapsed() < retry_for => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                    }
+                    Err(e) => return Err(format!("step {i} ({label}): {e}")),
+                }
+            }
         }
     }
     Ok(steps.len())

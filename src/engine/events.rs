@@ -5,7 +5,7 @@
 use super::{Engine, EngineError, Refusal};
 use crate::action::{self, HttpMethod};
 use crate::conference::{
-    self, CallStatus, Conference, ConferenceStatus, Conferencecall, JoinRefusal, RecordingStatus,
+    self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
 use crate::interpreter::{self, Effect, Outcome, Variables};
 use crate::store::Db;
@@ -263,25 +263,19 @@ impl Engine {
                 Vec::new(),
             ));
         }
+        let was = call.status;
         call.status = CallStatus::Leaved;
         call.tm_update = now;
         db.set_call_status(&call)?;
-        let remaining = db.calls_in(conf.id)?;
-        let joined = remaining
+        let joined = db
+            .calls_in(conf.id)?
             .iter()
             .filter(|c| c.status == CallStatus::Joined)
             .count();
         let vars = variables(&conf, &call, "", "", joined);
         let outcome = self.run_list(&conf, "post_actions", vars);
         let webhooks = self.apply_effects(db, &conf, &outcome, now);
-        // The conference rules after a leave: a terminating conference that is now empty is
-        // terminated.
-        if conf.status == ConferenceStatus::Terminating && remaining.is_empty() {
-            conf.status = ConferenceStatus::Terminated;
-            conf.tm_end = Some(now);
-            conf.tm_update = now;
-            db.update_conference(&conf)?;
-        }
+        self.after_leave(db, &mut conf, &call, was, now)?;
         Ok((
             json!({"conferencecall": call.json(), "actions": outcome.actions}).to_string(),
             webhooks,
