@@ -28,9 +28,14 @@ pub struct Customer {
     pub webhook_method: String,
     pub webhook_secret: String,
     pub webhook_events: Vec<String>,
+    /// The secret replaced by the last rotation and until when it still signs.
+    pub previous_secret: Option<(String, Timestamp)>,
     pub tm_create: Timestamp,
     pub tm_update: Timestamp,
 }
+
+/// How long a replaced webhook secret keeps signing beside the new one.
+pub const ROTATION_GRACE_SECONDS: i64 = 24 * 3600;
 
 /// The customer as its own API and the admin API show it.
 #[derive(Serialize)]
@@ -48,10 +53,23 @@ pub struct CustomerJson<'a> {
 }
 
 impl Customer {
-    /// Secrets to sign with at `now`. Rotation keeps the previous secret valid for 24 h (issue
-    /// 5 adds it); until then only the current one.
-    pub fn signing_secrets(&self, _now: Timestamp) -> Vec<String> {
-        vec![self.webhook_secret.clone()]
+    /// Secrets to sign with at `now`: the current one, and the previous one during the 24 h
+    /// after a rotation, so receivers can switch secrets without missing a message.
+    pub fn signing_secrets(&self, now: Timestamp) -> Vec<String> {
+        let mut out = vec![self.webhook_secret.clone()];
+        if let Some((previous, until)) = &self.previous_secret {
+            if now < *until && !previous.is_empty() {
+                out.push(previous.clone());
+            }
+        }
+        out
+    }
+
+    /// Whether this customer wants notifications of `event_type` at all.
+    pub fn wants(&self, event_type: &str) -> bool {
+        !self.webhook_uri.is_empty()
+            && (self.webhook_events.is_empty()
+                || self.webhook_events.iter().any(|e| e == event_type))
     }
 
     /// The JSON shape; `api_key` is present only in the answer that created the key.

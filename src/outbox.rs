@@ -5,15 +5,19 @@
 use crate::signature;
 use crate::store::{Store, StoredMessage};
 use crate::timestamp::{Clock, Timestamp};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
+use uuid::Uuid;
 
 /// How long one delivery attempt may take (§7.2).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries in flight at once, across all keys.
 const MAX_IN_FLIGHT: usize = 256;
+/// Deliveries in flight at once to one customer, so a customer whose endpoint hangs holds at
+/// most this many slots and everyone else keeps being served.
+const MAX_IN_FLIGHT_PER_CUSTOMER: usize = 16;
 
 pub const KIND_COMMAND: &str = "command";
 pub const KIND_WEBHOOK: &str = "webhook";
@@ -112,8 +116,49 @@ pub struct Dispatcher {
     client: reqwest::Client,
     settings: DeliverySettings,
     wake: Arc<Notify>,
-    in_flight: Arc<Mutex<HashSet<i64>>>,
+    in_flight: Arc<Mutex<InFlight>>,
     slots: Arc<Semaphore>,
+}
+
+/// Messages being attempted now, and how many per customer.
+#[derive(Default)]
+struct InFlight {
+    seqs: HashSet<i64>,
+    per_customer: HashMap<Uuid, usize>,
+    /// Messages whose attempt finished since the current read of due messages began: that
+    /// read may still show them pending, so they are not claimed again from it.
+    finished_since_read: HashSet<i64>,
+}
+
+impl InFlight {
+    /// Claims a message unless it is already in flight or its customer is at the cap.
+    fn claim(&mut self, m: &StoredMessage) -> bool {
+        if self.seqs.contains(&m.seq) || self.finished_since_read.contains(&m.seq) {
+            return false;
+        }
+        if let Some(c) = m.customer_id {
+            let n = self.per_customer.entry(c).or_insert(0);
+            if *n >= MAX_IN_FLIGHT_PER_CUSTOMER {
+                return false;
+            }
+            *n += 1;
+        }
+        self.seqs.insert(m.seq);
+        true
+    }
+
+    fn release(&mut self, seq: i64, customer: Option<Uuid>) {
+        self.seqs.remove(&seq);
+        self.finished_since_read.insert(seq);
+        if let Some(c) = customer {
+            if let Some(n) = self.per_customer.get_mut(&c) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.per_customer.remove(&c);
+                }
+            }
+        }
+    }
 }
 
 impl Dispatcher {
@@ -135,7 +180,7 @@ impl Dispatcher {
             client,
             settings,
             wake,
-            in_flight: Arc::new(Mutex::new(HashSet::new())),
+            in_flight: Arc::new(Mutex::new(InFlight::default())),
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
@@ -145,6 +190,9 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>) {
         loop {
             let now = self.clock.now().micros();
+            if let Ok(mut f) = self.in_flight.lock() {
+                f.finished_since_read.clear();
+            }
             let due = match self.store.read(move |db| db.due_messages(now, 512)).await {
                 Ok(d) => d,
                 Err(e) => {
@@ -156,7 +204,7 @@ impl Dispatcher {
             let mut started = 0;
             for m in due {
                 let fresh = match self.in_flight.lock() {
-                    Ok(mut set) => set.insert(m.seq),
+                    Ok(mut f) => f.claim(&m),
                     Err(_) => false,
                 };
                 if !fresh {
@@ -239,12 +287,12 @@ impl Dispatcher {
             }
         }
         tracing::debug!(id = %m.id, kind = %m.kind, status = %m.status, attempts = m.attempts, error = %m.last_error, "outbox attempt");
-        let seq = m.seq;
+        let (seq, customer) = (m.seq, m.customer_id);
         if let Err(e) = self.store.write(move |db| db.record_attempt(&m)).await {
             tracing::error!(error = %e, "outbox: cannot record an attempt; it will be retried");
         }
-        if let Ok(mut set) = self.in_flight.lock() {
-            set.remove(&seq);
+        if let Ok(mut f) = self.in_flight.lock() {
+            f.release(seq, customer);
         }
         self.wake.notify_one();
     }

@@ -153,6 +153,7 @@ impl Engine {
                     call.status = CallStatus::Joined;
                     call.tm_update = now;
                     db.set_call_status(&call)?;
+                    self.notify_call(db, &call, "conferencecall_joined", now)?;
                     if conf.tm_begin.is_none() {
                         let mut conf = conf;
                         conf.tm_begin = Some(now);
@@ -182,6 +183,7 @@ impl Engine {
                     rec.media_url = media_url.clone();
                     rec.tm_end = Some(now);
                     db.update_recording(&rec)?;
+                    self.notify_recording(db, &rec, "recording_finished", now)?;
                 }
                 Ok((json!({"recording": rec.json()}).to_string(), Vec::new()))
             }
@@ -221,6 +223,7 @@ impl Engine {
             tm_delete: None,
         };
         db.insert_call(&call)?;
+        self.notify_call(db, &call, "conferencecall_joining", now)?;
         let joined = calls
             .iter()
             .filter(|c| c.status == CallStatus::Joined)
@@ -234,6 +237,7 @@ impl Engine {
             call.status = CallStatus::Leaved;
             call.tm_update = now;
             db.set_call_status(&call)?;
+            self.notify_call(db, &call, "conferencecall_leaved", now)?;
         } else {
             actions.push(json!({"type": "conference_join", "option": {"conference_id": conf.id}}));
         }
@@ -267,6 +271,7 @@ impl Engine {
         call.status = CallStatus::Leaved;
         call.tm_update = now;
         db.set_call_status(&call)?;
+        self.notify_call(db, &call, "conferencecall_leaved", now)?;
         let joined = db
             .calls_in(conf.id)?
             .iter()

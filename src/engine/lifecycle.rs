@@ -66,6 +66,7 @@ impl Engine {
         call.status = CallStatus::Leaving;
         call.tm_update = now;
         db.set_call_status(call)?;
+        self.notify_call(db, call, "conferencecall_leaving", now)?;
         self.command(
             db,
             call.conference_id,
@@ -134,6 +135,7 @@ impl Engine {
             conf.tm_end = Some(now);
             conf.tm_update = now;
             db.update_conference(conf)?;
+            self.notify_conference(db, conf, "conference_updated", now)?;
             return Ok(());
         }
         let had_joined = matches!(was, CallStatus::Joined | CallStatus::Leaving);
@@ -143,6 +145,7 @@ impl Engine {
             && remaining.iter().any(|c| c.status == CallStatus::Joined)
         {
             self.terminate(db, conf, now)?;
+            self.notify_conference(db, conf, "conference_updated", now)?;
         }
         Ok(())
     }
@@ -199,6 +202,7 @@ impl Engine {
                     if let Some(mut conf) = db.conference(None, id)? {
                         tracing::info!(conference_id = %id, "conference timeout elapsed");
                         engine.terminate(db, &mut conf, now)?;
+                        engine.notify_conference(db, &conf, "conference_updated", now)?;
                     }
                 }
                 DeadlineKind::Idle => {
@@ -214,6 +218,7 @@ impl Engine {
                             call.status = CallStatus::Leaved;
                             call.tm_update = now;
                             db.set_call_status(&call)?;
+                            engine.notify_call(db, &call, "conferencecall_leaved", now)?;
                             if let Some(mut conf) = db.conference(None, call.conference_id)? {
                                 engine.after_leave(db, &mut conf, &call, was, now)?;
                             }
@@ -240,7 +245,8 @@ impl Engine {
         if conf.tm_delete.is_none() {
             conf.tm_delete = Some(now);
         }
-        self.terminate(db, conf, now)
+        self.terminate(db, conf, now)?;
+        self.notify_conference(db, conf, "conference_deleted", now)
     }
 
     /// Kicks one call at a customer's request (`DELETE /conferencecalls/{id}`).
@@ -292,6 +298,7 @@ impl Engine {
             tm_create: now,
         };
         db.insert_recording(&rec)?;
+        self.notify_recording(db, &rec, "recording_started", now)?;
         self.command(
             db,
             conf.id,

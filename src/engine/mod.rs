@@ -3,6 +3,9 @@
 
 mod events;
 mod lifecycle;
+mod notifications;
+
+pub use notifications::{CustomerPatch, Delivery};
 
 pub use events::{EventKind, PlatformEvent, WebhookRequest};
 
@@ -45,6 +48,8 @@ pub enum Refusal {
     ConferencecallNotFound,
     #[error("recording not found")]
     RecordingNotFound,
+    #[error("webhook delivery not found")]
+    DeliveryNotFound,
     #[error("the conference is closed to new calls")]
     ConferenceClosed,
     #[error("the conference is full: a connect conference holds two calls")]
@@ -62,6 +67,7 @@ impl Refusal {
             Refusal::ConferenceNotFound => "CONFERENCE_NOT_FOUND",
             Refusal::ConferencecallNotFound => "CONFERENCECALL_NOT_FOUND",
             Refusal::RecordingNotFound => "RECORDING_NOT_FOUND",
+            Refusal::DeliveryNotFound => "DELIVERY_NOT_FOUND",
             Refusal::ConferenceClosed => "CONFERENCE_CLOSED",
             Refusal::ConferenceFull => "CONFERENCE_FULL",
             Refusal::CallBusy(_) => "CALL_BUSY",
@@ -145,7 +151,7 @@ pub struct Engine {
 /// Largest number of API keys remembered in memory; beyond it the cache starts over.
 const KEY_CACHE_LIMIT: usize = 100_000;
 
-fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), EngineError> {
+pub(crate) fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), EngineError> {
     if value.chars().count() > max_chars {
         return Err(invalid(
             field,
@@ -283,6 +289,7 @@ impl Engine {
             webhook_method: "POST".into(),
             webhook_secret: customer::new_webhook_secret(),
             webhook_events: Vec::new(),
+            previous_secret: None,
             tm_create: now,
             tm_update: now,
         };
@@ -367,6 +374,7 @@ impl Engine {
         let engine = self.clone();
         self.write(move |db| {
             db.insert_conference(&conference)?;
+            engine.notify_conference(db, &conference, "conference_created", now)?;
             engine.schedule_timeout(db, &conference, now)?;
             Ok::<_, EngineError>(ConferenceView {
                 conference,
@@ -466,6 +474,7 @@ impl Engine {
             }
             c.tm_update = now;
             db.update_conference(&c)?;
+            engine.notify_conference(db, &c, "conference_updated", now)?;
             // A timeout counts from the write that set it (§3.1).
             if timeout_set {
                 engine.schedule_timeout(db, &c, now)?;
@@ -493,6 +502,7 @@ impl Engine {
                 c.tm_update = now;
                 db.update_conference(&c)?;
                 engine.terminate(db, &mut c, now)?;
+                engine.notify_conference(db, &c, "conference_deleted", now)?;
             }
             Ok(db.view(c)?)
         })

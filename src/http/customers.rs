@@ -2,10 +2,12 @@
 
 use super::auth::{require_admin, Tenant};
 use super::error::ApiError;
-use super::input::json_body;
+use super::input::{json_body, page_size};
 use super::AppState;
+use crate::engine::CustomerPatch;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use serde_json::json;
 
 #[derive(Deserialize)]
 struct NewCustomer {
@@ -37,4 +39,90 @@ pub async fn get_self(
         // The key outlived its customer: treat it like any unknown key.
         None => Err(ApiError::unauthenticated()),
     }
+}
+
+/// `PUT /v1.0/customer`: any of `name`, `webhook_uri`, `webhook_method`, `webhook_events`.
+#[derive(Deserialize)]
+struct CustomerBody {
+    name: Option<String>,
+    webhook_uri: Option<String>,
+    webhook_method: Option<String>,
+    webhook_events: Option<Vec<String>>,
+}
+
+pub async fn update_self(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: CustomerBody = json_body(&req, payload).await?;
+    let patch = CustomerPatch {
+        name: body.name,
+        webhook_uri: body.webhook_uri,
+        webhook_method: body.webhook_method,
+        webhook_events: body.webhook_events,
+    };
+    let c = state.engine.update_customer(tenant.0, patch).await?;
+    Ok(HttpResponse::Ok().json(c.json(None)))
+}
+
+pub async fn rotate_secret(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let c = state.engine.rotate_webhook_secret(tenant.0).await?;
+    Ok(HttpResponse::Ok().json(c.json(None)))
+}
+
+#[derive(Deserialize)]
+pub struct DeliveryQuery {
+    status: Option<String>,
+    page_size: Option<String>,
+    page_token: Option<String>,
+}
+
+pub async fn list_deliveries(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    q: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page_size(q.page_size.as_deref())?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s @ ("pending" | "delivered" | "failed")) => Some(s.to_string()),
+        Some(_) => {
+            return Err(ApiError::invalid_argument(
+                "status",
+                "must be pending, delivered or failed",
+            ))
+        }
+    };
+    let before = match q.page_token.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(t.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::invalid_argument("page_token", "is not a token this API issued")
+        })?),
+    };
+    let (items, next) = state
+        .engine
+        .list_deliveries(tenant.0, status, before, limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "result": items,
+        "next_page_token": next.map(|n| n.to_string()).unwrap_or_default(),
+    })))
+}
+
+pub async fn retry_delivery(
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(ApiError::invalid_id(&id));
+    }
+    let d = state.engine.retry_delivery(tenant.0, id).await?;
+    Ok(HttpResponse::Ok().json(d))
 }

@@ -120,7 +120,8 @@ pub fn refusal_status(r: &Refusal) -> StatusCode {
     match r {
         Refusal::ConferenceNotFound
         | Refusal::ConferencecallNotFound
-        | Refusal::RecordingNotFound => StatusCode::NOT_FOUND,
+        | Refusal::RecordingNotFound
+        | Refusal::DeliveryNotFound => StatusCode::NOT_FOUND,
         Refusal::ConferenceClosed
         | Refusal::ConferenceFull
         | Refusal::CallBusy(_)

@@ -64,6 +64,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/customer")
                     .route(web::get().to(customers::get_self))
+                    .route(web::put().to(customers::update_self))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/customer/webhook_secret")
+                    .route(web::post().to(customers::rotate_secret))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/webhook_deliveries")
+                    .route(web::get().to(customers::list_deliveries))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/webhook_deliveries/{id}/retry")
+                    .route(web::post().to(customers::retry_delivery))
                     .default_service(web::to(wrong_method)),
             )
             .service(

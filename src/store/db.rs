@@ -202,6 +202,10 @@ fn customer_from_row(row: &Row) -> Result<Customer, StoreError> {
         webhook_secret: row.get(4)?,
         webhook_events: serde_json::from_str(&events)
             .map_err(|_| corrupt("webhook_events", &events))?,
+        previous_secret: match (row.get::<_, String>(8)?, opt_ts(row, 9)?) {
+            (s, Some(until)) if !s.is_empty() => Some((s, until)),
+            _ => None,
+        },
         tm_create: ts(row, 6)?,
         tm_update: ts(row, 7)?,
     })
@@ -283,6 +287,32 @@ impl<'c> Db<'c> {
         Ok(())
     }
 
+    /// Writes every mutable column of a customer.
+    pub fn update_customer(&self, c: &Customer) -> Result<(), StoreError> {
+        let (previous, until) = match &c.previous_secret {
+            Some((s, t)) => (s.clone(), Some(t.micros())),
+            None => (String::new(), None),
+        };
+        self.conn
+            .prepare_cached(
+                "UPDATE customers SET name = ?, webhook_uri = ?, webhook_method = ?, \
+                 webhook_secret = ?, webhook_events = ?, webhook_secret_previous = ?, \
+                 webhook_secret_previous_until = ?, tm_update = ? WHERE id = ?",
+            )?
+            .execute(params![
+                c.name,
+                c.webhook_uri,
+                c.webhook_method,
+                c.webhook_secret,
+                serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into()),
+                previous,
+                until,
+                c.tm_update.micros(),
+                c.id.to_string(),
+            ])?;
+        Ok(())
+    }
+
     pub fn customer_id_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Uuid>, StoreError> {
         let id: Option<String> = self
             .conn
@@ -296,7 +326,8 @@ impl<'c> Db<'c> {
     pub fn customer(&self, id: Uuid) -> Result<Option<Customer>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, name, webhook_uri, webhook_method, webhook_secret, webhook_events, \
-             tm_create, tm_update FROM customers WHERE id = ?",
+             tm_create, tm_update, webhook_secret_previous, webhook_secret_previous_until \
+             FROM customers WHERE id = ?",
         )?;
         let mut rows = stmt.query([id.to_string()])?;
         match rows.next()? {

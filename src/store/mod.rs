@@ -47,6 +47,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_initial.sql")),
         M::up(include_str!("migrations/0002_outbox_and_deadlines.sql")),
+        M::up(include_str!("migrations/0003_webhook_secret_rotation.sql")),
     ])
 }
 

@@ -1,0 +1,307 @@
+//! Customer notifications (§7.2): every change is reported to the customer's webhook through
+//! the outbox, in the same transaction as the change; plus the customer's own settings and the
+//! delivery log.
+
+use super::{invalid, Engine, EngineError, Refusal};
+use crate::conference::{Conference, Conferencecall, Recording};
+use crate::customer::{self, Customer, EVENT_TYPES, ROTATION_GRACE_SECONDS};
+use crate::outbox::{FAILED, KIND_WEBHOOK, PENDING};
+use crate::store::{Db, StoredMessage};
+use crate::timestamp::Timestamp;
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Changes a customer makes to itself; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerPatch {
+    pub name: Option<String>,
+    pub webhook_uri: Option<String>,
+    pub webhook_method: Option<String>,
+    pub webhook_events: Option<Vec<String>>,
+}
+
+/// One notification as the delivery log shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: String,
+    pub event_type: String,
+    pub status: String,
+    pub url: String,
+    pub method: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+    pub last_error: String,
+    pub next_attempt_at: String,
+    pub payload: Value,
+    pub tm_create: String,
+    pub tm_update: String,
+}
+
+impl Delivery {
+    fn from_message(m: StoredMessage) -> Delivery {
+        Delivery {
+            payload: serde_json::from_str(&m.body).unwrap_or(Value::Null),
+            next_attempt_at: if m.status == PENDING {
+                Timestamp(m.next_attempt_at).to_api()
+            } else {
+                crate::timestamp::NOT_SET.to_string()
+            },
+            id: m.id,
+            event_type: m.event_type,
+            status: m.status,
+            url: m.url,
+            method: m.method,
+            attempts: m.attempts,
+            last_status: m.last_status,
+            last_error: m.last_error,
+            tm_create: Timestamp(m.tm_create).to_api(),
+            tm_update: Timestamp(m.tm_update).to_api(),
+        }
+    }
+}
+
+fn check_webhook_uri(uri: &str) -> Result<(), EngineError> {
+    if uri.is_empty() {
+        return Ok(());
+    }
+    match reqwest::Url::parse(uri) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        _ => Err(invalid("webhook_uri", "must be an http(s) URL or empty")),
+    }
+}
+
+impl Engine {
+    /// Queues a notification of `event_type` about `data` for the customer, if it wants it.
+    /// Runs inside the transaction of the change it reports.
+    pub(crate) fn notify(
+        &self,
+        db: &Db,
+        customer_id: Uuid,
+        ordering_key: Uuid,
+        event_type: &str,
+        data: Value,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let Some(customer) = db.customer(customer_id)? else {
+            return Ok(());
+        };
+        if !customer.wants(event_type) {
+            return Ok(());
+        }
+        let body = json!({"type": event_type, "timestamp": now.to_api(), "data": data}).to_string();
+        self.enqueue_webhook(
+            db,
+            &customer,
+            ordering_key,
+            event_type,
+            &customer.webhook_uri,
+            &customer.webhook_method,
+            "application/json",
+            body,
+            now,
+        )
+    }
+
+    /// Queues one webhook message for a customer (notifications and XML `onStatus` alike).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn enqueue_webhook(
+        &self,
+        db: &Db,
+        customer: &Customer,
+        ordering_key: Uuid,
+        event_type: &str,
+        url: &str,
+        method: &str,
+        content_type: &str,
+        body: String,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        db.enqueue(&StoredMessage {
+            seq: 0,
+            id: format!("msg_{}", Uuid::new_v4().simple()),
+            kind: KIND_WEBHOOK.into(),
+            customer_id: Some(customer.id),
+            ordering_key: ordering_key.to_string(),
+            event_type: event_type.to_string(),
+            url: url.to_string(),
+            method: method.to_string(),
+            content_type: content_type.to_string(),
+            body,
+            status: PENDING.into(),
+            attempts: 0,
+            next_attempt_at: now.micros() + self.settings.webhook_first_delay_micros,
+            last_status: None,
+            last_error: String::new(),
+            tm_create: now.micros(),
+            tm_update: now.micros(),
+        })?;
+        Ok(())
+    }
+
+    /// Notifies a conference event with the conference as the API shows it now.
+    pub(crate) fn notify_conference(
+        &self,
+        db: &Db,
+        conf: &Conference,
+        event_type: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let view = db.view(conf.clone())?;
+        let data = serde_json::to_value(view.json()).unwrap_or(Value::Null);
+        self.notify(db, conf.customer_id, conf.id, event_type, data, now)
+    }
+
+    pub(crate) fn notify_call(
+        &self,
+        db: &Db,
+        call: &Conferencecall,
+        event_type: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let data = serde_json::to_value(call.json()).unwrap_or(Value::Null);
+        self.notify(
+            db,
+            call.customer_id,
+            call.conference_id,
+            event_type,
+            data,
+            now,
+        )
+    }
+
+    pub(crate) fn notify_recording(
+        &self,
+        db: &Db,
+        rec: &Recording,
+        event_type: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let data = serde_json::to_value(rec.json()).unwrap_or(Value::Null);
+        self.notify(
+            db,
+            rec.customer_id,
+            rec.conference_id,
+            event_type,
+            data,
+            now,
+        )
+    }
+
+    pub async fn update_customer(
+        &self,
+        id: Uuid,
+        patch: CustomerPatch,
+    ) -> Result<Customer, EngineError> {
+        if let Some(n) = &patch.name {
+            if n.trim().is_empty() {
+                return Err(invalid("name", "must not be empty"));
+            }
+            super::check_text("name", n, crate::conference::MAX_NAME_CHARS)?;
+        }
+        if let Some(u) = &patch.webhook_uri {
+            check_webhook_uri(u)?;
+        }
+        if let Some(m) = &patch.webhook_method {
+            if !matches!(m.as_str(), "POST" | "PUT") {
+                return Err(invalid("webhook_method", "must be POST or PUT"));
+            }
+        }
+        if let Some(events) = &patch.webhook_events {
+            if let Some(bad) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
+                return Err(invalid(
+                    "webhook_events",
+                    format!(
+                        "unknown event type {bad:?}; known: {}",
+                        EVENT_TYPES.join(", ")
+                    ),
+                ));
+            }
+        }
+        let now = self.now();
+        self.write(move |db| {
+            let mut c = db
+                .customer(id)?
+                .ok_or(Refusal::StateInvalid("customer not found".into()))?;
+            if let Some(n) = patch.name {
+                c.name = n.trim().to_string();
+            }
+            if let Some(u) = patch.webhook_uri {
+                c.webhook_uri = u;
+            }
+            if let Some(m) = patch.webhook_method {
+                c.webhook_method = m;
+            }
+            if let Some(e) = patch.webhook_events {
+                c.webhook_events = e;
+            }
+            c.tm_update = now;
+            db.update_customer(&c)?;
+            Ok(c)
+        })
+        .await
+    }
+
+    /// Replaces the webhook secret; the old one keeps signing beside it for 24 h.
+    pub async fn rotate_webhook_secret(&self, id: Uuid) -> Result<Customer, EngineError> {
+        let now = self.now();
+        self.write(move |db| {
+            let mut c = db
+                .customer(id)?
+                .ok_or(Refusal::StateInvalid("customer not found".into()))?;
+            let old = std::mem::replace(&mut c.webhook_secret, customer::new_webhook_secret());
+            c.previous_secret = Some((old, now.plus_seconds(ROTATION_GRACE_SECONDS)));
+            c.tm_update = now;
+            db.update_customer(&c)?;
+            Ok(c)
+        })
+        .await
+    }
+
+    pub async fn list_deliveries(
+        &self,
+        customer: Uuid,
+        status: Option<String>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<Delivery>, Option<i64>), EngineError> {
+        let (messages, next) = self
+            .store
+            .read(move |db| db.list_messages(customer, status.as_deref(), before, limit))
+            .await?;
+        Ok((
+            messages.into_iter().map(Delivery::from_message).collect(),
+            next,
+        ))
+    }
+
+    /// Sends a failed notification again, from the start of the retry schedule.
+    pub async fn retry_delivery(
+        &self,
+        customer: Uuid,
+        id: String,
+    ) -> Result<Delivery, EngineError> {
+        let now = self.now();
+        self.write(move |db| {
+            let mut m = db
+                .message(&id)?
+                .filter(|m| m.kind == KIND_WEBHOOK && m.customer_id == Some(customer))
+                .ok_or(Refusal::DeliveryNotFound)?;
+            if m.status != FAILED {
+                return Err(Refusal::StateInvalid(format!(
+                    "only a failed delivery can be retried; this one is {}",
+                    m.status
+                ))
+                .into());
+            }
+            m.status = PENDING.into();
+            m.attempts = 0;
+            m.next_attempt_at = now.micros();
+            m.last_error = String::new();
+            m.tm_update = now.micros();
+            db.record_attempt(&m)?;
+            Ok(Delivery::from_message(m))
+        })
+        .await
+    }
+}
