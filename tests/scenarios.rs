@@ -7,11 +7,16 @@ use common::Server;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 struct Run {
     server: Server,
     vars: HashMap<String, String>,
     keys: HashMap<String, String>,
+    secrets: HashMap<String, String>,
+    /// Plays the telephony platform (`/commands`) and every customer's webhook receiver
+    /// (`/hooks/{customer}`).
+    peer: MockServer,
 }
 
 /// Replaces `${name}` with saved variables everywhere in a JSON value.
@@ -128,7 +133,67 @@ fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 impl Run {
+    /// Checks what the peer received at `path` so far: exactly `expected.len()` JSON bodies,
+    /// each matching its expectation, in order. Signatures are verified on the way.
+    async fn received(&self, path: &str, secret: &str, expected: &Value) -> Result<(), String> {
+        let expected = expected
+            .as_array()
+            .ok_or("the expectation must be a list")?;
+        let got: Vec<Value> = self
+            .peer
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.url.path() == path)
+            .map(|r| {
+                let h = |n: &str| {
+                    r.headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let signed = common::signature_valid(
+                    secret,
+                    &h("webhook-id"),
+                    &h("webhook-timestamp"),
+                    &r.body,
+                    &h("webhook-signature"),
+                );
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                if signed {
+                    body
+                } else {
+                    serde_json::json!({"unsigned": body})
+                }
+            })
+            .collect();
+        matches(
+            &Value::Array(expected.clone()),
+            Some(&Value::Array(got)),
+            path,
+        )
+    }
+
     async fn step(&mut self, step: &Map<String, Value>) -> Result<(), String> {
+        if let Some(who) = step.get("webhooks").and_then(Value::as_str) {
+            let secret = self
+                .secrets
+                .get(who)
+                .cloned()
+                .ok_or(format!("unknown customer {who:?}"))?;
+            let expected = substitute(step.get("expect").unwrap_or(&Value::Null), &self.vars);
+            return self
+                .received(&format!("/hooks/{who}"), &secret, &expected)
+                .await;
+        }
+        if let Some(expected) = step.get("commands") {
+            let expected = substitute(expected, &self.vars);
+            return self
+                .received("/commands", common::PLATFORM_SECRET, &expected)
+                .await;
+        }
         let request = if let Some(r) = step.get("request") {
             substitute(r, &self.vars)
         } else if let Some(e) = step.get("event") {
@@ -227,11 +292,18 @@ impl Run {
 async fn run_file(path: &Path) -> Result<usize, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let server = Server::start_scenario(doc.get("config")).await;
+    let peer = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&peer)
+        .await;
+    let server = Server::start_scenario(doc.get("config"), &peer.uri()).await;
     let mut run = Run {
         server,
         vars: HashMap::new(),
         keys: HashMap::new(),
+        secrets: HashMap::new(),
+        peer,
     };
     for name in doc
         .get("customers")
@@ -240,7 +312,15 @@ async fn run_file(path: &Path) -> Result<usize, String> {
         .flatten()
     {
         let name = name.as_str().ok_or("customers must be names")?;
-        let c = run.server.create_customer(name).await;
+        let hook = format!("{}/hooks/{name}", run.peer.uri());
+        let c = run.server.create_customer_with(name, &hook).await;
+        run.secrets.insert(
+            name.to_string(),
+            c.json["webhook_secret"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
         run.vars.insert(format!("{name}.id"), c.id.clone());
         run.vars.insert(format!("{name}.key"), c.key.clone());
         run.keys.insert(name.to_string(), c.key);

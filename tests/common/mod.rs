@@ -76,11 +76,15 @@ impl Server {
     }
 
     pub async fn create_customer(&self, name: &str) -> Customer {
+        self.create_customer_with(name, "").await
+    }
+
+    pub async fn create_customer_with(&self, name: &str, webhook_uri: &str) -> Customer {
         let res = self
             .client
             .post(self.url("/v1.0/customers"))
             .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({"name": name}))
+            .json(&json!({"name": name, "webhook_uri": webhook_uri}))
             .send()
             .await
             .expect("request");
@@ -192,10 +196,12 @@ pub fn sign_event(
 
 impl Server {
     /// A server for a scenario file; `config` may override settings by their flag names.
-    pub async fn start_scenario(config: Option<&Value>) -> Server {
+    pub async fn start_scenario(config: Option<&Value>, peer: &str) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut c = test_config(&dir);
         c.platform_secret = Some(PLATFORM_SECRET.into());
+        c.platform_url = Some(peer.to_string());
+        c.webhook_allow_private = true;
         if let Some(cfg) = config.and_then(Value::as_object) {
             for (k, v) in cfg {
                 match (k.as_str(), v) {
