@@ -103,6 +103,45 @@ pub struct XmlAttributes {
     pub app_sid: String,
     pub user_data: String,
     pub on_status: String,
+    /// The XML status last reported to `on_status` (empty before the first).
+    pub reported_status: String,
+}
+
+/// The XML API's view of a conference's life (§6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XmlStatus {
+    /// Nobody has joined or is joining.
+    Initiated,
+    /// A call is joining; none has joined yet.
+    Ringing,
+    /// A call has joined.
+    Running,
+    /// Terminating, terminated or deleted.
+    Completed,
+}
+
+impl XmlStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            XmlStatus::Initiated => "initiated",
+            XmlStatus::Ringing => "ringing",
+            XmlStatus::Running => "running",
+            XmlStatus::Completed => "completed",
+        }
+    }
+
+    /// Derives the status from the shared core: the conference and its calls not yet left.
+    pub fn of(conf: &Conference, active_calls: &[Conferencecall]) -> XmlStatus {
+        if !conf.status.is_open() || conf.tm_delete.is_some() {
+            XmlStatus::Completed
+        } else if conf.tm_begin.is_some() {
+            XmlStatus::Running
+        } else if active_calls.iter().any(|c| c.status == CallStatus::Joining) {
+            XmlStatus::Ringing
+        } else {
+            XmlStatus::Initiated
+        }
+    }
 }
 
 /// Longest accepted `timeout`, one week (§3.1).

@@ -18,6 +18,7 @@ pub mod signature;
 pub mod store;
 pub mod target;
 pub mod timestamp;
+pub mod xml;
 
 pub use app::App;
 pub use config::Config;

@@ -123,7 +123,26 @@ impl Engine {
         answer.map_err(EngineError::Refused)
     }
 
+    /// Applies an event, then reports the XML status of its conference if it moved.
     fn apply(
+        &self,
+        db: &Db,
+        kind: &EventKind,
+        now: Timestamp,
+    ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
+        let answer = self.apply_event(db, kind, now)?;
+        match kind {
+            EventKind::CallJoining { conference_id, .. }
+            | EventKind::CallJoined { conference_id, .. }
+            | EventKind::CallLeft { conference_id, .. } => {
+                self.sync_xml_status(db, *conference_id, now)?
+            }
+            EventKind::RecordingFinished { .. } => {}
+        }
+        Ok(answer)
+    }
+
+    fn apply_event(
         &self,
         db: &Db,
         kind: &EventKind,

@@ -115,6 +115,11 @@ impl Engine {
         )?;
         db.clear_deadline(DeadlineKind::Idle.as_str(), &conf.id.to_string())?;
         db.update_conference(conf)?;
+        self.sync_xml_status(db, conf.id, now)?;
+        // `sync_xml_status` may have recorded the reported status on the row.
+        if let Some(fresh) = db.conference(None, conf.id)? {
+            *conf = fresh;
+        }
         Ok(())
     }
 
@@ -136,6 +141,9 @@ impl Engine {
             conf.tm_update = now;
             db.update_conference(conf)?;
             self.notify_conference(db, conf, "conference_updated", now)?;
+            return Ok(());
+        }
+        if self.xml_empty_rule(db, conf, now)? {
             return Ok(());
         }
         let had_joined = matches!(was, CallStatus::Joined | CallStatus::Leaving);
@@ -222,6 +230,7 @@ impl Engine {
                             if let Some(mut conf) = db.conference(None, call.conference_id)? {
                                 engine.after_leave(db, &mut conf, &call, was, now)?;
                             }
+                            engine.sync_xml_status(db, call.conference_id, now)?;
                         }
                     }
                 }
@@ -231,15 +240,15 @@ impl Engine {
         .await
     }
 
-    /// The XML idle rule fired: nobody joined in time (§6.2). Issue 6 defines what happens; a
-    /// conference that has had a participant is left alone.
+    /// The XML idle rule fired: if nobody has joined since creation the conference is
+    /// terminated (kicking any call still joining) and deleted (§6.2).
     pub(crate) fn idle_expired(
         &self,
         db: &Db,
         conf: &mut Conference,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        if conf.tm_begin.is_some() || !db.calls_in(conf.id)?.is_empty() {
+        if conf.tm_begin.is_some() || !conf.status.is_open() {
             return Ok(());
         }
         if conf.tm_delete.is_none() {

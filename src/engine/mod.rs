@@ -4,6 +4,7 @@
 mod events;
 mod lifecycle;
 mod notifications;
+mod xml_conferences;
 
 pub use notifications::{CustomerPatch, Delivery};
 
@@ -375,6 +376,7 @@ impl Engine {
         self.write(move |db| {
             db.insert_conference(&conference)?;
             engine.notify_conference(db, &conference, "conference_created", now)?;
+            engine.schedule_idle(db, &conference, now)?;
             engine.schedule_timeout(db, &conference, now)?;
             Ok::<_, EngineError>(ConferenceView {
                 conference,

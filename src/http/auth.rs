@@ -35,26 +35,30 @@ pub fn presented_key(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// Finds the customer behind the request's API key.
+pub async fn authenticate(req: &HttpRequest) -> Result<Tenant, ApiError> {
+    let key = presented_key(req);
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let (Some(key), Some(state)) = (key, state) else {
+        return Err(ApiError::unauthenticated());
+    };
+    // Keys are `cfk_` + 43 characters; anything far longer is not worth hashing.
+    if key.len() > 256 {
+        return Err(ApiError::unauthenticated());
+    }
+    match state.engine.authenticate(&key).await? {
+        Some(id) => Ok(Tenant(id)),
+        None => Err(ApiError::unauthenticated()),
+    }
+}
+
 impl FromRequest for Tenant {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Tenant, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let key = presented_key(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            let (Some(key), Some(state)) = (key, state) else {
-                return Err(ApiError::unauthenticated());
-            };
-            // Keys are `cfk_` + 43 characters; anything far longer is not worth hashing.
-            if key.len() > 256 {
-                return Err(ApiError::unauthenticated());
-            }
-            match state.engine.authenticate(&key).await? {
-                Some(id) => Ok(Tenant(id)),
-                None => Err(ApiError::unauthenticated()),
-            }
-        })
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
     }
 }
 

@@ -8,7 +8,7 @@ pub mod error;
 pub mod flows;
 pub mod input;
 pub mod platform;
-pub mod xml;
+pub mod xml_api;
 
 use crate::engine::Engine;
 use actix_web::{web, HttpResponse};
@@ -54,6 +54,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .error_handler(|err, _| ApiError::invalid_argument("path", err.to_string()).into()),
     )
     .route("/healthz", web::get().to(healthz))
+    .service(
+        web::scope("/v1/account/{account_sid}/conf")
+            .service(
+                web::resource("")
+                    .route(web::post().to(xml_api::create))
+                    .default_service(web::to(xml_api::not_found)),
+            )
+            .service(
+                web::resource("/{sid}")
+                    .route(web::get().to(xml_api::get))
+                    .default_service(web::to(xml_api::not_found)),
+            )
+            .service(
+                web::resource("/{sid}/dispose")
+                    .route(web::post().to(xml_api::dispose))
+                    .default_service(web::to(xml_api::not_found)),
+            )
+            .service(
+                web::resource("/{sid}/part")
+                    .route(web::get().to(xml_api::parts))
+                    .default_service(web::to(xml_api::not_found)),
+            )
+            .service(
+                web::resource("/{sid}/part/{call_sid}/dispose")
+                    .route(web::post().to(xml_api::dispose_part))
+                    .default_service(web::to(xml_api::not_found)),
+            )
+            .default_service(web::to(xml_api::not_found)),
+    )
     .service(
         web::scope("/v1.0")
             .service(

@@ -3,10 +3,11 @@
 
 use super::error::ApiError;
 use super::input::{parse_json, read_body};
-use super::{xml, AppState};
+use super::AppState;
 use crate::engine::{EngineError, EventKind, PlatformEvent};
 use crate::interpreter::Variables;
 use crate::signature;
+use crate::xml;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;

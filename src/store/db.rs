@@ -114,7 +114,7 @@ fn opt_ts(row: &Row, idx: usize) -> Result<Option<Timestamp>, StoreError> {
 
 const CONFERENCE_COLUMNS: &str = "id, customer_id, type, status, name, detail, data, timeout, \
      pre_actions, post_actions, origin, app_sid, user_data, on_status, tm_create, tm_update, \
-     tm_delete, tm_begin, tm_end";
+     tm_delete, tm_begin, tm_end, xml_status";
 
 fn conference_from_row(row: &Row) -> Result<Conference, StoreError> {
     let kind: String = row.get(2)?;
@@ -145,6 +145,7 @@ fn conference_from_row(row: &Row) -> Result<Conference, StoreError> {
             app_sid: row.get(11)?,
             user_data: row.get(12)?,
             on_status: row.get(13)?,
+            reported_status: row.get(19)?,
         },
         tm_create: ts(row, 14)?,
         tm_update: ts(row, 15)?,
@@ -355,7 +356,7 @@ impl<'c> Db<'c> {
         self.conn
             .prepare_cached(&format!(
                 "INSERT INTO conferences ({CONFERENCE_COLUMNS}) VALUES \
-                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))?
             .execute(params![
                 c.id.to_string(),
@@ -377,6 +378,7 @@ impl<'c> Db<'c> {
                 c.tm_delete.map(Timestamp::micros),
                 c.tm_begin.map(Timestamp::micros),
                 c.tm_end.map(Timestamp::micros),
+                c.xml.reported_status,
             ])?;
         Ok(())
     }
@@ -387,7 +389,7 @@ impl<'c> Db<'c> {
             .prepare_cached(
                 "UPDATE conferences SET status = ?, name = ?, detail = ?, data = ?, timeout = ?, \
                  pre_actions = ?, post_actions = ?, app_sid = ?, user_data = ?, on_status = ?, \
-                 tm_update = ?, tm_delete = ?, tm_begin = ?, tm_end = ? WHERE id = ?",
+                 tm_update = ?, tm_delete = ?, tm_begin = ?, tm_end = ?, xml_status = ? WHERE id = ?",
             )?
             .execute(params![
                 c.status.as_str(),
@@ -404,6 +406,7 @@ impl<'c> Db<'c> {
                 c.tm_delete.map(Timestamp::micros),
                 c.tm_begin.map(Timestamp::micros),
                 c.tm_end.map(Timestamp::micros),
+                c.xml.reported_status,
                 c.id.to_string(),
             ])?;
         Ok(())

@@ -1,4 +1,4 @@
-//! XML rendering with quick-xml: the platform answer as XML (§5) and error documents.
+//! XML documents with quick-xml: the platform answer as XML (§5), the XML API's `conf` documents and error documents (§6.2).
 
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
@@ -160,5 +160,50 @@ mod tests {
             &json!({"actions": [{"type": "talk", "option": {"text": "bell\u{7} ok"}}]}),
         );
         assert!(xml.contains(">bell ok<"), "{xml}");
+    }
+}
+
+/// A conference as the XML API shows it (§6.2), with its derived status.
+pub struct ConfDoc<'a> {
+    pub conference: &'a crate::conference::Conference,
+    pub status: crate::conference::XmlStatus,
+}
+
+/// `sid` and `accountSid` are ids as 32 lowercase hex digits.
+pub fn hex_id(id: uuid::Uuid) -> String {
+    id.simple().to_string()
+}
+
+impl ConfDoc<'_> {
+    /// The `<conf>` element: sid, accountSid, appSid, status, beginTime, endTime, userData,
+    /// onStatus.
+    pub fn node(&self) -> Node<'static> {
+        let c = self.conference;
+        let time = |t: Option<crate::timestamp::Timestamp>| {
+            t.map(|t| t.to_seconds_format()).unwrap_or_default()
+        };
+        Node::Element(
+            "conf",
+            vec![
+                Node::Text("sid", hex_id(c.id)),
+                Node::Text("accountSid", hex_id(c.customer_id)),
+                Node::Text("appSid", c.xml.app_sid.clone()),
+                Node::Text("status", self.status.as_str().to_string()),
+                Node::Text("beginTime", time(c.tm_begin)),
+                Node::Text("endTime", time(c.tm_end)),
+                Node::Text("userData", c.xml.user_data.clone()),
+                Node::Text("onStatus", c.xml.on_status.clone()),
+            ],
+        )
+    }
+
+    /// `<response><conf>…</conf></response>`, the answer of the XML API's routes.
+    pub fn response(&self) -> String {
+        document(&Node::Element("response", vec![self.node()]))
+    }
+
+    /// `<event><conf>…</conf></event>`, the body POSTed to `onStatus`.
+    pub fn event(&self) -> String {
+        document(&Node::Element("event", vec![self.node()]))
     }
 }

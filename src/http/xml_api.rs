@@ -1,0 +1,364 @@
+//! The XML conference API (§6.2) under `/v1/account/{account_sid}/conf`: XML in, XML out,
+//! errors as `<response><error><code/><msg/></error></response>`.
+
+use super::auth::authenticate;
+use super::error::ApiError;
+use super::input::read_body;
+use super::AppState;
+use crate::conference::{Conferencecall, XmlAttributes};
+use crate::xml::{document, hex_id, ConfDoc, Node};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use quick_xml::events::Event;
+use uuid::Uuid;
+
+/// An error of the XML API, rendered as its error document.
+#[derive(Debug)]
+pub struct XmlError {
+    status: StatusCode,
+    code: &'static str,
+    msg: String,
+}
+
+impl std::fmt::Display for XmlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code, self.msg)
+    }
+}
+
+/// Bad parameter (§6.2).
+pub const CODE_BAD_PARAMETER: &str = "000001";
+/// Missing or wrong API key.
+pub const CODE_UNAUTHENTICATED: &str = "000002";
+/// The request conflicts with the conference's state.
+pub const CODE_STATE: &str = "000003";
+/// Anything unexpected on confab's side.
+pub const CODE_INTERNAL: &str = "000500";
+/// The conference does not exist (§6.2).
+pub const CODE_NO_CONFERENCE: &str = "030100";
+/// The participant does not exist in that conference.
+pub const CODE_NO_PARTICIPANT: &str = "030200";
+
+impl XmlError {
+    fn bad(msg: impl Into<String>) -> XmlError {
+        XmlError {
+            status: StatusCode::BAD_REQUEST,
+            code: CODE_BAD_PARAMETER,
+            msg: msg.into(),
+        }
+    }
+
+    fn no_conference() -> XmlError {
+        XmlError {
+            status: StatusCode::NOT_FOUND,
+            code: CODE_NO_CONFERENCE,
+            msg: "conference does not exist".into(),
+        }
+    }
+}
+
+impl From<ApiError> for XmlError {
+    fn from(e: ApiError) -> Self {
+        let code = match (e.status.as_u16(), e.reason) {
+            (400 | 413, _) => CODE_BAD_PARAMETER,
+            (401, _) => CODE_UNAUTHENTICATED,
+            (404, "CONFERENCECALL_NOT_FOUND") => CODE_NO_PARTICIPANT,
+            (404, _) => CODE_NO_CONFERENCE,
+            (409, _) => CODE_STATE,
+            _ => CODE_INTERNAL,
+        };
+        XmlError {
+            status: e.status,
+            code,
+            msg: e.message,
+        }
+    }
+}
+
+impl From<crate::engine::EngineError> for XmlError {
+    fn from(e: crate::engine::EngineError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl ResponseError for XmlError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let doc = document(&Node::Element(
+            "response",
+            vec![Node::Element(
+                "error",
+                vec![
+                    Node::Text("code", self.code.into()),
+                    Node::Text("msg", self.msg.clone()),
+                ],
+            )],
+        ));
+        xml_response(self.status, doc)
+    }
+}
+
+fn xml_response(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/xml; charset=utf-8")
+        .body(body)
+}
+
+/// Accepts an id as 32 hex digits or hyphenated.
+fn parse_sid(raw: &str) -> Option<Uuid> {
+    if raw.len() == 32 || raw.len() == 36 {
+        Uuid::parse_str(raw).ok()
+    } else {
+        None
+    }
+}
+
+/// Authenticates and checks that `account_sid` is the caller's own customer id.
+async fn account(req: &HttpRequest, account_sid: &str) -> Result<Uuid, XmlError> {
+    let tenant = authenticate(req).await?;
+    match parse_sid(account_sid) {
+        Some(id) if id == tenant.0 => Ok(id),
+        _ => Err(XmlError {
+            status: StatusCode::NOT_FOUND,
+            code: CODE_NO_CONFERENCE,
+            msg: "account does not exist".into(),
+        }),
+    }
+}
+
+/// Reads the create body: any root element; `appSid`, `userData` and `onStatus` children are
+/// taken, everything else is ignored. An empty body means no parameters.
+pub fn parse_create(body: &[u8]) -> Result<XmlAttributes, XmlError> {
+    let mut attrs = XmlAttributes::default();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(attrs);
+    }
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let mut depth = 0usize;
+    let mut roots = 0usize;
+    let mut field: Option<String> = None;
+    let mut text = String::new();
+    let malformed = |e: &dyn std::fmt::Display| XmlError::bad(format!("malformed XML: {e}"));
+    let mut buf = Vec::new();
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| malformed(&e))?;
+        match event {
+            Event::Start(e) => {
+                if depth == 0 {
+                    roots += 1;
+                    if roots > 1 {
+                        return Err(XmlError::bad("malformed XML: more than one root element"));
+                    }
+                }
+                depth += 1;
+                if depth == 2 {
+                    let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                    field = Some(name);
+                    text.clear();
+                }
+            }
+            Event::Empty(_) if depth == 0 => {
+                roots += 1;
+                if roots > 1 {
+                    return Err(XmlError::bad("malformed XML: more than one root element"));
+                }
+            }
+            Event::Empty(_) => {}
+            Event::Text(t) if depth == 2 => {
+                text.push_str(&t.unescape().map_err(|e| malformed(&e))?);
+            }
+            Event::Text(t) if depth == 0 => {
+                let s = t.unescape().map_err(|e| malformed(&e))?;
+                if !s.trim().is_empty() {
+                    return Err(XmlError::bad(
+                        "malformed XML: text outside the root element",
+                    ));
+                }
+            }
+            Event::CData(c) if depth == 2 => {
+                text.push_str(
+                    &String::from_utf8(c.into_inner().into_owned()).map_err(|e| malformed(&e))?,
+                );
+            }
+            Event::End(_) => {
+                if depth == 2 {
+                    let value = text.trim().to_string();
+                    match field.take().as_deref() {
+                        Some("appSid") => attrs.app_sid = value,
+                        Some("userData") => attrs.user_data = value,
+                        Some("onStatus") => attrs.on_status = value,
+                        _ => {}
+                    }
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if depth != 0 || roots == 0 {
+        return Err(XmlError::bad("malformed XML: no complete root element"));
+    }
+    Ok(attrs)
+}
+
+fn part_node(c: &Conferencecall) -> Node<'static> {
+    Node::Element(
+        "part",
+        vec![
+            Node::Text("sid", hex_id(c.id)),
+            Node::Text("confSid", hex_id(c.conference_id)),
+            Node::Text("callSid", c.reference_id.clone()),
+            Node::Text("status", c.status.as_str().to_string()),
+            Node::Text("createTime", c.tm_create.to_seconds_format()),
+        ],
+    )
+}
+
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, XmlError> {
+    let customer = account(&req, &path).await?;
+    let body = read_body(&req, payload).await?;
+    let attrs = parse_create(&body)?;
+    let (conf, status) = state.engine.create_xml_conference(customer, attrs).await?;
+    Ok(xml_response(
+        StatusCode::OK,
+        ConfDoc {
+            conference: &conf,
+            status,
+        }
+        .response(),
+    ))
+}
+
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, XmlError> {
+    let (account_sid, sid) = path.into_inner();
+    let customer = account(&req, &account_sid).await?;
+    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    let (conf, status) = state.engine.xml_conference(customer, id).await?;
+    Ok(xml_response(
+        StatusCode::OK,
+        ConfDoc {
+            conference: &conf,
+            status,
+        }
+        .response(),
+    ))
+}
+
+pub async fn dispose(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, XmlError> {
+    let (account_sid, sid) = path.into_inner();
+    let customer = account(&req, &account_sid).await?;
+    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    let (conf, status) = state.engine.dispose_conference(customer, id).await?;
+    Ok(xml_response(
+        StatusCode::OK,
+        ConfDoc {
+            conference: &conf,
+            status,
+        }
+        .response(),
+    ))
+}
+
+pub async fn parts(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, XmlError> {
+    let (account_sid, sid) = path.into_inner();
+    let customer = account(&req, &account_sid).await?;
+    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    let calls = state.engine.participants(customer, id).await?;
+    let doc = document(&Node::Element(
+        "response",
+        vec![Node::Element(
+            "parts",
+            calls.iter().map(part_node).collect(),
+        )],
+    ));
+    Ok(xml_response(StatusCode::OK, doc))
+}
+
+pub async fn dispose_part(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, XmlError> {
+    let (account_sid, sid, call_sid) = path.into_inner();
+    let customer = account(&req, &account_sid).await?;
+    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    if call_sid.is_empty() || call_sid.len() > 256 {
+        return Err(XmlError::bad("call_sid must be 1 to 256 characters"));
+    }
+    let call = state
+        .engine
+        .dispose_participant(customer, id, call_sid)
+        .await?;
+    let doc = document(&Node::Element("response", vec![part_node(&call)]));
+    Ok(xml_response(StatusCode::OK, doc))
+}
+
+/// Any other method or path under the XML API.
+pub async fn not_found() -> Result<HttpResponse, XmlError> {
+    Err(XmlError {
+        status: StatusCode::NOT_FOUND,
+        code: CODE_NO_CONFERENCE,
+        msg: "no such resource".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_root_unknown_children_ignored_and_text_unescaped() {
+        let a = parse_create(b"<conf><appSid>app1</appSid><userData>a &lt; b &amp; \xe4\xbd\xa0\xe5\xa5\xbd</userData><color>red</color><onStatus>https://x/cb</onStatus></conf>").unwrap();
+        assert_eq!(
+            (
+                a.app_sid.as_str(),
+                a.user_data.as_str(),
+                a.on_status.as_str()
+            ),
+            ("app1", "a < b & 你好", "https://x/cb")
+        );
+        let a = parse_create(
+            b"<?xml version=\"1.0\"?><anything><userData><![CDATA[<raw>]]></userData></anything>",
+        )
+        .unwrap();
+        assert_eq!(a.user_data, "<raw>");
+        assert!(parse_create(b"").is_ok());
+        for bad in [
+            &b"<conf><userData>x</conf>"[..],
+            b"<conf>",
+            b"not xml",
+            b"<a/><b/>",
+            b"<conf><userData>&bogus;</userData></conf>",
+        ] {
+            assert!(
+                parse_create(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
