@@ -188,6 +188,45 @@ impl Run {
                 .received(&format!("/hooks/{who}"), &secret, &expected)
                 .await;
         }
+        if let Some(path) = step.get("xml_posts").and_then(Value::as_str) {
+            // XML status posts (onStatus): the <status> of each, in order, each signed by one
+            // of the scenario's customers.
+            let got: Vec<String> = self
+                .peer
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.url.path() == path)
+                .map(|r| {
+                    let h = |n: &str| {
+                        r.headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    let signed = self.secrets.values().any(|s| {
+                        common::signature_valid(
+                            s,
+                            &h("webhook-id"),
+                            &h("webhook-timestamp"),
+                            &r.body,
+                            &h("webhook-signature"),
+                        )
+                    });
+                    let status = xml_element(&String::from_utf8_lossy(&r.body), "status")
+                        .unwrap_or_default();
+                    if signed {
+                        status
+                    } else {
+                        format!("unsigned {status}")
+                    }
+                })
+                .collect();
+            let expected = substitute(step.get("expect").unwrap_or(&Value::Null), &self.vars);
+            return matches(&expected, Some(&serde_json::json!(got)), path);
+        }
         if let Some(expected) = step.get("commands") {
             let expected = substitute(expected, &self.vars);
             return self
@@ -285,7 +324,44 @@ impl Run {
                 self.vars.insert(name.clone(), s);
             }
         }
+        if let Some(save) = step.get("save_xml").and_then(Value::as_object) {
+            for (name, element) in save {
+                let el = element.as_str().unwrap_or_default();
+                let v = xml_element(&text, el)
+                    .ok_or(format!("save_xml {name}: no <{el}> in {text}"))?;
+                self.vars.insert(name.clone(), v);
+            }
+        }
+        if let Some(fields) = expect.get("xml").and_then(Value::as_object) {
+            for (element, want) in fields {
+                let got = xml_element(&text, element);
+                if got.as_deref() != want.as_str() {
+                    return Err(format!(
+                        "<{element}>: expected {want}, got {got:?} in {text}"
+                    ));
+                }
+            }
+        }
         Ok(())
+    }
+}
+
+/// The unescaped text of the first element named `name` in an XML document (a real parser,
+/// so a malformed answer fails the scenario).
+fn xml_element(doc: &str, name: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(doc);
+    let mut inside = false;
+    let mut out = String::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) if e.name().as_ref() == name.as_bytes() => inside = true,
+            Event::Empty(e) if e.name().as_ref() == name.as_bytes() => return Some(String::new()),
+            Event::Text(t) if inside => out.push_str(&t.unescape().ok()?),
+            Event::End(e) if inside && e.name().as_ref() == name.as_bytes() => return Some(out),
+            Event::Eof => return None,
+            _ => {}
+        }
     }
 }
 
@@ -300,7 +376,7 @@ async fn run_file(path: &Path) -> Result<usize, String> {
     let server = Server::start_scenario(doc.get("config"), &peer.uri()).await;
     let mut run = Run {
         server,
-        vars: HashMap::new(),
+        vars: HashMap::from([("peer".to_string(), peer.uri())]),
         keys: HashMap::new(),
         secrets: HashMap::new(),
         peer,
