@@ -1,9 +1,10 @@
 //! Conferences, their calls and recordings as domain values, and the rules that move them
 //! between states. Nothing here knows about HTTP or SQL.
 
-use crate::action::{ActionList, RecordingFormat};
+use crate::action::RecordingFormat;
 use crate::timestamp::{api_or_not_set, Timestamp};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -153,8 +154,47 @@ pub const MAX_NAME_CHARS: usize = 255;
 /// Longest `detail`, in characters.
 pub const MAX_DETAIL_CHARS: usize = 4096;
 
+/// JSON kept as the text it was stored as: validated once on write, served verbatim, and parsed
+/// only when something needs its contents (a run, a variable). Reads never pay for parsing.
+#[derive(Debug, Clone)]
+pub struct StoredJson(Box<RawValue>);
+
+impl StoredJson {
+    pub fn from_value(v: &Value) -> StoredJson {
+        match RawValue::from_string(v.to_string()) {
+            Ok(raw) => StoredJson(raw),
+            // Serializing a `Value` always gives valid JSON; this arm only keeps the type total.
+            Err(_) => StoredJson::null(),
+        }
+    }
+
+    fn null() -> StoredJson {
+        match RawValue::from_string("null".to_string()) {
+            Ok(raw) => StoredJson(raw),
+            Err(_) => unreachable!("\"null\" is valid JSON"),
+        }
+    }
+
+    /// Wraps stored text, checking it is JSON.
+    pub fn from_text(text: String) -> Result<StoredJson, serde_json::Error> {
+        RawValue::from_string(text).map(StoredJson)
+    }
+
+    pub fn raw(&self) -> &RawValue {
+        &self.0
+    }
+
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+
+    pub fn parse(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+}
+
 /// A conference as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Conference {
     pub id: Uuid,
     pub customer_id: Uuid,
@@ -162,10 +202,11 @@ pub struct Conference {
     pub status: ConferenceStatus,
     pub name: String,
     pub detail: String,
-    pub data: Value,
+    pub data: StoredJson,
     pub timeout: i64,
-    pub pre_actions: ActionList,
-    pub post_actions: ActionList,
+    /// Validated action lists as the customer wrote them (ids filled in).
+    pub pre_actions: StoredJson,
+    pub post_actions: StoredJson,
     pub origin: Origin,
     pub xml: XmlAttributes,
     pub tm_create: Timestamp,
@@ -178,7 +219,7 @@ pub struct Conference {
 }
 
 /// A conference with the lists derived from its calls and recordings, as the API shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ConferenceView {
     pub conference: Conference,
     /// Calls currently `joined`, in join order.
@@ -199,10 +240,10 @@ pub struct ConferenceJson<'a> {
     status: &'static str,
     name: &'a str,
     detail: &'a str,
-    data: &'a Value,
+    data: &'a RawValue,
     timeout: i64,
-    pre_actions: &'a [Value],
-    post_actions: &'a [Value],
+    pre_actions: &'a RawValue,
+    post_actions: &'a RawValue,
     conferencecall_ids: &'a [Uuid],
     recording_id: Uuid,
     recording_ids: &'a [Uuid],
@@ -221,10 +262,10 @@ impl ConferenceView {
             status: c.status.as_str(),
             name: &c.name,
             detail: &c.detail,
-            data: &c.data,
+            data: c.data.raw(),
             timeout: c.timeout,
-            pre_actions: &c.pre_actions.json,
-            post_actions: &c.post_actions.json,
+            pre_actions: c.pre_actions.raw(),
+            post_actions: c.post_actions.raw(),
             conferencecall_ids: &self.conferencecall_ids,
             recording_id: self.recording_id.unwrap_or(Uuid::nil()),
             recording_ids: &self.recording_ids,

@@ -309,13 +309,20 @@ impl Engine {
     /// Compiles a conference's list with the flows loaded now and runs it. A list that no
     /// longer compiles (a flow it includes was removed) runs as empty and is logged.
     fn run_list(&self, conf: &Conference, list: &str, vars: Variables) -> Outcome {
-        let actions = if list == "pre_actions" {
-            &conf.pre_actions.actions
+        let stored = if list == "pre_actions" {
+            &conf.pre_actions
         } else {
-            &conf.post_actions.actions
+            &conf.post_actions
+        };
+        let parsed = match action::parse_list(list, &stored.parse()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(conference_id = %conf.id, error = %e, "stored action list no longer parses; running nothing");
+                return Outcome::default();
+            }
         };
         let flows = self.flows();
-        let program = match action::compile(list, actions, flows.as_ref()) {
+        let program = match action::compile(list, &parsed.actions, flows.as_ref()) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(conference_id = %conf.id, error = %e, "action list no longer compiles; running nothing");
@@ -403,10 +410,10 @@ fn variables(
         "conference.participant_count".into(),
         participants.to_string(),
     );
-    if let Value::Object(data) = &conf.data {
+    if let Value::Object(data) = conf.data.parse() {
         for (k, val) in data {
             let text = match val {
-                Value::String(s) => s.clone(),
+                Value::String(s) => s,
                 other => other.to_string(),
             };
             v.insert(format!("conference.data.{k}"), text);

@@ -14,7 +14,7 @@ use crate::action::{self, ActionError, ActionList};
 use crate::conference::{
     Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Origin,
     Recording, XmlAttributes, MAX_DATA_BYTES, MAX_DETAIL_CHARS, MAX_NAME_CHARS,
-    MAX_TIMEOUT_SECONDS,
+    StoredJson, MAX_TIMEOUT_SECONDS,
 };
 use crate::customer::{self, Customer};
 use crate::flow::FlowSet;
@@ -360,10 +360,10 @@ impl Engine {
             status: ConferenceStatus::Progressing,
             name,
             detail,
-            data,
+            data: StoredJson::from_value(&data),
             timeout,
-            pre_actions,
-            post_actions,
+            pre_actions: StoredJson::from_value(&pre_actions.to_json()),
+            post_actions: StoredJson::from_value(&post_actions.to_json()),
             origin: draft.origin.unwrap_or(Origin::Json),
             xml: draft.xml,
             tm_create: now,
@@ -462,17 +462,17 @@ impl Engine {
                 c.detail = d;
             }
             if let Some(d) = patch.data {
-                c.data = d;
+                c.data = StoredJson::from_value(&d);
             }
             let timeout_set = patch.timeout.is_some();
             if let Some(t) = patch.timeout {
                 c.timeout = t;
             }
             if let Some(p) = pre {
-                c.pre_actions = p;
+                c.pre_actions = StoredJson::from_value(&p.to_json());
             }
             if let Some(p) = post {
-                c.post_actions = p;
+                c.post_actions = StoredJson::from_value(&p.to_json());
             }
             c.tm_update = now;
             db.update_conference(&c)?;

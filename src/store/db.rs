@@ -1,10 +1,10 @@
 //! Every SQL statement of confab, behind methods that speak in domain types.
 
 use super::StoreError;
-use crate::action::{self, RecordingFormat};
+use crate::action::RecordingFormat;
 use crate::conference::{
     CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
-    Origin, Recording, RecordingStatus, XmlAttributes,
+    Origin, Recording, RecordingStatus, StoredJson, XmlAttributes,
 };
 use crate::customer::Customer;
 use crate::timestamp::Timestamp;
@@ -123,10 +123,8 @@ fn conference_from_row(row: &Row) -> Result<Conference, StoreError> {
     let pre: String = row.get(8)?;
     let post: String = row.get(9)?;
     let origin: String = row.get(10)?;
-    let parse_actions = |list: &str, text: &str| {
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|_| corrupt("action list", text))?;
-        action::parse_list(list, &v).map_err(|e| StoreError::Corrupt(e.to_string()))
+    let json = |what: &str, text: String| {
+        StoredJson::from_text(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
     };
     Ok(Conference {
         id: uuid_col(row, 0)?,
@@ -136,10 +134,10 @@ fn conference_from_row(row: &Row) -> Result<Conference, StoreError> {
             .ok_or_else(|| corrupt("conference status", &status))?,
         name: row.get(4)?,
         detail: row.get(5)?,
-        data: serde_json::from_str(&data).map_err(|_| corrupt("data", &data))?,
+        data: json("data", data)?,
         timeout: row.get(7)?,
-        pre_actions: parse_actions("pre_actions", &pre)?,
-        post_actions: parse_actions("post_actions", &post)?,
+        pre_actions: json("pre_actions", pre)?,
+        post_actions: json("post_actions", post)?,
         origin: Origin::parse(&origin).ok_or_else(|| corrupt("origin", &origin))?,
         xml: XmlAttributes {
             app_sid: row.get(11)?,
@@ -365,10 +363,10 @@ impl<'c> Db<'c> {
                 c.status.as_str(),
                 c.name,
                 c.detail,
-                c.data.to_string(),
+                c.data.text(),
                 c.timeout,
-                c.pre_actions.to_json().to_string(),
-                c.post_actions.to_json().to_string(),
+                c.pre_actions.text(),
+                c.post_actions.text(),
                 c.origin.as_str(),
                 c.xml.app_sid,
                 c.xml.user_data,
@@ -395,10 +393,10 @@ impl<'c> Db<'c> {
                 c.status.as_str(),
                 c.name,
                 c.detail,
-                c.data.to_string(),
+                c.data.text(),
                 c.timeout,
-                c.pre_actions.to_json().to_string(),
-                c.post_actions.to_json().to_string(),
+                c.pre_actions.text(),
+                c.post_actions.text(),
                 c.xml.app_sid,
                 c.xml.user_data,
                 c.xml.on_status,
