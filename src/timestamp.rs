@@ -22,8 +22,20 @@ impl Timestamp {
 
     /// `YYYY-MM-DD HH:MM:SS.ffffff`, the format of the JSON API.
     pub fn to_api(self) -> String {
+        use chrono::{Datelike, Timelike};
         match DateTime::<Utc>::from_timestamp_micros(self.0) {
-            Some(t) => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+            // Written out by hand: this runs for every timestamp of every answer, and chrono's
+            // format strings are parsed on each call.
+            Some(t) => format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.timestamp_subsec_micros()
+            ),
             None => NOT_SET.to_string(),
         }
     }

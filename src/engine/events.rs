@@ -226,8 +226,8 @@ impl Engine {
         if let Some(active) = db.active_call(call_id)? {
             return Err(Refusal::CallBusy(active.conference_id).into());
         }
-        let calls = db.calls_in(conf.id)?;
-        conference::admit(&conf, calls.len()).map_err(|r| match r {
+        let (active, joined) = db.call_counts(conf.id)?;
+        conference::admit(&conf, active).map_err(|r| match r {
             JoinRefusal::Closed => Refusal::ConferenceClosed,
             JoinRefusal::Full => Refusal::ConferenceFull,
         })?;
@@ -243,10 +243,6 @@ impl Engine {
         };
         db.insert_call(&call)?;
         self.notify_call(db, &call, "conferencecall_joining", now)?;
-        let joined = calls
-            .iter()
-            .filter(|c| c.status == CallStatus::Joined)
-            .count();
         let mut vars = platform_vars.clone();
         vars.extend(variables(&conf, &call, from, to, joined));
         let outcome = self.run_list(&conf, "pre_actions", vars);
@@ -291,11 +287,7 @@ impl Engine {
         call.tm_update = now;
         db.set_call_status(&call)?;
         self.notify_call(db, &call, "conferencecall_leaved", now)?;
-        let joined = db
-            .calls_in(conf.id)?
-            .iter()
-            .filter(|c| c.status == CallStatus::Joined)
-            .count();
+        let (_, joined) = db.call_counts(conf.id)?;
         let vars = variables(&conf, &call, "", "", joined);
         let outcome = self.run_list(&conf, "post_actions", vars);
         let webhooks = self.apply_effects(db, &conf, &outcome, now);

@@ -134,8 +134,8 @@ impl Engine {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         db.clear_deadline(DeadlineKind::KickGrace.as_str(), &call.id.to_string())?;
-        let remaining = db.calls_in(conf.id)?;
-        if conf.status == ConferenceStatus::Terminating && remaining.is_empty() {
+        let (remaining, joined) = db.call_counts(conf.id)?;
+        if conf.status == ConferenceStatus::Terminating && remaining == 0 {
             conf.status = ConferenceStatus::Terminated;
             conf.tm_end = Some(now);
             conf.tm_update = now;
@@ -150,7 +150,7 @@ impl Engine {
         if conf.kind == ConferenceType::Connect
             && conf.status.is_open()
             && had_joined
-            && remaining.iter().any(|c| c.status == CallStatus::Joined)
+            && joined > 0
         {
             self.terminate(db, conf, now)?;
             self.notify_conference(db, conf, "conference_updated", now)?;

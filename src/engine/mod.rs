@@ -145,6 +145,9 @@ pub struct Engine {
     /// new work at once instead of at their next poll.
     outbox_wake: Arc<Notify>,
     deadline_wake: Arc<Notify>,
+    /// Customers as the writer last read them, so each notification does not reload its
+    /// customer. Only the writer thread fills it; customer changes (also on the writer) evict.
+    customers: Arc<RwLock<HashMap<Uuid, Arc<Customer>>>>,
     pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
 }
@@ -205,6 +208,7 @@ impl Engine {
             settings: Arc::new(settings),
             outbox_wake: Arc::new(Notify::new()),
             deadline_wake: Arc::new(Notify::new()),
+            customers: Arc::new(RwLock::new(HashMap::new())),
             courier: Courier::new(),
             keys: Arc::new(RwLock::new(HashMap::new())),
         }
@@ -563,6 +567,33 @@ impl Engine {
                 let courier = self.courier.clone();
                 tokio::spawn(async move { courier.send_action_webhook(&w).await });
             }
+        }
+    }
+
+    /// A customer read through the writer's cache; call only inside a write.
+    pub(crate) fn cached_customer(&self, db: &crate::store::Db, id: Uuid) -> Result<Option<Arc<Customer>>, EngineError> {
+        if let Ok(cache) = self.customers.read() {
+            if let Some(c) = cache.get(&id) {
+                return Ok(Some(c.clone()));
+            }
+        }
+        let Some(c) = db.customer(id)? else {
+            return Ok(None);
+        };
+        let c = Arc::new(c);
+        if let Ok(mut cache) = self.customers.write() {
+            if cache.len() >= KEY_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(id, c.clone());
+        }
+        Ok(Some(c))
+    }
+
+    /// Forgets a cached customer after a change to it.
+    pub(crate) fn evict_customer(&self, id: Uuid) {
+        if let Ok(mut cache) = self.customers.write() {
+            cache.remove(&id);
         }
     }
 

@@ -83,7 +83,7 @@ impl Engine {
         data: Value,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        let Some(customer) = db.customer(customer_id)? else {
+        let Some(customer) = self.cached_customer(db, customer_id)? else {
             return Ok(());
         };
         if !customer.wants(event_type) {
@@ -139,6 +139,13 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether the customer wants `event_type`, so the payload is only built when it is sent.
+    fn wants(&self, db: &Db, customer_id: Uuid, event_type: &str) -> Result<bool, EngineError> {
+        Ok(self
+            .cached_customer(db, customer_id)?
+            .is_some_and(|c| c.wants(event_type)))
+    }
+
     /// Notifies a conference event with the conference as the API shows it now.
     pub(crate) fn notify_conference(
         &self,
@@ -147,6 +154,9 @@ impl Engine {
         event_type: &str,
         now: Timestamp,
     ) -> Result<(), EngineError> {
+        if !self.wants(db, conf.customer_id, event_type)? {
+            return Ok(());
+        }
         let view = db.view(conf.clone())?;
         let data = serde_json::to_value(view.json()).unwrap_or(Value::Null);
         self.notify(db, conf.customer_id, conf.id, event_type, data, now)
@@ -159,6 +169,9 @@ impl Engine {
         event_type: &str,
         now: Timestamp,
     ) -> Result<(), EngineError> {
+        if !self.wants(db, call.customer_id, event_type)? {
+            return Ok(());
+        }
         let data = serde_json::to_value(call.json()).unwrap_or(Value::Null);
         self.notify(
             db,
@@ -177,6 +190,9 @@ impl Engine {
         event_type: &str,
         now: Timestamp,
     ) -> Result<(), EngineError> {
+        if !self.wants(db, rec.customer_id, event_type)? {
+            return Ok(());
+        }
         let data = serde_json::to_value(rec.json()).unwrap_or(Value::Null);
         self.notify(
             db,
@@ -219,6 +235,7 @@ impl Engine {
             }
         }
         let now = self.now();
+        let engine = self.clone();
         self.write(move |db| {
             let mut c = db
                 .customer(id)?
@@ -237,6 +254,7 @@ impl Engine {
             }
             c.tm_update = now;
             db.update_customer(&c)?;
+            engine.evict_customer(c.id);
             Ok(c)
         })
         .await
@@ -245,6 +263,7 @@ impl Engine {
     /// Replaces the webhook secret; the old one keeps signing beside it for 24 h.
     pub async fn rotate_webhook_secret(&self, id: Uuid) -> Result<Customer, EngineError> {
         let now = self.now();
+        let engine = self.clone();
         self.write(move |db| {
             let mut c = db
                 .customer(id)?
@@ -253,6 +272,7 @@ impl Engine {
             c.previous_secret = Some((old, now.plus_seconds(ROTATION_GRACE_SECONDS)));
             c.tm_update = now;
             db.update_customer(&c)?;
+            engine.evict_customer(c.id);
             Ok(c)
         })
         .await

@@ -144,6 +144,10 @@ impl Engine {
         conference_id: Uuid,
         now: Timestamp,
     ) -> Result<(), EngineError> {
+        // Most conferences are the JSON API's; they have no XML status to report.
+        if db.conference_origin(conference_id)? != Some(Origin::Xml) {
+            return Ok(());
+        }
         let Some(mut conf) = db.conference(None, conference_id)? else {
             return Ok(());
         };

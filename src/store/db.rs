@@ -587,6 +587,28 @@ impl<'c> Db<'c> {
         )
     }
 
+    /// How many calls of a conference have not left, and how many of those are joined.
+    pub fn call_counts(&self, conference_id: Uuid) -> Result<(usize, usize), StoreError> {
+        let (active, joined): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(status = 'joined'), 0) FROM conferencecalls \
+                 WHERE conference_id = ? AND status <> 'leaved'",
+            )?
+            .query_row([conference_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((active as usize, joined as usize))
+    }
+
+    /// Which API created a conference, without loading it.
+    pub fn conference_origin(&self, id: Uuid) -> Result<Option<Origin>, StoreError> {
+        let origin: Option<String> = self
+            .conn
+            .prepare_cached("SELECT origin FROM conferences WHERE id = ?")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(origin.and_then(|o| Origin::parse(&o)))
+    }
+
     /// Calls of a conference that have not left, oldest first.
     pub fn calls_in(&self, conference_id: Uuid) -> Result<Vec<Conferencecall>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
@@ -701,13 +723,17 @@ impl<'c> Db<'c> {
         &self,
         f: impl FnOnce(&Db) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.conn
-            .execute_batch("SAVEPOINT step")
-            .map_err(|e| E::from(e.into()))?;
+        let run = |sql: &str| {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.execute([]))
+                .map(|_| ())
+        };
+        run("SAVEPOINT step").map_err(|e| E::from(e.into()))?;
         let result = f(self);
         let end = match &result {
-            Ok(_) => self.conn.execute_batch("RELEASE step"),
-            Err(_) => self.conn.execute_batch("ROLLBACK TO step; RELEASE step"),
+            Ok(_) => run("RELEASE step"),
+            Err(_) => run("ROLLBACK TO step").and_then(|_| run("RELEASE step")),
         };
         end.map_err(|e| E::from(e.into()))?;
         result

@@ -154,12 +154,13 @@ where
     E: From<StoreError>,
     F: FnOnce(&Db) -> Result<T, E>,
 {
-    conn.execute_batch("SAVEPOINT job")
-        .map_err(|e| E::from(StoreError::from(e)))?;
+    // Cached statements: a savepoint per job is on the hot path of every write.
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
+    run("SAVEPOINT job").map_err(|e| E::from(StoreError::from(e)))?;
     let result = f(&Db::new(conn));
     let end = match &result {
-        Ok(_) => conn.execute_batch("RELEASE job"),
-        Err(_) => conn.execute_batch("ROLLBACK TO job; RELEASE job"),
+        Ok(_) => run("RELEASE job"),
+        Err(_) => run("ROLLBACK TO job").and_then(|_| run("RELEASE job")),
     };
     match end {
         Ok(()) => result,
