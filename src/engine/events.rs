@@ -100,25 +100,38 @@ impl Engine {
     pub async fn handle_event(&self, event: PlatformEvent) -> Result<String, EngineError> {
         let now = self.clock.now();
         let engine = self.clone();
-        let (answer, webhooks): Applied = self
+        let (id, type_name) = (event.id.clone(), event.kind.type_name());
+        // The common path is one write: apply the event and record its answer. A refusal makes
+        // the closure fail, so the job's savepoint undoes anything it wrote; the refusal is
+        // then recorded by a second, small write. (No nested savepoint on the hot path.)
+        let applied = self
             .write(move |db| {
                 if let Some((status, body)) = db.event_answer(&event.id)? {
                     return Ok((replayed(status, &body), Vec::new()));
                 }
-                let result = db.atomically(|db| engine.apply(db, &event.kind, now));
-                let (status, body, answer, webhooks) = match result {
-                    Ok((body, webhooks)) => (ANSWERED, body.clone(), Ok(body), webhooks),
-                    Err(EngineError::Refused(r)) => {
-                        let stored =
-                            json!({"reason": r.code(), "message": r.to_string()}).to_string();
-                        (REFUSED, stored, Err(r), Vec::new())
-                    }
-                    Err(other) => return Err(other),
-                };
-                db.record_event_answer(&event.id, event.kind.type_name(), status, &body, now)?;
-                Ok::<Applied, EngineError>((answer, webhooks))
+                let (body, webhooks) = engine.apply(db, &event.kind, now)?;
+                db.record_event_answer(&event.id, type_name, ANSWERED, &body, now)?;
+                Ok::<Applied, EngineError>((Ok(body), webhooks))
             })
-            .await?;
+            .await;
+        let (answer, webhooks) = match applied {
+            Ok(a) => a,
+            Err(EngineError::Refused(r)) => {
+                let stored = json!({"reason": r.code(), "message": r.to_string()}).to_string();
+                // If the same id was answered meanwhile, that first answer stands.
+                let first = self
+                    .write(move |db| {
+                        if let Some((status, body)) = db.event_answer(&id)? {
+                            return Ok(replayed(status, &body));
+                        }
+                        db.record_event_answer(&id, type_name, REFUSED, &stored, now)?;
+                        Ok::<_, EngineError>(Err(r))
+                    })
+                    .await?;
+                (first, Vec::new())
+            }
+            Err(other) => return Err(other),
+        };
         self.send_webhooks(webhooks).await;
         answer.map_err(EngineError::Refused)
     }
@@ -232,7 +245,7 @@ impl Engine {
             JoinRefusal::Full => Refusal::ConferenceFull,
         })?;
         let mut call = Conferencecall {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             customer_id: conf.customer_id,
             conference_id: conf.id,
             reference_id: call_id.to_string(),

@@ -28,7 +28,7 @@ impl Engine {
             tracing::debug!(kind, "no --platform-url: command not sent");
             return Ok(());
         };
-        let id = Uuid::new_v4().to_string();
+        let id = Uuid::now_v7().to_string();
         let body = json!({"id": id, "type": kind, "data": data}).to_string();
         db.enqueue(&StoredMessage {
             seq: 0,
@@ -295,7 +295,7 @@ impl Engine {
             return Err(Refusal::StateInvalid("a recording is already active".into()).into());
         }
         let rec = Recording {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             customer_id: conf.customer_id,
             conference_id: conf.id,
             status: RecordingStatus::Recording,

@@ -231,16 +231,21 @@ impl Engine {
         (self.outbox_wake.clone(), self.deadline_wake.clone())
     }
 
-    /// A store write followed by a wake-up of the background tasks, since any write may have
-    /// queued a message or set a deadline.
+    /// A store write followed by a wake-up of the background tasks that have new work: a
+    /// queued message, or a deadline that may be earlier than the one they wait for.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, EngineError>
     where
         T: Send + 'static,
         F: FnOnce(&crate::store::Db) -> Result<T, EngineError> + Send + 'static,
     {
         let result = self.store.write(f).await;
-        self.outbox_wake.notify_one();
-        self.deadline_wake.notify_one();
+        let (outbox, deadlines) = self.store.take_signals();
+        if outbox {
+            self.outbox_wake.notify_one();
+        }
+        if deadlines {
+            self.deadline_wake.notify_one();
+        }
         result
     }
 
@@ -358,7 +363,7 @@ impl Engine {
         )?;
         let now = self.clock.now();
         let conference = Conference {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             customer_id: customer,
             kind: draft.kind.unwrap_or(ConferenceType::Conference),
             status: ConferenceStatus::Progressing,

@@ -119,7 +119,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         db.enqueue(&StoredMessage {
             seq: 0,
-            id: format!("msg_{}", Uuid::new_v4().simple()),
+            id: format!("msg_{}", Uuid::now_v7().simple()),
             kind: KIND_WEBHOOK.into(),
             customer_id: Some(customer.id),
             ordering_key: ordering_key.to_string(),

@@ -10,12 +10,36 @@ use crate::customer::Customer;
 use crate::timestamp::Timestamp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 /// A connection seen through confab's queries. Reader and writer threads hand one to the
 /// closure they run.
 pub struct Db<'c> {
     conn: &'c Connection,
+    /// Set when this write queued a message or set a deadline; `None` on readers.
+    signals: Option<&'c WriteSignals>,
+}
+
+/// What the writes of a batch did that background tasks must hear about once it commits.
+#[derive(Debug, Default)]
+pub struct WriteSignals {
+    pub outbox: AtomicBool,
+    pub deadlines: AtomicBool,
+}
+
+impl WriteSignals {
+    fn raise(flag: &AtomicBool) {
+        flag.store(true, Ordering::Release);
+    }
+
+    /// Takes (and clears) the flags: (outbox, deadlines).
+    pub fn take(&self) -> (bool, bool) {
+        (
+            self.outbox.swap(false, Ordering::AcqRel),
+            self.deadlines.swap(false, Ordering::AcqRel),
+        )
+    }
 }
 
 /// Position after the last item of a page: items are ordered by `(tm_create, id)` descending.
@@ -246,8 +270,15 @@ impl<'c> Db<'c> {
         }
     }
 
-    pub(super) fn new(conn: &'c Connection) -> Self {
-        Db { conn }
+    pub(super) fn reader(conn: &'c Connection) -> Self {
+        Db { conn, signals: None }
+    }
+
+    pub(super) fn writer(conn: &'c Connection, signals: &'c WriteSignals) -> Self {
+        Db {
+            conn,
+            signals: Some(signals),
+        }
     }
 
     /// A trivial query, to prove the store answers.
@@ -770,6 +801,9 @@ impl<'c> Db<'c> {
     // ---- outbox --------------------------------------------------------------------------
 
     pub fn enqueue(&self, m: &StoredMessage) -> Result<(), StoreError> {
+        if let Some(s) = self.signals {
+            WriteSignals::raise(&s.outbox);
+        }
         self.conn
             .prepare_cached(
                 "INSERT INTO outbox (id, kind, customer_id, ordering_key, event_type, url, method, \
@@ -894,6 +928,9 @@ impl<'c> Db<'c> {
         subject: &str,
         due_at: Timestamp,
     ) -> Result<(), StoreError> {
+        if let Some(s) = self.signals {
+            WriteSignals::raise(&s.deadlines);
+        }
         self.conn
             .prepare_cached(
                 "INSERT INTO deadlines (kind, subject_id, due_at) VALUES (?1, ?2, ?3) \

@@ -3,12 +3,13 @@
 
 mod db;
 
-pub use db::{CallFilter, ConferenceFilter, Cursor, Db, Page, StoredMessage};
+pub use db::{CallFilter, ConferenceFilter, Cursor, Db, Page, StoredMessage, WriteSignals};
 
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// Most jobs the writer folds into one transaction.
@@ -39,6 +40,7 @@ type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 #[derive(Clone)]
 pub struct Store {
     writer: Sender<WriteJob>,
+    signals: Arc<WriteSignals>,
     readers: Sender<ReadJob>,
     path: PathBuf,
 }
@@ -93,9 +95,15 @@ impl Store {
         }
         Ok(Store {
             writer,
+            signals: Arc::new(WriteSignals::default()),
             readers: reader_tx,
             path: path.to_path_buf(),
         })
+    }
+
+    /// What committed writes did since the last call: (queued a message, set a deadline).
+    pub fn take_signals(&self) -> (bool, bool) {
+        self.signals.take()
     }
 
     pub fn path(&self) -> &Path {
@@ -110,7 +118,7 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel();
         let job: ReadJob = Box::new(move |conn| {
-            let _ = tx.send(f(&Db::new(conn)));
+            let _ = tx.send(f(&Db::reader(conn)));
         });
         self.readers.send(job).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -126,9 +134,10 @@ impl Store {
         F: FnOnce(&Db) -> Result<T, E> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
+        let signals = self.signals.clone();
         let job: WriteJob = Box::new(move |conn| {
             let outcome = match conn {
-                Some(conn) => run_in_savepoint(conn, f),
+                Some(conn) => run_in_savepoint(conn, &signals, f),
                 None => Err(E::from(StoreError::Commit(
                     "no transaction could be started".into(),
                 ))),
@@ -149,7 +158,7 @@ impl Store {
     }
 }
 
-fn run_in_savepoint<T, E, F>(conn: &Connection, f: F) -> Result<T, E>
+fn run_in_savepoint<T, E, F>(conn: &Connection, signals: &WriteSignals, f: F) -> Result<T, E>
 where
     E: From<StoreError>,
     F: FnOnce(&Db) -> Result<T, E>,
@@ -157,7 +166,7 @@ where
     // Cached statements: a savepoint per job is on the hot path of every write.
     let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
     run("SAVEPOINT job").map_err(|e| E::from(StoreError::from(e)))?;
-    let result = f(&Db::new(conn));
+    let result = f(&Db::writer(conn, signals));
     let end = match &result {
         Ok(_) => run("RELEASE job"),
         Err(_) => run("ROLLBACK TO job").and_then(|_| run("RELEASE job")),
