@@ -51,7 +51,6 @@ struct Server {
     child: Option<Child>,
     base: String,
     _dir: Option<TempDir>,
-
 }
 
 impl Drop for Server {
@@ -74,22 +73,39 @@ fn start_confab(db: &Path) -> (Child, String, Duration) {
     let mut child = Command::new(confab_binary())
         .args(["serve", "--bind", "127.0.0.1:0", "--db"])
         .arg(db)
-        .args(["--flows-dir", "/nonexistent", "--admin-token", ADMIN, "--platform-secret", SECRET])
+        .args([
+            "--flows-dir",
+            "/nonexistent",
+            "--admin-token",
+            ADMIN,
+            "--platform-secret",
+            SECRET,
+        ])
         .env("RUST_LOG", "warn,confab::cli=info")
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with cargo build --release)", confab_binary().display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {}: {e} (build it with cargo build --release)",
+                confab_binary().display()
+            )
+        });
     let stderr = child.stderr.take().expect("piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if let Some(rest) = line.split("addr=").nth(1) {
                 let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(600)).expect("confab reports its address");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(600))
+        .expect("confab reports its address");
     let base = format!("http://{addr}");
     while !healthy(&addr) {
         std::thread::sleep(Duration::from_millis(5));
@@ -100,8 +116,12 @@ fn start_confab(db: &Path) -> (Child, String, Duration) {
 /// A plain HTTP/1.1 GET of /healthz, so the start-up measurement needs no async runtime.
 fn healthy(addr: &str) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return false };
-    if s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").is_err() {
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    if s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut answer = String::new();
@@ -114,7 +134,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!("confab-bench-{}", uuid::Uuid::new_v4().simple()));
+        let p =
+            std::env::temp_dir().join(format!("confab-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&p).expect("temp dir");
         TempDir(p)
     }
@@ -132,27 +153,66 @@ impl Drop for TempDir {
 
 fn peak_rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
 fn current_rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
+/// CPU seconds (user + system) a process has used, from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let Some(rest) = stat.rsplit(')').next() else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn sign(id: &str, body: &[u8]) -> (String, String) {
-    let key = base64::engine::general_purpose::STANDARD.decode(SECRET.trim_start_matches("whsec_")).unwrap_or_default();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(SECRET.trim_start_matches("whsec_"))
+        .unwrap_or_default();
     let ts = chrono::Utc::now().timestamp().to_string();
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("any key length");
     mac.update(format!("{id}.{ts}.").as_bytes());
     mac.update(body);
-    (ts, format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())))
+    (
+        ts,
+        format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        ),
+    )
 }
 
-async fn post_event(client: &reqwest::Client, base: &str, id: &str, kind: &str, data: Value) -> Result<u16, String> {
-    let body = json!({"id": id, "type": kind, "data": data}).to_string().into_bytes();
+async fn post_event(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+    kind: &str,
+    data: Value,
+) -> Result<u16, String> {
+    let body = json!({"id": id, "type": kind, "data": data})
+        .to_string()
+        .into_bytes();
     let (ts, sig) = sign(id, &body);
     let res = client
         .post(format!("{base}/v1.0/platform/events"))
@@ -178,7 +238,11 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().pool_max_idle_per_host(1).tcp_nodelay(true).build().expect("client")
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .build()
+        .expect("client")
 }
 
 fn seed_body(i: usize) -> Value {
@@ -216,7 +280,16 @@ async fn create_conferences(base: &str, key: &str, n: usize, connections: usize)
                 if i >= n {
                     break;
                 }
-                let v: Value = c.post(format!("{base}/v1.0/conferences")).bearer_auth(&key).json(&seed_body(i)).send().await.expect("create").json().await.expect("json");
+                let v: Value = c
+                    .post(format!("{base}/v1.0/conferences"))
+                    .bearer_auth(&key)
+                    .json(&seed_body(i))
+                    .send()
+                    .await
+                    .expect("create")
+                    .json()
+                    .await
+                    .expect("json");
                 ids.push(v["id"].as_str().expect("id").to_string());
             }
             ids
@@ -240,14 +313,31 @@ struct LoadResult {
 
 /// Each connection takes conferences in turn and drives their calls through join, joined, left,
 /// with reads mixed in.
-async fn drive(base: &str, key: &str, confs: &[String], calls: usize, connections: usize, reads_per_call: usize, run: &str) -> LoadResult {
-    let work: Vec<(String, usize)> = confs.iter().flat_map(|c| (0..calls).map(move |j| (c.clone(), j))).collect();
+async fn drive(
+    base: &str,
+    key: &str,
+    confs: &[String],
+    calls: usize,
+    connections: usize,
+    reads_per_call: usize,
+    run: &str,
+) -> LoadResult {
+    let work: Vec<(String, usize)> = confs
+        .iter()
+        .flat_map(|c| (0..calls).map(move |j| (c.clone(), j)))
+        .collect();
     let work = Arc::new(work);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (base, key, work, next, run) = (base.to_string(), key.to_string(), work.clone(), next.clone(), run.to_string());
+        let (base, key, work, next, run) = (
+            base.to_string(),
+            key.to_string(),
+            work.clone(),
+            next.clone(),
+            run.to_string(),
+        );
         tasks.push(tokio::spawn(async move {
             let c = client();
             let (mut ev, mut rd, mut fails) = (Vec::new(), Vec::new(), 0usize);
@@ -257,7 +347,14 @@ async fn drive(base: &str, key: &str, confs: &[String], calls: usize, connection
                 let call = format!("{run}-{conf}-{j}");
                 for kind in ["call_joining", "call_joined", "call_left"] {
                     let t = Instant::now();
-                    let st = post_event(&c, &base, &format!("{call}-{kind}"), kind, json!({"call_id": call, "conference_id": conf})).await;
+                    let st = post_event(
+                        &c,
+                        &base,
+                        &format!("{call}-{kind}"),
+                        kind,
+                        json!({"call_id": call, "conference_id": conf}),
+                    )
+                    .await;
                     ev.push(t.elapsed().as_micros() as u32);
                     if st != Ok(200) {
                         fails += 1;
@@ -265,7 +362,12 @@ async fn drive(base: &str, key: &str, confs: &[String], calls: usize, connection
                 }
                 for _ in 0..reads_per_call {
                     let t = Instant::now();
-                    match c.get(format!("{base}/v1.0/conferences/{conf}")).bearer_auth(&key).send().await {
+                    match c
+                        .get(format!("{base}/v1.0/conferences/{conf}"))
+                        .bearer_auth(&key)
+                        .send()
+                        .await
+                    {
                         Ok(r) if r.status().is_success() => {
                             let _ = r.bytes().await;
                         }
@@ -299,7 +401,13 @@ async fn drive(base: &str, key: &str, confs: &[String], calls: usize, connection
 }
 
 /// Reads only, for `seconds`.
-async fn read_phase(base: &str, key: &str, confs: &[String], connections: usize, seconds: u64) -> (usize, Duration, Vec<u32>) {
+async fn read_phase(
+    base: &str,
+    key: &str,
+    confs: &[String],
+    connections: usize,
+    seconds: u64,
+) -> (usize, Duration, Vec<u32>) {
     let confs = Arc::new(confs.to_vec());
     let until = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
@@ -314,7 +422,12 @@ async fn read_phase(base: &str, key: &str, confs: &[String], connections: usize,
                 let conf = &confs[i % confs.len()];
                 i += connections;
                 let t = Instant::now();
-                if let Ok(r) = c.get(format!("{base}/v1.0/conferences/{conf}")).bearer_auth(&key).send().await {
+                if let Ok(r) = c
+                    .get(format!("{base}/v1.0/conferences/{conf}"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                {
                     let _ = r.bytes().await;
                 }
                 lat.push(t.elapsed().as_micros() as u32);
@@ -332,11 +445,25 @@ async fn read_phase(base: &str, key: &str, confs: &[String], connections: usize,
 
 /// Checks that every conference's state is what the acknowledged events imply: no call joined,
 /// exactly `calls` conferencecalls per conference from this run, all `leaved`.
-async fn verify(base: &str, key: &str, confs: &[String], calls: usize, run: &str) -> Result<usize, String> {
+async fn verify(
+    base: &str,
+    key: &str,
+    confs: &[String],
+    calls: usize,
+    run: &str,
+) -> Result<usize, String> {
     let c = client();
     let mut checked = 0;
     for conf in confs {
-        let v: Value = c.get(format!("{base}/v1.0/conferences/{conf}")).bearer_auth(key).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+        let v: Value = c
+            .get(format!("{base}/v1.0/conferences/{conf}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
         if v["conferencecall_ids"] != json!([]) || v["status"] != "progressing" {
             return Err(format!("conference {conf}: {v}"));
         }
@@ -371,7 +498,10 @@ async fn verify(base: &str, key: &str, confs: &[String], calls: usize, run: &str
             }
         }
         if seen.len() != calls {
-            return Err(format!("conference {conf}: {} calls, expected {calls}", seen.len()));
+            return Err(format!(
+                "conference {conf}: {} calls, expected {calls}",
+                seen.len()
+            ));
         }
     }
     Ok(checked)
@@ -413,7 +543,11 @@ async fn actix_ceiling(connections: usize, seconds: u64) -> f64 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = actix_web::HttpServer::new(|| {
-        actix_web::App::new().route("/ok", actix_web::web::get().to(|| async { actix_web::HttpResponse::Ok().json(json!({"ok": true})) }))
+        actix_web::App::new().route(
+            "/ok",
+            actix_web::web::get()
+                .to(|| async { actix_web::HttpResponse::Ok().json(json!({"ok": true})) }),
+        )
     })
     .workers(2)
     .disable_signals()
@@ -451,7 +585,8 @@ async fn actix_ceiling(connections: usize, seconds: u64) -> f64 {
 fn seed_database(path: &Path, conferences: usize) {
     drop(confab::store::Store::open(path, 1).expect("migrated"));
     let conn = rusqlite::Connection::open(path).expect("open");
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;").ok();
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;")
+        .ok();
     conn.execute("INSERT INTO customers (id, name, webhook_secret, tm_create, tm_update) VALUES ('00000000-0000-4000-8000-000000000001', 'seed', 'whsec_c2VlZA==', 0, 0)", []).ok();
     let now = chrono::Utc::now().timestamp_micros();
     conn.execute_batch("BEGIN").ok();
@@ -462,7 +597,9 @@ fn seed_database(path: &Path, conferences: usize) {
             let id = uuid::Uuid::new_v4().to_string();
             let t = now - (conferences - i) as i64;
             conf.execute(rusqlite::params![id, t, t]).ok();
-            deadline.execute(rusqlite::params![id, t + 604_800_000_000]).ok();
+            deadline
+                .execute(rusqlite::params![id, t + 604_800_000_000])
+                .ok();
         }
     }
     conn.execute_batch("COMMIT").ok();
@@ -475,38 +612,113 @@ fn report(name: &str, value: f64, unit: &str) {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    println!("confab-bench: {} conferences x {} calls, {} connections, {} read(s) per call", args.conferences, args.calls, args.connections, args.reads_per_call);
-    println!("machine: {} cores, {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), std::env::consts::ARCH);
+    println!(
+        "confab-bench: {} conferences x {} calls, {} connections, {} read(s) per call",
+        args.conferences, args.calls, args.connections, args.reads_per_call
+    );
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        std::env::consts::ARCH
+    );
 
     let server = match &args.target {
-        Some(t) => Server { child: None, base: t.trim_end_matches('/').to_string(), _dir: None },
+        Some(t) => Server {
+            child: None,
+            base: t.trim_end_matches('/').to_string(),
+            _dir: None,
+        },
         None => {
             let dir = TempDir::new();
             let db = dir.path().join("bench.db");
             let (child, base, took) = start_confab(&db);
-            report("start-up, empty database", took.as_secs_f64() * 1000.0, "ms");
-            Server { child: Some(child), base, _dir: Some(dir) }
+            report(
+                "start-up, empty database",
+                took.as_secs_f64() * 1000.0,
+                "ms",
+            );
+            Server {
+                child: Some(child),
+                base,
+                _dir: Some(dir),
+            }
         }
     };
     let base = server.base.clone();
     let key = create_customer(&base).await;
     let t = Instant::now();
     let confs = create_conferences(&base, &key, args.conferences, args.connections).await;
-    report("conferences created per second", confs.len() as f64 / t.elapsed().as_secs_f64(), "/s");
+    report(
+        "conferences created per second",
+        confs.len() as f64 / t.elapsed().as_secs_f64(),
+        "/s",
+    );
 
     let run = format!("r{}", chrono::Utc::now().timestamp_millis());
-    let load = drive(&base, &key, &confs, args.calls, args.connections, args.reads_per_call, &run).await;
+    let server_pid = server.child.as_ref().map(|c| c.id().to_string());
+    let (gen_before, srv_before) = (cpu_seconds("self"), server_pid.as_deref().map(cpu_seconds).unwrap_or(0.0));
+    let load = drive(
+        &base,
+        &key,
+        &confs,
+        args.calls,
+        args.connections,
+        args.reads_per_call,
+        &run,
+    )
+    .await;
     let events_per_s = load.events as f64 / load.elapsed.as_secs_f64();
-    println!("\n-- mixed load: {} events + {} reads in {:.2} s, {} failures", load.events, load.reads, load.elapsed.as_secs_f64(), load.failures);
+    println!(
+        "\n-- mixed load: {} events + {} reads in {:.2} s, {} failures",
+        load.events,
+        load.reads,
+        load.elapsed.as_secs_f64(),
+        load.failures
+    );
     report("platform events per second", events_per_s, "/s");
-    report("conference reads per second (mixed)", load.reads as f64 / load.elapsed.as_secs_f64(), "/s");
-    report("event latency p50", percentile(&load.event_latency, 0.50), "ms");
-    report("event latency p99", percentile(&load.event_latency, 0.99), "ms");
-    report("event latency p99.9", percentile(&load.event_latency, 0.999), "ms");
-    report("read latency p50 (mixed)", percentile(&load.read_latency, 0.50), "ms");
-    report("read latency p99 (mixed)", percentile(&load.read_latency, 0.99), "ms");
+    report(
+        "conference reads per second (mixed)",
+        load.reads as f64 / load.elapsed.as_secs_f64(),
+        "/s",
+    );
+    report(
+        "event latency p50",
+        percentile(&load.event_latency, 0.50),
+        "ms",
+    );
+    report(
+        "event latency p99",
+        percentile(&load.event_latency, 0.99),
+        "ms",
+    );
+    report(
+        "event latency p99.9",
+        percentile(&load.event_latency, 0.999),
+        "ms",
+    );
+    report(
+        "read latency p50 (mixed)",
+        percentile(&load.read_latency, 0.50),
+        "ms",
+    );
+    report(
+        "read latency p99 (mixed)",
+        percentile(&load.read_latency, 0.99),
+        "ms",
+    );
+    let wall = load.elapsed.as_secs_f64();
+    let gen_cpu = cpu_seconds("self") - gen_before;
+    report("load generator CPU (cores busy)", gen_cpu / wall, "cores");
+    if let Some(pid) = server_pid.as_deref() {
+        let srv_cpu = cpu_seconds(pid) - srv_before;
+        report("server CPU (cores busy)", srv_cpu / wall, "cores");
+        report("events per server CPU-second", load.events as f64 / srv_cpu.max(0.001), "/s");
+    }
 
-    let (reads, took, lat) = read_phase(&base, &key, &confs, args.connections, args.read_seconds).await;
+    let (reads, took, lat) =
+        read_phase(&base, &key, &confs, args.connections, args.read_seconds).await;
     let reads_per_s = reads as f64 / took.as_secs_f64();
     println!("\n-- reads only for {} s", args.read_seconds);
     report("conference reads per second", reads_per_s, "/s");
@@ -527,25 +739,62 @@ async fn main() {
 
     if !args.no_ceilings {
         println!("\n-- ceilings of this machine");
-        let sqlite = tokio::task::spawn_blocking(|| sqlite_ceiling(50_000, 64)).await.unwrap_or(0.0);
-        report("raw SQLite event writes per second (batch 64)", sqlite, "/s");
+        let sqlite = tokio::task::spawn_blocking(|| sqlite_ceiling(50_000, 64))
+            .await
+            .unwrap_or(0.0);
+        report(
+            "raw SQLite event writes per second (batch 64)",
+            sqlite,
+            "/s",
+        );
         let actix = actix_ceiling(args.connections, 5).await;
         report("trivial actix-web JSON endpoint per second", actix, "/s");
-        report("confab events as % of SQLite ceiling", 100.0 * events_per_s / sqlite, "%");
-        report("confab events as % of actix ceiling", 100.0 * events_per_s / actix, "%");
-        report("confab reads as % of actix ceiling", 100.0 * reads_per_s / actix, "%");
+        report(
+            "confab events as % of SQLite ceiling",
+            100.0 * events_per_s / sqlite,
+            "%",
+        );
+        report(
+            "confab events as % of actix ceiling",
+            100.0 * events_per_s / actix,
+            "%",
+        );
+        report(
+            "confab reads as % of actix ceiling",
+            100.0 * reads_per_s / actix,
+            "%",
+        );
     }
 
     if args.memory_conferences > 0 {
         if let (Some(pid), false) = (server.child.as_ref().map(Child::id), args.target.is_some()) {
-            println!("\n-- memory with {} conferences and {} calls joined", args.memory_conferences, args.memory_conferences / 10);
-            let more = create_conferences(&base, &key, args.memory_conferences, args.connections).await;
+            println!(
+                "\n-- memory with {} conferences and {} calls joined",
+                args.memory_conferences,
+                args.memory_conferences / 10
+            );
+            let more =
+                create_conferences(&base, &key, args.memory_conferences, args.connections).await;
             let joined_calls = args.memory_conferences / 10;
             let c = client();
             for (i, conf) in more.iter().take(joined_calls).enumerate() {
                 let call = format!("mem-{i}");
-                let _ = post_event(&c, &base, &format!("{call}-j"), "call_joining", json!({"call_id": call, "conference_id": conf})).await;
-                let _ = post_event(&c, &base, &format!("{call}-d"), "call_joined", json!({"call_id": call, "conference_id": conf})).await;
+                let _ = post_event(
+                    &c,
+                    &base,
+                    &format!("{call}-j"),
+                    "call_joining",
+                    json!({"call_id": call, "conference_id": conf}),
+                )
+                .await;
+                let _ = post_event(
+                    &c,
+                    &base,
+                    &format!("{call}-d"),
+                    "call_joined",
+                    json!({"call_id": call, "conference_id": conf}),
+                )
+                .await;
             }
             report("server RSS now", current_rss_mb(pid).unwrap_or(0.0), "MB");
             report("server peak RSS", peak_rss_mb(pid).unwrap_or(0.0), "MB");
@@ -554,15 +803,26 @@ async fn main() {
     drop(server);
 
     if args.startup_conferences > 0 {
-        println!("\n-- start-up with {} conferences and their deadlines stored", args.startup_conferences);
+        println!(
+            "\n-- start-up with {} conferences and their deadlines stored",
+            args.startup_conferences
+        );
         let dir = TempDir::new();
         let db = dir.path().join("startup.db");
         let t = Instant::now();
         seed_database(&db, args.startup_conferences);
         println!("(seeded in {:.1} s)", t.elapsed().as_secs_f64());
         let (mut child, _, took) = start_confab(&db);
-        report("start-up until /healthz answers", took.as_secs_f64() * 1000.0, "ms");
-        report("server RSS after start-up", current_rss_mb(child.id()).unwrap_or(0.0), "MB");
+        report(
+            "start-up until /healthz answers",
+            took.as_secs_f64() * 1000.0,
+            "ms",
+        );
+        report(
+            "server RSS after start-up",
+            current_rss_mb(child.id()).unwrap_or(0.0),
+            "MB",
+        );
         let _ = child.kill();
         let _ = child.wait();
     }

@@ -147,10 +147,7 @@ impl Engine {
             return Ok(());
         }
         let had_joined = matches!(was, CallStatus::Joined | CallStatus::Leaving);
-        if conf.kind == ConferenceType::Connect
-            && conf.status.is_open()
-            && had_joined
-            && joined > 0
+        if conf.kind == ConferenceType::Connect && conf.status.is_open() && had_joined && joined > 0
         {
             self.terminate(db, conf, now)?;
             self.notify_conference(db, conf, "conference_updated", now)?;

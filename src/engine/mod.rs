@@ -13,8 +13,8 @@ pub use events::{EventKind, PlatformEvent, WebhookRequest};
 use crate::action::{self, ActionError, ActionList};
 use crate::conference::{
     Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Origin,
-    Recording, XmlAttributes, MAX_DATA_BYTES, MAX_DETAIL_CHARS, MAX_NAME_CHARS,
-    StoredJson, MAX_TIMEOUT_SECONDS,
+    Recording, StoredJson, XmlAttributes, MAX_DATA_BYTES, MAX_DETAIL_CHARS, MAX_NAME_CHARS,
+    MAX_TIMEOUT_SECONDS,
 };
 use crate::customer::{self, Customer};
 use crate::flow::FlowSet;
@@ -576,7 +576,11 @@ impl Engine {
     }
 
     /// A customer read through the writer's cache; call only inside a write.
-    pub(crate) fn cached_customer(&self, db: &crate::store::Db, id: Uuid) -> Result<Option<Arc<Customer>>, EngineError> {
+    pub(crate) fn cached_customer(
+        &self,
+        db: &crate::store::Db,
+        id: Uuid,
+    ) -> Result<Option<Arc<Customer>>, EngineError> {
         if let Ok(cache) = self.customers.read() {
             if let Some(c) = cache.get(&id) {
                 return Ok(Some(c.clone()));

@@ -271,7 +271,10 @@ impl<'c> Db<'c> {
     }
 
     pub(super) fn reader(conn: &'c Connection) -> Self {
-        Db { conn, signals: None }
+        Db {
+            conn,
+            signals: None,
+        }
     }
 
     pub(super) fn writer(conn: &'c Connection, signals: &'c WriteSignals) -> Self {

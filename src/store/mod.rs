@@ -39,6 +39,8 @@ type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    /// Dropped with the last handle, which ends the checkpoint thread.
+    _checkpoint: Arc<Sender<()>>,
     writer: Sender<WriteJob>,
     signals: Arc<WriteSignals>,
     readers: Sender<ReadJob>,
@@ -73,6 +75,15 @@ impl Store {
     pub fn open(path: &Path, readers: usize) -> Result<Store, StoreError> {
         let mut conn = open_connection(path)?;
         migrations().to_latest(&mut conn)?;
+        // Checkpoints move WAL pages into the database file; done by the writer after a commit
+        // they would stall every request in that batch, so a thread of their own does them.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoint_conn = open_connection(path)?;
+        let (checkpoint_stop, checkpoint_rx) = crossbeam_channel::bounded::<()>(0);
+        std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoint_conn, checkpoint_rx))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start checkpoint thread: {e}")))?;
 
         let (writer, write_rx) = crossbeam_channel::unbounded::<WriteJob>();
         std::thread::Builder::new()
@@ -94,6 +105,7 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt(format!("cannot start reader thread: {e}")))?;
         }
         Ok(Store {
+            _checkpoint: Arc::new(checkpoint_stop),
             writer,
             signals: Arc::new(WriteSignals::default()),
             readers: reader_tx,
@@ -164,7 +176,11 @@ where
     F: FnOnce(&Db) -> Result<T, E>,
 {
     // Cached statements: a savepoint per job is on the hot path of every write.
-    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
+    let run = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map(|_| ())
+    };
     run("SAVEPOINT job").map_err(|e| E::from(StoreError::from(e)))?;
     let result = f(&Db::writer(conn, signals));
     let end = match &result {
@@ -174,6 +190,25 @@ where
     match end {
         Ok(()) => result,
         Err(e) => Err(E::from(StoreError::from(e))),
+    }
+}
+
+/// Checkpoints the WAL every 200 ms without blocking the writer or readers (PASSIVE), until
+/// the store is dropped.
+fn checkpoint_loop(conn: Connection, stop: Receiver<()>) {
+    loop {
+        match stop.recv_timeout(std::time::Duration::from_millis(200)) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "store: checkpoint failed; will retry");
+                }
+            }
+            _ => {
+                // A last full checkpoint keeps the WAL short for the next start.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                return;
+            }
+        }
     }
 }
 
