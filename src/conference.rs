@@ -155,41 +155,36 @@ pub const MAX_NAME_CHARS: usize = 255;
 pub const MAX_DETAIL_CHARS: usize = 4096;
 
 /// JSON kept as the text it was stored as: validated once on write, served verbatim, and parsed
-/// only when something needs its contents (a run, a variable). Reads never pay for parsing.
+/// only when something needs its contents (a run, a variable). Loading a conference on the
+/// event path never parses or validates it.
 #[derive(Debug, Clone)]
-pub struct StoredJson(Box<RawValue>);
+pub struct StoredJson(String);
 
 impl StoredJson {
     pub fn from_value(v: &Value) -> StoredJson {
-        match RawValue::from_string(v.to_string()) {
-            Ok(raw) => StoredJson(raw),
-            // Serializing a `Value` always gives valid JSON; this arm only keeps the type total.
-            Err(_) => StoredJson::null(),
-        }
+        StoredJson(v.to_string())
     }
 
-    fn null() -> StoredJson {
-        match RawValue::from_string("null".to_string()) {
-            Ok(raw) => StoredJson(raw),
-            Err(_) => unreachable!("\"null\" is valid JSON"),
-        }
-    }
-
-    /// Wraps stored text, checking it is JSON.
-    pub fn from_text(text: String) -> Result<StoredJson, serde_json::Error> {
-        RawValue::from_string(text).map(StoredJson)
-    }
-
-    pub fn raw(&self) -> &RawValue {
-        &self.0
+    /// Wraps text read back from the store (written by `from_value`, so valid JSON).
+    pub fn from_stored(text: String) -> StoredJson {
+        StoredJson(text)
     }
 
     pub fn text(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
     pub fn parse(&self) -> Value {
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl Serialize for StoredJson {
+    /// Emits the text as JSON as it is. Text that is somehow not JSON (a hand-edited database)
+    /// is an error of the serializer, not a panic.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
@@ -240,10 +235,10 @@ pub struct ConferenceJson<'a> {
     status: &'static str,
     name: &'a str,
     detail: &'a str,
-    data: &'a RawValue,
+    data: &'a StoredJson,
     timeout: i64,
-    pre_actions: &'a RawValue,
-    post_actions: &'a RawValue,
+    pre_actions: &'a StoredJson,
+    post_actions: &'a StoredJson,
     conferencecall_ids: &'a [Uuid],
     recording_id: Uuid,
     recording_ids: &'a [Uuid],
@@ -262,10 +257,10 @@ impl ConferenceView {
             status: c.status.as_str(),
             name: &c.name,
             detail: &c.detail,
-            data: c.data.raw(),
+            data: &c.data,
             timeout: c.timeout,
-            pre_actions: c.pre_actions.raw(),
-            post_actions: c.post_actions.raw(),
+            pre_actions: &c.pre_actions,
+            post_actions: &c.post_actions,
             conferencecall_ids: &self.conferencecall_ids,
             recording_id: self.recording_id.unwrap_or(Uuid::nil()),
             recording_ids: &self.recording_ids,

@@ -147,9 +147,6 @@ fn conference_from_row(row: &Row) -> Result<Conference, StoreError> {
     let pre: String = row.get(8)?;
     let post: String = row.get(9)?;
     let origin: String = row.get(10)?;
-    let json = |what: &str, text: String| {
-        StoredJson::from_text(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-    };
     Ok(Conference {
         id: uuid_col(row, 0)?,
         customer_id: uuid_col(row, 1)?,
@@ -158,10 +155,10 @@ fn conference_from_row(row: &Row) -> Result<Conference, StoreError> {
             .ok_or_else(|| corrupt("conference status", &status))?,
         name: row.get(4)?,
         detail: row.get(5)?,
-        data: json("data", data)?,
+        data: StoredJson::from_stored(data),
         timeout: row.get(7)?,
-        pre_actions: json("pre_actions", pre)?,
-        post_actions: json("post_actions", post)?,
+        pre_actions: StoredJson::from_stored(pre),
+        post_actions: StoredJson::from_stored(post),
         origin: Origin::parse(&origin).ok_or_else(|| corrupt("origin", &origin))?,
         xml: XmlAttributes {
             app_sid: row.get(11)?,

@@ -53,6 +53,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0002_outbox_and_deadlines.sql")),
         M::up(include_str!("migrations/0003_webhook_secret_rotation.sql")),
         M::up(include_str!("migrations/0004_xml_status.sql")),
+        M::up(include_str!("migrations/0005_platform_events_rowid.sql")),
     ])
 }
 
