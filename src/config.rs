@@ -50,8 +50,9 @@ pub struct Config {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CONFAB_WORKERS")]
     pub workers: Option<usize>,
-    /// SQLite reader threads.
-    #[arg(long, env = "CONFAB_READERS", default_value_t = 4)]
+    /// SQLite reader threads (default: one per core, at least 2). More threads than cores only
+    /// add context switches; reads are short.
+    #[arg(long, env = "CONFAB_READERS", default_value_t = default_readers())]
     pub readers: usize,
 }
 
@@ -71,9 +72,16 @@ impl Config {
             command_retry_schedule: "0,1,2,5,10,30,60".into(),
             webhook_allow_private: false,
             workers: None,
-            readers: 4,
+            readers: default_readers(),
         }
     }
+}
+
+fn default_readers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
 }
 
 /// Parses a comma-separated list of seconds, naming the setting when it is wrong.
