@@ -6,6 +6,7 @@ use crate::engine::{Engine, EngineSettings};
 use crate::flow::{self, FlowSet};
 use crate::http::{self, AppState};
 use crate::outbox::{DeliverySettings, Dispatcher, RetryPolicy};
+use crate::ratelimit::Limiter;
 use crate::store::Store;
 use crate::timestamp::SystemClock;
 use actix_web::{web, HttpServer};
@@ -122,13 +123,34 @@ impl App {
             engine: self.engine.clone(),
             admin_token: self.config.admin_token.clone().filter(|t| !t.is_empty()),
             platform_key: self.platform_key.clone(),
+            customer_limit: Limiter::new(self.config.rate_limit),
+            auth_failure_limit: Limiter::new(self.config.auth_failure_limit),
         });
+        let metrics = self.engine.metrics();
         let mut server = HttpServer::new(move || {
+            let metrics = metrics.clone();
             actix_web::App::new()
                 .app_data(state.clone())
+                .wrap_fn(move |req, srv| {
+                    use actix_web::dev::Service;
+                    let metrics = metrics.clone();
+                    let method = req.method().clone();
+                    let route = req.match_pattern();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        let route = route.unwrap_or_else(|| "unmatched".to_string());
+                        metrics.request(method.as_str(), &route, res.status().as_u16());
+                        Ok(res)
+                    }
+                })
                 .configure(http::routes)
         })
         .disable_signals()
+        // Slow clients: the request head must arrive within 5 s, idle keep-alive connections
+        // close after 30 s; bodies have their own deadline (`http::input`).
+        .client_request_timeout(Duration::from_secs(5))
+        .keep_alive(Duration::from_secs(30))
         .shutdown_timeout(30);
         if let Some(w) = self.config.workers {
             server = server.workers(w.max(1));
@@ -148,11 +170,13 @@ impl App {
             engine.clock(),
             delivery,
             outbox_wake,
+            engine.metrics(),
         ));
         let background = [
             tokio::spawn(watch_flows(engine.clone(), flows_dir)),
             tokio::spawn(dispatcher.run()),
-            tokio::spawn(deadline::run_scheduler(engine, deadline_wake)),
+            tokio::spawn(deadline::run_scheduler(engine.clone(), deadline_wake)),
+            tokio::spawn(housekeeping(engine)),
         ];
         let handle = server.handle();
         let serving = tokio::spawn(server);
@@ -169,6 +193,19 @@ impl App {
             Err(e) => tracing::error!(error = %e, "server task failed"),
         }
         Ok(())
+    }
+}
+
+/// Prunes history past its retention, once at start and then every ten minutes.
+async fn housekeeping(engine: Engine) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match engine.prune_history().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned history past its retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning history failed; will retry"),
+        }
     }
 }
 

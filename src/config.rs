@@ -50,6 +50,12 @@ pub struct Config {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CONFAB_WORKERS")]
     pub workers: Option<usize>,
+    /// Requests per second each customer may make (bursts of twice that); 0 = no limit.
+    #[arg(long, env = "CONFAB_RATE_LIMIT", default_value_t = 1000)]
+    pub rate_limit: u32,
+    /// Failed authentications per second one client address may make before it gets 429.
+    #[arg(long, env = "CONFAB_AUTH_FAILURE_LIMIT", default_value_t = 20)]
+    pub auth_failure_limit: u32,
     /// SQLite reader threads (default: one per core, at least 2). More threads than cores only
     /// add context switches; reads are short.
     #[arg(long, env = "CONFAB_READERS", default_value_t = default_readers())]
@@ -72,6 +78,8 @@ impl Config {
             command_retry_schedule: "0,1,2,5,10,30,60".into(),
             webhook_allow_private: false,
             workers: None,
+            rate_limit: 1000,
+            auth_failure_limit: 20,
             readers: default_readers(),
         }
     }

@@ -118,6 +118,7 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     in_flight: Arc<Mutex<InFlight>>,
     slots: Arc<Semaphore>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Messages being attempted now, and how many per customer.
@@ -167,6 +168,7 @@ impl Dispatcher {
         clock: Arc<dyn Clock>,
         settings: DeliverySettings,
         wake: Arc<Notify>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Dispatcher {
         let client = reqwest::Client::builder()
             .user_agent(concat!("confab/", env!("CARGO_PKG_VERSION")))
@@ -182,6 +184,7 @@ impl Dispatcher {
             wake,
             in_flight: Arc::new(Mutex::new(InFlight::default())),
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            metrics,
         }
     }
 
@@ -257,6 +260,12 @@ impl Dispatcher {
         } else {
             &self.settings.webhook_policy
         };
+        let outcome = match &attempt {
+            Attempt::Delivered(_) => "delivered",
+            Attempt::Retry { .. } => "retry",
+            Attempt::Failed { .. } => "failed",
+        };
+        self.metrics.delivery(&m.kind, outcome);
         match attempt {
             Attempt::Delivered(status) => {
                 m.status = DELIVERED.into();

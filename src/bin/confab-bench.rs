@@ -78,6 +78,8 @@ fn start_confab(db: &Path) -> (Child, String, Duration) {
             "/nonexistent",
             "--admin-token",
             ADMIN,
+            "--rate-limit",
+            "0",
             "--platform-secret",
             SECRET,
         ])

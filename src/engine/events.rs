@@ -91,8 +91,9 @@ impl Refusal {
     }
 }
 
-/// What the writer hands back: the answer, plus webhooks to send once it has committed.
-type Applied = (Result<String, Refusal>, Vec<WebhookRequest>);
+/// What the writer hands back: the answer, webhooks to send once it has committed, and whether
+/// the answer is a replay.
+type Applied = (Result<String, Refusal>, Vec<WebhookRequest>, bool);
 
 impl Engine {
     /// Applies a platform event and returns the JSON answer body, or the refusal. A replayed
@@ -107,15 +108,23 @@ impl Engine {
         let applied = self
             .write(move |db| {
                 if let Some((status, body)) = db.event_answer(&event.id)? {
-                    return Ok((replayed(status, &body), Vec::new()));
+                    return Ok((replayed(status, &body), Vec::new(), true));
                 }
                 let (body, webhooks) = engine.apply(db, &event.kind, now)?;
                 db.record_event_answer(&event.id, type_name, ANSWERED, &body, now)?;
-                Ok::<Applied, EngineError>((Ok(body), webhooks))
+                Ok::<Applied, EngineError>((Ok(body), webhooks, false))
             })
             .await;
         let (answer, webhooks) = match applied {
-            Ok(a) => a,
+            Ok((answer, webhooks, replay)) => {
+                let outcome = match (&answer, replay) {
+                    (_, true) => "replayed",
+                    (Ok(_), false) => "applied",
+                    (Err(_), false) => "refused",
+                };
+                self.metrics.event(type_name, outcome);
+                (answer, webhooks)
+            }
             Err(EngineError::Refused(r)) => {
                 let stored = json!({"reason": r.code(), "message": r.to_string()}).to_string();
                 // If the same id was answered meanwhile, that first answer stands.
@@ -128,6 +137,7 @@ impl Engine {
                         Ok::<_, EngineError>(Err(r))
                     })
                     .await?;
+                self.metrics.event(type_name, "refused");
                 (first, Vec::new())
             }
             Err(other) => return Err(other),

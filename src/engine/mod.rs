@@ -148,9 +148,15 @@ pub struct Engine {
     /// Customers as the writer last read them, so each notification does not reload its
     /// customer. Only the writer thread fills it; customer changes (also on the writer) evict.
     customers: Arc<RwLock<HashMap<Uuid, Arc<Customer>>>>,
+    metrics: Arc<crate::metrics::Metrics>,
     pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
 }
+
+/// How long a platform event id is remembered: a replay within it gets the first answer.
+pub const IDEMPOTENCY_WINDOW_SECONDS: i64 = 7 * 24 * 3600;
+/// How long delivered and failed messages stay in the delivery log.
+pub const MESSAGE_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
 
 /// Largest number of API keys remembered in memory; beyond it the cache starts over.
 const KEY_CACHE_LIMIT: usize = 100_000;
@@ -209,6 +215,7 @@ impl Engine {
             outbox_wake: Arc::new(Notify::new()),
             deadline_wake: Arc::new(Notify::new()),
             customers: Arc::new(RwLock::new(HashMap::new())),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
             courier: Courier::new(),
             keys: Arc::new(RwLock::new(HashMap::new())),
         }
@@ -216,6 +223,15 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn metrics(&self) -> Arc<crate::metrics::Metrics> {
+        self.metrics.clone()
+    }
+
+    /// The gauges of `/metrics`, read from the store.
+    pub async fn gauges(&self) -> Result<crate::metrics::Gauges, EngineError> {
+        Ok(self.store.read(|db| db.gauges()).await?)
     }
 
     pub fn now(&self) -> crate::timestamp::Timestamp {
@@ -310,6 +326,12 @@ impl Engine {
             .write(move |db| db.insert_customer(&stored, &hash))
             .await?;
         Ok((c, key))
+    }
+
+    /// The customer of an API key already seen, from memory only (no store lookup).
+    pub fn authenticate_known(&self, api_key: &str) -> Option<Uuid> {
+        let hash = customer::hash_api_key(api_key);
+        self.keys.read().ok()?.get(&hash).copied()
     }
 
     /// The customer an API key belongs to, if any.
@@ -604,6 +626,18 @@ impl Engine {
         if let Ok(mut cache) = self.customers.write() {
             cache.remove(&id);
         }
+    }
+
+    /// Deletes history past its retention: platform event answers after the idempotency window
+    /// (7 days) and finished outbox messages after 30 days.
+    pub async fn prune_history(&self) -> Result<usize, EngineError> {
+        let now = self.now();
+        let events_before = now.plus_seconds(-IDEMPOTENCY_WINDOW_SECONDS);
+        let messages_before = now.plus_seconds(-MESSAGE_RETENTION_SECONDS);
+        Ok(self
+            .store
+            .write(move |db| db.prune(events_before, messages_before))
+            .await?)
     }
 
     /// Whether the store answers (for `/healthz`).

@@ -35,21 +35,54 @@ pub fn presented_key(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// Finds the customer behind the request's API key.
+/// Finds the customer behind the request's API key, within the rate limits: per customer,
+/// and per client address for failed attempts (a flood of bad keys is refused before it costs
+/// a lookup).
 pub async fn authenticate(req: &HttpRequest) -> Result<Tenant, ApiError> {
-    let key = presented_key(req);
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let (Some(key), Some(state)) = (key, state) else {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Err(ApiError::unauthenticated());
     };
+    let now = std::time::Instant::now();
+    let peer = req.peer_addr().map(|a| a.ip());
     // Keys are `cfk_` + 43 characters; anything far longer is not worth hashing.
-    if key.len() > 256 {
+    let key = presented_key(req).filter(|k| k.len() <= 256);
+    // A key already known is answered from memory, so an address that also floods bad keys
+    // (a shared NAT) does not lock out a customer already using the service.
+    let known = key
+        .as_deref()
+        .and_then(|k| state.engine.authenticate_known(k));
+    if known.is_none() {
+        if let Some(ip) = peer {
+            if let Err(wait) = state.auth_failure_limit.peek(ip, now) {
+                state
+                    .engine
+                    .metrics()
+                    .rate_limited
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(ApiError::rate_limited(wait));
+            }
+        }
+    }
+    let found = match (known, key) {
+        (Some(id), _) => Some(id),
+        (None, Some(key)) => state.engine.authenticate(&key).await?,
+        (None, None) => None,
+    };
+    let Some(id) = found else {
+        if let Some(ip) = peer {
+            let _ = state.auth_failure_limit.check(ip, now);
+        }
         return Err(ApiError::unauthenticated());
+    };
+    if let Err(wait) = state.customer_limit.check(id, now) {
+        state
+            .engine
+            .metrics()
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(ApiError::rate_limited(wait));
     }
-    match state.engine.authenticate(&key).await? {
-        Some(id) => Ok(Tenant(id)),
-        None => Err(ApiError::unauthenticated()),
-    }
+    Ok(Tenant(id))
 }
 
 impl FromRequest for Tenant {

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub request_id: String,
+    /// Seconds to send as `Retry-After` (429 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -22,7 +24,20 @@ impl ApiError {
             reason,
             message: message.into(),
             request_id: Uuid::new_v4().to_string(),
+            retry_after: None,
         }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(wait: std::time::Duration) -> ApiError {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("too many requests; retry after {seconds} s"),
+        );
+        e.retry_after = Some(seconds);
+        e
     }
 
     pub fn invalid_argument(field: &str, message: impl std::fmt::Display) -> ApiError {
@@ -111,7 +126,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(self.body())
+        let mut res = HttpResponse::build(self.status);
+        if let Some(s) = self.retry_after {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, s.to_string()));
+        }
+        res.json(self.body())
     }
 }
 

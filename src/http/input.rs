@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 /// Largest request body accepted (§6.1).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a client may take to send its body.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 /// Largest and default page (§6.1).
 pub const MAX_PAGE_SIZE: usize = 100;
 
@@ -29,16 +31,30 @@ pub async fn read_body(
             return Err(ApiError::too_large(MAX_BODY_BYTES));
         }
     }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::invalid_json(format!("cannot read the body: {e}")))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::too_large(MAX_BODY_BYTES));
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::invalid_json(format!("cannot read the body: {e}")))?;
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(ApiError::too_large(MAX_BODY_BYTES));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        Ok(body.freeze())
+    };
+    // A client trickling its body must not hold a connection and a buffer forever.
+    match tokio::time::timeout(BODY_DEADLINE, read).await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::new(
+            actix_web::http::StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!(
+                "the body did not arrive within {} s",
+                BODY_DEADLINE.as_secs()
+            ),
+        )),
     }
-    Ok(body.freeze())
 }
 
 /// Parses JSON into `T`; a wrong type names the field (`timeout: invalid type: ...`).

@@ -11,6 +11,8 @@ pub mod platform;
 pub mod xml_api;
 
 use crate::engine::Engine;
+use crate::ratelimit::Limiter;
+use actix_web::ResponseError;
 use actix_web::{web, HttpResponse};
 use error::ApiError;
 
@@ -20,6 +22,19 @@ pub struct AppState {
     pub admin_token: Option<String>,
     /// The platform secret's key bytes; `None` accepts unsigned events.
     pub platform_key: Option<Vec<u8>>,
+    /// Requests per second per customer.
+    pub customer_limit: Limiter<uuid::Uuid>,
+    /// Failed authentications per second per client address.
+    pub auth_failure_limit: Limiter<std::net::IpAddr>,
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match state.engine.gauges().await {
+        Ok(g) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(state.engine.metrics().render(&g)),
+        Err(e) => ApiError::from(e).error_response(),
+    }
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
@@ -136,6 +151,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(no_route)),
     )
     .route("/healthz", web::get().to(healthz))
+    .route("/metrics", web::get().to(metrics))
     .service(
         web::scope("/v1/account/{account_sid}/conf")
             .service(xml_resource("", web::post().to(xml_api::create)))

@@ -982,11 +982,58 @@ impl<'c> Db<'c> {
             .query_row([], |r| r.get(0))?)
     }
 
+    /// The gauges of `/metrics`.
+    pub fn gauges(&self) -> Result<crate::metrics::Gauges, StoreError> {
+        let mut g = crate::metrics::Gauges::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, status, COUNT(*) FROM outbox WHERE status IN ('pending', 'failed') \
+             GROUP BY kind, status",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let (kind, status, n): (String, String, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            if status == "pending" {
+                g.outbox_pending.push((kind, n));
+            } else {
+                g.outbox_failed.push((kind, n));
+            }
+        }
+        let (conferences, calls) = self.active_counts()?;
+        g.active_conferences = conferences;
+        g.active_calls = calls;
+        g.deadlines = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM deadlines")?
+            .query_row([], |r| r.get(0))?;
+        Ok(g)
+    }
+
+    /// Deletes history older than its retention: answered platform events (the idempotency
+    /// window) and delivered or failed outbox messages. Returns how many rows went.
+    pub fn prune(
+        &self,
+        events_before: Timestamp,
+        messages_before: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let events = self
+            .conn
+            .prepare_cached("DELETE FROM platform_events WHERE tm_create < ?")?
+            .execute([events_before.micros()])?;
+        let messages = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM outbox WHERE status IN ('delivered', 'failed') AND tm_update < ?",
+            )?
+            .execute([messages_before.micros()])?;
+        Ok(events + messages)
+    }
+
     /// Counts for metrics: conferences not terminated, calls not left.
     pub fn active_counts(&self) -> Result<(i64, i64), StoreError> {
-        let conferences = self.conn.prepare_cached(
-            "SELECT COUNT(*) FROM conferences WHERE status IN ('starting', 'progressing', 'terminating')",
-        )?.query_row([], |r| r.get(0))?;
+        let conferences = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM conferences WHERE status <> 'terminated'")?
+            .query_row([], |r| r.get(0))?;
         let calls = self
             .conn
             .prepare_cached("SELECT COUNT(*) FROM conferencecalls WHERE status <> 'leaved'")?

@@ -54,6 +54,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0003_webhook_secret_rotation.sql")),
         M::up(include_str!("migrations/0004_xml_status.sql")),
         M::up(include_str!("migrations/0005_platform_events_rowid.sql")),
+        M::up(include_str!("migrations/0006_metrics_and_retention.sql")),
     ])
 }
 

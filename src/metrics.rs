@@ -1,0 +1,178 @@
+//! Counters for `/metrics` (Prometheus text format). Counters live in memory and count since
+//! start; gauges (outbox depth, active conferences and calls) are read from the store at scrape.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Every counter confab keeps.
+#[derive(Default)]
+pub struct Metrics {
+    /// (method, route pattern, status) → requests.
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// (event type, outcome) → platform events.
+    events: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// (kind, outcome) → delivery attempts.
+    deliveries: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Requests refused by the rate limits.
+    pub rate_limited: AtomicU64,
+}
+
+fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
+    if let Ok(mut m) = map.lock() {
+        *m.entry(key).or_insert(0) += 1;
+    }
+}
+
+/// Gauges read from the store when scraped.
+#[derive(Debug, Default, Clone)]
+pub struct Gauges {
+    pub outbox_pending: Vec<(String, i64)>,
+    pub outbox_failed: Vec<(String, i64)>,
+    pub active_conferences: i64,
+    pub active_calls: i64,
+    pub deadlines: i64,
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    pub fn request(&self, method: &str, route: &str, status: u16) {
+        bump(
+            &self.requests,
+            (method.to_string(), route.to_string(), status),
+        );
+    }
+
+    /// `outcome`: `applied`, `replayed` or `refused`.
+    pub fn event(&self, event_type: &'static str, outcome: &'static str) {
+        bump(&self.events, (event_type, outcome));
+    }
+
+    /// `outcome`: `delivered`, `retry` or `failed`.
+    pub fn delivery(&self, kind: &str, outcome: &'static str) {
+        bump(&self.deliveries, (kind.to_string(), outcome));
+    }
+
+    /// The Prometheus text exposition of every series.
+    pub fn render(&self, g: &Gauges) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP confab_http_requests_total HTTP requests answered, by method, route and status.");
+        let _ = writeln!(out, "# TYPE confab_http_requests_total counter");
+        if let Ok(m) = self.requests.lock() {
+            for ((method, route, status), n) in m.iter() {
+                let _ = writeln!(out, "confab_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}", escape(method), escape(route));
+            }
+        }
+        let _ = writeln!(out, "# HELP confab_platform_events_total Platform events, by type and outcome (applied, replayed, refused).");
+        let _ = writeln!(out, "# TYPE confab_platform_events_total counter");
+        if let Ok(m) = self.events.lock() {
+            for ((t, o), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "confab_platform_events_total{{type=\"{t}\",outcome=\"{o}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP confab_deliveries_total Outbox delivery attempts, by kind (command, webhook) and outcome (delivered, retry, failed).");
+        let _ = writeln!(out, "# TYPE confab_deliveries_total counter");
+        if let Ok(m) = self.deliveries.lock() {
+            for ((k, o), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "confab_deliveries_total{{kind=\"{}\",outcome=\"{o}\"}} {n}",
+                    escape(k)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP confab_rate_limited_total Requests refused with 429 by the rate limits."
+        );
+        let _ = writeln!(out, "# TYPE confab_rate_limited_total counter");
+        let _ = writeln!(
+            out,
+            "confab_rate_limited_total {}",
+            self.rate_limited.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP confab_outbox_depth Messages waiting in the outbox, by kind."
+        );
+        let _ = writeln!(out, "# TYPE confab_outbox_depth gauge");
+        for kind in ["command", "webhook"] {
+            let n = g
+                .outbox_pending
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            let _ = writeln!(out, "confab_outbox_depth{{kind=\"{kind}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP confab_outbox_failed Messages that failed for good, by kind."
+        );
+        let _ = writeln!(out, "# TYPE confab_outbox_failed gauge");
+        for kind in ["command", "webhook"] {
+            let n = g
+                .outbox_failed
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            let _ = writeln!(out, "confab_outbox_failed{{kind=\"{kind}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP confab_active_conferences Conferences not yet terminated."
+        );
+        let _ = writeln!(out, "# TYPE confab_active_conferences gauge");
+        let _ = writeln!(out, "confab_active_conferences {}", g.active_conferences);
+        let _ = writeln!(
+            out,
+            "# HELP confab_active_calls Conferencecalls not yet left."
+        );
+        let _ = writeln!(out, "# TYPE confab_active_calls gauge");
+        let _ = writeln!(out, "confab_active_calls {}", g.active_calls);
+        let _ = writeln!(
+            out,
+            "# HELP confab_deadlines_pending Timers (timeouts, kick grace, idle) waiting to fire."
+        );
+        let _ = writeln!(out, "# TYPE confab_deadlines_pending gauge");
+        let _ = writeln!(out, "confab_deadlines_pending {}", g.deadlines);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.request("GET", "/v1.0/conferences/{id}", 200);
+        m.request("GET", "/v1.0/conferences/{id}", 200);
+        m.event("call_joining", "applied");
+        m.delivery("webhook", "failed");
+        let text = m.render(&Gauges {
+            outbox_pending: vec![("webhook".into(), 3)],
+            active_calls: 2,
+            ..Gauges::default()
+        });
+        assert!(text.contains("confab_http_requests_total{method=\"GET\",route=\"/v1.0/conferences/{id}\",status=\"200\"} 2"));
+        assert!(text
+            .contains("confab_platform_events_total{type=\"call_joining\",outcome=\"applied\"} 1"));
+        assert!(text.contains("confab_deliveries_total{kind=\"webhook\",outcome=\"failed\"} 1"));
+        assert!(text.contains("confab_outbox_depth{kind=\"webhook\"} 3"));
+        assert!(text.contains("confab_outbox_depth{kind=\"command\"} 0"));
+        assert!(text.contains("confab_active_calls 2"));
+    }
+}
