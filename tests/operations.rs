@@ -341,3 +341,41 @@ async fn concurrent_delete_and_joins_never_leave_a_joined_call_in_a_terminated_c
         }
     }
 }
+
+#[tokio::test]
+async fn openapi_describes_exactly_the_registered_routes() {
+    let s = signed_server(|_| {}).await;
+    let res = s.client.get(s.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let mut described = std::collections::BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            assert!(op["responses"]["200"].is_object(), "{method} {path}");
+            described.insert((method.clone(), path.trim_start_matches("/v1.0").to_string()));
+        }
+    }
+    let registered: std::collections::BTreeSet<(String, String)> =
+        confab::http::registered_routes().into_iter().collect();
+    assert!(!registered.is_empty());
+    let undocumented: Vec<_> = registered.difference(&described).collect();
+    let phantom: Vec<_> = described.difference(&registered).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from /openapi.json: {undocumented:?}"
+    );
+    assert!(
+        phantom.is_empty(),
+        "/openapi.json describes routes that do not exist: {phantom:?}"
+    );
+    // Every $ref points at a schema that exists.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = r.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling $ref {name}"
+        );
+    }
+}

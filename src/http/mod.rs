@@ -7,6 +7,7 @@ pub mod customers;
 pub mod error;
 pub mod flows;
 pub mod input;
+pub mod openapi;
 pub mod platform;
 pub mod xml_api;
 
@@ -58,10 +59,59 @@ async fn wrong_method() -> Result<HttpResponse, ApiError> {
 }
 
 /// A resource with its routes; any other method answers 405 in the envelope.
-fn resource(path: &str, routes: Vec<actix_web::Route>) -> actix_web::Resource {
+/// Every (method, path) of the JSON API as registered, for the OpenAPI drift check.
+static REGISTERED: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// The JSON API routes the server registered: (method, path under `/v1.0`).
+pub fn registered_routes() -> Vec<(String, String)> {
+    REGISTERED
+        .lock()
+        .map(|r| r.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+type MethodRoute = (&'static str, actix_web::Route);
+
+fn get<F: actix_web::Handler<A>, A: actix_web::FromRequest + 'static>(h: F) -> MethodRoute
+where
+    F::Output: actix_web::Responder + 'static,
+{
+    ("get", web::get().to(h))
+}
+
+fn post<F: actix_web::Handler<A>, A: actix_web::FromRequest + 'static>(h: F) -> MethodRoute
+where
+    F::Output: actix_web::Responder + 'static,
+{
+    ("post", web::post().to(h))
+}
+
+fn put<F: actix_web::Handler<A>, A: actix_web::FromRequest + 'static>(h: F) -> MethodRoute
+where
+    F::Output: actix_web::Responder + 'static,
+{
+    ("put", web::put().to(h))
+}
+
+fn delete<F: actix_web::Handler<A>, A: actix_web::FromRequest + 'static>(h: F) -> MethodRoute
+where
+    F::Output: actix_web::Responder + 'static,
+{
+    ("delete", web::delete().to(h))
+}
+
+/// A JSON API resource with its routes, recorded for the OpenAPI drift check; any other method
+/// answers 405 in the envelope.
+fn resource(path: &str, routes: Vec<MethodRoute>) -> actix_web::Resource {
+    if let Ok(mut r) = REGISTERED.lock() {
+        for (method, _) in &routes {
+            r.insert((method.to_string(), path.to_string()));
+        }
+    }
     routes
         .into_iter()
-        .fold(web::resource(path), |r, route| r.route(route))
+        .fold(web::resource(path), |r, (_, route)| r.route(route))
         .default_service(web::to(wrong_method))
 }
 
@@ -81,77 +131,53 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::scope("/v1.0")
-            .service(resource(
-                "/platform/events",
-                vec![web::post().to(platform::receive)],
-            ))
+            .service(resource("/platform/events", vec![post(platform::receive)]))
             .service(resource(
                 "/conferences",
-                vec![web::get().to(conf::list), web::post().to(conf::create)],
+                vec![get(conf::list), post(conf::create)],
             ))
-            .service(resource(
-                "/conferencecalls",
-                vec![web::get().to(conf::list_calls)],
-            ))
-            .service(resource(
-                "/recordings",
-                vec![web::get().to(conf::list_recordings)],
-            ))
-            .service(resource("/flows", vec![web::get().to(flows::list)]))
-            .service(resource(
-                "/customers",
-                vec![web::post().to(customers::create)],
-            ))
+            .service(resource("/conferencecalls", vec![get(conf::list_calls)]))
+            .service(resource("/recordings", vec![get(conf::list_recordings)]))
+            .service(resource("/flows", vec![get(flows::list)]))
+            .service(resource("/customers", vec![post(customers::create)]))
             .service(resource(
                 "/customer",
-                vec![
-                    web::get().to(customers::get_self),
-                    web::put().to(customers::update_self),
-                ],
+                vec![get(customers::get_self), put(customers::update_self)],
             ))
             .service(resource(
                 "/customer/webhook_secret",
-                vec![web::post().to(customers::rotate_secret)],
+                vec![post(customers::rotate_secret)],
             ))
             .service(resource(
                 "/webhook_deliveries",
-                vec![web::get().to(customers::list_deliveries)],
+                vec![get(customers::list_deliveries)],
             ))
             .service(resource(
                 "/conferences/{id}",
-                vec![
-                    web::get().to(conf::get),
-                    web::put().to(conf::update),
-                    web::delete().to(conf::delete),
-                ],
+                vec![get(conf::get), put(conf::update), delete(conf::delete)],
             ))
             .service(resource(
                 "/conferences/{id}/recording_start",
-                vec![web::post().to(conf::recording_start)],
+                vec![post(conf::recording_start)],
             ))
             .service(resource(
                 "/conferences/{id}/recording_stop",
-                vec![web::post().to(conf::recording_stop)],
+                vec![post(conf::recording_stop)],
             ))
             .service(resource(
                 "/conferencecalls/{id}",
-                vec![
-                    web::get().to(conf::get_call),
-                    web::delete().to(conf::kick_call),
-                ],
+                vec![get(conf::get_call), delete(conf::kick_call)],
             ))
-            .service(resource(
-                "/recordings/{id}",
-                vec![web::get().to(conf::get_recording)],
-            ))
+            .service(resource("/recordings/{id}", vec![get(conf::get_recording)]))
             .service(resource(
                 "/webhook_deliveries/{id}/retry",
-                vec![web::post().to(customers::retry_delivery)],
+                vec![post(customers::retry_delivery)],
             ))
             .default_service(web::to(no_route)),
     )
     .route("/healthz", web::get().to(healthz))
     .route("/metrics", web::get().to(metrics))
+    .route("/openapi.json", web::get().to(openapi::serve))
     .service(
         web::scope("/v1/account/{account_sid}/conf")
             .service(xml_resource("", web::post().to(xml_api::create)))
