@@ -102,6 +102,12 @@ fn platform_variables(data: &Map<String, Value>) -> Result<Variables, ApiError> 
 }
 
 /// Turns the envelope into a typed event; every problem names its field.
+/// Parses a platform event body (after its signature has been checked).
+pub fn parse_event_body(body: &[u8]) -> Result<PlatformEvent, ApiError> {
+    let envelope: Envelope = parse_json(body)?;
+    parse_event(envelope)
+}
+
 fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
     if env.id.is_empty() || env.id.len() > 128 {
         return Err(ApiError::invalid_argument(
@@ -203,8 +209,7 @@ async fn handle(
     if let Some(key) = &state.platform_key {
         verify(req, key, &body)?;
     }
-    let envelope: Envelope = parse_json(&body)?;
-    let event = parse_event(envelope)?;
+    let event = parse_event_body(&body)?;
     let id = event.id.clone();
     state.engine.handle_event(event).await.map_err(|e| match e {
         // The event id is the request id of a refusal, so a replay's answer is byte for byte
