@@ -27,6 +27,15 @@ enum Command {
         #[command(subcommand)]
         command: CustomerCommand,
     },
+    /// Copy the database to a file while the service runs (SQLite's online backup).
+    Backup {
+        /// SQLite database file to copy.
+        #[arg(long, env = "CONFAB_DB", default_value = "confab.db")]
+        db: PathBuf,
+        /// Where to write the copy (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Check and try out flow files.
     Flows {
         #[command(subcommand)]
@@ -96,6 +105,7 @@ pub fn main() -> ExitCode {
                     webhook_uri,
                 },
         } => runtime.block_on(create_customer(db, name, webhook_uri)),
+        Command::Backup { db, to } => backup(&db, &to),
         Command::Flows {
             command: FlowsCommand::Check { dir },
         } => flows_check(&dir),
@@ -176,6 +186,23 @@ async fn create_customer(db: PathBuf, name: String, webhook_uri: String) -> Exit
         },
         Err(e) => {
             eprintln!("confab: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn backup(db: &std::path::Path, to: &std::path::Path) -> ExitCode {
+    if to.exists() {
+        eprintln!("confab: {} already exists; choose a new file", to.display());
+        return ExitCode::FAILURE;
+    }
+    match crate::store::backup(db, to) {
+        Ok(()) => {
+            println!("backed up {} to {}", db.display(), to.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("confab: backup failed: {e}");
             ExitCode::FAILURE
         }
     }

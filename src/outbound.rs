@@ -7,6 +7,20 @@ use std::time::Duration;
 /// How long a `webhook_send` action with `sync: true` may hold up the call's answer (§4).
 pub const SYNC_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// A URL fit for logs: scheme, host and path, without the query or credentials, which may carry
+/// secrets.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.path()
+        ),
+        Err(_) => "<invalid url>".to_string(),
+    }
+}
+
 /// The HTTP client for outbound requests; cheap to clone (one connection pool).
 #[derive(Clone)]
 pub struct Courier {
@@ -48,12 +62,14 @@ impl Courier {
         }
         match req.send().await {
             Ok(res) if res.status().is_success() => {
-                tracing::debug!(uri = %w.uri, status = res.status().as_u16(), "action webhook sent")
+                tracing::debug!(uri = %redact(&w.uri), status = res.status().as_u16(), "action webhook sent")
             }
             Ok(res) => {
-                tracing::warn!(uri = %w.uri, status = res.status().as_u16(), "action webhook refused")
+                tracing::warn!(uri = %redact(&w.uri), status = res.status().as_u16(), "action webhook refused")
             }
-            Err(e) => tracing::warn!(uri = %w.uri, error = %e, "action webhook failed"),
+            Err(e) => {
+                tracing::warn!(uri = %redact(&w.uri), error = %e.without_url(), "action webhook failed")
+            }
         }
     }
 }

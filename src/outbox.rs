@@ -376,7 +376,7 @@ impl Dispatcher {
                 error: if e.is_timeout() {
                     "timed out".to_string()
                 } else {
-                    format!("connection error: {e}")
+                    format!("connection error: {}", e.without_url())
                 },
                 retry_after: None,
             },

@@ -1,5 +1,7 @@
 //! The `confab` binary's subcommands, run as a user would run them.
 
+mod common;
+
 use std::process::Command;
 
 fn confab() -> Command {
@@ -99,4 +101,48 @@ fn serve_help_lists_every_setting() {
         assert!(text.contains(flag), "{flag} missing from --help");
     }
     assert!(text.contains("CONFAB_BIND"));
+}
+
+#[tokio::test]
+async fn backup_copies_a_live_database() {
+    // A running server with data in it.
+    let s = common::Server::start().await;
+    let a = s.create_customer("a").await;
+    s.call(
+        "POST",
+        "/v1.0/conferences",
+        Some(&a.key),
+        Some(serde_json::json!({"name": "kept"})),
+    )
+    .await;
+    let db = s.dir.path().join("confab.db");
+    let copy = s.dir.path().join("copy.db");
+    let out = confab()
+        .args(["backup", "--db"])
+        .arg(&db)
+        .arg("--to")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let name: String = conn
+        .query_row("SELECT name FROM conferences", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(name, "kept");
+    let again = confab()
+        .args(["backup", "--db"])
+        .arg(&db)
+        .arg("--to")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten"
+    );
 }

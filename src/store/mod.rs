@@ -195,6 +195,22 @@ where
     }
 }
 
+/// Copies a live database to `to` with SQLite's online backup: pages are copied in steps while
+/// the service keeps reading and writing, and the copy is a consistent snapshot.
+pub fn backup(db: &Path, to: &Path) -> Result<(), StoreError> {
+    if !db.exists() {
+        return Err(StoreError::Corrupt(format!(
+            "{} does not exist",
+            db.display()
+        )));
+    }
+    let src = open_connection(db)?;
+    let mut dst = Connection::open(to)?;
+    let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
+    b.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+    Ok(())
+}
+
 /// Checkpoints the WAL every 200 ms without blocking the writer or readers (PASSIVE), until
 /// the store is dropped.
 fn checkpoint_loop(conn: Connection, stop: Receiver<()>) {
