@@ -46,8 +46,15 @@ impl Courier {
     }
 
     /// Sends an action's webhook. Failures are logged: an unreachable flow webhook must not
-    /// stop the call.
-    pub async fn send_action_webhook(&self, w: &WebhookRequest) {
+    /// stop the call. Action lists are written by customers, so their targets are checked like
+    /// every customer webhook's.
+    pub async fn send_action_webhook(&self, w: &WebhookRequest, allow_private: bool) {
+        if !allow_private {
+            if let Err(e) = crate::target::check_public(&w.uri).await {
+                tracing::warn!(uri = %redact(&w.uri), error = %e, "action webhook refused");
+                return;
+            }
+        }
         let method = match reqwest::Method::from_bytes(w.method.as_str().as_bytes()) {
             Ok(m) => m,
             Err(_) => reqwest::Method::POST,

@@ -27,6 +27,8 @@ async fn signed_server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut c = common::test_config(&dir);
     c.platform_secret = Some(common::PLATFORM_SECRET.into());
+    // The webhook receivers of these tests listen on 127.0.0.1.
+    c.webhook_allow_private = true;
     Server::start_with(dir, c).await
 }
 
@@ -366,4 +368,90 @@ async fn flows_reload_on_change_and_keep_the_last_good_set() {
         list["result"][0]["actions"][0]["option"]["text"],
         "version two!"
     );
+}
+
+#[tokio::test]
+async fn async_webhook_send_goes_through_the_outbox_signed() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/async"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&receiver)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/async"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&receiver)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = common::test_config(&dir);
+    c.platform_secret = Some(common::PLATFORM_SECRET.into());
+    c.webhook_allow_private = true;
+    c.webhook_retry_schedule = "0,1".into();
+    let s = Server::start_with(dir, c).await;
+    let a = s.create_customer("a").await;
+    let (_, conf) = s
+        .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({"pre_actions": [
+            {"type": "webhook_send", "option": {"uri": format!("{}/async", receiver.uri()), "method": "PUT", "data_type": "text/plain", "data": "joined ${call.id}"}},
+            {"type": "beep"}
+        ]})))
+        .await;
+    let cid = conf["id"].as_str().unwrap();
+    let (st, _) = post_event(&s, &json!({"id": "aw", "type": "call_joining", "data": {"call_id": "c7", "conference_id": cid}}), None).await;
+    assert_eq!(st, 200);
+    let got = common::eventually(
+        Duration::from_secs(5),
+        "delivered after one retry",
+        || async {
+            let r = receiver.received_requests().await.unwrap_or_default();
+            (r.len() >= 2).then_some(r)
+        },
+    )
+    .await;
+    let last = &got[1];
+    assert_eq!(String::from_utf8_lossy(&last.body), "joined c7");
+    assert_eq!(last.headers.get("content-type").unwrap(), "text/plain");
+    let h = |n: &str| last.headers.get(n).unwrap().to_str().unwrap().to_string();
+    assert!(common::signature_valid(
+        a.json["webhook_secret"].as_str().unwrap(),
+        &h("webhook-id"),
+        &h("webhook-timestamp"),
+        &last.body,
+        &h("webhook-signature")
+    ));
+    let (_, log) = s
+        .call("GET", "/v1.0/webhook_deliveries", Some(&a.key), None)
+        .await;
+    assert_eq!(log["result"][0]["event_type"], "webhook_send");
+}
+
+#[tokio::test]
+async fn action_webhooks_to_private_addresses_are_refused_by_default() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let s = Server::start().await;
+    let a = s.create_customer("a").await;
+    let (_, conf) = s
+        .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({"pre_actions": [
+            {"type": "webhook_send", "option": {"uri": format!("http://localhost:{}/x", receiver.address().port()), "sync": true}},
+            {"type": "webhook_send", "option": {"uri": format!("http://127.0.0.1:{}/y", receiver.address().port())}},
+            {"type": "beep"}
+        ]})))
+        .await;
+    let cid = conf["id"].as_str().unwrap();
+    let (st, _) = post_event(
+        &s,
+        &json!({"id": "p", "type": "call_joining", "data": {"call_id": "c", "conference_id": cid}}),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "the call still gets its actions");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.received_requests().await.unwrap().is_empty());
 }

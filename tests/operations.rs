@@ -171,7 +171,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         .respond_with(wiremock::ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
         .mount(&receiver)
         .await;
-    let s = signed_server(|_| {}).await;
+    let s = signed_server(|c| c.webhook_allow_private = true).await;
     let a = s.create_customer("a").await;
     let (_, conf) = s
         .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({"pre_actions": [{"type": "webhook_send", "option": {"uri": receiver.uri(), "sync": true}}, {"type": "beep"}]})))
@@ -211,7 +211,7 @@ async fn a_thousand_simultaneous_joins_and_leaves_leave_the_list_exact() {
         .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({})))
         .await;
     let cid = conf["id"].as_str().unwrap().to_string();
-    let n = 500;
+    let n = 700;
     let ev = |t: &'static str, i: usize| {
         (
             format!("{t}-{i}"),
@@ -226,7 +226,7 @@ async fn a_thousand_simultaneous_joins_and_leaves_leave_the_list_exact() {
     {
         assert_eq!(st, 200);
     }
-    // Joined for all, and at the same time leaves for the odd ones: 1,000 concurrent events.
+    // Joined for all, and at the same time leaves for the odd ones: 1,050 concurrent events.
     let mixed: Vec<_> = (0..n)
         .map(|i| ev("call_joined", i))
         .chain((0..n).filter(|i| i % 2 == 1).map(|i| ev("call_left", i)))
@@ -378,4 +378,50 @@ async fn openapi_describes_exactly_the_registered_routes() {
             "dangling $ref {name}"
         );
     }
+}
+
+#[tokio::test]
+async fn slow_and_oversized_clients_do_not_stop_others_being_served() {
+    use tokio::io::AsyncWriteExt;
+    let s = signed_server(|_| {}).await;
+    let a = s.create_customer("a").await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // Fifty slow-loris connections: half a request head each, never finished.
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"POST /v1.0/conferences HTTP/1.1\r\nhost: x\r\ncontent-le")
+            .await
+            .unwrap();
+        idle.push(c);
+    }
+    // A body that promises more than it sends, and a huge array within the size limit.
+    let mut trickle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    trickle
+        .write_all(format!("POST /v1.0/conferences HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-length: 100000\r\n\r\n{{\"na", a.key).as_bytes())
+        .await
+        .unwrap();
+    let huge = format!(
+        "{{\"pre_actions\": [{}]}}",
+        vec!["{\"type\":\"beep\"}"; 60_000].join(",")
+    );
+    assert!(huge.len() < 1024 * 1024);
+    let started = std::time::Instant::now();
+    let res = s
+        .client
+        .post(s.url("/v1.0/conferences"))
+        .bearer_auth(&a.key)
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "over 100 actions is refused, quickly");
+    let (st, _) = s.call("GET", "/v1.0/conferences", Some(&a.key), None).await;
+    assert_eq!(st, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "others are served while slow clients hang"
+    );
+    drop(idle);
+    drop(trickle);
 }

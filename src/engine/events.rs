@@ -56,14 +56,14 @@ impl EventKind {
     }
 }
 
-/// A webhook an action asked for, sent after the event's changes commit.
+/// A `sync` webhook an action asked for, sent after the event's changes commit and before the
+/// call gets its answer.
 #[derive(Debug, Clone)]
 pub struct WebhookRequest {
     pub uri: String,
     pub method: HttpMethod,
     pub data_type: String,
     pub body: String,
-    pub sync: bool,
 }
 
 /// Stored `status` of an event answer that was a success; refusals store 0 and their reason.
@@ -370,16 +370,39 @@ impl Engine {
                     data_type,
                     body,
                     sync,
-                } => {
+                } if *sync => {
                     webhooks.push(WebhookRequest {
                         uri: uri.clone(),
                         method: *method,
                         data_type: data_type.clone(),
                         body: body.clone(),
-                        sync: *sync,
                     });
                     Ok(())
                 }
+                // Async webhooks go through the durable outbox, in this transaction: ordered
+                // with the conference's notifications, retried, signed with the customer's
+                // secret, and listed in its delivery log.
+                Effect::Webhook {
+                    uri,
+                    method,
+                    data_type,
+                    body,
+                    ..
+                } => match self.cached_customer(db, conf.customer_id) {
+                    Ok(Some(customer)) => self.enqueue_webhook(
+                        db,
+                        &customer,
+                        conf.id,
+                        "webhook_send",
+                        uri,
+                        method.as_str(),
+                        data_type,
+                        body.clone(),
+                        now,
+                    ),
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                },
                 Effect::RecordingStart { format, duration } => db.atomically(|db| {
                     self.start_recording_in(db, conf.id, *format, *duration, now)
                         .map(|_| ())

@@ -120,6 +120,8 @@ pub struct EngineSettings {
     pub command_first_delay_micros: i64,
     /// Delay before a notification's first attempt.
     pub webhook_first_delay_micros: i64,
+    /// Whether webhooks may target private, loopback and link-local addresses.
+    pub allow_private_targets: bool,
 }
 
 impl Default for EngineSettings {
@@ -130,6 +132,7 @@ impl Default for EngineSettings {
             idle_timeout_seconds: 600,
             command_first_delay_micros: 0,
             webhook_first_delay_micros: 0,
+            allow_private_targets: false,
         }
     }
 }
@@ -584,16 +587,13 @@ impl Engine {
             .await?)
     }
 
-    /// Sends the webhooks actions asked for: `sync` ones are awaited in order (each at most
-    /// 3 s), the others are sent in the background.
+    /// Sends the `sync` webhooks actions asked for, in order, each within 3 s, before the call
+    /// gets its answer. (Async ones were queued in the outbox with the event's changes.)
     pub(crate) async fn send_webhooks(&self, webhooks: Vec<WebhookRequest>) {
         for w in webhooks {
-            if w.sync {
-                self.courier.send_action_webhook(&w).await;
-            } else {
-                let courier = self.courier.clone();
-                tokio::spawn(async move { courier.send_action_webhook(&w).await });
-            }
+            self.courier
+                .send_action_webhook(&w, self.settings.allow_private_targets)
+                .await;
         }
     }
 
