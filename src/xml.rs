@@ -123,46 +123,6 @@ pub fn document(root: &Node<'_>) -> String {
     String::from_utf8_lossy(&w.into_inner()).into_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn escapes_text_and_attributes() {
-        let xml = platform_answer(&json!({
-            "conferencecall": {"id": "c1", "status": "joining"},
-            "actions": [
-                {"type": "talk", "option": {"text": "a < b & \"c\" 你好", "gender": "female", "language": "zh-CN"}},
-                {"type": "play", "option": {"stream_urls": ["https://x/a.wav?x=1&y=2", "https://x/b.wav"]}},
-                {"type": "conference_join", "option": {"conference_id": "k"}}
-            ]
-        }));
-        assert!(
-            xml.contains("a &lt; b &amp; &quot;c&quot; 你好")
-                || xml.contains("a &lt; b &amp; \"c\" 你好"),
-            "{xml}"
-        );
-        assert!(xml.contains("x=1&amp;y=2"), "{xml}");
-        let mut reader = quick_xml::Reader::from_str(&xml);
-        let mut names = Vec::new();
-        loop {
-            match reader.read_event().unwrap() {
-                Event::Start(e) | Event::Empty(e) => {
-                    names.push(String::from_utf8(e.name().as_ref().to_vec()).unwrap())
-                }
-                Event::Eof => break,
-                _ => {}
-            }
-        }
-        assert_eq!(names, ["response", "talk", "play", "conference_join"]);
-        let xml = platform_answer(
-            &json!({"actions": [{"type": "talk", "option": {"text": "bell\u{7} ok"}}]}),
-        );
-        assert!(xml.contains(">bell ok<"), "{xml}");
-    }
-}
-
 /// A conference as the XML API shows it (§6.2), with its derived status.
 pub struct ConfDoc<'a> {
     pub conference: &'a crate::conference::Conference,
@@ -205,5 +165,45 @@ impl ConfDoc<'_> {
     /// `<event><conf>…</conf></event>`, the body POSTed to `onStatus`.
     pub fn event(&self) -> String {
         document(&Node::Element("event", vec![self.node()]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        let xml = platform_answer(&json!({
+            "conferencecall": {"id": "c1", "status": "joining"},
+            "actions": [
+                {"type": "talk", "option": {"text": "a < b & \"c\" 你好", "gender": "female", "language": "zh-CN"}},
+                {"type": "play", "option": {"stream_urls": ["https://x/a.wav?x=1&y=2", "https://x/b.wav"]}},
+                {"type": "conference_join", "option": {"conference_id": "k"}}
+            ]
+        }));
+        assert!(
+            xml.contains("a &lt; b &amp; &quot;c&quot; 你好")
+                || xml.contains("a &lt; b &amp; \"c\" 你好"),
+            "{xml}"
+        );
+        assert!(xml.contains("x=1&amp;y=2"), "{xml}");
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        let mut names = Vec::new();
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Start(e) | Event::Empty(e) => {
+                    names.push(String::from_utf8(e.name().as_ref().to_vec()).unwrap())
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(names, ["response", "talk", "play", "conference_join"]);
+        let xml = platform_answer(
+            &json!({"actions": [{"type": "talk", "option": {"text": "bell\u{7} ok"}}]}),
+        );
+        assert!(xml.contains(">bell ok<"), "{xml}");
     }
 }

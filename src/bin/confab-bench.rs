@@ -896,6 +896,9 @@ async fn main() {
 
 // ---- the crash test ------------------------------------------------------------------------
 
+/// Every event the crash test's drivers got an answer to: (call, event type, status).
+type Acks = Arc<std::sync::Mutex<Vec<(String, &'static str, u16)>>>;
+
 /// Messages the receiver got: (path, webhook-id).
 type Received = Arc<std::sync::Mutex<Vec<(String, String)>>>;
 
@@ -1021,7 +1024,7 @@ async fn crash_test(args: &Args) -> bool {
             .collect(),
     );
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let acked: Arc<std::sync::Mutex<Vec<(String, &'static str, u16)>>> = Arc::default();
+    let acked: Acks = Arc::default();
     let mut drivers = Vec::new();
     for _ in 0..args.connections.min(32) {
         let (work, next, acked, base) = (work.clone(), next.clone(), acked.clone(), base.clone());

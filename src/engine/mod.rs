@@ -305,11 +305,7 @@ impl Engine {
             return Err(invalid("name", "is required"));
         }
         check_text("name", name, MAX_NAME_CHARS)?;
-        if !webhook_uri.is_empty()
-            && !(webhook_uri.starts_with("http://") || webhook_uri.starts_with("https://"))
-        {
-            return Err(invalid("webhook_uri", "must be an http(s) URL"));
-        }
+        notifications::check_webhook_uri(webhook_uri)?;
         let now = self.clock.now();
         let c = Customer {
             id: Uuid::new_v4(),

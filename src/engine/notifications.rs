@@ -61,7 +61,7 @@ impl Delivery {
     }
 }
 
-fn check_webhook_uri(uri: &str) -> Result<(), EngineError> {
+pub(crate) fn check_webhook_uri(uri: &str) -> Result<(), EngineError> {
     if uri.is_empty() {
         return Ok(());
     }

@@ -3,7 +3,8 @@
 use super::auth::Tenant;
 use super::error::ApiError;
 use super::input::{
-    decode_page_token, encode_page_token, json_body, page_size, parse_json, path_id, read_body,
+    decode_page_token, encode_page_token, json_body, optional_uuid, page_size, parse_json, path_id,
+    read_body,
 };
 use super::AppState;
 use crate::action::RecordingFormat;
@@ -178,13 +179,7 @@ pub async fn list_calls(
     let limit = page_size(q.page_size.as_deref())?;
     let cursor = decode_page_token(q.page_token.as_deref())?;
     let filter = CallFilter {
-        conference_id: match q.conference_id.as_deref() {
-            None | Some("") => None,
-            Some(s) => Some(
-                uuid::Uuid::parse_str(s)
-                    .map_err(|_| ApiError::invalid_argument("conference_id", "must be a UUID"))?,
-            ),
-        },
+        conference_id: optional_uuid("conference_id", q.conference_id.as_deref())?,
         status: match q.status.as_deref() {
             None | Some("") => None,
             Some(s) => Some(CallStatus::parse(s).ok_or_else(|| {
@@ -289,13 +284,7 @@ pub async fn list_recordings(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(q.page_size.as_deref())?;
     let cursor = decode_page_token(q.page_token.as_deref())?;
-    let conference_id = match q.conference_id.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(
-            uuid::Uuid::parse_str(s)
-                .map_err(|_| ApiError::invalid_argument("conference_id", "must be a UUID"))?,
-        ),
-    };
+    let conference_id = optional_uuid("conference_id", q.conference_id.as_deref())?;
     let page = state
         .engine
         .list_recordings(tenant.0, conference_id, cursor, limit)

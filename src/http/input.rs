@@ -97,6 +97,16 @@ pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::invalid_id(raw))
 }
 
+/// A query parameter that must be a UUID when present.
+pub fn optional_uuid(field: &str, raw: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(s) => Uuid::parse_str(s)
+            .map(Some)
+            .map_err(|_| ApiError::invalid_argument(field, "must be a UUID")),
+    }
+}
+
 pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
     match raw {
         None | Some("") => Ok(MAX_PAGE_SIZE),

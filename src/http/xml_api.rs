@@ -101,6 +101,32 @@ impl ResponseError for XmlError {
     }
 }
 
+/// The `<response><conf>…</conf></response>` answer.
+fn conf_answer(
+    conf: &crate::conference::Conference,
+    status: crate::conference::XmlStatus,
+) -> HttpResponse {
+    xml_response(
+        StatusCode::OK,
+        ConfDoc {
+            conference: conf,
+            status,
+        }
+        .response(),
+    )
+}
+
+/// Authenticates, checks the account and parses the conference sid of a path.
+async fn conference_path(
+    req: &HttpRequest,
+    path: (String, String),
+) -> Result<(Uuid, Uuid), XmlError> {
+    let (account_sid, sid) = path;
+    let customer = account(req, &account_sid).await?;
+    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    Ok((customer, id))
+}
+
 fn xml_response(status: StatusCode, body: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/xml; charset=utf-8")
@@ -231,14 +257,7 @@ pub async fn create(
     let body = read_body(&req, payload).await?;
     let attrs = parse_create(&body)?;
     let (conf, status) = state.engine.create_xml_conference(customer, attrs).await?;
-    Ok(xml_response(
-        StatusCode::OK,
-        ConfDoc {
-            conference: &conf,
-            status,
-        }
-        .response(),
-    ))
+    Ok(conf_answer(&conf, status))
 }
 
 pub async fn get(
@@ -246,18 +265,9 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, XmlError> {
-    let (account_sid, sid) = path.into_inner();
-    let customer = account(&req, &account_sid).await?;
-    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    let (customer, id) = conference_path(&req, path.into_inner()).await?;
     let (conf, status) = state.engine.xml_conference(customer, id).await?;
-    Ok(xml_response(
-        StatusCode::OK,
-        ConfDoc {
-            conference: &conf,
-            status,
-        }
-        .response(),
-    ))
+    Ok(conf_answer(&conf, status))
 }
 
 pub async fn dispose(
@@ -265,18 +275,9 @@ pub async fn dispose(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, XmlError> {
-    let (account_sid, sid) = path.into_inner();
-    let customer = account(&req, &account_sid).await?;
-    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    let (customer, id) = conference_path(&req, path.into_inner()).await?;
     let (conf, status) = state.engine.dispose_conference(customer, id).await?;
-    Ok(xml_response(
-        StatusCode::OK,
-        ConfDoc {
-            conference: &conf,
-            status,
-        }
-        .response(),
-    ))
+    Ok(conf_answer(&conf, status))
 }
 
 pub async fn parts(
@@ -284,9 +285,7 @@ pub async fn parts(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, XmlError> {
-    let (account_sid, sid) = path.into_inner();
-    let customer = account(&req, &account_sid).await?;
-    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    let (customer, id) = conference_path(&req, path.into_inner()).await?;
     let calls = state.engine.participants(customer, id).await?;
     let doc = document(&Node::Element(
         "response",
@@ -304,8 +303,7 @@ pub async fn dispose_part(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, XmlError> {
     let (account_sid, sid, call_sid) = path.into_inner();
-    let customer = account(&req, &account_sid).await?;
-    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    let (customer, id) = conference_path(&req, (account_sid, sid)).await?;
     if call_sid.is_empty() || call_sid.len() > 256 {
         return Err(XmlError::bad("call_sid must be 1 to 256 characters"));
     }
