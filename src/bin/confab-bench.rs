@@ -11,6 +11,36 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Ends the run with a message when its environment fails (a server that will not start, a
+/// port that cannot be bound): a benchmark cannot continue, but it should say why, not panic.
+trait OrDie<T> {
+    fn or_die(self, what: &str) -> T;
+}
+
+impl<T, E: std::fmt::Display> OrDie<T> for Result<T, E> {
+    fn or_die(self, what: &str) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("confab-bench: {what}: {e}");
+                std::process::exit(2)
+            }
+        }
+    }
+}
+
+impl<T> OrDie<T> for Option<T> {
+    fn or_die(self, what: &str) -> T {
+        match self {
+            Some(v) => v,
+            None => {
+                eprintln!("confab-bench: {what}: missing");
+                std::process::exit(2)
+            }
+        }
+    }
+}
+
 const SECRET: &str = "whsec_YmVuY2htYXJrLXBsYXRmb3JtLXNlY3JldC0wMTIzNDU2Nzg5";
 const ADMIN: &str = "bench-admin-token";
 
@@ -95,13 +125,11 @@ fn start_confab_with(db: &Path, extra: &[String]) -> (Child, String, Duration) {
         .env("RUST_LOG", "warn,confab::cli=info")
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {}: {e} (build it with cargo build --release)",
-                confab_binary().display()
-            )
-        });
-    let stderr = child.stderr.take().expect("piped");
+        .or_die(&format!(
+            "cannot start {} (build it with cargo build --release)",
+            confab_binary().display()
+        ));
+    let stderr = child.stderr.take().or_die("piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
@@ -116,7 +144,7 @@ fn start_confab_with(db: &Path, extra: &[String]) -> (Child, String, Duration) {
     });
     let addr = rx
         .recv_timeout(Duration::from_secs(600))
-        .expect("confab reports its address");
+        .or_die("confab reports its address");
     let base = format!("http://{addr}");
     while !healthy(&addr) {
         std::thread::sleep(Duration::from_millis(5));
@@ -147,7 +175,7 @@ impl TempDir {
     fn new() -> TempDir {
         let p =
             std::env::temp_dir().join(format!("confab-bench-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&p).expect("temp dir");
+        std::fs::create_dir_all(&p).or_die("temp dir");
         TempDir(p)
     }
 
@@ -211,7 +239,7 @@ fn sign(id: &str, body: &[u8]) -> (String, String) {
         .decode(SECRET.trim_start_matches("whsec_"))
         .unwrap_or_default();
     let ts = chrono::Utc::now().timestamp().to_string();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("any key length");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).or_die("any key length");
     mac.update(format!("{id}.{ts}.").as_bytes());
     mac.update(body);
     (
@@ -283,7 +311,7 @@ fn client() -> reqwest::Client {
         .pool_max_idle_per_host(1)
         .tcp_nodelay(true)
         .build()
-        .expect("client")
+        .or_die("client")
 }
 
 fn seed_body(i: usize) -> Value {
@@ -301,11 +329,11 @@ async fn create_customer(base: &str) -> String {
         .json(&json!({"name": "bench"}))
         .send()
         .await
-        .expect("admin route")
+        .or_die("admin route")
         .json()
         .await
-        .expect("json");
-    v["api_key"].as_str().expect("api_key").to_string()
+        .or_die("json");
+    v["api_key"].as_str().or_die("api_key").to_string()
 }
 
 async fn create_conferences(base: &str, key: &str, n: usize, connections: usize) -> Vec<String> {
@@ -327,11 +355,11 @@ async fn create_conferences(base: &str, key: &str, n: usize, connections: usize)
                     .json(&seed_body(i))
                     .send()
                     .await
-                    .expect("create")
+                    .or_die("create")
                     .json()
                     .await
-                    .expect("json");
-                ids.push(v["id"].as_str().expect("id").to_string());
+                    .or_die("json");
+                ids.push(v["id"].as_str().or_die("id").to_string());
             }
             ids
         }));
@@ -565,8 +593,8 @@ async fn verify(
 fn sqlite_ceiling(events: usize, batch: usize) -> f64 {
     let dir = TempDir::new();
     let path = dir.path().join("ceiling.db");
-    drop(confab::store::Store::open(&path, 1).expect("migrated"));
-    let conn = rusqlite::Connection::open(&path).expect("open");
+    drop(confab::store::Store::open(&path, 1).or_die("migrated"));
+    let conn = rusqlite::Connection::open(&path).or_die("open");
     conn.pragma_update(None, "journal_mode", "WAL").ok();
     conn.pragma_update(None, "synchronous", "FULL").ok();
     conn.pragma_update(None, "foreign_keys", "ON").ok();
@@ -594,8 +622,8 @@ fn sqlite_ceiling(events: usize, batch: usize) -> f64 {
 
 /// A trivial actix-web JSON endpoint driven by the same load generator.
 async fn actix_ceiling(connections: usize, seconds: u64) -> f64 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").or_die("bind");
+    let addr = listener.local_addr().or_die("addr");
     let server = actix_web::HttpServer::new(|| {
         actix_web::App::new().route(
             "/ok",
@@ -606,7 +634,7 @@ async fn actix_ceiling(connections: usize, seconds: u64) -> f64 {
     .workers(2)
     .disable_signals()
     .listen(listener)
-    .expect("listen")
+    .or_die("listen")
     .run();
     let handle = server.handle();
     tokio::spawn(server);
@@ -637,16 +665,16 @@ async fn actix_ceiling(connections: usize, seconds: u64) -> f64 {
 
 /// Fills a database with conferences (each with a timeout deadline) directly, for start-up.
 fn seed_database(path: &Path, conferences: usize) {
-    drop(confab::store::Store::open(path, 1).expect("migrated"));
-    let conn = rusqlite::Connection::open(path).expect("open");
+    drop(confab::store::Store::open(path, 1).or_die("migrated"));
+    let conn = rusqlite::Connection::open(path).or_die("open");
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;")
         .ok();
     conn.execute("INSERT INTO customers (id, name, webhook_secret, tm_create, tm_update) VALUES ('00000000-0000-4000-8000-000000000001', 'seed', 'whsec_c2VlZA==', 0, 0)", []).ok();
     let now = chrono::Utc::now().timestamp_micros();
     conn.execute_batch("BEGIN").ok();
     {
-        let mut conf = conn.prepare("INSERT INTO conferences (id, customer_id, type, status, name, detail, data, timeout, pre_actions, post_actions, tm_create, tm_update) VALUES (?, '00000000-0000-4000-8000-000000000001', 'conference', 'progressing', 'seeded', '', '{}', 604800, '[]', '[]', ?, ?)").expect("prepare");
-        let mut deadline = conn.prepare("INSERT INTO deadlines (kind, subject_id, due_at) VALUES ('conference_timeout', ?, ?)").expect("prepare");
+        let mut conf = conn.prepare("INSERT INTO conferences (id, customer_id, type, status, name, detail, data, timeout, pre_actions, post_actions, tm_create, tm_update) VALUES (?, '00000000-0000-4000-8000-000000000001', 'conference', 'progressing', 'seeded', '', '{}', 604800, '[]', '[]', ?, ?)").or_die("prepare");
+        let mut deadline = conn.prepare("INSERT INTO deadlines (kind, subject_id, due_at) VALUES ('conference_timeout', ?, ?)").or_die("prepare");
         for i in 0..conferences {
             let id = uuid::Uuid::new_v4().to_string();
             let t = now - (conferences - i) as i64;
@@ -905,8 +933,8 @@ type Received = Arc<std::sync::Mutex<Vec<(String, String)>>>;
 /// A local HTTP server playing the platform (`/commands`) and the customer's webhook receiver.
 async fn start_receiver() -> (String, Received, actix_web::dev::ServerHandle) {
     let received: Received = Arc::default();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").or_die("bind");
+    let addr = listener.local_addr().or_die("addr");
     let r = received.clone();
     let server = actix_web::HttpServer::new(move || {
         let r = r.clone();
@@ -931,7 +959,7 @@ async fn start_receiver() -> (String, Received, actix_web::dev::ServerHandle) {
     .workers(1)
     .disable_signals()
     .listen(listener)
-    .expect("listen")
+    .or_die("listen")
     .run();
     let handle = server.handle();
     tokio::spawn(server);
@@ -985,10 +1013,10 @@ async fn crash_test(args: &Args) -> bool {
         .json(&json!({"name": "crash", "webhook_uri": format!("{receiver}/hooks")}))
         .send()
         .await
-        .expect("admin")
+        .or_die("admin")
         .json()
         .await
-        .expect("json");
+        .or_die("json");
     let key = customer["api_key"].as_str().unwrap_or_default().to_string();
     // A third of the conferences time out after 2 s, while events still arrive for them.
     let mut confs = Vec::new();
@@ -1003,10 +1031,10 @@ async fn crash_test(args: &Args) -> bool {
             .json(&body)
             .send()
             .await
-            .expect("create")
+            .or_die("create")
             .json()
             .await
-            .expect("json");
+            .or_die("json");
         confs.push((v["id"].as_str().unwrap_or_default().to_string(), i % 3 == 0));
     }
     println!(
@@ -1177,13 +1205,13 @@ async fn crash_test(args: &Args) -> bool {
     }
     let got = received.lock().map(|r| r.clone()).unwrap_or_default();
     let got_ids: std::collections::HashSet<&str> = got.iter().map(|(_, id)| id.as_str()).collect();
-    let conn = rusqlite::Connection::open(&db).expect("open");
+    let conn = rusqlite::Connection::open(&db).or_die("open");
     let mut stmt = conn
         .prepare("SELECT id, status FROM outbox")
-        .expect("prepare");
+        .or_die("prepare");
     let rows: Vec<(String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
+        .or_die("query")
         .filter_map(Result::ok)
         .collect();
     let mut missing = 0;
