@@ -196,7 +196,22 @@ impl Dispatcher {
             if let Ok(mut f) = self.in_flight.lock() {
                 f.finished_since_read.clear();
             }
-            let due = match self.store.read(move |db| db.due_messages(now, 512)).await {
+            let (skip, busy) = match self.in_flight.lock() {
+                Ok(f) => (
+                    f.seqs.iter().copied().collect::<Vec<_>>(),
+                    f.per_customer
+                        .iter()
+                        .filter(|(_, n)| **n >= MAX_IN_FLIGHT_PER_CUSTOMER)
+                        .map(|(c, _)| *c)
+                        .collect::<Vec<_>>(),
+                ),
+                Err(_) => (Vec::new(), Vec::new()),
+            };
+            let due = match self
+                .store
+                .read(move |db| db.due_messages(now, 512, &skip, &busy))
+                .await
+            {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox: cannot read due messages");

@@ -566,7 +566,8 @@ async fn a_hanging_receiver_does_not_hold_up_other_customers_or_event_handling()
     let hung = customer(&s, &slow.uri()).await;
     let ok = customer(&s, &fast.uri()).await;
     // The hanging customer has many conferences, each with a notification in flight.
-    for i in 0..40 {
+    // More than one page (512) of due messages: the busy customer must not hide the others.
+    for i in 0..600 {
         let started = std::time::Instant::now();
         let (st, _) = s
             .call(

@@ -828,14 +828,39 @@ impl<'c> Db<'c> {
     }
 
     /// Pending messages due by `now` that are first in line for their ordering key.
-    pub fn due_messages(&self, now: i64, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+    /// Messages of `skip` (messages in flight, by seq) and of `busy` customers (at their
+    /// concurrency cap) are left out, so they cannot crowd everyone else out of the page.
+    pub fn due_messages(
+        &self,
+        now: i64,
+        limit: usize,
+        skip: &[i64],
+        busy: &[Uuid],
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM outbox o WHERE o.status = 'pending' \
-             AND o.next_attempt_at <= ?1 AND o.seq = (SELECT MIN(p.seq) FROM outbox p \
-             WHERE p.ordering_key = o.ordering_key AND p.status = 'pending') \
-             ORDER BY o.next_attempt_at, o.seq LIMIT ?2"
-        ))?;
-        let mut rows = stmt.query(params![now, limit as i64])?;
+             AND o.next_attempt_at <= ? AND o.seq = (SELECT MIN(p.seq) FROM outbox p \
+             WHERE p.ordering_key = o.ordering_key AND p.status = 'pending')"
+        );
+        let mut args = vec![SqlValue::Integer(now)];
+        if !skip.is_empty() {
+            sql.push_str(&format!(
+                " AND o.seq NOT IN ({})",
+                vec!["?"; skip.len()].join(",")
+            ));
+            args.extend(skip.iter().map(|s| SqlValue::Integer(*s)));
+        }
+        if !busy.is_empty() {
+            sql.push_str(&format!(
+                " AND (o.customer_id IS NULL OR o.customer_id NOT IN ({}))",
+                vec!["?"; busy.len()].join(",")
+            ));
+            args.extend(busy.iter().map(|c| SqlValue::Text(c.to_string())));
+        }
+        sql.push_str(" ORDER BY o.next_attempt_at, o.seq LIMIT ?");
+        args.push(SqlValue::Integer(limit as i64));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(args))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             out.push(message_from_row(row)?);
