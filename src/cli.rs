@@ -116,10 +116,16 @@ pub fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> ExitCode {
-    let app = match App::build(config) {
-        Ok(a) => a,
-        Err(e) => {
+    // Opening and migrating the database and reading the flows block; keep them off the
+    // async executor like every other store access.
+    let app = match tokio::task::spawn_blocking(move || App::build(config)).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
             eprintln!("confab: {e}");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("confab: start-up failed: {e}");
             return ExitCode::FAILURE;
         }
     };
