@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{eventually, sign_event, signature_valid, Server, PLATFORM_SECRET};
+use common::{eventually, signature_valid, Server, PLATFORM_SECRET};
 use serde_json::{json, Value};
 use std::time::Duration;
 use wiremock::matchers::{method, path};
@@ -29,42 +29,22 @@ async fn start(platform: &MockServer, kick_grace: u64) -> Server {
     Server::start_with(dir, c).await
 }
 
-async fn event(s: &Server, id: &str, kind: &str, data: Value) -> (u16, Value) {
-    let body = json!({"id": id, "type": kind, "data": data})
-        .to_string()
-        .into_bytes();
-    let req = sign_event(
-        s.client.post(s.url("/v1.0/platform/events")),
-        id,
-        &body,
-        "valid",
-    );
-    let res = req
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let st = res.status().as_u16();
-    (st, res.json().await.unwrap_or(Value::Null))
-}
-
 async fn join(s: &Server, conf: &str, call: &str) {
-    let (st, _) = event(
-        s,
-        &format!("{call}-joining"),
-        "call_joining",
-        json!({"call_id": call, "conference_id": conf}),
-    )
-    .await;
+    let (st, _) = s
+        .event(
+            &format!("{call}-joining"),
+            "call_joining",
+            json!({"call_id": call, "conference_id": conf}),
+        )
+        .await;
     assert_eq!(st, 200);
-    let (st, _) = event(
-        s,
-        &format!("{call}-joined"),
-        "call_joined",
-        json!({"call_id": call, "conference_id": conf}),
-    )
-    .await;
+    let (st, _) = s
+        .event(
+            &format!("{call}-joined"),
+            "call_joined",
+            json!({"call_id": call, "conference_id": conf}),
+        )
+        .await;
     assert_eq!(st, 200);
 }
 
@@ -161,25 +141,25 @@ async fn terminate_with_zero_one_and_three_calls() {
             kicked,
             (0..n).map(|i| format!("n{n}-c{i}")).collect::<Vec<_>>()
         );
-        let (st, e) = event(
-            &s,
-            &format!("late-{n}"),
-            "call_joining",
-            json!({"call_id": format!("late-{n}"), "conference_id": cid}),
-        )
-        .await;
+        let (st, e) = s
+            .event(
+                &format!("late-{n}"),
+                "call_joining",
+                json!({"call_id": format!("late-{n}"), "conference_id": cid}),
+            )
+            .await;
         assert_eq!(
             (st, e["error"]["reason"].as_str()),
             (409, Some("CONFERENCE_CLOSED"))
         );
         for i in 0..n {
-            let (st, _) = event(
-                &s,
-                &format!("n{n}-c{i}-left"),
-                "call_left",
-                json!({"call_id": format!("n{n}-c{i}"), "conference_id": cid}),
-            )
-            .await;
+            let (st, _) = s
+                .event(
+                    &format!("n{n}-c{i}-left"),
+                    "call_left",
+                    json!({"call_id": format!("n{n}-c{i}"), "conference_id": cid}),
+                )
+                .await;
             assert_eq!(st, 200);
             let expect = if i + 1 == n {
                 "terminated"
@@ -226,13 +206,13 @@ async fn kicked_calls_not_reported_left_are_marked_left_after_the_grace() {
         .await;
     assert_eq!(calls["result"][0]["status"], "leaved");
     // The platform's late call_left is stale and harmless.
-    let (st, v) = event(
-        &s,
-        "late-left",
-        "call_left",
-        json!({"call_id": "silent", "conference_id": cid}),
-    )
-    .await;
+    let (st, v) = s
+        .event(
+            "late-left",
+            "call_left",
+            json!({"call_id": "silent", "conference_id": cid}),
+        )
+        .await;
     assert_eq!((st, v["actions"].clone()), (200, json!([])));
 }
 
@@ -302,8 +282,7 @@ async fn kicking_one_call() {
     let conf = status_of(&s, &a.key, &cid).await;
     assert_eq!(conf["status"], "progressing");
     assert_eq!(conf["conferencecall_ids"].as_array().unwrap().len(), 1);
-    event(
-        &s,
+    s.event(
         "k1-left",
         "call_left",
         json!({"call_id": "k1", "conference_id": cid}),
@@ -444,19 +423,18 @@ async fn connect_room_closes_when_one_of_two_leaves() {
     let cid = conf["id"].as_str().unwrap().to_string();
     join(&s, &cid, "alice").await;
     join(&s, &cid, "bob").await;
-    let (st, e) = event(
-        &s,
-        "carol",
-        "call_joining",
-        json!({"call_id": "carol", "conference_id": cid}),
-    )
-    .await;
+    let (st, e) = s
+        .event(
+            "carol",
+            "call_joining",
+            json!({"call_id": "carol", "conference_id": cid}),
+        )
+        .await;
     assert_eq!(
         (st, e["error"]["reason"].as_str()),
         (409, Some("CONFERENCE_FULL"))
     );
-    event(
-        &s,
+    s.event(
         "alice-left",
         "call_left",
         json!({"call_id": "alice", "conference_id": cid}),
@@ -471,8 +449,7 @@ async fn connect_room_closes_when_one_of_two_leaves() {
             .then_some(())
     })
     .await;
-    event(
-        &s,
+    s.event(
         "bob-left",
         "call_left",
         json!({"call_id": "bob", "conference_id": cid}),
@@ -567,7 +544,7 @@ async fn recordings_follow_their_rules() {
     );
     let (st, _) = s.call("POST", &stop_path, Some(&a.key), None).await;
     assert_eq!(st, 409);
-    let (st, v) = event(&s, "rf", "recording_finished", json!({"recording_id": rid, "media_url": "https://media.example/r.mp3", "duration_ms": 1200})).await;
+    let (st, v) = s.event("rf", "recording_finished", json!({"recording_id": rid, "media_url": "https://media.example/r.mp3", "duration_ms": 1200})).await;
     assert_eq!(
         (st, v["recording"]["status"].as_str()),
         (200, Some("ended"))

@@ -7,21 +7,6 @@ use common::{sign_event, Server, PLATFORM_SECRET};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn event(s: &Server, id: &str, kind: &str, data: Value) -> (u16, Value) {
-    let body = json!({"id": id, "type": kind, "data": data})
-        .to_string()
-        .into_bytes();
-    let req = sign_event(
-        s.client.post(s.url("/v1.0/platform/events")),
-        id,
-        &body,
-        "valid",
-    );
-    let res = req.body(body).send().await.unwrap();
-    let st = res.status().as_u16();
-    (st, res.json().await.unwrap_or(Value::Null))
-}
-
 async fn signed_server(configure: impl FnOnce(&mut confab::Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut c = common::test_config(&dir);
@@ -38,22 +23,19 @@ async fn metrics_expose_the_named_series() {
         .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({})))
         .await;
     let cid = conf["id"].as_str().unwrap();
-    event(
-        &s,
+    s.event(
         "m1",
         "call_joining",
         json!({"call_id": "c1", "conference_id": cid}),
     )
     .await;
-    event(
-        &s,
+    s.event(
         "m1",
         "call_joining",
         json!({"call_id": "c1", "conference_id": cid}),
     )
     .await;
-    event(
-        &s,
+    s.event(
         "m2",
         "call_joining",
         json!({"call_id": "c2", "conference_id": "00000000-0000-0000-0000-000000000009"}),
@@ -227,7 +209,7 @@ async fn a_thousand_simultaneous_joins_and_leaves_leave_the_list_exact() {
     };
     let joins: Vec<_> = (0..n).flat_map(|i| [ev("call_joining", i)]).collect();
     for (st, _) in
-        futures_util::future::join_all(joins.iter().map(|(id, t, d)| event(&s, id, t, d.clone())))
+        futures_util::future::join_all(joins.iter().map(|(id, t, d)| s.event(id, t, d.clone())))
             .await
     {
         assert_eq!(st, 200);
@@ -237,8 +219,7 @@ async fn a_thousand_simultaneous_joins_and_leaves_leave_the_list_exact() {
         .map(|i| ev("call_joined", i))
         .chain((0..n).filter(|i| i % 2 == 1).map(|i| ev("call_left", i)))
         .collect();
-    futures_util::future::join_all(mixed.iter().map(|(id, t, d)| event(&s, id, t, d.clone())))
-        .await;
+    futures_util::future::join_all(mixed.iter().map(|(id, t, d)| s.event(id, t, d.clone()))).await;
     let (_, conf) = s
         .call(
             "GET",
@@ -296,16 +277,15 @@ async fn concurrent_delete_and_joins_never_leave_a_joined_call_in_a_terminated_c
             let (s, cid) = (&s, cid.clone());
             async move {
                 let call = format!("r{round}-c{i}");
-                let (st, _) = event(
-                    s,
-                    &format!("{call}-a"),
-                    "call_joining",
-                    json!({"call_id": call, "conference_id": cid}),
-                )
-                .await;
+                let (st, _) = s
+                    .event(
+                        &format!("{call}-a"),
+                        "call_joining",
+                        json!({"call_id": call, "conference_id": cid}),
+                    )
+                    .await;
                 if st == 200 {
-                    event(
-                        s,
+                    s.event(
                         &format!("{call}-b"),
                         "call_joined",
                         json!({"call_id": call, "conference_id": cid}),

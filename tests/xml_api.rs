@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{eventually, sign_event, signature_valid, Server, PLATFORM_SECRET};
+use common::{eventually, signature_valid, Server, PLATFORM_SECRET};
 use serde_json::{json, Value};
 use std::time::Duration;
 use wiremock::matchers::method;
@@ -64,17 +64,9 @@ fn field(doc: &str, name: &str) -> Option<String> {
     }
 }
 
+/// A platform event that must be accepted.
 async fn event(s: &Server, id: &str, kind: &str, data: Value) {
-    let body = json!({"id": id, "type": kind, "data": data})
-        .to_string()
-        .into_bytes();
-    let req = sign_event(
-        s.client.post(s.url("/v1.0/platform/events")),
-        id,
-        &body,
-        "valid",
-    );
-    assert_eq!(req.body(body).send().await.unwrap().status(), 200);
+    assert_eq!(s.event(id, kind, data).await.0, 200);
 }
 
 #[tokio::test]

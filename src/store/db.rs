@@ -241,6 +241,29 @@ fn push_cursor(sql: &mut String, args: &mut Vec<SqlValue>, cursor: Option<Cursor
     }
 }
 
+/// Runs a list query (its WHERE clause already built) one page past `cursor`: keyset order
+/// `(tm_create, id)` descending, one extra row fetched to know whether a next page exists.
+fn fetch_page<T>(
+    conn: &Connection,
+    mut sql: String,
+    mut args: Vec<SqlValue>,
+    cursor: Option<Cursor>,
+    limit: usize,
+    from_row: fn(&Row) -> Result<T, StoreError>,
+    key: impl Fn(&T) -> Cursor,
+) -> Result<Page<T>, StoreError> {
+    push_cursor(&mut sql, &mut args, cursor);
+    sql.push_str(" ORDER BY tm_create DESC, id DESC LIMIT ?");
+    args.push(SqlValue::Integer(limit as i64 + 1));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(args))?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        items.push(from_row(row)?);
+    }
+    Ok(finish_page(items, limit, key))
+}
+
 fn finish_page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> Cursor) -> Page<T> {
     let next = if items.len() > limit {
         items.truncate(limit);
@@ -513,19 +536,18 @@ impl<'c> Db<'c> {
         if !filter.include_deleted {
             sql.push_str(" AND tm_delete IS NULL");
         }
-        push_cursor(&mut sql, &mut args, cursor);
-        sql.push_str(" ORDER BY tm_create DESC, id DESC LIMIT ?");
-        args.push(SqlValue::Integer(limit as i64 + 1));
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params_from_iter(args))?;
-        let mut items = Vec::new();
-        while let Some(row) = rows.next()? {
-            items.push(conference_from_row(row)?);
-        }
-        let page = finish_page(items, limit, |c: &Conference| Cursor {
-            tm_create: c.tm_create.micros(),
-            id: c.id,
-        });
+        let page = fetch_page(
+            self.conn,
+            sql,
+            args,
+            cursor,
+            limit,
+            conference_from_row,
+            |c: &Conference| Cursor {
+                tm_create: c.tm_create.micros(),
+                id: c.id,
+            },
+        )?;
         Ok(Page {
             items: page
                 .items
@@ -671,19 +693,18 @@ impl<'c> Db<'c> {
             sql.push_str(" AND status = ?");
             args.push(SqlValue::Text(s.as_str().into()));
         }
-        push_cursor(&mut sql, &mut args, cursor);
-        sql.push_str(" ORDER BY tm_create DESC, id DESC LIMIT ?");
-        args.push(SqlValue::Integer(limit as i64 + 1));
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params_from_iter(args))?;
-        let mut items = Vec::new();
-        while let Some(row) = rows.next()? {
-            items.push(call_from_row(row)?);
-        }
-        Ok(finish_page(items, limit, |c: &Conferencecall| Cursor {
-            tm_create: c.tm_create.micros(),
-            id: c.id,
-        }))
+        fetch_page(
+            self.conn,
+            sql,
+            args,
+            cursor,
+            limit,
+            call_from_row,
+            |c: &Conferencecall| Cursor {
+                tm_create: c.tm_create.micros(),
+                id: c.id,
+            },
+        )
     }
 
     // ---- recordings --------------------------------------------------------------------
@@ -783,19 +804,18 @@ impl<'c> Db<'c> {
             sql.push_str(" AND conference_id = ?");
             args.push(SqlValue::Text(c.to_string()));
         }
-        push_cursor(&mut sql, &mut args, cursor);
-        sql.push_str(" ORDER BY tm_create DESC, id DESC LIMIT ?");
-        args.push(SqlValue::Integer(limit as i64 + 1));
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params_from_iter(args))?;
-        let mut items = Vec::new();
-        while let Some(row) = rows.next()? {
-            items.push(recording_from_row(row)?);
-        }
-        Ok(finish_page(items, limit, |r: &Recording| Cursor {
-            tm_create: r.tm_create.micros(),
-            id: r.id,
-        }))
+        fetch_page(
+            self.conn,
+            sql,
+            args,
+            cursor,
+            limit,
+            recording_from_row,
+            |r: &Recording| Cursor {
+                tm_create: r.tm_create.micros(),
+                id: r.id,
+            },
+        )
     }
 
     // ---- outbox --------------------------------------------------------------------------

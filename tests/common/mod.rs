@@ -97,6 +97,27 @@ impl Server {
         }
     }
 
+    /// Posts a signed platform event and returns status and JSON answer.
+    pub async fn event(&self, id: &str, kind: &str, data: Value) -> (u16, Value) {
+        let body = json!({"id": id, "type": kind, "data": data})
+            .to_string()
+            .into_bytes();
+        let req = sign_event(
+            self.client.post(self.url("/v1.0/platform/events")),
+            id,
+            &body,
+            "valid",
+        );
+        let res = req
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// Sends a request as `key` (or unauthenticated) and returns status and JSON body.
     pub async fn call(
         &self,
