@@ -4,7 +4,7 @@
 use super::{Engine, EngineError, Refusal};
 use crate::action::{RecordingFormat, MAX_RECORDING_SECONDS};
 use crate::conference::{
-    CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
+    self, CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
     Recording, RecordingStatus,
 };
 use crate::deadline::DeadlineKind;
@@ -94,14 +94,12 @@ impl Engine {
             return Ok(());
         }
         let mut calls = db.calls_in(conf.id)?;
-        if calls.is_empty() {
-            conf.status = ConferenceStatus::Terminated;
+        conf.status = conference::status_on_terminate(calls.len());
+        if conf.status == ConferenceStatus::Terminated {
             conf.tm_end = Some(now);
-        } else {
-            conf.status = ConferenceStatus::Terminating;
-            for call in calls.iter_mut() {
-                self.kick(db, call, now)?;
-            }
+        }
+        for call in calls.iter_mut() {
+            self.kick(db, call, now)?;
         }
         if let Some(rec) = db.active_recording(conf.id)? {
             if rec.status == RecordingStatus::Recording {

@@ -955,15 +955,6 @@ impl<'c> Db<'c> {
         Ok((out, next))
     }
 
-    /// Counts of outbox messages by status, for metrics.
-    pub fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     // ---- deadlines -----------------------------------------------------------------------
 
     /// Sets (or moves) the deadline of `kind` for `subject`.
