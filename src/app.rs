@@ -7,7 +7,7 @@ use crate::flow::{self, FlowSet};
 use crate::http::{self, AppState};
 use crate::outbox::{DeliverySettings, Dispatcher, RetryPolicy};
 use crate::ratelimit::Limiter;
-use crate::store::Store;
+use crate::store::{Store, StoreOptions};
 use crate::timestamp::SystemClock;
 use actix_web::{web, HttpServer};
 use std::future::Future;
@@ -59,7 +59,13 @@ impl App {
             }
             None => None,
         };
-        let store = Store::open(&config.db, config.readers)?;
+        let store = Store::open_with(
+            &config.db,
+            StoreOptions {
+                readers: config.readers,
+                wal_limit_bytes: config.wal_limit_mb * 1024 * 1024,
+            },
+        )?;
         let flows = load_flows(&config.flows_dir)?;
         let command_policy = RetryPolicy {
             delays: command_schedule,

@@ -33,6 +33,18 @@ pub struct Gauges {
     pub active_conferences: i64,
     pub active_calls: i64,
     pub deadlines: i64,
+    pub store: StoreGauges,
+}
+
+/// The store's own state, read from the process (not the database) at scrape.
+#[derive(Debug, Default, Clone)]
+pub struct StoreGauges {
+    pub wal_bytes: u64,
+    pub wal_limit_bytes: u64,
+    /// 1 while writes are failing (disk full, I/O error).
+    pub write_failing: bool,
+    /// Write batches that could not be committed, since start.
+    pub write_failures: u64,
 }
 
 fn escape(label: &str) -> String {
@@ -147,7 +159,42 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE confab_deadlines_pending gauge");
         let _ = writeln!(out, "confab_deadlines_pending {}", g.deadlines);
+        render_store(&mut out, &g.store);
         out
+    }
+}
+
+fn render_store(out: &mut String, s: &StoreGauges) {
+    let series: [(&str, &str, &str, u64); 4] = [
+        (
+            "confab_store_wal_bytes",
+            "gauge",
+            "Size of the SQLite WAL file.",
+            s.wal_bytes,
+        ),
+        (
+            "confab_store_wal_limit_bytes",
+            "gauge",
+            "The WAL bound (--wal-limit-mb).",
+            s.wal_limit_bytes,
+        ),
+        (
+            "confab_store_write_failing",
+            "gauge",
+            "1 while the store cannot write (disk full, I/O error); writes answer 503.",
+            u64::from(s.write_failing),
+        ),
+        (
+            "confab_store_write_failures_total",
+            "counter",
+            "Write batches that could not be committed.",
+            s.write_failures,
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let _ = writeln!(out, "{name} {value}");
     }
 }
 

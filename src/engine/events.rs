@@ -8,7 +8,7 @@ use crate::conference::{
     self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
 use crate::interpreter::{self, Effect, Outcome, Variables};
-use crate::store::Db;
+use crate::store::{Db, StoreError};
 use crate::timestamp::Timestamp;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -102,6 +102,7 @@ impl Engine {
         let now = self.clock.now();
         let engine = self.clone();
         let (id, type_name) = (event.id.clone(), event.kind.type_name());
+        let replay_id = event.id.clone();
         // The common path is one write: apply the event and record its answer. A refusal makes
         // the closure fail, so the job's savepoint undoes anything it wrote; the refusal is
         // then recorded by a second, small write. (No nested savepoint on the hot path.)
@@ -139,6 +140,18 @@ impl Engine {
                     .await?;
                 self.metrics.event(type_name, "refused");
                 (first, Vec::new())
+            }
+            Err(EngineError::Store(StoreError::Unavailable(reason))) => {
+                // A replay is a read: while nothing can be written, an event answered before
+                // is still answered from its stored answer.
+                let id = replay_id;
+                match self.store.read(move |db| db.event_answer(&id)).await {
+                    Ok(Some((status, body))) => {
+                        self.metrics.event(type_name, "replayed");
+                        (replayed(status, &body), Vec::new())
+                    }
+                    _ => return Err(StoreError::Unavailable(reason).into()),
+                }
             }
             Err(other) => return Err(other),
         };

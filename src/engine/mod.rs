@@ -40,6 +40,22 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
+impl crate::store::StoreFault for EngineError {
+    fn store_fault(&self) -> Option<&str> {
+        match self {
+            EngineError::Store(e) => crate::store::StoreFault::store_fault(e),
+            _ => None,
+        }
+    }
+}
+
+/// What `/healthz` reports of the store.
+#[derive(Debug, Clone)]
+pub struct StoreHealth {
+    pub read: bool,
+    pub write: crate::store::WriteState,
+}
+
 /// A domain rule said no. Each has a stable reason code of the API contract.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -234,7 +250,16 @@ impl Engine {
 
     /// The gauges of `/metrics`, read from the store.
     pub async fn gauges(&self) -> Result<crate::metrics::Gauges, EngineError> {
-        Ok(self.store.read(|db| db.gauges()).await?)
+        let mut g = self.store.read(|db| db.gauges()).await?;
+        let (wal_bytes, wal_limit_bytes) = self.store.wal_size();
+        let health = self.store.write_health();
+        g.store = crate::metrics::StoreGauges {
+            wal_bytes,
+            wal_limit_bytes,
+            write_failing: health.is_failing(),
+            write_failures: health.failures(),
+        };
+        Ok(g)
     }
 
     pub fn now(&self) -> crate::timestamp::Timestamp {
@@ -637,7 +662,16 @@ impl Engine {
     }
 
     /// Whether the store answers (for `/healthz`).
-    pub async fn healthy(&self) -> bool {
-        self.store.read(|db| db.ping()).await.is_ok()
+    /// Whether the store answers reads, and whether it can write. While writes are failing a
+    /// small probe write is tried, so recovery shows even when no client is writing.
+    pub async fn health(&self) -> StoreHealth {
+        let read = self.store.read(|db| db.ping()).await.is_ok();
+        if self.store.write_health().is_failing() {
+            let _ = self.store.probe_write(self.clock.now().micros()).await;
+        }
+        StoreHealth {
+            read,
+            write: self.store.write_health().state(),
+        }
     }
 }

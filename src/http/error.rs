@@ -6,6 +6,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 use uuid::Uuid;
 
+/// Seconds a client is asked to wait when the store cannot write.
+const RETRY_AFTER_UNAVAILABLE: u64 = 5;
+
 /// An error answer: `{"error":{"status","reason","message","request_id"}}`.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -91,6 +94,18 @@ impl ApiError {
         e
     }
 
+    /// The store cannot write right now (disk full, I/O error): a 503 with `Retry-After` and
+    /// the reason, which says nothing about the client's request.
+    pub fn unavailable(reason: &str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STORE_UNAVAILABLE",
+            format!("the store cannot accept writes right now ({reason}); retry later"),
+        );
+        e.retry_after = Some(RETRY_AFTER_UNAVAILABLE);
+        e
+    }
+
     /// Uses a caller-chosen request id (a platform event's id), so a replayed event's error
     /// answer is byte-for-byte the first one.
     pub fn with_request_id(mut self, id: &str) -> ApiError {
@@ -164,6 +179,9 @@ impl From<EngineError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, "INVALID_ACTION", a.to_string())
             }
             EngineError::Refused(r) => r.into(),
+            EngineError::Store(crate::store::StoreError::Unavailable(reason)) => {
+                ApiError::unavailable(&reason)
+            }
             EngineError::Store(s) => ApiError::internal(&s),
         }
     }

@@ -38,11 +38,28 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// 200 when the store answers reads and takes writes; 503 (with why) otherwise, so a load
+/// balancer stops sending traffic to a node whose disk is full.
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    if state.engine.healthy().await {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+    use crate::store::WriteState;
+    let health = state.engine.health().await;
+    let write = match &health.write {
+        WriteState::Ok => serde_json::json!({"status": "ok"}),
+        WriteState::Failing { reason, seconds } => serde_json::json!({
+            "status": "failing", "reason": reason, "failing_for_seconds": seconds,
+        }),
+    };
+    let ok = health.read && health.write == WriteState::Ok;
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "unavailable" },
+        "store": {"read": if health.read { "ok" } else { "failing" }, "write": write},
+    });
+    if ok {
+        HttpResponse::Ok().json(body)
     } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "store unavailable"}))
+        HttpResponse::ServiceUnavailable()
+            .insert_header((actix_web::http::header::RETRY_AFTER, "5"))
+            .json(body)
     }
 }
 

@@ -173,9 +173,11 @@ fn error_xml(e: &ApiError) -> HttpResponse {
             ],
         )],
     ));
-    HttpResponse::build(e.status)
-        .content_type("application/xml; charset=utf-8")
-        .body(doc)
+    let mut res = HttpResponse::build(e.status);
+    if let Some(seconds) = e.retry_after {
+        res.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+    }
+    res.content_type("application/xml; charset=utf-8").body(doc)
 }
 
 pub async fn receive(

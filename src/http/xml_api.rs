@@ -18,6 +18,8 @@ pub struct XmlError {
     status: StatusCode,
     code: &'static str,
     msg: String,
+    /// Seconds to send as `Retry-After` (503 while the store cannot write).
+    retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for XmlError {
@@ -32,6 +34,8 @@ pub const CODE_BAD_PARAMETER: &str = "000001";
 pub const CODE_UNAUTHENTICATED: &str = "000002";
 /// The request conflicts with the conference's state.
 pub const CODE_STATE: &str = "000003";
+/// confab cannot take writes right now (disk full); retry later.
+pub const CODE_UNAVAILABLE: &str = "000503";
 /// Anything unexpected on confab's side.
 pub const CODE_INTERNAL: &str = "000500";
 /// The conference does not exist (§6.2).
@@ -45,6 +49,7 @@ impl XmlError {
             status: StatusCode::BAD_REQUEST,
             code: CODE_BAD_PARAMETER,
             msg: msg.into(),
+            retry_after: None,
         }
     }
 
@@ -53,6 +58,7 @@ impl XmlError {
             status: StatusCode::NOT_FOUND,
             code: CODE_NO_CONFERENCE,
             msg: "conference does not exist".into(),
+            retry_after: None,
         }
     }
 }
@@ -65,12 +71,14 @@ impl From<ApiError> for XmlError {
             (404, "CONFERENCECALL_NOT_FOUND") => CODE_NO_PARTICIPANT,
             (404, _) => CODE_NO_CONFERENCE,
             (409, _) => CODE_STATE,
+            (503, _) => CODE_UNAVAILABLE,
             _ => CODE_INTERNAL,
         };
         XmlError {
             status: e.status,
             code,
             msg: e.message,
+            retry_after: e.retry_after,
         }
     }
 }
@@ -97,7 +105,14 @@ impl ResponseError for XmlError {
                 ],
             )],
         ));
-        xml_response(self.status, doc)
+        let mut res = xml_response(self.status, doc);
+        if let Some(seconds) = self.retry_after {
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&seconds.to_string()) {
+                res.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+        }
+        res
     }
 }
 
@@ -151,6 +166,7 @@ async fn account(req: &HttpRequest, account_sid: &str) -> Result<Uuid, XmlError>
             status: StatusCode::NOT_FOUND,
             code: CODE_NO_CONFERENCE,
             msg: "account does not exist".into(),
+            retry_after: None,
         }),
     }
 }
@@ -321,6 +337,7 @@ pub async fn not_found() -> Result<HttpResponse, XmlError> {
         status: StatusCode::NOT_FOUND,
         code: CODE_NO_CONFERENCE,
         msg: "no such resource".into(),
+        retry_after: None,
     })
 }
 

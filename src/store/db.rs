@@ -310,6 +310,15 @@ impl<'c> Db<'c> {
         Ok(())
     }
 
+    /// Rewrites the probe row: a write that changes a page, so its commit proves the store
+    /// can write.
+    pub fn probe(&self, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)")?
+            .execute([now])?;
+        Ok(())
+    }
+
     // ---- customers -------------------------------------------------------------------
 
     pub fn insert_customer(&self, c: &Customer, key_hash: &[u8; 32]) -> Result<(), StoreError> {
@@ -848,13 +857,13 @@ impl<'c> Db<'c> {
     }
 
     /// Pending messages due by `now` that are first in line for their ordering key.
-    /// Messages of `skip` (messages in flight, by seq) and of `busy` customers (at their
+    /// Keys of `skip` (being delivered now) and messages of `busy` customers (at their
     /// concurrency cap) are left out, so they cannot crowd everyone else out of the page.
     pub fn due_messages(
         &self,
         now: i64,
         limit: usize,
-        skip: &[i64],
+        skip: &[String],
         busy: &[Uuid],
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let mut sql = format!(
@@ -865,10 +874,10 @@ impl<'c> Db<'c> {
         let mut args = vec![SqlValue::Integer(now)];
         if !skip.is_empty() {
             sql.push_str(&format!(
-                " AND o.seq NOT IN ({})",
+                " AND o.ordering_key NOT IN ({})",
                 vec!["?"; skip.len()].join(",")
             ));
-            args.extend(skip.iter().map(|s| SqlValue::Integer(*s)));
+            args.extend(skip.iter().map(|k| SqlValue::Text(k.clone())));
         }
         if !busy.is_empty() {
             sql.push_str(&format!(
@@ -884,6 +893,30 @@ impl<'c> Db<'c> {
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             out.push(message_from_row(row)?);
+        }
+        Ok(out)
+    }
+
+    /// The next messages of one ordering key in line, oldest first, as long as each is due by
+    /// `now` (a message waiting for its retry holds back the ones after it).
+    pub fn next_run(
+        &self,
+        key: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE ordering_key = ? AND status = 'pending' \
+             ORDER BY seq LIMIT ?"
+        ))?;
+        let mut rows = stmt.query(params![key, limit as i64])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let m = message_from_row(row)?;
+            if m.next_attempt_at > now {
+                break;
+            }
+            out.push(m);
         }
         Ok(out)
     }

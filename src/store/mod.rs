@@ -2,39 +2,90 @@
 //! only SQL in the program (in `db`).
 
 mod db;
+mod health;
+mod writer;
 
 pub use db::{CallFilter, ConferenceFilter, Cursor, Db, Page, StoredMessage, WriteSignals};
+pub use health::{LogGate, WriteHealth, WriteState};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// Most jobs the writer folds into one transaction.
-const MAX_BATCH: usize = 512;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error("the store has shut down")]
     Closed,
-    #[error("commit failed: {0}")]
-    Commit(String),
+    /// The database cannot take writes right now (disk full, an I/O error, ...): a state of
+    /// the machine, not of the request, so callers answer 503 and may try again.
+    #[error("the store cannot write right now: {0}")]
+    Unavailable(String),
 }
 
-/// A write job: runs inside the batch transaction (or, given `None`, learns that the batch could
-/// not start and does nothing) and returns how to report its outcome once the batch has (or has
-/// not) committed.
-type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match fault_reason(&e) {
+            Some(reason) => StoreError::Unavailable(reason.to_string()),
+            None => StoreError::Sqlite(e),
+        }
+    }
+}
+
+/// The errors that say the storage, not the statement, is at fault.
+fn fault_reason(e: &rusqlite::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code()? {
+        ErrorCode::DiskFull => Some("disk full"),
+        ErrorCode::SystemIoFailure => Some("I/O error"),
+        ErrorCode::ReadOnly => Some("the database is read-only"),
+        ErrorCode::CannotOpen => Some("the database cannot be opened"),
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Some("the database is busy"),
+        ErrorCode::OutOfMemory => Some("out of memory"),
+        _ => None,
+    }
+}
+
+/// Errors that may carry a store fault, so the writer can tell why a job failed.
+pub trait StoreFault: From<StoreError> {
+    /// The reason the storage failed, if that is what this error is.
+    fn store_fault(&self) -> Option<&str>;
+}
+
+impl StoreFault for StoreError {
+    fn store_fault(&self) -> Option<&str> {
+        match self {
+            StoreError::Unavailable(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Reader threads.
+    pub readers: usize,
+    /// The WAL file is checkpointed and truncated whenever it grows past this many bytes.
+    pub wal_limit_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            readers: 2,
+            wal_limit_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
 
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
@@ -43,8 +94,10 @@ pub struct Store {
     _checkpoint: Arc<Sender<()>>,
     writer: Sender<WriteJob>,
     signals: Arc<WriteSignals>,
+    health: Arc<WriteHealth>,
     readers: Sender<ReadJob>,
     path: PathBuf,
+    wal_limit_bytes: u64,
 }
 
 fn migrations() -> Migrations<'static> {
@@ -55,6 +108,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0004_xml_status.sql")),
         M::up(include_str!("migrations/0005_platform_events_rowid.sql")),
         M::up(include_str!("migrations/0006_metrics_and_retention.sql")),
+        M::up(include_str!("migrations/0007_store_probe.sql")),
     ])
 }
 
@@ -71,47 +125,67 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+fn start_thread(name: String, f: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(f)
+        .map(|_| ())
+        .map_err(|e| StoreError::Corrupt(format!("cannot start thread {name}: {e}")))
+}
+
 impl Store {
     /// Opens (creating if needed) and migrates the database, then starts the writer and
     /// `readers` reader threads.
     pub fn open(path: &Path, readers: usize) -> Result<Store, StoreError> {
+        Store::open_with(
+            path,
+            StoreOptions {
+                readers,
+                ..StoreOptions::default()
+            },
+        )
+    }
+
+    pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         let mut conn = open_connection(path)?;
         migrations().to_latest(&mut conn)?;
-        // Checkpoints move WAL pages into the database file; done by the writer after a commit
-        // they would stall every request in that batch, so a thread of their own does them.
+        // Checkpoints move WAL pages into the database file; done by the writer after every
+        // commit they would stall each batch, so a thread of their own does the routine ones
+        // and the writer steps in only when the WAL outgrows its bound (`writer`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "journal_size_limit", options.wal_limit_bytes as i64)?;
         let checkpoint_conn = open_connection(path)?;
         let (checkpoint_stop, checkpoint_rx) = crossbeam_channel::bounded::<()>(0);
-        std::thread::Builder::new()
-            .name("store-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpoint_conn, checkpoint_rx))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start checkpoint thread: {e}")))?;
+        start_thread("store-checkpoint".into(), move || {
+            writer::checkpoint_loop(checkpoint_conn, checkpoint_rx)
+        })?;
 
+        let health = Arc::new(WriteHealth::default());
         let (writer, write_rx) = crossbeam_channel::unbounded::<WriteJob>();
-        std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer_loop(conn, write_rx))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
+        let wal = writer::WalBound::new(path, options.wal_limit_bytes);
+        let writer_health = health.clone();
+        start_thread("store-writer".into(), move || {
+            writer::writer_loop(conn, write_rx, &writer_health, wal)
+        })?;
 
         let (reader_tx, reader_rx) = crossbeam_channel::unbounded::<ReadJob>();
-        for i in 0..readers.max(1) {
+        for i in 0..options.readers.max(1) {
             let conn = open_connection(path)?;
             let rx = reader_rx.clone();
-            std::thread::Builder::new()
-                .name(format!("store-reader-{i}"))
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        job(&conn);
-                    }
-                })
-                .map_err(|e| StoreError::Corrupt(format!("cannot start reader thread: {e}")))?;
+            start_thread(format!("store-reader-{i}"), move || {
+                while let Ok(job) = rx.recv() {
+                    job(&conn);
+                }
+            })?;
         }
         Ok(Store {
             _checkpoint: Arc::new(checkpoint_stop),
             writer,
             signals: Arc::new(WriteSignals::default()),
+            health,
             readers: reader_tx,
             path: path.to_path_buf(),
+            wal_limit_bytes: options.wal_limit_bytes,
         })
     }
 
@@ -122,6 +196,16 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether writes are succeeding, as the writer last saw them.
+    pub fn write_health(&self) -> &WriteHealth {
+        &self.health
+    }
+
+    /// The WAL file's size now, and its bound.
+    pub fn wal_size(&self) -> (u64, u64) {
+        (writer::wal_bytes(&self.path), self.wal_limit_bytes)
     }
 
     /// Runs `f` on a reader connection, off the async executor.
@@ -144,56 +228,52 @@ impl Store {
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<StoreError> + Send + 'static,
+        E: StoreFault + Send + 'static,
         F: FnOnce(&Db) -> Result<T, E> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
         let signals = self.signals.clone();
         let job: WriteJob = Box::new(move |conn| {
-            let outcome = match conn {
-                Some(conn) => run_in_savepoint(conn, &signals, f),
-                None => Err(E::from(StoreError::Commit(
-                    "no transaction could be started".into(),
-                ))),
+            let (outcome, fault) = match conn {
+                Some(conn) => {
+                    let outcome = writer::run_in_savepoint(conn, &signals, f);
+                    let fault = match &outcome {
+                        Err(e) => e.store_fault().map(str::to_string),
+                        Ok(_) => None,
+                    };
+                    (outcome, fault)
+                }
+                None => (Err(E::from(StoreError::Closed)), None),
             };
-            Box::new(move |committed: Result<(), String>| {
+            let complete: Completion = Box::new(move |committed: Result<(), String>| {
                 let answer = match (outcome, committed) {
                     (Ok(v), Ok(())) => Ok(v),
-                    (Ok(_), Err(e)) => Err(E::from(StoreError::Commit(e))),
-                    (Err(e), _) => Err(e),
+                    (_, Err(reason)) => Err(E::from(StoreError::Unavailable(reason))),
+                    (Err(e), Ok(())) => Err(e),
                 };
                 let _ = tx.send(answer);
-            })
+            });
+            (complete, fault)
         });
         self.writer
             .send(job)
             .map_err(|_| E::from(StoreError::Closed))?;
         rx.await.map_err(|_| E::from(StoreError::Closed))?
     }
-}
 
-fn run_in_savepoint<T, E, F>(conn: &Connection, signals: &WriteSignals, f: F) -> Result<T, E>
-where
-    E: From<StoreError>,
-    F: FnOnce(&Db) -> Result<T, E>,
-{
-    // Cached statements: a savepoint per job is on the hot path of every write.
-    let run = |sql: &str| {
-        conn.prepare_cached(sql)
-            .and_then(|mut s| s.execute([]))
-            .map(|_| ())
-    };
-    run("SAVEPOINT job").map_err(|e| E::from(StoreError::from(e)))?;
-    let result = f(&Db::writer(conn, signals));
-    let end = match &result {
-        Ok(_) => run("RELEASE job"),
-        Err(_) => run("ROLLBACK TO job").and_then(|_| run("RELEASE job")),
-    };
-    match end {
-        Ok(()) => result,
-        Err(e) => Err(E::from(StoreError::from(e))),
+    /// A small write that proves the store can write again (`/healthz` uses it while writes
+    /// are failing, so recovery is seen even when no client is writing).
+    pub async fn probe_write(&self, now: i64) -> Result<(), StoreError> {
+        self.write(move |db| db.probe(now)).await
     }
 }
+
+/// A write job: runs inside the batch transaction (or, given `None`, learns that the batch could
+/// not start and does nothing) and returns how to report its outcome once the batch has (or has
+/// not) committed, and the store fault that made it fail, if one did.
+type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> (Completion, Option<String>) + Send>;
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
 /// Copies a live database to `to` with SQLite's online backup: pages are copied in steps while
 /// the service keeps reading and writing, and the copy is a consistent snapshot.
@@ -209,61 +289,4 @@ pub fn backup(db: &Path, to: &Path) -> Result<(), StoreError> {
     let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
     b.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
     Ok(())
-}
-
-/// Checkpoints the WAL every 200 ms without blocking the writer or readers (PASSIVE), until
-/// the store is dropped.
-fn checkpoint_loop(conn: Connection, stop: Receiver<()>) {
-    loop {
-        match stop.recv_timeout(std::time::Duration::from_millis(200)) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "store: checkpoint failed; will retry");
-                }
-            }
-            _ => {
-                // A last full checkpoint keeps the WAL short for the next start.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-                return;
-            }
-        }
-    }
-}
-
-/// Takes every job waiting (up to a batch), runs them all in one transaction, commits once and
-/// only then answers each. Under load this turns thousands of small writes into a few fsyncs.
-fn writer_loop(conn: Connection, jobs: Receiver<WriteJob>) {
-    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
-    let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = jobs.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let msg = e.to_string();
-            tracing::error!(error = %msg, "store: cannot begin a write transaction");
-            // Running the jobs outside a transaction would commit them piecemeal, so each is
-            // told the batch failed without running.
-            for job in batch.drain(..) {
-                let complete = job(None);
-                complete(Err(msg.clone()));
-            }
-            continue;
-        }
-        for job in batch.drain(..) {
-            completions.push(job(Some(&conn)));
-        }
-        let committed = conn.execute_batch("COMMIT").map_err(|e| {
-            tracing::error!(error = %e, "store: commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
-            e.to_string()
-        });
-        for complete in completions.drain(..) {
-            complete(committed.clone());
-        }
-    }
 }

@@ -1,0 +1,157 @@
+//! A lane: delivers one ordering key's due messages one after another, as fast as the
+//! receiver answers, and records their outcomes in batches.
+//!
+//! Order holds because a lane sends a message only after the one before it has been answered,
+//! and only one lane per key runs. A storm is impossible by construction: a message whose
+//! outcome is not yet recorded stays held by its lane — never sent again — until the store
+//! takes the record, however long that takes.
+
+use super::dispatcher::Dispatcher;
+use super::send::{self, RunContext};
+use super::{Attempt, DELIVERED, FAILED, KIND_COMMAND};
+use crate::store::StoredMessage;
+use crate::timestamp::Timestamp;
+use std::time::{Duration, Instant};
+
+/// Messages of one key read at once.
+const RUN: usize = 64;
+/// Outcomes are recorded at least this often while a run goes on, so the delivery log lags
+/// little behind even when the receiver is slow.
+const RECORD_EVERY: Duration = Duration::from_millis(50);
+/// Longest pause between tries to record outcomes while the store cannot write.
+const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Delivers `first` and then the key's next due messages until none is due, one is to be
+/// retried later, or the store cannot be read.
+pub(super) async fn run(d: &Dispatcher, first: StoredMessage) {
+    let key = first.ordering_key.clone();
+    let mut batch = vec![first];
+    loop {
+        let stopped = deliver_run(d, batch).await;
+        if stopped {
+            return;
+        }
+        let now = d.clock.now().micros();
+        let k = key.clone();
+        batch = match d.store.read(move |db| db.next_run(&k, now, RUN)).await {
+            Ok(next) if !next.is_empty() => next,
+            _ => return,
+        };
+    }
+}
+
+/// Sends a run in order and records every outcome. Returns true when the key must wait (a
+/// message is to be retried later).
+async fn deliver_run(d: &Dispatcher, run: Vec<StoredMessage>) -> bool {
+    let mut ctx = RunContext::default();
+    let mut unrecorded: Vec<StoredMessage> = Vec::new();
+    let mut since_record = Instant::now();
+    let mut wait = false;
+    for mut m in run {
+        let attempt = send::attempt(
+            &d.client,
+            &d.store,
+            d.clock.as_ref(),
+            &d.settings,
+            &mut ctx,
+            &m,
+        )
+        .await;
+        wait = apply(d, &mut m, attempt, Timestamp(d.clock.now().micros()));
+        unrecorded.push(m);
+        if wait {
+            break;
+        }
+        if since_record.elapsed() >= RECORD_EVERY {
+            record(d, &mut unrecorded).await;
+            since_record = Instant::now();
+        }
+    }
+    record(d, &mut unrecorded).await;
+    wait
+}
+
+/// Applies an attempt's outcome to the message; true when it stays pending for a later try.
+fn apply(d: &Dispatcher, m: &mut StoredMessage, attempt: Attempt, now: Timestamp) -> bool {
+    m.attempts += 1;
+    m.tm_update = now.micros();
+    let policy = if m.kind == KIND_COMMAND {
+        &d.settings.command_policy
+    } else {
+        &d.settings.webhook_policy
+    };
+    let outcome = match &attempt {
+        Attempt::Delivered(_) => "delivered",
+        Attempt::Retry { .. } => "retry",
+        Attempt::Failed { .. } => "failed",
+    };
+    d.metrics.delivery(&m.kind, outcome);
+    let mut later = false;
+    match attempt {
+        Attempt::Delivered(status) => {
+            m.status = DELIVERED.into();
+            m.last_status = Some(status.into());
+            m.last_error = String::new();
+        }
+        Attempt::Failed { status, error } => {
+            m.status = FAILED.into();
+            m.last_status = status.map(Into::into);
+            m.last_error = error;
+        }
+        Attempt::Retry {
+            status,
+            error,
+            retry_after,
+        } => {
+            m.last_status = status.map(Into::into);
+            match policy.next_attempt(m.attempts as usize, m.tm_create, now.micros(), retry_after) {
+                Some(at) => {
+                    m.next_attempt_at = at;
+                    m.last_error = error;
+                    later = true;
+                }
+                None => {
+                    m.status = FAILED.into();
+                    m.last_error = format!("{error}; retries exhausted");
+                }
+            }
+        }
+    }
+    tracing::debug!(id = %m.id, kind = %m.kind, status = %m.status, attempts = m.attempts, error = %m.last_error, "outbox attempt");
+    later
+}
+
+/// Records the outcomes in one write. While the store cannot write, keeps trying with a
+/// growing pause (logging once per interval) and never returns with an outcome unrecorded,
+/// so the lane keeps its key and nothing is sent again before its record is durable.
+async fn record(d: &Dispatcher, outcomes: &mut Vec<StoredMessage>) {
+    if outcomes.is_empty() {
+        return;
+    }
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let batch = outcomes.clone();
+        let written = d
+            .store
+            .write(move |db| {
+                for m in &batch {
+                    db.record_attempt(m)?;
+                }
+                Ok::<_, crate::store::StoreError>(())
+            })
+            .await;
+        match written {
+            Ok(()) => {
+                outcomes.clear();
+                return;
+            }
+            Err(e) => {
+                if let Some(held) = d.store_gate.open() {
+                    tracing::error!(error = %e, messages = outcomes.len(), held_back = held, "outbox: cannot record delivery outcomes; holding them, nothing is sent again until they are recorded");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_RECORD_BACKOFF);
+            }
+        }
+    }
+}
