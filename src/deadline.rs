@@ -2,12 +2,15 @@
 //! SQLite, fired by one scheduler. After a restart every overdue deadline fires at once.
 
 use crate::engine::Engine;
+use crate::store::LogGate;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Most deadlines fired in one round; they are fired concurrently so their writes share commits.
 const ROUND: usize = 512;
+/// Longest pause between rounds while deadlines fail to fire.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeadlineKind {
@@ -41,6 +44,10 @@ impl DeadlineKind {
 /// Fires due deadlines until the task is dropped; `wake` is notified when a deadline is set so
 /// an earlier one than the scheduler waits for is not missed.
 pub async fn run_scheduler(engine: Engine, wake: Arc<Notify>) {
+    // While the store fails, the same deadlines fail every round: one log line per interval,
+    // and rounds spaced out up to `MAX_BACKOFF`.
+    let gate = LogGate::new(Duration::from_secs(10));
+    let mut backoff = Duration::from_millis(500);
     loop {
         let now = engine.now();
         let due = match engine
@@ -50,21 +57,38 @@ pub async fn run_scheduler(engine: Engine, wake: Arc<Notify>) {
         {
             Ok(d) => d,
             Err(e) => {
-                tracing::error!(error = %e, "deadlines: cannot read due deadlines");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                if let Some(held) = gate.open() {
+                    tracing::error!(error = %e, held_back = held, "deadlines: cannot read due deadlines");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
         let full_round = due.len() == ROUND;
         let fired = due.into_iter().map(|(kind, subject, due_at)| {
             let engine = engine.clone();
+            let gate = &gate;
             async move {
-                if let Err(e) = engine.fire_deadline(&kind, &subject, due_at).await {
-                    tracing::error!(kind, subject, error = %e, "deadline failed; it will be retried");
+                let result = engine.fire_deadline(&kind, &subject, due_at).await;
+                if let Err(e) = &result {
+                    if let Some(held) = gate.open() {
+                        tracing::error!(kind, subject, error = %e, held_back = held, "deadline failed; it will be retried");
+                    }
                 }
+                result.is_ok()
             }
         });
-        futures_util::future::join_all(fired).await;
+        let failed = futures_util::future::join_all(fired)
+            .await
+            .into_iter()
+            .any(|ok| !ok);
+        if failed {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            continue;
+        }
+        backoff = Duration::from_millis(500);
         if full_round {
             continue;
         }

@@ -666,7 +666,7 @@ impl Engine {
     /// small probe write is tried, so recovery shows even when no client is writing.
     pub async fn health(&self) -> StoreHealth {
         let read = self.store.read(|db| db.ping()).await.is_ok();
-        if self.store.write_health().is_failing() {
+        if self.store.write_health().state() != crate::store::WriteState::Ok {
             let _ = self.store.probe_write(self.clock.now().micros()).await;
         }
         StoreHealth {

@@ -11,10 +11,11 @@ use super::send::{self, RunContext};
 use super::{Attempt, DELIVERED, FAILED, KIND_COMMAND};
 use crate::store::StoredMessage;
 use crate::timestamp::Timestamp;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Messages of one key read at once.
-const RUN: usize = 64;
+const RUN: usize = 256;
 /// Outcomes are recorded at least this often while a run goes on, so the delivery log lags
 /// little behind even when the receiver is slow.
 const RECORD_EVERY: Duration = Duration::from_millis(50);
@@ -23,7 +24,7 @@ const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Delivers `first` and then the key's next due messages until none is due, one is to be
 /// retried later, or the store cannot be read.
-pub(super) async fn run(d: &Dispatcher, first: StoredMessage) {
+pub(super) async fn run(d: &Arc<Dispatcher>, first: StoredMessage) {
     let key = first.ordering_key.clone();
     let mut batch = vec![first];
     loop {
@@ -40,11 +41,13 @@ pub(super) async fn run(d: &Dispatcher, first: StoredMessage) {
     }
 }
 
-/// Sends a run in order and records every outcome. Returns true when the key must wait (a
-/// message is to be retried later).
-async fn deliver_run(d: &Dispatcher, run: Vec<StoredMessage>) -> bool {
+/// Sends a run in order and records every outcome before it returns. Recording overlaps with
+/// sending (one record write in flight at a time), so a commit's latency does not pause the
+/// lane. Returns true when the key must wait (a message is to be retried later).
+async fn deliver_run(d: &Arc<Dispatcher>, run: Vec<StoredMessage>) -> bool {
     let mut ctx = RunContext::default();
     let mut unrecorded: Vec<StoredMessage> = Vec::new();
+    let mut recording: Option<tokio::task::JoinHandle<()>> = None;
     let mut since_record = Instant::now();
     let mut wait = false;
     for mut m in run {
@@ -63,11 +66,20 @@ async fn deliver_run(d: &Dispatcher, run: Vec<StoredMessage>) -> bool {
             break;
         }
         if since_record.elapsed() >= RECORD_EVERY {
-            record(d, &mut unrecorded).await;
+            // The previous record must be durable before the next starts: if the store
+            // fails, the lane stops sending here until it takes the records.
+            if let Some(previous) = recording.take() {
+                let _ = previous.await;
+            }
+            let batch = std::mem::take(&mut unrecorded);
+            recording = Some(tokio::spawn(record(d.clone(), batch)));
             since_record = Instant::now();
         }
     }
-    record(d, &mut unrecorded).await;
+    if let Some(previous) = recording.take() {
+        let _ = previous.await;
+    }
+    record(d.clone(), unrecorded).await;
     wait
 }
 
@@ -124,27 +136,25 @@ fn apply(d: &Dispatcher, m: &mut StoredMessage, attempt: Attempt, now: Timestamp
 /// Records the outcomes in one write. While the store cannot write, keeps trying with a
 /// growing pause (logging once per interval) and never returns with an outcome unrecorded,
 /// so the lane keeps its key and nothing is sent again before its record is durable.
-async fn record(d: &Dispatcher, outcomes: &mut Vec<StoredMessage>) {
+async fn record(d: Arc<Dispatcher>, outcomes: Vec<StoredMessage>) {
     if outcomes.is_empty() {
         return;
     }
+    let outcomes = Arc::new(outcomes);
     let mut backoff = Duration::from_millis(250);
     loop {
         let batch = outcomes.clone();
         let written = d
             .store
             .write(move |db| {
-                for m in &batch {
+                for m in batch.iter() {
                     db.record_attempt(m)?;
                 }
                 Ok::<_, crate::store::StoreError>(())
             })
             .await;
         match written {
-            Ok(()) => {
-                outcomes.clear();
-                return;
-            }
+            Ok(()) => return,
             Err(e) => {
                 if let Some(held) = d.store_gate.open() {
                     tracing::error!(error = %e, messages = outcomes.len(), held_back = held, "outbox: cannot record delivery outcomes; holding them, nothing is sent again until they are recorded");

@@ -6,14 +6,25 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The writer's view of its last commits: a fault (disk full, an I/O error) is a state the
-/// service knows and reports, not only a log line.
+/// service knows and reports, not only a log line. On a nearly full disk some commits still
+/// fit and others do not, so the store counts as failing until no write has failed for
+/// [`RECOVERY_WINDOW`]: a load balancer should not flap with every commit.
 #[derive(Debug, Default)]
 pub struct WriteHealth {
     failing: AtomicBool,
-    /// Why the last write failed, and since when writes have been failing.
-    fault: Mutex<Option<(String, Instant)>>,
+    fault: Mutex<Option<Fault>>,
     /// Commits that failed since start.
     failures: AtomicU64,
+}
+
+/// How long after its last failed write the store still counts as failing.
+pub const RECOVERY_WINDOW: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+struct Fault {
+    reason: String,
+    since: Instant,
+    last: Instant,
 }
 
 /// A snapshot of [`WriteHealth`] for `/healthz` and `/metrics`.
@@ -24,39 +35,38 @@ pub enum WriteState {
 }
 
 impl WriteHealth {
-    /// A write committed: the store can write (again).
+    /// A write committed.
     pub fn committed(&self) {
-        if self.failing.swap(false, Ordering::AcqRel) {
-            if let Ok(mut f) = self.fault.lock() {
-                if let Some((reason, since)) = f.take() {
-                    tracing::warn!(
-                        reason,
-                        failing_for_ms = since.elapsed().as_millis() as u64,
-                        "store: writes succeed again"
-                    );
-                }
-            }
-        }
+        self.failing.store(false, Ordering::Release);
     }
 
     /// A write could not be made durable for `reason`.
     pub fn failed(&self, reason: &str) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
         if let Ok(mut f) = self.fault.lock() {
             match f.as_mut() {
-                Some((r, _)) => {
-                    if r != reason {
-                        *r = reason.to_string();
+                Some(fault) if now.duration_since(fault.last) < RECOVERY_WINDOW => {
+                    fault.last = now;
+                    if fault.reason != reason {
+                        fault.reason = reason.to_string();
                     }
                 }
-                None => *f = Some((reason.to_string(), Instant::now())),
+                _ => {
+                    *f = Some(Fault {
+                        reason: reason.to_string(),
+                        since: now,
+                        last: now,
+                    })
+                }
             }
         }
         self.failing.store(true, Ordering::Release);
     }
 
+    /// True while the last write failed or one failed within the recovery window.
     pub fn is_failing(&self) -> bool {
-        self.failing.load(Ordering::Acquire)
+        self.state() != WriteState::Ok
     }
 
     pub fn failures(&self) -> u64 {
@@ -64,14 +74,26 @@ impl WriteHealth {
     }
 
     pub fn state(&self) -> WriteState {
-        if !self.is_failing() {
+        let Ok(mut f) = self.fault.lock() else {
             return WriteState::Ok;
-        }
-        match self.fault.lock().ok().and_then(|f| f.clone()) {
-            Some((reason, since)) => WriteState::Failing {
-                reason,
-                seconds: since.elapsed().as_secs(),
-            },
+        };
+        let failing = self.failing.load(Ordering::Acquire);
+        match f.as_ref() {
+            Some(fault) if failing || fault.last.elapsed() < RECOVERY_WINDOW => {
+                WriteState::Failing {
+                    reason: fault.reason.clone(),
+                    seconds: fault.since.elapsed().as_secs(),
+                }
+            }
+            Some(fault) => {
+                tracing::warn!(
+                    reason = %fault.reason,
+                    failed_for_ms = fault.last.duration_since(fault.since).as_millis() as u64,
+                    "store: writes succeed again"
+                );
+                *f = None;
+                WriteState::Ok
+            }
             None => WriteState::Ok,
         }
     }
@@ -130,6 +152,12 @@ mod tests {
         );
         assert_eq!(h.failures(), 2);
         h.committed();
+        assert!(h.is_failing(), "failing within the recovery window");
+        if let Ok(mut f) = h.fault.lock() {
+            if let Some(fault) = f.as_mut() {
+                fault.last = Instant::now() - RECOVERY_WINDOW;
+            }
+        }
         assert_eq!(h.state(), WriteState::Ok);
     }
 

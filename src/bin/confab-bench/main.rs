@@ -2,6 +2,8 @@
 //! targets a running one, drives platform events and reads through it, measures the machine's
 //! ceilings, and checks that the final state is exactly what the acknowledged events imply.
 
+mod busy;
+
 use base64::Engine as _;
 use clap::Parser;
 use hmac::Mac;
@@ -79,6 +81,11 @@ struct Args {
     /// with SIGKILL this many times, then check nothing answered was lost.
     #[arg(long, default_value_t = 0)]
     crash_kills: usize,
+    /// Instead of the benchmark, run the busy-conference scenario for this many seconds: every
+    /// connection cycles calls through one conference while a local receiver takes its
+    /// notifications.
+    #[arg(long, default_value_t = 0)]
+    busy_seconds: u64,
 }
 
 struct Server {
@@ -697,6 +704,10 @@ async fn main() {
     if args.crash_kills > 0 {
         let ok = crash_test(&args).await;
         std::process::exit(if ok { 0 } else { 1 });
+    }
+    if args.busy_seconds > 0 {
+        busy::run(args.connections, args.busy_seconds).await;
+        return;
     }
     println!(
         "confab-bench: {} conferences x {} calls, {} connections, {} read(s) per call",
