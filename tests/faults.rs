@@ -59,12 +59,15 @@ impl Drop for SmallDisk {
     }
 }
 
+/// One request the receiver got: webhook id, when, whether it answered 200, the body.
+type Seen = (String, Instant, bool, Value);
+
 /// The customer's receiver: answers 500 until switched, then 200; counts every request by
 /// `webhook-id`.
 #[derive(Clone, Default)]
 struct Receiver {
     ok: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<(String, Instant, bool, Value)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Respond for Receiver {
