@@ -1,9 +1,9 @@
 //! Start-up and shutdown: everything `confab serve` runs, built from a `Config`.
 
+use crate::actions::flows::{self, FlowSet};
 use crate::config::{parse_schedule, Config};
 use crate::deadline;
 use crate::engine::{Engine, EngineSettings};
-use crate::flow::{self, FlowSet};
 use crate::http::{self, AppState};
 use crate::outbox::{DeliverySettings, Dispatcher, RetryPolicy};
 use crate::ratelimit::Limiter;
@@ -242,7 +242,7 @@ async fn watch_flows(engine: Engine, dir: PathBuf) {
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let fingerprint_of =
-        |dir: PathBuf| tokio::task::spawn_blocking(move || flow::fingerprint(&dir));
+        |dir: PathBuf| tokio::task::spawn_blocking(move || flows::fingerprint(&dir));
     let mut last = fingerprint_of(dir.clone()).await.unwrap_or_default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {

@@ -1,9 +1,9 @@
 //! The `confab` command line: `serve`, `customer create`, `flows check|render`.
 
+use crate::actions::flows::FlowSet;
 use crate::app::App;
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
-use crate::flow::FlowSet;
 use crate::store::Store;
 use crate::timestamp::SystemClock;
 use clap::{Parser, Subcommand};
@@ -250,7 +250,7 @@ fn flows_render(dir: &std::path::Path, name: &str, vars: &[String]) -> ExitCode 
         eprintln!("confab: no flow named {name:?} in {}", dir.display());
         return ExitCode::FAILURE;
     };
-    let mut variables = crate::interpreter::Variables::new();
+    let mut variables = crate::actions::interpreter::Variables::new();
     for kv in vars {
         match kv.split_once('=') {
             Some((k, v)) => {
@@ -262,14 +262,14 @@ fn flows_render(dir: &std::path::Path, name: &str, vars: &[String]) -> ExitCode 
             }
         }
     }
-    let program = match crate::action::compile(name, &flow.actions, &set) {
+    let program = match crate::actions::compile(name, &flow.actions, &set) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("confab: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let out = crate::interpreter::run(&program, variables);
+    let out = crate::actions::interpreter::run(&program, variables);
     for effect in &out.effects {
         eprintln!("effect: {effect:?}");
     }

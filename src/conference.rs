@@ -1,7 +1,7 @@
 //! Conferences, their calls and recordings as domain values, and the rules that move them
 //! between states. Nothing here knows about HTTP or SQL.
 
-use crate::action::RecordingFormat;
+use crate::actions::RecordingFormat;
 use crate::timestamp::{api_or_not_set, Timestamp};
 use serde::Serialize;
 use serde_json::value::RawValue;

@@ -1,7 +1,7 @@
 //! confab: a conference call-flow engine. Platforms post call events, confab answers with the
 //! actions each call must perform, keeps conferences in SQLite and notifies customers.
 
-pub mod action;
+pub mod actions;
 pub mod app;
 pub mod cli;
 pub mod conference;
@@ -9,9 +9,7 @@ pub mod config;
 pub mod customer;
 pub mod deadline;
 pub mod engine;
-pub mod flow;
 pub mod http;
-pub mod interpreter;
 pub mod metrics;
 pub mod outbound;
 pub mod outbox;

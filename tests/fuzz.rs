@@ -5,10 +5,10 @@
 
 mod common;
 
-use confab::action::{compile, parse_list, NoFlows};
+use confab::actions::interpreter::{run, Variables, MAX_STEPS};
+use confab::actions::{compile, parse_list, NoFlows};
 use confab::http::platform::parse_event_body;
 use confab::http::xml_api::parse_create;
-use confab::interpreter::{run, Variables, MAX_STEPS};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{json, Value};

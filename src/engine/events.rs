@@ -3,11 +3,11 @@
 //! id returns the first answer and changes nothing.
 
 use super::{Engine, EngineError, Refusal};
-use crate::action::{self, HttpMethod};
+use crate::actions::interpreter::{self, Effect, Outcome, Variables};
+use crate::actions::{self, HttpMethod};
 use crate::conference::{
     self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
-use crate::interpreter::{self, Effect, Outcome, Variables};
 use crate::store::{Db, StoreError};
 use crate::timestamp::Timestamp;
 use serde_json::{json, Value};
@@ -342,7 +342,7 @@ impl Engine {
         } else {
             &conf.post_actions
         };
-        let parsed = match action::parse_list(list, &stored.parse()) {
+        let parsed = match actions::parse_list(list, &stored.parse()) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(conference_id = %conf.id, error = %e, "stored action list no longer parses; running nothing");
@@ -350,7 +350,7 @@ impl Engine {
             }
         };
         let flows = self.flows();
-        let program = match action::compile(list, &parsed.actions, flows.as_ref()) {
+        let program = match actions::compile(list, &parsed.actions, flows.as_ref()) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(conference_id = %conf.id, error = %e, "action list no longer compiles; running nothing");

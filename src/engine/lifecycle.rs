@@ -2,7 +2,7 @@
 //! the platform commands they send and the deadlines they set.
 
 use super::{Engine, EngineError, Refusal};
-use crate::action::{RecordingFormat, MAX_RECORDING_SECONDS};
+use crate::actions::{RecordingFormat, MAX_RECORDING_SECONDS};
 use crate::conference::{
     self, CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
     Recording, RecordingStatus,

@@ -10,14 +10,14 @@ pub use notifications::{CustomerPatch, Delivery};
 
 pub use events::{EventKind, PlatformEvent, WebhookRequest};
 
-use crate::action::{self, ActionError, ActionList};
+use crate::actions::flows::FlowSet;
+use crate::actions::{self, ActionError, ActionList};
 use crate::conference::{
     Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Origin,
     Recording, StoredJson, XmlAttributes, MAX_DATA_BYTES, MAX_DETAIL_CHARS, MAX_NAME_CHARS,
     MAX_TIMEOUT_SECONDS,
 };
 use crate::customer::{self, Customer};
-use crate::flow::FlowSet;
 use crate::outbound::Courier;
 use crate::store::{CallFilter, ConferenceFilter, Cursor, Page, Store, StoreError};
 use crate::timestamp::Clock;
@@ -312,8 +312,8 @@ impl Engine {
 
     /// Parses and validates one action list against the loaded flows.
     pub fn action_list(&self, list: &str, value: &Value) -> Result<ActionList, EngineError> {
-        let parsed = action::parse_list(list, value)?;
-        action::compile(list, &parsed.actions, self.flows().as_ref())?;
+        let parsed = actions::parse_list(list, value)?;
+        actions::compile(list, &parsed.actions, self.flows().as_ref())?;
         Ok(parsed)
     }
 

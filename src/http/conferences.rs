@@ -7,7 +7,7 @@ use super::input::{
     read_body,
 };
 use super::AppState;
-use crate::action::RecordingFormat;
+use crate::actions::RecordingFormat;
 use crate::conference::{CallStatus, ConferenceStatus, ConferenceType};
 use crate::engine::{ConferenceDraft, ConferencePatch};
 use crate::store::{CallFilter, ConferenceFilter, Cursor};

@@ -4,8 +4,8 @@
 use super::error::ApiError;
 use super::input::{parse_json, read_body};
 use super::AppState;
+use crate::actions::interpreter::Variables;
 use crate::engine::{EngineError, EventKind, PlatformEvent};
-use crate::interpreter::Variables;
 use crate::signature;
 use crate::xml;
 use actix_web::http::StatusCode;

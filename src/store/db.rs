@@ -1,7 +1,7 @@
 //! Every SQL statement of confab, behind methods that speak in domain types.
 
 use super::StoreError;
-use crate::action::RecordingFormat;
+use crate::actions::RecordingFormat;
 use crate::conference::{
     CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
     Origin, Recording, RecordingStatus, StoredJson, XmlAttributes,

@@ -1,7 +1,7 @@
 //! The flows directory: named, reusable action lists that `flow` actions include, loaded and
 //! validated as a set, with problems reported as `file:line:col: message`.
 
-use crate::action::{self, Action, FlowLookup};
+use crate::actions::{self, Action, FlowLookup};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -132,7 +132,7 @@ impl FlowSet {
         };
         // Compile each flow against the whole set: includes resolve, no cycles, targets exist.
         for p in &parsed {
-            if let Err(e) = action::compile(&p.flow.name, &p.flow.actions, &set) {
+            if let Err(e) = actions::compile(&p.flow.name, &p.flow.actions, &set) {
                 let (line, col) = locate(&p.text, &[Seg::Key("actions"), Seg::Index(e.index)]);
                 problems.push(FlowProblem {
                     file: p.flow.file.display().to_string(),
@@ -202,7 +202,7 @@ fn parse_file(path: &Path) -> Result<Parsed, FlowProblem> {
     let actions_value = obj
         .get("actions")
         .ok_or_else(|| problem(1, 1, "actions is required".into()))?;
-    let list = action::parse_list(&name, actions_value).map_err(|e| {
+    let list = actions::parse_list(&name, actions_value).map_err(|e| {
         let (l, c) = if actions_value.is_array() {
             at(&[Seg::Key("actions"), Seg::Index(e.index)])
         } else {

@@ -1,7 +1,7 @@
 //! The action interpreter: runs a compiled action list against a set of variables. Pure: no
 //! I/O, no clock, no store — the same inputs always give the same output.
 
-use crate::action::{ActionKind, ConditionValue, HttpMethod, Program, RecordingFormat};
+use crate::actions::{ActionKind, ConditionValue, HttpMethod, Program, RecordingFormat};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -88,7 +88,7 @@ fn substitute_json(v: &Value, vars: &Variables) -> Value {
     }
 }
 
-fn condition_holds(cond: &crate::action::Comparison, value: &ConditionValue, var: &str) -> bool {
+fn condition_holds(cond: &crate::actions::Comparison, value: &ConditionValue, var: &str) -> bool {
     match value {
         ConditionValue::String(s) => cond.holds(&var, &s.as_str()),
         ConditionValue::Number(n) => match var.trim().parse::<f64>() {
@@ -232,7 +232,7 @@ pub fn run(program: &Program, variables: Variables) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::action::{compile, parse_list, NoFlows};
+    use crate::actions::{compile, parse_list, NoFlows};
     use proptest::prelude::*;
 
     /// Data-driven cases: (actions, input variables, expected emitted actions).
