@@ -76,13 +76,15 @@ pub async fn run_scheduler(engine: Engine, wake: Arc<Notify>) {
                         tracing::error!(kind, subject, error = %e, held_back = held, "deadline failed; it will be retried");
                     }
                 }
-                result.is_ok()
+                // Only a store fault slows the scheduler down; a deadline that fails for
+                // another reason must not hold the others back.
+                matches!(&result, Err(e) if crate::store::StoreFault::store_fault(e).is_some())
             }
         });
         let failed = futures_util::future::join_all(fired)
             .await
             .into_iter()
-            .any(|ok| !ok);
+            .any(|store_fault| store_fault);
         if failed {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);

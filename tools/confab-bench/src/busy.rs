@@ -1,9 +1,9 @@
 //! The busy-conference scenario: every connection cycles calls through ONE conference while a
 //! fast local receiver takes its notifications; reports how far delivery falls behind.
 
-use super::{
+use crate::support::{
     client, create_customer, report, send_event, signed_event, start_confab_with, start_receiver,
-    OrDie, TempDir, ADMIN,
+    OrDie, Received, TempDir, ADMIN,
 };
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -137,7 +137,7 @@ async fn outbox_depth(c: &reqwest::Client, base: &str) -> i64 {
         .unwrap_or(0)
 }
 
-fn hooks_received(received: &super::Received) -> usize {
+fn hooks_received(received: &Received) -> usize {
     received
         .lock()
         .map(|v| v.iter().filter(|(path, _)| path == "/hooks").count())

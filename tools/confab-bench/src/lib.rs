@@ -1,0 +1,7 @@
+//! The benchmark and crash-test tools of confab: a workspace member of its own, so building or
+//! installing confab never compiles them.
+
+pub mod busy;
+pub mod crash;
+pub mod load;
+pub mod support;

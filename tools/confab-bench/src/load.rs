@@ -1,0 +1,324 @@
+//! The main benchmark's phases: mixed load, reads, the final-state check, the machine's
+//! ceilings and a seeded database for the start-up measurement.
+
+use crate::support::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct LoadResult {
+    pub events: usize,
+    pub reads: usize,
+    pub elapsed: Duration,
+    pub event_latency: Vec<u32>,
+    pub read_latency: Vec<u32>,
+    pub failures: usize,
+}
+
+/// Each connection takes conferences in turn and drives their calls through join, joined, left,
+/// with reads mixed in.
+pub async fn drive(
+    base: &str,
+    key: &str,
+    confs: &[String],
+    calls: usize,
+    connections: usize,
+    reads_per_call: usize,
+    run: &str,
+) -> LoadResult {
+    // Bodies are built and signed before the clock starts, so the generator spends its share
+    // of the machine sending rather than hashing.
+    let work: Vec<(String, std::sync::Mutex<Vec<SignedEvent>>)> = confs
+        .iter()
+        .flat_map(|c| (0..calls).map(move |j| (c.clone(), j)))
+        .map(|(conf, j)| {
+            let call = format!("{run}-{conf}-{j}");
+            let events = ["call_left", "call_joined", "call_joining"]
+                .iter()
+                .map(|kind| {
+                    signed_event(
+                        &format!("{call}-{kind}"),
+                        kind,
+                        json!({"call_id": call, "conference_id": conf}),
+                    )
+                })
+                .collect();
+            (conf, std::sync::Mutex::new(events))
+        })
+        .collect();
+    let work = Arc::new(work);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (base, key, work, next) = (
+            base.to_string(),
+            key.to_string(),
+            work.clone(),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let c = client();
+            let (mut ev, mut rd, mut fails) = (Vec::new(), Vec::new(), 0usize);
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((conf, events)) = work.get(i) else {
+                    break;
+                };
+                let mut events = match events.lock() {
+                    Ok(mut e) => std::mem::take(&mut *e),
+                    Err(_) => Vec::new(),
+                };
+                while let Some(event) = events.pop() {
+                    let t = Instant::now();
+                    let st = send_event(&c, &base, event).await;
+                    ev.push(t.elapsed().as_micros() as u32);
+                    if st != Ok(200) {
+                        fails += 1;
+                    }
+                }
+                for _ in 0..reads_per_call {
+                    let t = Instant::now();
+                    match c
+                        .get(format!("{base}/v1.0/conferences/{conf}"))
+                        .bearer_auth(&key)
+                        .send()
+                        .await
+                    {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                        }
+                        _ => fails += 1,
+                    }
+                    rd.push(t.elapsed().as_micros() as u32);
+                }
+            }
+            (ev, rd, fails)
+        }));
+    }
+    let (mut event_latency, mut read_latency, mut failures) = (Vec::new(), Vec::new(), 0);
+    for t in tasks {
+        if let Ok((e, r, f)) = t.await {
+            event_latency.extend(e);
+            read_latency.extend(r);
+            failures += f;
+        }
+    }
+    let elapsed = started.elapsed();
+    event_latency.sort_unstable();
+    read_latency.sort_unstable();
+    LoadResult {
+        events: event_latency.len(),
+        reads: read_latency.len(),
+        elapsed,
+        event_latency,
+        read_latency,
+        failures,
+    }
+}
+
+/// Reads only, for `seconds`.
+pub async fn read_phase(
+    base: &str,
+    key: &str,
+    confs: &[String],
+    connections: usize,
+    seconds: u64,
+) -> (usize, Duration, Vec<u32>) {
+    let confs = Arc::new(confs.to_vec());
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..connections {
+        let (base, key, confs) = (base.to_string(), key.to_string(), confs.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = client();
+            let mut lat = Vec::new();
+            let mut i = w;
+            while Instant::now() < until {
+                let conf = &confs[i % confs.len()];
+                i += connections;
+                let t = Instant::now();
+                if let Ok(r) = c
+                    .get(format!("{base}/v1.0/conferences/{conf}"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                {
+                    let _ = r.bytes().await;
+                }
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    all.sort_unstable();
+    (all.len(), started.elapsed(), all)
+}
+
+/// Checks that every conference's state is what the acknowledged events imply: no call joined,
+/// exactly `calls` conferencecalls per conference from this run, all `leaved`.
+pub async fn verify(
+    base: &str,
+    key: &str,
+    confs: &[String],
+    calls: usize,
+    run: &str,
+) -> Result<usize, String> {
+    let c = client();
+    let mut checked = 0;
+    for conf in confs {
+        let v: Value = c
+            .get(format!("{base}/v1.0/conferences/{conf}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        if v["conferencecall_ids"] != json!([]) || v["status"] != "progressing" {
+            return Err(format!("conference {conf}: {v}"));
+        }
+        let mut token = String::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page: Value = c
+                .get(format!("{base}/v1.0/conferencecalls?conference_id={conf}&page_size=100&page_token={token}"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            for call in page["result"].as_array().into_iter().flatten() {
+                let reference = call["reference_id"].as_str().unwrap_or("");
+                if !reference.starts_with(&format!("{run}-")) {
+                    continue;
+                }
+                if call["status"] != "leaved" {
+                    return Err(format!("call {reference} is {}", call["status"]));
+                }
+                if !seen.insert(reference.to_string()) {
+                    return Err(format!("call {reference} doubled"));
+                }
+                checked += 1;
+            }
+            token = page["next_page_token"].as_str().unwrap_or("").to_string();
+            if token.is_empty() {
+                break;
+            }
+        }
+        if seen.len() != calls {
+            return Err(format!(
+                "conference {conf}: {} calls, expected {calls}",
+                seen.len()
+            ));
+        }
+    }
+    Ok(checked)
+}
+
+/// The write one event needs, straight on SQLite with the store's pragmas and batching.
+pub fn sqlite_ceiling(events: usize, batch: usize) -> f64 {
+    let dir = TempDir::new();
+    let path = dir.path().join("ceiling.db");
+    drop(confab::store::Store::open(&path, 1).or_die("migrated"));
+    let conn = rusqlite::Connection::open(&path).or_die("open");
+    conn.pragma_update(None, "journal_mode", "WAL").ok();
+    conn.pragma_update(None, "synchronous", "FULL").ok();
+    conn.pragma_update(None, "foreign_keys", "ON").ok();
+    conn.execute("INSERT INTO customers (id, name, webhook_secret, tm_create, tm_update) VALUES ('c', 'c', 's', 0, 0)", []).ok();
+    conn.execute("INSERT INTO conferences (id, customer_id, type, status, name, detail, data, timeout, pre_actions, post_actions, tm_create, tm_update) VALUES ('k', 'c', 'conference', 'progressing', '', '', '{}', 0, '[]', '[]', 0, 0)", []).ok();
+    let started = Instant::now();
+    let mut done = 0;
+    while done < events {
+        conn.execute_batch("BEGIN IMMEDIATE").ok();
+        for _ in 0..batch.min(events - done) {
+            // One event: the idempotency record and one conferencecall row change.
+            let id = format!("e{done}");
+            conn.prepare_cached("INSERT INTO platform_events (id, type, status, body, tm_create) VALUES (?, 'call_joining', 200, '{\"conferencecall\":{},\"actions\":[]}', 0)")
+                .and_then(|mut s| s.execute([&id]))
+                .ok();
+            conn.prepare_cached("INSERT INTO conferencecalls (id, customer_id, conference_id, reference_id, status, tm_create, tm_update) VALUES (?, 'c', 'k', ?, 'leaved', 0, 0)")
+                .and_then(|mut s| s.execute([&id, &id]))
+                .ok();
+            done += 1;
+        }
+        conn.execute_batch("COMMIT").ok();
+    }
+    events as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A trivial actix-web JSON endpoint driven by the same load generator.
+pub async fn actix_ceiling(connections: usize, seconds: u64) -> f64 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").or_die("bind");
+    let addr = listener.local_addr().or_die("addr");
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().route(
+            "/ok",
+            actix_web::web::get()
+                .to(|| async { actix_web::HttpResponse::Ok().json(json!({"ok": true})) }),
+        )
+    })
+    .workers(2)
+    .disable_signals()
+    .listen(listener)
+    .or_die("listen")
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        tasks.push(tokio::spawn(async move {
+            let c = client();
+            let mut n = 0usize;
+            while Instant::now() < until {
+                if let Ok(r) = c.get(format!("http://{addr}/ok")).send().await {
+                    let _ = r.bytes().await;
+                }
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap_or(0);
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    handle.stop(false).await;
+    rate
+}
+
+/// Fills a database with conferences (each with a timeout deadline) directly, for start-up.
+pub fn seed_database(path: &Path, conferences: usize) {
+    drop(confab::store::Store::open(path, 1).or_die("migrated"));
+    let conn = rusqlite::Connection::open(path).or_die("open");
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;")
+        .ok();
+    conn.execute("INSERT INTO customers (id, name, webhook_secret, tm_create, tm_update) VALUES ('00000000-0000-4000-8000-000000000001', 'seed', 'whsec_c2VlZA==', 0, 0)", []).ok();
+    let now = chrono::Utc::now().timestamp_micros();
+    conn.execute_batch("BEGIN").ok();
+    {
+        let mut conf = conn.prepare("INSERT INTO conferences (id, customer_id, type, status, name, detail, data, timeout, pre_actions, post_actions, tm_create, tm_update) VALUES (?, '00000000-0000-4000-8000-000000000001', 'conference', 'progressing', 'seeded', '', '{}', 604800, '[]', '[]', ?, ?)").or_die("prepare");
+        let mut deadline = conn.prepare("INSERT INTO deadlines (kind, subject_id, due_at) VALUES ('conference_timeout', ?, ?)").or_die("prepare");
+        for i in 0..conferences {
+            let id = uuid::Uuid::new_v4().to_string();
+            let t = now - (conferences - i) as i64;
+            conf.execute(rusqlite::params![id, t, t]).ok();
+            deadline
+                .execute(rusqlite::params![id, t + 604_800_000_000])
+                .ok();
+        }
+    }
+    conn.execute_batch("COMMIT").ok();
+}
