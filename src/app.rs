@@ -181,7 +181,7 @@ impl App {
         ));
         let background = [
             tokio::spawn(watch_flows(engine.clone(), flows_dir)),
-            tokio::spawn(dispatcher.run()),
+            tokio::spawn(dispatcher.clone().run()),
             tokio::spawn(deadline::run_scheduler(engine.clone(), deadline_wake)),
             tokio::spawn(housekeeping(engine)),
         ];
@@ -192,6 +192,7 @@ impl App {
         handle.stop(true).await;
         // Background work is cut off only after the last request is answered; whatever it had
         // not finished is on disk and resumes at the next start.
+        dispatcher.stop();
         for task in background {
             task.abort();
         }

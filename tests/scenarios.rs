@@ -401,6 +401,14 @@ async fn run_file(path: &Path) -> Result<usize, String> {
         run.vars.insert(format!("{name}.key"), c.key.clone());
         run.keys.insert(name.to_string(), c.key);
     }
+    let outcome = run_steps(&mut run, &doc).await;
+    // Stop this scenario's server before the next one starts: the mock servers' ports are
+    // reused, and a late message must not reach the next scenario's receiver.
+    run.server.stop().await;
+    outcome
+}
+
+async fn run_steps(run: &mut Run, doc: &Value) -> Result<usize, String> {
     let steps = doc
         .get("steps")
         .and_then(Value::as_array)

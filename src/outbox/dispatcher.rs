@@ -7,6 +7,7 @@ use crate::metrics::Metrics;
 use crate::store::{LogGate, Store};
 use crate::timestamp::Clock;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
@@ -34,6 +35,8 @@ pub struct Dispatcher {
     slots: Arc<Semaphore>,
     /// One log line per interval while the store fails, however many lanes see it.
     pub(super) store_gate: LogGate,
+    /// Set at shutdown: lanes record what they sent and start nothing new.
+    stopping: AtomicBool,
 }
 
 /// The keys with a lane, and how many lanes each customer has.
@@ -94,7 +97,18 @@ impl Dispatcher {
             lanes: Mutex::new(Lanes::default()),
             slots: Arc::new(Semaphore::new(MAX_LANES)),
             store_gate: LogGate::new(Duration::from_secs(10)),
+            stopping: AtomicBool::new(false),
         }
+    }
+
+    /// Stops delivering: each lane records the outcomes it has and ends before its next
+    /// attempt. What was not sent stays pending for the next start.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Runs until the task is dropped. Undelivered messages stay on disk and are picked up by
@@ -147,6 +161,9 @@ impl Dispatcher {
             .await?;
         let mut started = 0;
         for m in due {
+            if self.is_stopping() {
+                break;
+            }
             let (key, customer) = (m.ordering_key.clone(), m.customer_id);
             let claimed = match self.lanes.lock() {
                 Ok(mut l) => l.claim(&key, customer),

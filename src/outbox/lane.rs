@@ -51,6 +51,11 @@ async fn deliver_run(d: &Arc<Dispatcher>, run: Vec<StoredMessage>) -> bool {
     let mut since_record = Instant::now();
     let mut wait = false;
     for mut m in run {
+        if d.is_stopping() {
+            // Unsent messages stay pending; returning "wait" ends the lane.
+            wait = true;
+            break;
+        }
         let attempt = send::attempt(
             &d.client,
             &d.store,
