@@ -60,7 +60,15 @@ pub struct Config {
     /// add context switches; reads are short.
     #[arg(long, env = "CONFAB_READERS", default_value_t = default_readers())]
     pub readers: usize,
+    /// Largest list page in bytes of item JSON: a page stops before the item that would pass
+    /// it (it always holds one), so one answer cannot take hundreds of megabytes.
+    #[arg(long, env = "CONFAB_PAGE_BYTES", default_value_t = DEFAULT_PAGE_BYTES)]
+    pub page_bytes: usize,
 }
+
+/// The default byte budget of a list page: 4 MiB of item JSON, a few of the largest
+/// conferences (about 1 MB each) or the full 100 of ordinary ones.
+pub const DEFAULT_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 impl Config {
     /// The defaults of `confab serve`, for tests and embedding.
@@ -81,6 +89,7 @@ impl Config {
             rate_limit: 1000,
             auth_failure_limit: 20,
             readers: default_readers(),
+            page_bytes: DEFAULT_PAGE_BYTES,
         }
     }
 }
