@@ -82,6 +82,7 @@ impl App {
             command_first_delay_micros: command_policy.first_delay_micros(),
             webhook_first_delay_micros: webhook_policy.first_delay_micros(),
             allow_private_targets: config.webhook_allow_private,
+            page_bytes: config.page_bytes,
         };
         let engine = Engine::new(store, Arc::new(SystemClock::default()), flows, settings);
         let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {

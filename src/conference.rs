@@ -188,6 +188,28 @@ impl Serialize for StoredJson {
     }
 }
 
+/// Length of `s` as a JSON string, quotes and escapes included, as serde_json writes it.
+pub fn json_string_len(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if c < ' ' => 6,
+            c => c.len_utf8(),
+        })
+        .sum::<usize>()
+}
+
+/// Bytes of an id in a JSON array: quotes, 36 characters, a comma.
+const JSON_ID_ITEM: usize = 39;
+
+/// Upper bounds of the parts of each JSON shape below that do not vary (names, punctuation,
+/// ids, timestamps, numbers, enums), so `json_len` estimates are never below the real length
+/// and a page cut by them never passes its byte budget. Checked by the tests at the end.
+const CONFERENCE_JSON_FIXED: usize = 450;
+const CALL_JSON_FIXED: usize = 340;
+const RECORDING_JSON_FIXED: usize = 390;
+
 /// A conference as stored.
 #[derive(Debug, Clone)]
 pub struct Conference {
@@ -248,6 +270,19 @@ pub struct ConferenceJson<'a> {
 }
 
 impl ConferenceView {
+    /// At least the length of `json()` rendered, without rendering it: the stored JSON is
+    /// served verbatim, so its text length is exact.
+    pub fn json_len(&self) -> usize {
+        let c = &self.conference;
+        CONFERENCE_JSON_FIXED
+            + json_string_len(&c.name)
+            + json_string_len(&c.detail)
+            + c.data.text().len()
+            + c.pre_actions.text().len()
+            + c.post_actions.text().len()
+            + JSON_ID_ITEM * (self.conferencecall_ids.len() + self.recording_ids.len())
+    }
+
     pub fn json(&self) -> ConferenceJson<'_> {
         let c = &self.conference;
         ConferenceJson {
@@ -328,6 +363,11 @@ pub struct ConferencecallJson<'a> {
 }
 
 impl Conferencecall {
+    /// At least the length of `json()` rendered.
+    pub fn json_len(&self) -> usize {
+        CALL_JSON_FIXED + json_string_len(&self.reference_id)
+    }
+
     pub fn json(&self) -> ConferencecallJson<'_> {
         ConferencecallJson {
             id: self.id,
@@ -400,6 +440,11 @@ pub struct RecordingJson<'a> {
 }
 
 impl Recording {
+    /// At least the length of `json()` rendered.
+    pub fn json_len(&self) -> usize {
+        RECORDING_JSON_FIXED + json_string_len(&self.media_url)
+    }
+
     pub fn json(&self) -> RecordingJson<'_> {
         RecordingJson {
             id: self.id,
@@ -456,5 +501,78 @@ mod tests {
         assert!(CallStatus::Joined < CallStatus::Leaved);
         assert_eq!(status_on_terminate(0), ConferenceStatus::Terminated);
         assert_eq!(status_on_terminate(3), ConferenceStatus::Terminating);
+    }
+
+    fn conference(name: &str, timeout: i64) -> Conference {
+        Conference {
+            id: Uuid::new_v4(),
+            customer_id: Uuid::new_v4(),
+            kind: ConferenceType::Conference,
+            status: ConferenceStatus::Progressing,
+            name: name.into(),
+            detail: "tab\there \"quoted\" \\ bell\u{7}".into(),
+            data: StoredJson::from_value(&serde_json::json!({"k": [1, {"x": "y"}]})),
+            timeout,
+            pre_actions: StoredJson::from_value(&serde_json::json!([{"type": "talk"}])),
+            post_actions: StoredJson::from_value(&serde_json::json!([])),
+            origin: Origin::Json,
+            xml: XmlAttributes::default(),
+            tm_create: Timestamp(1_700_000_000_000_000),
+            tm_update: Timestamp(1_700_000_000_000_000),
+            tm_delete: None,
+            tm_begin: None,
+            tm_end: None,
+        }
+    }
+
+    /// The estimate is never below the real length (a page cut by it stays in its budget)
+    /// and barely above it, whatever the numbers, enums and escapes.
+    fn assert_close(estimate: usize, json: impl Serialize) {
+        let actual = serde_json::to_string(&json).unwrap().len();
+        assert!(estimate >= actual, "estimate {estimate} < actual {actual}");
+        assert!(
+            estimate - actual <= 64,
+            "estimate {estimate} far above {actual}"
+        );
+    }
+
+    #[test]
+    fn json_len_estimates_bound_the_rendered_length() {
+        assert_eq!(json_string_len("a\"b\n\u{1}é"), 2 + 1 + 2 + 1 + 2 + 6 + 2);
+        for (name, timeout, ids) in [("", 0, 0), ("naïve \"x\"", i64::MIN, 3)] {
+            let view = ConferenceView {
+                conference: conference(name, timeout),
+                conferencecall_ids: (0..ids).map(|_| Uuid::new_v4()).collect(),
+                recording_id: None,
+                recording_ids: (0..ids).map(|_| Uuid::new_v4()).collect(),
+            };
+            assert_close(view.json_len(), view.json());
+        }
+        let mut call = Conferencecall {
+            id: Uuid::new_v4(),
+            customer_id: Uuid::new_v4(),
+            conference_id: Uuid::new_v4(),
+            reference_id: "call \u{1}".into(),
+            status: CallStatus::Joining,
+            tm_create: Timestamp(0),
+            tm_update: Timestamp(0),
+            tm_delete: Some(Timestamp(0)),
+        };
+        assert_close(call.json_len(), call.json());
+        call.reference_id.clear();
+        assert_close(call.json_len(), call.json());
+        let rec = Recording {
+            id: Uuid::new_v4(),
+            customer_id: Uuid::new_v4(),
+            conference_id: Uuid::new_v4(),
+            status: RecordingStatus::Recording,
+            format: RecordingFormat::Wav,
+            duration: i64::MIN,
+            media_url: "https://x/a.wav?a=1&b=\"2\"".into(),
+            tm_start: Timestamp(0),
+            tm_end: None,
+            tm_create: Timestamp(0),
+        };
+        assert_close(rec.json_len(), rec.json());
     }
 }

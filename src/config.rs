@@ -64,7 +64,15 @@ pub struct Config {
     /// truncates the WAL between batches, so sustained load cannot grow it without end.
     #[arg(long, env = "CONFAB_WAL_LIMIT_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub wal_limit_mb: u64,
+    /// Largest list page in bytes of item JSON: a page stops before the item that would pass
+    /// it (it always holds one), so one answer cannot take hundreds of megabytes.
+    #[arg(long, env = "CONFAB_PAGE_BYTES", default_value_t = DEFAULT_PAGE_BYTES)]
+    pub page_bytes: usize,
 }
+
+/// The default byte budget of a list page: 4 MiB of item JSON, a few of the largest
+/// conferences (about 1 MB each) or the full 100 of ordinary ones.
+pub const DEFAULT_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 impl Config {
     /// The defaults of `confab serve`, for tests and embedding.
@@ -86,6 +94,7 @@ impl Config {
             auth_failure_limit: 20,
             readers: default_readers(),
             wal_limit_mb: 64,
+            page_bytes: DEFAULT_PAGE_BYTES,
         }
     }
 }

@@ -123,6 +123,41 @@ pub fn document(root: &Node<'_>) -> String {
     String::from_utf8_lossy(&w.into_inner()).into_owned()
 }
 
+/// Length of `s` as escaped XML text, at least (what `xml_safe` drops is counted too).
+fn xml_text_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c {
+            '<' | '>' => 4,
+            '&' => 5,
+            '\'' | '"' => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
+/// Upper bound of a `<part>` element besides its `callSid` text; checked by a test below.
+const PART_XML_FIXED: usize = 200;
+
+/// A participant as the XML API shows it (§6.2): `<part><sid/><confSid/><callSid/><status/>
+/// <createTime/></part>`.
+pub fn part_node(c: &crate::conference::Conferencecall) -> Node<'static> {
+    Node::Element(
+        "part",
+        vec![
+            Node::Text("sid", hex_id(c.id)),
+            Node::Text("confSid", hex_id(c.conference_id)),
+            Node::Text("callSid", c.reference_id.clone()),
+            Node::Text("status", c.status.as_str().to_string()),
+            Node::Text("createTime", c.tm_create.to_seconds_format()),
+        ],
+    )
+}
+
+/// At least the length of `part_node(c)` rendered, without rendering it.
+pub fn part_len(c: &crate::conference::Conferencecall) -> usize {
+    PART_XML_FIXED + xml_text_len(&c.reference_id)
+}
+
 /// A conference as the XML API shows it (§6.2), with its derived status.
 pub struct ConfDoc<'a> {
     pub conference: &'a crate::conference::Conference,
@@ -205,5 +240,30 @@ mod tests {
             &json!({"actions": [{"type": "talk", "option": {"text": "bell\u{7} ok"}}]}),
         );
         assert!(xml.contains(">bell ok<"), "{xml}");
+    }
+
+    #[test]
+    fn part_len_bounds_the_rendered_part() {
+        use crate::conference::{CallStatus, Conferencecall};
+        use crate::timestamp::Timestamp;
+        for call_sid in ["", "c1", "a<b>&'\"c\" \u{1} 你好"] {
+            let c = Conferencecall {
+                id: uuid::Uuid::new_v4(),
+                customer_id: uuid::Uuid::new_v4(),
+                conference_id: uuid::Uuid::new_v4(),
+                reference_id: call_sid.into(),
+                status: CallStatus::Joining,
+                tm_create: Timestamp(1_700_000_000_000_000),
+                tm_update: Timestamp(0),
+                tm_delete: None,
+            };
+            let empty = document(&Node::Element("parts", vec![])).len();
+            let actual = document(&Node::Element("parts", vec![part_node(&c)])).len() - empty;
+            let estimate = part_len(&c);
+            assert!(
+                estimate >= actual && estimate - actual <= 64,
+                "{estimate} {actual}"
+            );
+        }
     }
 }

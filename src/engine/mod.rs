@@ -4,9 +4,11 @@
 mod events;
 mod lifecycle;
 mod notifications;
+mod pages;
 mod xml_conferences;
 
 pub use notifications::{CustomerPatch, Delivery};
+pub use pages::{DeliveryPage, PageLease};
 
 pub use events::{EventKind, PlatformEvent, WebhookRequest};
 
@@ -19,7 +21,7 @@ use crate::conference::{
 };
 use crate::customer::{self, Customer};
 use crate::outbound::Courier;
-use crate::store::{CallFilter, ConferenceFilter, Cursor, Page, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::timestamp::Clock;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -138,6 +140,8 @@ pub struct EngineSettings {
     pub webhook_first_delay_micros: i64,
     /// Whether webhooks may target private, loopback and link-local addresses.
     pub allow_private_targets: bool,
+    /// The byte budget of a list page (`--page-bytes`).
+    pub page_bytes: usize,
 }
 
 impl Default for EngineSettings {
@@ -149,6 +153,7 @@ impl Default for EngineSettings {
             command_first_delay_micros: 0,
             webhook_first_delay_micros: 0,
             allow_private_targets: false,
+            page_bytes: crate::config::DEFAULT_PAGE_BYTES,
         }
     }
 }
@@ -170,6 +175,8 @@ pub struct Engine {
     metrics: Arc<crate::metrics::Metrics>,
     pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
+    /// The byte budget of list pages held at once.
+    pages: pages::PageBudget,
 }
 
 /// How long a platform event id is remembered: a replay within it gets the first answer.
@@ -230,6 +237,7 @@ impl Engine {
             store,
             clock,
             flows: Arc::new(RwLock::new(Arc::new(flows))),
+            pages: pages::PageBudget::new(settings.page_bytes),
             settings: Arc::new(settings),
             outbox_wake: Arc::new(Notify::new()),
             deadline_wake: Arc::new(Notify::new()),
@@ -457,19 +465,6 @@ impl Engine {
             .ok_or(EngineError::Refused(Refusal::ConferenceNotFound))
     }
 
-    pub async fn list_conferences(
-        &self,
-        customer: Uuid,
-        filter: ConferenceFilter,
-        cursor: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<ConferenceView>, EngineError> {
-        Ok(self
-            .store
-            .read(move |db| db.list_conferences(customer, &filter, cursor, limit))
-            .await?)
-    }
-
     pub async fn update_conference(
         &self,
         customer: Uuid,
@@ -575,37 +570,11 @@ impl Engine {
             .ok_or(EngineError::Refused(Refusal::ConferencecallNotFound))
     }
 
-    pub async fn list_calls(
-        &self,
-        customer: Uuid,
-        filter: CallFilter,
-        cursor: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<Conferencecall>, EngineError> {
-        Ok(self
-            .store
-            .read(move |db| db.list_calls(customer, &filter, cursor, limit))
-            .await?)
-    }
-
     pub async fn recording(&self, customer: Uuid, id: Uuid) -> Result<Recording, EngineError> {
         self.store
             .read(move |db| db.recording(Some(customer), id))
             .await?
             .ok_or(EngineError::Refused(Refusal::RecordingNotFound))
-    }
-
-    pub async fn list_recordings(
-        &self,
-        customer: Uuid,
-        conference_id: Option<Uuid>,
-        cursor: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<Recording>, EngineError> {
-        Ok(self
-            .store
-            .read(move |db| db.list_recordings(customer, conference_id, cursor, limit))
-            .await?)
     }
 
     /// Sends the `sync` webhooks actions asked for, in order, each within 3 s, before the call

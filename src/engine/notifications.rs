@@ -3,12 +3,13 @@
 //! delivery log.
 
 use super::{invalid, Engine, EngineError, Refusal};
-use crate::conference::{Conference, Conferencecall, Recording};
+use crate::conference::{json_string_len, Conference, Conferencecall, Recording};
 use crate::customer::{self, Customer, EVENT_TYPES, ROTATION_GRACE_SECONDS};
 use crate::outbox::{FAILED, KIND_WEBHOOK, PENDING};
 use crate::store::{Db, StoredMessage};
 use crate::timestamp::Timestamp;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -33,15 +34,38 @@ pub struct Delivery {
     pub last_status: Option<i64>,
     pub last_error: String,
     pub next_attempt_at: String,
-    pub payload: Value,
+    /// The body as sent, verbatim when it is JSON (it is not parsed into a tree: a conference
+    /// notification carries the whole conference); `null` for other bodies (onStatus XML).
+    pub payload: Option<Box<RawValue>>,
     pub tm_create: String,
     pub tm_update: String,
 }
 
+/// Upper bound of a delivery's JSON besides its strings and payload (names, punctuation,
+/// numbers, timestamps); checked by the test below.
+const DELIVERY_JSON_FIXED: usize = 280;
+
 impl Delivery {
-    fn from_message(m: StoredMessage) -> Delivery {
+    /// At least the length of the delivery of `m` rendered as JSON, without building it.
+    pub(crate) fn json_len(m: &StoredMessage) -> usize {
+        DELIVERY_JSON_FIXED
+            + [
+                &m.id,
+                &m.event_type,
+                &m.status,
+                &m.url,
+                &m.method,
+                &m.last_error,
+            ]
+            .into_iter()
+            .map(|s| json_string_len(s))
+            .sum::<usize>()
+            + m.body.len().max(4)
+    }
+
+    pub(super) fn from_message(m: StoredMessage) -> Delivery {
         Delivery {
-            payload: serde_json::from_str(&m.body).unwrap_or(Value::Null),
+            payload: RawValue::from_string(m.body).ok(),
             next_attempt_at: if m.status == PENDING {
                 Timestamp(m.next_attempt_at).to_api()
             } else {
@@ -278,23 +302,6 @@ impl Engine {
         .await
     }
 
-    pub async fn list_deliveries(
-        &self,
-        customer: Uuid,
-        status: Option<String>,
-        before: Option<i64>,
-        limit: usize,
-    ) -> Result<(Vec<Delivery>, Option<i64>), EngineError> {
-        let (messages, next) = self
-            .store
-            .read(move |db| db.list_messages(customer, status.as_deref(), before, limit))
-            .await?;
-        Ok((
-            messages.into_iter().map(Delivery::from_message).collect(),
-            next,
-        ))
-    }
-
     /// Sends a failed notification again, from the start of the retry schedule.
     pub async fn retry_delivery(
         &self,
@@ -323,5 +330,44 @@ impl Engine {
             Ok(Delivery::from_message(m))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_json_len_bounds_the_rendered_length() {
+        let mut m = StoredMessage {
+            seq: 1,
+            id: "msg_2abc".into(),
+            kind: KIND_WEBHOOK.into(),
+            customer_id: None,
+            ordering_key: String::new(),
+            event_type: "conference_updated".into(),
+            url: "https://example.com/hooks?a=\"1\"".into(),
+            method: "POST".into(),
+            content_type: "application/json".into(),
+            body: r#"{"type":"x","data":{"a":[1,2]}}"#.into(),
+            status: PENDING.into(),
+            attempts: i64::MIN,
+            next_attempt_at: 0,
+            last_status: Some(i64::MIN),
+            last_error: "timed out \u{1}".into(),
+            tm_create: 0,
+            tm_update: 0,
+        };
+        for body in [r#"{"type":"x","data":{"a":[1,2]}}"#, "<event/>", ""] {
+            m.body = body.into();
+            let estimate = Delivery::json_len(&m);
+            let actual = serde_json::to_string(&Delivery::from_message(m.clone()))
+                .unwrap()
+                .len();
+            assert!(
+                estimate >= actual && estimate - actual <= 64,
+                "{estimate} {actual}"
+            );
+        }
     }
 }

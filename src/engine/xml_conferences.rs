@@ -94,23 +94,6 @@ impl Engine {
         .await
     }
 
-    /// The calls in a conference that have not left (its participants).
-    pub async fn participants(
-        &self,
-        customer: Uuid,
-        id: Uuid,
-    ) -> Result<Vec<Conferencecall>, EngineError> {
-        self.store
-            .read(move |db| {
-                if db.conference(Some(customer), id)?.is_none() {
-                    return Ok(None);
-                }
-                Ok(Some(db.calls_in(id)?))
-            })
-            .await?
-            .ok_or(EngineError::Refused(Refusal::ConferenceNotFound))
-    }
-
     /// Kicks one participant, named by its conferencecall id or its platform call id.
     pub async fn dispose_participant(
         &self,

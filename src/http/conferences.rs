@@ -8,12 +8,17 @@ use super::input::{
 };
 use super::AppState;
 use crate::actions::RecordingFormat;
-use crate::conference::{CallStatus, ConferenceStatus, ConferenceType};
-use crate::engine::{ConferenceDraft, ConferencePatch};
-use crate::store::{CallFilter, ConferenceFilter, Cursor};
+use crate::conference::{
+    CallStatus, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Recording,
+};
+use crate::engine::{ConferenceDraft, ConferencePatch, PageLease};
+use crate::store::{CallFilter, ConferenceFilter, Page};
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// Create and update bodies. Unknown fields are ignored, so a client may send back a whole
 /// conference it read; known fields must have the right type.
@@ -29,16 +34,81 @@ struct ConferenceBody {
     post_actions: Option<Vec<Value>>,
 }
 
-/// A list answer: `{"result": [...], "next_page_token": "..."}`.
-fn page_answer<T: serde::Serialize>(
-    items: impl Iterator<Item = T>,
-    next: Option<Cursor>,
-) -> HttpResponse {
-    let result: Vec<T> = items.collect();
-    HttpResponse::Ok().json(json!({
-        "result": result,
-        "next_page_token": encode_page_token(next),
-    }))
+/// A list answer: `{"result": [...], "next_page_token": "..."}`. It is written straight to
+/// bytes — no `serde_json::Value` tree, stored JSON copied as it is — into a buffer sized by
+/// the store's estimate of the items (`estimate`), and handed to actix in slices that hold
+/// the page's lease until the answer is sent.
+pub(super) fn page_answer<T: Serialize>(
+    result: &[T],
+    next_page_token: String,
+    estimate: usize,
+    lease: PageLease,
+) -> Result<HttpResponse, ApiError> {
+    #[derive(Serialize)]
+    struct PageJson<'a, T> {
+        result: &'a [T],
+        next_page_token: String,
+    }
+    let capacity = estimate.saturating_add(64 + next_page_token.len());
+    let mut body = Vec::with_capacity(capacity);
+    let page = PageJson {
+        result,
+        next_page_token,
+    };
+    // Only stored text that is not JSON (a hand-edited database) can fail here.
+    serde_json::to_writer(&mut body, &page).map_err(|e| ApiError::internal(&e))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(SlicedBody::new(body.into(), lease)))
+}
+
+/// Renders one page of a list with the items' JSON shape.
+fn list_answer<'a, T, J: Serialize>(
+    page: &'a Page<T>,
+    lease: PageLease,
+    json: impl Fn(&'a T) -> J,
+) -> Result<HttpResponse, ApiError> {
+    let items: Vec<J> = page.items.iter().map(json).collect();
+    page_answer(&items, encode_page_token(page.next), page.bytes, lease)
+}
+
+/// Bytes handed out in slices of one buffer (no copies). actix copies each chunk of a body
+/// into the connection's write buffer before sending it, so a 4 MiB answer given as one chunk
+/// would be held twice until sent; in 64 KiB slices the copy stays small. The page's lease
+/// goes back when actix drops the body: sent, or the connection closed.
+pub(super) struct SlicedBody {
+    rest: web::Bytes,
+    _lease: PageLease,
+}
+
+impl SlicedBody {
+    pub(super) fn new(body: web::Bytes, lease: PageLease) -> SlicedBody {
+        SlicedBody {
+            rest: body,
+            _lease: lease,
+        }
+    }
+}
+
+const BODY_SLICE: usize = 64 * 1024;
+
+impl MessageBody for SlicedBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Sized(self.rest.len() as u64)
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
+        if self.rest.is_empty() {
+            return Poll::Ready(None);
+        }
+        let n = self.rest.len().min(BODY_SLICE);
+        Poll::Ready(Some(Ok(self.rest.split_to(n))))
+    }
 }
 
 fn parse_type(raw: &str) -> Result<ConferenceType, ApiError> {
@@ -119,11 +189,11 @@ pub async fn list(
             }
         },
     };
-    let page = state
+    let (page, lease) = state
         .engine
         .list_conferences(tenant.0, filter, cursor, limit)
         .await?;
-    Ok(page_answer(page.items.iter().map(|v| v.json()), page.next))
+    list_answer(&page, lease, ConferenceView::json)
 }
 
 pub async fn update(
@@ -187,11 +257,11 @@ pub async fn list_calls(
             })?),
         },
     };
-    let page = state
+    let (page, lease) = state
         .engine
         .list_calls(tenant.0, filter, cursor, limit)
         .await?;
-    Ok(page_answer(page.items.iter().map(|c| c.json()), page.next))
+    list_answer(&page, lease, Conferencecall::json)
 }
 
 pub async fn get_call(
@@ -285,9 +355,9 @@ pub async fn list_recordings(
     let limit = page_size(q.page_size.as_deref())?;
     let cursor = decode_page_token(q.page_token.as_deref())?;
     let conference_id = optional_uuid("conference_id", q.conference_id.as_deref())?;
-    let page = state
+    let (page, lease) = state
         .engine
         .list_recordings(tenant.0, conference_id, cursor, limit)
         .await?;
-    Ok(page_answer(page.items.iter().map(|r| r.json()), page.next))
+    list_answer(&page, lease, Recording::json)
 }

@@ -7,7 +7,6 @@ use super::AppState;
 use crate::engine::CustomerPatch;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 #[derive(Deserialize)]
 struct NewCustomer {
@@ -104,14 +103,12 @@ pub async fn list_deliveries(
             ApiError::invalid_argument("page_token", "is not a token this API issued")
         })?),
     };
-    let (items, next) = state
+    let (page, lease) = state
         .engine
         .list_deliveries(tenant.0, status, before, limit)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "result": items,
-        "next_page_token": next.map(|n| n.to_string()).unwrap_or_default(),
-    })))
+    let token = page.next.map(|n| n.to_string()).unwrap_or_default();
+    super::conferences::page_answer(&page.items, token, page.bytes, lease)
 }
 
 pub async fn retry_delivery(

@@ -42,7 +42,7 @@ const OPS: &[Op] = &[
         summary: "List conferences, newest first",
         auth: Auth::Customer,
         query: &[
-            ("page_size", "1..=100, default 100"),
+            ("page_size", PAGE_SIZE_DOC),
             ("page_token", "opaque"),
             ("status", "starting|progressing|terminating|terminated"),
             ("type", "conference|connect"),
@@ -111,7 +111,7 @@ const OPS: &[Op] = &[
         summary: "List conferencecalls, newest first",
         auth: Auth::Customer,
         query: &[
-            ("page_size", "1..=100, default 100"),
+            ("page_size", PAGE_SIZE_DOC),
             ("page_token", "opaque"),
             ("conference_id", "only this conference's calls"),
             ("status", "joining|joined|leaving|leaved"),
@@ -143,7 +143,7 @@ const OPS: &[Op] = &[
         summary: "List recordings, newest first",
         auth: Auth::Customer,
         query: &[
-            ("page_size", "1..=100, default 100"),
+            ("page_size", PAGE_SIZE_DOC),
             ("page_token", "opaque"),
             ("conference_id", "only this conference's recordings"),
         ],
@@ -202,7 +202,7 @@ const OPS: &[Op] = &[
         auth: Auth::Customer,
         query: &[
             ("status", "pending|delivered|failed"),
-            ("page_size", "1..=100, default 100"),
+            ("page_size", PAGE_SIZE_DOC),
             ("page_token", "opaque"),
         ],
         request: None,
@@ -239,6 +239,10 @@ fn reference(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
+/// Pages end at `page_size` items or before the byte budget, whichever comes first.
+const PAGE_SIZE_DOC: &str = "1..=100, default 100; a page also ends before its items pass \
+     the byte budget (--page-bytes, 4 MiB by default), holding at least one";
+
 fn operation(op: &Op) -> Value {
     let mut params: Vec<Value> = Vec::new();
     for seg in op.path.split('/') {
@@ -252,7 +256,7 @@ fn operation(op: &Op) -> Value {
     let ok = match op.response {
         Response::One(s) | Response::Other(s) => reference(s),
         Response::Page(s) => {
-            json!({"type": "object", "properties": {"result": {"type": "array", "items": reference(s)}, "next_page_token": {"type": "string", "description": "\"\" on the last page"}}})
+            json!({"type": "object", "properties": {"result": {"type": "array", "items": reference(s)}, "next_page_token": {"type": "string", "description": "\"\" on the last page; a page cut by the byte budget has fewer items and a token"}}})
         }
     };
     let mut o = json!({

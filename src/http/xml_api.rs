@@ -3,10 +3,10 @@
 
 use super::auth::authenticate;
 use super::error::ApiError;
-use super::input::read_body;
+use super::input::{decode_page_token, encode_page_token, read_body};
 use super::AppState;
-use crate::conference::{Conferencecall, XmlAttributes};
-use crate::xml::{document, hex_id, ConfDoc, Node};
+use crate::conference::XmlAttributes;
+use crate::xml::{document, part_node, ConfDoc, Node};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use quick_xml::events::Event;
@@ -250,19 +250,6 @@ pub fn parse_create(body: &[u8]) -> Result<XmlAttributes, XmlError> {
     Ok(attrs)
 }
 
-fn part_node(c: &Conferencecall) -> Node<'static> {
-    Node::Element(
-        "part",
-        vec![
-            Node::Text("sid", hex_id(c.id)),
-            Node::Text("confSid", hex_id(c.conference_id)),
-            Node::Text("callSid", c.reference_id.clone()),
-            Node::Text("status", c.status.as_str().to_string()),
-            Node::Text("createTime", c.tm_create.to_seconds_format()),
-        ],
-    )
-}
-
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -296,21 +283,35 @@ pub async fn dispose(
     Ok(conf_answer(&conf, status))
 }
 
+#[derive(serde::Deserialize)]
+pub struct PartsQuery {
+    #[serde(rename = "pageToken")]
+    page_token: Option<String>,
+}
+
+/// The participants, oldest first. When they pass the page byte budget the document ends with
+/// `<nextPageToken>`, which `?pageToken=` continues from; otherwise it has none.
 pub async fn parts(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    q: web::Query<PartsQuery>,
 ) -> Result<HttpResponse, XmlError> {
     let (customer, id) = conference_path(&req, path.into_inner()).await?;
-    let calls = state.engine.participants(customer, id).await?;
-    let doc = document(&Node::Element(
-        "response",
-        vec![Node::Element(
-            "parts",
-            calls.iter().map(part_node).collect(),
-        )],
-    ));
-    Ok(xml_response(StatusCode::OK, doc))
+    let cursor = decode_page_token(q.page_token.as_deref())
+        .map_err(|_| XmlError::bad("pageToken is not a token this API issued"))?;
+    let (page, lease) = state.engine.participants(customer, id, cursor).await?;
+    let mut children = vec![Node::Element(
+        "parts",
+        page.items.iter().map(part_node).collect(),
+    )];
+    if page.next.is_some() {
+        children.push(Node::Text("nextPageToken", encode_page_token(page.next)));
+    }
+    let doc = document(&Node::Element("response", children));
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml; charset=utf-8")
+        .body(super::conferences::SlicedBody::new(doc.into(), lease)))
 }
 
 pub async fn dispose_part(

@@ -42,6 +42,8 @@ impl WriteSignals {
     }
 }
 
+mod pages;
+
 /// Position after the last item of a page: items are ordered by `(tm_create, id)` descending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -49,10 +51,13 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
+/// One page of a list: its items, where the next page starts (`None` on the last one), and
+/// the items' estimated JSON length (see `pages`).
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<Cursor>,
+    pub bytes: usize,
 }
 
 /// A row of the outbox: one outbound message and its delivery state.
@@ -229,49 +234,6 @@ fn customer_from_row(row: &Row) -> Result<Customer, StoreError> {
         tm_create: ts(row, 6)?,
         tm_update: ts(row, 7)?,
     })
-}
-
-/// Appends the keyset condition for "after this cursor" in `(tm_create, id)` descending order.
-fn push_cursor(sql: &mut String, args: &mut Vec<SqlValue>, cursor: Option<Cursor>) {
-    if let Some(c) = cursor {
-        sql.push_str(" AND (tm_create < ? OR (tm_create = ? AND id < ?))");
-        args.push(SqlValue::Integer(c.tm_create));
-        args.push(SqlValue::Integer(c.tm_create));
-        args.push(SqlValue::Text(c.id.to_string()));
-    }
-}
-
-/// Runs a list query (its WHERE clause already built) one page past `cursor`: keyset order
-/// `(tm_create, id)` descending, one extra row fetched to know whether a next page exists.
-fn fetch_page<T>(
-    conn: &Connection,
-    mut sql: String,
-    mut args: Vec<SqlValue>,
-    cursor: Option<Cursor>,
-    limit: usize,
-    from_row: fn(&Row) -> Result<T, StoreError>,
-    key: impl Fn(&T) -> Cursor,
-) -> Result<Page<T>, StoreError> {
-    push_cursor(&mut sql, &mut args, cursor);
-    sql.push_str(" ORDER BY tm_create DESC, id DESC LIMIT ?");
-    args.push(SqlValue::Integer(limit as i64 + 1));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(args))?;
-    let mut items = Vec::new();
-    while let Some(row) = rows.next()? {
-        items.push(from_row(row)?);
-    }
-    Ok(finish_page(items, limit, key))
-}
-
-fn finish_page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> Cursor) -> Page<T> {
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(key)
-    } else {
-        None
-    };
-    Page { items, next }
 }
 
 impl<'c> Db<'c> {
@@ -525,48 +487,6 @@ impl<'c> Db<'c> {
         })
     }
 
-    pub fn list_conferences(
-        &self,
-        customer: Uuid,
-        filter: &ConferenceFilter,
-        cursor: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<ConferenceView>, StoreError> {
-        let mut sql = format!("SELECT {CONFERENCE_COLUMNS} FROM conferences WHERE customer_id = ?");
-        let mut args = vec![SqlValue::Text(customer.to_string())];
-        if let Some(s) = filter.status {
-            sql.push_str(" AND status = ?");
-            args.push(SqlValue::Text(s.as_str().into()));
-        }
-        if let Some(k) = filter.kind {
-            sql.push_str(" AND type = ?");
-            args.push(SqlValue::Text(k.as_str().into()));
-        }
-        if !filter.include_deleted {
-            sql.push_str(" AND tm_delete IS NULL");
-        }
-        let page = fetch_page(
-            self.conn,
-            sql,
-            args,
-            cursor,
-            limit,
-            conference_from_row,
-            |c: &Conference| Cursor {
-                tm_create: c.tm_create.micros(),
-                id: c.id,
-            },
-        )?;
-        Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|c| self.view(c))
-                .collect::<Result<_, _>>()?,
-            next: page.next,
-        })
-    }
-
     // ---- conferencecalls ---------------------------------------------------------------
 
     pub fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError> {
@@ -685,37 +605,6 @@ impl<'c> Db<'c> {
         Ok(out)
     }
 
-    pub fn list_calls(
-        &self,
-        customer: Uuid,
-        filter: &CallFilter,
-        cursor: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<Conferencecall>, StoreError> {
-        let mut sql = format!("SELECT {CALL_COLUMNS} FROM conferencecalls WHERE customer_id = ?");
-        let mut args = vec![SqlValue::Text(customer.to_string())];
-        if let Some(c) = filter.conference_id {
-            sql.push_str(" AND conference_id = ?");
-            args.push(SqlValue::Text(c.to_string()));
-        }
-        if let Some(s) = filter.status {
-            sql.push_str(" AND status = ?");
-            args.push(SqlValue::Text(s.as_str().into()));
-        }
-        fetch_page(
-            self.conn,
-            sql,
-            args,
-            cursor,
-            limit,
-            call_from_row,
-            |c: &Conferencecall| Cursor {
-                tm_create: c.tm_create.micros(),
-                id: c.id,
-            },
-        )
-    }
-
     // ---- recordings --------------------------------------------------------------------
 
     pub fn recording(
@@ -798,33 +687,6 @@ impl<'c> Db<'c> {
         };
         end.map_err(|e| E::from(e.into()))?;
         result
-    }
-
-    pub fn list_recordings(
-        &self,
-        customer: Uuid,
-        conference_id: Option<Uuid>,
-        cursor: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<Recording>, StoreError> {
-        let mut sql = format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE customer_id = ?");
-        let mut args = vec![SqlValue::Text(customer.to_string())];
-        if let Some(c) = conference_id {
-            sql.push_str(" AND conference_id = ?");
-            args.push(SqlValue::Text(c.to_string()));
-        }
-        fetch_page(
-            self.conn,
-            sql,
-            args,
-            cursor,
-            limit,
-            recording_from_row,
-            |r: &Recording| Cursor {
-                tm_create: r.tm_create.micros(),
-                id: r.id,
-            },
-        )
     }
 
     // ---- outbox --------------------------------------------------------------------------

@@ -1,0 +1,205 @@
+//! Lists, bounded in bytes twice over. Each page stops at the byte budget `--page-bytes` (the
+//! store cuts it while reading rows), and the pages held at once — being read, rendered or
+//! sent — share one budget of `PAGES_IN_FLIGHT` pages: a list read first takes a lease on it
+//! and the lease goes back when the answer is dropped (sent, or the client went away). Many
+//! concurrent reads of large pages then wait their turn, first come first served, instead of
+//! each holding megabytes at once; memory no longer grows with the number of clients.
+
+use super::notifications::Delivery;
+use super::{Engine, EngineError, Refusal};
+use crate::conference::{ConferenceView, Conferencecall, Recording};
+use crate::store::{CallFilter, ConferenceFilter, Cursor, Page};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use uuid::Uuid;
+
+/// How many full pages may be held at once across all list requests.
+pub const PAGES_IN_FLIGHT: usize = 8;
+
+/// The shared byte budget of list pages in flight.
+#[derive(Clone)]
+pub(crate) struct PageBudget {
+    bytes: Arc<Semaphore>,
+    /// What one read takes before it knows its size: a full page (or the whole budget if a
+    /// page is larger than a permit count can say).
+    per_read: u32,
+}
+
+impl PageBudget {
+    pub(crate) fn new(page_bytes: usize) -> PageBudget {
+        let per_read = u32::try_from(page_bytes.max(1)).unwrap_or(u32::MAX);
+        PageBudget {
+            bytes: Arc::new(Semaphore::new(per_read as usize * PAGES_IN_FLIGHT)),
+            per_read,
+        }
+    }
+
+    /// Waits for room for one more page.
+    async fn lease(&self) -> PageLease {
+        // The semaphore is never closed, so acquiring fails only if that changes; then the
+        // read goes ahead unbounded rather than failing.
+        PageLease(
+            self.bytes
+                .clone()
+                .acquire_many_owned(self.per_read)
+                .await
+                .ok(),
+        )
+    }
+}
+
+/// Room for one page in the shared budget; dropping it gives the room back. Keep it until
+/// the answer built from the page has been sent.
+#[derive(Debug)]
+pub struct PageLease(Option<OwnedSemaphorePermit>);
+
+impl PageLease {
+    /// Gives back what a page of `bytes` does not need.
+    fn shrink_to(&mut self, bytes: usize) {
+        if let Some(permit) = &mut self.0 {
+            let excess = permit.num_permits().saturating_sub(bytes.max(1));
+            drop(permit.split(excess));
+        }
+    }
+}
+
+/// A page of the delivery log: the items, the seq to continue before, and the items'
+/// estimated JSON length.
+pub struct DeliveryPage {
+    pub items: Vec<Delivery>,
+    pub next: Option<i64>,
+    pub bytes: usize,
+}
+
+impl Engine {
+    /// Runs a list read inside a lease sized to the page it returned.
+    async fn leased<T>(
+        &self,
+        read: impl std::future::Future<Output = Result<T, EngineError>>,
+        bytes: impl Fn(&T) -> usize,
+    ) -> Result<(T, PageLease), EngineError> {
+        let mut lease = self.pages.lease().await;
+        let page = read.await?;
+        lease.shrink_to(bytes(&page));
+        Ok((page, lease))
+    }
+
+    pub async fn list_conferences(
+        &self,
+        customer: Uuid,
+        filter: ConferenceFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Page<ConferenceView>, PageLease), EngineError> {
+        let max_bytes = self.settings.page_bytes;
+        let read = self
+            .store
+            .read(move |db| db.list_conferences(customer, &filter, cursor, limit, max_bytes));
+        self.leased(async { Ok(read.await?) }, |p| p.bytes).await
+    }
+
+    pub async fn list_calls(
+        &self,
+        customer: Uuid,
+        filter: CallFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Page<Conferencecall>, PageLease), EngineError> {
+        let max_bytes = self.settings.page_bytes;
+        let read = self
+            .store
+            .read(move |db| db.list_calls(customer, &filter, cursor, limit, max_bytes));
+        self.leased(async { Ok(read.await?) }, |p| p.bytes).await
+    }
+
+    pub async fn list_recordings(
+        &self,
+        customer: Uuid,
+        conference_id: Option<Uuid>,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Page<Recording>, PageLease), EngineError> {
+        let max_bytes = self.settings.page_bytes;
+        let read = self
+            .store
+            .read(move |db| db.list_recordings(customer, conference_id, cursor, limit, max_bytes));
+        self.leased(async { Ok(read.await?) }, |p| p.bytes).await
+    }
+
+    /// The calls in a conference that have not left (its participants), oldest first, after
+    /// `cursor`: as many as fit the page byte budget (the XML API has no page size).
+    pub async fn participants(
+        &self,
+        customer: Uuid,
+        id: Uuid,
+        cursor: Option<Cursor>,
+    ) -> Result<(Page<Conferencecall>, PageLease), EngineError> {
+        let max_bytes = self.settings.page_bytes;
+        let read = self.store.read(move |db| {
+            if db.conference(Some(customer), id)?.is_none() {
+                return Ok(None);
+            }
+            let page = db.participants_page(id, cursor, usize::MAX, max_bytes, |c| {
+                crate::xml::part_len(c)
+            })?;
+            Ok(Some(page))
+        });
+        let read = async {
+            read.await?
+                .ok_or(EngineError::Refused(Refusal::ConferenceNotFound))
+        };
+        self.leased(read, |p| p.bytes).await
+    }
+
+    /// The customer's notifications, newest first, before the seq `before`.
+    pub async fn list_deliveries(
+        &self,
+        customer: Uuid,
+        status: Option<String>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(DeliveryPage, PageLease), EngineError> {
+        let max_bytes = self.settings.page_bytes;
+        let read = self.store.read(move |db| {
+            let status = status.as_deref();
+            db.delivery_page(
+                customer,
+                status,
+                before,
+                limit,
+                max_bytes,
+                Delivery::json_len,
+            )
+        });
+        let read = async {
+            let (messages, next) = read.await?;
+            Ok(DeliveryPage {
+                bytes: messages.iter().map(Delivery::json_len).sum(),
+                items: messages.into_iter().map(Delivery::from_message).collect(),
+                next,
+            })
+        };
+        self.leased(read, |p| p.bytes).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn leases_share_the_budget_and_give_back_what_a_page_does_not_use() {
+        let budget = PageBudget::new(100);
+        let mut leases = Vec::new();
+        for _ in 0..PAGES_IN_FLIGHT {
+            leases.push(budget.lease().await);
+        }
+        assert_eq!(budget.bytes.available_permits(), 0);
+        leases[0].shrink_to(30);
+        assert_eq!(budget.bytes.available_permits(), 70);
+        leases.truncate(1);
+        assert_eq!(budget.bytes.available_permits(), 100 * PAGES_IN_FLIGHT - 30);
+        drop(leases);
+        assert_eq!(budget.bytes.available_permits(), 100 * PAGES_IN_FLIGHT);
+    }
+}
