@@ -15,6 +15,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 /// Largest and default page (§6.1).
 pub const MAX_PAGE_SIZE: usize = 100;
+/// Deepest nesting of arrays and objects accepted in a JSON body (128 is allowed).
+pub const MAX_JSON_DEPTH: usize = 128;
 
 /// Reads the whole body, refusing with 413 as soon as it passes the limit.
 pub async fn read_body(
@@ -57,12 +59,60 @@ pub async fn read_body(
     }
 }
 
-/// Parses JSON into `T`; a wrong type names the field (`timeout: invalid type: ...`).
+/// How deeply arrays and objects nest in `body`, strings skipped. Malformed text is measured
+/// the same way up to where the parser would stop, so the parser never nests deeper.
+fn json_depth(body: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Parses one JSON value into `T`; a wrong type names the field (`timeout: invalid type:
+/// ...`). Only whitespace may follow the value. Nesting is checked here, so that exactly
+/// `MAX_JSON_DEPTH` levels pass (serde_json's own limit stops one level short).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid_json("the body must be a JSON object"));
     }
-    let de = &mut serde_json::Deserializer::from_slice(body);
+    if json_depth(body) > MAX_JSON_DEPTH {
+        return Err(ApiError::invalid_json(format!(
+            "malformed JSON body: nests deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    de.disable_recursion_limit();
+    let value = deserialize(&mut de)?;
+    de.end().map_err(|e| {
+        ApiError::invalid_json(format!(
+            "malformed JSON body: only whitespace may follow the JSON value ({e})"
+        ))
+    })?;
+    Ok(value)
+}
+
+fn deserialize<'de, T: serde::Deserialize<'de>>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -143,4 +193,41 @@ pub fn decode_page_token(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> 
         tm_create: tm.parse().map_err(|_| bad())?,
         id: Uuid::parse_str(id).map_err(|_| bad())?,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn nested(levels: usize) -> String {
+        format!("{}{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn one_value_then_only_whitespace() {
+        assert!(parse_json::<Value>(b"{\"name\":\"a\"} \n\t ").is_ok());
+        for bad in [
+            &b"{\"name\":\"a\"}{\"name\":\"b\"} junk"[..],
+            b"{\"name\":\"a\"} x",
+            b"{} {}",
+            b"[] ]",
+        ] {
+            let e = parse_json::<Value>(bad).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.reason), (400, "INVALID_JSON_BODY"));
+        }
+    }
+
+    #[test]
+    fn nesting_of_exactly_128_levels_is_accepted() {
+        assert!(parse_json::<Value>(nested(MAX_JSON_DEPTH).as_bytes()).is_ok());
+        let e = parse_json::<Value>(nested(MAX_JSON_DEPTH + 1).as_bytes()).unwrap_err();
+        assert!(e.message.contains("deeper than 128"), "{}", e.message);
+        // Brackets inside strings, escaped quotes included, are not nesting.
+        let text = format!(r#"{{"a": "\"{}"}}"#, "[".repeat(500));
+        assert_eq!(json_depth(text.as_bytes()), 1);
+        assert!(parse_json::<Value>(text.as_bytes()).is_ok());
+        let deep_object = format!("{}1{}", r#"{"a":"#.repeat(128), "}".repeat(128));
+        assert!(parse_json::<Value>(deep_object.as_bytes()).is_ok());
+    }
 }

@@ -171,6 +171,15 @@ async fn account(req: &HttpRequest, account_sid: &str) -> Result<Uuid, XmlError>
     }
 }
 
+/// Refuses an element whose attributes are malformed or repeated (`<conf a="1" a="2">`):
+/// quick-xml only checks attributes when they are read, and the create body reads none.
+fn check_attributes(e: &quick_xml::events::BytesStart<'_>) -> Result<(), XmlError> {
+    for attr in e.attributes().with_checks(true) {
+        attr.map_err(|err| XmlError::bad(format!("malformed XML: {err}")))?;
+    }
+    Ok(())
+}
+
 /// Reads the create body: any root element; `appSid`, `userData` and `onStatus` children are
 /// taken, everything else is ignored. An empty body means no parameters.
 pub fn parse_create(body: &[u8]) -> Result<XmlAttributes, XmlError> {
@@ -189,14 +198,17 @@ pub fn parse_create(body: &[u8]) -> Result<XmlAttributes, XmlError> {
         let event = reader
             .read_event_into(&mut buf)
             .map_err(|e| malformed(&e))?;
+        if let Event::Start(e) | Event::Empty(e) = &event {
+            check_attributes(e)?;
+            if depth == 0 {
+                roots += 1;
+                if roots > 1 {
+                    return Err(XmlError::bad("malformed XML: more than one root element"));
+                }
+            }
+        }
         match event {
             Event::Start(e) => {
-                if depth == 0 {
-                    roots += 1;
-                    if roots > 1 {
-                        return Err(XmlError::bad("malformed XML: more than one root element"));
-                    }
-                }
                 depth += 1;
                 if depth == 2 {
                     let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
@@ -204,13 +216,6 @@ pub fn parse_create(body: &[u8]) -> Result<XmlAttributes, XmlError> {
                     text.clear();
                 }
             }
-            Event::Empty(_) if depth == 0 => {
-                roots += 1;
-                if roots > 1 {
-                    return Err(XmlError::bad("malformed XML: more than one root element"));
-                }
-            }
-            Event::Empty(_) => {}
             Event::Text(t) if depth == 2 => {
                 text.push_str(&t.unescape().map_err(|e| malformed(&e))?);
             }
@@ -369,6 +374,10 @@ mod tests {
             b"not xml",
             b"<a/><b/>",
             b"<conf><userData>&bogus;</userData></conf>",
+            b"<conf a=\"1\" a=\"2\"><userData>x</userData></conf>",
+            b"<conf><userData lang=\"en\" lang=\"de\">x</userData></conf>",
+            b"<conf><appSid x='1' x='1'/></conf>",
+            b"<conf a=\"1\" b=\"2\" a=\"3\"/>",
         ] {
             assert!(
                 parse_create(bad).is_err(),
@@ -376,5 +385,14 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn duplicate_attributes_are_a_bad_parameter() {
+        let ok = parse_create(b"<conf a=\"1\" b=\"2\"><userData x=\"1\">u</userData></conf>");
+        assert_eq!(ok.unwrap().user_data, "u");
+        let e = parse_create(b"<conf a=\"1\" a=\"2\"/>").unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (400, CODE_BAD_PARAMETER));
+        assert!(e.msg.contains("malformed XML"), "{}", e.msg);
     }
 }
