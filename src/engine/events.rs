@@ -8,7 +8,8 @@ use crate::actions::{self, HttpMethod};
 use crate::conference::{
     self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
-use crate::store::{Db, StoreError};
+use crate::store::prelude::*;
+use crate::store::StoreError;
 use crate::timestamp::Timestamp;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -162,7 +163,7 @@ impl Engine {
     /// Applies an event, then reports the XML status of its conference if it moved.
     fn apply(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         kind: &EventKind,
         now: Timestamp,
     ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
@@ -180,7 +181,7 @@ impl Engine {
 
     fn apply_event(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         kind: &EventKind,
         now: Timestamp,
     ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
@@ -248,7 +249,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn call_joining(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         now: Timestamp,
         call_id: &str,
         conference_id: Uuid,
@@ -300,7 +301,7 @@ impl Engine {
 
     fn call_left(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         now: Timestamp,
         call_id: &str,
         conference_id: Uuid,
@@ -369,7 +370,7 @@ impl Engine {
     /// the call still gets its actions.
     fn apply_effects(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conf: &Conference,
         outcome: &Outcome,
         now: Timestamp,
@@ -416,13 +417,13 @@ impl Engine {
                     Ok(None) => Ok(()),
                     Err(e) => Err(e),
                 },
-                Effect::RecordingStart { format, duration } => db.atomically(|db| {
+                Effect::RecordingStart { format, duration } => crate::store::atomically(db, |db| {
                     self.start_recording_in(db, conf.id, *format, *duration, now)
                         .map(|_| ())
                 }),
-                Effect::RecordingStop => {
-                    db.atomically(|db| self.stop_recording_in(db, conf.id, now).map(|_| ()))
-                }
+                Effect::RecordingStop => crate::store::atomically(db, |db| {
+                    self.stop_recording_in(db, conf.id, now).map(|_| ())
+                }),
             };
             if let Err(e) = result {
                 tracing::warn!(conference_id = %conf.id, error = %e, "action effect refused");

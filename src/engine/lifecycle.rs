@@ -9,7 +9,8 @@ use crate::conference::{
 };
 use crate::deadline::DeadlineKind;
 use crate::outbox::{KIND_COMMAND, PENDING};
-use crate::store::{Db, StoredMessage};
+use crate::store::prelude::*;
+use crate::store::StoredMessage;
 use crate::timestamp::Timestamp;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -18,7 +19,7 @@ impl Engine {
     /// Queues a platform command in the current transaction (when a platform URL is set).
     pub(crate) fn command(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conference_id: Uuid,
         kind: &str,
         data: Value,
@@ -56,7 +57,7 @@ impl Engine {
     /// confab marks it left itself. Calls already leaving or left are untouched.
     pub(crate) fn kick(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         call: &mut Conferencecall,
         now: Timestamp,
     ) -> Result<(), EngineError> {
@@ -86,7 +87,7 @@ impl Engine {
     /// every call kicked. Stops an active recording. Does nothing to a closed conference.
     pub(crate) fn terminate(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conf: &mut Conference,
         now: Timestamp,
     ) -> Result<(), EngineError> {
@@ -125,7 +126,7 @@ impl Engine {
     /// conference terminates; a `connect` room whose other call is still joined is closed.
     pub(crate) fn after_leave(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conf: &mut Conference,
         call: &Conferencecall,
         was: CallStatus,
@@ -156,7 +157,7 @@ impl Engine {
     /// Sets or clears the timeout deadline after a create or an update that set `timeout`.
     pub(crate) fn schedule_timeout(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conf: &Conference,
         now: Timestamp,
     ) -> Result<(), EngineError> {
@@ -239,7 +240,7 @@ impl Engine {
     /// terminated (kicking any call still joining) and deleted (§6.2).
     pub(crate) fn idle_expired(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conf: &mut Conference,
         now: Timestamp,
     ) -> Result<(), EngineError> {
@@ -270,7 +271,7 @@ impl Engine {
     /// Starts recording (REST or action): a recording row and a `recording_start` command.
     pub(crate) fn start_recording_in(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conference_id: Uuid,
         format: RecordingFormat,
         duration: i64,
@@ -316,7 +317,7 @@ impl Engine {
     /// Asks the active recording to stop: `stopping` until the platform reports it finished.
     pub(crate) fn stop_recording_in(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conference_id: Uuid,
         now: Timestamp,
     ) -> Result<Recording, EngineError> {

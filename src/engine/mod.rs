@@ -288,7 +288,7 @@ impl Engine {
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, EngineError>
     where
         T: Send + 'static,
-        F: FnOnce(&crate::store::Db) -> Result<T, EngineError> + Send + 'static,
+        F: FnOnce(&dyn crate::store::Tx) -> Result<T, EngineError> + Send + 'static,
     {
         let result = self.store.write(f).await;
         let (outbox, deadlines) = self.store.take_signals();
@@ -590,7 +590,7 @@ impl Engine {
     /// A customer read through the writer's cache; call only inside a write.
     pub(crate) fn cached_customer(
         &self,
-        db: &crate::store::Db,
+        db: &dyn crate::store::Tx,
         id: Uuid,
     ) -> Result<Option<Arc<Customer>>, EngineError> {
         if let Ok(cache) = self.customers.read() {

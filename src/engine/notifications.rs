@@ -6,7 +6,8 @@ use super::{invalid, Engine, EngineError, Refusal};
 use crate::conference::{json_string_len, Conference, Conferencecall, Recording};
 use crate::customer::{self, Customer, EVENT_TYPES, ROTATION_GRACE_SECONDS};
 use crate::outbox::{FAILED, KIND_WEBHOOK, PENDING};
-use crate::store::{Db, StoredMessage};
+use crate::store::prelude::*;
+use crate::store::StoredMessage;
 use crate::timestamp::Timestamp;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -100,7 +101,7 @@ impl Engine {
     /// Runs inside the transaction of the change it reports.
     pub(crate) fn notify(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         customer_id: Uuid,
         ordering_key: Uuid,
         event_type: &str,
@@ -131,7 +132,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn enqueue_webhook(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         customer: &Customer,
         ordering_key: Uuid,
         event_type: &str,
@@ -164,7 +165,7 @@ impl Engine {
     }
 
     /// Whether the customer wants `event_type`, so the payload is only built when it is sent.
-    fn wants(&self, db: &Db, customer_id: Uuid, event_type: &str) -> Result<bool, EngineError> {
+    fn wants(&self, db: &dyn Tx, customer_id: Uuid, event_type: &str) -> Result<bool, EngineError> {
         Ok(self
             .cached_customer(db, customer_id)?
             .is_some_and(|c| c.wants(event_type)))
@@ -173,7 +174,7 @@ impl Engine {
     /// Notifies a conference event with the conference as the API shows it now.
     pub(crate) fn notify_conference(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conf: &Conference,
         event_type: &str,
         now: Timestamp,
@@ -188,7 +189,7 @@ impl Engine {
 
     pub(crate) fn notify_call(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         call: &Conferencecall,
         event_type: &str,
         now: Timestamp,
@@ -209,7 +210,7 @@ impl Engine {
 
     pub(crate) fn notify_recording(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         rec: &Recording,
         event_type: &str,
         now: Timestamp,

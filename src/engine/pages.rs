@@ -139,7 +139,7 @@ impl Engine {
             if db.conference(Some(customer), id)?.is_none() {
                 return Ok(None);
             }
-            let page = db.participants_page(id, cursor, usize::MAX, max_bytes, |c| {
+            let page = db.participants_page(id, cursor, usize::MAX, max_bytes, &|c| {
                 crate::xml::part_len(c)
             })?;
             Ok(Some(page))
@@ -168,7 +168,7 @@ impl Engine {
                 before,
                 limit,
                 max_bytes,
-                Delivery::json_len,
+                &Delivery::json_len,
             )
         });
         let read = async {

@@ -7,7 +7,7 @@ use crate::conference::{
     CallStatus, Conference, ConferenceType, Conferencecall, Origin, XmlAttributes, XmlStatus,
 };
 use crate::deadline::DeadlineKind;
-use crate::store::Db;
+use crate::store::prelude::*;
 use crate::timestamp::Timestamp;
 use crate::xml::ConfDoc;
 use uuid::Uuid;
@@ -123,7 +123,7 @@ impl Engine {
     /// since the last report. Called at the end of every change that may move it.
     pub(crate) fn sync_xml_status(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conference_id: Uuid,
         now: Timestamp,
     ) -> Result<(), EngineError> {
@@ -171,7 +171,7 @@ impl Engine {
     /// empty is terminated and deleted. Returns whether it applied.
     pub(crate) fn xml_empty_rule(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conf: &mut Conference,
         now: Timestamp,
     ) -> Result<bool, EngineError> {
@@ -194,7 +194,7 @@ impl Engine {
     /// Sets the idle deadline of a new XML-API conference.
     pub(crate) fn schedule_idle(
         &self,
-        db: &Db,
+        db: &dyn Tx,
         conf: &Conference,
         now: Timestamp,
     ) -> Result<(), EngineError> {

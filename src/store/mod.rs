@@ -1,19 +1,28 @@
-//! The SQLite store: one writer thread that group-commits, a pool of reader threads, and the
-//! only SQL in the program (in `db`).
+//! The store: the interface the rules need (`tx`), the records it hands back, and the
+//! backends that implement it (`sqlite`). The only SQL of the program lives below here.
 
-mod db;
 mod health;
-mod writer;
+mod records;
+mod sqlite;
+mod tx;
 
-pub use db::{CallFilter, ConferenceFilter, Cursor, Db, Page, StoredMessage, WriteSignals};
 pub use health::{LogGate, WriteHealth, WriteState};
+pub use records::{CallFilter, ConferenceFilter, Cursor, Page, StoredMessage};
+pub use tx::{
+    CallStore, ConferenceStore, CustomerStore, DeadlineStore, EventStore, HousekeepingStore,
+    ListStore, OutboxStore, RecordingStore, Tx,
+};
 
-use crossbeam_channel::Sender;
-use rusqlite::Connection;
-use rusqlite_migration::{Migrations, M};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use tokio::sync::oneshot;
+/// Everything a caller of `Store::read`/`Store::write` needs to call the store's operations on
+/// a `&dyn Tx`.
+pub mod prelude {
+    pub use super::tx::{
+        CallStore, ConferenceStore, CustomerStore, DeadlineStore, EventStore, HousekeepingStore,
+        ListStore, OutboxStore, RecordingStore, Tx,
+    };
+}
+
+use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -87,50 +96,11 @@ impl Default for StoreOptions {
     }
 }
 
-/// Handle to the store; cheap to clone.
+/// Handle to the store; cheap to clone. Which backend it has is its own business: the engine
+/// sees transactions only as `&dyn Tx`.
 #[derive(Clone)]
 pub struct Store {
-    /// Dropped with the last handle, which ends the checkpoint thread.
-    _checkpoint: Arc<Sender<()>>,
-    writer: Sender<WriteJob>,
-    signals: Arc<WriteSignals>,
-    health: Arc<WriteHealth>,
-    readers: Sender<ReadJob>,
-    path: PathBuf,
-    wal_limit_bytes: u64,
-}
-
-fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(include_str!("migrations/0001_initial.sql")),
-        M::up(include_str!("migrations/0002_outbox_and_deadlines.sql")),
-        M::up(include_str!("migrations/0003_webhook_secret_rotation.sql")),
-        M::up(include_str!("migrations/0004_xml_status.sql")),
-        M::up(include_str!("migrations/0005_platform_events_rowid.sql")),
-        M::up(include_str!("migrations/0006_metrics_and_retention.sql")),
-        M::up(include_str!("migrations/0007_store_probe.sql")),
-    ])
-}
-
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    // WAL lets readers run beside the writer; synchronous=FULL makes every acknowledged commit
-    // survive power loss as well as a crash; the busy timeout covers the CLI writing while the
-    // server runs.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
-}
-
-fn start_thread(name: String, f: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
-    std::thread::Builder::new()
-        .name(name.clone())
-        .spawn(f)
-        .map(|_| ())
-        .map_err(|e| StoreError::Corrupt(format!("cannot start thread {name}: {e}")))
+    backend: sqlite::SqliteStore,
 }
 
 impl Store {
@@ -147,146 +117,71 @@ impl Store {
     }
 
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        let mut conn = open_connection(path)?;
-        migrations().to_latest(&mut conn)?;
-        // Checkpoints move WAL pages into the database file; done by the writer after every
-        // commit they would stall each batch, so a thread of their own does the routine ones
-        // and the writer steps in only when the WAL outgrows its bound (`writer`).
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        conn.pragma_update(None, "journal_size_limit", options.wal_limit_bytes as i64)?;
-        let checkpoint_conn = open_connection(path)?;
-        let (checkpoint_stop, checkpoint_rx) = crossbeam_channel::bounded::<()>(0);
-        start_thread("store-checkpoint".into(), move || {
-            writer::checkpoint_loop(checkpoint_conn, checkpoint_rx)
-        })?;
-
-        let health = Arc::new(WriteHealth::default());
-        let (writer, write_rx) = crossbeam_channel::unbounded::<WriteJob>();
-        let wal = writer::WalBound::new(path, options.wal_limit_bytes);
-        let writer_health = health.clone();
-        start_thread("store-writer".into(), move || {
-            writer::writer_loop(conn, write_rx, &writer_health, wal)
-        })?;
-
-        let (reader_tx, reader_rx) = crossbeam_channel::unbounded::<ReadJob>();
-        for i in 0..options.readers.max(1) {
-            let conn = open_connection(path)?;
-            let rx = reader_rx.clone();
-            start_thread(format!("store-reader-{i}"), move || {
-                while let Ok(job) = rx.recv() {
-                    job(&conn);
-                }
-            })?;
-        }
         Ok(Store {
-            _checkpoint: Arc::new(checkpoint_stop),
-            writer,
-            signals: Arc::new(WriteSignals::default()),
-            health,
-            readers: reader_tx,
-            path: path.to_path_buf(),
-            wal_limit_bytes: options.wal_limit_bytes,
+            backend: sqlite::SqliteStore::open_with(path, options)?,
         })
     }
 
     /// What committed writes did since the last call: (queued a message, set a deadline).
     pub fn take_signals(&self) -> (bool, bool) {
-        self.signals.take()
+        self.backend.take_signals()
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.backend.path()
     }
 
     /// Whether writes are succeeding, as the writer last saw them.
     pub fn write_health(&self) -> &WriteHealth {
-        &self.health
+        self.backend.write_health()
     }
 
     /// The WAL file's size now, and its bound.
     pub fn wal_size(&self) -> (u64, u64) {
-        (writer::wal_bytes(&self.path), self.wal_limit_bytes)
+        self.backend.wal_size()
     }
 
-    /// Runs `f` on a reader connection, off the async executor.
+    /// Runs `f` in a read transaction, off the async executor.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Db) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Tx) -> Result<T, StoreError> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: ReadJob = Box::new(move |conn| {
-            let _ = tx.send(f(&Db::reader(conn)));
-        });
-        self.readers.send(job).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        self.backend.read(f).await
     }
 
-    /// Runs `f` inside the writer's current batch transaction and answers once that batch has
-    /// committed. If `f` fails, its changes are rolled back (a savepoint) and the rest of the
-    /// batch is unaffected.
+    /// Runs `f` in a write transaction and answers once it has committed. If `f` fails, none
+    /// of its changes remain.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: StoreFault + Send + 'static,
-        F: FnOnce(&Db) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel::<Result<T, E>>();
-        let signals = self.signals.clone();
-        let job: WriteJob = Box::new(move |conn| {
-            let (outcome, fault) = match conn {
-                Some(conn) => {
-                    let outcome = writer::run_in_savepoint(conn, &signals, f);
-                    let fault = match &outcome {
-                        Err(e) => e.store_fault().map(str::to_string),
-                        Ok(_) => None,
-                    };
-                    (outcome, fault)
-                }
-                None => (Err(E::from(StoreError::Closed)), None),
-            };
-            let complete: Completion = Box::new(move |committed: Result<(), String>| {
-                let answer = match (outcome, committed) {
-                    (Ok(v), Ok(())) => Ok(v),
-                    (_, Err(reason)) => Err(E::from(StoreError::Unavailable(reason))),
-                    (Err(e), Ok(())) => Err(e),
-                };
-                let _ = tx.send(answer);
-            });
-            (complete, fault)
-        });
-        self.writer
-            .send(job)
-            .map_err(|_| E::from(StoreError::Closed))?;
-        rx.await.map_err(|_| E::from(StoreError::Closed))?
+        self.backend.write(f).await
     }
 
     /// A small write that proves the store can write again (`/healthz` uses it while writes
     /// are failing, so recovery is seen even when no client is writing).
     pub async fn probe_write(&self, now: i64) -> Result<(), StoreError> {
-        self.write(move |db| db.probe(now)).await
+        self.write(move |tx| tx.probe(now)).await
     }
 }
 
-/// A write job: runs inside the batch transaction (or, given `None`, learns that the batch could
-/// not start and does nothing) and returns how to report its outcome once the batch has (or has
-/// not) committed, and the store fault that made it fail, if one did.
-type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> (Completion, Option<String>) + Send>;
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+/// Runs `f` so that if it fails, none of its changes remain while the rest of the
+/// transaction goes on (a nested savepoint).
+pub fn atomically<T, E: From<StoreError>>(
+    tx: &dyn Tx,
+    f: impl FnOnce(&dyn Tx) -> Result<T, E>,
+) -> Result<T, E> {
+    tx.begin_step().map_err(E::from)?;
+    let result = f(tx);
+    tx.end_step(result.is_ok()).map_err(E::from)?;
+    result
+}
 
-/// Copies a live database to `to` with SQLite's online backup: pages are copied in steps while
-/// the service keeps reading and writing, and the copy is a consistent snapshot.
+/// Copies a live database to `to` while the service keeps reading and writing; the copy is a
+/// consistent snapshot.
 pub fn backup(db: &Path, to: &Path) -> Result<(), StoreError> {
-    if !db.exists() {
-        return Err(StoreError::Corrupt(format!(
-            "{} does not exist",
-            db.display()
-        )));
-    }
-    let src = open_connection(db)?;
-    let mut dst = Connection::open(to)?;
-    let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
-    b.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
-    Ok(())
+    sqlite::backup(db, to)
 }

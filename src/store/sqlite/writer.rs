@@ -1,7 +1,8 @@
 //! The writer thread (group commit, savepoint per job, the WAL bound) and the checkpoint thread.
 
-use super::health::{LogGate, WriteHealth};
-use super::{Completion, Db, StoreError, WriteJob, WriteSignals};
+use super::{Completion, SqliteTx, WriteJob, WriteSignals};
+use crate::store::health::{LogGate, WriteHealth};
+use crate::store::StoreError;
 use crossbeam_channel::Receiver;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ pub(super) fn run_in_savepoint<T, E, F>(
 ) -> Result<T, E>
 where
     E: From<StoreError>,
-    F: FnOnce(&Db) -> Result<T, E>,
+    F: FnOnce(&dyn crate::store::Tx) -> Result<T, E>,
 {
     // Cached statements: a savepoint per job is on the hot path of every write.
     let run = |sql: &str| {
@@ -30,7 +31,7 @@ where
             .map(|_| ())
     };
     run("SAVEPOINT job").map_err(|e| E::from(StoreError::from(e)))?;
-    let result = f(&Db::writer(conn, signals));
+    let result = f(&SqliteTx::writer(conn, signals));
     if conn.is_autocommit() {
         // SQLite rolled the whole transaction back itself (it does so on some disk-full and
         // I/O errors); there is no savepoint left to end and the batch is lost.

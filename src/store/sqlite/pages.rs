@@ -5,16 +5,10 @@
 //! not `limit` rows to cut afterwards. The estimates come from the stored text lengths, which
 //! are exact for the JSON confab serves verbatim, so nothing is rendered twice.
 
-use super::{
-    call_from_row, conference_from_row, message_from_row, recording_from_row, CallFilter,
-    ConferenceFilter, Cursor, Db, Page, StoredMessage, CALL_COLUMNS, CONFERENCE_COLUMNS,
-    MESSAGE_COLUMNS, RECORDING_COLUMNS,
-};
-use crate::conference::{ConferenceView, Conferencecall, Recording};
-use crate::store::StoreError;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Row, Rows};
-use uuid::Uuid;
+use super::rows::*;
+use super::SqliteTx;
+use crate::store::tx::{ConferenceStore, ListStore};
+use rusqlite::Rows;
 
 /// Which way a keyset list runs over `(tm_create, id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +74,7 @@ fn fill<T>(
     Ok(page)
 }
 
-impl Db<'_> {
+impl SqliteTx<'_> {
     /// Runs a list query one page past `cursor` in keyset order.
     fn keyset_page<T>(
         &self,
@@ -120,9 +114,11 @@ impl Db<'_> {
             bytes: filled.bytes,
         })
     }
+}
 
+impl ListStore for SqliteTx<'_> {
     /// A customer's conferences, newest first, with their derived lists.
-    pub fn list_conferences(
+    fn list_conferences(
         &self,
         customer: Uuid,
         filter: &ConferenceFilter,
@@ -161,7 +157,7 @@ impl Db<'_> {
     }
 
     /// A customer's conferencecalls, newest first.
-    pub fn list_calls(
+    fn list_calls(
         &self,
         customer: Uuid,
         filter: &CallFilter,
@@ -195,13 +191,13 @@ impl Db<'_> {
 
     /// The calls of a conference that have not left, oldest first; `size` estimates each
     /// one's rendered length (the XML API renders them).
-    pub fn participants_page(
+    fn participants_page(
         &self,
         conference_id: Uuid,
         cursor: Option<Cursor>,
         limit: usize,
         max_bytes: usize,
-        size: impl Fn(&Conferencecall) -> usize,
+        size: &dyn Fn(&Conferencecall) -> usize,
     ) -> Result<Page<Conferencecall>, StoreError> {
         let mut q = ListQuery::new(
             format!("SELECT {CALL_COLUMNS} FROM conferencecalls WHERE conference_id = ?"),
@@ -223,7 +219,7 @@ impl Db<'_> {
     }
 
     /// A customer's recordings, newest first.
-    pub fn list_recordings(
+    fn list_recordings(
         &self,
         customer: Uuid,
         conference_id: Option<Uuid>,
@@ -258,14 +254,14 @@ impl Db<'_> {
     /// A customer's notifications (the delivery log), newest first, before the cursor
     /// `before_seq`; `size` estimates each one's rendered length. Returns the page and the seq
     /// to continue before, if more remain.
-    pub fn delivery_page(
+    fn delivery_page(
         &self,
         customer: Uuid,
         status: Option<&str>,
         before_seq: Option<i64>,
         limit: usize,
         max_bytes: usize,
-        size: impl Fn(&StoredMessage) -> usize,
+        size: &dyn Fn(&StoredMessage) -> usize,
     ) -> Result<(Vec<StoredMessage>, Option<i64>), StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE customer_id = ?1 AND kind = 'webhook' \

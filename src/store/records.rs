@@ -1,0 +1,56 @@
+//! The records the store hands back that are not domain types of their own: list pages and
+//! their cursors, list filters, and outbox messages with their delivery state.
+
+use crate::conference::{CallStatus, ConferenceStatus, ConferenceType};
+use uuid::Uuid;
+
+/// Position after the last item of a page: items are ordered by `(tm_create, id)` descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub tm_create: i64,
+    pub id: Uuid,
+}
+
+/// One page of a list: its items, where the next page starts (`None` on the last one), and
+/// the items' estimated JSON length (see `pages`).
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+    pub bytes: usize,
+}
+
+/// A row of the outbox: one outbound message and its delivery state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub customer_id: Option<Uuid>,
+    pub ordering_key: String,
+    pub event_type: String,
+    pub url: String,
+    pub method: String,
+    pub content_type: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status: Option<i64>,
+    pub last_error: String,
+    pub tm_create: i64,
+    pub tm_update: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConferenceFilter {
+    pub status: Option<ConferenceStatus>,
+    pub kind: Option<ConferenceType>,
+    pub include_deleted: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub conference_id: Option<Uuid>,
+    pub status: Option<CallStatus>,
+}

@@ -1,0 +1,120 @@
+//! Conferencecalls: a call's stay in one conference, in SQLite.
+
+use super::rows::*;
+use super::SqliteTx;
+use crate::store::tx::CallStore;
+use crate::store::*;
+
+impl CallStore for SqliteTx<'_> {
+    fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            ))?
+            .execute(params![
+                c.id.to_string(),
+                c.customer_id.to_string(),
+                c.conference_id.to_string(),
+                c.reference_id,
+                c.status.as_str(),
+                c.tm_create.micros(),
+                c.tm_update.micros(),
+                c.tm_delete.map(Timestamp::micros),
+            ])?;
+        Ok(())
+    }
+
+    /// Moves a call to `status`. Reaching `joined` also takes the next join position.
+    fn set_call_status(&self, c: &Conferencecall) -> Result<(), StoreError> {
+        let joined = c.status == CallStatus::Joined;
+        self.conn
+            .prepare_cached(
+                "UPDATE conferencecalls SET status = ?1, tm_update = ?2, tm_delete = ?3, \
+                 join_seq = CASE WHEN ?4 THEN (SELECT COALESCE(MAX(join_seq), 0) + 1 \
+                 FROM conferencecalls WHERE conference_id = ?5) ELSE join_seq END WHERE id = ?6",
+            )?
+            .execute(params![
+                c.status.as_str(),
+                c.tm_update.micros(),
+                c.tm_delete.map(Timestamp::micros),
+                joined,
+                c.conference_id.to_string(),
+                c.id.to_string(),
+            ])?;
+        Ok(())
+    }
+
+    fn call(&self, customer: Option<Uuid>, id: Uuid) -> Result<Option<Conferencecall>, StoreError> {
+        self.optional_row(
+            &format!(
+                "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE id = ?1 \
+             AND (?2 IS NULL OR customer_id = ?2)"
+            ),
+            params![id.to_string(), customer.map(|c| c.to_string())],
+            call_from_row,
+        )
+    }
+
+    /// The platform call's membership that has not ended, if any (at most one exists).
+    fn active_call(&self, reference_id: &str) -> Result<Option<Conferencecall>, StoreError> {
+        self.optional_row(
+            &format!(
+            "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE reference_id = ? AND status <> 'leaved'"
+        ),
+            [reference_id],
+            call_from_row,
+        )
+    }
+
+    /// The newest membership of a platform call in one conference, whatever its status.
+    fn latest_call_in(
+        &self,
+        reference_id: &str,
+        conference_id: Uuid,
+    ) -> Result<Option<Conferencecall>, StoreError> {
+        self.optional_row(
+            &format!(
+            "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE reference_id = ? AND conference_id = ? \
+             ORDER BY tm_create DESC LIMIT 1"
+        ),
+            params![reference_id, conference_id.to_string()],
+            call_from_row,
+        )
+    }
+
+    /// How many calls of a conference have not left, and how many of those are joined.
+    fn call_counts(&self, conference_id: Uuid) -> Result<(usize, usize), StoreError> {
+        let (active, joined): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(status = 'joined'), 0) FROM conferencecalls \
+                 WHERE conference_id = ? AND status <> 'leaved'",
+            )?
+            .query_row([conference_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((active as usize, joined as usize))
+    }
+
+    /// Which API created a conference, without loading it.
+    fn conference_origin(&self, id: Uuid) -> Result<Option<Origin>, StoreError> {
+        let origin: Option<String> = self
+            .conn
+            .prepare_cached("SELECT origin FROM conferences WHERE id = ?")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(origin.and_then(|o| Origin::parse(&o)))
+    }
+
+    /// Calls of a conference that have not left, oldest first.
+    fn calls_in(&self, conference_id: Uuid) -> Result<Vec<Conferencecall>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE conference_id = ? \
+             AND status <> 'leaved' ORDER BY tm_create, id"
+        ))?;
+        let mut rows = stmt.query([conference_id.to_string()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(call_from_row(row)?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,64 @@
+//! Durable deadlines: timeouts, kick grace, the XML idle rule, in SQLite.
+
+use super::rows::*;
+use super::{SqliteTx, WriteSignals};
+use crate::store::tx::DeadlineStore;
+use crate::store::*;
+
+impl DeadlineStore for SqliteTx<'_> {
+    /// Sets (or moves) the deadline of `kind` for `subject`.
+    fn set_deadline(&self, kind: &str, subject: &str, due_at: Timestamp) -> Result<(), StoreError> {
+        if let Some(s) = self.signals {
+            WriteSignals::raise(&s.deadlines);
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO deadlines (kind, subject_id, due_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (kind, subject_id) DO UPDATE SET due_at = ?3",
+            )?
+            .execute(params![kind, subject, due_at.micros()])?;
+        Ok(())
+    }
+
+    fn clear_deadline(&self, kind: &str, subject: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM deadlines WHERE kind = ? AND subject_id = ?")?
+            .execute(params![kind, subject])?;
+        Ok(())
+    }
+
+    /// Deadlines due by `now`, earliest first.
+    fn due_deadlines(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, subject_id, due_at FROM deadlines WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+        )?;
+        let rows = stmt.query_map(params![now.micros(), limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether a deadline is still set with exactly this due time (it was not moved or cleared
+    /// since it was read).
+    fn deadline_is(&self, kind: &str, subject: &str, due_at: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM deadlines WHERE kind = ? AND subject_id = ? AND due_at = ?",
+            )?
+            .query_row(params![kind, subject, due_at], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn next_deadline(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MIN(due_at) FROM deadlines")?
+            .query_row([], |r| r.get(0))?)
+    }
+}

@@ -1,0 +1,250 @@
+//! The store interface: what the rules need from a transaction, table by table. The engine
+//! sees only these traits (through `&dyn Tx`); each backend implements them.
+
+use super::records::*;
+use super::StoreError;
+use crate::conference::{Conference, ConferenceView, Conferencecall, Origin, Recording};
+use crate::customer::Customer;
+use crate::timestamp::Timestamp;
+use uuid::Uuid;
+
+/// Customers: the tenants, their API keys (hashed) and webhook settings.
+pub trait CustomerStore {
+    fn insert_customer(&self, c: &Customer, key_hash: &[u8; 32]) -> Result<(), StoreError>;
+
+    /// Writes every mutable column of a customer.
+    fn update_customer(&self, c: &Customer) -> Result<(), StoreError>;
+
+    fn customer_id_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Uuid>, StoreError>;
+
+    fn customer(&self, id: Uuid) -> Result<Option<Customer>, StoreError>;
+
+    /// The secrets a notification must be signed with now: the current one, and the previous
+    /// one while its rotation grace period lasts.
+    fn signing_secrets(&self, customer: Uuid, now: Timestamp) -> Result<Vec<String>, StoreError>;
+}
+
+/// Conferences and their derived views.
+pub trait ConferenceStore {
+    fn insert_conference(&self, c: &Conference) -> Result<(), StoreError>;
+
+    /// Writes every mutable column of a conference.
+    fn update_conference(&self, c: &Conference) -> Result<(), StoreError>;
+
+    /// A conference by id, optionally only if it belongs to `customer`.
+    fn conference(
+        &self,
+        customer: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<Option<Conference>, StoreError>;
+
+    /// Adds the lists derived from calls and recordings.
+    fn view(&self, conference: Conference) -> Result<ConferenceView, StoreError>;
+}
+
+/// Conferencecalls: a call's stay in one conference.
+pub trait CallStore {
+    fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError>;
+
+    /// Moves a call to `status`. Reaching `joined` also takes the next join position.
+    fn set_call_status(&self, c: &Conferencecall) -> Result<(), StoreError>;
+
+    fn call(&self, customer: Option<Uuid>, id: Uuid) -> Result<Option<Conferencecall>, StoreError>;
+
+    /// The platform call's membership that has not ended, if any (at most one exists).
+    fn active_call(&self, reference_id: &str) -> Result<Option<Conferencecall>, StoreError>;
+
+    /// The newest membership of a platform call in one conference, whatever its status.
+    fn latest_call_in(
+        &self,
+        reference_id: &str,
+        conference_id: Uuid,
+    ) -> Result<Option<Conferencecall>, StoreError>;
+
+    /// How many calls of a conference have not left, and how many of those are joined.
+    fn call_counts(&self, conference_id: Uuid) -> Result<(usize, usize), StoreError>;
+
+    /// Which API created a conference, without loading it.
+    fn conference_origin(&self, id: Uuid) -> Result<Option<Origin>, StoreError>;
+
+    /// Calls of a conference that have not left, oldest first.
+    fn calls_in(&self, conference_id: Uuid) -> Result<Vec<Conferencecall>, StoreError>;
+}
+
+/// Recordings of conferences.
+pub trait RecordingStore {
+    fn recording(&self, customer: Option<Uuid>, id: Uuid) -> Result<Option<Recording>, StoreError>;
+
+    fn insert_recording(&self, r: &Recording) -> Result<(), StoreError>;
+
+    fn update_recording(&self, r: &Recording) -> Result<(), StoreError>;
+
+    /// The recording of a conference that has not ended, if any.
+    fn active_recording(&self, conference_id: Uuid) -> Result<Option<Recording>, StoreError>;
+}
+
+/// The outbox: messages to deliver, written with the change they report.
+pub trait OutboxStore {
+    fn enqueue(&self, m: &StoredMessage) -> Result<(), StoreError>;
+
+    /// Pending messages due by `now` that are first in line for their ordering key.
+    /// Keys of `skip` (being delivered now) and messages of `busy` customers (at their
+    /// concurrency cap) are left out, so they cannot crowd everyone else out of the page.
+    fn due_messages(
+        &self,
+        now: i64,
+        limit: usize,
+        skip: &[String],
+        busy: &[Uuid],
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// The next messages of one ordering key in line, oldest first, as long as each is due by
+    /// `now` (a message waiting for its retry holds back the ones after it).
+    fn next_run(&self, key: &str, now: i64, limit: usize)
+        -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// When the next pending message is due, if any is pending.
+    fn next_message_due(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Records the outcome of a delivery attempt.
+    fn record_attempt(&self, m: &StoredMessage) -> Result<(), StoreError>;
+
+    fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError>;
+}
+
+/// Durable deadlines: timeouts, kick grace, the XML idle rule.
+pub trait DeadlineStore {
+    /// Sets (or moves) the deadline of `kind` for `subject`.
+    fn set_deadline(&self, kind: &str, subject: &str, due_at: Timestamp) -> Result<(), StoreError>;
+
+    fn clear_deadline(&self, kind: &str, subject: &str) -> Result<(), StoreError>;
+
+    /// Deadlines due by `now`, earliest first.
+    fn due_deadlines(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(String, String, i64)>, StoreError>;
+
+    /// Whether a deadline is still set with exactly this due time (it was not moved or cleared
+    /// since it was read).
+    fn deadline_is(&self, kind: &str, subject: &str, due_at: i64) -> Result<bool, StoreError>;
+
+    fn next_deadline(&self) -> Result<Option<i64>, StoreError>;
+}
+
+/// Platform event answers, kept for idempotent replays.
+pub trait EventStore {
+    /// The answer already given to a platform event id.
+    fn event_answer(&self, id: &str) -> Result<Option<(u16, String)>, StoreError>;
+
+    fn record_event_answer(
+        &self,
+        id: &str,
+        event_type: &str,
+        status: u16,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+}
+
+/// Health, metrics gauges and history retention.
+pub trait HousekeepingStore {
+    /// A trivial query, to prove the store answers.
+    fn ping(&self) -> Result<(), StoreError>;
+
+    /// Rewrites the probe row: a write that changes a page, so its commit proves the store
+    /// can write.
+    fn probe(&self, now: i64) -> Result<(), StoreError>;
+
+    /// The gauges of `/metrics`.
+    fn gauges(&self) -> Result<crate::metrics::Gauges, StoreError>;
+
+    /// Deletes history older than its retention: answered platform events (the idempotency
+    /// window) and delivered or failed outbox messages. Returns how many rows went.
+    fn prune(
+        &self,
+        events_before: Timestamp,
+        messages_before: Timestamp,
+    ) -> Result<usize, StoreError>;
+
+    /// Counts for metrics: conferences not terminated, calls not left.
+    fn active_counts(&self) -> Result<(i64, i64), StoreError>;
+}
+
+/// Lists, cut by items and by bytes (see `sqlite::pages`).
+pub trait ListStore {
+    /// A customer's conferences, newest first, with their derived lists.
+    fn list_conferences(
+        &self,
+        customer: Uuid,
+        filter: &ConferenceFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Page<ConferenceView>, StoreError>;
+
+    /// A customer's conferencecalls, newest first.
+    fn list_calls(
+        &self,
+        customer: Uuid,
+        filter: &CallFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Page<Conferencecall>, StoreError>;
+
+    /// The calls of a conference that have not left, oldest first; `size` estimates each
+    /// one's rendered length (the XML API renders them).
+    fn participants_page(
+        &self,
+        conference_id: Uuid,
+        cursor: Option<Cursor>,
+        limit: usize,
+        max_bytes: usize,
+        size: &dyn Fn(&Conferencecall) -> usize,
+    ) -> Result<Page<Conferencecall>, StoreError>;
+
+    /// A customer's recordings, newest first.
+    fn list_recordings(
+        &self,
+        customer: Uuid,
+        conference_id: Option<Uuid>,
+        cursor: Option<Cursor>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Page<Recording>, StoreError>;
+
+    /// A customer's notifications (the delivery log), newest first, before the cursor
+    /// `before_seq`; `size` estimates each one's rendered length. Returns the page and the seq
+    /// to continue before, if more remain.
+    fn delivery_page(
+        &self,
+        customer: Uuid,
+        status: Option<&str>,
+        before_seq: Option<i64>,
+        limit: usize,
+        max_bytes: usize,
+        size: &dyn Fn(&StoredMessage) -> usize,
+    ) -> Result<(Vec<StoredMessage>, Option<i64>), StoreError>;
+}
+
+/// One transaction of the store: every table's operations, plus nested steps that can fail
+/// alone. Write transactions of every backend take `ConferenceStore::lock_conference` first
+/// for the conference they change.
+pub trait Tx:
+    CustomerStore
+    + ConferenceStore
+    + CallStore
+    + RecordingStore
+    + OutboxStore
+    + DeadlineStore
+    + EventStore
+    + ListStore
+    + HousekeepingStore
+{
+    /// Starts a nested step: its changes can be undone without ending the transaction.
+    fn begin_step(&self) -> Result<(), StoreError>;
+    /// Ends the innermost step, keeping its changes or undoing them.
+    fn end_step(&self, keep: bool) -> Result<(), StoreError>;
+}
