@@ -196,6 +196,8 @@ async fn a_full_disk_answers_503_serves_replays_sends_no_storm_and_recovers() {
     let mut config = test_config(&dir);
     config.db = disk.path.join("confab.db");
     config.webhook_allow_private = true;
+    // The WAL bound must sit well inside the disk, or the WAL itself fills it again.
+    config.wal_limit_mb = 4;
     // Nine attempts a second apart, then give up: a storm would show as far more.
     config.webhook_retry_schedule = "0,1,1,1,1,1,1,1,1".into();
     let server = Arc::new(Server::start_with(tempfile::tempdir().expect("dir"), config).await);

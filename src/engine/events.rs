@@ -9,7 +9,7 @@ use crate::conference::{
     self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
 use crate::store::prelude::*;
-use crate::store::StoreError;
+use crate::store::{EventClaim, StoreError};
 use crate::timestamp::Timestamp;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -47,6 +47,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The conference the event changes, when it names one (a finished recording names only
+    /// itself; its conference is locked once it is found).
+    pub fn conference_id(&self) -> Option<Uuid> {
+        match self {
+            EventKind::CallJoining { conference_id, .. }
+            | EventKind::CallJoined { conference_id, .. }
+            | EventKind::CallLeft { conference_id, .. } => Some(*conference_id),
+            EventKind::RecordingFinished { .. } => None,
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             EventKind::CallJoining { .. } => "call_joining",
@@ -109,8 +120,11 @@ impl Engine {
         // then recorded by a second, small write. (No nested savepoint on the hot path.)
         let applied = self
             .write(move |db| {
-                if let Some((status, body)) = db.event_answer(&event.id)? {
+                if let EventClaim::Answered { status, body } = db.claim_event(&event.id)? {
                     return Ok((replayed(status, &body), Vec::new(), true));
+                }
+                if let Some(conference) = event.kind.conference_id() {
+                    db.lock_conference(conference)?;
                 }
                 let (body, webhooks) = engine.apply(db, &event.kind, now)?;
                 db.record_event_answer(&event.id, type_name, ANSWERED, &body, now)?;
@@ -132,7 +146,7 @@ impl Engine {
                 // If the same id was answered meanwhile, that first answer stands.
                 let first = self
                     .write(move |db| {
-                        if let Some((status, body)) = db.event_answer(&id)? {
+                        if let EventClaim::Answered { status, body } = db.claim_event(&id)? {
                             return Ok(replayed(status, &body));
                         }
                         db.record_event_answer(&id, type_name, REFUSED, &stored, now)?;
@@ -231,6 +245,11 @@ impl Engine {
                 media_url,
                 duration_ms: _,
             } => {
+                let found = db
+                    .recording(None, *recording_id)?
+                    .ok_or(Refusal::RecordingNotFound)?;
+                // Under the conference's lock, read it again: another writer may have ended it.
+                db.lock_conference(found.conference_id)?;
                 let mut rec = db
                     .recording(None, *recording_id)?
                     .ok_or(Refusal::RecordingNotFound)?;

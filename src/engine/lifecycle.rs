@@ -197,10 +197,20 @@ impl Engine {
         let engine = self.clone();
         let now = self.now();
         self.write(move |db| {
-            if !db.deadline_is(k.as_str(), &id.to_string(), due_at)? {
+            // A timeout or idle rule is about a conference; a kick grace about a call, whose
+            // conference is locked before the call is read again.
+            match k {
+                DeadlineKind::ConferenceTimeout | DeadlineKind::Idle => db.lock_conference(id)?,
+                DeadlineKind::KickGrace => {
+                    if let Some(call) = db.call(None, id)? {
+                        db.lock_conference(call.conference_id)?;
+                    }
+                }
+            }
+            if !db.take_deadline(k.as_str(), &id.to_string(), due_at)? {
+                // Moved, cleared, or fired by another owner since it was read.
                 return Ok(());
             }
-            db.clear_deadline(k.as_str(), &id.to_string())?;
             match k {
                 DeadlineKind::ConferenceTimeout => {
                     if let Some(mut conf) = db.conference(None, id)? {
@@ -259,6 +269,11 @@ impl Engine {
         let engine = self.clone();
         let now = self.now();
         self.write(move |db| {
+            let found = db
+                .call(Some(customer), id)?
+                .ok_or(Refusal::ConferencecallNotFound)?;
+            // Under the conference's lock, read the call again: it may have moved meanwhile.
+            db.lock_conference(found.conference_id)?;
             let mut call = db
                 .call(Some(customer), id)?
                 .ok_or(Refusal::ConferencecallNotFound)?;
@@ -354,6 +369,7 @@ impl Engine {
         let engine = self.clone();
         let now = self.now();
         self.write(move |db| {
+            db.lock_conference(id)?;
             let conf = db
                 .conference(Some(customer), id)?
                 .ok_or(Refusal::ConferenceNotFound)?;
@@ -377,6 +393,7 @@ impl Engine {
         let engine = self.clone();
         let now = self.now();
         self.write(move |db| {
+            db.lock_conference(id)?;
             let conf = db
                 .conference(Some(customer), id)?
                 .ok_or(Refusal::ConferenceNotFound)?;

@@ -171,7 +171,7 @@ pub struct Engine {
     deadline_wake: Arc<Notify>,
     /// Customers as the writer last read them, so each notification does not reload its
     /// customer. Only the writer thread fills it; customer changes (also on the writer) evict.
-    customers: Arc<RwLock<HashMap<Uuid, Arc<Customer>>>>,
+    customers: Arc<RwLock<HashMap<Uuid, (std::time::Instant, Arc<Customer>)>>>,
     metrics: Arc<crate::metrics::Metrics>,
     pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
@@ -183,6 +183,9 @@ pub struct Engine {
 pub const IDEMPOTENCY_WINDOW_SECONDS: i64 = 7 * 24 * 3600;
 /// How long delivered and failed messages stay in the delivery log.
 pub const MESSAGE_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+
+/// How long a customer read is trusted before it is read again.
+const CUSTOMER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Largest number of API keys remembered in memory; beyond it the cache starts over.
 const KEY_CACHE_LIMIT: usize = 100_000;
@@ -496,6 +499,7 @@ impl Engine {
         let now = self.clock.now();
         let engine = self.clone();
         self.write(move |db| {
+            db.lock_conference(id)?;
             let mut c = db
                 .conference(Some(customer), id)?
                 .ok_or(Refusal::ConferenceNotFound)?;
@@ -546,6 +550,7 @@ impl Engine {
         let now = self.clock.now();
         let engine = self.clone();
         self.write(move |db| {
+            db.lock_conference(id)?;
             let mut c = db
                 .conference(Some(customer), id)?
                 .ok_or(Refusal::ConferenceNotFound)?;
@@ -594,8 +599,12 @@ impl Engine {
         id: Uuid,
     ) -> Result<Option<Arc<Customer>>, EngineError> {
         if let Ok(cache) = self.customers.read() {
-            if let Some(c) = cache.get(&id) {
-                return Ok(Some(c.clone()));
+            // A change made through another node (or the CLI) is seen once the entry is a
+            // second old: settings reach every node within a second.
+            if let Some((read_at, c)) = cache.get(&id) {
+                if read_at.elapsed() < CUSTOMER_CACHE_TTL {
+                    return Ok(Some(c.clone()));
+                }
             }
         }
         let Some(c) = db.customer(id)? else {
@@ -606,7 +615,7 @@ impl Engine {
             if cache.len() >= KEY_CACHE_LIMIT {
                 cache.clear();
             }
-            cache.insert(id, c.clone());
+            cache.insert(id, (std::time::Instant::now(), c.clone()));
         }
         Ok(Some(c))
     }

@@ -79,6 +79,7 @@ impl Engine {
         let engine = self.clone();
         let now = self.now();
         self.write(move |db| {
+            db.lock_conference(id)?;
             let mut conf = db
                 .conference(Some(customer), id)?
                 .filter(|c| c.tm_delete.is_none())
@@ -104,6 +105,7 @@ impl Engine {
         let engine = self.clone();
         let now = self.now();
         self.write(move |db| {
+            db.lock_conference(id)?;
             if db.conference(Some(customer), id)?.is_none() {
                 return Err(Refusal::ConferenceNotFound.into());
             }

@@ -6,8 +6,8 @@ use super::DeliverySettings;
 use crate::metrics::Metrics;
 use crate::store::{LogGate, Store};
 use crate::timestamp::Clock;
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
@@ -18,8 +18,8 @@ const MAX_LANES: usize = 256;
 /// Lanes at once for one customer, so a customer whose endpoint hangs holds at most this many
 /// and everyone else keeps being served.
 pub(super) const MAX_LANES_PER_CUSTOMER: usize = 16;
-/// Due keys read per round.
-const ROUND: usize = 512;
+/// Most keys claimed per round.
+const ROUND: usize = 256;
 /// Longest pause after the store failed to answer the dispatcher.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -37,37 +37,27 @@ pub struct Dispatcher {
     pub(super) store_gate: LogGate,
     /// Set at shutdown: lanes record what they sent and start nothing new.
     stopping: AtomicBool,
+    /// This process's name in the outbox's leases.
+    node: String,
+    /// Rounds so far; with `node`, names each round's leases.
+    rounds: AtomicU64,
 }
 
-/// The keys with a lane, and how many lanes each customer has.
+/// How many lanes each customer has on this node. Which keys are being delivered is not kept
+/// here: the store's leases say it, for every node.
 #[derive(Default)]
 struct Lanes {
-    keys: HashSet<String>,
     per_customer: HashMap<Uuid, usize>,
-    /// Keys whose lane ended since the current read of due keys began: that read may still
-    /// show their last message pending, so they are not started again from it.
-    ended_since_read: HashSet<String>,
 }
 
 impl Lanes {
-    fn claim(&mut self, key: &str, customer: Option<Uuid>) -> bool {
-        if self.keys.contains(key) || self.ended_since_read.contains(key) {
-            return false;
-        }
+    fn start(&mut self, customer: Option<Uuid>) {
         if let Some(c) = customer {
-            let n = self.per_customer.entry(c).or_insert(0);
-            if *n >= MAX_LANES_PER_CUSTOMER {
-                return false;
-            }
-            *n += 1;
+            *self.per_customer.entry(c).or_insert(0) += 1;
         }
-        self.keys.insert(key.to_string());
-        true
     }
 
-    fn release(&mut self, key: &str, customer: Option<Uuid>) {
-        self.keys.remove(key);
-        self.ended_since_read.insert(key.to_string());
+    fn end(&mut self, customer: Option<Uuid>) {
         if let Some(c) = customer {
             if let Some(n) = self.per_customer.get_mut(&c) {
                 *n = n.saturating_sub(1);
@@ -76,6 +66,14 @@ impl Lanes {
                 }
             }
         }
+    }
+
+    fn busy(&self) -> Vec<Uuid> {
+        self.per_customer
+            .iter()
+            .filter(|(_, n)| **n >= MAX_LANES_PER_CUSTOMER)
+            .map(|(c, _)| *c)
+            .collect()
     }
 }
 
@@ -98,6 +96,8 @@ impl Dispatcher {
             slots: Arc::new(Semaphore::new(MAX_LANES)),
             store_gate: LogGate::new(Duration::from_secs(10)),
             stopping: AtomicBool::new(false),
+            node: format!("node-{}", Uuid::new_v4().simple()),
+            rounds: AtomicU64::new(0),
         }
     }
 
@@ -137,54 +137,43 @@ impl Dispatcher {
         }
     }
 
-    /// Starts a lane for every key that has a message due and none yet; returns how long to
-    /// wait before the next round.
+    /// Claims the first due message of every key nobody is delivering and starts a lane for
+    /// each; returns how long to wait before the next round.
     async fn round(self: &Arc<Self>) -> Result<Duration, crate::store::StoreError> {
         let now = self.clock.now().micros();
-        let (skip, busy) = match self.lanes.lock() {
-            Ok(mut l) => {
-                l.ended_since_read.clear();
-                (
-                    l.keys.iter().cloned().collect::<Vec<_>>(),
-                    l.per_customer
-                        .iter()
-                        .filter(|(_, n)| **n >= MAX_LANES_PER_CUSTOMER)
-                        .map(|(c, _)| *c)
-                        .collect::<Vec<_>>(),
-                )
-            }
-            Err(_) => (Vec::new(), Vec::new()),
-        };
-        let due = self
-            .store
-            .read(move |db| db.due_messages(now, ROUND, &skip, &busy))
-            .await?;
+        let busy = self.lanes.lock().map(|l| l.busy()).unwrap_or_default();
+        let free = self.slots.available_permits().min(ROUND);
         let mut started = 0;
-        for m in due {
-            if self.is_stopping() {
-                break;
-            }
-            let (key, customer) = (m.ordering_key.clone(), m.customer_id);
-            let claimed = match self.lanes.lock() {
-                Ok(mut l) => l.claim(&key, customer),
-                Err(_) => false,
-            };
-            if !claimed {
-                continue;
-            }
-            let Ok(permit) = self.slots.clone().acquire_owned().await else {
-                return Ok(Duration::from_secs(1));
-            };
-            started += 1;
-            let me = self.clone();
-            tokio::spawn(async move {
-                lane::run(&me, m).await;
-                if let Ok(mut l) = me.lanes.lock() {
-                    l.release(&key, customer);
+        if free > 0 && !self.is_stopping() {
+            // One lease owner per round: its lanes each hold a different key, and a lane of an
+            // earlier round can tell this round's lease from its own.
+            let round = self.rounds.fetch_add(1, Ordering::Relaxed);
+            let owner: Arc<str> = Arc::from(format!("{}/{round}", self.node));
+            let lease_until = now + lane::LEASE.as_micros() as i64;
+            let o = owner.clone();
+            let due = self
+                .store
+                .write(move |tx| tx.claim_due_messages(&o, now, lease_until, free, &busy))
+                .await?;
+            for m in due {
+                let Ok(permit) = self.slots.clone().acquire_owned().await else {
+                    return Ok(Duration::from_secs(1));
+                };
+                started += 1;
+                let customer = m.customer_id;
+                if let Ok(mut l) = self.lanes.lock() {
+                    l.start(customer);
                 }
-                drop(permit);
-                me.wake.notify_one();
-            });
+                let (me, owner) = (self.clone(), owner.clone());
+                tokio::spawn(async move {
+                    lane::run(&me, &owner, m).await;
+                    if let Ok(mut l) = me.lanes.lock() {
+                        l.end(customer);
+                    }
+                    drop(permit);
+                    me.wake.notify_one();
+                });
+            }
         }
         let next = self.store.read(|db| db.next_message_due()).await?;
         let now = self.clock.now().micros();
@@ -192,8 +181,8 @@ impl Dispatcher {
             Some(t) if t > now => {
                 Duration::from_micros((t - now) as u64).min(Duration::from_secs(1))
             }
-            // Something is due but its key has a lane: the lane's end wakes us; the short
-            // wait only bounds a missed wake-up.
+            // Something is due but leased (a lane here or on another node has it): a lane's
+            // end wakes us; the short wait bounds a missed wake-up and another node's lease.
             Some(_) if started == 0 => Duration::from_millis(200),
             Some(_) => Duration::ZERO,
             None => Duration::from_secs(1),

@@ -20,21 +20,33 @@ const RUN: usize = 256;
 /// little behind even when the receiver is slow.
 const RECORD_EVERY: Duration = Duration::from_millis(50);
 /// Longest pause between tries to record outcomes while the store cannot write.
-const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(5);
+/// How long a claim holds a message for its owner. A lane stops a run before an attempt could
+/// outlast it; an owner that dies simply lets it expire, and another takes the message over.
+pub(super) const LEASE: Duration = Duration::from_secs(60);
+/// The time an attempt may take (its timeout) plus room to record it.
+const LEASE_MARGIN: Duration = Duration::from_secs(15);
 
-/// Delivers `first` and then the key's next due messages until none is due, one is to be
-/// retried later, or the store cannot be read.
-pub(super) async fn run(d: &Arc<Dispatcher>, first: StoredMessage) {
+/// Delivers `first` (already leased to `owner`) and then the key's next due messages until
+/// none is due, one is to be retried later, another owner holds the next, or the store
+/// cannot be read.
+pub(super) async fn run(d: &Arc<Dispatcher>, owner: &Arc<str>, first: StoredMessage) {
     let key = first.ordering_key.clone();
     let mut batch = vec![first];
+    let mut lease_until = d.clock.now().micros() + LEASE.as_micros() as i64;
     loop {
-        let stopped = deliver_run(d, batch).await;
+        let stopped = deliver_run(d, owner, batch, lease_until).await;
         if stopped {
             return;
         }
         let now = d.clock.now().micros();
-        let k = key.clone();
-        batch = match d.store.read(move |db| db.next_run(&k, now, RUN)).await {
+        lease_until = now + LEASE.as_micros() as i64;
+        let (k, o) = (key.clone(), owner.clone());
+        let claimed = d
+            .store
+            .write(move |tx| tx.claim_run(&o, &k, now, lease_until, RUN))
+            .await;
+        batch = match claimed {
             Ok(next) if !next.is_empty() => next,
             _ => return,
         };
@@ -43,17 +55,28 @@ pub(super) async fn run(d: &Arc<Dispatcher>, first: StoredMessage) {
 
 /// Sends a run in order and records every outcome before it returns. Recording overlaps with
 /// sending (one record write in flight at a time), so a commit's latency does not pause the
-/// lane. Returns true when the key must wait (a message is to be retried later).
-async fn deliver_run(d: &Arc<Dispatcher>, run: Vec<StoredMessage>) -> bool {
+/// lane. Returns true when the key must wait (a message is to be retried later) or the lane
+/// must end (shutdown); messages not attempted are released.
+async fn deliver_run(
+    d: &Arc<Dispatcher>,
+    owner: &Arc<str>,
+    run: Vec<StoredMessage>,
+    lease_until: i64,
+) -> bool {
     let mut ctx = RunContext::default();
     let mut unrecorded: Vec<StoredMessage> = Vec::new();
     let mut recording: Option<tokio::task::JoinHandle<()>> = None;
     let mut since_record = Instant::now();
     let mut wait = false;
-    for mut m in run {
-        if d.is_stopping() {
-            // Unsent messages stay pending; returning "wait" ends the lane.
-            wait = true;
+    let mut run = run.into_iter();
+    for mut m in run.by_ref() {
+        // An attempt must end well inside the lease, or another owner could take the message
+        // while it is still in flight here.
+        let lease_left = lease_until - d.clock.now().micros();
+        if d.is_stopping() || lease_left < LEASE_MARGIN.as_micros() as i64 {
+            let seqs = vec![m.seq];
+            release(d, owner, seqs).await;
+            wait = d.is_stopping();
             break;
         }
         let attempt = send::attempt(
@@ -81,11 +104,27 @@ async fn deliver_run(d: &Arc<Dispatcher>, run: Vec<StoredMessage>) -> bool {
             since_record = Instant::now();
         }
     }
+    let rest: Vec<i64> = run.map(|m| m.seq).collect();
+    if !rest.is_empty() {
+        release(d, owner, rest).await;
+    }
     if let Some(previous) = recording.take() {
         let _ = previous.await;
     }
     record(d.clone(), unrecorded).await;
     wait
+}
+
+/// Gives back leases on messages this lane claimed but will not attempt now; if that fails
+/// the leases simply expire.
+async fn release(d: &Dispatcher, owner: &Arc<str>, seqs: Vec<i64>) {
+    let o = owner.clone();
+    let released = d.store.write(move |tx| tx.release_leases(&o, &seqs)).await;
+    if let Err(e) = released {
+        if let Some(held) = d.store_gate.open() {
+            tracing::warn!(error = %e, held_back = held, "outbox: cannot release leases; they will expire");
+        }
+    }
 }
 
 /// Applies an attempt's outcome to the message; true when it stays pending for a later try.

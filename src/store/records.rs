@@ -54,3 +54,11 @@ pub struct CallFilter {
     pub conference_id: Option<Uuid>,
     pub status: Option<CallStatus>,
 }
+
+/// What `EventStore::claim_event` found: the event is new (this transaction applies it), or it
+/// was answered before (replay this answer, change nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventClaim {
+    New,
+    Answered { status: u16, body: String },
+}

@@ -26,6 +26,11 @@ pub trait CustomerStore {
 
 /// Conferences and their derived views.
 pub trait ConferenceStore {
+    /// Takes the conference's lock for the rest of the transaction: every write that changes a
+    /// conference, its calls or its recordings takes it first, so admission, join order,
+    /// counts and termination are decided by one writer at a time.
+    fn lock_conference(&self, id: Uuid) -> Result<(), StoreError>;
+
     fn insert_conference(&self, c: &Conference) -> Result<(), StoreError>;
 
     /// Writes every mutable column of a conference.
@@ -87,26 +92,35 @@ pub trait RecordingStore {
 pub trait OutboxStore {
     fn enqueue(&self, m: &StoredMessage) -> Result<(), StoreError>;
 
-    /// Pending messages due by `now` that are first in line for their ordering key.
-    /// Keys of `skip` (being delivered now) and messages of `busy` customers (at their
-    /// concurrency cap) are left out, so they cannot crowd everyone else out of the page.
-    fn due_messages(
+    /// Leases the first due message of up to `limit` ordering keys to `owner` until
+    /// `lease_until`; a key whose first message is leased to anyone is skipped.
+    fn claim_due_messages(
         &self,
+        owner: &str,
         now: i64,
+        lease_until: i64,
         limit: usize,
-        skip: &[String],
         busy: &[Uuid],
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// The next messages of one ordering key in line, oldest first, as long as each is due by
-    /// `now` (a message waiting for its retry holds back the ones after it).
-    fn next_run(&self, key: &str, now: i64, limit: usize)
-        -> Result<Vec<StoredMessage>, StoreError>;
+    /// Leases the next due messages of one key to `owner`, in order, stopping at the first
+    /// one not due or leased to someone else.
+    fn claim_run(
+        &self,
+        owner: &str,
+        key: &str,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Gives back leases on messages `owner` claimed but did not attempt.
+    fn release_leases(&self, owner: &str, seqs: &[i64]) -> Result<(), StoreError>;
 
     /// When the next pending message is due, if any is pending.
     fn next_message_due(&self) -> Result<Option<i64>, StoreError>;
 
-    /// Records the outcome of a delivery attempt.
+    /// Records the outcome of a delivery attempt and releases its lease.
     fn record_attempt(&self, m: &StoredMessage) -> Result<(), StoreError>;
 
     fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError>;
@@ -126,15 +140,20 @@ pub trait DeadlineStore {
         limit: usize,
     ) -> Result<Vec<(String, String, i64)>, StoreError>;
 
-    /// Whether a deadline is still set with exactly this due time (it was not moved or cleared
-    /// since it was read).
-    fn deadline_is(&self, kind: &str, subject: &str, due_at: i64) -> Result<bool, StoreError>;
+    /// Takes a deadline for firing: true (and the deadline is gone) only if it is still set
+    /// with exactly this due time; of two owners firing it at once, one gets it.
+    fn take_deadline(&self, kind: &str, subject: &str, due_at: i64) -> Result<bool, StoreError>;
 
     fn next_deadline(&self) -> Result<Option<i64>, StoreError>;
 }
 
 /// Platform event answers, kept for idempotent replays.
 pub trait EventStore {
+    /// Claims an event id for this transaction: `New` means this transaction applies it (and
+    /// records its answer before committing); `Answered` carries the first answer. Safe when
+    /// two writers see the same id at once.
+    fn claim_event(&self, id: &str) -> Result<EventClaim, StoreError>;
+
     /// The answer already given to a platform event id.
     fn event_answer(&self, id: &str) -> Result<Option<(u16, String)>, StoreError>;
 

@@ -6,6 +6,12 @@ use crate::store::tx::ConferenceStore;
 use crate::store::*;
 
 impl ConferenceStore for SqliteTx<'_> {
+    /// SQLite lets one writer in at a time (`BEGIN IMMEDIATE`), so every write already holds
+    /// every conference.
+    fn lock_conference(&self, _id: Uuid) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn insert_conference(&self, c: &Conference) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(&format!(

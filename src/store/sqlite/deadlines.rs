@@ -42,17 +42,17 @@ impl DeadlineStore for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Whether a deadline is still set with exactly this due time (it was not moved or cleared
-    /// since it was read).
-    fn deadline_is(&self, kind: &str, subject: &str, due_at: i64) -> Result<bool, StoreError> {
-        Ok(self
+    /// Takes a deadline for firing: true (and the deadline is gone) only if it is still set
+    /// with exactly this due time, so of two owners firing it at once one gets it, and a
+    /// deadline moved since it was read is not fired early.
+    fn take_deadline(&self, kind: &str, subject: &str, due_at: i64) -> Result<bool, StoreError> {
+        let n = self
             .conn
             .prepare_cached(
-                "SELECT 1 FROM deadlines WHERE kind = ? AND subject_id = ? AND due_at = ?",
+                "DELETE FROM deadlines WHERE kind = ? AND subject_id = ? AND due_at = ?",
             )?
-            .query_row(params![kind, subject, due_at], |_| Ok(()))
-            .optional()?
-            .is_some())
+            .execute(params![kind, subject, due_at])?;
+        Ok(n == 1)
     }
 
     fn next_deadline(&self) -> Result<Option<i64>, StoreError> {

@@ -6,6 +6,16 @@ use crate::store::tx::EventStore;
 use crate::store::*;
 
 impl EventStore for SqliteTx<'_> {
+    /// With one writer at a time (SQLite's write lock, taken by `BEGIN IMMEDIATE`), looking
+    /// the id up inside the write transaction is enough: a second writer with the same id
+    /// waits for this one to commit and then finds its answer.
+    fn claim_event(&self, id: &str) -> Result<EventClaim, StoreError> {
+        Ok(match self.event_answer(id)? {
+            Some((status, body)) => EventClaim::Answered { status, body },
+            None => EventClaim::New,
+        })
+    }
+
     /// The answer already given to a platform event id.
     fn event_answer(&self, id: &str) -> Result<Option<(u16, String)>, StoreError> {
         Ok(self

@@ -128,6 +128,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0005_platform_events_rowid.sql")),
         M::up(include_str!("migrations/0006_metrics_and_retention.sql")),
         M::up(include_str!("migrations/0007_store_probe.sql")),
+        M::up(include_str!("migrations/0008_outbox_leases.sql")),
     ])
 }
 

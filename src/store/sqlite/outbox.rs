@@ -33,29 +33,24 @@ impl OutboxStore for SqliteTx<'_> {
         Ok(())
     }
 
-    /// Pending messages due by `now` that are first in line for their ordering key.
-    /// Keys of `skip` (being delivered now) and messages of `busy` customers (at their
-    /// concurrency cap) are left out, so they cannot crowd everyone else out of the page.
-    fn due_messages(
+    /// Claims the first pending message of up to `limit` ordering keys whose first message is
+    /// due and not leased to anyone (or its lease expired): each is leased to `owner` until
+    /// `lease_until`. Messages of `busy` customers (at this node's concurrency cap) are left
+    /// out, so they cannot crowd everyone else out of the round.
+    fn claim_due_messages(
         &self,
+        owner: &str,
         now: i64,
+        lease_until: i64,
         limit: usize,
-        skip: &[String],
         busy: &[Uuid],
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let mut sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM outbox o WHERE o.status = 'pending' \
-             AND o.next_attempt_at <= ? AND o.seq = (SELECT MIN(p.seq) FROM outbox p \
-             WHERE p.ordering_key = o.ordering_key AND p.status = 'pending')"
+             AND o.next_attempt_at <= ? AND o.lease_until <= ? AND o.seq = (SELECT MIN(p.seq) \
+             FROM outbox p WHERE p.ordering_key = o.ordering_key AND p.status = 'pending')"
         );
-        let mut args = vec![SqlValue::Integer(now)];
-        if !skip.is_empty() {
-            sql.push_str(&format!(
-                " AND o.ordering_key NOT IN ({})",
-                vec!["?"; skip.len()].join(",")
-            ));
-            args.extend(skip.iter().map(|k| SqlValue::Text(k.clone())));
-        }
+        let mut args = vec![SqlValue::Integer(now), SqlValue::Integer(now)];
         if !busy.is_empty() {
             sql.push_str(&format!(
                 " AND (o.customer_id IS NULL OR o.customer_id NOT IN ({}))",
@@ -65,37 +60,61 @@ impl OutboxStore for SqliteTx<'_> {
         }
         sql.push_str(" ORDER BY o.next_attempt_at, o.seq LIMIT ?");
         args.push(SqlValue::Integer(limit as i64));
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query(params_from_iter(args))?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(message_from_row(row)?);
+        {
+            let mut stmt = self.conn.prepare(&sql)?;
+            let mut rows = stmt.query(params_from_iter(args))?;
+            while let Some(row) = rows.next()? {
+                out.push(message_from_row(row)?);
+            }
         }
+        self.lease(owner, lease_until, &out)?;
         Ok(out)
     }
 
-    /// The next messages of one ordering key in line, oldest first, as long as each is due by
-    /// `now` (a message waiting for its retry holds back the ones after it).
-    fn next_run(
+    /// Claims the next messages of one ordering key in line, oldest first, as long as each is
+    /// due by `now` and not leased to another owner (a message waiting for its retry, or
+    /// another lane's, holds back the ones after it).
+    fn claim_run(
         &self,
+        owner: &str,
         key: &str,
         now: i64,
+        lease_until: i64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE ordering_key = ? AND status = 'pending' \
-             ORDER BY seq LIMIT ?"
-        ))?;
-        let mut rows = stmt.query(params![key, limit as i64])?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let m = message_from_row(row)?;
-            if m.next_attempt_at > now {
-                break;
+        {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS}, lease_owner, lease_until FROM outbox \
+                 WHERE ordering_key = ? AND status = 'pending' ORDER BY seq LIMIT ?"
+            ))?;
+            let mut rows = stmt.query(params![key, limit as i64])?;
+            while let Some(row) = rows.next()? {
+                let m = message_from_row(row)?;
+                let holder: Option<String> = row.get(17)?;
+                let held_until: i64 = row.get(18)?;
+                let leased_elsewhere = held_until > now && holder.as_deref() != Some(owner);
+                if m.next_attempt_at > now || leased_elsewhere {
+                    break;
+                }
+                out.push(m);
             }
-            out.push(m);
         }
+        self.lease(owner, lease_until, &out)?;
         Ok(out)
+    }
+
+    /// Gives back leases on messages `owner` claimed but did not attempt.
+    fn release_leases(&self, owner: &str, seqs: &[i64]) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = 0 \
+             WHERE seq = ? AND lease_owner = ?",
+        )?;
+        for seq in seqs {
+            stmt.execute(params![seq, owner])?;
+        }
+        Ok(())
     }
 
     /// When the next pending message is due, if any is pending.
@@ -106,12 +125,12 @@ impl OutboxStore for SqliteTx<'_> {
             .query_row([], |r| r.get(0))?)
     }
 
-    /// Records the outcome of a delivery attempt.
+    /// Records the outcome of a delivery attempt and releases its lease.
     fn record_attempt(&self, m: &StoredMessage) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?, \
-                 last_error = ?, tm_update = ? WHERE seq = ?",
+                 last_error = ?, tm_update = ?, lease_owner = NULL, lease_until = 0 WHERE seq = ?",
             )?
             .execute(params![
                 m.status,
@@ -131,5 +150,17 @@ impl OutboxStore for SqliteTx<'_> {
             [id],
             message_from_row,
         )
+    }
+}
+
+impl SqliteTx<'_> {
+    fn lease(&self, owner: &str, until: i64, messages: &[StoredMessage]) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE seq = ?")?;
+        for m in messages {
+            stmt.execute(params![owner, until, m.seq])?;
+        }
+        Ok(())
     }
 }
