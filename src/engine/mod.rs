@@ -171,7 +171,7 @@ pub struct Engine {
     deadline_wake: Arc<Notify>,
     /// Customers as the writer last read them, so each notification does not reload its
     /// customer. Only the writer thread fills it; customer changes (also on the writer) evict.
-    customers: Arc<RwLock<HashMap<Uuid, (std::time::Instant, Arc<Customer>)>>>,
+    customers: Arc<RwLock<HashMap<Uuid, CachedCustomer>>>,
     metrics: Arc<crate::metrics::Metrics>,
     pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
@@ -183,6 +183,9 @@ pub struct Engine {
 pub const IDEMPOTENCY_WINDOW_SECONDS: i64 = 7 * 24 * 3600;
 /// How long delivered and failed messages stay in the delivery log.
 pub const MESSAGE_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+
+/// A customer as read, and when.
+type CachedCustomer = (std::time::Instant, Arc<Customer>);
 
 /// How long a customer read is trusted before it is read again.
 const CUSTOMER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
