@@ -3,12 +3,12 @@
 use crate::actions::flows::{self, FlowSet};
 use crate::config::{parse_schedule, Config};
 use crate::deadline;
+use crate::domain::timestamp::SystemClock;
 use crate::engine::{Engine, EngineSettings};
 use crate::http::{self, AppState};
 use crate::outbox::{DeliverySettings, Dispatcher, RetryPolicy};
 use crate::ratelimit::Limiter;
 use crate::store::{Store, StoreOptions};
-use crate::timestamp::SystemClock;
 use actix_web::{web, HttpServer};
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};

@@ -3,9 +3,9 @@
 use crate::actions::flows::FlowSet;
 use crate::app::App;
 use crate::config::Config;
+use crate::domain::timestamp::SystemClock;
 use crate::engine::{Engine, EngineSettings};
 use crate::store::Store;
-use crate::timestamp::SystemClock;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;

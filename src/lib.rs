@@ -4,10 +4,9 @@
 pub mod actions;
 pub mod app;
 pub mod cli;
-pub mod conference;
 pub mod config;
-pub mod customer;
 pub mod deadline;
+pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod metrics;
@@ -17,7 +16,6 @@ pub mod ratelimit;
 pub mod signature;
 pub mod store;
 pub mod target;
-pub mod timestamp;
 pub mod xml;
 
 pub use app::App;

@@ -140,7 +140,7 @@ const PART_XML_FIXED: usize = 200;
 
 /// A participant as the XML API shows it (§6.2): `<part><sid/><confSid/><callSid/><status/>
 /// <createTime/></part>`.
-pub fn part_node(c: &crate::conference::Conferencecall) -> Node<'static> {
+pub fn part_node(c: &crate::domain::conference::Conferencecall) -> Node<'static> {
     Node::Element(
         "part",
         vec![
@@ -154,14 +154,14 @@ pub fn part_node(c: &crate::conference::Conferencecall) -> Node<'static> {
 }
 
 /// At least the length of `part_node(c)` rendered, without rendering it.
-pub fn part_len(c: &crate::conference::Conferencecall) -> usize {
+pub fn part_len(c: &crate::domain::conference::Conferencecall) -> usize {
     PART_XML_FIXED + xml_text_len(&c.reference_id)
 }
 
 /// A conference as the XML API shows it (§6.2), with its derived status.
 pub struct ConfDoc<'a> {
-    pub conference: &'a crate::conference::Conference,
-    pub status: crate::conference::XmlStatus,
+    pub conference: &'a crate::domain::conference::Conference,
+    pub status: crate::domain::conference::XmlStatus,
 }
 
 /// `sid` and `accountSid` are ids as 32 lowercase hex digits.
@@ -174,7 +174,7 @@ impl ConfDoc<'_> {
     /// onStatus.
     pub fn node(&self) -> Node<'static> {
         let c = self.conference;
-        let time = |t: Option<crate::timestamp::Timestamp>| {
+        let time = |t: Option<crate::domain::timestamp::Timestamp>| {
             t.map(|t| t.to_seconds_format()).unwrap_or_default()
         };
         Node::Element(
@@ -244,8 +244,8 @@ mod tests {
 
     #[test]
     fn part_len_bounds_the_rendered_part() {
-        use crate::conference::{CallStatus, Conferencecall};
-        use crate::timestamp::Timestamp;
+        use crate::domain::conference::{CallStatus, Conferencecall};
+        use crate::domain::timestamp::Timestamp;
         for call_sid in ["", "c1", "a<b>&'\"c\" \u{1} 你好"] {
             let c = Conferencecall {
                 id: uuid::Uuid::new_v4(),

@@ -233,7 +233,7 @@ async fn each_deadline_is_taken_by_exactly_one_of_two_writers() {
             tx.set_deadline(
                 "conference_timeout",
                 subject,
-                confab::timestamp::Timestamp(500),
+                confab::domain::timestamp::Timestamp(500),
             )?;
         }
         Ok::<_, confab::store::StoreError>(())
@@ -267,9 +267,15 @@ async fn each_deadline_is_taken_by_exactly_one_of_two_writers() {
         "every deadline fired once, by one of the two"
     );
     // A deadline moved since it was read is not taken at its old time.
-    one.write(|tx| tx.set_deadline("kick_grace", "moved", confab::timestamp::Timestamp(900)))
-        .await
-        .expect("set");
+    one.write(|tx| {
+        tx.set_deadline(
+            "kick_grace",
+            "moved",
+            confab::domain::timestamp::Timestamp(900),
+        )
+    })
+    .await
+    .expect("set");
     let stale = two
         .write(|tx| tx.take_deadline("kick_grace", "moved", 500))
         .await

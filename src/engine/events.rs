@@ -5,12 +5,12 @@
 use super::{Engine, EngineError, Refusal};
 use crate::actions::interpreter::{self, Effect, Outcome, Variables};
 use crate::actions::{self, HttpMethod};
-use crate::conference::{
+use crate::domain::conference::{
     self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
+use crate::domain::timestamp::Timestamp;
 use crate::store::prelude::*;
 use crate::store::{EventClaim, StoreError};
-use crate::timestamp::Timestamp;
 use serde_json::{json, Value};
 use uuid::Uuid;
 

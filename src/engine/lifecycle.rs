@@ -3,15 +3,15 @@
 
 use super::{Engine, EngineError, Refusal};
 use crate::actions::{RecordingFormat, MAX_RECORDING_SECONDS};
-use crate::conference::{
+use crate::deadline::DeadlineKind;
+use crate::domain::conference::{
     self, CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
     Recording, RecordingStatus,
 };
-use crate::deadline::DeadlineKind;
+use crate::domain::timestamp::Timestamp;
 use crate::outbox::{KIND_COMMAND, PENDING};
 use crate::store::prelude::*;
 use crate::store::StoredMessage;
-use crate::timestamp::Timestamp;
 use serde_json::{json, Value};
 use uuid::Uuid;
 

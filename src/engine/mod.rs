@@ -14,15 +14,15 @@ pub use events::{EventKind, PlatformEvent, WebhookRequest};
 
 use crate::actions::flows::FlowSet;
 use crate::actions::{self, ActionError, ActionList};
-use crate::conference::{
+use crate::domain::conference::{
     Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Origin,
     Recording, StoredJson, XmlAttributes, MAX_DATA_BYTES, MAX_DETAIL_CHARS, MAX_NAME_CHARS,
     MAX_TIMEOUT_SECONDS,
 };
-use crate::customer::{self, Customer};
+use crate::domain::customer::{self, Customer};
+use crate::domain::timestamp::Clock;
 use crate::outbound::Courier;
 use crate::store::{Store, StoreError};
-use crate::timestamp::Clock;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -276,7 +276,7 @@ impl Engine {
         Ok(g)
     }
 
-    pub fn now(&self) -> crate::timestamp::Timestamp {
+    pub fn now(&self) -> crate::domain::timestamp::Timestamp {
         self.clock.now()
     }
 

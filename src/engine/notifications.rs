@@ -3,12 +3,12 @@
 //! delivery log.
 
 use super::{invalid, Engine, EngineError, Refusal};
-use crate::conference::{json_string_len, Conference, Conferencecall, Recording};
-use crate::customer::{self, Customer, EVENT_TYPES, ROTATION_GRACE_SECONDS};
+use crate::domain::conference::{json_string_len, Conference, Conferencecall, Recording};
+use crate::domain::customer::{self, Customer, EVENT_TYPES, ROTATION_GRACE_SECONDS};
+use crate::domain::timestamp::Timestamp;
 use crate::outbox::{FAILED, KIND_WEBHOOK, PENDING};
 use crate::store::prelude::*;
 use crate::store::StoredMessage;
-use crate::timestamp::Timestamp;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -70,7 +70,7 @@ impl Delivery {
             next_attempt_at: if m.status == PENDING {
                 Timestamp(m.next_attempt_at).to_api()
             } else {
-                crate::timestamp::NOT_SET.to_string()
+                crate::domain::timestamp::NOT_SET.to_string()
             },
             id: m.id,
             event_type: m.event_type,
@@ -238,7 +238,7 @@ impl Engine {
             if n.trim().is_empty() {
                 return Err(invalid("name", "must not be empty"));
             }
-            super::check_text("name", n, crate::conference::MAX_NAME_CHARS)?;
+            super::check_text("name", n, crate::domain::conference::MAX_NAME_CHARS)?;
         }
         if let Some(u) = &patch.webhook_uri {
             check_webhook_uri(u)?;

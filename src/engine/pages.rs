@@ -7,7 +7,7 @@
 
 use super::notifications::Delivery;
 use super::{Engine, EngineError, Refusal};
-use crate::conference::{ConferenceView, Conferencecall, Recording};
+use crate::domain::conference::{ConferenceView, Conferencecall, Recording};
 use crate::store::{CallFilter, ConferenceFilter, Cursor, Page};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};

@@ -3,12 +3,12 @@
 //! after having had participants — and status changes reported to `onStatus`.
 
 use super::{Engine, EngineError, Refusal};
-use crate::conference::{
+use crate::deadline::DeadlineKind;
+use crate::domain::conference::{
     CallStatus, Conference, ConferenceType, Conferencecall, Origin, XmlAttributes, XmlStatus,
 };
-use crate::deadline::DeadlineKind;
+use crate::domain::timestamp::Timestamp;
 use crate::store::prelude::*;
-use crate::timestamp::Timestamp;
 use crate::xml::ConfDoc;
 use uuid::Uuid;
 

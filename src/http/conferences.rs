@@ -8,7 +8,7 @@ use super::input::{
 };
 use super::AppState;
 use crate::actions::RecordingFormat;
-use crate::conference::{
+use crate::domain::conference::{
     CallStatus, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Recording,
 };
 use crate::engine::{ConferenceDraft, ConferencePatch, PageLease};

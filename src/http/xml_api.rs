@@ -5,7 +5,7 @@ use super::auth::authenticate;
 use super::error::ApiError;
 use super::input::{decode_page_token, encode_page_token, read_body};
 use super::AppState;
-use crate::conference::XmlAttributes;
+use crate::domain::conference::XmlAttributes;
 use crate::xml::{document, part_node, ConfDoc, Node};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -118,8 +118,8 @@ impl ResponseError for XmlError {
 
 /// The `<response><conf>…</conf></response>` answer.
 fn conf_answer(
-    conf: &crate::conference::Conference,
-    status: crate::conference::XmlStatus,
+    conf: &crate::domain::conference::Conference,
+    status: crate::domain::conference::XmlStatus,
 ) -> HttpResponse {
     xml_response(
         StatusCode::OK,

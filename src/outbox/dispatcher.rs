@@ -3,9 +3,9 @@
 
 use super::lane;
 use super::DeliverySettings;
+use crate::domain::timestamp::Clock;
 use crate::metrics::Metrics;
 use crate::store::{LogGate, Store};
-use crate::timestamp::Clock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -9,8 +9,8 @@
 use super::dispatcher::Dispatcher;
 use super::send::{self, RunContext};
 use super::{Attempt, DELIVERED, FAILED, KIND_COMMAND};
+use crate::domain::timestamp::Timestamp;
 use crate::store::StoredMessage;
-use crate::timestamp::Timestamp;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,9 @@
 //! HTTP request and what its answer means.
 
 use super::{classify, Attempt, DeliverySettings, ATTEMPT_TIMEOUT, KIND_COMMAND, KIND_WEBHOOK};
+use crate::domain::timestamp::Clock;
 use crate::signature;
 use crate::store::{Store, StoredMessage};
-use crate::timestamp::Clock;
 use std::collections::HashMap;
 use uuid::Uuid;
 

@@ -1,7 +1,7 @@
 //! The records the store hands back that are not domain types of their own: list pages and
 //! their cursors, list filters, and outbox messages with their delivery state.
 
-use crate::conference::{CallStatus, ConferenceStatus, ConferenceType};
+use crate::domain::conference::{CallStatus, ConferenceStatus, ConferenceType};
 use uuid::Uuid;
 
 /// Position after the last item of a page: items are ordered by `(tm_create, id)` descending.

@@ -3,9 +3,9 @@
 
 use super::records::*;
 use super::StoreError;
-use crate::conference::{Conference, ConferenceView, Conferencecall, Origin, Recording};
-use crate::customer::Customer;
-use crate::timestamp::Timestamp;
+use crate::domain::conference::{Conference, ConferenceView, Conferencecall, Origin, Recording};
+use crate::domain::customer::Customer;
+use crate::domain::timestamp::Timestamp;
 use uuid::Uuid;
 
 /// Customers: the tenants, their API keys (hashed) and webhook settings.

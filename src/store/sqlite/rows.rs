@@ -1,14 +1,14 @@
 //! Column lists and row mappers shared by the SQLite queries.
 
 pub(super) use crate::actions::RecordingFormat;
-pub(super) use crate::conference::{
+pub(super) use crate::domain::conference::{
     CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
     Origin, Recording, RecordingStatus, StoredJson, XmlAttributes,
 };
-pub(super) use crate::customer::Customer;
+pub(super) use crate::domain::customer::Customer;
+pub(super) use crate::domain::timestamp::Timestamp;
 pub(super) use crate::store::records::*;
 pub(super) use crate::store::StoreError;
-pub(super) use crate::timestamp::Timestamp;
 pub(super) use rusqlite::types::Value as SqlValue;
 pub(super) use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 pub(super) use uuid::Uuid;

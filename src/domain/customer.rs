@@ -1,6 +1,6 @@
 //! Customers (tenants), their API keys and webhook settings.
 
-use crate::timestamp::Timestamp;
+use crate::domain::timestamp::Timestamp;
 use base64::Engine as _;
 use rand::RngCore;
 use serde::Serialize;

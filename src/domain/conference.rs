@@ -2,7 +2,7 @@
 //! between states. Nothing here knows about HTTP or SQL.
 
 use crate::actions::RecordingFormat;
-use crate::timestamp::{api_or_not_set, Timestamp};
+use crate::domain::timestamp::{api_or_not_set, Timestamp};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;

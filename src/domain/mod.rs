@@ -1,0 +1,10 @@
+//! The domain: typed ids, conferences with their calls and recordings, customers, and time —
+//! values and the rules that move them between states. Pure: nothing here knows HTTP, SQL or
+//! the clock's source.
+
+pub mod conference;
+pub mod customer;
+pub mod ids;
+pub mod timestamp;
+
+pub use ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
