@@ -165,7 +165,8 @@ pub struct ConfDoc<'a> {
 }
 
 /// `sid` and `accountSid` are ids as 32 lowercase hex digits.
-pub fn hex_id(id: uuid::Uuid) -> String {
+pub fn hex_id(id: impl Into<uuid::Uuid>) -> String {
+    let id: uuid::Uuid = id.into();
     id.simple().to_string()
 }
 
@@ -248,9 +249,9 @@ mod tests {
         use crate::domain::timestamp::Timestamp;
         for call_sid in ["", "c1", "a<b>&'\"c\" \u{1} 你好"] {
             let c = Conferencecall {
-                id: uuid::Uuid::new_v4(),
-                customer_id: uuid::Uuid::new_v4(),
-                conference_id: uuid::Uuid::new_v4(),
+                id: crate::domain::ConferencecallId::new(),
+                customer_id: crate::domain::CustomerId::new(),
+                conference_id: crate::domain::ConferenceId::new(),
                 reference_id: call_sid.into(),
                 status: CallStatus::Joining,
                 tm_create: Timestamp(1_700_000_000_000_000),

@@ -1,12 +1,12 @@
 //! Conferences, their calls and recordings as domain values, and the rules that move them
 //! between states. Nothing here knows about HTTP or SQL.
 
+use super::ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::actions::RecordingFormat;
 use crate::domain::timestamp::{api_or_not_set, Timestamp};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConferenceType {
@@ -213,8 +213,8 @@ const RECORDING_JSON_FIXED: usize = 390;
 /// A conference as stored.
 #[derive(Debug, Clone)]
 pub struct Conference {
-    pub id: Uuid,
-    pub customer_id: Uuid,
+    pub id: ConferenceId,
+    pub customer_id: CustomerId,
     pub kind: ConferenceType,
     pub status: ConferenceStatus,
     pub name: String,
@@ -240,18 +240,18 @@ pub struct Conference {
 pub struct ConferenceView {
     pub conference: Conference,
     /// Calls currently `joined`, in join order.
-    pub conferencecall_ids: Vec<Uuid>,
+    pub conferencecall_ids: Vec<ConferencecallId>,
     /// The recording in progress, if any.
-    pub recording_id: Option<Uuid>,
+    pub recording_id: Option<RecordingId>,
     /// Every recording, oldest first.
-    pub recording_ids: Vec<Uuid>,
+    pub recording_ids: Vec<RecordingId>,
 }
 
 /// The JSON shape of §3.1, fields in the seed's order.
 #[derive(Serialize)]
 pub struct ConferenceJson<'a> {
-    id: Uuid,
-    customer_id: Uuid,
+    id: ConferenceId,
+    customer_id: CustomerId,
     #[serde(rename = "type")]
     kind: &'static str,
     status: &'static str,
@@ -261,9 +261,9 @@ pub struct ConferenceJson<'a> {
     timeout: i64,
     pre_actions: &'a StoredJson,
     post_actions: &'a StoredJson,
-    conferencecall_ids: &'a [Uuid],
-    recording_id: Uuid,
-    recording_ids: &'a [Uuid],
+    conferencecall_ids: &'a [ConferencecallId],
+    recording_id: RecordingId,
+    recording_ids: &'a [RecordingId],
     tm_create: String,
     tm_update: String,
     tm_delete: String,
@@ -297,7 +297,7 @@ impl ConferenceView {
             pre_actions: &c.pre_actions,
             post_actions: &c.post_actions,
             conferencecall_ids: &self.conferencecall_ids,
-            recording_id: self.recording_id.unwrap_or(Uuid::nil()),
+            recording_id: self.recording_id.unwrap_or(RecordingId::nil()),
             recording_ids: &self.recording_ids,
             tm_create: c.tm_create.to_api(),
             tm_update: c.tm_update.to_api(),
@@ -339,9 +339,9 @@ impl CallStatus {
 /// One call's membership of one conference.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conferencecall {
-    pub id: Uuid,
-    pub customer_id: Uuid,
-    pub conference_id: Uuid,
+    pub id: ConferencecallId,
+    pub customer_id: CustomerId,
+    pub conference_id: ConferenceId,
     pub reference_id: String,
     pub status: CallStatus,
     pub tm_create: Timestamp,
@@ -351,9 +351,9 @@ pub struct Conferencecall {
 
 #[derive(Serialize)]
 pub struct ConferencecallJson<'a> {
-    id: Uuid,
-    customer_id: Uuid,
-    conference_id: Uuid,
+    id: ConferencecallId,
+    customer_id: CustomerId,
+    conference_id: ConferenceId,
     reference_type: &'static str,
     reference_id: &'a str,
     status: &'static str,
@@ -412,9 +412,9 @@ impl RecordingStatus {
 /// A recording of a conference (§3.3).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recording {
-    pub id: Uuid,
-    pub customer_id: Uuid,
-    pub conference_id: Uuid,
+    pub id: RecordingId,
+    pub customer_id: CustomerId,
+    pub conference_id: ConferenceId,
     pub status: RecordingStatus,
     pub format: RecordingFormat,
     pub duration: i64,
@@ -426,10 +426,10 @@ pub struct Recording {
 
 #[derive(Serialize)]
 pub struct RecordingJson<'a> {
-    id: Uuid,
-    customer_id: Uuid,
+    id: RecordingId,
+    customer_id: CustomerId,
     reference_type: &'static str,
-    reference_id: Uuid,
+    reference_id: ConferenceId,
     status: &'static str,
     format: &'static str,
     duration: i64,
@@ -505,8 +505,8 @@ mod tests {
 
     fn conference(name: &str, timeout: i64) -> Conference {
         Conference {
-            id: Uuid::new_v4(),
-            customer_id: Uuid::new_v4(),
+            id: ConferenceId::new(),
+            customer_id: CustomerId::new(),
             kind: ConferenceType::Conference,
             status: ConferenceStatus::Progressing,
             name: name.into(),
@@ -542,16 +542,16 @@ mod tests {
         for (name, timeout, ids) in [("", 0, 0), ("naïve \"x\"", i64::MIN, 3)] {
             let view = ConferenceView {
                 conference: conference(name, timeout),
-                conferencecall_ids: (0..ids).map(|_| Uuid::new_v4()).collect(),
+                conferencecall_ids: (0..ids).map(|_| ConferencecallId::new()).collect(),
                 recording_id: None,
-                recording_ids: (0..ids).map(|_| Uuid::new_v4()).collect(),
+                recording_ids: (0..ids).map(|_| RecordingId::new()).collect(),
             };
             assert_close(view.json_len(), view.json());
         }
         let mut call = Conferencecall {
-            id: Uuid::new_v4(),
-            customer_id: Uuid::new_v4(),
-            conference_id: Uuid::new_v4(),
+            id: Default::default(),
+            customer_id: CustomerId::new(),
+            conference_id: ConferenceId::new(),
             reference_id: "call \u{1}".into(),
             status: CallStatus::Joining,
             tm_create: Timestamp(0),
@@ -562,9 +562,9 @@ mod tests {
         call.reference_id.clear();
         assert_close(call.json_len(), call.json());
         let rec = Recording {
-            id: Uuid::new_v4(),
-            customer_id: Uuid::new_v4(),
-            conference_id: Uuid::new_v4(),
+            id: Default::default(),
+            customer_id: CustomerId::new(),
+            conference_id: ConferenceId::new(),
             status: RecordingStatus::Recording,
             format: RecordingFormat::Wav,
             duration: i64::MIN,

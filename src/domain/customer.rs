@@ -1,11 +1,11 @@
 //! Customers (tenants), their API keys and webhook settings.
 
+use super::ids::CustomerId;
 use crate::domain::timestamp::Timestamp;
 use base64::Engine as _;
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 /// Notification types a customer may filter on (§7.2).
 pub const EVENT_TYPES: [&str; 9] = [
@@ -22,7 +22,7 @@ pub const EVENT_TYPES: [&str; 9] = [
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Customer {
-    pub id: Uuid,
+    pub id: CustomerId,
     pub name: String,
     pub webhook_uri: String,
     pub webhook_method: String,
@@ -40,7 +40,7 @@ pub const ROTATION_GRACE_SECONDS: i64 = 24 * 3600;
 /// The customer as its own API and the admin API show it.
 #[derive(Serialize)]
 pub struct CustomerJson<'a> {
-    id: Uuid,
+    id: CustomerId,
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_key: Option<&'a str>,

@@ -9,10 +9,10 @@ use crate::domain::conference::{
     self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
 use crate::domain::timestamp::Timestamp;
+use crate::domain::{ConferenceId, ConferencecallId, RecordingId};
 use crate::store::prelude::*;
 use crate::store::{EventClaim, StoreError};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 /// A platform event, parsed and checked by the HTTP layer.
 #[derive(Debug, Clone)]
@@ -25,22 +25,22 @@ pub struct PlatformEvent {
 pub enum EventKind {
     CallJoining {
         call_id: String,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
         from: String,
         to: String,
         variables: Variables,
     },
     CallJoined {
         call_id: String,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
     },
     CallLeft {
         call_id: String,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
         reason: String,
     },
     RecordingFinished {
-        recording_id: Uuid,
+        recording_id: RecordingId,
         media_url: String,
         duration_ms: Option<i64>,
     },
@@ -49,7 +49,7 @@ pub enum EventKind {
 impl EventKind {
     /// The conference the event changes, when it names one (a finished recording names only
     /// itself; its conference is locked once it is found).
-    pub fn conference_id(&self) -> Option<Uuid> {
+    pub fn conference_id(&self) -> Option<ConferenceId> {
         match self {
             EventKind::CallJoining { conference_id, .. }
             | EventKind::CallJoined { conference_id, .. }
@@ -95,8 +95,8 @@ impl Refusal {
                 message
                     .rsplit(' ')
                     .next()
-                    .and_then(|id| Uuid::parse_str(id).ok())
-                    .unwrap_or(Uuid::nil()),
+                    .and_then(ConferenceId::parse)
+                    .unwrap_or(ConferenceId::nil()),
             ),
             _ => Refusal::StateInvalid(message.to_string()),
         }
@@ -271,7 +271,7 @@ impl Engine {
         db: &dyn Tx,
         now: Timestamp,
         call_id: &str,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
         from: &str,
         to: &str,
         platform_vars: &Variables,
@@ -288,7 +288,7 @@ impl Engine {
             JoinRefusal::Full => Refusal::ConferenceFull,
         })?;
         let mut call = Conferencecall {
-            id: Uuid::now_v7(),
+            id: ConferencecallId::new(),
             customer_id: conf.customer_id,
             conference_id: conf.id,
             reference_id: call_id.to_string(),
@@ -323,7 +323,7 @@ impl Engine {
         db: &dyn Tx,
         now: Timestamp,
         call_id: &str,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
     ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
         let mut conf = db
             .conference(None, conference_id)?

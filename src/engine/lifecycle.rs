@@ -9,6 +9,7 @@ use crate::domain::conference::{
     Recording, RecordingStatus,
 };
 use crate::domain::timestamp::Timestamp;
+use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::outbox::{KIND_COMMAND, PENDING};
 use crate::store::prelude::*;
 use crate::store::StoredMessage;
@@ -20,7 +21,7 @@ impl Engine {
     pub(crate) fn command(
         &self,
         db: &dyn Tx,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
         kind: &str,
         data: Value,
         now: Timestamp,
@@ -200,9 +201,9 @@ impl Engine {
             // A timeout or idle rule is about a conference; a kick grace about a call, whose
             // conference is locked before the call is read again.
             match k {
-                DeadlineKind::ConferenceTimeout | DeadlineKind::Idle => db.lock_conference(id)?,
+                DeadlineKind::ConferenceTimeout | DeadlineKind::Idle => db.lock_conference(id.into())?,
                 DeadlineKind::KickGrace => {
-                    if let Some(call) = db.call(None, id)? {
+                    if let Some(call) = db.call(None, id.into())? {
                         db.lock_conference(call.conference_id)?;
                     }
                 }
@@ -213,19 +214,19 @@ impl Engine {
             }
             match k {
                 DeadlineKind::ConferenceTimeout => {
-                    if let Some(mut conf) = db.conference(None, id)? {
+                    if let Some(mut conf) = db.conference(None, id.into())? {
                         tracing::info!(conference_id = %id, "conference timeout elapsed");
                         engine.terminate(db, &mut conf, now)?;
                         engine.notify_conference(db, &conf, "conference_updated", now)?;
                     }
                 }
                 DeadlineKind::Idle => {
-                    if let Some(mut conf) = db.conference(None, id)? {
+                    if let Some(mut conf) = db.conference(None, id.into())? {
                         engine.idle_expired(db, &mut conf, now)?;
                     }
                 }
                 DeadlineKind::KickGrace => {
-                    if let Some(mut call) = db.call(None, id)? {
+                    if let Some(mut call) = db.call(None, id.into())? {
                         if call.status != CallStatus::Leaved {
                             tracing::info!(conferencecall_id = %id, "kicked call not reported left in time; marking it left");
                             let was = call.status;
@@ -265,7 +266,11 @@ impl Engine {
     }
 
     /// Kicks one call at a customer's request (`DELETE /conferencecalls/{id}`).
-    pub async fn kick_call(&self, customer: Uuid, id: Uuid) -> Result<Conferencecall, EngineError> {
+    pub async fn kick_call(
+        &self,
+        customer: CustomerId,
+        id: ConferencecallId,
+    ) -> Result<Conferencecall, EngineError> {
         let engine = self.clone();
         let now = self.now();
         self.write(move |db| {
@@ -287,7 +292,7 @@ impl Engine {
     pub(crate) fn start_recording_in(
         &self,
         db: &dyn Tx,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
         format: RecordingFormat,
         duration: i64,
         now: Timestamp,
@@ -306,7 +311,7 @@ impl Engine {
             return Err(Refusal::StateInvalid("a recording is already active".into()).into());
         }
         let rec = Recording {
-            id: Uuid::now_v7(),
+            id: RecordingId::new(),
             customer_id: conf.customer_id,
             conference_id: conf.id,
             status: RecordingStatus::Recording,
@@ -333,7 +338,7 @@ impl Engine {
     pub(crate) fn stop_recording_in(
         &self,
         db: &dyn Tx,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
         now: Timestamp,
     ) -> Result<Recording, EngineError> {
         let mut rec = db
@@ -354,8 +359,8 @@ impl Engine {
 
     pub async fn start_recording(
         &self,
-        customer: Uuid,
-        id: Uuid,
+        customer: CustomerId,
+        id: ConferenceId,
         format: Option<RecordingFormat>,
         duration: Option<i64>,
     ) -> Result<ConferenceView, EngineError> {
@@ -387,8 +392,8 @@ impl Engine {
 
     pub async fn stop_recording(
         &self,
-        customer: Uuid,
-        id: Uuid,
+        customer: CustomerId,
+        id: ConferenceId,
     ) -> Result<ConferenceView, EngineError> {
         let engine = self.clone();
         let now = self.now();

@@ -21,6 +21,7 @@ use crate::domain::conference::{
 };
 use crate::domain::customer::{self, Customer};
 use crate::domain::timestamp::Clock;
+use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::outbound::Courier;
 use crate::store::{Store, StoreError};
 use serde_json::Value;
@@ -74,7 +75,7 @@ pub enum Refusal {
     #[error("the conference is full: a connect conference holds two calls")]
     ConferenceFull,
     #[error("the call is already in conference {0}")]
-    CallBusy(Uuid),
+    CallBusy(ConferenceId),
     #[error("{0}")]
     StateInvalid(String),
 }
@@ -171,10 +172,10 @@ pub struct Engine {
     deadline_wake: Arc<Notify>,
     /// Customers as the writer last read them, so each notification does not reload its
     /// customer. Only the writer thread fills it; customer changes (also on the writer) evict.
-    customers: Arc<RwLock<HashMap<Uuid, CachedCustomer>>>,
+    customers: Arc<RwLock<HashMap<CustomerId, CachedCustomer>>>,
     metrics: Arc<crate::metrics::Metrics>,
     pub(crate) courier: Courier,
-    keys: Arc<RwLock<HashMap<[u8; 32], Uuid>>>,
+    keys: Arc<RwLock<HashMap<[u8; 32], CustomerId>>>,
     /// The byte budget of list pages held at once.
     pages: pages::PageBudget,
 }
@@ -347,7 +348,7 @@ impl Engine {
         notifications::check_webhook_uri(webhook_uri)?;
         let now = self.clock.now();
         let c = Customer {
-            id: Uuid::new_v4(),
+            id: CustomerId(Uuid::new_v4()),
             name: name.to_string(),
             webhook_uri: webhook_uri.to_string(),
             webhook_method: "POST".into(),
@@ -367,13 +368,13 @@ impl Engine {
     }
 
     /// The customer of an API key already seen, from memory only (no store lookup).
-    pub fn authenticate_known(&self, api_key: &str) -> Option<Uuid> {
+    pub fn authenticate_known(&self, api_key: &str) -> Option<CustomerId> {
         let hash = customer::hash_api_key(api_key);
         self.keys.read().ok()?.get(&hash).copied()
     }
 
     /// The customer an API key belongs to, if any.
-    pub async fn authenticate(&self, api_key: &str) -> Result<Option<Uuid>, EngineError> {
+    pub async fn authenticate(&self, api_key: &str) -> Result<Option<CustomerId>, EngineError> {
         let hash = customer::hash_api_key(api_key);
         if let Ok(keys) = self.keys.read() {
             if let Some(id) = keys.get(&hash) {
@@ -393,7 +394,7 @@ impl Engine {
         Ok(found)
     }
 
-    pub async fn customer(&self, id: Uuid) -> Result<Option<Customer>, EngineError> {
+    pub async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, EngineError> {
         Ok(self.store.read(move |db| db.customer(id)).await?)
     }
 
@@ -401,7 +402,7 @@ impl Engine {
 
     pub async fn create_conference(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         draft: ConferenceDraft,
     ) -> Result<ConferenceView, EngineError> {
         let name = draft.name.unwrap_or_default();
@@ -423,7 +424,7 @@ impl Engine {
         )?;
         let now = self.clock.now();
         let conference = Conference {
-            id: Uuid::now_v7(),
+            id: ConferenceId::new(),
             customer_id: customer,
             kind: draft.kind.unwrap_or(ConferenceType::Conference),
             status: ConferenceStatus::Progressing,
@@ -459,8 +460,8 @@ impl Engine {
 
     pub async fn conference(
         &self,
-        customer: Uuid,
-        id: Uuid,
+        customer: CustomerId,
+        id: ConferenceId,
     ) -> Result<ConferenceView, EngineError> {
         self.store
             .read(move |db| match db.conference(Some(customer), id)? {
@@ -473,8 +474,8 @@ impl Engine {
 
     pub async fn update_conference(
         &self,
-        customer: Uuid,
-        id: Uuid,
+        customer: CustomerId,
+        id: ConferenceId,
         patch: ConferencePatch,
     ) -> Result<ConferenceView, EngineError> {
         if let Some(n) = &patch.name {
@@ -547,8 +548,8 @@ impl Engine {
     /// in it, else `terminating` until the last call leaves. A repeat changes nothing.
     pub async fn delete_conference(
         &self,
-        customer: Uuid,
-        id: Uuid,
+        customer: CustomerId,
+        id: ConferenceId,
     ) -> Result<ConferenceView, EngineError> {
         let now = self.clock.now();
         let engine = self.clone();
@@ -571,14 +572,22 @@ impl Engine {
 
     // ---- conferencecalls and recordings ---------------------------------------------------
 
-    pub async fn call(&self, customer: Uuid, id: Uuid) -> Result<Conferencecall, EngineError> {
+    pub async fn call(
+        &self,
+        customer: CustomerId,
+        id: ConferencecallId,
+    ) -> Result<Conferencecall, EngineError> {
         self.store
             .read(move |db| db.call(Some(customer), id))
             .await?
             .ok_or(EngineError::Refused(Refusal::ConferencecallNotFound))
     }
 
-    pub async fn recording(&self, customer: Uuid, id: Uuid) -> Result<Recording, EngineError> {
+    pub async fn recording(
+        &self,
+        customer: CustomerId,
+        id: RecordingId,
+    ) -> Result<Recording, EngineError> {
         self.store
             .read(move |db| db.recording(Some(customer), id))
             .await?
@@ -599,7 +608,7 @@ impl Engine {
     pub(crate) fn cached_customer(
         &self,
         db: &dyn crate::store::Tx,
-        id: Uuid,
+        id: CustomerId,
     ) -> Result<Option<Arc<Customer>>, EngineError> {
         if let Ok(cache) = self.customers.read() {
             // A change made through another node (or the CLI) is seen once the entry is a
@@ -624,7 +633,7 @@ impl Engine {
     }
 
     /// Forgets a cached customer after a change to it.
-    pub(crate) fn evict_customer(&self, id: Uuid) {
+    pub(crate) fn evict_customer(&self, id: CustomerId) {
         if let Ok(mut cache) = self.customers.write() {
             cache.remove(&id);
         }

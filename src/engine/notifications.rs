@@ -6,6 +6,7 @@ use super::{invalid, Engine, EngineError, Refusal};
 use crate::domain::conference::{json_string_len, Conference, Conferencecall, Recording};
 use crate::domain::customer::{self, Customer, EVENT_TYPES, ROTATION_GRACE_SECONDS};
 use crate::domain::timestamp::Timestamp;
+use crate::domain::{ConferenceId, CustomerId};
 use crate::outbox::{FAILED, KIND_WEBHOOK, PENDING};
 use crate::store::prelude::*;
 use crate::store::StoredMessage;
@@ -102,8 +103,8 @@ impl Engine {
     pub(crate) fn notify(
         &self,
         db: &dyn Tx,
-        customer_id: Uuid,
-        ordering_key: Uuid,
+        customer_id: CustomerId,
+        ordering_key: ConferenceId,
         event_type: &str,
         data: Value,
         now: Timestamp,
@@ -134,7 +135,7 @@ impl Engine {
         &self,
         db: &dyn Tx,
         customer: &Customer,
-        ordering_key: Uuid,
+        ordering_key: ConferenceId,
         event_type: &str,
         url: &str,
         method: &str,
@@ -165,7 +166,12 @@ impl Engine {
     }
 
     /// Whether the customer wants `event_type`, so the payload is only built when it is sent.
-    fn wants(&self, db: &dyn Tx, customer_id: Uuid, event_type: &str) -> Result<bool, EngineError> {
+    fn wants(
+        &self,
+        db: &dyn Tx,
+        customer_id: CustomerId,
+        event_type: &str,
+    ) -> Result<bool, EngineError> {
         Ok(self
             .cached_customer(db, customer_id)?
             .is_some_and(|c| c.wants(event_type)))
@@ -231,7 +237,7 @@ impl Engine {
 
     pub async fn update_customer(
         &self,
-        id: Uuid,
+        id: CustomerId,
         patch: CustomerPatch,
     ) -> Result<Customer, EngineError> {
         if let Some(n) = &patch.name {
@@ -286,7 +292,7 @@ impl Engine {
     }
 
     /// Replaces the webhook secret; the old one keeps signing beside it for 24 h.
-    pub async fn rotate_webhook_secret(&self, id: Uuid) -> Result<Customer, EngineError> {
+    pub async fn rotate_webhook_secret(&self, id: CustomerId) -> Result<Customer, EngineError> {
         let now = self.now();
         let engine = self.clone();
         self.write(move |db| {
@@ -306,7 +312,7 @@ impl Engine {
     /// Sends a failed notification again, from the start of the retry schedule.
     pub async fn retry_delivery(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         id: String,
     ) -> Result<Delivery, EngineError> {
         let now = self.now();

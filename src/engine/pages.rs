@@ -8,10 +8,10 @@
 use super::notifications::Delivery;
 use super::{Engine, EngineError, Refusal};
 use crate::domain::conference::{ConferenceView, Conferencecall, Recording};
+use crate::domain::{ConferenceId, CustomerId};
 use crate::store::{CallFilter, ConferenceFilter, Cursor, Page};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use uuid::Uuid;
 
 /// How many full pages may be held at once across all list requests.
 pub const PAGES_IN_FLIGHT: usize = 8;
@@ -86,7 +86,7 @@ impl Engine {
 
     pub async fn list_conferences(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         filter: ConferenceFilter,
         cursor: Option<Cursor>,
         limit: usize,
@@ -100,7 +100,7 @@ impl Engine {
 
     pub async fn list_calls(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         filter: CallFilter,
         cursor: Option<Cursor>,
         limit: usize,
@@ -114,8 +114,8 @@ impl Engine {
 
     pub async fn list_recordings(
         &self,
-        customer: Uuid,
-        conference_id: Option<Uuid>,
+        customer: CustomerId,
+        conference_id: Option<ConferenceId>,
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<(Page<Recording>, PageLease), EngineError> {
@@ -130,8 +130,8 @@ impl Engine {
     /// `cursor`: as many as fit the page byte budget (the XML API has no page size).
     pub async fn participants(
         &self,
-        customer: Uuid,
-        id: Uuid,
+        customer: CustomerId,
+        id: ConferenceId,
         cursor: Option<Cursor>,
     ) -> Result<(Page<Conferencecall>, PageLease), EngineError> {
         let max_bytes = self.settings.page_bytes;
@@ -154,7 +154,7 @@ impl Engine {
     /// The customer's notifications, newest first, before the seq `before`.
     pub async fn list_deliveries(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         status: Option<String>,
         before: Option<i64>,
         limit: usize,

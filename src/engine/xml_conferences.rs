@@ -8,9 +8,9 @@ use crate::domain::conference::{
     CallStatus, Conference, ConferenceType, Conferencecall, Origin, XmlAttributes, XmlStatus,
 };
 use crate::domain::timestamp::Timestamp;
+use crate::domain::{ConferenceId, ConferencecallId, CustomerId};
 use crate::store::prelude::*;
 use crate::xml::ConfDoc;
-use uuid::Uuid;
 
 /// Longest `userData` (§6.2).
 pub const MAX_USER_DATA_CHARS: usize = 128;
@@ -20,7 +20,7 @@ impl Engine {
     /// attributes and an idle deadline.
     pub async fn create_xml_conference(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         xml: XmlAttributes,
     ) -> Result<(Conference, XmlStatus), EngineError> {
         if xml.user_data.chars().count() > MAX_USER_DATA_CHARS {
@@ -54,8 +54,8 @@ impl Engine {
     /// A conference of `customer` with its XML status.
     pub async fn xml_conference(
         &self,
-        customer: Uuid,
-        id: Uuid,
+        customer: CustomerId,
+        id: ConferenceId,
     ) -> Result<(Conference, XmlStatus), EngineError> {
         self.store
             .read(move |db| {
@@ -73,8 +73,8 @@ impl Engine {
     /// Terminates and deletes a conference; a disposed (deleted) one is not found again.
     pub async fn dispose_conference(
         &self,
-        customer: Uuid,
-        id: Uuid,
+        customer: CustomerId,
+        id: ConferenceId,
     ) -> Result<(Conference, XmlStatus), EngineError> {
         let engine = self.clone();
         let now = self.now();
@@ -98,8 +98,8 @@ impl Engine {
     /// Kicks one participant, named by its conferencecall id or its platform call id.
     pub async fn dispose_participant(
         &self,
-        customer: Uuid,
-        id: Uuid,
+        customer: CustomerId,
+        id: ConferenceId,
         call_sid: String,
     ) -> Result<Conferencecall, EngineError> {
         let engine = self.clone();
@@ -109,7 +109,7 @@ impl Engine {
             if db.conference(Some(customer), id)?.is_none() {
                 return Err(Refusal::ConferenceNotFound.into());
             }
-            let by_id = Uuid::parse_str(&call_sid).ok();
+            let by_id = ConferencecallId::parse(&call_sid);
             let mut call = db
                 .calls_in(id)?
                 .into_iter()
@@ -126,7 +126,7 @@ impl Engine {
     pub(crate) fn sync_xml_status(
         &self,
         db: &dyn Tx,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
         now: Timestamp,
     ) -> Result<(), EngineError> {
         // Most conferences are the JSON API's; they have no XML status to report.

@@ -2,17 +2,17 @@
 
 use super::error::ApiError;
 use super::AppState;
+use crate::domain::CustomerId;
 use crate::signature::constant_time_eq;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::Deserialize;
 use std::future::Future;
 use std::pin::Pin;
-use uuid::Uuid;
 
 /// The authenticated customer of a request.
 #[derive(Debug, Clone, Copy)]
-pub struct Tenant(pub Uuid);
+pub struct Tenant(pub CustomerId);
 
 #[derive(Deserialize)]
 struct TokenQuery {

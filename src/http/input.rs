@@ -138,21 +138,23 @@ pub async fn json_body<T: DeserializeOwned>(
     parse_json(&body)
 }
 
-pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
+pub fn path_id<T: From<Uuid>>(raw: &str) -> Result<T, ApiError> {
     // Only the hyphenated form is an id in the JSON API; other spellings are refused rather
     // than silently accepted.
     if raw.len() != 36 {
         return Err(ApiError::invalid_id(raw));
     }
-    Uuid::parse_str(raw).map_err(|_| ApiError::invalid_id(raw))
+    Uuid::parse_str(raw)
+        .map(T::from)
+        .map_err(|_| ApiError::invalid_id(raw))
 }
 
 /// A query parameter that must be a UUID when present.
-pub fn optional_uuid(field: &str, raw: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+pub fn optional_uuid<T: From<Uuid>>(field: &str, raw: Option<&str>) -> Result<Option<T>, ApiError> {
     match raw {
         None | Some("") => Ok(None),
         Some(s) => Uuid::parse_str(s)
-            .map(Some)
+            .map(|u| Some(T::from(u)))
             .map_err(|_| ApiError::invalid_argument(field, "must be a UUID")),
     }
 }

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod platform;
 pub mod xml_api;
 
+use crate::domain::CustomerId;
 use crate::engine::Engine;
 use crate::ratelimit::Limiter;
 use actix_web::ResponseError;
@@ -24,7 +25,7 @@ pub struct AppState {
     /// The platform secret's key bytes; `None` accepts unsigned events.
     pub platform_key: Option<Vec<u8>>,
     /// Requests per second per customer.
-    pub customer_limit: Limiter<uuid::Uuid>,
+    pub customer_limit: Limiter<CustomerId>,
     /// Failed authentications per second per client address.
     pub auth_failure_limit: Limiter<std::net::IpAddr>,
 }

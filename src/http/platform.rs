@@ -66,9 +66,10 @@ fn text_field(data: &Map<String, Value>, name: &str, required: bool) -> Result<S
     }
 }
 
-fn uuid_field(data: &Map<String, Value>, name: &str) -> Result<Uuid, ApiError> {
+fn uuid_field<T: From<Uuid>>(data: &Map<String, Value>, name: &str) -> Result<T, ApiError> {
     let raw = text_field(data, name, true)?;
     Uuid::parse_str(&raw)
+        .map(T::from)
         .map_err(|_| ApiError::invalid_argument(&format!("data.{name}"), "must be a UUID"))
 }
 

@@ -6,6 +6,7 @@ use super::error::ApiError;
 use super::input::{decode_page_token, encode_page_token, read_body};
 use super::AppState;
 use crate::domain::conference::XmlAttributes;
+use crate::domain::{ConferenceId, CustomerId};
 use crate::xml::{document, part_node, ConfDoc, Node};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -135,10 +136,12 @@ fn conf_answer(
 async fn conference_path(
     req: &HttpRequest,
     path: (String, String),
-) -> Result<(Uuid, Uuid), XmlError> {
+) -> Result<(CustomerId, ConferenceId), XmlError> {
     let (account_sid, sid) = path;
     let customer = account(req, &account_sid).await?;
-    let id = parse_sid(&sid).ok_or_else(XmlError::no_conference)?;
+    let id = parse_sid(&sid)
+        .map(ConferenceId)
+        .ok_or_else(XmlError::no_conference)?;
     Ok((customer, id))
 }
 
@@ -158,9 +161,9 @@ fn parse_sid(raw: &str) -> Option<Uuid> {
 }
 
 /// Authenticates and checks that `account_sid` is the caller's own customer id.
-async fn account(req: &HttpRequest, account_sid: &str) -> Result<Uuid, XmlError> {
+async fn account(req: &HttpRequest, account_sid: &str) -> Result<CustomerId, XmlError> {
     let tenant = authenticate(req).await?;
-    match parse_sid(account_sid) {
+    match parse_sid(account_sid).map(CustomerId) {
         Some(id) if id == tenant.0 => Ok(id),
         _ => Err(XmlError {
             status: StatusCode::NOT_FOUND,

@@ -4,6 +4,7 @@
 use super::lane;
 use super::DeliverySettings;
 use crate::domain::timestamp::Clock;
+use crate::domain::CustomerId;
 use crate::metrics::Metrics;
 use crate::store::{LogGate, Store};
 use std::collections::HashMap;
@@ -47,17 +48,17 @@ pub struct Dispatcher {
 /// here: the store's leases say it, for every node.
 #[derive(Default)]
 struct Lanes {
-    per_customer: HashMap<Uuid, usize>,
+    per_customer: HashMap<CustomerId, usize>,
 }
 
 impl Lanes {
-    fn start(&mut self, customer: Option<Uuid>) {
+    fn start(&mut self, customer: Option<CustomerId>) {
         if let Some(c) = customer {
             *self.per_customer.entry(c).or_insert(0) += 1;
         }
     }
 
-    fn end(&mut self, customer: Option<Uuid>) {
+    fn end(&mut self, customer: Option<CustomerId>) {
         if let Some(c) = customer {
             if let Some(n) = self.per_customer.get_mut(&c) {
                 *n = n.saturating_sub(1);
@@ -68,7 +69,7 @@ impl Lanes {
         }
     }
 
-    fn busy(&self) -> Vec<Uuid> {
+    fn busy(&self) -> Vec<CustomerId> {
         self.per_customer
             .iter()
             .filter(|(_, n)| **n >= MAX_LANES_PER_CUSTOMER)

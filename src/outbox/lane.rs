@@ -23,9 +23,9 @@ const RECORD_EVERY: Duration = Duration::from_millis(50);
 const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(5);
 /// How long a claim holds a message for its owner. A lane stops a run before an attempt could
 /// outlast it; an owner that dies simply lets it expire, and another takes the message over.
-pub(super) const LEASE: Duration = Duration::from_secs(60);
+pub(super) const LEASE: Duration = Duration::from_secs(30);
 /// The time an attempt may take (its timeout) plus room to record it.
-const LEASE_MARGIN: Duration = Duration::from_secs(15);
+const LEASE_MARGIN: Duration = Duration::from_secs(12);
 
 /// Delivers `first` (already leased to `owner`) and then the key's next due messages until
 /// none is due, one is to be retried later, another owner holds the next, or the store

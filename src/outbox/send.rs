@@ -3,10 +3,10 @@
 
 use super::{classify, Attempt, DeliverySettings, ATTEMPT_TIMEOUT, KIND_COMMAND, KIND_WEBHOOK};
 use crate::domain::timestamp::Clock;
+use crate::domain::CustomerId;
 use crate::signature;
 use crate::store::{Store, StoredMessage};
 use std::collections::HashMap;
-use uuid::Uuid;
 
 /// Bytes of a receiver's answer read (and thrown away) so its connection can be reused.
 const MAX_ANSWER_READ: usize = 64 * 1024;
@@ -28,7 +28,7 @@ pub fn client() -> reqwest::Client {
 pub struct RunContext {
     /// Signing keys by customer, or why they could not be read (the attempt is then
     /// retried). A key's messages mix platform commands and customer notifications.
-    pub customer_keys: HashMap<Uuid, Result<Vec<Vec<u8>>, String>>,
+    pub customer_keys: HashMap<CustomerId, Result<Vec<Vec<u8>>, String>>,
     /// Target checks already made in this run, by URL.
     pub targets: HashMap<String, Result<(), String>>,
 }

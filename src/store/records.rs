@@ -2,6 +2,7 @@
 //! their cursors, list filters, and outbox messages with their delivery state.
 
 use crate::domain::conference::{CallStatus, ConferenceStatus, ConferenceType};
+use crate::domain::{ConferenceId, CustomerId};
 use uuid::Uuid;
 
 /// Position after the last item of a page: items are ordered by `(tm_create, id)` descending.
@@ -26,7 +27,7 @@ pub struct StoredMessage {
     pub seq: i64,
     pub id: String,
     pub kind: String,
-    pub customer_id: Option<Uuid>,
+    pub customer_id: Option<CustomerId>,
     pub ordering_key: String,
     pub event_type: String,
     pub url: String,
@@ -51,7 +52,7 @@ pub struct ConferenceFilter {
 
 #[derive(Debug, Clone, Default)]
 pub struct CallFilter {
-    pub conference_id: Option<Uuid>,
+    pub conference_id: Option<ConferenceId>,
     pub status: Option<CallStatus>,
 }
 

@@ -6,7 +6,7 @@ use super::StoreError;
 use crate::domain::conference::{Conference, ConferenceView, Conferencecall, Origin, Recording};
 use crate::domain::customer::Customer;
 use crate::domain::timestamp::Timestamp;
-use uuid::Uuid;
+use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 
 /// Customers: the tenants, their API keys (hashed) and webhook settings.
 pub trait CustomerStore {
@@ -15,13 +15,17 @@ pub trait CustomerStore {
     /// Writes every mutable column of a customer.
     fn update_customer(&self, c: &Customer) -> Result<(), StoreError>;
 
-    fn customer_id_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Uuid>, StoreError>;
+    fn customer_id_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<CustomerId>, StoreError>;
 
-    fn customer(&self, id: Uuid) -> Result<Option<Customer>, StoreError>;
+    fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError>;
 
     /// The secrets a notification must be signed with now: the current one, and the previous
     /// one while its rotation grace period lasts.
-    fn signing_secrets(&self, customer: Uuid, now: Timestamp) -> Result<Vec<String>, StoreError>;
+    fn signing_secrets(
+        &self,
+        customer: CustomerId,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError>;
 }
 
 /// Conferences and their derived views.
@@ -29,7 +33,7 @@ pub trait ConferenceStore {
     /// Takes the conference's lock for the rest of the transaction: every write that changes a
     /// conference, its calls or its recordings takes it first, so admission, join order,
     /// counts and termination are decided by one writer at a time.
-    fn lock_conference(&self, id: Uuid) -> Result<(), StoreError>;
+    fn lock_conference(&self, id: ConferenceId) -> Result<(), StoreError>;
 
     fn insert_conference(&self, c: &Conference) -> Result<(), StoreError>;
 
@@ -39,8 +43,8 @@ pub trait ConferenceStore {
     /// A conference by id, optionally only if it belongs to `customer`.
     fn conference(
         &self,
-        customer: Option<Uuid>,
-        id: Uuid,
+        customer: Option<CustomerId>,
+        id: ConferenceId,
     ) -> Result<Option<Conference>, StoreError>;
 
     /// Adds the lists derived from calls and recordings.
@@ -54,7 +58,11 @@ pub trait CallStore {
     /// Moves a call to `status`. Reaching `joined` also takes the next join position.
     fn set_call_status(&self, c: &Conferencecall) -> Result<(), StoreError>;
 
-    fn call(&self, customer: Option<Uuid>, id: Uuid) -> Result<Option<Conferencecall>, StoreError>;
+    fn call(
+        &self,
+        customer: Option<CustomerId>,
+        id: ConferencecallId,
+    ) -> Result<Option<Conferencecall>, StoreError>;
 
     /// The platform call's membership that has not ended, if any (at most one exists).
     fn active_call(&self, reference_id: &str) -> Result<Option<Conferencecall>, StoreError>;
@@ -63,29 +71,36 @@ pub trait CallStore {
     fn latest_call_in(
         &self,
         reference_id: &str,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
     ) -> Result<Option<Conferencecall>, StoreError>;
 
     /// How many calls of a conference have not left, and how many of those are joined.
-    fn call_counts(&self, conference_id: Uuid) -> Result<(usize, usize), StoreError>;
+    fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError>;
 
     /// Which API created a conference, without loading it.
-    fn conference_origin(&self, id: Uuid) -> Result<Option<Origin>, StoreError>;
+    fn conference_origin(&self, id: ConferenceId) -> Result<Option<Origin>, StoreError>;
 
     /// Calls of a conference that have not left, oldest first.
-    fn calls_in(&self, conference_id: Uuid) -> Result<Vec<Conferencecall>, StoreError>;
+    fn calls_in(&self, conference_id: ConferenceId) -> Result<Vec<Conferencecall>, StoreError>;
 }
 
 /// Recordings of conferences.
 pub trait RecordingStore {
-    fn recording(&self, customer: Option<Uuid>, id: Uuid) -> Result<Option<Recording>, StoreError>;
+    fn recording(
+        &self,
+        customer: Option<CustomerId>,
+        id: RecordingId,
+    ) -> Result<Option<Recording>, StoreError>;
 
     fn insert_recording(&self, r: &Recording) -> Result<(), StoreError>;
 
     fn update_recording(&self, r: &Recording) -> Result<(), StoreError>;
 
     /// The recording of a conference that has not ended, if any.
-    fn active_recording(&self, conference_id: Uuid) -> Result<Option<Recording>, StoreError>;
+    fn active_recording(
+        &self,
+        conference_id: ConferenceId,
+    ) -> Result<Option<Recording>, StoreError>;
 }
 
 /// The outbox: messages to deliver, written with the change they report.
@@ -100,7 +115,7 @@ pub trait OutboxStore {
         now: i64,
         lease_until: i64,
         limit: usize,
-        busy: &[Uuid],
+        busy: &[CustomerId],
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
     /// Leases the next due messages of one key to `owner`, in order, stopping at the first
@@ -196,7 +211,7 @@ pub trait ListStore {
     /// A customer's conferences, newest first, with their derived lists.
     fn list_conferences(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         filter: &ConferenceFilter,
         cursor: Option<Cursor>,
         limit: usize,
@@ -206,7 +221,7 @@ pub trait ListStore {
     /// A customer's conferencecalls, newest first.
     fn list_calls(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         filter: &CallFilter,
         cursor: Option<Cursor>,
         limit: usize,
@@ -217,7 +232,7 @@ pub trait ListStore {
     /// one's rendered length (the XML API renders them).
     fn participants_page(
         &self,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
         cursor: Option<Cursor>,
         limit: usize,
         max_bytes: usize,
@@ -227,8 +242,8 @@ pub trait ListStore {
     /// A customer's recordings, newest first.
     fn list_recordings(
         &self,
-        customer: Uuid,
-        conference_id: Option<Uuid>,
+        customer: CustomerId,
+        conference_id: Option<ConferenceId>,
         cursor: Option<Cursor>,
         limit: usize,
         max_bytes: usize,
@@ -239,7 +254,7 @@ pub trait ListStore {
     /// to continue before, if more remain.
     fn delivery_page(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         status: Option<&str>,
         before_seq: Option<i64>,
         limit: usize,

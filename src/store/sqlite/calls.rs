@@ -44,7 +44,11 @@ impl CallStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn call(&self, customer: Option<Uuid>, id: Uuid) -> Result<Option<Conferencecall>, StoreError> {
+    fn call(
+        &self,
+        customer: Option<CustomerId>,
+        id: ConferencecallId,
+    ) -> Result<Option<Conferencecall>, StoreError> {
         self.optional_row(
             &format!(
                 "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE id = ?1 \
@@ -70,7 +74,7 @@ impl CallStore for SqliteTx<'_> {
     fn latest_call_in(
         &self,
         reference_id: &str,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
     ) -> Result<Option<Conferencecall>, StoreError> {
         self.optional_row(
             &format!(
@@ -83,7 +87,7 @@ impl CallStore for SqliteTx<'_> {
     }
 
     /// How many calls of a conference have not left, and how many of those are joined.
-    fn call_counts(&self, conference_id: Uuid) -> Result<(usize, usize), StoreError> {
+    fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError> {
         let (active, joined): (i64, i64) = self
             .conn
             .prepare_cached(
@@ -95,7 +99,7 @@ impl CallStore for SqliteTx<'_> {
     }
 
     /// Which API created a conference, without loading it.
-    fn conference_origin(&self, id: Uuid) -> Result<Option<Origin>, StoreError> {
+    fn conference_origin(&self, id: ConferenceId) -> Result<Option<Origin>, StoreError> {
         let origin: Option<String> = self
             .conn
             .prepare_cached("SELECT origin FROM conferences WHERE id = ?")?
@@ -105,7 +109,7 @@ impl CallStore for SqliteTx<'_> {
     }
 
     /// Calls of a conference that have not left, oldest first.
-    fn calls_in(&self, conference_id: Uuid) -> Result<Vec<Conferencecall>, StoreError> {
+    fn calls_in(&self, conference_id: ConferenceId) -> Result<Vec<Conferencecall>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE conference_id = ? \
              AND status <> 'leaved' ORDER BY tm_create, id"

@@ -8,7 +8,7 @@ use crate::store::*;
 impl ConferenceStore for SqliteTx<'_> {
     /// SQLite lets one writer in at a time (`BEGIN IMMEDIATE`), so every write already holds
     /// every conference.
-    fn lock_conference(&self, _id: Uuid) -> Result<(), StoreError> {
+    fn lock_conference(&self, _id: ConferenceId) -> Result<(), StoreError> {
         Ok(())
     }
 
@@ -75,8 +75,8 @@ impl ConferenceStore for SqliteTx<'_> {
     /// A conference by id, optionally only if it belongs to `customer`.
     fn conference(
         &self,
-        customer: Option<Uuid>,
-        id: Uuid,
+        customer: Option<CustomerId>,
+        id: ConferenceId,
     ) -> Result<Option<Conference>, StoreError> {
         self.optional_row(
             &format!(
@@ -99,7 +99,9 @@ impl ConferenceStore for SqliteTx<'_> {
             .query_map([&id], |r| r.get::<_, String>(0))?
             .map(|r| {
                 let s = r?;
-                Uuid::parse_str(&s).map_err(|_| corrupt("uuid", &s))
+                Uuid::parse_str(&s)
+                    .map(ConferencecallId)
+                    .map_err(|_| corrupt("uuid", &s))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut stmt = self.conn.prepare_cached(

@@ -60,17 +60,21 @@ impl CustomerStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn customer_id_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Uuid>, StoreError> {
+    fn customer_id_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<CustomerId>, StoreError> {
         let id: Option<String> = self
             .conn
             .prepare_cached("SELECT customer_id FROM api_keys WHERE key_hash = ?")?
             .query_row([&key_hash[..]], |r| r.get(0))
             .optional()?;
-        id.map(|s| Uuid::parse_str(&s).map_err(|_| corrupt("uuid", &s)))
-            .transpose()
+        id.map(|s| {
+            Uuid::parse_str(&s)
+                .map(CustomerId)
+                .map_err(|_| corrupt("uuid", &s))
+        })
+        .transpose()
     }
 
-    fn customer(&self, id: Uuid) -> Result<Option<Customer>, StoreError> {
+    fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, name, webhook_uri, webhook_method, webhook_secret, webhook_events, \
              tm_create, tm_update, webhook_secret_previous, webhook_secret_previous_until \
@@ -85,7 +89,11 @@ impl CustomerStore for SqliteTx<'_> {
 
     /// The secrets a notification must be signed with now: the current one, and the previous
     /// one while its rotation grace period lasts.
-    fn signing_secrets(&self, customer: Uuid, now: Timestamp) -> Result<Vec<String>, StoreError> {
+    fn signing_secrets(
+        &self,
+        customer: CustomerId,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
         Ok(self
             .customer(customer)?
             .map(|c| c.signing_secrets(now))

@@ -43,7 +43,7 @@ impl OutboxStore for SqliteTx<'_> {
         now: i64,
         lease_until: i64,
         limit: usize,
-        busy: &[Uuid],
+        busy: &[CustomerId],
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let mut sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM outbox o WHERE o.status = 'pending' \

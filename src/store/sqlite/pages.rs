@@ -120,7 +120,7 @@ impl ListStore for SqliteTx<'_> {
     /// A customer's conferences, newest first, with their derived lists.
     fn list_conferences(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         filter: &ConferenceFilter,
         cursor: Option<Cursor>,
         limit: usize,
@@ -151,7 +151,7 @@ impl ListStore for SqliteTx<'_> {
             },
             |v| Cursor {
                 tm_create: v.conference.tm_create.micros(),
-                id: v.conference.id,
+                id: v.conference.id.uuid(),
             },
         )
     }
@@ -159,7 +159,7 @@ impl ListStore for SqliteTx<'_> {
     /// A customer's conferencecalls, newest first.
     fn list_calls(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         filter: &CallFilter,
         cursor: Option<Cursor>,
         limit: usize,
@@ -193,7 +193,7 @@ impl ListStore for SqliteTx<'_> {
     /// one's rendered length (the XML API renders them).
     fn participants_page(
         &self,
-        conference_id: Uuid,
+        conference_id: ConferenceId,
         cursor: Option<Cursor>,
         limit: usize,
         max_bytes: usize,
@@ -221,8 +221,8 @@ impl ListStore for SqliteTx<'_> {
     /// A customer's recordings, newest first.
     fn list_recordings(
         &self,
-        customer: Uuid,
-        conference_id: Option<Uuid>,
+        customer: CustomerId,
+        conference_id: Option<ConferenceId>,
         cursor: Option<Cursor>,
         limit: usize,
         max_bytes: usize,
@@ -246,7 +246,7 @@ impl ListStore for SqliteTx<'_> {
             },
             |r| Cursor {
                 tm_create: r.tm_create.micros(),
-                id: r.id,
+                id: r.id.uuid(),
             },
         )
     }
@@ -256,7 +256,7 @@ impl ListStore for SqliteTx<'_> {
     /// to continue before, if more remain.
     fn delivery_page(
         &self,
-        customer: Uuid,
+        customer: CustomerId,
         status: Option<&str>,
         before_seq: Option<i64>,
         limit: usize,
@@ -296,6 +296,6 @@ fn sql_limit(limit: usize) -> i64 {
 fn call_cursor(c: &Conferencecall) -> Cursor {
     Cursor {
         tm_create: c.tm_create.micros(),
-        id: c.id,
+        id: c.id.uuid(),
     }
 }

@@ -6,7 +6,11 @@ use crate::store::tx::RecordingStore;
 use crate::store::*;
 
 impl RecordingStore for SqliteTx<'_> {
-    fn recording(&self, customer: Option<Uuid>, id: Uuid) -> Result<Option<Recording>, StoreError> {
+    fn recording(
+        &self,
+        customer: Option<CustomerId>,
+        id: RecordingId,
+    ) -> Result<Option<Recording>, StoreError> {
         self.optional_row(
             &format!(
                 "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = ?1 \
@@ -52,7 +56,10 @@ impl RecordingStore for SqliteTx<'_> {
     }
 
     /// The recording of a conference that has not ended, if any.
-    fn active_recording(&self, conference_id: Uuid) -> Result<Option<Recording>, StoreError> {
+    fn active_recording(
+        &self,
+        conference_id: ConferenceId,
+    ) -> Result<Option<Recording>, StoreError> {
         self.optional_row(
             &format!(
             "SELECT {RECORDING_COLUMNS} FROM recordings WHERE conference_id = ? AND status <> 'ended' \

@@ -7,6 +7,7 @@ pub(super) use crate::domain::conference::{
 };
 pub(super) use crate::domain::customer::Customer;
 pub(super) use crate::domain::timestamp::Timestamp;
+pub(super) use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 pub(super) use crate::store::records::*;
 pub(super) use crate::store::StoreError;
 pub(super) use rusqlite::types::Value as SqlValue;
@@ -25,7 +26,11 @@ pub(super) fn message_from_row(row: &Row) -> Result<StoredMessage, StoreError> {
         id: row.get(1)?,
         kind: row.get(2)?,
         customer_id: customer
-            .map(|c| Uuid::parse_str(&c).map_err(|_| corrupt("uuid", &c)))
+            .map(|c| {
+                Uuid::parse_str(&c)
+                    .map(CustomerId)
+                    .map_err(|_| corrupt("uuid", &c))
+            })
             .transpose()?,
         ordering_key: row.get(4)?,
         event_type: row.get(5)?,
@@ -47,9 +52,11 @@ pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what}: {value:?}"))
 }
 
-pub(super) fn uuid_col(row: &Row, idx: usize) -> Result<Uuid, StoreError> {
+pub(super) fn uuid_col<T: From<Uuid>>(row: &Row, idx: usize) -> Result<T, StoreError> {
     let s: String = row.get(idx)?;
-    Uuid::parse_str(&s).map_err(|_| corrupt("uuid", &s))
+    Uuid::parse_str(&s)
+        .map(T::from)
+        .map_err(|_| corrupt("uuid", &s))
 }
 
 pub(super) fn ts(row: &Row, idx: usize) -> Result<Timestamp, StoreError> {
