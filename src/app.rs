@@ -91,7 +91,7 @@ impl App {
         })?;
         let platform_key = match config.platform_secret.as_deref().filter(|s| !s.is_empty()) {
             Some(secret) => Some(
-                crate::signature::secret_key(secret)
+                crate::outbox::signature::secret_key(secret)
                     .map_err(|e| StartError::Config(format!("--platform-secret: {e}")))?,
             ),
             None => {

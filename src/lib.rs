@@ -10,12 +10,9 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod metrics;
-pub mod outbound;
 pub mod outbox;
 pub mod ratelimit;
-pub mod signature;
 pub mod store;
-pub mod target;
 pub mod xml;
 
 pub use app::App;

@@ -119,7 +119,7 @@ fn message(seq_hint: usize, key: &str) -> StoredMessage {
     StoredMessage {
         seq: 0,
         id: format!("msg_{key}_{seq_hint}"),
-        kind: "webhook".into(),
+        kind: confab::store::MessageKind::Webhook,
         customer_id: None,
         ordering_key: key.into(),
         event_type: "test".into(),
@@ -127,7 +127,7 @@ fn message(seq_hint: usize, key: &str) -> StoredMessage {
         method: "POST".into(),
         content_type: "application/json".into(),
         body: "{}".into(),
-        status: "pending".into(),
+        status: confab::store::DeliveryStatus::Pending,
         attempts: 0,
         next_attempt_at: 0,
         last_status: None,
@@ -213,7 +213,7 @@ async fn outbox_messages_are_leased_to_one_owner_at_a_time_in_order() {
     assert_eq!(taken.len(), 5, "an expired lease is taken over");
     // Recording an attempt releases it.
     let mut first = run.remove(0);
-    first.status = "delivered".into();
+    first.status = confab::store::DeliveryStatus::Delivered;
     one.write(move |tx| tx.record_attempt(&first))
         .await
         .expect("recorded");

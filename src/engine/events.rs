@@ -4,12 +4,13 @@
 
 use super::{Engine, EngineError, Refusal};
 use crate::actions::interpreter::{self, Effect, Outcome, Variables};
-use crate::actions::{self, HttpMethod};
+use crate::actions::{self};
 use crate::domain::conference::{
     self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, RecordingId};
+use crate::outbox::WebhookRequest;
 use crate::store::prelude::*;
 use crate::store::{EventClaim, StoreError};
 use serde_json::{json, Value};
@@ -66,16 +67,6 @@ impl EventKind {
             EventKind::RecordingFinished { .. } => "recording_finished",
         }
     }
-}
-
-/// A `sync` webhook an action asked for, sent after the event's changes commit and before the
-/// call gets its answer.
-#[derive(Debug, Clone)]
-pub struct WebhookRequest {
-    pub uri: String,
-    pub method: HttpMethod,
-    pub data_type: String,
-    pub body: String,
 }
 
 /// Stored `status` of an event answer that was a success; refusals store 0 and their reason.

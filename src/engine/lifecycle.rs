@@ -10,9 +10,8 @@ use crate::domain::conference::{
 };
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
-use crate::outbox::{KIND_COMMAND, PENDING};
+use crate::outbox::message;
 use crate::store::prelude::*;
-use crate::store::StoredMessage;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -32,25 +31,15 @@ impl Engine {
         };
         let id = Uuid::now_v7().to_string();
         let body = json!({"id": id, "type": kind, "data": data}).to_string();
-        db.enqueue(&StoredMessage {
-            seq: 0,
+        db.enqueue(&message::command(
             id,
-            kind: KIND_COMMAND.into(),
-            customer_id: None,
-            ordering_key: conference_id.to_string(),
-            event_type: kind.to_string(),
-            url: format!("{}/commands", base.trim_end_matches('/')),
-            method: "POST".into(),
-            content_type: "application/json".into(),
+            conference_id,
+            kind,
+            format!("{}/commands", base.trim_end_matches('/')),
             body,
-            status: PENDING.into(),
-            attempts: 0,
-            next_attempt_at: now.micros() + self.settings.command_first_delay_micros,
-            last_status: None,
-            last_error: String::new(),
-            tm_create: now.micros(),
-            tm_update: now.micros(),
-        })?;
+            now.micros() + self.settings.command_first_delay_micros,
+            now,
+        ))?;
         Ok(())
     }
 

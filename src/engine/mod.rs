@@ -10,7 +10,7 @@ mod xml_conferences;
 pub use notifications::{CustomerPatch, Delivery};
 pub use pages::{DeliveryPage, PageLease};
 
-pub use events::{EventKind, PlatformEvent, WebhookRequest};
+pub use events::{EventKind, PlatformEvent};
 
 use crate::actions::flows::FlowSet;
 use crate::actions::{self, ActionError, ActionList};
@@ -22,7 +22,7 @@ use crate::domain::conference::{
 use crate::domain::customer::{self, Customer};
 use crate::domain::timestamp::Clock;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
-use crate::outbound::Courier;
+use crate::outbox::courier::Courier;
 use crate::store::{Store, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -596,7 +596,7 @@ impl Engine {
 
     /// Sends the `sync` webhooks actions asked for, in order, each within 3 s, before the call
     /// gets its answer. (Async ones were queued in the outbox with the event's changes.)
-    pub(crate) async fn send_webhooks(&self, webhooks: Vec<WebhookRequest>) {
+    pub(crate) async fn send_webhooks(&self, webhooks: Vec<crate::outbox::WebhookRequest>) {
         for w in webhooks {
             self.courier
                 .send_action_webhook(&w, self.settings.allow_private_targets)

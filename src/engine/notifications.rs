@@ -7,13 +7,13 @@ use crate::domain::conference::{json_string_len, Conference, Conferencecall, Rec
 use crate::domain::customer::{self, Customer, EVENT_TYPES, ROTATION_GRACE_SECONDS};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, CustomerId};
-use crate::outbox::{FAILED, KIND_WEBHOOK, PENDING};
+use crate::outbox::message;
 use crate::store::prelude::*;
 use crate::store::StoredMessage;
+use crate::store::{DeliveryStatus, MessageKind};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 /// Changes a customer makes to itself; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -29,7 +29,7 @@ pub struct CustomerPatch {
 pub struct Delivery {
     pub id: String,
     pub event_type: String,
-    pub status: String,
+    pub status: &'static str,
     pub url: String,
     pub method: String,
     pub attempts: i64,
@@ -54,13 +54,13 @@ impl Delivery {
             + [
                 &m.id,
                 &m.event_type,
-                &m.status,
+                m.status.as_str(),
                 &m.url,
                 &m.method,
                 &m.last_error,
             ]
             .into_iter()
-            .map(|s| json_string_len(s))
+            .map(json_string_len)
             .sum::<usize>()
             + m.body.len().max(4)
     }
@@ -68,14 +68,14 @@ impl Delivery {
     pub(super) fn from_message(m: StoredMessage) -> Delivery {
         Delivery {
             payload: RawValue::from_string(m.body).ok(),
-            next_attempt_at: if m.status == PENDING {
+            next_attempt_at: if m.status == DeliveryStatus::Pending {
                 Timestamp(m.next_attempt_at).to_api()
             } else {
                 crate::domain::timestamp::NOT_SET.to_string()
             },
             id: m.id,
             event_type: m.event_type,
-            status: m.status,
+            status: m.status.as_str(),
             url: m.url,
             method: m.method,
             attempts: m.attempts,
@@ -143,25 +143,20 @@ impl Engine {
         body: String,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        db.enqueue(&StoredMessage {
-            seq: 0,
-            id: format!("msg_{}", Uuid::now_v7().simple()),
-            kind: KIND_WEBHOOK.into(),
-            customer_id: Some(customer.id),
-            ordering_key: ordering_key.to_string(),
-            event_type: event_type.to_string(),
-            url: url.to_string(),
-            method: method.to_string(),
-            content_type: content_type.to_string(),
+        let target = message::Target {
+            url,
+            method,
+            content_type,
+        };
+        db.enqueue(&message::webhook(
+            customer.id,
+            ordering_key,
+            event_type,
+            target,
             body,
-            status: PENDING.into(),
-            attempts: 0,
-            next_attempt_at: now.micros() + self.settings.webhook_first_delay_micros,
-            last_status: None,
-            last_error: String::new(),
-            tm_create: now.micros(),
-            tm_update: now.micros(),
-        })?;
+            now.micros() + self.settings.webhook_first_delay_micros,
+            now,
+        ))?;
         Ok(())
     }
 
@@ -319,16 +314,16 @@ impl Engine {
         self.write(move |db| {
             let mut m = db
                 .message(&id)?
-                .filter(|m| m.kind == KIND_WEBHOOK && m.customer_id == Some(customer))
+                .filter(|m| m.kind == MessageKind::Webhook && m.customer_id == Some(customer))
                 .ok_or(Refusal::DeliveryNotFound)?;
-            if m.status != FAILED {
+            if m.status != DeliveryStatus::Failed {
                 return Err(Refusal::StateInvalid(format!(
                     "only a failed delivery can be retried; this one is {}",
                     m.status
                 ))
                 .into());
             }
-            m.status = PENDING.into();
+            m.status = DeliveryStatus::Pending;
             m.attempts = 0;
             m.next_attempt_at = now.micros();
             m.last_error = String::new();
@@ -349,7 +344,7 @@ mod tests {
         let mut m = StoredMessage {
             seq: 1,
             id: "msg_2abc".into(),
-            kind: KIND_WEBHOOK.into(),
+            kind: MessageKind::Webhook,
             customer_id: None,
             ordering_key: String::new(),
             event_type: "conference_updated".into(),
@@ -357,7 +352,7 @@ mod tests {
             method: "POST".into(),
             content_type: "application/json".into(),
             body: r#"{"type":"x","data":{"a":[1,2]}}"#.into(),
-            status: PENDING.into(),
+            status: DeliveryStatus::Pending,
             attempts: i64::MIN,
             next_attempt_at: 0,
             last_status: Some(i64::MIN),

@@ -6,7 +6,7 @@ use super::input::{parse_json, read_body};
 use super::AppState;
 use crate::actions::interpreter::Variables;
 use crate::engine::{EngineError, EventKind, PlatformEvent};
-use crate::signature;
+use crate::outbox::signature;
 use crate::xml;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};

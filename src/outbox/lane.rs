@@ -8,9 +8,10 @@
 
 use super::dispatcher::Dispatcher;
 use super::send::{self, RunContext};
-use super::{Attempt, DELIVERED, FAILED, KIND_COMMAND};
+use super::Attempt;
 use crate::domain::timestamp::Timestamp;
 use crate::store::StoredMessage;
+use crate::store::{DeliveryStatus, MessageKind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -131,7 +132,7 @@ async fn release(d: &Dispatcher, owner: &Arc<str>, seqs: Vec<i64>) {
 fn apply(d: &Dispatcher, m: &mut StoredMessage, attempt: Attempt, now: Timestamp) -> bool {
     m.attempts += 1;
     m.tm_update = now.micros();
-    let policy = if m.kind == KIND_COMMAND {
+    let policy = if m.kind == MessageKind::Command {
         &d.settings.command_policy
     } else {
         &d.settings.webhook_policy
@@ -141,16 +142,16 @@ fn apply(d: &Dispatcher, m: &mut StoredMessage, attempt: Attempt, now: Timestamp
         Attempt::Retry { .. } => "retry",
         Attempt::Failed { .. } => "failed",
     };
-    d.metrics.delivery(&m.kind, outcome);
+    d.metrics.delivery(m.kind.as_str(), outcome);
     let mut later = false;
     match attempt {
         Attempt::Delivered(status) => {
-            m.status = DELIVERED.into();
+            m.status = DeliveryStatus::Delivered;
             m.last_status = Some(status.into());
             m.last_error = String::new();
         }
         Attempt::Failed { status, error } => {
-            m.status = FAILED.into();
+            m.status = DeliveryStatus::Failed;
             m.last_status = status.map(Into::into);
             m.last_error = error;
         }
@@ -167,7 +168,7 @@ fn apply(d: &Dispatcher, m: &mut StoredMessage, attempt: Attempt, now: Timestamp
                     later = true;
                 }
                 None => {
-                    m.status = FAILED.into();
+                    m.status = DeliveryStatus::Failed;
                     m.last_error = format!("{error}; retries exhausted");
                 }
             }

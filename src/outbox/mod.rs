@@ -2,23 +2,21 @@
 //! then delivered at least once — in order per ordering key, concurrently across keys — with
 //! retries by schedule. Carries platform commands and customer notifications alike.
 
+pub mod courier;
 mod dispatcher;
 mod lane;
+pub mod message;
 mod send;
+pub mod signature;
+pub mod target;
 
+pub use courier::{Courier, WebhookRequest};
 pub use dispatcher::Dispatcher;
 
 use std::time::Duration;
 
 /// How long one delivery attempt may take (§7.2).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub const KIND_COMMAND: &str = "command";
-pub const KIND_WEBHOOK: &str = "webhook";
-
-pub const PENDING: &str = "pending";
-pub const DELIVERED: &str = "delivered";
-pub const FAILED: &str = "failed";
 
 /// When to try again after a failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,11 @@
 //! One delivery attempt of one message: the target check, the Standard Webhooks headers, the
 //! HTTP request and what its answer means.
 
-use super::{classify, Attempt, DeliverySettings, ATTEMPT_TIMEOUT, KIND_COMMAND, KIND_WEBHOOK};
+use super::{classify, Attempt, DeliverySettings, ATTEMPT_TIMEOUT};
 use crate::domain::timestamp::Clock;
 use crate::domain::CustomerId;
-use crate::signature;
+use crate::outbox::signature;
+use crate::store::MessageKind;
 use crate::store::{Store, StoredMessage};
 use std::collections::HashMap;
 
@@ -42,9 +43,9 @@ pub async fn attempt(
     run: &mut RunContext,
     m: &StoredMessage,
 ) -> Attempt {
-    if m.kind == KIND_WEBHOOK && !settings.allow_private {
+    if m.kind == MessageKind::Webhook && !settings.allow_private {
         if !run.targets.contains_key(&m.url) {
-            let checked = crate::target::check_public(&m.url).await;
+            let checked = crate::outbox::target::check_public(&m.url).await;
             run.targets.insert(m.url.clone(), checked);
         }
         if let Some(Err(e)) = run.targets.get(&m.url) {
@@ -118,7 +119,7 @@ async fn keys(
     run: &mut RunContext,
     m: &StoredMessage,
 ) -> Result<Vec<Vec<u8>>, String> {
-    if m.kind == KIND_COMMAND {
+    if m.kind == MessageKind::Command {
         return Ok(settings.platform_key.clone().into_iter().collect());
     }
     let Some(customer) = m.customer_id else {

@@ -7,7 +7,10 @@ mod sqlite;
 mod tx;
 
 pub use health::{LogGate, WriteHealth, WriteState};
-pub use records::{CallFilter, ConferenceFilter, Cursor, EventClaim, Page, StoredMessage};
+pub use records::{
+    CallFilter, ConferenceFilter, Cursor, DeliveryStatus, EventClaim, MessageKind, Page,
+    StoredMessage,
+};
 pub use tx::{
     CallStore, ConferenceStore, CustomerStore, DeadlineStore, EventStore, HousekeepingStore,
     ListStore, OutboxStore, RecordingStore, Tx,

@@ -26,7 +26,7 @@ pub struct Page<T> {
 pub struct StoredMessage {
     pub seq: i64,
     pub id: String,
-    pub kind: String,
+    pub kind: MessageKind,
     pub customer_id: Option<CustomerId>,
     pub ordering_key: String,
     pub event_type: String,
@@ -34,7 +34,7 @@ pub struct StoredMessage {
     pub method: String,
     pub content_type: String,
     pub body: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_status: Option<i64>,
@@ -62,4 +62,71 @@ pub struct CallFilter {
 pub enum EventClaim {
     New,
     Answered { status: u16, body: String },
+}
+
+/// Who an outbox message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// A platform command (`{platform-url}/commands`).
+    Command,
+    /// A customer webhook: a notification, an XML `onStatus`, or an async `webhook_send`.
+    Webhook,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Command => "command",
+            MessageKind::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        [MessageKind::Command, MessageKind::Webhook]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// Where an outbox message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    /// Not yet delivered; attempted at `next_attempt_at`.
+    Pending,
+    /// A 2xx answer ended it.
+    Delivered,
+    /// Given up: a 4xx answer, a refused target, or the retry schedule ran out.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

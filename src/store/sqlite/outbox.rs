@@ -18,7 +18,7 @@ impl OutboxStore for SqliteTx<'_> {
             )?
             .execute(params![
                 m.id,
-                m.kind,
+                m.kind.as_str(),
                 m.customer_id.map(|c| c.to_string()),
                 m.ordering_key,
                 m.event_type,
@@ -133,7 +133,7 @@ impl OutboxStore for SqliteTx<'_> {
                  last_error = ?, tm_update = ?, lease_owner = NULL, lease_until = 0 WHERE seq = ?",
             )?
             .execute(params![
-                m.status,
+                m.status.as_str(),
                 m.attempts,
                 m.next_attempt_at,
                 m.last_status,

@@ -21,10 +21,11 @@ pub(super) const MESSAGE_COLUMNS: &str =
 
 pub(super) fn message_from_row(row: &Row) -> Result<StoredMessage, StoreError> {
     let customer: Option<String> = row.get(3)?;
+    let (kind, status): (String, String) = (row.get(2)?, row.get(10)?);
     Ok(StoredMessage {
         seq: row.get(0)?,
         id: row.get(1)?,
-        kind: row.get(2)?,
+        kind: MessageKind::parse(&kind).ok_or_else(|| corrupt("message kind", &kind))?,
         customer_id: customer
             .map(|c| {
                 Uuid::parse_str(&c)
@@ -38,7 +39,8 @@ pub(super) fn message_from_row(row: &Row) -> Result<StoredMessage, StoreError> {
         method: row.get(7)?,
         content_type: row.get(8)?,
         body: row.get(9)?,
-        status: row.get(10)?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| corrupt("delivery status", &status))?,
         attempts: row.get(11)?,
         next_attempt_at: row.get(12)?,
         last_status: row.get(13)?,

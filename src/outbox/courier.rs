@@ -1,9 +1,18 @@
-//! Outbound HTTP: requests confab makes to other systems (action webhooks; later customer
-//! notifications and platform commands).
+//! The courier: sends the `webhook_send` actions that wait for their answer (`sync`), outside
+//! the outbox and within the call's answer time.
 
-use crate::engine::WebhookRequest;
+use crate::actions::HttpMethod;
 use std::time::Duration;
 
+/// A `sync` webhook an action asked for, sent after the event's changes commit and before the
+/// call gets its answer.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    pub uri: String,
+    pub method: HttpMethod,
+    pub data_type: String,
+    pub body: String,
+}
 /// How long a `webhook_send` action with `sync: true` may hold up the call's answer (§4).
 pub const SYNC_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -50,7 +59,7 @@ impl Courier {
     /// every customer webhook's.
     pub async fn send_action_webhook(&self, w: &WebhookRequest, allow_private: bool) {
         if !allow_private {
-            if let Err(e) = crate::target::check_public(&w.uri).await {
+            if let Err(e) = crate::outbox::target::check_public(&w.uri).await {
                 tracing::warn!(uri = %redact(&w.uri), error = %e, "action webhook refused");
                 return;
             }
