@@ -2,12 +2,12 @@
 
 use crate::actions::flows::{self, FlowSet};
 use crate::config::{parse_schedule, Config};
-use crate::deadline;
 use crate::domain::timestamp::SystemClock;
 use crate::engine::{Engine, EngineSettings};
 use crate::http::{self, AppState};
+use crate::ops::ratelimit::Limiter;
 use crate::outbox::{DeliverySettings, Dispatcher, RetryPolicy};
-use crate::ratelimit::Limiter;
+use crate::scheduler;
 use crate::store::{Store, StoreOptions};
 use actix_web::{web, HttpServer};
 use std::future::Future;
@@ -183,7 +183,7 @@ impl App {
         let background = [
             tokio::spawn(watch_flows(engine.clone(), flows_dir)),
             tokio::spawn(dispatcher.clone().run()),
-            tokio::spawn(deadline::run_scheduler(engine.clone(), deadline_wake)),
+            tokio::spawn(scheduler::run(engine.clone(), deadline_wake)),
             tokio::spawn(housekeeping(engine)),
         ];
         let handle = server.handle();

@@ -5,15 +5,14 @@ pub mod actions;
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod deadline;
 pub mod domain;
 pub mod engine;
 pub mod http;
-pub mod metrics;
+pub mod ops;
 pub mod outbox;
-pub mod ratelimit;
+pub mod render;
+pub mod scheduler;
 pub mod store;
-pub mod xml;
 
 pub use app::App;
 pub use config::Config;

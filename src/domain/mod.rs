@@ -4,7 +4,9 @@
 
 pub mod conference;
 pub mod customer;
+pub mod deadline;
 pub mod ids;
+pub mod query;
 pub mod timestamp;
 
 pub use ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};

@@ -3,11 +3,11 @@
 
 use super::{Engine, EngineError, Refusal};
 use crate::actions::{RecordingFormat, MAX_RECORDING_SECONDS};
-use crate::deadline::DeadlineKind;
 use crate::domain::conference::{
     self, CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
     Recording, RecordingStatus,
 };
+use crate::domain::deadline::DeadlineKind;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::outbox::message;

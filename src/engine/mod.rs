@@ -173,7 +173,7 @@ pub struct Engine {
     /// Customers as the writer last read them, so each notification does not reload its
     /// customer. Only the writer thread fills it; customer changes (also on the writer) evict.
     customers: Arc<RwLock<HashMap<CustomerId, CachedCustomer>>>,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::ops::metrics::Metrics>,
     pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], CustomerId>>>,
     /// The byte budget of list pages held at once.
@@ -249,7 +249,7 @@ impl Engine {
             outbox_wake: Arc::new(Notify::new()),
             deadline_wake: Arc::new(Notify::new()),
             customers: Arc::new(RwLock::new(HashMap::new())),
-            metrics: Arc::new(crate::metrics::Metrics::default()),
+            metrics: Arc::new(crate::ops::metrics::Metrics::default()),
             courier: Courier::new(),
             keys: Arc::new(RwLock::new(HashMap::new())),
         }
@@ -259,16 +259,16 @@ impl Engine {
         &self.store
     }
 
-    pub fn metrics(&self) -> Arc<crate::metrics::Metrics> {
+    pub fn metrics(&self) -> Arc<crate::ops::metrics::Metrics> {
         self.metrics.clone()
     }
 
     /// The gauges of `/metrics`, read from the store.
-    pub async fn gauges(&self) -> Result<crate::metrics::Gauges, EngineError> {
+    pub async fn gauges(&self) -> Result<crate::ops::metrics::Gauges, EngineError> {
         let mut g = self.store.read(|db| db.gauges()).await?;
         let (wal_bytes, wal_limit_bytes) = self.store.wal_size();
         let health = self.store.write_health();
-        g.store = crate::metrics::StoreGauges {
+        g.store = crate::ops::metrics::StoreGauges {
             wal_bytes,
             wal_limit_bytes,
             write_failing: health.is_failing(),

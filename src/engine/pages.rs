@@ -140,7 +140,7 @@ impl Engine {
                 return Ok(None);
             }
             let page = db.participants_page(id, cursor, usize::MAX, max_bytes, &|c| {
-                crate::xml::part_len(c)
+                crate::render::xml::part_len(c)
             })?;
             Ok(Some(page))
         });

@@ -3,14 +3,14 @@
 //! after having had participants — and status changes reported to `onStatus`.
 
 use super::{Engine, EngineError, Refusal};
-use crate::deadline::DeadlineKind;
 use crate::domain::conference::{
     CallStatus, Conference, ConferenceType, Conferencecall, Origin, XmlAttributes, XmlStatus,
 };
+use crate::domain::deadline::DeadlineKind;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId};
+use crate::render::xml::ConfDoc;
 use crate::store::prelude::*;
-use crate::xml::ConfDoc;
 
 /// Longest `userData` (§6.2).
 pub const MAX_USER_DATA_CHARS: usize = 128;

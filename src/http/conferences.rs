@@ -11,8 +11,8 @@ use crate::actions::RecordingFormat;
 use crate::domain::conference::{
     CallStatus, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Recording,
 };
+use crate::domain::query::{CallFilter, ConferenceFilter, Page};
 use crate::engine::{ConferenceDraft, ConferencePatch, PageLease};
-use crate::store::{CallFilter, ConferenceFilter, Page};
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! page tokens and the shared query parameters.
 
 use super::error::ApiError;
-use crate::store::Cursor;
+use crate::domain::query::Cursor;
 use actix_web::{web, HttpRequest};
 use base64::Engine as _;
 use futures_util::StreamExt;

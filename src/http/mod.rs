@@ -13,7 +13,7 @@ pub mod xml_api;
 
 use crate::domain::CustomerId;
 use crate::engine::Engine;
-use crate::ratelimit::Limiter;
+use crate::ops::ratelimit::Limiter;
 use actix_web::ResponseError;
 use actix_web::{web, HttpResponse};
 use error::ApiError;

@@ -7,7 +7,7 @@ use super::AppState;
 use crate::actions::interpreter::Variables;
 use crate::engine::{EngineError, EventKind, PlatformEvent};
 use crate::outbox::signature;
-use crate::xml;
+use crate::render::xml;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;

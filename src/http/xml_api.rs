@@ -7,7 +7,7 @@ use super::input::{decode_page_token, encode_page_token, read_body};
 use super::AppState;
 use crate::domain::conference::XmlAttributes;
 use crate::domain::{ConferenceId, CustomerId};
-use crate::xml::{document, part_node, ConfDoc, Node};
+use crate::render::xml::{document, part_node, ConfDoc, Node};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use quick_xml::events::Event;

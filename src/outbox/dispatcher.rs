@@ -5,7 +5,7 @@ use super::lane;
 use super::DeliverySettings;
 use crate::domain::timestamp::Clock;
 use crate::domain::CustomerId;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::store::{LogGate, Store};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -8,8 +8,8 @@ mod tx;
 
 pub use health::{LogGate, WriteHealth, WriteState};
 pub use records::{
-    CallFilter, ConferenceFilter, Cursor, DeliveryStatus, EventClaim, MessageKind, Page,
-    StoredMessage,
+    CallFilter, ConferenceFilter, Cursor, DeliveryStatus, EventClaim, Gauges, MessageKind, Page,
+    StoreGauges, StoredMessage,
 };
 pub use tx::{
     CallStore, ConferenceStore, CustomerStore, DeadlineStore, EventStore, HousekeepingStore,

@@ -1,25 +1,9 @@
 //! The records the store hands back that are not domain types of their own: list pages and
 //! their cursors, list filters, and outbox messages with their delivery state.
 
-use crate::domain::conference::{CallStatus, ConferenceStatus, ConferenceType};
-use crate::domain::{ConferenceId, CustomerId};
-use uuid::Uuid;
+use crate::domain::CustomerId;
 
-/// Position after the last item of a page: items are ordered by `(tm_create, id)` descending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    pub tm_create: i64,
-    pub id: Uuid,
-}
-
-/// One page of a list: its items, where the next page starts (`None` on the last one), and
-/// the items' estimated JSON length (see `pages`).
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next: Option<Cursor>,
-    pub bytes: usize,
-}
+pub use crate::domain::query::{CallFilter, ConferenceFilter, Cursor, Page};
 
 /// A row of the outbox: one outbound message and its delivery state.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,19 +25,6 @@ pub struct StoredMessage {
     pub last_error: String,
     pub tm_create: i64,
     pub tm_update: i64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ConferenceFilter {
-    pub status: Option<ConferenceStatus>,
-    pub kind: Option<ConferenceType>,
-    pub include_deleted: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct CallFilter {
-    pub conference_id: Option<ConferenceId>,
-    pub status: Option<CallStatus>,
 }
 
 /// What `EventStore::claim_event` found: the event is new (this transaction applies it), or it
@@ -129,4 +100,26 @@ impl std::fmt::Display for DeliveryStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The store's gauges for `/metrics`: counts read at scrape time.
+#[derive(Debug, Default, Clone)]
+pub struct Gauges {
+    pub outbox_pending: Vec<(String, i64)>,
+    pub outbox_failed: Vec<(String, i64)>,
+    pub active_conferences: i64,
+    pub active_calls: i64,
+    pub deadlines: i64,
+    pub store: StoreGauges,
+}
+
+/// The store's own state, read from the process (not the database) at scrape.
+#[derive(Debug, Default, Clone)]
+pub struct StoreGauges {
+    pub wal_bytes: u64,
+    pub wal_limit_bytes: u64,
+    /// 1 while writes are failing (disk full, I/O error).
+    pub write_failing: bool,
+    /// Write batches that could not be committed, since start.
+    pub write_failures: u64,
 }

@@ -192,7 +192,7 @@ pub trait HousekeepingStore {
     fn probe(&self, now: i64) -> Result<(), StoreError>;
 
     /// The gauges of `/metrics`.
-    fn gauges(&self) -> Result<crate::metrics::Gauges, StoreError>;
+    fn gauges(&self) -> Result<crate::store::Gauges, StoreError>;
 
     /// Deletes history older than its retention: answered platform events (the idempotency
     /// window) and delivered or failed outbox messages. Returns how many rows went.

@@ -22,8 +22,8 @@ impl HousekeepingStore for SqliteTx<'_> {
     }
 
     /// The gauges of `/metrics`.
-    fn gauges(&self) -> Result<crate::metrics::Gauges, StoreError> {
-        let mut g = crate::metrics::Gauges::default();
+    fn gauges(&self) -> Result<crate::store::Gauges, StoreError> {
+        let mut g = crate::store::Gauges::default();
         let mut stmt = self.conn.prepare_cached(
             "SELECT kind, status, COUNT(*) FROM outbox WHERE status IN ('pending', 'failed') \
              GROUP BY kind, status",

@@ -25,27 +25,7 @@ fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
     }
 }
 
-/// Gauges read from the store when scraped.
-#[derive(Debug, Default, Clone)]
-pub struct Gauges {
-    pub outbox_pending: Vec<(String, i64)>,
-    pub outbox_failed: Vec<(String, i64)>,
-    pub active_conferences: i64,
-    pub active_calls: i64,
-    pub deadlines: i64,
-    pub store: StoreGauges,
-}
-
-/// The store's own state, read from the process (not the database) at scrape.
-#[derive(Debug, Default, Clone)]
-pub struct StoreGauges {
-    pub wal_bytes: u64,
-    pub wal_limit_bytes: u64,
-    /// 1 while writes are failing (disk full, I/O error).
-    pub write_failing: bool,
-    /// Write batches that could not be committed, since start.
-    pub write_failures: u64,
-}
+pub use crate::store::{Gauges, StoreGauges};
 
 fn escape(label: &str) -> String {
     label

@@ -1,5 +1,5 @@
-//! Durable deadlines: conference timeouts, kick grace periods and the XML idle rule are rows in
-//! SQLite, fired by one scheduler. After a restart every overdue deadline fires at once.
+//! The deadline scheduler: fires due conference timeouts, kick grace periods and XML idle
+//! rules (rows in the store); after a restart every overdue deadline fires at once.
 
 use crate::engine::Engine;
 use crate::store::LogGate;
@@ -12,38 +12,9 @@ const ROUND: usize = 512;
 /// Longest pause between rounds while deadlines fail to fire.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeadlineKind {
-    /// A conference's `timeout` elapsed: terminate it.
-    ConferenceTimeout,
-    /// A kicked call was not reported as left in time: mark it left.
-    KickGrace,
-    /// An XML-API conference nobody joined in time: terminate and delete it.
-    Idle,
-}
-
-impl DeadlineKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeadlineKind::ConferenceTimeout => "conference_timeout",
-            DeadlineKind::KickGrace => "kick_grace",
-            DeadlineKind::Idle => "idle",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "conference_timeout" => Some(DeadlineKind::ConferenceTimeout),
-            "kick_grace" => Some(DeadlineKind::KickGrace),
-            "idle" => Some(DeadlineKind::Idle),
-            _ => None,
-        }
-    }
-}
-
 /// Fires due deadlines until the task is dropped; `wake` is notified when a deadline is set so
 /// an earlier one than the scheduler waits for is not missed.
-pub async fn run_scheduler(engine: Engine, wake: Arc<Notify>) {
+pub async fn run(engine: Engine, wake: Arc<Notify>) {
     // While the store fails, the same deadlines fail every round: one log line per interval,
     // and rounds spaced out up to `MAX_BACKOFF`.
     let gate = LogGate::new(Duration::from_secs(10));
