@@ -4,6 +4,7 @@
 use crate::actions::{ActionKind, ConditionValue, HttpMethod, Program, RecordingFormat};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
 
 /// Most steps one run may take (§4).
 pub const MAX_STEPS: usize = 1000;
@@ -101,71 +102,80 @@ fn condition_holds(cond: &crate::actions::Comparison, value: &ConditionValue, va
 
 /// Runs `program` from its first step.
 pub fn run(program: &Program, variables: Variables) -> Outcome {
-    let mut out = Outcome {
-        variables,
-        ..Outcome::default()
+    let mut run = Run {
+        program,
+        out: Outcome {
+            variables,
+            ..Outcome::default()
+        },
+        loops: HashMap::new(),
     };
-    let mut loops: HashMap<usize, u32> = HashMap::new();
     let end = program.steps.len();
     let mut pc = 0usize;
     while pc < end {
-        if out.steps >= MAX_STEPS {
-            out.error = Some(format!(
+        if run.out.steps >= MAX_STEPS {
+            run.out.error = Some(format!(
                 "the action list ran for more than {MAX_STEPS} steps and was stopped"
             ));
             break;
         }
-        out.steps += 1;
-        let step = &program.steps[pc];
-        let vars = &out.variables;
-        let mut next = step.next;
-        match &step.action.kind {
-            ActionKind::Talk {
-                text,
-                gender,
-                language,
-                digits_handle,
-            } => {
-                let mut option = json!({
-                    "text": substitute(text, vars),
-                    "gender": gender.as_str(),
-                    "language": language,
-                });
-                if !digits_handle.is_empty() {
-                    option["digits_handle"] = json!(digits_handle);
-                }
-                out.actions.push(json!({"type": "talk", "option": option}));
+        run.out.steps += 1;
+        match run.step(pc) {
+            Some(next) => pc = next,
+            None => break,
+        }
+    }
+    run.out
+}
+
+/// One run in progress: the program, what it has produced, and how often each `goto` jumped.
+struct Run<'p> {
+    program: &'p Program,
+    out: Outcome,
+    loops: HashMap<usize, u32>,
+}
+
+impl Run<'_> {
+    /// Executes the step at `pc`; returns where control goes, or `None` when the run ends.
+    fn step(&mut self, pc: usize) -> Option<usize> {
+        let step = &self.program.steps[pc];
+        let kind = &step.action.kind;
+        if let Some(action) = media(kind, &self.out.variables) {
+            self.out.actions.push(action);
+            if matches!(kind, ActionKind::Hangup { .. }) {
+                self.out.hangup = true;
+                return None;
             }
-            ActionKind::Play { stream_urls } => {
-                let urls: Vec<String> = stream_urls.iter().map(|u| substitute(u, vars)).collect();
-                out.actions
-                    .push(json!({"type": "play", "option": {"stream_urls": urls}}));
-            }
-            ActionKind::Beep => out.actions.push(json!({"type": "beep", "option": {}})),
-            ActionKind::Sleep { duration_ms } => out
-                .actions
-                .push(json!({"type": "sleep", "option": {"duration": duration_ms}})),
-            ActionKind::Hangup { reason } => {
-                out.actions.push(
-                    json!({"type": "hangup", "option": {"reason": substitute(reason, vars)}}),
-                );
-                out.hangup = true;
-                break;
-            }
+            return Some(step.next);
+        }
+        if let Some(effect) = effect(kind, &self.out.variables) {
+            self.out.effects.push(effect);
+            return Some(step.next);
+        }
+        self.control(pc, kind, step.next)
+    }
+
+    /// Variables, jumps and the end of the list: where control goes next, or `None` to stop.
+    fn control(&mut self, pc: usize, kind: &ActionKind, next: usize) -> Option<usize> {
+        let end = self.program.steps.len();
+        let vars = &self.out.variables;
+        let jump = |id: Uuid| self.program.resolve(id).unwrap_or(end);
+        match kind {
             ActionKind::VariableSet { key, value } => {
-                let key = substitute(key, vars);
-                let value = substitute(value, vars);
-                out.variables.insert(key, value);
+                let (key, value) = (substitute(key, vars), substitute(value, vars));
+                self.out.variables.insert(key, value);
+                Some(next)
             }
             ActionKind::Goto {
                 target_id,
                 loop_count,
             } => {
-                let taken = loops.entry(pc).or_insert(0);
+                let taken = self.loops.entry(pc).or_insert(0);
                 if *taken < *loop_count {
                     *taken += 1;
-                    next = program.resolve(*target_id).unwrap_or(end);
+                    return Some(jump(*target_id));
                 }
+                Some(next)
             }
             ActionKind::Branch {
                 variable,
@@ -178,9 +188,7 @@ pub fn run(program: &Program, variables: Variables) -> Outcome {
                     .find(|(k, _)| k == value)
                     .map(|(_, id)| *id)
                     .unwrap_or(*default_target_id);
-                if !target.is_nil() {
-                    next = program.resolve(target).unwrap_or(end);
-                }
+                Some(if target.is_nil() { next } else { jump(target) })
             }
             ActionKind::ConditionVariable {
                 condition,
@@ -189,44 +197,84 @@ pub fn run(program: &Program, variables: Variables) -> Outcome {
                 false_target_id,
             } => {
                 let current = vars.get(variable).map(String::as_str).unwrap_or("");
-                if !condition_holds(condition, value, current) && !false_target_id.is_nil() {
-                    next = program.resolve(*false_target_id).unwrap_or(end);
-                }
-            }
-            ActionKind::WebhookSend {
-                uri,
-                method,
-                data_type,
-                data,
-                sync,
-            } => {
-                let body = match data {
-                    Value::String(s) => substitute(s, vars),
-                    other => substitute_json(other, vars).to_string(),
-                };
-                out.effects.push(Effect::Webhook {
-                    uri: substitute(uri, vars),
-                    method: *method,
-                    data_type: data_type.clone(),
-                    body,
-                    sync: *sync,
-                });
-            }
-            ActionKind::RecordingStart { format, duration } => {
-                out.effects.push(Effect::RecordingStart {
-                    format: *format,
-                    duration: *duration,
+                let holds = condition_holds(condition, value, current);
+                Some(if holds || false_target_id.is_nil() {
+                    next
+                } else {
+                    jump(*false_target_id)
                 })
             }
-            ActionKind::RecordingStop => out.effects.push(Effect::RecordingStop),
-            ActionKind::Stop => break,
-            ActionKind::Jump { target_id } => next = program.resolve(*target_id).unwrap_or(end),
+            ActionKind::Stop => None,
+            ActionKind::Jump { target_id } => Some(jump(*target_id)),
             // Compilation inlines every flow; one left here is a bug, so skip it harmlessly.
-            ActionKind::Flow { .. } => {}
+            _ => Some(next),
         }
-        pc = next;
     }
-    out
+}
+
+/// The action a media step emits to the platform, with variables substituted.
+fn media(kind: &ActionKind, vars: &Variables) -> Option<Value> {
+    Some(match kind {
+        ActionKind::Talk {
+            text,
+            gender,
+            language,
+            digits_handle,
+        } => {
+            let mut option = json!({
+                "text": substitute(text, vars),
+                "gender": gender.as_str(),
+                "language": language,
+            });
+            if !digits_handle.is_empty() {
+                option["digits_handle"] = json!(digits_handle);
+            }
+            json!({"type": "talk", "option": option})
+        }
+        ActionKind::Play { stream_urls } => {
+            let urls: Vec<String> = stream_urls.iter().map(|u| substitute(u, vars)).collect();
+            json!({"type": "play", "option": {"stream_urls": urls}})
+        }
+        ActionKind::Beep => json!({"type": "beep", "option": {}}),
+        ActionKind::Sleep { duration_ms } => {
+            json!({"type": "sleep", "option": {"duration": duration_ms}})
+        }
+        ActionKind::Hangup { reason } => {
+            json!({"type": "hangup", "option": {"reason": substitute(reason, vars)}})
+        }
+        _ => return None,
+    })
+}
+
+/// The engine-side effect of a step (webhooks, recordings), with variables substituted.
+fn effect(kind: &ActionKind, vars: &Variables) -> Option<Effect> {
+    Some(match kind {
+        ActionKind::WebhookSend {
+            uri,
+            method,
+            data_type,
+            data,
+            sync,
+        } => {
+            let body = match data {
+                Value::String(s) => substitute(s, vars),
+                other => substitute_json(other, vars).to_string(),
+            };
+            Effect::Webhook {
+                uri: substitute(uri, vars),
+                method: *method,
+                data_type: data_type.clone(),
+                body,
+                sync: *sync,
+            }
+        }
+        ActionKind::RecordingStart { format, duration } => Effect::RecordingStart {
+            format: *format,
+            duration: *duration,
+        },
+        ActionKind::RecordingStop => Effect::RecordingStop,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

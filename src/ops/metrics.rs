@@ -93,6 +93,14 @@ impl Metrics {
             "confab_rate_limited_total {}",
             self.rate_limited.load(Ordering::Relaxed)
         );
+        render_gauges(&mut out, g);
+        out
+    }
+}
+
+/// The gauges read from the store at scrape time.
+fn render_gauges(out: &mut String, g: &Gauges) {
+    {
         let _ = writeln!(
             out,
             "# HELP confab_outbox_depth Messages waiting in the outbox, by kind."
@@ -139,8 +147,7 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE confab_deadlines_pending gauge");
         let _ = writeln!(out, "confab_deadlines_pending {}", g.deadlines);
-        render_store(&mut out, &g.store);
-        out
+        render_store(out, &g.store);
     }
 }
 
