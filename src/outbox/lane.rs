@@ -20,8 +20,11 @@ const RUN: usize = 256;
 /// Outcomes are recorded at least this often while a run goes on, so the delivery log lags
 /// little behind even when the receiver is slow.
 const RECORD_EVERY: Duration = Duration::from_millis(50);
-/// Longest pause between tries to record outcomes while the store cannot write.
-const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest pause between tries to record outcomes while the store cannot write. Short, and
+/// shorter than the dispatcher's own backoff (10 s): once the store recovers, a held outcome
+/// is recorded before anyone could claim its message again after a long outage's expired
+/// lease.
+const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(1);
 /// How long a claim holds a message for its owner. A lane stops a run before an attempt could
 /// outlast it; an owner that dies simply lets it expire, and another takes the message over.
 pub(super) const LEASE: Duration = Duration::from_secs(30);
