@@ -74,7 +74,8 @@ const ANSWERED: u16 = 200;
 const REFUSED: u16 = 0;
 
 impl Refusal {
-    /// Rebuilds a stored refusal from its reason code and message.
+    /// Rebuilds a refusal stored before refusals had a serde form, from its reason code and
+    /// message.
     fn from_stored(code: &str, message: &str) -> Refusal {
         match code {
             "CONFERENCE_NOT_FOUND" => Refusal::ConferenceNotFound,
@@ -133,7 +134,8 @@ impl Engine {
                 (answer, webhooks)
             }
             Err(EngineError::Refused(r)) => {
-                let stored = json!({"reason": r.code(), "message": r.to_string()}).to_string();
+                let stored =
+                    json!({"reason": r.code(), "message": r.to_string(), "refusal": r}).to_string();
                 // If the same id was answered meanwhile, that first answer stands.
                 let first = self
                     .write(move |db| {
@@ -446,10 +448,15 @@ impl Engine {
 fn replayed(status: u16, body: &str) -> Result<String, Refusal> {
     if status == REFUSED {
         let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-        Err(Refusal::from_stored(
-            v["reason"].as_str().unwrap_or(""),
-            v["message"].as_str().unwrap_or(""),
-        ))
+        // Refusals are stored in their own serde form; rows written before it existed carry
+        // only the reason code and message, rebuilt as before.
+        match serde_json::from_value::<Refusal>(v["refusal"].clone()) {
+            Ok(r) => Err(r),
+            Err(_) => Err(Refusal::from_stored(
+                v["reason"].as_str().unwrap_or(""),
+                v["message"].as_str().unwrap_or(""),
+            )),
+        }
     } else {
         Ok(body.to_string())
     }

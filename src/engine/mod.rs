@@ -59,8 +59,9 @@ pub struct StoreHealth {
     pub write: crate::store::WriteState,
 }
 
-/// A domain rule said no. Each has a stable reason code of the API contract.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A domain rule said no. Each has a stable reason code of the API contract. Its serde form
+/// is how a refused platform event's answer is stored for replays.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum Refusal {
     #[error("conference not found")]
     ConferenceNotFound,
