@@ -21,6 +21,8 @@ const MAX_LANES: usize = 256;
 pub(super) const MAX_LANES_PER_CUSTOMER: usize = 16;
 /// Most keys claimed per round.
 const ROUND: usize = 256;
+/// Shortest time between two rounds.
+const MIN_ROUND_GAP: Duration = Duration::from_millis(10);
 /// Longest pause after the store failed to answer the dispatcher.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -120,6 +122,9 @@ impl Dispatcher {
             match self.round().await {
                 Ok(wait) => {
                     backoff = Duration::from_millis(250);
+                    // Under load every commit wakes the dispatcher; a short floor between
+                    // rounds keeps its claims from crowding the writer.
+                    tokio::time::sleep(MIN_ROUND_GAP).await;
                     if !wait.is_zero() {
                         tokio::select! {
                             _ = self.wake.notified() => {}

@@ -35,38 +35,81 @@ const LEASE_MARGIN: Duration = Duration::from_secs(12);
 /// none is due, one is to be retried later, another owner holds the next, or the store
 /// cannot be read.
 pub(super) async fn run(d: &Arc<Dispatcher>, owner: &Arc<str>, first: StoredMessage) {
-    let key = first.ordering_key.clone();
+    let key: Arc<str> = Arc::from(first.ordering_key.as_str());
     let mut batch = vec![first];
     let mut lease_until = d.clock.now().micros() + LEASE.as_micros() as i64;
     loop {
-        let stopped = deliver_run(d, owner, batch, lease_until).await;
-        if stopped {
-            return;
-        }
+        let (wait, outcomes) = deliver_run(d, owner, batch, lease_until).await;
+        // The last outcomes of a run and the claim of the next run are one write, so the key
+        // is never free between two runs for another owner to take over.
+        let claim = !wait && !d.is_stopping();
         let now = d.clock.now().micros();
         lease_until = now + LEASE.as_micros() as i64;
-        let (k, o) = (key.clone(), owner.clone());
-        let claimed = d
-            .store
-            .write(move |tx| tx.claim_run(&o, &k, now, lease_until, RUN))
-            .await;
-        batch = match claimed {
-            Ok(next) if !next.is_empty() => next,
-            _ => return,
-        };
+        let next = finish(
+            d,
+            owner,
+            &key,
+            outcomes,
+            claim.then_some((now, lease_until)),
+        )
+        .await;
+        if next.is_empty() {
+            return;
+        }
+        batch = next;
     }
 }
 
-/// Sends a run in order and records every outcome before it returns. Recording overlaps with
-/// sending (one record write in flight at a time), so a commit's latency does not pause the
-/// lane. Returns true when the key must wait (a message is to be retried later) or the lane
-/// must end (shutdown); messages not attempted are released.
+/// Records `outcomes` and, with `claim`, leases the key's next run in the same write; returns
+/// that run. While the store cannot write it keeps trying (see `record`): the lane keeps its
+/// key and sends nothing.
+async fn finish(
+    d: &Arc<Dispatcher>,
+    owner: &Arc<str>,
+    key: &Arc<str>,
+    outcomes: Vec<StoredMessage>,
+    claim: Option<(i64, i64)>,
+) -> Vec<StoredMessage> {
+    let Some((now, lease_until)) = claim else {
+        record(d.clone(), outcomes).await;
+        return Vec::new();
+    };
+    let outcomes = Arc::new(outcomes);
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let (batch, o, k) = (outcomes.clone(), owner.clone(), key.clone());
+        let written = d
+            .store
+            .write(move |tx| {
+                for m in batch.iter() {
+                    tx.record_attempt(m)?;
+                }
+                tx.claim_run(&o, &k, now, lease_until, RUN)
+            })
+            .await;
+        match written {
+            Ok(next) => return next,
+            Err(e) => {
+                if let Some(held) = d.store_gate.open() {
+                    tracing::error!(error = %e, messages = outcomes.len(), held_back = held, "outbox: cannot record delivery outcomes; holding them, nothing is sent again until they are recorded");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_RECORD_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Sends a run in order. Outcomes are recorded as it goes, overlapping with sending (one record
+/// write in flight at a time), so a commit's latency does not pause the lane; the last ones
+/// are handed back unrecorded with whether the key must wait (a message is to be retried
+/// later, or shutdown). Messages not attempted are released.
 async fn deliver_run(
     d: &Arc<Dispatcher>,
     owner: &Arc<str>,
     run: Vec<StoredMessage>,
     lease_until: i64,
-) -> bool {
+) -> (bool, Vec<StoredMessage>) {
     let mut ctx = RunContext::default();
     let mut unrecorded: Vec<StoredMessage> = Vec::new();
     let mut recording: Option<tokio::task::JoinHandle<()>> = None;
@@ -115,8 +158,7 @@ async fn deliver_run(
     if let Some(previous) = recording.take() {
         let _ = previous.await;
     }
-    record(d.clone(), unrecorded).await;
-    wait
+    (wait, unrecorded)
 }
 
 /// Gives back leases on messages this lane claimed but will not attempt now; if that fails
