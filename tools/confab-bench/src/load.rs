@@ -4,6 +4,7 @@
 use crate::support::*;
 use serde_json::{json, Value};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,10 @@ pub struct LoadResult {
     pub failures: usize,
 }
 
+/// Every call's events, signed, with the conference they belong to. Events are kept in reverse
+/// order, so a connection pops them as joining, joined, left.
+type Work = Vec<(String, std::sync::Mutex<Vec<SignedEvent>>)>;
+
 /// Each connection takes conferences in turn and drives their calls through join, joined, left,
 /// with reads mixed in.
 pub async fn drive(
@@ -27,9 +32,43 @@ pub async fn drive(
     reads_per_call: usize,
     run: &str,
 ) -> LoadResult {
-    // Bodies are built and signed before the clock starts, so the generator spends its share
-    // of the machine sending rather than hashing.
-    let work: Vec<(String, std::sync::Mutex<Vec<SignedEvent>>)> = confs
+    let work = Arc::new(sign_work(confs, calls, run));
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (base, key) = (base.to_string(), key.to_string());
+            let (work, next) = (work.clone(), next.clone());
+            tokio::spawn(async move {
+                drive_connection(&base, &key, &work, &next, reads_per_call).await
+            })
+        })
+        .collect();
+    let mut total = ConnectionLoad::default();
+    for t in tasks {
+        if let Ok(done) = t.await {
+            total.events.extend(done.events);
+            total.reads.extend(done.reads);
+            total.failures += done.failures;
+        }
+    }
+    let elapsed = started.elapsed();
+    total.events.sort_unstable();
+    total.reads.sort_unstable();
+    LoadResult {
+        events: total.events.len(),
+        reads: total.reads.len(),
+        elapsed,
+        event_latency: total.events,
+        read_latency: total.reads,
+        failures: total.failures,
+    }
+}
+
+// Bodies are built and signed before the clock starts, so the generator spends its share of the
+// machine sending rather than hashing.
+fn sign_work(confs: &[String], calls: usize, run: &str) -> Work {
+    confs
         .iter()
         .flat_map(|c| (0..calls).map(move |j| (c.clone(), j)))
         .map(|(conf, j)| {
@@ -46,75 +85,65 @@ pub async fn drive(
                 .collect();
             (conf, std::sync::Mutex::new(events))
         })
-        .collect();
-    let work = Arc::new(work);
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (base, key, work, next) = (
-            base.to_string(),
-            key.to_string(),
-            work.clone(),
-            next.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let c = client();
-            let (mut ev, mut rd, mut fails) = (Vec::new(), Vec::new(), 0usize);
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((conf, events)) = work.get(i) else {
-                    break;
-                };
-                let mut events = match events.lock() {
-                    Ok(mut e) => std::mem::take(&mut *e),
-                    Err(_) => Vec::new(),
-                };
-                while let Some(event) = events.pop() {
-                    let t = Instant::now();
-                    let st = send_event(&c, &base, event).await;
-                    ev.push(t.elapsed().as_micros() as u32);
-                    if st != Ok(200) {
-                        fails += 1;
-                    }
-                }
-                for _ in 0..reads_per_call {
-                    let t = Instant::now();
-                    match c
-                        .get(format!("{base}/v1.0/conferences/{conf}"))
-                        .bearer_auth(&key)
-                        .send()
-                        .await
-                    {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes().await;
-                        }
-                        _ => fails += 1,
-                    }
-                    rd.push(t.elapsed().as_micros() as u32);
-                }
+        .collect()
+}
+
+/// What one connection measured: latencies in microseconds, and requests that failed.
+#[derive(Default)]
+struct ConnectionLoad {
+    events: Vec<u32>,
+    reads: Vec<u32>,
+    failures: usize,
+}
+
+/// One connection: takes the next conference's call until none is left, sends its events, then
+/// reads the conference `reads_per_call` times.
+async fn drive_connection(
+    base: &str,
+    key: &str,
+    work: &Work,
+    next: &AtomicUsize,
+    reads_per_call: usize,
+) -> ConnectionLoad {
+    let c = client();
+    let mut load = ConnectionLoad::default();
+    while let Some((conf, events)) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+        let mut events = match events.lock() {
+            Ok(mut e) => std::mem::take(&mut *e),
+            Err(_) => Vec::new(),
+        };
+        while let Some(event) = events.pop() {
+            let t = Instant::now();
+            let st = send_event(&c, base, event).await;
+            load.events.push(t.elapsed().as_micros() as u32);
+            if st != Ok(200) {
+                load.failures += 1;
             }
-            (ev, rd, fails)
-        }));
-    }
-    let (mut event_latency, mut read_latency, mut failures) = (Vec::new(), Vec::new(), 0);
-    for t in tasks {
-        if let Ok((e, r, f)) = t.await {
-            event_latency.extend(e);
-            read_latency.extend(r);
-            failures += f;
+        }
+        for _ in 0..reads_per_call {
+            let t = Instant::now();
+            if !read_conference(&c, base, key, conf).await {
+                load.failures += 1;
+            }
+            load.reads.push(t.elapsed().as_micros() as u32);
         }
     }
-    let elapsed = started.elapsed();
-    event_latency.sort_unstable();
-    read_latency.sort_unstable();
-    LoadResult {
-        events: event_latency.len(),
-        reads: read_latency.len(),
-        elapsed,
-        event_latency,
-        read_latency,
-        failures,
+    load
+}
+
+/// One GET of a conference, body read; false when it failed or was not a success.
+async fn read_conference(c: &reqwest::Client, base: &str, key: &str, conf: &str) -> bool {
+    match c
+        .get(format!("{base}/v1.0/conferences/{conf}"))
+        .bearer_auth(key)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => {
+            let _ = r.bytes().await;
+            true
+        }
+        _ => false,
     }
 }
 
