@@ -2,7 +2,7 @@
 
 use crate::actions::flows::{self, FlowSet};
 use crate::config::{parse_schedule, Config};
-use crate::domain::timestamp::SystemClock;
+use crate::domain::timestamp::{Clock, SystemClock};
 use crate::engine::{Engine, EngineSettings};
 use crate::http::{self, AppState};
 use crate::ops::ratelimit::Limiter;
@@ -44,6 +44,13 @@ pub struct App {
 
 impl App {
     pub fn build(config: Config) -> Result<App, StartError> {
+        App::build_with_clock(config, Arc::new(SystemClock::default()))
+    }
+
+    /// `build` with another source of "now" for every timestamp, deadline and retry time.
+    /// Production always uses `build` (the system clock); tests pass a clock they can move
+    /// forward, so a deadline or a retry comes due without the test sleeping for it.
+    pub fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
         let webhook_schedule =
             parse_schedule("webhook-retry-schedule", &config.webhook_retry_schedule)
                 .map_err(StartError::Config)?;
@@ -84,7 +91,7 @@ impl App {
             allow_private_targets: config.webhook_allow_private,
             page_bytes: config.page_bytes,
         };
-        let engine = Engine::new(store, Arc::new(SystemClock::default()), flows, settings);
+        let engine = Engine::new(store, clock, flows, settings);
         let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
             addr: config.bind.clone(),
             source,

@@ -1,23 +1,14 @@
 //! Operations and abuse: /metrics, rate limits, bad-key floods, graceful shutdown, and the
 //! concurrency guarantees under many simultaneous requests.
 
-mod common;
-
-use common::{sign_event, Server, PLATFORM_SECRET};
+use crate::support::{allow_private, signed, Receiver, Reply, TestServer};
 use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
-
-async fn signed_server(configure: impl FnOnce(&mut confab::Config)) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = common::test_config(&dir);
-    c.platform_secret = Some(PLATFORM_SECRET.into());
-    configure(&mut c);
-    Server::start_with(dir, c).await
-}
 
 #[tokio::test]
 async fn metrics_expose_the_named_series() {
-    let s = signed_server(|_| {}).await;
+    let s = TestServer::start_with(signed).await;
     let a = s.create_customer("a").await;
     let (_, conf) = s
         .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({})))
@@ -71,7 +62,11 @@ async fn metrics_expose_the_named_series() {
 
 #[tokio::test]
 async fn a_customer_over_its_rate_gets_429_and_others_are_served() {
-    let s = signed_server(|c| c.rate_limit = 5).await;
+    let s = TestServer::start_with(|c| {
+        signed(c);
+        c.rate_limit = 5;
+    })
+    .await;
     let noisy = s.create_customer("noisy").await;
     let quiet = s.create_customer("quiet").await;
     let mut limited = None;
@@ -110,7 +105,11 @@ async fn a_customer_over_its_rate_gets_429_and_others_are_served() {
 
 #[tokio::test]
 async fn a_flood_of_bad_keys_is_cut_off_without_hurting_real_customers() {
-    let s = signed_server(|c| c.auth_failure_limit = 10).await;
+    let s = TestServer::start_with(|c| {
+        signed(c);
+        c.auth_failure_limit = 10;
+    })
+    .await;
     let a = s.create_customer("a").await;
     let (st, _) = s.call("GET", "/v1.0/conferences", Some(&a.key), None).await;
     assert_eq!(st, 200, "a customer already using the service");
@@ -154,37 +153,34 @@ async fn a_flood_of_bad_keys_is_cut_off_without_hurting_real_customers() {
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_requests() {
-    let receiver = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
-        .mount(&receiver)
-        .await;
-    let s = signed_server(|c| c.webhook_allow_private = true).await;
+    let receiver =
+        Receiver::answering(Reply::status(200).delayed(Duration::from_millis(1500))).await;
+    let s = TestServer::start_with(|c| {
+        signed(c);
+        allow_private(c);
+    })
+    .await;
     let a = s.create_customer("a").await;
-    let (_, conf) = s
-        .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({"pre_actions": [{"type": "webhook_send", "option": {"uri": receiver.uri(), "sync": true}}, {"type": "beep"}]})))
+    let conf = s
+        .create_conference(&a.key, json!({"pre_actions": [{"type": "webhook_send", "option": {"uri": receiver.uri(), "sync": true}}, {"type": "beep"}]}))
         .await;
     let cid = conf["id"].as_str().unwrap().to_string();
-    let body = json!({"id": "slow", "type": "call_joining", "data": {"call_id": "c", "conference_id": cid}}).to_string().into_bytes();
-    let req = sign_event(
-        s.client.post(s.url("/v1.0/platform/events")),
-        "slow",
-        &body,
-        "valid",
-    )
-    .body(body);
-    let in_flight = tokio::spawn(req.send());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let in_flight = tokio::spawn(
+        s.event(
+            "slow",
+            "call_joining",
+            json!({"call_id": "c", "conference_id": cid}),
+        )
+        .send(),
+    );
+    // Once its sync webhook has reached the (slow) receiver, the event is in flight.
+    receiver.wait_for_total(1, Duration::from_secs(10)).await;
     let base = s.base.clone();
     let stopping = tokio::spawn(s.stop());
-    let res = in_flight
-        .await
-        .unwrap()
-        .expect("the in-flight request is answered");
-    assert_eq!(res.status(), 200);
-    let v: Value = res.json().await.unwrap();
-    assert_eq!(v["actions"][0]["type"], "beep");
-    let _dir = stopping.await.unwrap();
+    let answer = in_flight.await.expect("the in-flight request is answered");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json["actions"][0]["type"], "beep");
+    let _stopped = stopping.await.unwrap();
     assert!(
         reqwest::get(format!("{base}/healthz")).await.is_err(),
         "no longer accepting"
@@ -193,7 +189,11 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 
 #[tokio::test]
 async fn a_thousand_simultaneous_joins_and_leaves_leave_the_list_exact() {
-    let s = signed_server(|c| c.workers = Some(2)).await;
+    let s = TestServer::start_with(|c| {
+        signed(c);
+        c.workers = Some(2);
+    })
+    .await;
     let a = s.create_customer("a").await;
     let (_, conf) = s
         .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({})))
@@ -208,55 +208,34 @@ async fn a_thousand_simultaneous_joins_and_leaves_leave_the_list_exact() {
         )
     };
     let joins: Vec<_> = (0..n).flat_map(|i| [ev("call_joining", i)]).collect();
-    for (st, _) in
-        futures_util::future::join_all(joins.iter().map(|(id, t, d)| s.event(id, t, d.clone())))
-            .await
+    for answer in futures_util::future::join_all(
+        joins
+            .iter()
+            .map(|(id, t, d)| s.event(id, t, d.clone()).send()),
+    )
+    .await
     {
-        assert_eq!(st, 200);
+        assert_eq!(answer.status, 200);
     }
     // Joined for all, and at the same time leaves for the odd ones: 1,050 concurrent events.
     let mixed: Vec<_> = (0..n)
         .map(|i| ev("call_joined", i))
         .chain((0..n).filter(|i| i % 2 == 1).map(|i| ev("call_left", i)))
         .collect();
-    futures_util::future::join_all(mixed.iter().map(|(id, t, d)| s.event(id, t, d.clone()))).await;
-    let (_, conf) = s
-        .call(
-            "GET",
-            &format!("/v1.0/conferences/{cid}"),
-            Some(&a.key),
-            None,
-        )
-        .await;
-    let ids: std::collections::HashSet<String> = conf["conferencecall_ids"]
+    futures_util::future::join_all(
+        mixed
+            .iter()
+            .map(|(id, t, d)| s.event(id, t, d.clone()).send()),
+    )
+    .await;
+    let conf = s.conference(&a.key, &cid).await;
+    let ids: HashSet<String> = conf["conferencecall_ids"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
-    let mut expected = std::collections::HashSet::new();
-    let mut token = String::new();
-    loop {
-        let (_, page) = s
-            .call(
-                "GET",
-                &format!(
-                    "/v1.0/conferencecalls?conference_id={cid}&status=joined&page_token={token}"
-                ),
-                Some(&a.key),
-                None,
-            )
-            .await;
-        for c in page["result"].as_array().unwrap() {
-            let num: usize = c["reference_id"].as_str().unwrap()[1..].parse().unwrap();
-            assert_eq!(num % 2, 0, "only even calls stay joined");
-            expected.insert(c["id"].as_str().unwrap().to_string());
-        }
-        token = page["next_page_token"].as_str().unwrap().to_string();
-        if token.is_empty() {
-            break;
-        }
-    }
+    let expected = joined_calls(&s, &a.key, &cid).await;
     assert_eq!(expected.len(), n / 2);
     assert_eq!(
         ids, expected,
@@ -264,35 +243,49 @@ async fn a_thousand_simultaneous_joins_and_leaves_leave_the_list_exact() {
     );
 }
 
+/// The ids of a conference's joined calls, page by page; each must be an even call.
+async fn joined_calls(s: &TestServer, key: &str, cid: &str) -> HashSet<String> {
+    let mut joined = HashSet::new();
+    let mut token = String::new();
+    loop {
+        let path =
+            format!("/v1.0/conferencecalls?conference_id={cid}&status=joined&page_token={token}");
+        let (_, page) = s.call("GET", &path, Some(key), None).await;
+        for c in page["result"].as_array().unwrap() {
+            let num: usize = c["reference_id"].as_str().unwrap()[1..].parse().unwrap();
+            assert_eq!(num % 2, 0, "only even calls stay joined");
+            joined.insert(c["id"].as_str().unwrap().to_string());
+        }
+        token = page["next_page_token"].as_str().unwrap().to_string();
+        if token.is_empty() {
+            return joined;
+        }
+    }
+}
+
 #[tokio::test]
 async fn concurrent_delete_and_joins_never_leave_a_joined_call_in_a_terminated_conference() {
-    let s = signed_server(|c| c.kick_grace = 1).await;
+    let s = TestServer::start_with(|c| {
+        signed(c);
+        c.kick_grace = 1;
+    })
+    .await;
     let a = s.create_customer("a").await;
     for round in 0..5 {
-        let (_, conf) = s
-            .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({})))
-            .await;
+        let conf = s.create_conference(&a.key, json!({})).await;
         let cid = conf["id"].as_str().unwrap().to_string();
         let joins = (0..20).map(|i| {
             let (s, cid) = (&s, cid.clone());
             async move {
                 let call = format!("r{round}-c{i}");
-                let (st, _) = s
-                    .event(
-                        &format!("{call}-a"),
-                        "call_joining",
-                        json!({"call_id": call, "conference_id": cid}),
-                    )
+                let data = json!({"call_id": call, "conference_id": cid});
+                let joining = s
+                    .event(&format!("{call}-a"), "call_joining", data.clone())
                     .await;
-                if st == 200 {
-                    s.event(
-                        &format!("{call}-b"),
-                        "call_joined",
-                        json!({"call_id": call, "conference_id": cid}),
-                    )
-                    .await;
+                if joining.status == 200 {
+                    s.event(&format!("{call}-b"), "call_joined", data).await;
                 }
-                st
+                joining.status
             }
         });
         let path = format!("/v1.0/conferences/{cid}");
@@ -302,18 +295,9 @@ async fn concurrent_delete_and_joins_never_leave_a_joined_call_in_a_terminated_c
             statuses.iter().all(|st| *st == 200 || *st == 409),
             "{statuses:?}"
         );
-        common::eventually(Duration::from_secs(6), "terminated", || async {
-            let (_, c) = s
-                .call(
-                    "GET",
-                    &format!("/v1.0/conferences/{cid}"),
-                    Some(&a.key),
-                    None,
-                )
-                .await;
-            (c["status"] == "terminated").then_some(())
-        })
-        .await;
+        // Calls kicked by the DELETE have their grace (1 s) pass on confab's clock.
+        s.advance(Duration::from_secs(1));
+        s.wait_for_status(&a.key, &cid, "terminated").await;
         let (_, calls) = s
             .call(
                 "GET",
@@ -330,19 +314,19 @@ async fn concurrent_delete_and_joins_never_leave_a_joined_call_in_a_terminated_c
 
 #[tokio::test]
 async fn openapi_describes_exactly_the_registered_routes() {
-    let s = signed_server(|_| {}).await;
+    let s = TestServer::start_with(signed).await;
     let res = s.client.get(s.url("/openapi.json")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let doc: Value = res.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
-    let mut described = std::collections::BTreeSet::new();
+    let mut described = BTreeSet::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
             assert!(op["responses"]["200"].is_object(), "{method} {path}");
             described.insert((method.clone(), path.trim_start_matches("/v1.0").to_string()));
         }
     }
-    let registered: std::collections::BTreeSet<(String, String)> =
+    let registered: BTreeSet<(String, String)> =
         confab::http::registered_routes().into_iter().collect();
     assert!(!registered.is_empty());
     let undocumented: Vec<_> = registered.difference(&described).collect();
@@ -369,7 +353,7 @@ async fn openapi_describes_exactly_the_registered_routes() {
 #[tokio::test]
 async fn slow_and_oversized_clients_do_not_stop_others_being_served() {
     use tokio::io::AsyncWriteExt;
-    let s = signed_server(|_| {}).await;
+    let s = TestServer::start_with(signed).await;
     let a = s.create_customer("a").await;
     let addr = s.base.trim_start_matches("http://").to_string();
     // Fifty slow-loris connections: half a request head each, never finished.

@@ -1,9 +1,7 @@
 //! Answers bounded in bytes: list pages stop at a byte budget without skipping or repeating an
 //! item, and the real binary's memory stays bounded while many clients read the largest pages.
 
-mod common;
-
-use common::{Server, ADMIN_TOKEN};
+use crate::support::{Customer, TestServer, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -28,7 +26,7 @@ fn big_conference(i: usize) -> Value {
 /// Walks every page of a JSON list; checks each page's items stay within `budget` bytes (or
 /// the page has one item) and that it was cut only when the next item would not fit.
 /// Returns the ids in order and the number of pages.
-async fn walk(s: &Server, key: &str, path: &str, budget: usize) -> (Vec<String>, usize) {
+async fn walk(s: &TestServer, key: &str, path: &str, budget: usize) -> (Vec<String>, usize) {
     let mut pages: Vec<Vec<Value>> = Vec::new();
     let mut token = String::new();
     loop {
@@ -70,7 +68,7 @@ async fn walk(s: &Server, key: &str, path: &str, budget: usize) -> (Vec<String>,
 
 #[tokio::test]
 async fn pages_of_big_conferences_are_cut_by_bytes_and_skip_or_repeat_nothing() {
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let c = s.create_customer("acme").await;
     let mut created = Vec::new();
     for i in 0..10 {
@@ -99,7 +97,7 @@ async fn pages_of_big_conferences_are_cut_by_bytes_and_skip_or_repeat_nothing() 
 
 /// Walks the XML API's participant pages; returns the `callSid`s in order and the number of
 /// pages.
-async fn xml_parts(s: &Server, c: &common::Customer, cid: &str) -> (Vec<String>, usize) {
+async fn xml_parts(s: &TestServer, c: &Customer, cid: &str) -> (Vec<String>, usize) {
     let mut parts = Vec::new();
     let mut query = String::new();
     for pages in 1..=10 {
@@ -130,10 +128,7 @@ async fn xml_parts(s: &Server, c: &common::Customer, cid: &str) -> (Vec<String>,
 #[tokio::test]
 async fn every_list_is_cut_by_a_small_byte_budget() {
     const BUDGET: usize = 1500;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(&dir);
-    config.page_bytes = BUDGET;
-    let s = Server::start_with(dir, config).await;
+    let s = TestServer::start_with(|c| c.page_bytes = BUDGET).await;
     // Notifications to a loopback receiver are refused (and logged as failed): enough to
     // fill the delivery log.
     let c = s
@@ -162,13 +157,16 @@ async fn every_list_is_cut_by_a_small_byte_budget() {
         assert_eq!(
             s.event(&format!("rf{n}"), "recording_finished", data)
                 .await
-                .0,
+                .status,
             200
         );
     }
     for n in 0..10 {
         let data = json!({"call_id": format!("call-{n}"), "conference_id": cid});
-        assert_eq!(s.event(&format!("j{n}"), "call_joining", data).await.0, 200);
+        assert_eq!(
+            s.event(&format!("j{n}"), "call_joining", data).await.status,
+            200
+        );
     }
     let (calls, pages) = walk(&s, &c.key, "/v1.0/conferencecalls", BUDGET).await;
     assert_eq!(

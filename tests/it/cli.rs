@@ -1,7 +1,6 @@
 //! The `confab` binary's subcommands, run as a user would run them.
 
-mod common;
-
+use crate::support::TestServer;
 use std::process::Command;
 
 fn confab() -> Command {
@@ -106,7 +105,7 @@ fn serve_help_lists_every_setting() {
 #[tokio::test]
 async fn backup_copies_a_live_database() {
     // A running server with data in it.
-    let s = common::Server::start().await;
+    let s = TestServer::start().await;
     let a = s.create_customer("a").await;
     s.call(
         "POST",
@@ -115,8 +114,8 @@ async fn backup_copies_a_live_database() {
         Some(serde_json::json!({"name": "kept"})),
     )
     .await;
-    let db = s.dir.path().join("confab.db");
-    let copy = s.dir.path().join("copy.db");
+    let db = s.db_path();
+    let copy = db.with_file_name("copy.db");
     let out = confab()
         .args(["backup", "--db"])
         .arg(&db)

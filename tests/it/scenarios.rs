@@ -1,22 +1,23 @@
 //! Runs every data file in `tests/scenarios/`: each a sequence of API calls and platform events
 //! with the expected answers, against a fresh real server. See tests/scenarios/README.md.
 
-mod common;
-
-use common::Server;
-use serde_json::{Map, Value};
+use crate::support::{
+    allow_private, signed, Receiver, Signing, TestServer, XmlDoc, ADMIN_TOKEN, PLATFORM_SECRET,
+};
+use confab::Config;
+use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use std::time::Duration;
 
 struct Run {
-    server: Server,
+    server: TestServer,
     vars: HashMap<String, String>,
     keys: HashMap<String, String>,
     secrets: HashMap<String, String>,
     /// Plays the telephony platform (`/commands`) and every customer's webhook receiver
     /// (`/hooks/{customer}`).
-    peer: MockServer,
+    peer: Receiver,
 }
 
 /// Replaces `${name}` with saved variables everywhere in a JSON value.
@@ -135,37 +136,19 @@ fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 impl Run {
     /// Checks what the peer received at `path` so far: exactly `expected.len()` JSON bodies,
     /// each matching its expectation, in order. Signatures are verified on the way.
-    async fn received(&self, path: &str, secret: &str, expected: &Value) -> Result<(), String> {
+    fn received(&self, path: &str, secret: &str, expected: &Value) -> Result<(), String> {
         let expected = expected
             .as_array()
             .ok_or("the expectation must be a list")?;
         let got: Vec<Value> = self
             .peer
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| r.url.path() == path)
+            .at(path)
+            .iter()
             .map(|r| {
-                let h = |n: &str| {
-                    r.headers
-                        .get(n)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string()
-                };
-                let signed = common::signature_valid(
-                    secret,
-                    &h("webhook-id"),
-                    &h("webhook-timestamp"),
-                    &r.body,
-                    &h("webhook-signature"),
-                );
-                let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-                if signed {
-                    body
+                if r.signed_by(secret) {
+                    r.json()
                 } else {
-                    serde_json::json!({"unsigned": body})
+                    json!({"unsigned": r.json()})
                 }
             })
             .collect();
@@ -176,78 +159,61 @@ impl Run {
         )
     }
 
-    async fn step(&mut self, step: &Map<String, Value>) -> Result<(), String> {
+    /// XML status posts (onStatus): the <status> of each, in order, each signed by one of
+    /// the scenario's customers.
+    fn xml_posts(&self, path: &str, expected: &Value) -> Result<(), String> {
+        let got: Vec<String> = self
+            .peer
+            .at(path)
+            .iter()
+            .map(|r| {
+                let signed = self.secrets.values().any(|s| r.signed_by(s));
+                let status = XmlDoc::parse(&r.text())
+                    .ok()
+                    .and_then(|d| d.text("status").map(str::to_string))
+                    .unwrap_or_default();
+                if signed {
+                    status
+                } else {
+                    format!("unsigned {status}")
+                }
+            })
+            .collect();
+        matches(expected, Some(&json!(got)), path)
+    }
+
+    /// A step that checks what the peer received; `None` when the step is not one.
+    fn peer_step(&self, step: &Map<String, Value>) -> Option<Result<(), String>> {
+        let expected = || substitute(step.get("expect").unwrap_or(&Value::Null), &self.vars);
         if let Some(who) = step.get("webhooks").and_then(Value::as_str) {
-            let secret = self
-                .secrets
-                .get(who)
-                .cloned()
-                .ok_or(format!("unknown customer {who:?}"))?;
-            let expected = substitute(step.get("expect").unwrap_or(&Value::Null), &self.vars);
-            return self
-                .received(&format!("/hooks/{who}"), &secret, &expected)
-                .await;
+            return Some(match self.secrets.get(who) {
+                Some(secret) => self.received(&format!("/hooks/{who}"), secret, &expected()),
+                None => Err(format!("unknown customer {who:?}")),
+            });
         }
         if let Some(path) = step.get("xml_posts").and_then(Value::as_str) {
-            // XML status posts (onStatus): the <status> of each, in order, each signed by one
-            // of the scenario's customers.
-            let got: Vec<String> = self
-                .peer
-                .received_requests()
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|r| r.url.path() == path)
-                .map(|r| {
-                    let h = |n: &str| {
-                        r.headers
-                            .get(n)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string()
-                    };
-                    let signed = self.secrets.values().any(|s| {
-                        common::signature_valid(
-                            s,
-                            &h("webhook-id"),
-                            &h("webhook-timestamp"),
-                            &r.body,
-                            &h("webhook-signature"),
-                        )
-                    });
-                    let status = xml_element(&String::from_utf8_lossy(&r.body), "status")
-                        .unwrap_or_default();
-                    if signed {
-                        status
-                    } else {
-                        format!("unsigned {status}")
-                    }
-                })
-                .collect();
-            let expected = substitute(step.get("expect").unwrap_or(&Value::Null), &self.vars);
-            return matches(&expected, Some(&serde_json::json!(got)), path);
+            return Some(self.xml_posts(path, &expected()));
         }
-        if let Some(expected) = step.get("commands") {
-            let expected = substitute(expected, &self.vars);
-            return self
-                .received("/commands", common::PLATFORM_SECRET, &expected)
-                .await;
+        let commands = substitute(step.get("commands")?, &self.vars);
+        Some(self.received("/commands", PLATFORM_SECRET, &commands))
+    }
+
+    async fn step(&mut self, step: &Map<String, Value>) -> Result<(), String> {
+        if let Some(outcome) = self.peer_step(step) {
+            return outcome;
         }
-        let request = if let Some(r) = step.get("request") {
-            substitute(r, &self.vars)
+        let (status, text) = if let Some(r) = step.get("request") {
+            self.send_request(&substitute(r, &self.vars)).await?
         } else if let Some(e) = step.get("event") {
-            let mut r =
-                serde_json::json!({"method": "POST", "path": "/v1.0/platform/events", "body": e});
-            if let Some(h) = step.get("headers") {
-                r["headers"] = h.clone();
-            }
-            if let Some(s) = step.get("signature") {
-                r["signature"] = s.clone();
-            }
-            substitute(&r, &self.vars)
+            self.send_event(step, &substitute(e, &self.vars)).await?
         } else {
             return Err("a step needs \"request\" or \"event\"".into());
         };
+        self.check_answer(step, status, &text)
+    }
+
+    /// Sends `request` (method, path, as, headers, body or raw_body); returns status and text.
+    async fn send_request(&self, request: &Value) -> Result<(u16, String), String> {
         let method = request["method"].as_str().unwrap_or("GET");
         let path = request["path"].as_str().ok_or("request.path is required")?;
         let mut req = self.server.client.request(
@@ -256,7 +222,7 @@ impl Run {
         );
         if let Some(who) = request.get("as").and_then(Value::as_str) {
             let key = if who == "admin" {
-                common::ADMIN_TOKEN.to_string()
+                ADMIN_TOKEN.to_string()
             } else {
                 self.keys
                     .get(who)
@@ -265,41 +231,64 @@ impl Run {
             };
             req = req.bearer_auth(key);
         }
-        if let Some(h) = request.get("headers").and_then(Value::as_object) {
-            for (k, v) in h {
-                req = req.header(k.as_str(), v.as_str().unwrap_or_default());
-            }
+        for (k, v) in request
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            req = req.header(k.as_str(), v.as_str().unwrap_or_default());
         }
-        let body: Option<Vec<u8>> =
-            if let Some(raw) = request.get("raw_body").and_then(Value::as_str) {
-                Some(raw.as_bytes().to_vec())
-            } else {
-                request.get("body").map(|b| b.to_string().into_bytes())
-            };
-        if let Some(b) = &body {
-            if step.contains_key("event") {
-                let id = request["body"]["id"]
-                    .as_str()
-                    .unwrap_or("event")
-                    .to_string();
-                let signature = request
-                    .get("signature")
-                    .and_then(Value::as_str)
-                    .unwrap_or("valid");
-                req = common::sign_event(req, &id, b, signature);
-            }
-            req = req
-                .header("content-type", "application/json")
-                .body(b.clone());
+        let body = match request.get("raw_body").and_then(Value::as_str) {
+            Some(raw) => Some(raw.to_string()),
+            None => request.get("body").map(Value::to_string),
+        };
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
         }
         let res = req.send().await.map_err(|e| e.to_string())?;
         let status = res.status().as_u16();
         let text = res.text().await.map_err(|e| e.to_string())?;
-        let actual: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        Ok((status, text))
+    }
+
+    /// Posts the step's platform event with its `signature` mode and `headers`.
+    async fn send_event(
+        &self,
+        step: &Map<String, Value>,
+        event: &Value,
+    ) -> Result<(u16, String), String> {
+        let mode = step
+            .get("signature")
+            .and_then(Value::as_str)
+            .unwrap_or("valid");
+        let signing = Signing::parse(mode).ok_or(format!("unknown signature {mode:?}"))?;
+        let mut post = self.server.post_event(event).signing(signing);
+        let headers = step.get("headers").map(|h| substitute(h, &self.vars));
+        for (k, v) in headers.iter().filter_map(Value::as_object).flatten() {
+            post = post.header(k, v.as_str().unwrap_or_default());
+        }
+        let answer = post.await;
+        Ok((answer.status, answer.text()))
+    }
+
+    /// Checks `expect` (status, body, text, xml) and saves `save` and `save_xml`.
+    fn check_answer(
+        &mut self,
+        step: &Map<String, Value>,
+        status: u16,
+        text: &str,
+    ) -> Result<(), String> {
+        let actual: Value = serde_json::from_str(text).unwrap_or(Value::String(text.into()));
         let expect = step
             .get("expect")
             .map(|e| substitute(e, &self.vars))
             .unwrap_or(Value::Null);
+        // A malformed document has no elements: its expectations fail.
+        let xml = (step.contains_key("save_xml") || expect.get("xml").is_some())
+            .then(|| XmlDoc::parse(text).ok())
+            .flatten();
+        let xml_text = |el: &str| xml.as_ref().and_then(|d| d.text(el)).map(str::to_string);
         if let Some(st) = expect.get("status") {
             if st.as_u64() != Some(u64::from(status)) {
                 return Err(format!("status: expected {st}, got {status}: {text}"));
@@ -313,54 +302,61 @@ impl Run {
                 return Err(format!("body does not contain {t:?}: {text}"));
             }
         }
-        if let Some(save) = step.get("save").and_then(Value::as_object) {
-            for (name, path) in save {
-                let p = path.as_str().unwrap_or_default();
-                let v = lookup(&actual, p).ok_or(format!("save {name}: no {p} in {actual}"))?;
-                let s = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                self.vars.insert(name.clone(), s);
-            }
+        for (name, path) in step
+            .get("save")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let p = path.as_str().unwrap_or_default();
+            let v = lookup(&actual, p).ok_or(format!("save {name}: no {p} in {actual}"))?;
+            let s = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            self.vars.insert(name.clone(), s);
         }
-        if let Some(save) = step.get("save_xml").and_then(Value::as_object) {
-            for (name, element) in save {
-                let el = element.as_str().unwrap_or_default();
-                let v = xml_element(&text, el)
-                    .ok_or(format!("save_xml {name}: no <{el}> in {text}"))?;
-                self.vars.insert(name.clone(), v);
-            }
+        for (name, element) in step
+            .get("save_xml")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let el = element.as_str().unwrap_or_default();
+            let v = xml_text(el).ok_or(format!("save_xml {name}: no <{el}> in {text}"))?;
+            self.vars.insert(name.clone(), v);
         }
-        if let Some(fields) = expect.get("xml").and_then(Value::as_object) {
-            for (element, want) in fields {
-                let got = xml_element(&text, element);
-                if got.as_deref() != want.as_str() {
-                    return Err(format!(
-                        "<{element}>: expected {want}, got {got:?} in {text}"
-                    ));
-                }
+        for (element, want) in expect
+            .get("xml")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let got = xml_text(element);
+            if got.as_deref() != want.as_str() {
+                return Err(format!(
+                    "<{element}>: expected {want}, got {got:?} in {text}"
+                ));
             }
         }
         Ok(())
     }
 }
 
-/// The unescaped text of the first element named `name` in an XML document (a real parser,
-/// so a malformed answer fails the scenario).
-fn xml_element(doc: &str, name: &str) -> Option<String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(doc);
-    let mut inside = false;
-    let mut out = String::new();
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(e) if e.name().as_ref() == name.as_bytes() => inside = true,
-            Event::Empty(e) if e.name().as_ref() == name.as_bytes() => return Some(String::new()),
-            Event::Text(t) if inside => out.push_str(&t.unescape().ok()?),
-            Event::End(e) if inside && e.name().as_ref() == name.as_bytes() => return Some(out),
-            Event::Eof => return None,
-            _ => {}
+/// A scenario's `config` applied to the server, by setting name. Every scenario server plays
+/// against the peer: signed events, commands to the peer, webhooks to its local address.
+fn scenario_config(config: Option<Value>, peer: String) -> impl FnOnce(&mut Config) {
+    move |c| {
+        signed(c);
+        allow_private(c);
+        c.platform_url = Some(peer);
+        for (k, v) in config.iter().filter_map(Value::as_object).flatten() {
+            match (k.as_str(), v) {
+                ("idle_timeout", Value::Number(n)) => c.idle_timeout = n.as_u64().unwrap_or(600),
+                ("kick_grace", Value::Number(n)) => c.kick_grace = n.as_u64().unwrap_or(30),
+                ("platform_secret", Value::Null) => c.platform_secret = None,
+                (other, _) => panic!("scenario config {other:?} is not supported"),
+            }
         }
     }
 }
@@ -368,12 +364,9 @@ fn xml_element(doc: &str, name: &str) -> Option<String> {
 async fn run_file(path: &Path) -> Result<usize, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let peer = MockServer::start().await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&peer)
-        .await;
-    let server = Server::start_scenario(doc.get("config"), &peer.uri()).await;
+    let peer = Receiver::start().await;
+    let configure = scenario_config(doc.get("config").cloned(), peer.uri());
+    let server = TestServer::start_with(configure).await;
     let mut run = Run {
         server,
         vars: HashMap::from([("peer".to_string(), peer.uri())]),
@@ -388,22 +381,18 @@ async fn run_file(path: &Path) -> Result<usize, String> {
         .flatten()
     {
         let name = name.as_str().ok_or("customers must be names")?;
-        let hook = format!("{}/hooks/{name}", run.peer.uri());
-        let c = run.server.create_customer_with(name, &hook).await;
-        run.secrets.insert(
-            name.to_string(),
-            c.json["webhook_secret"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        );
+        let c = run
+            .server
+            .create_customer_with(name, &run.peer.url(&format!("/hooks/{name}")))
+            .await;
+        run.secrets.insert(name.to_string(), c.secret);
         run.vars.insert(format!("{name}.id"), c.id.clone());
         run.vars.insert(format!("{name}.key"), c.key.clone());
         run.keys.insert(name.to_string(), c.key);
     }
     let outcome = run_steps(&mut run, &doc).await;
-    // Stop this scenario's server before the next one starts: the mock servers' ports are
-    // reused, and a late message must not reach the next scenario's receiver.
+    // Stop this scenario's server before the next one starts, so nothing it still sends
+    // reaches the next scenario.
     run.server.stop().await;
     outcome
 }
@@ -417,36 +406,52 @@ async fn run_steps(run: &mut Run, doc: &Value) -> Result<usize, String> {
         let step = step
             .as_object()
             .ok_or(format!("step {i} must be an object"))?;
-        let label = step
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let label = step.get("name").and_then(Value::as_str).unwrap_or("");
         if let Some(ms) = step.get("sleep_ms").and_then(Value::as_u64) {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
             continue;
         }
         let repeat = step.get("repeat").and_then(Value::as_u64).unwrap_or(1);
-        let retry_for = std::time::Duration::from_millis(
-            step.get("retry_for_ms")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
-        );
+        let retry_for = step
+            .get("retry_for_ms")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         for r in 0..repeat {
             run.vars.insert("i".into(), r.to_string());
-            let started = std::time::Instant::now();
-            loop {
-                match run.step(step).await {
-                    Ok(()) => break,
-                    Err(_) if started.elapsed() < retry_for => {
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await
-                    }
-                    Err(e) => return Err(format!("step {i} ({label}): {e}")),
-                }
-            }
+            retry(run, step, Duration::from_millis(retry_for))
+                .await
+                .map_err(|e| format!("step {i} ({label}): {e}"))?;
         }
     }
     Ok(steps.len())
+}
+
+fn is_peer_step(step: &Map<String, Value>) -> bool {
+    ["webhooks", "xml_posts", "commands"]
+        .iter()
+        .any(|k| step.contains_key(*k))
+}
+
+/// Runs a step until it passes or `retry_for` has passed. A step on what the peer received
+/// is re-checked on each new arrival; any other step is a request to confab about state
+/// nothing announces (a timeout, say), re-sent every 50 ms.
+async fn retry(
+    run: &mut Run,
+    step: &Map<String, Value>,
+    retry_for: Duration,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + retry_for;
+    loop {
+        let seen = run.peer.arrivals().len();
+        match run.step(step).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) if is_peer_step(step) => {
+                run.peer.arrival_beyond(seen, deadline).await;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 #[tokio::test]

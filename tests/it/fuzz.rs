@@ -1,10 +1,9 @@
 //! Property-based fuzzing of everything that parses client input: action lists, platform event
 //! bodies and XML API bodies must never panic, and whatever parses must run within the step
 //! bound. CI runs the default number of cases; a longer run is documented in
-//! docs/operations.md (`PROPTEST_CASES=200000 cargo test --release --test fuzz`).
+//! docs/operations.md (`PROPTEST_CASES=1000000 cargo test --release --test it fuzz::`).
 
-mod common;
-
+use crate::support::TestServer;
 use confab::actions::interpreter::{run, Variables, MAX_STEPS};
 use confab::actions::{compile, parse_list, NoFlows};
 use confab::http::platform::parse_event_body;
@@ -93,7 +92,7 @@ proptest! {
 /// Random bodies through the real server: whatever comes in, the answer is never a 500.
 #[tokio::test]
 async fn random_bodies_through_the_server_never_get_a_500() {
-    let s = common::Server::start().await;
+    let s = TestServer::start().await;
     let a = s.create_customer("a").await;
     let (_, conf) = s
         .call("POST", "/v1.0/conferences", Some(&a.key), Some(json!({})))

@@ -1,8 +1,6 @@
 //! End-to-end tests of the JSON conference API through the real server.
 
-mod common;
-
-use common::{seed_conference_body, Server, ADMIN_TOKEN};
+use crate::support::{seed_conference_body, TestServer, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -32,7 +30,7 @@ fn is_api_timestamp(v: &Value) -> bool {
 
 #[tokio::test]
 async fn seed_example_round_trips_with_exact_fields_in_order() {
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let alice = s.create_customer("alice").await;
     let res = s
         .client
@@ -86,7 +84,7 @@ async fn seed_example_round_trips_with_exact_fields_in_order() {
 
 #[tokio::test]
 async fn update_changes_only_given_fields_and_delete_is_soft_and_idempotent() {
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let a = s.create_customer("a").await;
     let (_, c) = s
         .call(
@@ -143,7 +141,7 @@ async fn update_changes_only_given_fields_and_delete_is_soft_and_idempotent() {
 
 #[tokio::test]
 async fn another_customers_conference_answers_404_on_every_route() {
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let a = s.create_customer("a").await;
     let b = s.create_customer("b").await;
     let (_, c) = s
@@ -175,7 +173,7 @@ async fn another_customers_conference_answers_404_on_every_route() {
 
 #[tokio::test]
 async fn pagination_neither_skips_nor_repeats_when_many_share_tm_create() {
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let a = s.create_customer("a").await;
     // Many conferences created concurrently: the group-committing writer gives many of them
     // timestamps microseconds apart or, on a coarse clock, equal; the cursor must not care.
@@ -244,7 +242,7 @@ async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
 #[tokio::test]
 async fn shared_tm_create_is_paged_exactly_by_id() {
     // Forces equal tm_create values directly in the database, then pages through them.
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let a = s.create_customer("a").await;
     for i in 0..25 {
         s.call(
@@ -255,8 +253,7 @@ async fn shared_tm_create_is_paged_exactly_by_id() {
         )
         .await;
     }
-    let db = s.dir.path().join("confab.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
     conn.execute("UPDATE conferences SET tm_create = 1643868536672025", [])
         .unwrap();
     drop(conn);
@@ -288,67 +285,63 @@ async fn shared_tm_create_is_paged_exactly_by_id() {
     assert_eq!(seen, sorted, "ties are ordered by id, descending");
 }
 
+/// Conference bodies and what they must get: the error reason and a text its message must
+/// contain (naming the field). An empty reason: the body is accepted.
+const BAD_BODIES: &[(&str, &str, &str)] = &[
+    ("{not json", "INVALID_JSON_BODY", "malformed"),
+    ("", "INVALID_JSON_BODY", "JSON object"),
+    ("[]", "INVALID_JSON_BODY", "malformed"),
+    (r#"{"timeout": "ten"}"#, "INVALID_JSON_BODY", "timeout"),
+    (r#"{"name": 5}"#, "INVALID_JSON_BODY", "name"),
+    (r#"{"data": [1]}"#, "INVALID_JSON_BODY", "data"),
+    (r#"{"pre_actions": {}}"#, "INVALID_JSON_BODY", "pre_actions"),
+    (r#"{"timeout": -1}"#, "INVALID_ARGUMENT", "timeout"),
+    (r#"{"timeout": 604801}"#, "INVALID_ARGUMENT", "timeout"),
+    (r#"{"type": "webinar"}"#, "INVALID_ARGUMENT", "type"),
+    (
+        r#"{"pre_actions": [{"type": "talk"}]}"#,
+        "INVALID_ACTION",
+        "pre_actions[0].option.text",
+    ),
+    (
+        r#"{"post_actions": [{"type": "beep"}, {"type": "fly"}]}"#,
+        "INVALID_ACTION",
+        "post_actions[1].type",
+    ),
+    (
+        r#"{"pre_actions": [{"type": "sleep", "option": {"duration": "x"}}]}"#,
+        "INVALID_ACTION",
+        "pre_actions[0].option.duration",
+    ),
+    (
+        r#"{"pre_actions": [{"type": "goto", "option": {"target_id": "11111111-1111-1111-1111-111111111111"}}]}"#,
+        "INVALID_ACTION",
+        "pre_actions[0].option.target_id",
+    ),
+    (
+        r#"{"pre_actions": [{"id": "11111111-1111-1111-1111-111111111111", "type": "beep"}, {"id": "11111111-1111-1111-1111-111111111111", "type": "beep"}]}"#,
+        "INVALID_ACTION",
+        "pre_actions[1].id",
+    ),
+    (
+        r#"{"pre_actions": [{"type": "beep", "next_id": "22222222-2222-2222-2222-222222222222"}]}"#,
+        "INVALID_ACTION",
+        "pre_actions[0].next_id",
+    ),
+    (
+        r#"{"pre_actions": [{"type": "talk", "option": {"text": "hi", "gender": "robot"}}]}"#,
+        "INVALID_ACTION",
+        "pre_actions[0].option.gender",
+    ),
+    (r#"{"unknown": {"deep": [1, 2]}, "name": "ok"}"#, "", ""),
+];
+
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_never_a_500() {
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let a = s.create_customer("a").await;
-    let post = |body: &'static str| {
-        s.client
-            .post(s.url("/v1.0/conferences"))
-            .bearer_auth(&a.key)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
-    for (body, reason, needle) in [
-        ("{not json", "INVALID_JSON_BODY", "malformed"),
-        ("", "INVALID_JSON_BODY", "JSON object"),
-        ("[]", "INVALID_JSON_BODY", "malformed"),
-        (r#"{"timeout": "ten"}"#, "INVALID_JSON_BODY", "timeout"),
-        (r#"{"name": 5}"#, "INVALID_JSON_BODY", "name"),
-        (r#"{"data": [1]}"#, "INVALID_JSON_BODY", "data"),
-        (r#"{"pre_actions": {}}"#, "INVALID_JSON_BODY", "pre_actions"),
-        (r#"{"timeout": -1}"#, "INVALID_ARGUMENT", "timeout"),
-        (r#"{"timeout": 604801}"#, "INVALID_ARGUMENT", "timeout"),
-        (r#"{"type": "webinar"}"#, "INVALID_ARGUMENT", "type"),
-        (
-            r#"{"pre_actions": [{"type": "talk"}]}"#,
-            "INVALID_ACTION",
-            "pre_actions[0].option.text",
-        ),
-        (
-            r#"{"post_actions": [{"type": "beep"}, {"type": "fly"}]}"#,
-            "INVALID_ACTION",
-            "post_actions[1].type",
-        ),
-        (
-            r#"{"pre_actions": [{"type": "sleep", "option": {"duration": "x"}}]}"#,
-            "INVALID_ACTION",
-            "pre_actions[0].option.duration",
-        ),
-        (
-            r#"{"pre_actions": [{"type": "goto", "option": {"target_id": "11111111-1111-1111-1111-111111111111"}}]}"#,
-            "INVALID_ACTION",
-            "pre_actions[0].option.target_id",
-        ),
-        (
-            r#"{"pre_actions": [{"id": "11111111-1111-1111-1111-111111111111", "type": "beep"}, {"id": "11111111-1111-1111-1111-111111111111", "type": "beep"}]}"#,
-            "INVALID_ACTION",
-            "pre_actions[1].id",
-        ),
-        (
-            r#"{"pre_actions": [{"type": "beep", "next_id": "22222222-2222-2222-2222-222222222222"}]}"#,
-            "INVALID_ACTION",
-            "pre_actions[0].next_id",
-        ),
-        (
-            r#"{"pre_actions": [{"type": "talk", "option": {"text": "hi", "gender": "robot"}}]}"#,
-            "INVALID_ACTION",
-            "pre_actions[0].option.gender",
-        ),
-        (r#"{"unknown": {"deep": [1, 2]}, "name": "ok"}"#, "", ""),
-    ] {
-        let res = post(body).await.unwrap();
+    for &(body, reason, needle) in BAD_BODIES {
+        let res = post_raw(&s, &a.key, body.to_string()).await;
         let status = res.status().as_u16();
         let json: Value = res.json().await.unwrap();
         if reason.is_empty() {
@@ -364,17 +357,32 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         );
         assert!(json["error"]["request_id"].as_str().unwrap().len() == 36);
     }
+    oversized_and_deep_bodies_are_refused(&s, &a.key).await;
+    bad_ids_and_queries_are_refused(&s, &a.key).await;
+}
 
-    // Oversized body.
-    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(1024 * 1024 + 10));
-    let res = s
-        .client
+async fn post_raw(s: &TestServer, key: &str, body: String) -> reqwest::Response {
+    s.client
         .post(s.url("/v1.0/conferences"))
-        .bearer_auth(&a.key)
-        .body(big)
+        .bearer_auth(key)
+        .header("content-type", "application/json")
+        .body(body)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Posted without a content-type: the size and depth limits apply whatever the client says.
+async fn oversized_and_deep_bodies_are_refused(s: &TestServer, key: &str) {
+    let post = |body: String| {
+        s.client
+            .post(s.url("/v1.0/conferences"))
+            .bearer_auth(key)
+            .body(body)
+            .send()
+    };
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(1024 * 1024 + 10));
+    let res = post(big).await.unwrap();
     assert_eq!(res.status(), 413);
     let json: Value = res.json().await.unwrap();
     assert_eq!(json["error"]["status"], 413);
@@ -385,17 +393,11 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         "[".repeat(5000),
         "]".repeat(5000)
     );
-    let res = s
-        .client
-        .post(s.url("/v1.0/conferences"))
-        .bearer_auth(&a.key)
-        .body(deep)
-        .send()
-        .await
-        .unwrap();
+    let res = post(deep).await.unwrap();
     assert_eq!(res.status(), 400);
+}
 
-    // Path ids and query values.
+async fn bad_ids_and_queries_are_refused(s: &TestServer, key: &str) {
     for (path, reason) in [
         ("/v1.0/conferences/not-a-uuid", "INVALID_ID"),
         ("/v1.0/conferencecalls/123", "INVALID_ID"),
@@ -405,7 +407,7 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         ("/v1.0/conferences?status=bogus", "INVALID_ARGUMENT"),
         ("/v1.0/conferences?deleted=maybe", "INVALID_ARGUMENT"),
     ] {
-        let (st, e) = s.call("GET", path, Some(&a.key), None).await;
+        let (st, e) = s.call("GET", path, Some(key), None).await;
         assert_eq!(st, 400, "{path}: {e}");
         assert_eq!(e["error"]["reason"], reason, "{path}");
     }
@@ -413,7 +415,7 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         .call(
             "GET",
             "/v1.0/conferences/11111111-1111-1111-1111-111111111111",
-            Some(&a.key),
+            Some(key),
             None,
         )
         .await;
@@ -425,7 +427,7 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
 
 #[tokio::test]
 async fn authentication_failures_answer_401() {
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let a = s.create_customer("a").await;
     for key in [None, Some("cfk_wrong"), Some("")] {
         let (st, e) = s.call("GET", "/v1.0/conferences", key, None).await;
@@ -468,10 +470,7 @@ async fn authentication_failures_answer_401() {
 
 #[tokio::test]
 async fn admin_routes_do_not_exist_without_an_admin_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(&dir);
-    config.admin_token = None;
-    let s = Server::start_with(dir, config).await;
+    let s = TestServer::start_with(|c| c.admin_token = None).await;
     let (st, e) = s
         .call(
             "POST",
@@ -486,7 +485,7 @@ async fn admin_routes_do_not_exist_without_an_admin_token() {
 
 #[tokio::test]
 async fn healthz_answers_and_unknown_routes_get_the_envelope() {
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let (st, _) = s.call("GET", "/healthz", None, None).await;
     assert_eq!(st, 200);
     let (st, e) = s.call("GET", "/nope", None, None).await;
@@ -502,7 +501,7 @@ async fn healthz_answers_and_unknown_routes_get_the_envelope() {
 
 #[tokio::test]
 async fn restart_keeps_customers_and_conferences() {
-    let s = Server::start().await;
+    let s = TestServer::start().await;
     let a = s.create_customer("a").await;
     let (_, c) = s
         .call(
@@ -512,9 +511,7 @@ async fn restart_keeps_customers_and_conferences() {
             Some(seed_conference_body()),
         )
         .await;
-    let dir = s.stop().await;
-    let config = common::test_config(&dir);
-    let s = Server::start_with(dir, config).await;
+    let s = s.restart_with(|_| {}).await;
     let (st, got) = s
         .call(
             "GET",

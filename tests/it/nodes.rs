@@ -1,31 +1,42 @@
 //! The store interface's rules with two writers on one SQLite file: two confab servers (or two
 //! store handles) share a database, as several nodes will share one, and each rule holds.
 
-mod common;
-
-use common::{test_config, Server};
+use crate::support::events::EventPost;
+use crate::support::{poll_until, Receiver, TestServer};
 use confab::store::{Store, StoredMessage};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Two servers on one database file.
-async fn two_nodes(configure: impl Fn(&mut confab::Config)) -> (Server, Server, tempfile::TempDir) {
+async fn two_nodes(
+    configure: impl Fn(&mut confab::Config),
+) -> (TestServer, TestServer, tempfile::TempDir) {
     let shared = tempfile::tempdir().expect("temp dir");
     let db = shared.path().join("shared.db");
     let mut nodes = Vec::new();
     for _ in 0..2 {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut c = test_config(&dir);
-        c.db = db.clone();
-        configure(&mut c);
-        nodes.push(Server::start_with(dir, c).await);
+        let db = db.clone();
+        nodes.push(
+            TestServer::start_with(|c| {
+                c.db = db;
+                configure(c);
+            })
+            .await,
+        );
     }
     let b = nodes.pop().expect("two");
     let a = nodes.pop().expect("two");
     (a, b, shared)
+}
+
+/// Posts a platform event (unsigned: the test servers accept those) and returns its status.
+async fn post(s: &TestServer, id: &str, kind: &str, data: Value) -> u16 {
+    EventPost::new(&s.client, &s.base, &EventPost::envelope(id, kind, data))
+        .send()
+        .await
+        .status
 }
 
 /// lock_conference: admission is decided by one writer at a time across nodes.
@@ -48,13 +59,13 @@ async fn a_connect_room_admits_exactly_two_across_two_writers() {
         let conf = conf.clone();
         async move {
             let call = format!("call-{i}");
-            node.event(
+            post(
+                &node,
                 &format!("join-{i}"),
                 "call_joining",
                 json!({"call_id": call, "conference_id": conf}),
             )
             .await
-            .0
         }
     });
     let statuses = futures_util::future::join_all(joins).await;
@@ -101,7 +112,7 @@ async fn an_event_id_posted_to_two_writers_at_once_is_applied_once() {
     assert_eq!(n, 20, "one conferencecall per event id");
 }
 
-async fn raw_event(s: &Server, id: &str, kind: &str, data: &Value) -> (u16, Vec<u8>) {
+async fn raw_event(s: &TestServer, id: &str, kind: &str, data: &Value) -> (u16, Vec<u8>) {
     let body = json!({"id": id, "type": kind, "data": data}).to_string();
     let res = s
         .client
@@ -286,17 +297,9 @@ async fn each_deadline_is_taken_by_exactly_one_of_two_writers() {
 /// Customer settings changed through one node are used by the other within a second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_uri_changed_on_one_node_is_used_by_the_other_within_a_second() {
-    let (first, second) = (MockServer::start().await, MockServer::start().await);
-    for r in [&first, &second] {
-        Mock::given(wiremock::matchers::any())
-            .respond_with(ResponseTemplate::new(200))
-            .mount(r)
-            .await;
-    }
+    let (first, second) = (Receiver::start().await, Receiver::start().await);
     let (a, b, _dir) = two_nodes(|c| c.webhook_allow_private = true).await;
-    let alice = a
-        .create_customer_with("alice", &format!("{}/hooks", first.uri()))
-        .await;
+    let alice = a.create_customer_with("alice", &first.url("/hooks")).await;
     // Node b reads (and caches) the customer.
     let (st, _) = b
         .call(
@@ -312,7 +315,7 @@ async fn a_webhook_uri_changed_on_one_node_is_used_by_the_other_within_a_second(
             "PUT",
             "/v1.0/customer",
             Some(&alice.key),
-            Some(json!({"webhook_uri": format!("{}/hooks", second.uri())})),
+            Some(json!({"webhook_uri": second.url("/hooks")})),
         )
         .await;
     assert_eq!(st, 200);
@@ -326,32 +329,25 @@ async fn a_webhook_uri_changed_on_one_node_is_used_by_the_other_within_a_second(
         )
         .await;
     assert_eq!(st, 200);
-    common::eventually(
+    poll_until(
         Duration::from_secs(10),
         "the new URI gets node b's notification",
         || {
             let second = &second;
             async move {
-                let got = second.received_requests().await.unwrap_or_default();
-                got.iter()
-                    .any(|r| {
-                        let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-                        v["type"] == "conference_created" && v["data"]["name"] == "after"
-                    })
+                second
+                    .bodies("/hooks")
+                    .iter()
+                    .any(|v| v["type"] == "conference_created" && v["data"]["name"] == "after")
                     .then_some(())
             }
         },
     )
     .await;
     let old: HashMap<String, usize> = first
-        .received_requests()
-        .await
-        .unwrap_or_default()
+        .bodies("/hooks")
         .iter()
-        .filter_map(|r| {
-            let v: Value = serde_json::from_slice(&r.body).ok()?;
-            Some((v["data"]["name"].as_str()?.to_string(), 1))
-        })
+        .filter_map(|v| Some((v["data"]["name"].as_str()?.to_string(), 1)))
         .collect();
     assert!(
         !old.contains_key("after"),

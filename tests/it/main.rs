@@ -1,0 +1,19 @@
+//! The integration tests, one binary: each module was once its own test binary. One binary
+//! links once instead of eleven times and shares one support module. Run a group with
+//! `cargo test --test it api::`, one test with its full name.
+
+mod support;
+
+mod api;
+mod bounds;
+mod cli;
+mod events;
+mod faults;
+mod fuzz;
+mod lifecycle;
+mod nodes;
+mod operations;
+mod restart;
+mod scenarios;
+mod webhooks;
+mod xml_api;

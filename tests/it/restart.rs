@@ -1,0 +1,195 @@
+//! Restarts of the real binary, killed with SIGKILL: deadlines that passed while it was down
+//! fire at once, and commands not yet delivered are delivered after the restart.
+
+use crate::support::events::EventPost;
+use crate::support::{poll_until, Receiver, Reply, ADMIN_TOKEN, PLATFORM_SECRET};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Process {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `confab serve` on a free port and waits for it to say where it listens.
+fn spawn(db: &Path, platform: &str) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(["--flows-dir", concat!(env!("CARGO_MANIFEST_DIR"), "/flows")])
+        .args([
+            "--platform-url",
+            platform,
+            "--platform-secret",
+            PLATFORM_SECRET,
+            "--admin-token",
+            ADMIN_TOKEN,
+        ])
+        .args(["--kick-grace", "1", "--command-retry-schedule", "0,1"])
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("confab starts");
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("addr=").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("confab reports its address");
+    Process {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+async fn call(
+    client: &reqwest::Client,
+    p: &Process,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = client
+        .request(method, format!("{}{path}", p.base))
+        .bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// A signed platform event that must be accepted.
+async fn event(client: &reqwest::Client, p: &Process, id: &str, kind: &str, data: Value) {
+    let envelope = EventPost::envelope(id, kind, data);
+    let answer = EventPost::new(client, &p.base, &envelope).await;
+    assert_eq!(answer.status, 200);
+}
+
+async fn create_customer(client: &reqwest::Client, p: &Process) -> String {
+    let customer: Value = client
+        .post(format!("{}/v1.0/customers", p.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "acme"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    customer["api_key"].as_str().unwrap().to_string()
+}
+
+/// Conference A: a joined call, then deleted: terminating, with a kick the platform keeps
+/// refusing. Conference B: a 2 s timeout that will pass while the server is down.
+async fn before_the_kill(client: &reqwest::Client, p: &Process, key: &str) -> (String, String) {
+    let body = Some(json!({"name": "a"}));
+    let a = call(
+        client,
+        p,
+        reqwest::Method::POST,
+        "/v1.0/conferences",
+        key,
+        body,
+    )
+    .await;
+    let a_id = a["id"].as_str().unwrap().to_string();
+    let data = json!({"call_id": "c1", "conference_id": a_id});
+    event(client, p, "j1", "call_joining", data.clone()).await;
+    event(client, p, "j2", "call_joined", data).await;
+    let path = format!("/v1.0/conferences/{a_id}");
+    let deleted = call(client, p, reqwest::Method::DELETE, &path, key, None).await;
+    assert_eq!(deleted["status"], "terminating");
+    let body = Some(json!({"name": "b", "timeout": 2}));
+    let b = call(
+        client,
+        p,
+        reqwest::Method::POST,
+        "/v1.0/conferences",
+        key,
+        body,
+    )
+    .await;
+    (a_id, b["id"].as_str().unwrap().to_string())
+}
+
+/// Waits (polling the API: nothing else announces it) until a conference is terminated.
+async fn wait_until_terminated(
+    client: &reqwest::Client,
+    p: &Process,
+    key: &str,
+    id: &str,
+    what: &str,
+) {
+    let path = format!("/v1.0/conferences/{id}");
+    poll_until(Duration::from_secs(5), what, || async {
+        let c = call(client, p, reqwest::Method::GET, &path, key, None).await;
+        (c["status"] == "terminated").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_killed_server_resumes_deadlines_and_commands_after_restart() {
+    // The platform refuses every command until the server has been killed.
+    let platform = Receiver::answering(Reply::status(503)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("confab.db");
+    let client = reqwest::Client::new();
+
+    let mut p = spawn(&db, &platform.uri());
+    let key = create_customer(&client, &p).await;
+    let (a_id, b_id) = before_the_kill(&client, &p, &key).await;
+    let first_id = platform
+        .wait_for(
+            Duration::from_secs(5),
+            "a first (refused) kick attempt",
+            |all| {
+                all.first()
+                    .map(|r| r.json()["id"].as_str().unwrap().to_string())
+            },
+        )
+        .await;
+
+    p.child.kill().expect("SIGKILL");
+    let _ = p.child.wait();
+    drop(p);
+    // The real binary runs on the real clock: B's 2 s timeout passes while it is down.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    platform.answer(Reply::status(200));
+
+    let p = spawn(&db, &platform.uri());
+    wait_until_terminated(&client, &p, &key, &b_id, "B's overdue timeout fired").await;
+    wait_until_terminated(&client, &p, &key, &a_id, "A's kick grace fired").await;
+    platform
+        .wait_for(
+            Duration::from_secs(5),
+            "the pending kick delivered with its original id",
+            |all| {
+                // Accepted (200) means sent by the restarted server.
+                all.iter()
+                    .any(|r| r.answered == 200 && r.json()["id"] == first_id.as_str())
+                    .then_some(())
+            },
+        )
+        .await;
+    let path = format!("/v1.0/conferencecalls?conference_id={a_id}");
+    let calls = call(&client, &p, reqwest::Method::GET, &path, &key, None).await;
+    assert_eq!(calls["result"][0]["status"], "leaved");
+}
