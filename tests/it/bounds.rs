@@ -1,12 +1,11 @@
 //! Answers bounded in bytes: list pages stop at a byte budget without skipping or repeating an
 //! item, and the real binary's memory stays bounded while many clients read the largest pages.
 
+use crate::support::process::{self, Process};
 use crate::support::{Customer, TestServer, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A conference close to the largest a client can write: `data` near 64 KiB and 100 long
@@ -198,45 +197,13 @@ async fn every_list_is_cut_by_a_small_byte_budget() {
     assert!(res.text().await.unwrap().contains("<code>000001</code>"));
 }
 
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts the real `confab serve` (its own process, so its memory can be measured alone).
 fn spawn(db: &Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .args(["--flows-dir", concat!(env!("CARGO_MANIFEST_DIR"), "/flows")])
-        .args(["--admin-token", ADMIN_TOKEN, "--rate-limit", "0"])
-        .env("RUST_LOG", "warn,confab::cli=info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("confab starts");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("confab reports its address");
-    Process {
-        child,
-        base: format!("http://{addr}"),
-    }
+    process::spawn(
+        db,
+        &["--admin-token", ADMIN_TOKEN, "--rate-limit", "0"],
+        "warn,confab::cli=info",
+    )
 }
 
 /// A `Vm*` figure of /proc/<pid>/status, in MiB.

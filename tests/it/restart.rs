@@ -2,60 +2,31 @@
 //! fire at once, and commands not yet delivered are delivered after the restart.
 
 use crate::support::events::EventPost;
+use crate::support::process::{self, Process};
 use crate::support::{poll_until, Receiver, Reply, ADMIN_TOKEN, PLATFORM_SECRET};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `confab serve` on a free port and waits for it to say where it listens.
+/// Starts `confab serve` with the platform at `platform`, a 1 s kick grace and fast command
+/// retries.
 fn spawn(db: &Path, platform: &str) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .args(["--flows-dir", concat!(env!("CARGO_MANIFEST_DIR"), "/flows")])
-        .args([
+    process::spawn(
+        db,
+        &[
             "--platform-url",
             platform,
             "--platform-secret",
             PLATFORM_SECRET,
             "--admin-token",
             ADMIN_TOKEN,
-        ])
-        .args(["--kick-grace", "1", "--command-retry-schedule", "0,1"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("confab starts");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("confab reports its address");
-    Process {
-        child,
-        base: format!("http://{addr}"),
-    }
+            "--kick-grace",
+            "1",
+            "--command-retry-schedule",
+            "0,1",
+        ],
+        "info",
+    )
 }
 
 async fn call(

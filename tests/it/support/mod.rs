@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod events;
+pub mod process;
 pub mod receiver;
 pub mod server;
 pub mod signature;

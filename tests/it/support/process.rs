@@ -1,0 +1,50 @@
+//! The real `confab serve` binary as its own process: for a SIGKILL, or to measure its memory
+//! alone.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running `confab serve`; killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `confab serve` on `db` and a free port with the shipped flows and `args`, and waits
+/// for it to say where it listens.
+pub fn spawn(db: &Path, args: &[&str], log: &str) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(["--flows-dir", concat!(env!("CARGO_MANIFEST_DIR"), "/flows")])
+        .args(args)
+        .env("RUST_LOG", log)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("confab starts");
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("addr=").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("confab reports its address");
+    Process {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
