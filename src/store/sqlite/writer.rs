@@ -78,12 +78,24 @@ impl WalBound {
         if size == 0 || (!force && size <= self.limit / 2) {
             return;
         }
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        // The checkpoint waits for readers still on older snapshots; they finish within a
+        // millisecond or so, so it retries every 100 µs instead of SQLite's default busy
+        // handler, whose sleeps (1, 2, 5, 10 … ms) would hold every writer up far longer.
+        let _ = conn.busy_handler(Some(retry_soon));
+        let checkpointed = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = conn.busy_timeout(Duration::from_secs(5));
+        if let Err(e) = checkpointed {
             if let Some(held) = gate.open() {
                 tracing::warn!(error = %e, wal_bytes = size, held_back = held, "store: WAL checkpoint failed; will retry");
             }
         }
     }
+}
+
+/// A busy handler that retries every 100 µs for up to two seconds.
+fn retry_soon(attempt: i32) -> bool {
+    std::thread::sleep(Duration::from_micros(100));
+    attempt < 20_000
 }
 
 fn wal_path(db: &Path) -> PathBuf {
