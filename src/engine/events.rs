@@ -11,6 +11,7 @@ use crate::domain::conference::{
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, RecordingId};
 use crate::outbox::WebhookRequest;
+use crate::render::EventAnswer;
 use crate::store::prelude::*;
 use crate::store::{EventClaim, StoreError};
 use serde_json::{json, Value};
@@ -97,12 +98,12 @@ impl Refusal {
 
 /// What the writer hands back: the answer, webhooks to send once it has committed, and whether
 /// the answer is a replay.
-type Applied = (Result<String, Refusal>, Vec<WebhookRequest>, bool);
+type Applied = (Result<EventAnswer, Refusal>, Vec<WebhookRequest>, bool);
 
 impl Engine {
     /// Applies a platform event and returns the JSON answer body, or the refusal. A replayed
     /// event id returns the first outcome without applying anything.
-    pub async fn handle_event(&self, event: PlatformEvent) -> Result<String, EngineError> {
+    pub async fn handle_event(&self, event: PlatformEvent) -> Result<EventAnswer, EngineError> {
         let now = self.clock.now();
         let engine = self.clone();
         let (id, type_name) = (event.id.clone(), event.kind.type_name());
@@ -113,14 +114,14 @@ impl Engine {
         let applied = self
             .write(move |db| {
                 if let EventClaim::Answered { status, body } = db.claim_event(&event.id)? {
-                    return Ok((replayed(status, &body), Vec::new(), true));
+                    return Ok((replayed(status, &body)?, Vec::new(), true));
                 }
                 if let Some(conference) = event.kind.conference_id() {
                     db.lock_conference(conference)?;
                 }
-                let (body, webhooks) = engine.apply(db, &event.kind, now)?;
-                db.record_event_answer(&event.id, type_name, ANSWERED, &body, now)?;
-                Ok::<Applied, EngineError>((Ok(body), webhooks, false))
+                let (answer, webhooks) = engine.apply(db, &event.kind, now)?;
+                db.record_event_answer(&event.id, type_name, ANSWERED, &answer.to_json(), now)?;
+                Ok::<Applied, EngineError>((Ok(answer), webhooks, false))
             })
             .await;
         let (answer, webhooks) = match applied {
@@ -140,7 +141,7 @@ impl Engine {
                 let first = self
                     .write(move |db| {
                         if let EventClaim::Answered { status, body } = db.claim_event(&id)? {
-                            return Ok(replayed(status, &body));
+                            return replayed(status, &body);
                         }
                         db.record_event_answer(&id, type_name, REFUSED, &stored, now)?;
                         Ok::<_, EngineError>(Err(r))
@@ -156,7 +157,7 @@ impl Engine {
                 match self.store.read(move |db| db.event_answer(&id)).await {
                     Ok(Some((status, body))) => {
                         self.metrics.event(type_name, "replayed");
-                        (replayed(status, &body), Vec::new())
+                        (replayed(status, &body)?, Vec::new())
                     }
                     _ => return Err(StoreError::Unavailable(reason).into()),
                 }
@@ -173,7 +174,7 @@ impl Engine {
         db: &dyn Tx,
         kind: &EventKind,
         now: Timestamp,
-    ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
+    ) -> Result<(EventAnswer, Vec<WebhookRequest>), EngineError> {
         let answer = self.apply_event(db, kind, now)?;
         match kind {
             EventKind::CallJoining { conference_id, .. }
@@ -191,7 +192,7 @@ impl Engine {
         db: &dyn Tx,
         kind: &EventKind,
         now: Timestamp,
-    ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
+    ) -> Result<(EventAnswer, Vec<WebhookRequest>), EngineError> {
         match kind {
             EventKind::CallJoining {
                 call_id,
@@ -223,10 +224,7 @@ impl Engine {
                         db.update_conference(&conf)?;
                     }
                 }
-                Ok((
-                    json!({"conferencecall": call.json()}).to_string(),
-                    Vec::new(),
-                ))
+                Ok((EventAnswer::call(&call.json(), None), Vec::new()))
             }
             EventKind::CallLeft {
                 call_id,
@@ -253,7 +251,7 @@ impl Engine {
                     db.update_recording(&rec)?;
                     self.notify_recording(db, &rec, "recording_finished", now)?;
                 }
-                Ok((json!({"recording": rec.json()}).to_string(), Vec::new()))
+                Ok((EventAnswer::recording(&rec.json()), Vec::new()))
             }
         }
     }
@@ -268,7 +266,7 @@ impl Engine {
         from: &str,
         to: &str,
         platform_vars: &Variables,
-    ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
+    ) -> Result<(EventAnswer, Vec<WebhookRequest>), EngineError> {
         let conf = db
             .conference(None, conference_id)?
             .ok_or(Refusal::ConferenceNotFound)?;
@@ -305,10 +303,7 @@ impl Engine {
         } else {
             actions.push(json!({"type": "conference_join", "option": {"conference_id": conf.id}}));
         }
-        Ok((
-            json!({"conferencecall": call.json(), "actions": actions}).to_string(),
-            webhooks,
-        ))
+        Ok((EventAnswer::call(&call.json(), Some(actions)), webhooks))
     }
 
     fn call_left(
@@ -317,7 +312,7 @@ impl Engine {
         now: Timestamp,
         call_id: &str,
         conference_id: ConferenceId,
-    ) -> Result<(String, Vec<WebhookRequest>), EngineError> {
+    ) -> Result<(EventAnswer, Vec<WebhookRequest>), EngineError> {
         let mut conf = db
             .conference(None, conference_id)?
             .ok_or(Refusal::ConferenceNotFound)?;
@@ -327,7 +322,7 @@ impl Engine {
         if call.status == CallStatus::Leaved {
             // A second `call_left`: already handled, nothing runs again.
             return Ok((
-                json!({"conferencecall": call.json(), "actions": []}).to_string(),
+                EventAnswer::call(&call.json(), Some(Vec::new())),
                 Vec::new(),
             ));
         }
@@ -342,7 +337,7 @@ impl Engine {
         let webhooks = self.apply_effects(db, &conf, &outcome, now);
         self.after_leave(db, &mut conf, &call, was, now)?;
         Ok((
-            json!({"conferencecall": call.json(), "actions": outcome.actions}).to_string(),
+            EventAnswer::call(&call.json(), Some(outcome.actions)),
             webhooks,
         ))
     }
@@ -445,21 +440,28 @@ impl Engine {
     }
 }
 
-fn replayed(status: u16, body: &str) -> Result<String, Refusal> {
+/// The first outcome of an event id, read back from its stored form: the answer, or the
+/// refusal. A stored answer that no longer reads is a store fault, not a client's.
+fn replayed(status: u16, body: &str) -> Result<Result<EventAnswer, Refusal>, EngineError> {
     if status == REFUSED {
         let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
         // Refusals are stored in their own serde form; rows written before it existed carry
         // only the reason code and message, rebuilt as before.
-        match serde_json::from_value::<Refusal>(v["refusal"].clone()) {
-            Ok(r) => Err(r),
-            Err(_) => Err(Refusal::from_stored(
-                v["reason"].as_str().unwrap_or(""),
-                v["message"].as_str().unwrap_or(""),
-            )),
-        }
-    } else {
-        Ok(body.to_string())
+        return Ok(Err(
+            match serde_json::from_value::<Refusal>(v["refusal"].clone()) {
+                Ok(r) => r,
+                Err(_) => Refusal::from_stored(
+                    v["reason"].as_str().unwrap_or(""),
+                    v["message"].as_str().unwrap_or(""),
+                ),
+            },
+        ));
     }
+    EventAnswer::from_json(body).map(Ok).map_err(|e| {
+        EngineError::Store(StoreError::Corrupt(format!(
+            "a stored platform event answer does not read: {e}"
+        )))
+    })
 }
 
 /// The variables every run sees (§4).

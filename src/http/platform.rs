@@ -8,6 +8,7 @@ use crate::actions::interpreter::Variables;
 use crate::engine::{EngineError, EventKind, PlatformEvent};
 use crate::outbox::signature;
 use crate::render::xml;
+use crate::render::EventAnswer;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -189,15 +190,12 @@ pub async fn receive(
     let xml_wanted = wants_xml(&req);
     let result = handle(&req, &state, payload).await;
     match result {
-        Ok(body) if xml_wanted => {
-            let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            HttpResponse::Ok()
-                .content_type("application/xml; charset=utf-8")
-                .body(xml::platform_answer(&value))
-        }
-        Ok(body) => HttpResponse::Ok()
+        Ok(answer) if xml_wanted => HttpResponse::Ok()
+            .content_type("application/xml; charset=utf-8")
+            .body(answer.to_xml()),
+        Ok(answer) => HttpResponse::Ok()
             .content_type("application/json")
-            .body(body),
+            .body(answer.to_json()),
         Err(e) if xml_wanted => error_xml(&e),
         Err(e) => actix_web::ResponseError::error_response(&e),
     }
@@ -207,7 +205,7 @@ async fn handle(
     req: &HttpRequest,
     state: &AppState,
     payload: web::Payload,
-) -> Result<String, ApiError> {
+) -> Result<EventAnswer, ApiError> {
     let body = read_body(req, payload).await?;
     if let Some(key) = &state.platform_key {
         verify(req, key, &body)?;

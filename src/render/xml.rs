@@ -31,27 +31,32 @@ fn put(w: &mut Writer<Vec<u8>>, e: Event<'_>) {
 /// The platform answer as XML: root `<response>` carrying the conferencecall's id and status as
 /// attributes, one child element per action named by its type, options as attributes, and a
 /// `talk`'s text as element text. Arrays (a `play`'s `stream_urls`) are space-separated.
-pub fn platform_answer(answer: &Value) -> String {
+pub fn platform_answer(answer: &super::EventAnswer) -> String {
+    // Only the id and status of the resource are needed here.
+    let parse = |raw: &Option<Box<serde_json::value::RawValue>>| {
+        raw.as_ref()
+            .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+            .unwrap_or(Value::Null)
+    };
+    let (call, rec) = (parse(&answer.conferencecall), parse(&answer.recording));
     let mut w = Writer::new(Vec::new());
     put(
         &mut w,
         Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
     );
     let mut root = BytesStart::new("response");
-    let call = &answer["conferencecall"];
     let (call_id, call_status) = (scalar_text(&call["id"]), scalar_text(&call["status"]));
     if call.is_object() {
         root.push_attribute(("conferencecall_id", call_id.as_str()));
         root.push_attribute(("status", call_status.as_str()));
     }
-    let rec = &answer["recording"];
     let (rec_id, rec_status) = (scalar_text(&rec["id"]), scalar_text(&rec["status"]));
     if rec.is_object() {
         root.push_attribute(("recording_id", rec_id.as_str()));
         root.push_attribute(("status", rec_status.as_str()));
     }
     put(&mut w, Event::Start(root));
-    for action in answer["actions"].as_array().into_iter().flatten() {
+    for action in answer.actions.iter().flatten() {
         let name = action["type"].as_str().unwrap_or("action");
         let mut el = BytesStart::new(name);
         let mut text = None;
@@ -207,11 +212,17 @@ impl ConfDoc<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The XML form of an answer given as JSON, as the engine would have stored it.
+    fn answer_xml(v: &Value) -> String {
+        let answer = crate::render::EventAnswer::from_json(&v.to_string()).unwrap();
+        platform_answer(&answer)
+    }
     use serde_json::json;
 
     #[test]
     fn escapes_text_and_attributes() {
-        let xml = platform_answer(&json!({
+        let xml = answer_xml(&json!({
             "conferencecall": {"id": "c1", "status": "joining"},
             "actions": [
                 {"type": "talk", "option": {"text": "a < b & \"c\" 你好", "gender": "female", "language": "zh-CN"}},
@@ -237,9 +248,8 @@ mod tests {
             }
         }
         assert_eq!(names, ["response", "talk", "play", "conference_join"]);
-        let xml = platform_answer(
-            &json!({"actions": [{"type": "talk", "option": {"text": "bell\u{7} ok"}}]}),
-        );
+        let xml =
+            answer_xml(&json!({"actions": [{"type": "talk", "option": {"text": "bell\u{7} ok"}}]}));
         assert!(xml.contains(">bell ok<"), "{xml}");
     }
 
