@@ -11,7 +11,7 @@ use super::send::{self, RunContext};
 use super::Attempt;
 use crate::domain::timestamp::Timestamp;
 use crate::store::StoredMessage;
-use crate::store::{DeliveryStatus, MessageKind};
+use crate::store::{DeliveryStatus, MessageKind, StoreError, Tx};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,8 +61,8 @@ pub(super) async fn run(d: &Arc<Dispatcher>, owner: &Arc<str>, first: StoredMess
 }
 
 /// Records `outcomes` and, with `claim`, leases the key's next run in the same write; returns
-/// that run. While the store cannot write it keeps trying (see `record`): the lane keeps its
-/// key and sends nothing.
+/// that run. While the store cannot write it keeps trying (see `write_held`): the lane keeps
+/// its key and sends nothing.
 async fn finish(
     d: &Arc<Dispatcher>,
     owner: &Arc<str>,
@@ -75,29 +75,15 @@ async fn finish(
         return Vec::new();
     };
     let outcomes = Arc::new(outcomes);
-    let mut backoff = Duration::from_millis(250);
-    loop {
-        let (batch, o, k) = (outcomes.clone(), owner.clone(), key.clone());
-        let written = d
-            .store
-            .write(move |tx| {
-                for m in batch.iter() {
-                    tx.record_attempt(m)?;
-                }
-                tx.claim_run(&o, &k, now, lease_until, RUN)
-            })
-            .await;
-        match written {
-            Ok(next) => return next,
-            Err(e) => {
-                if let Some(held) = d.store_gate.open() {
-                    tracing::error!(error = %e, messages = outcomes.len(), held_back = held, "outbox: cannot record delivery outcomes; holding them, nothing is sent again until they are recorded");
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_RECORD_BACKOFF);
-            }
+    let (o, k) = (owner.clone(), key.clone());
+    let next = write_held(d, outcomes.len(), move |tx| {
+        for m in outcomes.iter() {
+            tx.record_attempt(m)?;
         }
-    }
+        tx.claim_run(&o, &k, now, lease_until, RUN)
+    })
+    .await;
+    next.unwrap_or_default()
 }
 
 /// Sends a run in order. Outcomes are recorded as it goes, overlapping with sending (one record
@@ -223,31 +209,40 @@ fn apply(d: &Dispatcher, m: &mut StoredMessage, attempt: Attempt, now: Timestamp
     later
 }
 
-/// Records the outcomes in one write. While the store cannot write, keeps trying with a
-/// growing pause (logging once per interval) and never returns with an outcome unrecorded,
-/// so the lane keeps its key and nothing is sent again before its record is durable.
+/// Records the outcomes in one write (see `write_held`).
 async fn record(d: Arc<Dispatcher>, outcomes: Vec<StoredMessage>) {
     if outcomes.is_empty() {
         return;
     }
     let outcomes = Arc::new(outcomes);
+    let n = outcomes.len();
+    write_held(&d, n, move |tx| {
+        for m in outcomes.iter() {
+            tx.record_attempt(m)?;
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// Runs a write that records delivery outcomes until it commits. While the store cannot
+/// write it keeps trying with a growing pause (logging once per interval) and does not
+/// return, so the lane keeps its key and nothing is sent again before its record is durable.
+/// Only a store that has shut down (at the process's shutdown) ends it early: the leases are
+/// given back at the next start and the messages are sent again then.
+async fn write_held<T, F>(d: &Dispatcher, messages: usize, f: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: Fn(&dyn Tx) -> Result<T, StoreError> + Clone + Send + 'static,
+{
     let mut backoff = Duration::from_millis(250);
     loop {
-        let batch = outcomes.clone();
-        let written = d
-            .store
-            .write(move |db| {
-                for m in batch.iter() {
-                    db.record_attempt(m)?;
-                }
-                Ok::<_, crate::store::StoreError>(())
-            })
-            .await;
-        match written {
-            Ok(()) => return,
+        match d.store.write(f.clone()).await {
+            Ok(v) => return Some(v),
+            Err(StoreError::Closed) if d.is_stopping() => return None,
             Err(e) => {
                 if let Some(held) = d.store_gate.open() {
-                    tracing::error!(error = %e, messages = outcomes.len(), held_back = held, "outbox: cannot record delivery outcomes; holding them, nothing is sent again until they are recorded");
+                    tracing::error!(error = %e, messages, held_back = held, "outbox: cannot record delivery outcomes; holding them, nothing is sent again until they are recorded");
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_RECORD_BACKOFF);
