@@ -71,6 +71,7 @@ impl App {
             StoreOptions {
                 readers: config.readers,
                 wal_limit_bytes: config.wal_limit_mb * 1024 * 1024,
+                reset_leases: true,
             },
         )?;
         let flows = load_flows(&config.flows_dir)?;

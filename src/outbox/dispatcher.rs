@@ -8,7 +8,7 @@ use crate::domain::CustomerId;
 use crate::ops::metrics::Metrics;
 use crate::store::{LogGate, Store};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
@@ -44,6 +44,10 @@ pub struct Dispatcher {
     node: String,
     /// Rounds so far; with `node`, names each round's leases.
     rounds: AtomicU64,
+    /// Lanes holding outcomes the store would not take. While any does, no round claims:
+    /// after a long outage a held message's lease may have expired, and it must not be taken
+    /// and sent again before its lane has recorded it.
+    pub(super) holding: AtomicUsize,
 }
 
 /// How many lanes each customer has on this node. Which keys are being delivered is not kept
@@ -101,6 +105,7 @@ impl Dispatcher {
             stopping: AtomicBool::new(false),
             node: format!("node-{}", Uuid::new_v4().simple()),
             rounds: AtomicU64::new(0),
+            holding: AtomicUsize::new(0),
         }
     }
 
@@ -150,7 +155,8 @@ impl Dispatcher {
         let busy = self.lanes.lock().map(|l| l.busy()).unwrap_or_default();
         let free = self.slots.available_permits().min(ROUND);
         let mut started = 0;
-        if free > 0 && !self.is_stopping() {
+        let holding = self.holding.load(Ordering::SeqCst) > 0;
+        if free > 0 && !self.is_stopping() && !holding {
             // One lease owner per round: its lanes each hold a different key, and a lane of an
             // earlier round can tell this round's lease from its own.
             let round = self.rounds.fetch_add(1, Ordering::Relaxed);
@@ -172,7 +178,7 @@ impl Dispatcher {
                 }
                 let (me, owner) = (self.clone(), owner.clone());
                 tokio::spawn(async move {
-                    lane::run(&me, &owner, m).await;
+                    lane::run(&me, &owner, m, lease_until).await;
                     if let Ok(mut l) = me.lanes.lock() {
                         l.end(customer);
                     }

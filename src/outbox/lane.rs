@@ -30,14 +30,21 @@ const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(1);
 pub(super) const LEASE: Duration = Duration::from_secs(30);
 /// The time an attempt may take (its timeout) plus room to record it.
 const LEASE_MARGIN: Duration = Duration::from_secs(12);
+/// Time left on the lease for recording an attempt's outcome once it ends.
+const RECORD_ROOM: Duration = Duration::from_secs(2);
 
 /// Delivers `first` (already leased to `owner`) and then the key's next due messages until
 /// none is due, one is to be retried later, another owner holds the next, or the store
 /// cannot be read.
-pub(super) async fn run(d: &Arc<Dispatcher>, owner: &Arc<str>, first: StoredMessage) {
+pub(super) async fn run(
+    d: &Arc<Dispatcher>,
+    owner: &Arc<str>,
+    first: StoredMessage,
+    lease_until: i64,
+) {
     let key: Arc<str> = Arc::from(first.ordering_key.as_str());
     let mut batch = vec![first];
-    let mut lease_until = d.clock.now().micros() + LEASE.as_micros() as i64;
+    let mut lease_until = lease_until;
     loop {
         let (wait, outcomes) = deliver_run(d, owner, batch, lease_until).await;
         // The last outcomes of a run and the claim of the next run are one write, so the key
@@ -112,15 +119,26 @@ async fn deliver_run(
             wait = d.is_stopping();
             break;
         }
-        let attempt = send::attempt(
-            &d.client,
-            &d.store,
-            d.clock.as_ref(),
-            &d.settings,
-            &mut ctx,
-            &m,
+        // However slow a DNS lookup or a receiver, the attempt ends while the lease holds.
+        let budget =
+            Duration::from_micros((lease_left - RECORD_ROOM.as_micros() as i64).max(0) as u64);
+        let attempt = tokio::time::timeout(
+            budget,
+            send::attempt(
+                &d.client,
+                &d.store,
+                d.clock.as_ref(),
+                &d.settings,
+                &mut ctx,
+                &m,
+            ),
         )
-        .await;
+        .await
+        .unwrap_or_else(|_| Attempt::Retry {
+            status: None,
+            error: "timed out".to_string(),
+            retry_after: None,
+        });
         wait = apply(d, &mut m, attempt, Timestamp(d.clock.now().micros()));
         unrecorded.push(m);
         if wait {
@@ -236,17 +254,44 @@ where
     F: Fn(&dyn Tx) -> Result<T, StoreError> + Clone + Send + 'static,
 {
     let mut backoff = Duration::from_millis(250);
+    let mut held = Holding(d, false);
     loop {
         match d.store.write(f.clone()).await {
             Ok(v) => return Some(v),
             Err(StoreError::Closed) if d.is_stopping() => return None,
             Err(e) => {
+                held.start();
                 if let Some(held) = d.store_gate.open() {
                     tracing::error!(error = %e, messages, held_back = held, "outbox: cannot record delivery outcomes; holding them, nothing is sent again until they are recorded");
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_RECORD_BACKOFF);
             }
+        }
+    }
+}
+
+/// Marks the dispatcher as having a lane that holds unrecorded outcomes, for as long as it
+/// lives (see `Dispatcher::holding`).
+struct Holding<'d>(&'d Dispatcher, bool);
+
+impl Holding<'_> {
+    fn start(&mut self) {
+        if !self.1 {
+            self.0
+                .holding
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.1 = true;
+        }
+    }
+}
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0
+                .holding
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }

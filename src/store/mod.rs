@@ -88,6 +88,9 @@ pub struct StoreOptions {
     pub readers: usize,
     /// The WAL file is checkpointed and truncated whenever it grows past this many bytes.
     pub wal_limit_bytes: u64,
+    /// Give back the outbox leases found at open: set by the server at start (its previous
+    /// life ended with them), never by the CLI, which may run beside a live server.
+    pub reset_leases: bool,
 }
 
 impl Default for StoreOptions {
@@ -95,6 +98,7 @@ impl Default for StoreOptions {
         StoreOptions {
             readers: 2,
             wal_limit_bytes: 64 * 1024 * 1024,
+            reset_leases: false,
         }
     }
 }

@@ -159,13 +159,16 @@ impl SqliteStore {
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<SqliteStore, StoreError> {
         let mut conn = open_connection(path)?;
         migrations().to_latest(&mut conn)?;
-        // A SQLite database is served by one node: whatever leases it finds at start were held
-        // by this node's previous life, which ended (perhaps by a crash) with them in flight.
-        // Giving them back now resumes those deliveries at once instead of after the lease.
-        conn.execute(
-            "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE lease_until > 0",
-            [],
-        )?;
+        // A SQLite database is served by one node: whatever leases the server finds at start
+        // were held by its previous life, which ended (perhaps by a crash) with them in
+        // flight. Giving them back resumes those deliveries at once instead of after the
+        // lease. (The CLI opens the same file beside a live server and must not.)
+        if options.reset_leases {
+            conn.execute(
+                "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE lease_until > 0",
+                [],
+            )?;
+        }
         // Checkpoints move WAL pages into the database file; done by the writer after every
         // commit they would stall each batch, so a thread of their own does the routine ones
         // and the writer steps in only when the WAL outgrows its bound (`writer`).

@@ -56,6 +56,8 @@ pub(super) struct WalBound {
     wal: PathBuf,
     limit: u64,
     last_check: Instant,
+    /// After a checkpoint that a reader held up, the next waits until this time.
+    not_before: Instant,
 }
 
 impl WalBound {
@@ -64,13 +66,17 @@ impl WalBound {
             wal: wal_path(db),
             limit,
             last_check: Instant::now(),
+            not_before: Instant::now(),
         }
     }
 
     /// Checks the WAL's size at most every 50 ms and truncates it when it is over half the
     /// bound, so the file stays under the bound while a checkpoint is pending.
     fn keep(&mut self, conn: &Connection, force: bool, gate: &LogGate) {
-        if !force && self.last_check.elapsed() < Duration::from_millis(50) {
+        let now = Instant::now();
+        if now < self.not_before
+            || (!force && now.duration_since(self.last_check) < Duration::from_millis(50))
+        {
             return;
         }
         self.last_check = Instant::now();
@@ -85,6 +91,8 @@ impl WalBound {
         let checkpointed = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         let _ = conn.busy_timeout(Duration::from_secs(5));
         if let Err(e) = checkpointed {
+            // A reader held on: try again in a second, not after every batch.
+            self.not_before = Instant::now() + Duration::from_secs(1);
             if let Some(held) = gate.open() {
                 tracing::warn!(error = %e, wal_bytes = size, held_back = held, "store: WAL checkpoint failed; will retry");
             }
@@ -92,10 +100,11 @@ impl WalBound {
     }
 }
 
-/// A busy handler that retries every 100 µs for up to two seconds.
+/// A busy handler that retries every 100 µs for up to about 50 ms: long enough for the reads
+/// in flight to finish, short enough that a long read (a backup, the CLI) cannot stall writes.
 fn retry_soon(attempt: i32) -> bool {
     std::thread::sleep(Duration::from_micros(100));
-    attempt < 20_000
+    attempt < 500
 }
 
 fn wal_path(db: &Path) -> PathBuf {
