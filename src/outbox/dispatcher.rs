@@ -58,10 +58,16 @@ struct Lanes {
 }
 
 impl Lanes {
-    fn start(&mut self, customer: Option<CustomerId>) {
+    /// Counts a new lane for `customer` unless it is at its cap.
+    fn try_start(&mut self, customer: Option<CustomerId>) -> bool {
         if let Some(c) = customer {
-            *self.per_customer.entry(c).or_insert(0) += 1;
+            let n = self.per_customer.entry(c).or_insert(0);
+            if *n >= MAX_LANES_PER_CUSTOMER {
+                return false;
+            }
+            *n += 1;
         }
+        true
     }
 
     fn end(&mut self, customer: Option<CustomerId>) {
@@ -167,15 +173,23 @@ impl Dispatcher {
                 .store
                 .write(move |tx| tx.claim_due_messages(&o, now, lease_until, free, &busy))
                 .await?;
+            let mut surplus = Vec::new();
             for m in due {
+                let customer = m.customer_id;
+                // A round may claim more of one customer's keys than its cap leaves room for:
+                // those go back to be claimed when its lanes end.
+                let started_lane = match self.lanes.lock() {
+                    Ok(mut l) => l.try_start(customer),
+                    Err(_) => false,
+                };
+                if !started_lane {
+                    surplus.push(m.seq);
+                    continue;
+                }
                 let Ok(permit) = self.slots.clone().acquire_owned().await else {
                     return Ok(Duration::from_secs(1));
                 };
                 started += 1;
-                let customer = m.customer_id;
-                if let Ok(mut l) = self.lanes.lock() {
-                    l.start(customer);
-                }
                 let (me, owner) = (self.clone(), owner.clone());
                 tokio::spawn(async move {
                     lane::run(&me, &owner, m, lease_until).await;
@@ -185,6 +199,12 @@ impl Dispatcher {
                     drop(permit);
                     me.wake.notify_one();
                 });
+            }
+            if !surplus.is_empty() {
+                let o = owner.clone();
+                self.store
+                    .write(move |tx| tx.release_leases(&o, &surplus))
+                    .await?;
             }
         }
         let next = self.store.read(|db| db.next_message_due()).await?;
