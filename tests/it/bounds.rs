@@ -242,17 +242,7 @@ async fn concurrent_reads_of_the_largest_pages_keep_memory_bounded() {
     let p = spawn(&dir.path().join("confab.db"));
     let pid = p.child.id();
     let client = reqwest::Client::new();
-    let customer: Value = client
-        .post(format!("{}/v1.0/customers", p.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"name": "acme"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = customer["api_key"].as_str().unwrap().to_string();
+    let key = p.create_customer(&client).await;
     let body = big_conference(0).to_string();
     for _ in 0..conferences {
         let res = client

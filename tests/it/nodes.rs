@@ -44,13 +44,8 @@ async fn post(s: &TestServer, id: &str, kind: &str, data: Value) -> u16 {
 async fn a_connect_room_admits_exactly_two_across_two_writers() {
     let (a, b, _dir) = two_nodes(|_| {}).await;
     let alice = a.create_customer("alice").await;
-    let (_, conf) = a
-        .call(
-            "POST",
-            "/v1.0/conferences",
-            Some(&alice.key),
-            Some(json!({"type": "connect"})),
-        )
+    let conf = a
+        .create_conference(&alice.key, json!({"type": "connect"}))
         .await;
     let conf = conf["id"].as_str().expect("id").to_string();
     let (a, b) = (Arc::new(a), Arc::new(b));
@@ -80,14 +75,7 @@ async fn a_connect_room_admits_exactly_two_across_two_writers() {
 async fn an_event_id_posted_to_two_writers_at_once_is_applied_once() {
     let (a, b, _dir) = two_nodes(|_| {}).await;
     let alice = a.create_customer("alice").await;
-    let (_, conf) = a
-        .call(
-            "POST",
-            "/v1.0/conferences",
-            Some(&alice.key),
-            Some(json!({})),
-        )
-        .await;
+    let conf = a.create_conference(&alice.key, json!({})).await;
     let conf = conf["id"].as_str().expect("id").to_string();
     for i in 0..20 {
         let id = format!("same-{i}");

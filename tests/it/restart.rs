@@ -53,20 +53,6 @@ async fn event(client: &reqwest::Client, p: &Process, id: &str, kind: &str, data
     assert_eq!(answer.status, 200);
 }
 
-async fn create_customer(client: &reqwest::Client, p: &Process) -> String {
-    let customer: Value = client
-        .post(format!("{}/v1.0/customers", p.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"name": "acme"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    customer["api_key"].as_str().unwrap().to_string()
-}
-
 /// Conference A: a joined call, then deleted: terminating, with a kick the platform keeps
 /// refusing. Conference B: a 2 s timeout that will pass while the server is down.
 async fn before_the_kill(client: &reqwest::Client, p: &Process, key: &str) -> (String, String) {
@@ -125,7 +111,7 @@ async fn a_killed_server_resumes_deadlines_and_commands_after_restart() {
     let client = reqwest::Client::new();
 
     let mut p = spawn(&db, &platform.uri());
-    let key = create_customer(&client, &p).await;
+    let key = p.create_customer(&client).await;
     let (a_id, b_id) = before_the_kill(&client, &p, &key).await;
     let first_id = platform
         .wait_for(

@@ -19,6 +19,26 @@ impl Drop for Process {
     }
 }
 
+impl Process {
+    /// Creates a customer through the admin route and returns its API key.
+    pub async fn create_customer(&self, client: &reqwest::Client) -> String {
+        let customer: serde_json::Value = client
+            .post(format!("{}/v1.0/customers", self.base))
+            .bearer_auth(super::ADMIN_TOKEN)
+            .json(&serde_json::json!({"name": "acme"}))
+            .send()
+            .await
+            .expect("admin route answers")
+            .json()
+            .await
+            .expect("a JSON customer");
+        customer["api_key"]
+            .as_str()
+            .expect("an api_key")
+            .to_string()
+    }
+}
+
 /// Starts `confab serve` on `db` and a free port with the shipped flows and `args`, and waits
 /// for it to say where it listens.
 pub fn spawn(db: &Path, args: &[&str], log: &str) -> Process {
