@@ -66,12 +66,13 @@ impl App {
             }
             None => None,
         };
-        let store = Store::open_with(
+        let store = Store::connect(
             &config.db,
             StoreOptions {
                 readers: config.readers,
                 wal_limit_bytes: config.wal_limit_mb * 1024 * 1024,
                 reset_leases: true,
+                pg_writers: usize::from(config.pg_writers),
             },
         )?;
         let flows = load_flows(&config.flows_dir)?;
@@ -114,6 +115,7 @@ impl App {
             command_policy,
             webhook_policy,
             allow_private: config.webhook_allow_private,
+            lease: Duration::from_secs(config.outbox_lease),
         };
         Ok(App {
             engine,

@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::config::Config;
 use crate::domain::timestamp::SystemClock;
 use crate::engine::{Engine, EngineSettings};
-use crate::store::Store;
+use crate::store::{Database, Store, StoreOptions};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,11 +27,17 @@ enum Command {
         #[command(subcommand)]
         command: CustomerCommand,
     },
-    /// Copy the database to a file while the service runs (SQLite's online backup).
+    /// Copy a SQLite database to a file while the service runs (SQLite's online backup); a
+    /// PostgreSQL database is backed up with pg_dump.
     Backup {
         /// SQLite database file to copy.
-        #[arg(long, env = "CONFAB_DB", default_value = "confab.db")]
-        db: PathBuf,
+        #[arg(
+            long,
+            env = "CONFAB_DB",
+            default_value = "confab.db",
+            hide_env_values = true
+        )]
+        db: Database,
         /// Where to write the copy (must not exist).
         #[arg(long)]
         to: PathBuf,
@@ -68,9 +74,14 @@ enum FlowsCommand {
 enum CustomerCommand {
     /// Create a customer and print it, with its API key, as one JSON object.
     Create {
-        /// SQLite database file.
-        #[arg(long, env = "CONFAB_DB", default_value = "confab.db")]
-        db: PathBuf,
+        /// The database: a SQLite file or a `postgres://` URL, as for `serve`.
+        #[arg(
+            long,
+            env = "CONFAB_DB",
+            default_value = "confab.db",
+            hide_env_values = true
+        )]
+        db: Database,
         #[arg(long)]
         name: String,
         #[arg(long, default_value = "")]
@@ -181,11 +192,16 @@ pub async fn shutdown_signal() {
     }
 }
 
-async fn create_customer(db: PathBuf, name: String, webhook_uri: String) -> ExitCode {
-    let store = match Store::open(&db, 1) {
+async fn create_customer(db: Database, name: String, webhook_uri: String) -> ExitCode {
+    let options = StoreOptions {
+        readers: 1,
+        pg_writers: 1,
+        ..StoreOptions::default()
+    };
+    let store = match Store::connect(&db, options) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("confab: {}: {e}", db.display());
+            eprintln!("confab: {db}: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -213,14 +229,14 @@ async fn create_customer(db: PathBuf, name: String, webhook_uri: String) -> Exit
     }
 }
 
-fn backup(db: &std::path::Path, to: &std::path::Path) -> ExitCode {
+fn backup(db: &Database, to: &std::path::Path) -> ExitCode {
     if to.exists() {
         eprintln!("confab: {} already exists; choose a new file", to.display());
         return ExitCode::FAILURE;
     }
     match crate::store::backup(db, to) {
         Ok(()) => {
-            println!("backed up {} to {}", db.display(), to.display());
+            println!("backed up {db} to {}", to.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

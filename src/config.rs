@@ -1,5 +1,6 @@
 //! Settings of `confab serve`: every one a flag and a `CONFAB_*` environment variable.
 
+use crate::store::Database;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -8,9 +9,15 @@ pub struct Config {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
-    /// SQLite database file, created and migrated on start.
-    #[arg(long, env = "CONFAB_DB", default_value = "confab.db")]
-    pub db: PathBuf,
+    /// The database: a SQLite file (created and migrated on start), or a `postgres://` URL
+    /// that several confab nodes share (migrated on start).
+    #[arg(
+        long,
+        env = "CONFAB_DB",
+        default_value = "confab.db",
+        hide_env_values = true
+    )]
+    pub db: Database,
     /// Directory of flow files (*.json).
     #[arg(long, env = "CONFAB_FLOWS_DIR", default_value = "flows")]
     pub flows_dir: PathBuf,
@@ -68,6 +75,15 @@ pub struct Config {
     /// it (it always holds one), so one answer cannot take hundreds of megabytes.
     #[arg(long, env = "CONFAB_PAGE_BYTES", default_value_t = DEFAULT_PAGE_BYTES)]
     pub page_bytes: usize,
+    /// PostgreSQL only: connections that run write transactions at once.
+    #[arg(long, env = "CONFAB_PG_WRITERS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub pg_writers: u16,
+    /// Seconds an outbox delivery is leased to the node that claimed it. A node that dies
+    /// mid-delivery leaves its messages to the others after this long. An attempt is cut off
+    /// well inside the lease (a lane stops starting attempts when 2/5 of it is left), so a
+    /// short lease also shortens the longest attempt below the 10 s webhook timeout.
+    #[arg(long, env = "CONFAB_OUTBOX_LEASE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub outbox_lease: u64,
 }
 
 /// The default byte budget of a list page: 4 MiB of item JSON, a few of the largest
@@ -76,10 +92,10 @@ pub const DEFAULT_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 impl Config {
     /// The defaults of `confab serve`, for tests and embedding.
-    pub fn with_db(db: PathBuf) -> Config {
+    pub fn with_db(db: impl Into<Database>) -> Config {
         Config {
             bind: "127.0.0.1:0".into(),
-            db,
+            db: db.into(),
             flows_dir: PathBuf::from("flows"),
             admin_token: None,
             platform_url: None,
@@ -95,6 +111,8 @@ impl Config {
             readers: default_readers(),
             wal_limit_mb: 64,
             page_bytes: DEFAULT_PAGE_BYTES,
+            pg_writers: 8,
+            outbox_lease: 30,
         }
     }
 }

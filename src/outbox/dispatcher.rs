@@ -167,7 +167,7 @@ impl Dispatcher {
             // earlier round can tell this round's lease from its own.
             let round = self.rounds.fetch_add(1, Ordering::Relaxed);
             let owner: Arc<str> = Arc::from(format!("{}/{round}", self.node));
-            let lease_until = now + lane::LEASE.as_micros() as i64;
+            let lease_until = now + lane::lease_micros(self);
             let o = owner.clone();
             let due = self
                 .store

@@ -25,13 +25,24 @@ const RECORD_EVERY: Duration = Duration::from_millis(50);
 /// is recorded before anyone could claim its message again after a long outage's expired
 /// lease.
 const MAX_RECORD_BACKOFF: Duration = Duration::from_secs(1);
-/// How long a claim holds a message for its owner. A lane stops a run before an attempt could
-/// outlast it; an owner that dies simply lets it expire, and another takes the message over.
-pub(super) const LEASE: Duration = Duration::from_secs(30);
-/// The time an attempt may take (its timeout) plus room to record it.
-const LEASE_MARGIN: Duration = Duration::from_secs(12);
-/// Time left on the lease for recording an attempt's outcome once it ends.
-const RECORD_ROOM: Duration = Duration::from_secs(2);
+/// How long a claim holds a message for its owner (`DeliverySettings::lease`, 30 s by
+/// default). A lane stops a run before an attempt could outlast it; an owner that dies simply
+/// lets it expire, and another takes the message over.
+pub(super) fn lease_micros(d: &Dispatcher) -> i64 {
+    d.settings.lease.as_micros() as i64
+}
+
+/// The time an attempt may take (its timeout) plus room to record it: 2/5 of the lease
+/// (12 s of the default 30).
+fn lease_margin_micros(d: &Dispatcher) -> i64 {
+    lease_micros(d) * 2 / 5
+}
+
+/// Time left on the lease for recording an attempt's outcome once it ends: 1/15 of the lease
+/// (2 s of the default 30).
+fn record_room_micros(d: &Dispatcher) -> i64 {
+    lease_micros(d) / 15
+}
 
 /// Delivers `first` (already leased to `owner`) and then the key's next due messages until
 /// none is due, one is to be retried later, another owner holds the next, or the store
@@ -51,7 +62,7 @@ pub(super) async fn run(
         // is never free between two runs for another owner to take over.
         let claim = !wait && !d.is_stopping();
         let now = d.clock.now().micros();
-        lease_until = now + LEASE.as_micros() as i64;
+        lease_until = now + lease_micros(d);
         let next = finish(
             d,
             owner,
@@ -113,15 +124,14 @@ async fn deliver_run(
         // An attempt must end well inside the lease, or another owner could take the message
         // while it is still in flight here.
         let lease_left = lease_until - d.clock.now().micros();
-        if d.is_stopping() || lease_left < LEASE_MARGIN.as_micros() as i64 {
+        if d.is_stopping() || lease_left < lease_margin_micros(d) {
             let seqs = vec![m.seq];
             release(d, owner, seqs).await;
             wait = d.is_stopping();
             break;
         }
         // However slow a DNS lookup or a receiver, the attempt ends while the lease holds.
-        let budget =
-            Duration::from_micros((lease_left - RECORD_ROOM.as_micros() as i64).max(0) as u64);
+        let budget = Duration::from_micros((lease_left - record_room_micros(d)).max(0) as u64);
         let attempt = tokio::time::timeout(
             budget,
             send::attempt(

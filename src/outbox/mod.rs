@@ -99,6 +99,8 @@ pub struct DeliverySettings {
     pub command_policy: RetryPolicy,
     pub webhook_policy: RetryPolicy,
     pub allow_private: bool,
+    /// How long a claimed message is leased to this node's lane (`--outbox-lease`).
+    pub lease: std::time::Duration,
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
 //! The store: the interface the rules need (`tx`), the records it hands back, and the
-//! backends that implement it (`sqlite`). The only SQL of the program lives below here.
+//! backends that implement it (`sqlite`, `postgres`). The only SQL of the program lives below
+//! here.
 
 mod health;
+mod location;
+mod postgres;
 mod records;
 mod sqlite;
 mod tx;
+
+pub use location::Database;
 
 pub use health::{LogGate, WriteHealth, WriteState};
 pub use records::{
@@ -31,12 +36,16 @@ use std::path::Path;
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(::postgres::Error),
     #[error("migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error("the store has shut down")]
     Closed,
+    #[error("{0}")]
+    Unsupported(String),
     /// The database cannot take writes right now (disk full, an I/O error, ...): a state of
     /// the machine, not of the request, so callers answer 503 and may try again.
     #[error("the store cannot write right now: {0}")]
@@ -49,6 +58,12 @@ impl From<rusqlite::Error> for StoreError {
             Some(reason) => StoreError::Unavailable(reason.to_string()),
             None => StoreError::Sqlite(e),
         }
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        postgres::classify(e)
     }
 }
 
@@ -91,6 +106,9 @@ pub struct StoreOptions {
     /// Give back the outbox leases found at open: set by the server at start (its previous
     /// life ended with them), never by the CLI, which may run beside a live server.
     pub reset_leases: bool,
+    /// PostgreSQL only: connections (and threads) that run write transactions. Each write is
+    /// a transaction of its own, so this is how many can wait on their commit at once.
+    pub pg_writers: usize,
 }
 
 impl Default for StoreOptions {
@@ -99,6 +117,7 @@ impl Default for StoreOptions {
             readers: 2,
             wal_limit_bytes: 64 * 1024 * 1024,
             reset_leases: false,
+            pg_writers: 8,
         }
     }
 }
@@ -107,15 +126,20 @@ impl Default for StoreOptions {
 /// sees transactions only as `&dyn Tx`.
 #[derive(Clone)]
 pub struct Store {
-    backend: sqlite::SqliteStore,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database, then starts the writer and
-    /// `readers` reader threads.
+    /// Opens (creating if needed) and migrates a SQLite database with `readers` reader threads.
     pub fn open(path: &Path, readers: usize) -> Result<Store, StoreError> {
-        Store::open_with(
-            path,
+        Store::connect(
+            &Database::Sqlite(path.to_path_buf()),
             StoreOptions {
                 readers,
                 ..StoreOptions::default()
@@ -124,28 +148,49 @@ impl Store {
     }
 
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        Ok(Store {
-            backend: sqlite::SqliteStore::open_with(path, options)?,
-        })
+        Store::connect(&Database::Sqlite(path.to_path_buf()), options)
+    }
+
+    /// Opens either backend and applies its migrations.
+    pub fn connect(db: &Database, options: StoreOptions) -> Result<Store, StoreError> {
+        let backend = match db {
+            Database::Sqlite(path) => {
+                Backend::Sqlite(sqlite::SqliteStore::open_with(path, options)?)
+            }
+            Database::Postgres(url) => Backend::Postgres(postgres::PgStore::open(url, options)?),
+        };
+        Ok(Store { backend })
+    }
+
+    /// Whether several nodes may share this store (PostgreSQL): then another node's writes
+    /// are not signalled here and background tasks must look for them.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// What committed writes did since the last call: (queued a message, set a deadline).
     pub fn take_signals(&self) -> (bool, bool) {
-        self.backend.take_signals()
+        match &self.backend {
+            Backend::Sqlite(s) => s.take_signals(),
+            Backend::Postgres(p) => p.take_signals(),
+        }
     }
 
-    pub fn path(&self) -> &Path {
-        self.backend.path()
-    }
-
-    /// Whether writes are succeeding, as the writer last saw them.
+    /// Whether writes are succeeding, as this node last saw them.
     pub fn write_health(&self) -> &WriteHealth {
-        self.backend.write_health()
+        match &self.backend {
+            Backend::Sqlite(s) => s.write_health(),
+            Backend::Postgres(p) => p.write_health(),
+        }
     }
 
-    /// The WAL file's size now, and its bound.
+    /// The SQLite WAL file's size now, and its bound (zeros on PostgreSQL, whose WAL is the
+    /// database server's business).
     pub fn wal_size(&self) -> (u64, u64) {
-        self.backend.wal_size()
+        match &self.backend {
+            Backend::Sqlite(s) => s.wal_size(),
+            Backend::Postgres(_) => (0, 0),
+        }
     }
 
     /// Runs `f` in a read transaction, off the async executor.
@@ -154,7 +199,10 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&dyn Tx) -> Result<T, StoreError> + Send + 'static,
     {
-        self.backend.read(f).await
+        match &self.backend {
+            Backend::Sqlite(s) => s.read(f).await,
+            Backend::Postgres(p) => p.read(f).await,
+        }
     }
 
     /// Runs `f` in a write transaction and answers once it has committed. If `f` fails, none
@@ -165,7 +213,10 @@ impl Store {
         E: StoreFault + Send + 'static,
         F: FnOnce(&dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        self.backend.write(f).await
+        match &self.backend {
+            Backend::Sqlite(s) => s.write(f).await,
+            Backend::Postgres(p) => p.write(f).await,
+        }
     }
 
     /// A small write that proves the store can write again (`/healthz` uses it while writes
@@ -187,8 +238,15 @@ pub fn atomically<T, E: From<StoreError>>(
     result
 }
 
-/// Copies a live database to `to` while the service keeps reading and writing; the copy is a
-/// consistent snapshot.
-pub fn backup(db: &Path, to: &Path) -> Result<(), StoreError> {
-    sqlite::backup(db, to)
+/// Copies a live SQLite database to `to` while the service keeps reading and writing; the
+/// copy is a consistent snapshot. A PostgreSQL database is backed up with its own tools.
+pub fn backup(db: &Database, to: &Path) -> Result<(), StoreError> {
+    match db {
+        Database::Sqlite(path) => sqlite::backup(path, to),
+        Database::Postgres(_) => Err(StoreError::Unsupported(
+            "confab backup copies SQLite files; back a PostgreSQL database up with pg_dump \
+             (or the server's continuous archiving), see docs/operations.md"
+                .into(),
+        )),
+    }
 }

@@ -253,10 +253,9 @@ async fn shared_tm_create_is_paged_exactly_by_id() {
         )
         .await;
     }
-    let conn = rusqlite::Connection::open(s.db_path()).unwrap();
-    conn.execute("UPDATE conferences SET tm_create = 1643868536672025", [])
-        .unwrap();
-    drop(conn);
+    s.db()
+        .execute("UPDATE conferences SET tm_create = 1643868536672025")
+        .await;
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {

@@ -2,10 +2,9 @@
 //! item, and the real binary's memory stays bounded while many clients read the largest pages.
 
 use crate::support::process::{self, Process};
-use crate::support::{Customer, TestServer, ADMIN_TOKEN};
+use crate::support::{Customer, TestDb, TestServer, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
 /// A conference close to the largest a client can write: `data` near 64 KiB and 100 long
@@ -198,7 +197,7 @@ async fn every_list_is_cut_by_a_small_byte_budget() {
 }
 
 /// Starts the real `confab serve` (its own process, so its memory can be measured alone).
-fn spawn(db: &Path) -> Process {
+fn spawn(db: &str) -> Process {
     process::spawn(
         db,
         &["--admin-token", ADMIN_TOKEN, "--rate-limit", "0"],
@@ -239,7 +238,8 @@ async fn concurrent_reads_of_the_largest_pages_keep_memory_bounded() {
     let clients = knob("CONFAB_MEMTEST_CLIENTS", 20);
     let rounds = knob("CONFAB_MEMTEST_ROUNDS", 5);
     let dir = tempfile::tempdir().unwrap();
-    let p = spawn(&dir.path().join("confab.db"));
+    let db = TestDb::new(dir.path()).await;
+    let p = spawn(&db.arg());
     let pid = p.child.id();
     let client = reqwest::Client::new();
     let key = p.create_customer(&client).await;

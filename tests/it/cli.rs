@@ -1,19 +1,19 @@
 //! The `confab` binary's subcommands, run as a user would run them.
 
-use crate::support::TestServer;
+use crate::support::{on_postgres, TestDb, TestServer};
 use std::process::Command;
 
 fn confab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_confab"))
 }
 
-#[test]
-fn customer_create_prints_one_json_object() {
+#[tokio::test]
+async fn customer_create_prints_one_json_object() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("c.db");
+    let db = TestDb::new(dir.path()).await;
     let out = confab()
         .args(["customer", "create", "--db"])
-        .arg(&db)
+        .arg(db.arg())
         .args(["--name", "acme", "--webhook-uri", "https://example.com/h"])
         .output()
         .unwrap();
@@ -27,12 +27,9 @@ fn customer_create_prints_one_json_object() {
     assert!(v["api_key"].as_str().unwrap().starts_with("cfk_"));
     assert!(v["webhook_secret"].as_str().unwrap().starts_with("whsec_"));
     assert!(uuid::Uuid::parse_str(v["id"].as_str().unwrap()).is_ok());
-    // The key is stored hashed, never in clear.
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let stored: Vec<u8> = conn
-        .query_row("SELECT key_hash FROM api_keys", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(stored.len(), 32);
+    // The key is stored hashed (SHA-256), never in clear.
+    let stored = db.query_i64("SELECT length(key_hash) FROM api_keys").await;
+    assert_eq!(stored, 32);
 }
 
 #[test]
@@ -104,6 +101,9 @@ fn serve_help_lists_every_setting() {
 
 #[tokio::test]
 async fn backup_copies_a_live_database() {
+    if on_postgres() {
+        return backup_of_postgres_points_to_pg_dump().await;
+    }
     // A running server with data in it.
     let s = TestServer::start().await;
     let a = s.create_customer("a").await;
@@ -114,7 +114,7 @@ async fn backup_copies_a_live_database() {
         Some(serde_json::json!({"name": "kept"})),
     )
     .await;
-    let db = s.db_path();
+    let db = s.db().sqlite_path().expect("a SQLite run").to_path_buf();
     let copy = db.with_file_name("copy.db");
     let out = confab()
         .args(["backup", "--db"])
@@ -144,4 +144,19 @@ async fn backup_copies_a_live_database() {
         !again.status.success(),
         "an existing file is not overwritten"
     );
+}
+
+/// `confab backup` copies SQLite files; given a PostgreSQL URL it says what to use instead.
+async fn backup_of_postgres_points_to_pg_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::postgres().await;
+    let out = confab()
+        .args(["backup", "--db", &db.arg(), "--to"])
+        .arg(dir.path().join("copy.db"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pg_dump"), "{err}");
+    assert!(!dir.path().join("copy.db").exists());
 }

@@ -1,9 +1,10 @@
-//! The store interface's rules with two writers on one SQLite file: two confab servers (or two
-//! store handles) share a database, as several nodes will share one, and each rule holds.
+//! The store interface's rules with two writers on one database (a SQLite file, or a
+//! PostgreSQL database when the suite runs on it): two confab servers (or two store handles)
+//! share it, as several nodes do, and each rule holds.
 
 use crate::support::events::EventPost;
-use crate::support::{poll_until, Receiver, TestServer};
-use confab::store::{Store, StoredMessage};
+use crate::support::{poll_until, Receiver, TestDb, TestServer};
+use confab::store::{Store, StoreOptions, StoredMessage};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -12,12 +13,12 @@ use std::time::Duration;
 /// Two servers on one database file.
 async fn two_nodes(
     configure: impl Fn(&mut confab::Config),
-) -> (TestServer, TestServer, tempfile::TempDir) {
+) -> (TestServer, TestServer, (tempfile::TempDir, TestDb)) {
     let shared = tempfile::tempdir().expect("temp dir");
-    let db = shared.path().join("shared.db");
+    let db = TestDb::new(shared.path()).await;
     let mut nodes = Vec::new();
     for _ in 0..2 {
-        let db = db.clone();
+        let db = db.database();
         nodes.push(
             TestServer::start_with(|c| {
                 c.db = db;
@@ -28,7 +29,7 @@ async fn two_nodes(
     }
     let b = nodes.pop().expect("two");
     let a = nodes.pop().expect("two");
-    (a, b, shared)
+    (a, b, (shared, db))
 }
 
 /// Posts a platform event (unsigned: the test servers accept those) and returns its status.
@@ -114,6 +115,14 @@ async fn raw_event(s: &TestServer, id: &str, kind: &str, data: &Value) -> (u16, 
     (status, res.bytes().await.expect("body").to_vec())
 }
 
+/// Two store handles on one database, as two nodes have.
+async fn two_stores() -> (Store, Store, (tempfile::TempDir, TestDb)) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = TestDb::new(dir.path()).await;
+    let open = || Store::connect(&db.database(), StoreOptions::default()).expect("store");
+    (open(), open(), (dir, db))
+}
+
 fn message(seq_hint: usize, key: &str) -> StoredMessage {
     StoredMessage {
         seq: 0,
@@ -140,10 +149,7 @@ fn message(seq_hint: usize, key: &str) -> StoredMessage {
 /// one owner at a time and handed over in order, and an expired lease is taken over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_messages_are_leased_to_one_owner_at_a_time_in_order() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("shared.db");
-    let one = Store::open(&path, 2).expect("store one");
-    let two = Store::open(&path, 2).expect("store two");
+    let (one, two, _db) = two_stores().await;
     let keys: Vec<String> = (0..20).map(|k| format!("conf-{k}")).collect();
     let ks = keys.clone();
     one.write(move |tx| {
@@ -221,10 +227,7 @@ async fn outbox_messages_are_leased_to_one_owner_at_a_time_in_order() {
 /// take_deadline: two writers firing the same deadlines at once fire each exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_deadline_is_taken_by_exactly_one_of_two_writers() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("shared.db");
-    let one = Store::open(&path, 2).expect("store one");
-    let two = Store::open(&path, 2).expect("store two");
+    let (one, two, _db) = two_stores().await;
     let subjects: Vec<String> = (0..200).map(|i| format!("subject-{i}")).collect();
     let s = subjects.clone();
     one.write(move |tx| {

@@ -3,14 +3,13 @@
 
 use crate::support::events::EventPost;
 use crate::support::process::{self, Process};
-use crate::support::{poll_until, Receiver, Reply, ADMIN_TOKEN, PLATFORM_SECRET};
+use crate::support::{poll_until, Receiver, Reply, TestDb, ADMIN_TOKEN, PLATFORM_SECRET};
 use serde_json::{json, Value};
-use std::path::Path;
 use std::time::Duration;
 
 /// Starts `confab serve` with the platform at `platform`, a 1 s kick grace and fast command
 /// retries.
-fn spawn(db: &Path, platform: &str) -> Process {
+fn spawn(db: &str, platform: &str) -> Process {
     process::spawn(
         db,
         &[
@@ -24,6 +23,10 @@ fn spawn(db: &Path, platform: &str) -> Process {
             "1",
             "--command-retry-schedule",
             "0,1",
+            // On PostgreSQL a restarted node does not know which leases were its own (several
+            // nodes share them): the killed node's lease must expire before it is resent.
+            "--outbox-lease",
+            "3",
         ],
         "info",
     )
@@ -107,7 +110,8 @@ async fn a_killed_server_resumes_deadlines_and_commands_after_restart() {
     // The platform refuses every command until the server has been killed.
     let platform = Receiver::answering(Reply::status(503)).await;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("confab.db");
+    let database = TestDb::new(dir.path()).await;
+    let db = database.arg();
     let client = reqwest::Client::new();
 
     let mut p = spawn(&db, &platform.uri());

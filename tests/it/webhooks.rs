@@ -299,21 +299,15 @@ async fn undelivered_notifications_are_delivered_after_a_restart_exactly_once_mo
     // The next attempt is a minute away by the schedule; a restart does not lose it, and the
     // receiver gets each message once when it comes due. To keep the test short the restarted
     // server uses a schedule whose retry is immediate.
-    let conn = rusqlite::Connection::open(stopped.db_path()).unwrap();
-    let pending: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let pending = stopped
+        .db
+        .query_i64("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+        .await;
     assert_eq!(pending, 5);
-    conn.execute(
-        "UPDATE outbox SET next_attempt_at = 0 WHERE status = 'pending'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+    stopped
+        .db
+        .execute("UPDATE outbox SET next_attempt_at = 0 WHERE status = 'pending'")
+        .await;
     let s = stopped.start_with(allow_private).await;
     let got = r.wait_for_total(5, Duration::from_secs(5)).await;
     r.assert_stays_at(got.len(), Duration::from_millis(500), "no further sends")

@@ -214,10 +214,6 @@ impl SqliteStore {
         self.signals.take()
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Whether writes are succeeding, as the writer last saw them.
     pub fn write_health(&self) -> &WriteHealth {
         &self.health

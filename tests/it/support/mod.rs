@@ -2,6 +2,7 @@
 //! receiver, one XML reader, one independent Standard Webhooks signer, and bounded waits.
 
 pub mod clock;
+pub mod database;
 pub mod events;
 pub mod process;
 pub mod receiver;
@@ -10,6 +11,7 @@ pub mod signature;
 pub mod wait;
 pub mod xml;
 
+pub use database::{on_postgres, TestDb};
 pub use events::Signing;
 pub use receiver::{Arrival, Receiver, Reply};
 pub use server::{allow_private, signed, Customer, TestServer, ADMIN_TOKEN};

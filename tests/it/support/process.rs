@@ -1,8 +1,8 @@
 //! The real `confab serve` binary as its own process: for a SIGKILL, or to measure its memory
 //! alone.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ impl Process {
 
 /// Starts `confab serve` on `db` and a free port with the shipped flows and `args`, and waits
 /// for it to say where it listens.
-pub fn spawn(db: &Path, args: &[&str], log: &str) -> Process {
+pub fn spawn(db: impl AsRef<OsStr>, args: &[&str], log: &str) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
         .args(["serve", "--bind", "127.0.0.1:0", "--db"])
         .arg(db)

@@ -1,13 +1,15 @@
 //! The one server builder: the real confab (the same `App` production runs) on port 0 with a
-//! temporary SQLite file and a clock the test can move, configured by a closure.
+//! database of its own (a temporary SQLite file, or a fresh PostgreSQL database when the suite
+//! runs on PostgreSQL) and a clock the test can move, configured by a closure.
 
 use super::clock::TestClock;
+use super::database::TestDb;
 use super::events::EventPost;
 use super::signature::PLATFORM_SECRET;
 use super::wait::poll_until;
 use confab::{App, Config};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
@@ -29,6 +31,7 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     dir: tempfile::TempDir,
+    db: TestDb,
     clock: Arc<TestClock>,
     /// The notifiers of the outbox dispatcher and the deadline scheduler, so moving the
     /// clock takes effect at once rather than at their next look (up to a second later).
@@ -40,6 +43,7 @@ pub struct TestServer {
 /// A stopped server: its directory (with the database) and its clock, to start again on.
 pub struct Stopped {
     pub dir: tempfile::TempDir,
+    pub db: TestDb,
     pub clock: Arc<TestClock>,
 }
 
@@ -58,8 +62,10 @@ impl TestServer {
 
     /// A server with the test defaults changed by `configure`.
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
         let stopped = Stopped {
-            dir: tempfile::tempdir().expect("temp dir"),
+            db: TestDb::new(dir.path()).await,
+            dir,
             clock: Arc::new(TestClock::default()),
         };
         stopped.start_with(configure).await
@@ -76,6 +82,7 @@ impl TestServer {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         Stopped {
             dir,
+            db: self.db.clone(),
             clock: self.clock.clone(),
         }
     }
@@ -89,8 +96,9 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("confab.db")
+    /// The database this server runs on.
+    pub fn db(&self) -> &TestDb {
+        &self.db
     }
 
     /// Moves confab's clock forward and wakes what waits on it: deadlines and retries that
@@ -235,15 +243,11 @@ impl Drop for TestServer {
 }
 
 impl Stopped {
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("confab.db")
-    }
-
     /// Starts confab on this directory and clock with the test defaults — the database in
     /// the directory, port 0, the admin token, the shipped flows, two workers, no platform
     /// secret — changed by `configure`.
     pub async fn start_with(self, configure: impl FnOnce(&mut Config)) -> TestServer {
-        let mut config = test_config(self.dir.path());
+        let mut config = test_config(&self.db);
         configure(&mut config);
         let app = App::build_with_clock(config, self.clock.clone()).expect("confab builds");
         let addr = app.local_addr().expect("bound address");
@@ -260,6 +264,7 @@ impl Stopped {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             dir: self.dir,
+            db: self.db,
             clock: self.clock,
             wakers,
             stop: Some(tx),
@@ -268,8 +273,8 @@ impl Stopped {
     }
 }
 
-fn test_config(dir: &Path) -> Config {
-    let mut c = Config::with_db(dir.join("confab.db"));
+fn test_config(db: &TestDb) -> Config {
+    let mut c = Config::with_db(db.database());
     c.admin_token = Some(ADMIN_TOKEN.into());
     c.flows_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("flows");
     c.workers = Some(2);

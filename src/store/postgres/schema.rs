@@ -1,0 +1,64 @@
+//! The PostgreSQL schema's numbered migrations, embedded in the binary and applied at start
+//! under a session advisory lock, so nodes starting together apply each one once.
+
+use crate::store::StoreError;
+use postgres::Client;
+
+/// The migrations, in order; the number is the version a database reaches by applying it.
+/// Shipped files are never edited, and every migration keeps the previous version's queries
+/// working (columns are added with defaults, nothing is renamed or dropped in the same
+/// release), so nodes of two versions can share the database during a rolling upgrade.
+const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+
+/// The advisory lock key of migrations ("confab" in ASCII).
+const MIGRATION_LOCK: i64 = 0x636f_6e66_6162;
+
+/// Applies every migration the database has not had yet, each in its own transaction.
+pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let applied = apply(client);
+    // The session lock is also released when the connection closes; unlocking at once lets
+    // the next node start without waiting for that.
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    applied?;
+    unlocked?;
+    Ok(())
+}
+
+fn apply(client: &mut Client) -> Result<(), StoreError> {
+    client.batch_execute(
+        "CREATE TABLE IF NOT EXISTS confab_migrations (
+             version     INTEGER PRIMARY KEY,
+             name        TEXT NOT NULL,
+             applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )?;
+    let current: i32 = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM confab_migrations",
+            &[],
+        )?
+        .get(0);
+    let newest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if current > newest {
+        // A newer node migrated this database. Migrations keep older queries working, so this
+        // node can run beside it during the upgrade; it must not be left running for good.
+        tracing::warn!(
+            database_version = current,
+            binary_version = newest,
+            "store: the database schema is newer than this binary; upgrade this node"
+        );
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let mut tx = client.transaction()?;
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO confab_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, name, "store: applied migration");
+    }
+    Ok(())
+}
