@@ -11,6 +11,7 @@ mod events;
 mod faults;
 mod fuzz;
 mod lifecycle;
+mod multinode;
 mod nodes;
 mod operations;
 mod restart;

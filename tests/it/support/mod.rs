@@ -5,6 +5,7 @@ pub mod clock;
 pub mod database;
 pub mod events;
 pub mod process;
+pub mod proxy;
 pub mod receiver;
 pub mod server;
 pub mod signature;

@@ -60,9 +60,17 @@ pub fn spawn(db: impl AsRef<OsStr>, args: &[&str], log: &str) -> Process {
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("confab reports its address");
+    let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(addr) => addr,
+        Err(e) => {
+            // Not left running: nothing else would ever stop it.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "confab did not report its address (its log must include confab::cli=info): {e}"
+            );
+        }
+    };
     Process {
         child,
         base: format!("http://{addr}"),
