@@ -75,6 +75,7 @@ impl App {
                 pg_writers: usize::from(config.pg_writers),
             },
         )?;
+        tracing::info!(db = %config.db, "store opened and migrated");
         let flows = load_flows(&config.flows_dir)?;
         let command_policy = RetryPolicy {
             delays: command_schedule,

@@ -131,13 +131,14 @@ impl XmlStatus {
         }
     }
 
-    /// Derives the status from the shared core: the conference and its calls not yet left.
-    pub fn of(conf: &Conference, active_calls: &[Conferencecall]) -> XmlStatus {
+    /// Derives the status from the shared core: the conference, and whether any of its calls
+    /// is still joining (`calls_joining`, from the counts kept on the conference).
+    pub fn of(conf: &Conference, calls_joining: bool) -> XmlStatus {
         if !conf.status.is_open() || conf.tm_delete.is_some() {
             XmlStatus::Completed
         } else if conf.tm_begin.is_some() {
             XmlStatus::Running
-        } else if active_calls.iter().any(|c| c.status == CallStatus::Joining) {
+        } else if calls_joining {
             XmlStatus::Ringing
         } else {
             XmlStatus::Initiated

@@ -62,8 +62,7 @@ impl Engine {
                 let Some(conf) = db.conference(Some(customer), id)? else {
                     return Ok(None);
                 };
-                let calls = db.calls_in(conf.id)?;
-                let status = XmlStatus::of(&conf, &calls);
+                let status = XmlStatus::of(&conf, calls_joining(db, &conf)?);
                 Ok(Some((conf, status)))
             })
             .await?
@@ -139,7 +138,7 @@ impl Engine {
         if conf.origin != Origin::Xml {
             return Ok(());
         }
-        let status = XmlStatus::of(&conf, &db.calls_in(conf.id)?);
+        let status = XmlStatus::of(&conf, calls_joining(db, &conf)?);
         if conf.xml.reported_status == status.as_str() {
             return Ok(());
         }
@@ -209,4 +208,21 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Whether any call of the conference is still joining, where the XML status depends on it:
+/// only before anyone has joined, and then only when the counts kept on the conference say
+/// some call is neither joined nor gone (so a running conference never reads its calls).
+fn calls_joining(db: &dyn Tx, conf: &Conference) -> Result<bool, crate::store::StoreError> {
+    if !conf.status.is_open() || conf.tm_delete.is_some() || conf.tm_begin.is_some() {
+        return Ok(false);
+    }
+    let (active, joined) = db.call_counts(conf.id)?;
+    if active == joined {
+        return Ok(false);
+    }
+    Ok(db
+        .calls_in(conf.id)?
+        .iter()
+        .any(|c| c.status == CallStatus::Joining))
 }

@@ -13,7 +13,7 @@ pub use location::Database;
 
 pub use health::{LogGate, WriteHealth, WriteState};
 pub use records::{
-    CallFilter, ConferenceFilter, Cursor, DeliveryStatus, EventClaim, Gauges, MessageKind, Page,
+    CallFilter, ConferenceFilter, CountMove, Cursor, DeliveryStatus, EventClaim, Gauges, MessageKind, Page,
     StoreGauges, StoredMessage,
 };
 pub use tx::{

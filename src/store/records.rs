@@ -123,3 +123,58 @@ pub struct StoreGauges {
     /// Write batches that could not be committed, since start.
     pub write_failures: u64,
 }
+
+/// How a call moving from `from` (none: it is being inserted) to `to` changes its
+/// conference's counts, kept on the conference row so that admission and join order never
+/// count a conference's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountMove {
+    /// Change of the calls not yet left.
+    pub active: i64,
+    /// Change of the joined calls.
+    pub joined: i64,
+    /// The call reaches `joined` now and takes the next join position.
+    pub takes_join_seq: bool,
+}
+
+impl CountMove {
+    pub fn between(
+        from: Option<crate::domain::conference::CallStatus>,
+        to: crate::domain::conference::CallStatus,
+    ) -> CountMove {
+        use crate::domain::conference::CallStatus;
+        let active = |s: CallStatus| i64::from(s != CallStatus::Leaved);
+        let joined = |s: CallStatus| i64::from(s == CallStatus::Joined);
+        CountMove {
+            active: active(to) - from.map_or(0, active),
+            joined: joined(to) - from.map_or(0, joined),
+            takes_join_seq: to == CallStatus::Joined && from != Some(CallStatus::Joined),
+        }
+    }
+
+    /// Whether the conference row needs no change.
+    pub fn is_none(&self) -> bool {
+        self.active == 0 && self.joined == 0 && !self.takes_join_seq
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CountMove;
+    use crate::domain::conference::CallStatus::*;
+
+    #[test]
+    fn counts_follow_a_call_through_its_life() {
+        let m = CountMove::between(None, Joining);
+        assert_eq!((m.active, m.joined, m.takes_join_seq), (1, 0, false));
+        let m = CountMove::between(Some(Joining), Joined);
+        assert_eq!((m.active, m.joined, m.takes_join_seq), (0, 1, true));
+        let m = CountMove::between(Some(Joined), Leaving);
+        assert_eq!((m.active, m.joined, m.takes_join_seq), (0, -1, false));
+        let m = CountMove::between(Some(Leaving), Leaved);
+        assert_eq!((m.active, m.joined, m.takes_join_seq), (-1, 0, false));
+        assert!(CountMove::between(Some(Joined), Joined).is_none());
+        let m = CountMove::between(Some(Joining), Leaved);
+        assert_eq!((m.active, m.joined), (-1, 0));
+    }
+}

@@ -22,24 +22,31 @@ impl CallStore for PgTx<'_> {
                 &c.tm_delete.map(Timestamp::micros),
             ],
         )?;
+        self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
         Ok(())
     }
 
-    /// Moves a call to `status`. Reaching `joined` also takes the next join position, which
-    /// the conference's lock (held by every writer of its calls) keeps unique.
+    /// Moves a call to `status`, keeping its conference's counts; reaching `joined` also takes
+    /// the conference's next join position (the conference's lock, held by every writer of
+    /// its calls, keeps it unique).
     fn set_call_status(&self, c: &Conferencecall) -> Result<(), StoreError> {
-        let joined = c.status == CallStatus::Joined;
+        let id = c.id.to_string();
+        let from = self.optional_row(
+            "SELECT status FROM conferencecalls WHERE id = $1",
+            &[&id],
+            |row| Ok(row.try_get::<_, String>(0)?),
+        )?;
+        let from = from.as_deref().and_then(CallStatus::parse);
+        let join_seq = self.move_counts(c.conference_id, CountMove::between(from, c.status))?;
         self.execute(
             "UPDATE conferencecalls SET status = $1, tm_update = $2, tm_delete = $3, \
-             join_seq = CASE WHEN $4 THEN (SELECT COALESCE(MAX(join_seq), 0) + 1 \
-             FROM conferencecalls WHERE conference_id = $5) ELSE join_seq END WHERE id = $6",
+             join_seq = COALESCE($4, join_seq) WHERE id = $5",
             &[
                 &c.status.as_str(),
                 &c.tm_update.micros(),
                 &c.tm_delete.map(Timestamp::micros),
-                &joined,
-                &c.conference_id.to_string(),
-                &c.id.to_string(),
+                &join_seq,
+                &id,
             ],
         )?;
         Ok(())
@@ -90,13 +97,14 @@ impl CallStore for PgTx<'_> {
         )
     }
 
+    /// The counts kept on the conference's row, so a long history costs nothing.
     fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError> {
-        let row = self.query_one(
-            "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'joined') FROM conferencecalls \
-             WHERE conference_id = $1 AND status <> 'leaved'",
+        let counts = self.optional_row(
+            "SELECT calls_active, calls_joined FROM conferences WHERE id = $1",
             &[&conference_id.to_string()],
+            |row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)),
         )?;
-        let (active, joined): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        let (active, joined) = counts.unwrap_or((0, 0));
         Ok((active.max(0) as usize, joined.max(0) as usize))
     }
 
@@ -120,5 +128,23 @@ impl CallStore for PgTx<'_> {
         .iter()
         .map(call_from_row)
         .collect()
+    }
+}
+
+impl PgTx<'_> {
+    /// Applies a call's move to its conference's counts; returns the join position it takes,
+    /// if it takes one.
+    fn move_counts(&self, conference: ConferenceId, m: CountMove) -> Result<Option<i64>, StoreError> {
+        if m.is_none() {
+            return Ok(None);
+        }
+        let last = self.optional_row(
+            "UPDATE conferences SET calls_active = calls_active + $1, \
+             calls_joined = calls_joined + $2, join_seq_last = join_seq_last + $3 \
+             WHERE id = $4 RETURNING join_seq_last",
+            &[&m.active, &m.joined, &i64::from(m.takes_join_seq), &conference.to_string()],
+            |row| Ok(row.try_get::<_, i64>(0)?),
+        )?;
+        Ok(last.filter(|_| m.takes_join_seq))
     }
 }

@@ -21,25 +21,32 @@ impl CallStore for SqliteTx<'_> {
                 c.tm_update.micros(),
                 c.tm_delete.map(Timestamp::micros),
             ])?;
+        self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
         Ok(())
     }
 
-    /// Moves a call to `status`. Reaching `joined` also takes the next join position.
+    /// Moves a call to `status`, keeping its conference's counts; reaching `joined` also takes
+    /// the conference's next join position.
     fn set_call_status(&self, c: &Conferencecall) -> Result<(), StoreError> {
-        let joined = c.status == CallStatus::Joined;
+        let id = c.id.to_string();
+        let from: Option<String> = self
+            .conn
+            .prepare_cached("SELECT status FROM conferencecalls WHERE id = ?")?
+            .query_row([&id], |r| r.get(0))
+            .optional()?;
+        let from = from.as_deref().and_then(CallStatus::parse);
+        let join_seq = self.move_counts(c.conference_id, CountMove::between(from, c.status))?;
         self.conn
             .prepare_cached(
                 "UPDATE conferencecalls SET status = ?1, tm_update = ?2, tm_delete = ?3, \
-                 join_seq = CASE WHEN ?4 THEN (SELECT COALESCE(MAX(join_seq), 0) + 1 \
-                 FROM conferencecalls WHERE conference_id = ?5) ELSE join_seq END WHERE id = ?6",
+                 join_seq = COALESCE(?4, join_seq) WHERE id = ?5",
             )?
             .execute(params![
                 c.status.as_str(),
                 c.tm_update.micros(),
                 c.tm_delete.map(Timestamp::micros),
-                joined,
-                c.conference_id.to_string(),
-                c.id.to_string(),
+                join_seq,
+                id,
             ])?;
         Ok(())
     }
@@ -86,16 +93,16 @@ impl CallStore for SqliteTx<'_> {
         )
     }
 
-    /// How many calls of a conference have not left, and how many of those are joined.
+    /// How many calls of a conference have not left, and how many of those are joined: the
+    /// counts kept on its row, so a conference with a long history costs no more.
     fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError> {
-        let (active, joined): (i64, i64) = self
+        let counts: Option<(i64, i64)> = self
             .conn
-            .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(status = 'joined'), 0) FROM conferencecalls \
-                 WHERE conference_id = ? AND status <> 'leaved'",
-            )?
-            .query_row([conference_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok((active as usize, joined as usize))
+            .prepare_cached("SELECT calls_active, calls_joined FROM conferences WHERE id = ?")?
+            .query_row([conference_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (active, joined) = counts.unwrap_or((0, 0));
+        Ok((active.max(0) as usize, joined.max(0) as usize))
     }
 
     /// Which API created a conference, without loading it.
@@ -120,5 +127,28 @@ impl CallStore for SqliteTx<'_> {
             out.push(call_from_row(row)?);
         }
         Ok(out)
+    }
+}
+
+impl SqliteTx<'_> {
+    /// Applies a call's move to its conference's counts; returns the join position it takes,
+    /// if it takes one.
+    fn move_counts(&self, conference: ConferenceId, m: CountMove) -> Result<Option<i64>, StoreError> {
+        if m.is_none() {
+            return Ok(None);
+        }
+        let last: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "UPDATE conferences SET calls_active = calls_active + ?1, \
+                 calls_joined = calls_joined + ?2, join_seq_last = join_seq_last + ?3 \
+                 WHERE id = ?4 RETURNING join_seq_last",
+            )?
+            .query_row(
+                params![m.active, m.joined, i64::from(m.takes_join_seq), conference.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(last.filter(|_| m.takes_join_seq))
     }
 }

@@ -1,0 +1,20 @@
+-- An event's cost must not grow with its conference's history: counts and the join sequence
+-- are kept on the conference row (maintained by the store with every call it inserts or
+-- moves), and the lists of calls not yet left, of a platform call's memberships and of a
+-- conference's unfinished recordings are read through indexes that hold only those rows or
+-- lead with the key, so no event-path query walks a conference's calls that have left.
+ALTER TABLE conferences ADD COLUMN calls_active INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conferences ADD COLUMN calls_joined INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conferences ADD COLUMN join_seq_last INTEGER NOT NULL DEFAULT 0;
+UPDATE conferences SET
+    calls_active = (SELECT COUNT(*) FROM conferencecalls c
+                    WHERE c.conference_id = conferences.id AND c.status <> 'leaved'),
+    calls_joined = (SELECT COUNT(*) FROM conferencecalls c
+                    WHERE c.conference_id = conferences.id AND c.status = 'joined'),
+    join_seq_last = (SELECT COALESCE(MAX(join_seq), 0) FROM conferencecalls c
+                     WHERE c.conference_id = conferences.id);
+CREATE INDEX conferencecalls_active_by_conference
+    ON conferencecalls(conference_id, tm_create, id) WHERE status <> 'leaved';
+CREATE INDEX conferencecalls_by_reference ON conferencecalls(reference_id, conference_id, tm_create);
+CREATE INDEX recordings_unfinished_by_conference
+    ON recordings(conference_id, tm_create) WHERE status <> 'ended';
