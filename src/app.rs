@@ -155,11 +155,13 @@ impl App {
                     let metrics = metrics.clone();
                     let method = req.method().clone();
                     let route = req.match_pattern();
+                    let started = std::time::Instant::now();
                     let fut = srv.call(req);
                     async move {
                         let res = fut.await?;
                         let route = route.unwrap_or_else(|| "unmatched".to_string());
                         metrics.request(method.as_str(), &route, res.status().as_u16());
+                        metrics.request_time(&route, started);
                         Ok(res)
                     }
                 })

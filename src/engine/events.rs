@@ -119,7 +119,9 @@ impl Engine {
                 if let Some(conference) = event.kind.conference_id() {
                     db.lock_conference(conference)?;
                 }
+                let started = std::time::Instant::now();
                 let (answer, webhooks) = engine.apply(db, &event.kind, now)?;
+                engine.metrics.apply_time(type_name, started);
                 db.record_event_answer(&event.id, type_name, ANSWERED, &answer.to_json(), now)?;
                 Ok::<Applied, EngineError>((Ok(answer), webhooks, false))
             })

@@ -269,11 +269,14 @@ impl Engine {
         let mut g = self.store.read(|db| db.gauges()).await?;
         let (wal_bytes, wal_limit_bytes) = self.store.wal_size();
         let health = self.store.write_health();
+        let stats = self.store.writer_stats();
         g.store = crate::ops::metrics::StoreGauges {
             wal_bytes,
             wal_limit_bytes,
             write_failing: health.is_failing(),
             write_failures: health.failures(),
+            batch_size: stats.batch_size.snapshot(),
+            commit_seconds: stats.commit_seconds.snapshot(),
         };
         Ok(g)
     }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::store::{Histogram, HistogramSnapshot, LATENCY_BUCKETS as SECONDS};
 
 /// Every counter confab keeps.
 #[derive(Default)]
@@ -17,6 +19,40 @@ pub struct Metrics {
     deliveries: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// Requests refused by the rate limits.
     pub rate_limited: AtomicU64,
+    /// Route pattern → time from the request's arrival to its answer.
+    request_seconds: Mutex<BTreeMap<String, Arc<Histogram>>>,
+    /// Platform event type → time its rules took inside the write transaction.
+    apply_seconds: Mutex<BTreeMap<&'static str, Arc<Histogram>>>,
+}
+
+/// The histogram of `key`, made on first use.
+fn histogram<K: Ord + Clone>(map: &Mutex<BTreeMap<K, Arc<Histogram>>>, key: &K) -> Option<Arc<Histogram>> {
+    let mut m = map.lock().ok()?;
+    Some(
+        m.entry(key.clone())
+            .or_insert_with(|| Arc::new(Histogram::new(SECONDS)))
+            .clone(),
+    )
+}
+
+/// Writes one histogram series (`name{labels,le=…}` buckets, `_sum`, `_count`).
+fn write_histogram(out: &mut String, name: &str, labels: &str, h: &HistogramSnapshot) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    for (bound, n) in &h.buckets {
+        let le = if bound.is_infinite() {
+            "+Inf".to_string()
+        } else {
+            bound.to_string()
+        };
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
+    }
+    let braces = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(out, "{name}_sum{braces} {}", h.sum);
+    let _ = writeln!(out, "{name}_count{braces} {}", h.count);
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
@@ -40,6 +76,20 @@ impl Metrics {
             &self.requests,
             (method.to_string(), route.to_string(), status),
         );
+    }
+
+    /// How long a request took, by route pattern.
+    pub fn request_time(&self, route: &str, start: std::time::Instant) {
+        if let Some(h) = histogram(&self.request_seconds, &route.to_string()) {
+            h.observe_since(start);
+        }
+    }
+
+    /// How long an event's rules took inside its write transaction.
+    pub fn apply_time(&self, event_type: &'static str, start: std::time::Instant) {
+        if let Some(h) = histogram(&self.apply_seconds, &event_type) {
+            h.observe_since(start);
+        }
     }
 
     /// `outcome`: `applied`, `replayed` or `refused`.
@@ -93,8 +143,27 @@ impl Metrics {
             "confab_rate_limited_total {}",
             self.rate_limited.load(Ordering::Relaxed)
         );
+        self.render_latencies(&mut out);
         render_gauges(&mut out, g);
         out
+    }
+
+    fn render_latencies(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP confab_http_request_duration_seconds Time from a request's arrival to its answer, by route.");
+        let _ = writeln!(out, "# TYPE confab_http_request_duration_seconds histogram");
+        if let Ok(m) = self.request_seconds.lock() {
+            for (route, h) in m.iter() {
+                let labels = format!("route=\"{}\"", escape(route));
+                write_histogram(out, "confab_http_request_duration_seconds", &labels, &h.snapshot());
+            }
+        }
+        let _ = writeln!(out, "# HELP confab_platform_event_apply_seconds Time a platform event's rules took inside its write transaction, by type.");
+        let _ = writeln!(out, "# TYPE confab_platform_event_apply_seconds histogram");
+        if let Ok(m) = self.apply_seconds.lock() {
+            for (t, h) in m.iter() {
+                write_histogram(out, "confab_platform_event_apply_seconds", &format!("type=\"{t}\""), &h.snapshot());
+            }
+        }
     }
 }
 
@@ -183,6 +252,12 @@ fn render_store(out: &mut String, s: &StoreGauges) {
         let _ = writeln!(out, "# TYPE {name} {kind}");
         let _ = writeln!(out, "{name} {value}");
     }
+    let _ = writeln!(out, "# HELP confab_store_batch_size Write jobs per committed transaction (SQLite group-commits; PostgreSQL commits each alone).");
+    let _ = writeln!(out, "# TYPE confab_store_batch_size histogram");
+    write_histogram(out, "confab_store_batch_size", "", &s.batch_size);
+    let _ = writeln!(out, "# HELP confab_store_commit_seconds Time each write transaction's commit took.");
+    let _ = writeln!(out, "# TYPE confab_store_commit_seconds histogram");
+    write_histogram(out, "confab_store_commit_seconds", "", &s.commit_seconds);
 }
 
 #[cfg(test)]
@@ -208,5 +283,10 @@ mod tests {
         assert!(text.contains("confab_outbox_depth{kind=\"webhook\"} 3"));
         assert!(text.contains("confab_outbox_depth{kind=\"command\"} 0"));
         assert!(text.contains("confab_active_calls 2"));
+        m.request_time("/v1.0/conferences/{id}", std::time::Instant::now());
+        let text = m.render(&Gauges::default());
+        assert!(text.contains("confab_http_request_duration_seconds_bucket{route=\"/v1.0/conferences/{id}\",le=\"+Inf\"} 1"), "{text}");
+        assert!(text.contains("confab_http_request_duration_seconds_count{route=\"/v1.0/conferences/{id}\"} 1"));
+        assert!(text.contains("confab_store_batch_size_bucket{le=\"+Inf\"} 0"));
     }
 }

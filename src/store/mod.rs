@@ -7,9 +7,11 @@ mod location;
 mod postgres;
 mod records;
 mod sqlite;
+mod stats;
 mod tx;
 
 pub use location::Database;
+pub use stats::{Histogram, HistogramSnapshot, WriterStats, SECONDS as LATENCY_BUCKETS};
 
 pub use health::{LogGate, WriteHealth, WriteState};
 pub use records::{
@@ -181,6 +183,14 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(s) => s.write_health(),
             Backend::Postgres(p) => p.write_health(),
+        }
+    }
+
+    /// What the writer measured: batch sizes and commit times.
+    pub fn writer_stats(&self) -> &WriterStats {
+        match &self.backend {
+            Backend::Sqlite(s) => s.writer_stats(),
+            Backend::Postgres(p) => p.writer_stats(),
         }
     }
 

@@ -122,6 +122,10 @@ pub struct StoreGauges {
     pub write_failing: bool,
     /// Write batches that could not be committed, since start.
     pub write_failures: u64,
+    /// Jobs per committed write batch.
+    pub batch_size: crate::store::HistogramSnapshot,
+    /// Time each commit took.
+    pub commit_seconds: crate::store::HistogramSnapshot,
 }
 
 /// How a call moving from `from` (none: it is being inserted) to `to` changes its

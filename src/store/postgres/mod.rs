@@ -154,6 +154,7 @@ pub struct PgStore {
     writers: Sender<Job>,
     signals: Arc<WriteSignals>,
     health: Arc<WriteHealth>,
+    stats: Arc<crate::store::WriterStats>,
 }
 
 impl PgStore {
@@ -199,6 +200,7 @@ impl PgStore {
             writers,
             signals: Arc::new(WriteSignals::default()),
             health: Arc::new(WriteHealth::default()),
+            stats: Arc::default(),
         })
     }
 
@@ -211,6 +213,10 @@ impl PgStore {
         &self.health
     }
 
+    pub fn writer_stats(&self) -> &crate::store::WriterStats {
+        &self.stats
+    }
+
     /// Runs `f` in a read-only transaction on one snapshot, off the async executor.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
@@ -219,7 +225,7 @@ impl PgStore {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |link| {
-            let _ = tx.send(run(link, true, None, f));
+            let _ = tx.send(run(link, None, f));
         });
         self.readers.send(job).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -236,8 +242,9 @@ impl PgStore {
         let (tx, rx) = oneshot::channel();
         let signals = self.signals.clone();
         let health = self.health.clone();
+        let stats = self.stats.clone();
         let job: Job = Box::new(move |link| {
-            let outcome = run(link, false, Some(&signals), f);
+            let outcome = run(link, Some((&signals, &stats)), f);
             match &outcome {
                 Ok(_) => health.committed(),
                 Err(e) => {
@@ -255,27 +262,33 @@ impl PgStore {
     }
 }
 
-/// Runs `f` in one transaction on `link`: committed if it succeeds, rolled back if not.
+/// Runs `f` in one transaction on `link`: committed if it succeeds, rolled back if not. A
+/// writer's transaction (`writer` given) is timed and its signals raised.
 fn run<T, E, F>(
     link: &mut Link,
-    read_only: bool,
-    signals: Option<&WriteSignals>,
+    writer: Option<(&WriteSignals, &crate::store::WriterStats)>,
     f: F,
 ) -> Result<T, E>
 where
     E: From<StoreError>,
     F: FnOnce(&dyn Tx) -> Result<T, E>,
 {
-    let (client, statements) = link.begin(read_only).map_err(E::from)?;
+    let (client, statements) = link.begin(writer.is_none()).map_err(E::from)?;
     let tx = PgTx {
         client: RefCell::new(client),
         statements,
-        signals,
+        signals: writer.map(|w| w.0),
     };
     let result = f(&tx);
     let client = tx.client.into_inner();
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    match client.batch_execute(end) {
+    let ending = std::time::Instant::now();
+    let ended = client.batch_execute(end);
+    if let (Some((_, stats)), true, Ok(())) = (writer, result.is_ok(), &ended) {
+        stats.commit_seconds.observe_since(ending);
+        stats.batch_size.observe(1.0);
+    }
+    match ended {
         Ok(()) => result,
         // A failed commit loses the transaction; a failed rollback only means the connection
         // broke, which rolled it back anyway.

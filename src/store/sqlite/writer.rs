@@ -2,7 +2,7 @@
 
 use super::{Completion, SqliteTx, WriteJob, WriteSignals};
 use crate::store::health::{LogGate, WriteHealth};
-use crate::store::StoreError;
+use crate::store::{StoreError, WriterStats};
 use crossbeam_channel::Receiver;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -147,7 +147,7 @@ pub(super) fn checkpoint_loop(conn: Connection, stop: Receiver<()>) {
 pub(super) fn writer_loop(
     conn: Connection,
     jobs: Receiver<WriteJob>,
-    health: &WriteHealth,
+    (health, stats): (&WriteHealth, &WriterStats),
     mut wal: WalBound,
 ) {
     let gate = LogGate::new(FAULT_LOG_INTERVAL);
@@ -161,7 +161,11 @@ pub(super) fn writer_loop(
                 Err(_) => break,
             }
         }
-        let outcome = run_batch(&conn, &mut batch, &mut completions);
+        let size = batch.len();
+        let outcome = run_batch(&conn, &mut batch, &mut completions, stats);
+        if outcome.is_ok() {
+            stats.batch_size.observe(size as f64);
+        }
         match &outcome {
             Ok(true) => health.committed(),
             Ok(false) => {}
@@ -185,6 +189,7 @@ fn run_batch(
     conn: &Connection,
     batch: &mut Vec<WriteJob>,
     completions: &mut Vec<Completion>,
+    stats: &WriterStats,
 ) -> Result<bool, String> {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let reason = reason_of(e);
@@ -214,7 +219,10 @@ fn run_batch(
         return Err(reason);
     }
     let changed = conn.total_changes() != changes_before;
-    match conn.execute_batch("COMMIT") {
+    let committing = Instant::now();
+    let committed = conn.execute_batch("COMMIT");
+    stats.commit_seconds.observe_since(committing);
+    match committed {
         Ok(()) => Ok(changed),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
