@@ -346,26 +346,25 @@ impl Engine {
 
     /// Compiles a conference's list with the flows loaded now and runs it. A list that no
     /// longer compiles (a flow it includes was removed) runs as empty and is logged.
-    fn run_list(&self, conf: &Conference, list: &str, vars: Variables) -> Outcome {
+    fn run_list(&self, conf: &Conference, list: &'static str, vars: Variables) -> Outcome {
         let stored = if list == "pre_actions" {
             &conf.pre_actions
         } else {
             &conf.post_actions
         };
-        let parsed = match actions::parse_list(list, &stored.parse()) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(conference_id = %conf.id, error = %e, "stored action list no longer parses; running nothing");
-                return Outcome::default();
-            }
-        };
         let flows = self.flows();
-        let program = match actions::compile(list, &parsed.actions, flows.as_ref()) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(conference_id = %conf.id, error = %e, "action list no longer compiles; running nothing");
-                return Outcome::default();
-            }
+        let compiled = self
+            .programs
+            .get((conf.id, list), stored.text(), &flows, || {
+                let parsed = actions::parse_list(list, &stored.parse()).map_err(|e| {
+                    tracing::error!(conference_id = %conf.id, error = %e, "stored action list no longer parses; running nothing");
+                })?;
+                actions::compile(list, &parsed.actions, flows.as_ref()).map_err(|e| {
+                    tracing::warn!(conference_id = %conf.id, error = %e, "action list no longer compiles; running nothing");
+                })
+            });
+        let Ok(program) = compiled else {
+            return Outcome::default();
         };
         let outcome = interpreter::run(&program, vars);
         if let Some(err) = &outcome.error {

@@ -6,6 +6,7 @@ mod events;
 mod lifecycle;
 mod notifications;
 mod pages;
+mod programs;
 mod xml_conferences;
 
 pub use notifications::{CustomerPatch, Delivery};
@@ -175,6 +176,8 @@ pub struct Engine {
     /// customer. Only the writer thread fills it; customer changes (also on the writer) evict.
     customers: Arc<RwLock<HashMap<CustomerId, CachedCustomer>>>,
     metrics: Arc<crate::ops::metrics::Metrics>,
+    /// Compiled `pre_actions`/`post_actions` per conference.
+    programs: Arc<programs::ProgramCache>,
     pub(crate) courier: Courier,
     keys: Arc<RwLock<HashMap<[u8; 32], CustomerId>>>,
     /// The byte budget of list pages held at once.
@@ -251,6 +254,7 @@ impl Engine {
             deadline_wake: Arc::new(Notify::new()),
             customers: Arc::new(RwLock::new(HashMap::new())),
             metrics: Arc::new(crate::ops::metrics::Metrics::default()),
+            programs: Arc::default(),
             courier: Courier::new(),
             keys: Arc::new(RwLock::new(HashMap::new())),
         }

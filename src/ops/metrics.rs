@@ -26,7 +26,10 @@ pub struct Metrics {
 }
 
 /// The histogram of `key`, made on first use.
-fn histogram<K: Ord + Clone>(map: &Mutex<BTreeMap<K, Arc<Histogram>>>, key: &K) -> Option<Arc<Histogram>> {
+fn histogram<K: Ord + Clone>(
+    map: &Mutex<BTreeMap<K, Arc<Histogram>>>,
+    key: &K,
+) -> Option<Arc<Histogram>> {
     let mut m = map.lock().ok()?;
     Some(
         m.entry(key.clone())
@@ -38,7 +41,14 @@ fn histogram<K: Ord + Clone>(map: &Mutex<BTreeMap<K, Arc<Histogram>>>, key: &K) 
 /// Writes one histogram series (`name{labels,le=…}` buckets, `_sum`, `_count`).
 fn write_histogram(out: &mut String, name: &str, labels: &str, h: &HistogramSnapshot) {
     let sep = if labels.is_empty() { "" } else { "," };
-    for (bound, n) in &h.buckets {
+    // A histogram never observed still has its `+Inf` bucket.
+    let empty = [(f64::INFINITY, 0)];
+    let buckets = if h.buckets.is_empty() {
+        &empty[..]
+    } else {
+        &h.buckets[..]
+    };
+    for (bound, n) in buckets {
         let le = if bound.is_infinite() {
             "+Inf".to_string()
         } else {
@@ -154,14 +164,24 @@ impl Metrics {
         if let Ok(m) = self.request_seconds.lock() {
             for (route, h) in m.iter() {
                 let labels = format!("route=\"{}\"", escape(route));
-                write_histogram(out, "confab_http_request_duration_seconds", &labels, &h.snapshot());
+                write_histogram(
+                    out,
+                    "confab_http_request_duration_seconds",
+                    &labels,
+                    &h.snapshot(),
+                );
             }
         }
         let _ = writeln!(out, "# HELP confab_platform_event_apply_seconds Time a platform event's rules took inside its write transaction, by type.");
         let _ = writeln!(out, "# TYPE confab_platform_event_apply_seconds histogram");
         if let Ok(m) = self.apply_seconds.lock() {
             for (t, h) in m.iter() {
-                write_histogram(out, "confab_platform_event_apply_seconds", &format!("type=\"{t}\""), &h.snapshot());
+                write_histogram(
+                    out,
+                    "confab_platform_event_apply_seconds",
+                    &format!("type=\"{t}\""),
+                    &h.snapshot(),
+                );
             }
         }
     }
@@ -255,7 +275,10 @@ fn render_store(out: &mut String, s: &StoreGauges) {
     let _ = writeln!(out, "# HELP confab_store_batch_size Write jobs per committed transaction (SQLite group-commits; PostgreSQL commits each alone).");
     let _ = writeln!(out, "# TYPE confab_store_batch_size histogram");
     write_histogram(out, "confab_store_batch_size", "", &s.batch_size);
-    let _ = writeln!(out, "# HELP confab_store_commit_seconds Time each write transaction's commit took.");
+    let _ = writeln!(
+        out,
+        "# HELP confab_store_commit_seconds Time each write transaction's commit took."
+    );
     let _ = writeln!(out, "# TYPE confab_store_commit_seconds histogram");
     write_histogram(out, "confab_store_commit_seconds", "", &s.commit_seconds);
 }
@@ -286,7 +309,9 @@ mod tests {
         m.request_time("/v1.0/conferences/{id}", std::time::Instant::now());
         let text = m.render(&Gauges::default());
         assert!(text.contains("confab_http_request_duration_seconds_bucket{route=\"/v1.0/conferences/{id}\",le=\"+Inf\"} 1"), "{text}");
-        assert!(text.contains("confab_http_request_duration_seconds_count{route=\"/v1.0/conferences/{id}\"} 1"));
+        assert!(text.contains(
+            "confab_http_request_duration_seconds_count{route=\"/v1.0/conferences/{id}\"} 1"
+        ));
         assert!(text.contains("confab_store_batch_size_bucket{le=\"+Inf\"} 0"));
     }
 }

@@ -15,8 +15,8 @@ pub use stats::{Histogram, HistogramSnapshot, WriterStats, SECONDS as LATENCY_BU
 
 pub use health::{LogGate, WriteHealth, WriteState};
 pub use records::{
-    CallFilter, ConferenceFilter, CountMove, Cursor, DeliveryStatus, EventClaim, Gauges, MessageKind, Page,
-    StoreGauges, StoredMessage,
+    CallFilter, ConferenceFilter, CountMove, Cursor, DeliveryStatus, EventClaim, Gauges,
+    MessageKind, Page, StoreGauges, StoredMessage,
 };
 pub use tx::{
     CallStore, ConferenceStore, CustomerStore, DeadlineStore, EventStore, HousekeepingStore,
@@ -38,7 +38,7 @@ use std::path::Path;
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", postgres::describe(.0))]
     Postgres(::postgres::Error),
     #[error("migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),

@@ -134,7 +134,11 @@ impl CallStore for PgTx<'_> {
 impl PgTx<'_> {
     /// Applies a call's move to its conference's counts; returns the join position it takes,
     /// if it takes one.
-    fn move_counts(&self, conference: ConferenceId, m: CountMove) -> Result<Option<i64>, StoreError> {
+    fn move_counts(
+        &self,
+        conference: ConferenceId,
+        m: CountMove,
+    ) -> Result<Option<i64>, StoreError> {
         if m.is_none() {
             return Ok(None);
         }
@@ -142,7 +146,12 @@ impl PgTx<'_> {
             "UPDATE conferences SET calls_active = calls_active + $1, \
              calls_joined = calls_joined + $2, join_seq_last = join_seq_last + $3 \
              WHERE id = $4 RETURNING join_seq_last",
-            &[&m.active, &m.joined, &i64::from(m.takes_join_seq), &conference.to_string()],
+            &[
+                &m.active,
+                &m.joined,
+                &i64::from(m.takes_join_seq),
+                &conference.to_string(),
+            ],
             |row| Ok(row.try_get::<_, i64>(0)?),
         )?;
         Ok(last.filter(|_| m.takes_join_seq))

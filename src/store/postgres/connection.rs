@@ -162,3 +162,12 @@ fn reason(e: &postgres::Error) -> String {
     }
     text
 }
+
+/// An error in words for the log: the server's code and message, or the network's reason (the
+/// client's own `Display` says only "db error").
+pub fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}", db.code().code(), db.message()),
+        None => reason(e),
+    }
+}

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-pub use connection::classify;
+pub use connection::{classify, describe};
 
 /// Namespaces of the transaction-level advisory locks (the first key of
 /// `pg_advisory_xact_lock(int, int)`), so a conference and a platform event id never share one.

@@ -8,8 +8,14 @@ use postgres::Client;
 /// Shipped files are never edited, and every migration keeps the previous version's queries
 /// working (columns are added with defaults, nothing is renamed or dropped in the same
 /// release), so nodes of two versions can share the database during a rolling upgrade.
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (
+        2,
+        "counts and active indexes",
+        include_str!("migrations/0002_counts_and_active_indexes.sql"),
+    ),
+];
 
 /// The advisory lock key of migrations ("confab" in ASCII).
 const MIGRATION_LOCK: i64 = 0x636f_6e66_6162;
@@ -61,4 +67,26 @@ fn apply(client: &mut Client) -> Result<(), StoreError> {
         tracing::info!(version, name, "store: applied migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    /// Every file in `migrations/` is listed, in order, numbered as its name says.
+    #[test]
+    fn every_migration_file_is_applied_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/postgres/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), MIGRATIONS.len());
+        for (file, (version, _, sql)) in files.iter().zip(MIGRATIONS) {
+            assert!(file.starts_with(&format!("{version:04}_")), "{file}");
+            let text = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+            assert_eq!(&text, sql, "{file} is the embedded text");
+        }
+    }
 }

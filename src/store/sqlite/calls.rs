@@ -133,7 +133,11 @@ impl CallStore for SqliteTx<'_> {
 impl SqliteTx<'_> {
     /// Applies a call's move to its conference's counts; returns the join position it takes,
     /// if it takes one.
-    fn move_counts(&self, conference: ConferenceId, m: CountMove) -> Result<Option<i64>, StoreError> {
+    fn move_counts(
+        &self,
+        conference: ConferenceId,
+        m: CountMove,
+    ) -> Result<Option<i64>, StoreError> {
         if m.is_none() {
             return Ok(None);
         }
@@ -145,7 +149,12 @@ impl SqliteTx<'_> {
                  WHERE id = ?4 RETURNING join_seq_last",
             )?
             .query_row(
-                params![m.active, m.joined, i64::from(m.takes_join_seq), conference.to_string()],
+                params![
+                    m.active,
+                    m.joined,
+                    i64::from(m.takes_join_seq),
+                    conference.to_string()
+                ],
                 |r| r.get(0),
             )
             .optional()?;

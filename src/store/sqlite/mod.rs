@@ -132,7 +132,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0006_metrics_and_retention.sql")),
         M::up(include_str!("migrations/0007_store_probe.sql")),
         M::up(include_str!("migrations/0008_outbox_leases.sql")),
-        M::up(include_str!("migrations/0009_counts_and_active_indexes.sql")),
+        M::up(include_str!(
+            "migrations/0009_counts_and_active_indexes.sql"
+        )),
     ])
 }
 

@@ -52,9 +52,12 @@ fn seeded(conn: &Connection) -> Conference {
     ))
     .expect("seeded");
     let tx = super::SqliteTx::reader(conn);
-    tx.conference(None, ConferenceId(Uuid::parse_str(&conference).expect("uuid")))
-        .expect("read")
-        .expect("there")
+    tx.conference(
+        None,
+        ConferenceId(Uuid::parse_str(&conference).expect("uuid")),
+    )
+    .expect("read")
+    .expect("there")
 }
 
 /// Runs what a call's joining, joining, leaving and a recording do to the store.
@@ -94,7 +97,9 @@ fn scans(conn: &Connection, sql: &str) -> Vec<String> {
         .unwrap_or_default();
     details
         .into_iter()
-        .filter(|d| (d.starts_with("SCAN ") && !d.contains("CONSTANT ROW")) || d.contains("TEMP B-TREE"))
+        .filter(|d| {
+            (d.starts_with("SCAN ") && !d.contains("CONSTANT ROW")) || d.contains("TEMP B-TREE")
+        })
         .collect()
 }
 
