@@ -2,6 +2,7 @@
 //! installing confab never compiles them.
 
 pub mod busy;
+pub mod cluster;
 pub mod crash;
 pub mod load;
 pub mod support;

@@ -22,9 +22,11 @@ pub struct LoadResult {
 type Work = Vec<(String, std::sync::Mutex<Vec<SignedEvent>>)>;
 
 /// Each connection takes conferences in turn and drives their calls through join, joined, left,
-/// with reads mixed in.
+/// with reads mixed in. Connection i talks to node `bases[i % bases.len()]`: consecutive calls
+/// of one conference go to different connections, so with several nodes every conference is
+/// written by all of them at once (a call's own three events go through one connection).
 pub async fn drive(
-    base: &str,
+    bases: &[String],
     key: &str,
     confs: &[String],
     calls: usize,
@@ -36,8 +38,8 @@ pub async fn drive(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            let (base, key) = (base.to_string(), key.to_string());
+        .map(|i| {
+            let (base, key) = (node(bases, i).to_string(), key.to_string());
             let (work, next) = (work.clone(), next.clone());
             tokio::spawn(async move {
                 drive_connection(&base, &key, &work, &next, reads_per_call).await
@@ -147,9 +149,14 @@ async fn read_conference(c: &reqwest::Client, base: &str, key: &str, conf: &str)
     }
 }
 
-/// Reads only, for `seconds`.
+/// The node connection `i` talks to: round-robin over the nodes.
+fn node(bases: &[String], i: usize) -> &str {
+    bases.get(i % bases.len().max(1)).map_or("", String::as_str)
+}
+
+/// Reads only, for `seconds`, connection i on node `bases[i % bases.len()]`.
 pub async fn read_phase(
-    base: &str,
+    bases: &[String],
     key: &str,
     confs: &[String],
     connections: usize,
@@ -160,7 +167,7 @@ pub async fn read_phase(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..connections {
-        let (base, key, confs) = (base.to_string(), key.to_string(), confs.clone());
+        let (base, key, confs) = (node(bases, w).to_string(), key.to_string(), confs.clone());
         tasks.push(tokio::spawn(async move {
             let c = client();
             let mut lat = Vec::new();

@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use hmac::Mac;
 use serde_json::{json, Value};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -47,12 +48,19 @@ pub fn confab_binary() -> PathBuf {
     me.with_file_name(format!("confab{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// Starts confab on `db` and waits until it answers `/healthz`; returns it and the time taken.
-pub fn start_confab(db: &Path) -> (Child, String, Duration) {
+/// Starts confab on `db` (a SQLite file or a `postgres://` URL) and waits until it answers
+/// `/healthz`; returns it and the time taken.
+pub fn start_confab(db: impl AsRef<OsStr>) -> (Child, String, Duration) {
     start_confab_with(db, &[])
 }
 
-pub fn start_confab_with(db: &Path, extra: &[String]) -> (Child, String, Duration) {
+pub fn start_confab_with(db: impl AsRef<OsStr>, extra: &[String]) -> (Child, String, Duration) {
+    try_start_confab(db.as_ref(), extra).or_die("cannot start confab")
+}
+
+/// Starts confab like `start_confab_with`, but says why it failed instead of ending the run,
+/// so a caller that already started other nodes or created a database can clean them up.
+pub fn try_start_confab(db: &OsStr, extra: &[String]) -> Result<(Child, String, Duration), String> {
     let started = Instant::now();
     let mut child = Command::new(confab_binary())
         .args(["serve", "--bind", "127.0.0.1:0", "--db"])
@@ -71,31 +79,64 @@ pub fn start_confab_with(db: &Path, extra: &[String]) -> (Child, String, Duratio
         .env("RUST_LOG", "warn,confab::cli=info")
         .stderr(Stdio::piped())
         .spawn()
-        .or_die(&format!(
-            "cannot start {} (build it with cargo build --release)",
-            confab_binary().display()
-        ));
-    let stderr = child.stderr.take().or_die("piped");
+        .map_err(|e| {
+            format!(
+                "{} (build it with cargo build --release): {e}",
+                confab_binary().display()
+            )
+        })?;
+    let Some(stderr) = child.stderr.take() else {
+        let _ = child.kill();
+        return Err("its stderr was not piped".into());
+    };
+    // A confab that exits (a database it cannot open) closes stderr, which ends the wait at
+    // once; 600 s only bounds a start-up that hangs.
+    let addr = match reported_address(stderr, Duration::from_secs(600)) {
+        Ok(addr) => addr,
+        Err(logged) => {
+            let _ = child.kill();
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            return Err(format!(
+                "it never reported its address ({status}); it logged:\n{logged}"
+            ));
+        }
+    };
+    let base = format!("http://{addr}");
+    while !healthy(&addr) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok((child, base, started.elapsed()))
+}
+
+/// The address confab logs once it listens (`addr=…`), or, if its stderr closes or `limit`
+/// passes first, what it logged until then, so a node that fails says why. Lines after the
+/// address are read and dropped, so a full pipe never blocks the server.
+fn reported_address(stderr: std::process::ChildStderr, limit: Duration) -> Result<String, String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
+        let mut listening = false;
         for line in std::io::BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
         {
             if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                listening = true;
+                let _ = tx.send(Ok(rest.split_whitespace().next().unwrap_or("").to_string()));
+            } else if !listening {
+                let _ = tx.send(Err(line));
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(600))
-        .or_die("confab reports its address");
-    let base = format!("http://{addr}");
-    while !healthy(&addr) {
-        std::thread::sleep(Duration::from_millis(5));
+    let deadline = Instant::now() + limit;
+    let mut logged = Vec::new();
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(addr)) => return Ok(addr),
+            Ok(Err(line)) => logged.push(line),
+            Err(_) => return Err(logged.join("\n")),
+        }
     }
-    (child, base, started.elapsed())
 }
 
 /// A plain HTTP/1.1 GET of /healthz, so the start-up measurement needs no async runtime.

@@ -1,12 +1,13 @@
-//! confab-bench: starts confab (the release binary beside this one) on a temporary database, or
-//! targets a running one, drives platform events and reads through it, measures the machine's
-//! ceilings, and checks that the final state is exactly what the acknowledged events imply.
+//! confab-bench: starts confab (the release binary beside this one) on a temporary SQLite
+//! database or on a fresh PostgreSQL database with one to three nodes, or targets a running
+//! one, drives platform events and reads through it, measures the machine's ceilings, and
+//! checks that the final state is exactly what the acknowledged events imply.
 
 use clap::Parser;
+use confab_bench::cluster::*;
 use confab_bench::load::*;
 use confab_bench::support::*;
 use serde_json::json;
-use std::process::Child;
 use std::time::Instant;
 
 #[derive(Parser, Clone)]
@@ -45,60 +46,50 @@ struct Args {
     /// notifications.
     #[arg(long, default_value_t = 0)]
     busy_seconds: u64,
+    /// Run on PostgreSQL instead of SQLite: the server's URL without a database, e.g.
+    /// postgres://postgres@127.0.0.1:5432. The bench creates a fresh database there and drops
+    /// it at the end.
+    #[arg(long, value_name = "URL_BASE")]
+    postgres: Option<String>,
+    /// An existing database on the --postgres server to connect to for CREATE/DROP DATABASE.
+    #[arg(long, default_value = "test")]
+    pg_admin_db: String,
+    /// confab nodes sharing the PostgreSQL database; connection i talks to node i % N. At most
+    /// 3: each node holds --pg-writers + one reader per core connections, and three stay well
+    /// inside PostgreSQL's default max_connections of 100.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    nodes: u8,
+    /// Passed to every node as --pg-writers (confab's default when unset).
+    #[arg(long)]
+    pg_writers: Option<u16>,
+    /// Run the same load on SQLite, then on PostgreSQL with 1, 2 and 3 nodes (needs
+    /// --postgres), and print a comparison table; exits 1 if any final state is not exact.
+    /// Ceilings, memory and start-up are not measured in this mode.
+    #[arg(long)]
+    compare: bool,
 }
 
-/// The confab under test: one this tool started on a temporary database, or a running one.
-struct Server {
-    child: Option<Child>,
-    base: String,
-    _dir: Option<TempDir>,
-}
-
-impl Server {
-    fn start(args: &Args) -> Server {
-        if let Some(t) = &args.target {
-            return Server {
-                child: None,
-                base: t.trim_end_matches('/').to_string(),
-                _dir: None,
-            };
-        }
-        let dir = TempDir::new();
-        let db = dir.path().join("bench.db");
-        let (child, base, took) = start_confab(&db);
-        report(
-            "start-up, empty database",
-            took.as_secs_f64() * 1000.0,
-            "ms",
-        );
-        Server {
-            child: Some(child),
-            base,
-            _dir: Some(dir),
-        }
-    }
-
-    /// The server's process id, when this tool started it.
-    fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// What the phases share once the server is up: where it answers, its customer's key and its
-/// conferences.
+/// What the phases share once the nodes are up: where they answer (node 1 first), the
+/// customer's key and its conferences.
 struct Setup {
-    base: String,
+    bases: Vec<String>,
     key: String,
     confs: Vec<String>,
+}
+
+/// What one configuration measured, for its report and the comparison table.
+#[derive(Default)]
+struct Measured {
+    events_per_s: f64,
+    /// Event latency p50, p99 and p99.9 in ms.
+    latency: [f64; 3],
+    failures: usize,
+    /// Reads per second of the read-only phase.
+    reads_per_s: f64,
+    /// Cores busy during the event load: all confab nodes this tool started, and PostgreSQL.
+    confab_cores: Option<f64>,
+    pg_cores: Option<f64>,
+    exact: bool,
 }
 
 #[tokio::main]
@@ -108,28 +99,70 @@ async fn main() {
         confab_bench::busy::run(args.connections, args.busy_seconds).await;
         return;
     }
-    print_header(&args);
-    let server = Server::start(&args);
-    let setup = setup(&server, &args).await;
-    let run = format!("r{}", chrono::Utc::now().timestamp_millis());
-    let events_per_s = mixed_load(&server, &setup, &args, &run).await;
-    let reads_per_s = reads_only(&setup, &args).await;
-    final_state(&server, &setup, &args, &run).await;
+    let backend = backend(&args);
+    print_header(&args, &backend);
+    if args.compare {
+        let exact = compare(&args, &backend).await;
+        std::process::exit(if exact { 0 } else { 1 });
+    }
+    let cluster = match &args.target {
+        Some(t) => Cluster::target(t),
+        None => Cluster::start(&backend, args.nodes.into(), &node_flags(&args, &backend)),
+    };
+    let (measured, setup) = measure(&cluster, &backend, &args).await;
+    if !measured.exact {
+        // Dropped first: exit skips destructors, and the nodes and database must not outlive
+        // the run.
+        drop(cluster);
+        std::process::exit(1);
+    }
     if !args.no_ceilings {
-        ceilings(args.connections, events_per_s, reads_per_s).await;
+        ceilings(
+            args.connections,
+            measured.events_per_s,
+            measured.reads_per_s,
+        )
+        .await;
     }
-    if args.memory_conferences > 0 && args.target.is_none() {
-        if let Some(pid) = server.pid() {
-            memory(pid, &setup, &args).await;
-        }
+    if let (true, Some(&pid)) = (args.memory_conferences > 0, cluster.pids().first()) {
+        memory(pid, &setup, &args).await;
     }
-    drop(server);
+    drop(cluster);
     if args.startup_conferences > 0 {
         startup(args.startup_conferences);
     }
 }
 
-fn print_header(args: &Args) {
+/// The database the flags ask for; ends the run on combinations that cannot work.
+fn backend(args: &Args) -> Backend {
+    fn fail(why: &str) -> ! {
+        eprintln!("confab-bench: {why}");
+        std::process::exit(2)
+    }
+    if args.target.is_some() && (args.postgres.is_some() || args.nodes > 1 || args.compare) {
+        fail("--target measures one running server; --postgres, --nodes and --compare start their own");
+    }
+    match &args.postgres {
+        Some(url) => Backend::Postgres(PgServer {
+            base: url.trim_end_matches('/').to_string(),
+            admin_db: args.pg_admin_db.clone(),
+        }),
+        None if args.compare => fail("--compare needs --postgres URL_BASE"),
+        // Nodes share state only through PostgreSQL; a SQLite file has one server.
+        None if args.nodes > 1 => fail("--nodes above 1 needs --postgres URL_BASE"),
+        None => Backend::Sqlite,
+    }
+}
+
+/// Flags every node gets beyond the ones `start_confab` always passes.
+fn node_flags(args: &Args, backend: &Backend) -> Vec<String> {
+    match (backend, args.pg_writers) {
+        (Backend::Postgres(_), Some(w)) => vec!["--pg-writers".into(), w.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+fn print_header(args: &Args, backend: &Backend) {
     println!(
         "confab-bench: {} conferences x {} calls, {} connections, {} read(s) per call",
         args.conferences, args.calls, args.connections, args.reads_per_call
@@ -141,32 +174,107 @@ fn print_header(args: &Args) {
             .unwrap_or(1),
         std::env::consts::ARCH
     );
+    match (backend, &args.target) {
+        (_, Some(t)) => println!("target: {t}"),
+        (Backend::Postgres(pg), None) if !args.compare => {
+            println!(
+                "database: PostgreSQL at {}, {} node(s)",
+                pg.base, args.nodes
+            )
+        }
+        (Backend::Postgres(pg), None) => println!("databases: SQLite, PostgreSQL at {}", pg.base),
+        (Backend::Sqlite, None) => println!("database: SQLite"),
+    }
 }
 
-/// A customer and its conferences, timed.
-async fn setup(server: &Server, args: &Args) -> Setup {
-    let base = server.base.clone();
-    let key = create_customer(&base).await;
+/// One configuration's phases on a started cluster: setup, mixed load, reads only, and the
+/// final-state check.
+async fn measure(cluster: &Cluster, backend: &Backend, args: &Args) -> (Measured, Setup) {
+    let setup = setup(cluster, args).await;
+    let run = format!("r{}", chrono::Utc::now().timestamp_millis());
+    let mut measured = mixed_load(cluster, backend, &setup, args, &run).await;
+    measured.reads_per_s = reads_only(&setup, args).await;
+    measured.exact = final_state(cluster, &setup, args, &run).await;
+    (measured, setup)
+}
+
+/// SQLite, then PostgreSQL with 1, 2 and 3 nodes: the same load on a fresh database each.
+/// Prints the comparison; returns whether every final state was exact.
+async fn compare(args: &Args, pg: &Backend) -> bool {
+    let configs = [
+        (Backend::Sqlite, 1),
+        (pg.clone(), 1),
+        (pg.clone(), 2),
+        (pg.clone(), 3),
+    ];
+    let mut rows = Vec::new();
+    for (backend, nodes) in configs {
+        println!("\n==== {}, {nodes} node(s)", backend.name());
+        let cluster = Cluster::start(&backend, nodes, &node_flags(args, &backend));
+        let (measured, _) = measure(&cluster, &backend, args).await;
+        drop(cluster);
+        rows.push((backend.name(), nodes, measured));
+    }
+    print_comparison(args, &rows);
+    rows.iter().all(|(_, _, m)| m.exact)
+}
+
+/// The comparison as a Markdown table, ready for BENCHMARKS.md.
+fn print_comparison(args: &Args, rows: &[(&str, usize, Measured)]) {
+    println!(
+        "\n-- comparison: {} conferences x {} calls, {} connections, a fresh database each\n",
+        args.conferences, args.calls, args.connections
+    );
+    println!("| database | nodes | events/s | event p50 / p99 / p99.9 | failures | reads/s (read-only) | confab CPU | PostgreSQL CPU | final state |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let cores = |c: Option<f64>| c.map_or("–".to_string(), |c| format!("{c:.2} cores"));
+    for (name, nodes, m) in rows {
+        let [p50, p99, p999] = m.latency;
+        println!(
+            "| {name} | {nodes} | {:.0} | {p50:.1} / {p99:.1} / {p999:.1} ms | {} | {:.0} | {} | {} | {} |",
+            m.events_per_s,
+            m.failures,
+            m.reads_per_s,
+            cores(m.confab_cores),
+            cores(m.pg_cores),
+            if m.exact { "exact" } else { "MISMATCH" }
+        );
+    }
+}
+
+/// A customer and its conferences, created through node 1 and timed.
+async fn setup(cluster: &Cluster, args: &Args) -> Setup {
+    let key = create_customer(cluster.first()).await;
     let t = Instant::now();
-    let confs = create_conferences(&base, &key, args.conferences, args.connections).await;
+    let confs = create_conferences(cluster.first(), &key, args.conferences, args.connections).await;
     report(
         "conferences created per second",
         confs.len() as f64 / t.elapsed().as_secs_f64(),
         "/s",
     );
-    Setup { base, key, confs }
+    Setup {
+        bases: cluster.bases.clone(),
+        key,
+        confs,
+    }
 }
 
-/// Events with reads mixed in, and the CPU the generator and the server spent on them; returns
-/// the events per second.
-async fn mixed_load(server: &Server, setup: &Setup, args: &Args, run: &str) -> f64 {
-    let server_pid = server.pid().map(|p| p.to_string());
-    let (gen_before, srv_before) = (
-        cpu_seconds("self"),
-        server_pid.as_deref().map(cpu_seconds).unwrap_or(0.0),
-    );
+/// Events with reads mixed in, spread over the nodes, and the CPU the generator, the nodes and
+/// PostgreSQL spent on them.
+async fn mixed_load(
+    cluster: &Cluster,
+    backend: &Backend,
+    setup: &Setup,
+    args: &Args,
+    run: &str,
+) -> Measured {
+    let pids: Vec<String> = cluster.pids().iter().map(u32::to_string).collect();
+    let on_pg = matches!(backend, Backend::Postgres(_));
+    let nodes_cpu = || pids.iter().map(|p| cpu_seconds(p)).sum::<f64>();
+    let pg_cpu = || if on_pg { postgres_cpu_seconds() } else { 0.0 };
+    let before = (cpu_seconds("self"), nodes_cpu(), pg_cpu());
     let load = drive(
-        &setup.base,
+        &setup.bases,
         &setup.key,
         &setup.confs,
         args.calls,
@@ -177,18 +285,29 @@ async fn mixed_load(server: &Server, setup: &Setup, args: &Args, run: &str) -> f
     .await;
     report_load(&load);
     let wall = load.elapsed.as_secs_f64();
-    let gen_cpu = cpu_seconds("self") - gen_before;
+    let gen_cpu = cpu_seconds("self") - before.0;
     report("load generator CPU (cores busy)", gen_cpu / wall, "cores");
-    if let Some(pid) = server_pid.as_deref() {
-        let srv_cpu = cpu_seconds(pid) - srv_before;
-        report("server CPU (cores busy)", srv_cpu / wall, "cores");
-        report(
-            "events per server CPU-second",
-            load.events as f64 / srv_cpu.max(0.001),
-            "/s",
-        );
+    let confab_cores = (!pids.is_empty()).then(|| {
+        let cpu = nodes_cpu() - before.1;
+        report("server CPU, all nodes (cores busy)", cpu / wall, "cores");
+        let per_cpu = load.events as f64 / cpu.max(0.001);
+        report("events per server CPU-second", per_cpu, "/s");
+        cpu / wall
+    });
+    let pg_cores = on_pg.then(|| {
+        let cpu = pg_cpu() - before.2;
+        report("PostgreSQL CPU (cores busy)", cpu / wall, "cores");
+        cpu / wall
+    });
+    let ev = &load.event_latency;
+    Measured {
+        events_per_s: load.events as f64 / wall,
+        latency: [0.50, 0.99, 0.999].map(|p| percentile(ev, p)),
+        failures: load.failures,
+        confab_cores,
+        pg_cores,
+        ..Measured::default()
     }
-    load.events as f64 / load.elapsed.as_secs_f64()
 }
 
 fn report_load(load: &LoadResult) {
@@ -221,7 +340,7 @@ fn report_load(load: &LoadResult) {
 /// Reads only, for --read-seconds; returns the reads per second.
 async fn reads_only(setup: &Setup, args: &Args) -> f64 {
     let (reads, took, lat) = read_phase(
-        &setup.base,
+        &setup.bases,
         &setup.key,
         &setup.confs,
         args.connections,
@@ -236,19 +355,30 @@ async fn reads_only(setup: &Setup, args: &Args) -> f64 {
     reads_per_s
 }
 
-/// The state must be exactly what the acknowledged events imply; exits 1 if it is not.
-async fn final_state(server: &Server, setup: &Setup, args: &Args, run: &str) {
-    println!("\n-- final state");
-    match verify(&setup.base, &setup.key, &setup.confs, args.calls, run).await {
-        Ok(n) => println!("ok: {} conferences, {n} conferencecalls, every one leaved exactly once, no call left joined", setup.confs.len()),
+/// The state must be exactly what the acknowledged events imply. It is read through the last
+/// node: with several nodes, one that did not create the conferences.
+async fn final_state(cluster: &Cluster, setup: &Setup, args: &Args, run: &str) -> bool {
+    println!("\n-- final state, read through node {}", setup.bases.len());
+    let checked = verify(cluster.last(), &setup.key, &setup.confs, args.calls, run).await;
+    let exact = match checked {
+        Ok(n) => {
+            println!("ok: {} conferences, {n} conferencecalls, every one leaved exactly once, no call left joined", setup.confs.len());
+            true
+        }
         Err(e) => {
             println!("STATE MISMATCH: {e}");
-            std::process::exit(1);
+            false
         }
+    };
+    let pids = cluster.pids();
+    for (i, &pid) in pids.iter().enumerate() {
+        let what = match pids.len() {
+            1 => "server peak RSS".to_string(),
+            _ => format!("node {} peak RSS", i + 1),
+        };
+        report(&what, peak_rss_mb(pid).unwrap_or(0.0), "MB");
     }
-    if let Some(pid) = server.pid() {
-        report("server peak RSS", peak_rss_mb(pid).unwrap_or(0.0), "MB");
-    }
+    exact
 }
 
 /// Raw SQLite writes and a trivial actix endpoint on this machine, and confab against them.
@@ -289,7 +419,7 @@ async fn memory(pid: u32, setup: &Setup, args: &Args) {
         "\n-- memory with {} conferences and {} calls joined",
         args.memory_conferences, joined_calls
     );
-    let base = &setup.base;
+    let base = setup.bases.first().map_or("", String::as_str);
     let more =
         create_conferences(base, &setup.key, args.memory_conferences, args.connections).await;
     let c = client();
