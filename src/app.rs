@@ -73,6 +73,7 @@ impl App {
                 wal_limit_bytes: config.wal_limit_mb * 1024 * 1024,
                 reset_leases: true,
                 pg_writers: usize::from(config.pg_writers),
+                node_name: config.node_name.clone(),
             },
         )?;
         tracing::info!(db = %config.db, "store opened and migrated");
@@ -117,6 +118,7 @@ impl App {
             webhook_policy,
             allow_private: config.webhook_allow_private,
             lease: Duration::from_secs(config.outbox_lease),
+            node_name: config.node_name.clone(),
         };
         Ok(App {
             engine,

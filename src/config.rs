@@ -84,6 +84,27 @@ pub struct Config {
     /// short lease also shortens the longest attempt below the 10 s webhook timeout.
     #[arg(long, env = "CONFAB_OUTBOX_LEASE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
     pub outbox_lease: u64,
+    /// A name for this node that stays the same across its restarts (its host name, say),
+    /// unique among the nodes sharing a PostgreSQL database. With it, a restarted node gives
+    /// back at once the outbox leases its previous life held instead of waiting for them to
+    /// expire. Unset: a random name each start (safe; a crashed node's deliveries wait for
+    /// the lease). Never give two live nodes the same name.
+    #[arg(long, env = "CONFAB_NODE_NAME", value_parser = parse_node_name)]
+    pub node_name: Option<String>,
+}
+
+/// A node name: 1 to 64 letters, digits, `-`, `_`, `.` or `:`.
+fn parse_node_name(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err("expected 1 to 64 letters, digits, '-', '_', '.' or ':'".into())
+    }
 }
 
 /// The default byte budget of a list page: 4 MiB of item JSON, a few of the largest
@@ -113,6 +134,7 @@ impl Config {
             page_bytes: DEFAULT_PAGE_BYTES,
             pg_writers: 8,
             outbox_lease: 30,
+            node_name: None,
         }
     }
 }

@@ -98,6 +98,10 @@ impl Dispatcher {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> Dispatcher {
+        let node = settings
+            .node_name
+            .clone()
+            .unwrap_or_else(|| format!("node-{}", Uuid::new_v4().simple()));
         Dispatcher {
             store,
             clock,
@@ -109,7 +113,7 @@ impl Dispatcher {
             slots: Arc::new(Semaphore::new(MAX_LANES)),
             store_gate: LogGate::new(Duration::from_secs(10)),
             stopping: AtomicBool::new(false),
-            node: format!("node-{}", Uuid::new_v4().simple()),
+            node,
             rounds: AtomicU64::new(0),
             holding: AtomicUsize::new(0),
         }

@@ -101,6 +101,8 @@ pub struct DeliverySettings {
     pub allow_private: bool,
     /// How long a claimed message is leased to this node's lane (`--outbox-lease`).
     pub lease: std::time::Duration,
+    /// This node's stable name (`--node-name`), naming its leases; random when unset.
+    pub node_name: Option<String>,
 }
 
 #[cfg(test)]

@@ -111,6 +111,9 @@ pub struct StoreOptions {
     /// PostgreSQL only: connections (and threads) that run write transactions. Each write is
     /// a transaction of its own, so this is how many can wait on their commit at once.
     pub pg_writers: usize,
+    /// PostgreSQL only: this node's stable name (`--node-name`); with `reset_leases`, the
+    /// leases its previous life held are given back at open.
+    pub node_name: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -120,6 +123,7 @@ impl Default for StoreOptions {
             wal_limit_bytes: 64 * 1024 * 1024,
             reset_leases: false,
             pg_writers: 8,
+            node_name: None,
         }
     }
 }

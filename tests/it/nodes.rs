@@ -345,3 +345,52 @@ async fn a_webhook_uri_changed_on_one_node_is_used_by_the_other_within_a_second(
         "the old URI no longer gets notifications"
     );
 }
+
+/// A node restarted with its stable name gives back at once the leases its previous life held;
+/// another node's leases are left to expire (on SQLite, which one node serves, every lease is
+/// given back at start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_gives_back_only_its_own_leases() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = TestDb::new(dir.path()).await;
+    let open = |name: &str| {
+        let options = StoreOptions {
+            reset_leases: true,
+            node_name: Some(name.to_string()),
+            ..StoreOptions::default()
+        };
+        Store::connect(&db.database(), options).expect("store")
+    };
+    let first = open("alpha");
+    first
+        .write(|tx| {
+            tx.enqueue(&message(0, "key-a"))?;
+            tx.enqueue(&message(0, "key-b"))
+        })
+        .await
+        .expect("enqueued");
+    let far = 1_000_000_000_000_000;
+    let claim = |store: Store, owner: &'static str, key: &'static str| async move {
+        store
+            .write(move |tx| tx.claim_run(owner, key, 1_000, far, 10))
+            .await
+            .expect("claim")
+            .len()
+    };
+    assert_eq!(claim(first.clone(), "alpha/0", "key-a").await, 1);
+    assert_eq!(claim(first.clone(), "beta/0", "key-b").await, 1);
+    drop(first);
+    // "alpha" restarts: its lease is back, "beta"'s (a live node) is not.
+    let again = open("alpha");
+    assert_eq!(
+        claim(again.clone(), "gamma/0", "key-a").await,
+        1,
+        "alpha's lease given back"
+    );
+    let beta_kept = claim(again, "gamma/1", "key-b").await == 0;
+    assert_eq!(
+        beta_kept,
+        db.sqlite_path().is_none(),
+        "beta's lease kept on PostgreSQL only"
+    );
+}

@@ -23,10 +23,10 @@ fn spawn(db: &str, platform: &str) -> Process {
             "1",
             "--command-retry-schedule",
             "0,1",
-            // On PostgreSQL a restarted node does not know which leases were its own (several
-            // nodes share them): the killed node's lease must expire before it is resent.
-            "--outbox-lease",
-            "3",
+            // As operators are told to run nodes on PostgreSQL (`nodes.rs` checks what the name
+            // does to a restarted node's leases).
+            "--node-name",
+            "restart-test-node",
         ],
         "info",
     )

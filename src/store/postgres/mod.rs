@@ -164,17 +164,31 @@ impl PgStore {
     /// an async executor.
     pub fn open(url: &str, options: StoreOptions) -> Result<PgStore, StoreError> {
         let first = url.to_string();
+        // Leases are shared by every node, so only those named as this node's (a stable
+        // `--node-name`) are its previous life's to give back; without a name they expire.
+        let own_leases = options
+            .node_name
+            .clone()
+            .filter(|_| options.reset_leases)
+            .map(|name| format!("{name}/"));
         std::thread::Builder::new()
             .name("store-open".into())
             .spawn(move || -> Result<(), StoreError> {
                 let mut link = Link::new(&first)?;
-                schema::migrate(link.client()?)
+                let client = link.client()?;
+                schema::migrate(client)?;
+                if let Some(prefix) = own_leases {
+                    client.execute(
+                        "UPDATE outbox SET lease_owner = NULL, lease_until = 0 \
+                         WHERE left(lease_owner, length($1)) = $1",
+                        &[&prefix],
+                    )?;
+                }
+                Ok(())
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start a thread: {e}")))?
             .join()
             .map_err(|_| StoreError::Corrupt("the store's start-up thread failed".into()))??;
-        // Outbox leases are shared by every node: one node's start says nothing about another
-        // node's deliveries, so `reset_leases` does not apply here and leases simply expire.
         let (readers, read_rx) = crossbeam_channel::unbounded::<Job>();
         let (writers, write_rx) = crossbeam_channel::unbounded::<Job>();
         let threads = [
