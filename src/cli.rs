@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
-    Serve(Config),
+    Serve(Box<Config>),
     /// Manage customers.
     Customer {
         #[command(subcommand)]
@@ -108,7 +108,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Serve(config) => runtime.block_on(serve(config)),
+        Command::Serve(config) => runtime.block_on(serve(*config)),
         Command::Customer {
             command:
                 CustomerCommand::Create {
