@@ -92,10 +92,8 @@ impl Engine {
         for call in calls.iter_mut() {
             self.kick(db, call, now)?;
         }
-        if let Some(rec) = db.active_recording(conf.id)? {
-            if rec.status == RecordingStatus::Recording {
-                self.stop_recording_in(db, conf.id, now)?;
-            }
+        if db.active_recording(conf.id)?.is_some() {
+            self.stop_recording_in(db, conf.id, now)?;
         }
         conf.tm_update = now;
         db.clear_deadline(
@@ -332,7 +330,6 @@ impl Engine {
     ) -> Result<Recording, EngineError> {
         let mut rec = db
             .active_recording(conference_id)?
-            .filter(|r| r.status == RecordingStatus::Recording)
             .ok_or_else(|| Refusal::StateInvalid("no active recording".into()))?;
         rec.status = RecordingStatus::Stopping;
         db.update_recording(&rec)?;

@@ -96,7 +96,9 @@ pub trait RecordingStore {
 
     fn update_recording(&self, r: &Recording) -> Result<(), StoreError>;
 
-    /// The recording of a conference that has not ended, if any.
+    /// The conference's recording in progress (status `recording`), if any. A stopped one
+    /// (`stopping`, until the platform finishes it) is not: it is no longer the conference's
+    /// `recording_id`, and a new recording may start beside it.
     fn active_recording(
         &self,
         conference_id: ConferenceId,

@@ -447,16 +447,22 @@ impl<'a> Recording<'a> {
         rid
     }
 
-    /// Stops it (still active while stopping) and lets the platform finish it.
+    /// Stops it: the conference's recording_id is nil at once (VoIPBin), the recording shows
+    /// `stopping` until the platform finishes it.
     async fn stop_and_finish(&self, rid: &str) {
         let (st, c) = self.stop().await;
         assert_eq!(st, 200);
         assert_eq!(
-            c["recording_id"], rid,
-            "stopping is still active until the platform finishes"
+            (&c["recording_id"], &c["recording_ids"]),
+            (
+                &json!("00000000-0000-0000-0000-000000000000"),
+                &json!([rid])
+            ),
+            "a stop clears recording_id at once and keeps the history"
         );
+        assert_eq!(self.get(rid).await["status"], "stopping");
         let (st, _) = self.stop().await;
-        assert_eq!(st, 409);
+        assert_eq!(st, 409, "nothing left to stop");
         let data = json!({"recording_id": rid, "media_url": "https://media.example/r.mp3", "duration_ms": 1200});
         let finished = self.s.event("rf", "recording_finished", data).await;
         assert_eq!(

@@ -185,7 +185,7 @@ impl ConferenceStore for PgTx<'_> {
         )? {
             let rid = uuid_col(&row, 0)?;
             let status: String = row.try_get(1)?;
-            if status != RecordingStatus::Ended.as_str() {
+            if status == RecordingStatus::Recording.as_str() {
                 recording_id = Some(rid);
             }
             recording_ids.push(rid);
@@ -257,7 +257,7 @@ impl RecordingStore for PgTx<'_> {
         self.optional_row(
             &format!(
                 "SELECT {RECORDING_COLUMNS} FROM recordings WHERE conference_id = $1 \
-                 AND status <> 'ended' ORDER BY tm_create DESC LIMIT 1"
+                 AND status = 'recording' ORDER BY tm_create DESC LIMIT 1"
             ),
             &[&conference_id.to_string()],
             recording_from_row,

@@ -113,7 +113,7 @@ impl ConferenceStore for SqliteTx<'_> {
         while let Some(row) = rows.next()? {
             let rid = uuid_col(row, 0)?;
             let status: String = row.get(1)?;
-            if status != RecordingStatus::Ended.as_str() {
+            if status == RecordingStatus::Recording.as_str() {
                 recording_id = Some(rid);
             }
             recording_ids.push(rid);

@@ -55,14 +55,14 @@ impl RecordingStore for SqliteTx<'_> {
         Ok(())
     }
 
-    /// The recording of a conference that has not ended, if any.
+    /// The conference's recording in progress, if any.
     fn active_recording(
         &self,
         conference_id: ConferenceId,
     ) -> Result<Option<Recording>, StoreError> {
         self.optional_row(
             &format!(
-            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE conference_id = ? AND status <> 'ended' \
+            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE conference_id = ? AND status = 'recording' \
              ORDER BY tm_create DESC LIMIT 1"
         ),
             [conference_id.to_string()],

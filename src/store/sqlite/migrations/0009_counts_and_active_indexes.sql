@@ -2,7 +2,9 @@
 -- are kept on the conference row (maintained by the store with every call it inserts or
 -- moves), and the lists of calls not yet left, of a platform call's memberships and of a
 -- conference's unfinished recordings are read through indexes that hold only those rows or
--- lead with the key, so no event-path query walks a conference's calls that have left.
+-- lead with the key, so no event-path query walks a conference's calls that have left. A
+-- conference's recording in progress is the one `recording` (a stopped one is `stopping` until
+-- the platform finishes it, and no longer the conference's `recording_id`).
 ALTER TABLE conferences ADD COLUMN calls_active INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE conferences ADD COLUMN calls_joined INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE conferences ADD COLUMN join_seq_last INTEGER NOT NULL DEFAULT 0;
@@ -16,5 +18,5 @@ UPDATE conferences SET
 CREATE INDEX conferencecalls_active_by_conference
     ON conferencecalls(conference_id, tm_create, id) WHERE status <> 'leaved';
 CREATE INDEX conferencecalls_by_reference ON conferencecalls(reference_id, conference_id, tm_create);
-CREATE INDEX recordings_unfinished_by_conference
-    ON recordings(conference_id, tm_create) WHERE status <> 'ended';
+CREATE INDEX recordings_in_progress_by_conference
+    ON recordings(conference_id, tm_create) WHERE status = 'recording';
