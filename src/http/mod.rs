@@ -68,12 +68,32 @@ async fn no_route() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
 }
 
-async fn wrong_method() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-        "this route does not accept that method",
-    ))
+/// The answer to a method a route does not take: 405 in the envelope, with the `Allow` header
+/// RFC 9110 requires (the route's methods).
+fn wrong_method(allow: String) -> actix_web::Route {
+    web::to(move || {
+        let allow = allow.clone();
+        async move {
+            let mut res = actix_web::ResponseError::error_response(&ApiError::new(
+                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                format!("this route takes {allow} only"),
+            ));
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+            }
+            res
+        }
+    })
+}
+
+/// The `Allow` value of a route's methods.
+fn allow_of(methods: &[&str]) -> String {
+    methods
+        .iter()
+        .map(|m| m.to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A resource with its routes; any other method answers 405 in the envelope.
@@ -127,10 +147,11 @@ fn resource(path: &str, routes: Vec<MethodRoute>) -> actix_web::Resource {
             r.insert((method.to_string(), path.to_string()));
         }
     }
+    let allow = allow_of(&routes.iter().map(|(m, _)| *m).collect::<Vec<_>>());
     routes
         .into_iter()
         .fold(web::resource(path), |r, (_, route)| r.route(route))
-        .default_service(web::to(wrong_method))
+        .default_service(wrong_method(allow))
 }
 
 /// Registers every route. Shared by the server and nothing else, so tests exercise exactly what
@@ -198,15 +219,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/openapi.json", web::get().to(openapi::serve))
     .service(
         web::scope("/v1/account/{account_sid}/conf")
-            .service(xml_resource("", web::post().to(xml_api::create)))
-            .service(xml_resource("/{sid}", web::get().to(xml_api::get)))
+            .service(xml_resource("", "post", web::post().to(xml_api::create)))
+            .service(xml_resource("/{sid}", "get", web::get().to(xml_api::get)))
             .service(xml_resource(
                 "/{sid}/dispose",
+                "post",
                 web::post().to(xml_api::dispose),
             ))
-            .service(xml_resource("/{sid}/part", web::get().to(xml_api::parts)))
+            .service(xml_resource(
+                "/{sid}/part",
+                "get",
+                web::get().to(xml_api::parts),
+            ))
             .service(xml_resource(
                 "/{sid}/part/{call_sid}/dispose",
+                "post",
                 web::post().to(xml_api::dispose_part),
             ))
             .default_service(web::to(xml_api::not_found)),
@@ -214,9 +241,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(no_route));
 }
 
-/// A resource of the XML API: anything unexpected answers its XML error document.
-fn xml_resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
+/// A resource of the XML API: another method answers 405 with `Allow` in its XML error document.
+fn xml_resource(path: &str, method: &str, route: actix_web::Route) -> actix_web::Resource {
+    let allow = allow_of(&[method]);
     web::resource(path)
         .route(route)
-        .default_service(web::to(xml_api::not_found))
+        .default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { xml_api::method_not_allowed(&allow) }
+        }))
 }

@@ -37,6 +37,8 @@ pub const CODE_UNAUTHENTICATED: &str = "000002";
 pub const CODE_STATE: &str = "000003";
 /// confab cannot take writes right now (disk full); retry later.
 pub const CODE_UNAVAILABLE: &str = "000503";
+/// A method the route does not take.
+pub const CODE_METHOD_NOT_ALLOWED: &str = "000405";
 /// Anything unexpected on confab's side.
 pub const CODE_INTERNAL: &str = "000500";
 /// The conference does not exist (§6.2).
@@ -341,6 +343,20 @@ pub async fn dispose_part(
 }
 
 /// Any other method or path under the XML API.
+/// A method the route does not take: 405 with `Allow` (RFC 9110) and the XML error document.
+pub fn method_not_allowed(allow: &str) -> HttpResponse {
+    let mut res = actix_web::ResponseError::error_response(&XmlError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: CODE_METHOD_NOT_ALLOWED,
+        msg: format!("this route takes {allow} only"),
+        retry_after: None,
+    });
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(allow) {
+        res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+    }
+    res
+}
+
 pub async fn not_found() -> Result<HttpResponse, XmlError> {
     Err(XmlError {
         status: StatusCode::NOT_FOUND,

@@ -498,6 +498,45 @@ async fn healthz_answers_and_unknown_routes_get_the_envelope() {
     assert_eq!(e["error"]["reason"], "METHOD_NOT_ALLOWED");
 }
 
+/// RFC 9110: a 405 names the methods the route takes, in both APIs.
+#[tokio::test]
+async fn method_not_allowed_answers_carry_allow_in_both_apis() {
+    let s = TestServer::start().await;
+    let a = s.create_customer("a").await;
+    let cases = [
+        ("PATCH", "/v1.0/conferences".to_string(), "GET, POST"),
+        (
+            "POST",
+            format!("/v1.0/conferences/{}", uuid::Uuid::nil()),
+            "GET, PUT, DELETE",
+        ),
+        ("GET", "/v1.0/platform/events".to_string(), "POST"),
+        ("DELETE", "/v1/account/acc/conf".to_string(), "POST"),
+        ("PUT", "/v1/account/acc/conf/sid1/part".to_string(), "GET"),
+    ];
+    for (method, path, allow) in cases {
+        let res = s
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                s.url(&path),
+            )
+            .bearer_auth(&a.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        let xml = path.starts_with("/v1/account");
+        let body = res.text().await.unwrap();
+        if xml {
+            assert!(body.contains("<code>000405</code>"), "{body}");
+        } else {
+            assert!(body.contains("METHOD_NOT_ALLOWED"), "{body}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn restart_keeps_customers_and_conferences() {
     let s = TestServer::start().await;
