@@ -217,28 +217,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(healthz))
     .route("/metrics", web::get().to(metrics))
     .route("/openapi.json", web::get().to(openapi::serve))
-    .service(
-        web::scope("/v1/account/{account_sid}/conf")
-            .service(xml_resource("", "post", web::post().to(xml_api::create)))
-            .service(xml_resource("/{sid}", "get", web::get().to(xml_api::get)))
-            .service(xml_resource(
-                "/{sid}/dispose",
-                "post",
-                web::post().to(xml_api::dispose),
-            ))
-            .service(xml_resource(
-                "/{sid}/part",
-                "get",
-                web::get().to(xml_api::parts),
-            ))
-            .service(xml_resource(
-                "/{sid}/part/{call_sid}/dispose",
-                "post",
-                web::post().to(xml_api::dispose_part),
-            ))
-            .default_service(web::to(xml_api::not_found)),
-    )
+    .service(xml_scope())
     .default_service(web::to(no_route));
+}
+
+/// The XML API's routes.
+fn xml_scope() -> actix_web::Scope {
+    web::scope("/v1/account/{account_sid}/conf")
+        .service(xml_resource("", "post", web::post().to(xml_api::create)))
+        .service(xml_resource("/{sid}", "get", web::get().to(xml_api::get)))
+        .service(xml_resource(
+            "/{sid}/dispose",
+            "post",
+            web::post().to(xml_api::dispose),
+        ))
+        .service(xml_resource(
+            "/{sid}/part",
+            "get",
+            web::get().to(xml_api::parts),
+        ))
+        .service(xml_resource(
+            "/{sid}/part/{call_sid}/dispose",
+            "post",
+            web::post().to(xml_api::dispose_part),
+        ))
+        .default_service(web::to(xml_api::not_found))
 }
 
 /// A resource of the XML API: another method answers 405 with `Allow` in its XML error document.
