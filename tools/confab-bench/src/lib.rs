@@ -4,5 +4,9 @@
 pub mod busy;
 pub mod cluster;
 pub mod crash;
+pub mod history;
 pub mod load;
+pub mod scenario_table;
+pub mod scenarios;
 pub mod support;
+pub mod watch;

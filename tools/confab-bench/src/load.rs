@@ -15,11 +15,115 @@ pub struct LoadResult {
     pub event_latency: Vec<u32>,
     pub read_latency: Vec<u32>,
     pub failures: usize,
+    /// Events answered with a 5xx: a server fault, never an expected refusal.
+    pub server_errors: usize,
 }
 
-/// Every call's events, signed, with the conference they belong to. Events are kept in reverse
-/// order, so a connection pops them as joining, joined, left.
-type Work = Vec<(String, std::sync::Mutex<Vec<SignedEvent>>)>;
+/// The events of a call in the order they are sent.
+pub const CALL_CYCLE: [&str; 3] = ["call_joining", "call_joined", "call_left"];
+
+/// Where the connections take their next call from: its conference and its events, signed, in
+/// sending order; None when the load is over.
+pub trait CallSource: Send + Sync {
+    fn next_call(&self) -> Option<(String, Vec<SignedEvent>)>;
+}
+
+/// Calls signed before the clock starts, so the generator spends its share of the machine
+/// sending rather than hashing; taken in order, each once.
+pub struct Presigned {
+    calls: Vec<(String, std::sync::Mutex<Vec<SignedEvent>>)>,
+    next: AtomicUsize,
+}
+
+impl Presigned {
+    /// `calls` calls per conference, conference after conference, each sending `kinds`. Call
+    /// ids depend only on `run`, the conference and the call's number, so a later source with
+    /// the same arguments and other kinds (a leave after a join) addresses the same calls.
+    pub fn new(confs: &[String], calls: usize, run: &str, kinds: &[&str]) -> Presigned {
+        let calls = confs
+            .iter()
+            .flat_map(|c| (0..calls).map(move |j| (c.clone(), j)))
+            .map(|(conf, j)| {
+                let events = sign_call(&format!("{run}-{conf}-{j}"), &conf, kinds);
+                (conf, std::sync::Mutex::new(events))
+            })
+            .collect();
+        Presigned {
+            calls,
+            next: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl CallSource for Presigned {
+    fn next_call(&self) -> Option<(String, Vec<SignedEvent>)> {
+        let (conf, events) = self.calls.get(self.next.fetch_add(1, Ordering::Relaxed))?;
+        let events = events
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default();
+        Some((conf.clone(), events))
+    }
+}
+
+/// Full call cycles spread round-robin over `confs` until `until`, each signed as it is taken:
+/// a load bounded by time has no length known in advance, and signing (a few µs per event)
+/// is cheap beside sending it. Call i is `{run}-{i}` on conference `i % confs.len()`.
+pub struct Cycle {
+    confs: Vec<String>,
+    run: String,
+    until: Instant,
+    next: AtomicUsize,
+}
+
+impl Cycle {
+    pub fn new(confs: &[String], run: &str, until: Instant) -> Cycle {
+        Cycle {
+            confs: confs.to_vec(),
+            run: run.to_string(),
+            until,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Calls taken so far; a connection sends every event of a call it took, so once the load
+    /// is over each of them has joined and left.
+    pub fn taken(&self) -> usize {
+        self.next.load(Ordering::Relaxed)
+    }
+
+    /// How many of the calls taken went to conference `k`.
+    pub fn taken_by(&self, k: usize) -> usize {
+        let (taken, n) = (self.taken(), self.confs.len().max(1));
+        taken / n + usize::from(k < taken % n)
+    }
+}
+
+impl CallSource for Cycle {
+    fn next_call(&self) -> Option<(String, Vec<SignedEvent>)> {
+        if self.confs.is_empty() || Instant::now() >= self.until {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let conf = &self.confs[i % self.confs.len()];
+        let events = sign_call(&format!("{}-{i}", self.run), conf, &CALL_CYCLE);
+        Some((conf.clone(), events))
+    }
+}
+
+/// One call's events, in the order of `kinds`, each with an id of its own.
+fn sign_call(call: &str, conf: &str, kinds: &[&str]) -> Vec<SignedEvent> {
+    kinds
+        .iter()
+        .map(|kind| {
+            signed_event(
+                &format!("{call}-{kind}"),
+                kind,
+                json!({"call_id": call, "conference_id": conf}),
+            )
+        })
+        .collect()
+}
 
 /// Each connection takes conferences in turn and drives their calls through join, joined, left,
 /// with reads mixed in. Connection i talks to node `bases[i % bases.len()]`: consecutive calls
@@ -34,15 +138,26 @@ pub async fn drive(
     reads_per_call: usize,
     run: &str,
 ) -> LoadResult {
-    let work = Arc::new(sign_work(confs, calls, run));
-    let next = Arc::new(AtomicUsize::new(0));
+    let work = Arc::new(Presigned::new(confs, calls, run, &CALL_CYCLE));
+    drive_source(bases, key, work, connections, reads_per_call).await
+}
+
+/// `connections` connections taking calls from `source` until it has none left, each sending a
+/// call's events and then reading its conference `reads_per_call` times.
+pub async fn drive_source(
+    bases: &[String],
+    key: &str,
+    source: Arc<dyn CallSource>,
+    connections: usize,
+    reads_per_call: usize,
+) -> LoadResult {
     let started = Instant::now();
     let tasks: Vec<_> = (0..connections)
         .map(|i| {
             let (base, key) = (node(bases, i).to_string(), key.to_string());
-            let (work, next) = (work.clone(), next.clone());
+            let source = source.clone();
             tokio::spawn(async move {
-                drive_connection(&base, &key, &work, &next, reads_per_call).await
+                drive_connection(&base, &key, source.as_ref(), reads_per_call).await
             })
         })
         .collect();
@@ -52,6 +167,7 @@ pub async fn drive(
             total.events.extend(done.events);
             total.reads.extend(done.reads);
             total.failures += done.failures;
+            total.server_errors += done.server_errors;
         }
     }
     let elapsed = started.elapsed();
@@ -64,30 +180,8 @@ pub async fn drive(
         event_latency: total.events,
         read_latency: total.reads,
         failures: total.failures,
+        server_errors: total.server_errors,
     }
-}
-
-// Bodies are built and signed before the clock starts, so the generator spends its share of the
-// machine sending rather than hashing.
-fn sign_work(confs: &[String], calls: usize, run: &str) -> Work {
-    confs
-        .iter()
-        .flat_map(|c| (0..calls).map(move |j| (c.clone(), j)))
-        .map(|(conf, j)| {
-            let call = format!("{run}-{conf}-{j}");
-            let events = ["call_left", "call_joined", "call_joining"]
-                .iter()
-                .map(|kind| {
-                    signed_event(
-                        &format!("{call}-{kind}"),
-                        kind,
-                        json!({"call_id": call, "conference_id": conf}),
-                    )
-                })
-                .collect();
-            (conf, std::sync::Mutex::new(events))
-        })
-        .collect()
 }
 
 /// What one connection measured: latencies in microseconds, and requests that failed.
@@ -96,35 +190,36 @@ struct ConnectionLoad {
     events: Vec<u32>,
     reads: Vec<u32>,
     failures: usize,
+    server_errors: usize,
 }
 
-/// One connection: takes the next conference's call until none is left, sends its events, then
-/// reads the conference `reads_per_call` times.
+/// One connection: takes the next call until none is left, sends its events, then reads the
+/// conference `reads_per_call` times.
 async fn drive_connection(
     base: &str,
     key: &str,
-    work: &Work,
-    next: &AtomicUsize,
+    source: &dyn CallSource,
     reads_per_call: usize,
 ) -> ConnectionLoad {
     let c = client();
     let mut load = ConnectionLoad::default();
-    while let Some((conf, events)) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-        let mut events = match events.lock() {
-            Ok(mut e) => std::mem::take(&mut *e),
-            Err(_) => Vec::new(),
-        };
-        while let Some(event) = events.pop() {
+    while let Some((conf, events)) = source.next_call() {
+        for event in events {
             let t = Instant::now();
             let st = send_event(&c, base, event).await;
             load.events.push(t.elapsed().as_micros() as u32);
-            if st != Ok(200) {
-                load.failures += 1;
+            match st {
+                Ok(200) => {}
+                Ok(s) if s >= 500 => {
+                    load.failures += 1;
+                    load.server_errors += 1;
+                }
+                _ => load.failures += 1,
             }
         }
         for _ in 0..reads_per_call {
             let t = Instant::now();
-            if !read_conference(&c, base, key, conf).await {
+            if !read_conference(&c, base, key, &conf).await {
                 load.failures += 1;
             }
             load.reads.push(t.elapsed().as_micros() as u32);
@@ -154,14 +249,15 @@ fn node(bases: &[String], i: usize) -> &str {
     bases.get(i % bases.len().max(1)).map_or("", String::as_str)
 }
 
-/// Reads only, for `seconds`, connection i on node `bases[i % bases.len()]`.
+/// Reads only, for `seconds`, connection i on node `bases[i % bases.len()]`. Returns the
+/// reads, the time they took, their latencies (µs, sorted) and how many failed.
 pub async fn read_phase(
     bases: &[String],
     key: &str,
     confs: &[String],
     connections: usize,
     seconds: u64,
-) -> (usize, Duration, Vec<u32>) {
+) -> (usize, Duration, Vec<u32>, usize) {
     let confs = Arc::new(confs.to_vec());
     let until = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
@@ -170,31 +266,28 @@ pub async fn read_phase(
         let (base, key, confs) = (node(bases, w).to_string(), key.to_string(), confs.clone());
         tasks.push(tokio::spawn(async move {
             let c = client();
-            let mut lat = Vec::new();
+            let (mut lat, mut failed) = (Vec::new(), 0);
             let mut i = w;
             while Instant::now() < until {
                 let conf = &confs[i % confs.len()];
                 i += connections;
                 let t = Instant::now();
-                if let Ok(r) = c
-                    .get(format!("{base}/v1.0/conferences/{conf}"))
-                    .bearer_auth(&key)
-                    .send()
-                    .await
-                {
-                    let _ = r.bytes().await;
+                if !read_conference(&c, &base, &key, conf).await {
+                    failed += 1;
                 }
                 lat.push(t.elapsed().as_micros() as u32);
             }
-            lat
+            (lat, failed)
         }));
     }
-    let mut all = Vec::new();
+    let (mut all, mut failed) = (Vec::new(), 0);
     for t in tasks {
-        all.extend(t.await.unwrap_or_default());
+        let (lat, f) = t.await.unwrap_or_default();
+        all.extend(lat);
+        failed += f;
     }
     all.sort_unstable();
-    (all.len(), started.elapsed(), all)
+    (all.len(), started.elapsed(), all, failed)
 }
 
 /// Checks that every conference's state is what the acknowledged events imply: no call joined,

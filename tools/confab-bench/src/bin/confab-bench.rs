@@ -6,6 +6,7 @@
 use clap::Parser;
 use confab_bench::cluster::*;
 use confab_bench::load::*;
+use confab_bench::scenarios::{self, Scenario};
 use confab_bench::support::*;
 use serde_json::json;
 use std::time::Instant;
@@ -67,6 +68,31 @@ struct Args {
     /// Ceilings, memory and start-up are not measured in this mode.
     #[arg(long)]
     compare: bool,
+    /// Instead of the benchmark, run the hot-conference scenarios of issue 13 on SQLite, each
+    /// on a fresh server, after the spread load (--conferences conferences) they are compared
+    /// with, and print a table with the targets and this machine's ceilings (unless
+    /// --no-ceilings); exits 1 if a final state is wrong or an event got a 5xx.
+    #[arg(long, value_enum)]
+    scenario: Option<Scenario>,
+    /// Seconds of the spread and hot loads and of each history window.
+    #[arg(long, default_value_t = 8)]
+    window_seconds: u64,
+    /// Left calls the history scenario's conference holds before its windows.
+    #[arg(long, default_value_t = 1_000_000)]
+    history_calls: usize,
+    /// Consecutive windows of the hot load on the long history.
+    #[arg(long, default_value_t = 3)]
+    history_windows: usize,
+    /// Calls joined at once in the big room.
+    #[arg(long, default_value_t = 1_000)]
+    room_calls: usize,
+    /// Times the big room fills and empties: one fill is over in well under a second here, so
+    /// a few of them make its rates less of a coin toss.
+    #[arg(long, default_value_t = 5)]
+    room_rounds: usize,
+    /// Seconds of the sustained spread load.
+    #[arg(long, default_value_t = 60)]
+    sustained_seconds: u64,
 }
 
 /// What the phases share once the nodes are up: where they answer (node 1 first), the
@@ -100,6 +126,10 @@ async fn main() {
         return;
     }
     let backend = backend(&args);
+    if let Some(scenario) = args.scenario {
+        let exact = run_scenarios(&args, scenario).await;
+        std::process::exit(if exact { 0 } else { 1 });
+    }
     print_header(&args, &backend);
     if args.compare {
         let exact = compare(&args, &backend).await;
@@ -142,6 +172,10 @@ fn backend(args: &Args) -> Backend {
     if args.target.is_some() && (args.postgres.is_some() || args.nodes > 1 || args.compare) {
         fail("--target measures one running server; --postgres, --nodes and --compare start their own");
     }
+    // The scenarios seed and read the server's SQLite file, so they start servers of their own.
+    if args.scenario.is_some() && (args.target.is_some() || args.postgres.is_some()) {
+        fail("--scenario runs on SQLite servers it starts; not with --target or --postgres");
+    }
     match &args.postgres {
         Some(url) => Backend::Postgres(PgServer {
             base: url.trim_end_matches('/').to_string(),
@@ -152,6 +186,35 @@ fn backend(args: &Args) -> Backend {
         None if args.nodes > 1 => fail("--nodes above 1 needs --postgres URL_BASE"),
         None => Backend::Sqlite,
     }
+}
+
+/// The issue-13 scenarios with the sizes the flags give.
+async fn run_scenarios(args: &Args, scenario: Scenario) -> bool {
+    let opts = scenarios::Options {
+        scenario,
+        connections: args.connections,
+        conferences: args.conferences,
+        window_seconds: args.window_seconds,
+        history_calls: args.history_calls,
+        history_windows: args.history_windows,
+        room_calls: args.room_calls,
+        room_rounds: args.room_rounds,
+        read_seconds: args.read_seconds,
+        sustained_seconds: args.sustained_seconds,
+        ceilings: !args.no_ceilings,
+    };
+    println!(
+        "confab-bench --scenario {scenario:?}: SQLite, {} connections, spread over {} conferences",
+        args.connections, args.conferences
+    );
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        std::env::consts::ARCH
+    );
+    scenarios::run(&opts).await
 }
 
 /// Flags every node gets beyond the ones `start_confab` always passes.
@@ -339,7 +402,7 @@ fn report_load(load: &LoadResult) {
 
 /// Reads only, for --read-seconds; returns the reads per second.
 async fn reads_only(setup: &Setup, args: &Args) -> f64 {
-    let (reads, took, lat) = read_phase(
+    let (reads, took, lat, failed) = read_phase(
         &setup.bases,
         &setup.key,
         &setup.confs,
@@ -348,7 +411,10 @@ async fn reads_only(setup: &Setup, args: &Args) -> f64 {
     )
     .await;
     let reads_per_s = reads as f64 / took.as_secs_f64();
-    println!("\n-- reads only for {} s", args.read_seconds);
+    println!(
+        "\n-- reads only for {} s, {failed} failed",
+        args.read_seconds
+    );
     report("conference reads per second", reads_per_s, "/s");
     report("read latency p50", percentile(&lat, 0.50), "ms");
     report("read latency p99", percentile(&lat, 0.99), "ms");
