@@ -199,10 +199,17 @@ pub fn print_table(opts: &Options, rows: &[Outcome], ceilings: Option<Ceilings>)
         } else {
             "events/s"
         };
-        let ratio = match (spread, r.kind) {
+        let mut ratio = match (spread, r.kind) {
             (_, Kind::Spread | Kind::RoomReads) | (None, _) => "–".to_string(),
             (Some(s), _) => format!("{:.2}", r.rate / s),
         };
+        // Later history windows against the first: whether the same load slowed as the
+        // history grew.
+        if let (Kind::History(w, _), Some(first)) = (r.kind, first_window) {
+            if w > 1 {
+                ratio.push_str(&format!(" ({:.2} × window 1)", r.rate / first));
+            }
+        }
         let server = r.server.map_or("–".to_string(), |s| {
             format!(
                 "{:.0} / {:.0} µs, {:.1}",
