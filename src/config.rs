@@ -67,7 +67,7 @@ pub struct Config {
     /// add context switches; reads are short.
     #[arg(long, env = "CONFAB_READERS", default_value_t = default_readers())]
     pub readers: usize,
-    /// Bound of the SQLite WAL file in MiB: past half of it the writer checkpoints and
+    /// Bound of the SQLite WAL file in MiB: past an eighth of it the writer checkpoints and
     /// truncates the WAL between batches, so sustained load cannot grow it without end.
     #[arg(long, env = "CONFAB_WAL_LIMIT_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub wal_limit_mb: u64,
