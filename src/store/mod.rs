@@ -2,6 +2,7 @@
 //! backends that implement it (`sqlite`, `postgres`). The only SQL of the program lives below
 //! here.
 
+mod columns;
 mod health;
 mod location;
 mod postgres;

@@ -34,7 +34,7 @@ impl CallStore for PgTx<'_> {
         let from = self.optional_row(
             "SELECT status FROM conferencecalls WHERE id = $1",
             &[&id],
-            |row| Ok(row.try_get::<_, String>(0)?),
+            |row| row.get::<String>(0),
         )?;
         let from = from.as_deref().and_then(CallStatus::parse);
         let join_seq = self.move_counts(c.conference_id, CountMove::between(from, c.status))?;
@@ -102,7 +102,7 @@ impl CallStore for PgTx<'_> {
         let counts = self.optional_row(
             "SELECT calls_active, calls_joined FROM conferences WHERE id = $1",
             &[&conference_id.to_string()],
-            |row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)),
+            |row| Ok((row.get::<i64>(0)?, row.get::<i64>(1)?)),
         )?;
         let (active, joined) = counts.unwrap_or((0, 0));
         Ok((active.max(0) as usize, joined.max(0) as usize))
@@ -112,7 +112,7 @@ impl CallStore for PgTx<'_> {
         let origin = self.optional_row(
             "SELECT origin FROM conferences WHERE id = $1",
             &[&id.to_string()],
-            |row| Ok(row.try_get::<_, String>(0)?),
+            |row| row.get::<String>(0),
         )?;
         Ok(origin.and_then(|o| Origin::parse(&o)))
     }
@@ -126,7 +126,7 @@ impl CallStore for PgTx<'_> {
             &[&conference_id.to_string()],
         )?
         .iter()
-        .map(call_from_row)
+        .map(|r| call_from_row(r))
         .collect()
     }
 }
@@ -152,7 +152,7 @@ impl PgTx<'_> {
                 &i64::from(m.takes_join_seq),
                 &conference.to_string(),
             ],
-            |row| Ok(row.try_get::<_, i64>(0)?),
+            |row| row.get::<i64>(0),
         )?;
         Ok(last.filter(|_| m.takes_join_seq))
     }

@@ -108,9 +108,12 @@ impl PgTx<'_> {
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-        map: fn(&Row) -> Result<T, StoreError>,
+        map: fn(&dyn crate::store::columns::Columns) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        self.query_opt(sql, params)?.as_ref().map(map).transpose()
+        self.query_opt(sql, params)?
+            .as_ref()
+            .map(|row| map(row))
+            .transpose()
     }
 
     /// Takes a transaction-level advisory lock, held until commit or rollback. Readers take

@@ -59,7 +59,7 @@ impl OutboxStore for PgTx<'_> {
         )?;
         let found = rows
             .iter()
-            .map(message_from_row)
+            .map(|r| message_from_row(r))
             .collect::<Result<Vec<_>, _>>()?;
         let leased = self.lease(owner, now, lease_until, &found)?;
         Ok(found

@@ -72,13 +72,13 @@ impl EventStore for PgTx<'_> {
 
     fn event_answer(&self, id: &str) -> Result<Option<(u16, String)>, StoreError> {
         self.optional_row(
-            "SELECT status, body FROM platform_events WHERE id = $1",
+            "SELECT status::bigint, body FROM platform_events WHERE id = $1",
             &[&id],
             |row| {
-                let status: i32 = row.try_get(0)?;
+                let status: i64 = row.get(0)?;
                 let status = u16::try_from(status)
                     .map_err(|_| corrupt("event answer status", &status.to_string()))?;
-                Ok((status, row.try_get(1)?))
+                Ok((status, row.get(1)?))
             },
         )
     }

@@ -19,7 +19,7 @@ use super::health::WriteHealth;
 use super::tx::Tx;
 use super::{StoreError, StoreFault, StoreOptions};
 use crossbeam_channel::Sender;
-use rusqlite::{Connection, Row};
+use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,7 +61,7 @@ impl<'c> SqliteTx<'c> {
         &self,
         sql: &str,
         params: P,
-        map: fn(&Row) -> Result<T, StoreError>,
+        map: fn(&dyn crate::store::columns::Columns) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let mut rows = stmt.query(params)?;
