@@ -154,10 +154,6 @@ impl Store {
         )
     }
 
-    pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        Store::connect(&Database::Sqlite(path.to_path_buf()), options)
-    }
-
     /// Opens either backend and applies its migrations.
     pub fn connect(db: &Database, options: StoreOptions) -> Result<Store, StoreError> {
         let backend = match db {
