@@ -86,8 +86,17 @@ impl App {
             delays: webhook_schedule,
             repeat_last_for: None,
         };
+        let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
+            addr: config.bind.clone(),
+            source,
+        })?;
+        let public_url = match &config.public_url {
+            Some(u) => u.clone(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
         let settings = EngineSettings {
             platform_url,
+            public_url,
             kick_grace_seconds: config.kick_grace as i64,
             idle_timeout_seconds: config.idle_timeout as i64,
             command_first_delay_micros: command_policy.first_delay_micros(),
@@ -96,10 +105,6 @@ impl App {
             page_bytes: config.page_bytes,
         };
         let engine = Engine::new(store, clock, flows, settings);
-        let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
-            addr: config.bind.clone(),
-            source,
-        })?;
         let platform_key = match config.platform_secret.as_deref().filter(|s| !s.is_empty()) {
             Some(secret) => Some(
                 crate::outbox::signature::secret_key(secret)
@@ -146,6 +151,7 @@ impl App {
             platform_key: self.platform_key.clone(),
             customer_limit: Limiter::new(self.config.rate_limit),
             auth_failure_limit: Limiter::new(self.config.auth_failure_limit),
+            beep_url: self.config.beep_url.clone(),
         });
         let metrics = self.engine.metrics();
         let mut server = HttpServer::new(move || {

@@ -91,6 +91,26 @@ pub struct Config {
     /// the lease). Never give two live nodes the same name.
     #[arg(long, env = "CONFAB_NODE_NAME", value_parser = parse_node_name)]
     pub node_name: Option<String>,
+    /// The base URL platforms reach this confab at (e.g. https://confab.example.com), as the
+    /// platforms were given it: Twilio signs the URL it called, and behind a proxy confab
+    /// cannot rebuild that URL from the request. Callback URLs in TwiML, jambonz verbs and
+    /// REST calls are built on it. Unset: http:// and the bound address.
+    #[arg(long, env = "CONFAB_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+    /// Sound a `beep` action plays on TwiML and jambonz (they have no beep verb). Unset: the
+    /// beep confab serves itself at {public-url}/v1.0/sounds/beep.wav.
+    #[arg(long, env = "CONFAB_BEEP_URL", value_parser = parse_public_url)]
+    pub beep_url: Option<String>,
+}
+
+/// An http(s) URL, kept without a trailing slash so paths can be appended.
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(raw.trim_end_matches('/').to_string())
+        }
+        _ => Err("expected an http(s) URL".into()),
+    }
 }
 
 /// A node name: 1 to 64 letters, digits, `-`, `_`, `.` or `:`.
@@ -135,6 +155,8 @@ impl Config {
             pg_writers: 8,
             outbox_lease: 30,
             node_name: None,
+            public_url: None,
+            beep_url: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Conferences, their calls and recordings as domain values, and the rules that move them
 //! between states. Nothing here knows about HTTP or SQL.
 
+use super::dialect::Dialect;
 use super::ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::actions::RecordingFormat;
 use crate::domain::timestamp::{api_or_not_set, Timestamp};
@@ -348,6 +349,11 @@ pub struct Conferencecall {
     pub tm_create: Timestamp,
     pub tm_update: Timestamp,
     pub tm_delete: Option<Timestamp>,
+    /// The protocol the call arrived by: its kicks go back the same way.
+    pub dialect: Dialect,
+    /// The platform's id of the conference the call is in (Twilio's `ConferenceSid`), once
+    /// the platform has said; empty for the native protocol.
+    pub platform_conference: String,
 }
 
 #[derive(Serialize)]
@@ -423,6 +429,9 @@ pub struct Recording {
     pub tm_start: Timestamp,
     pub tm_end: Option<Timestamp>,
     pub tm_create: Timestamp,
+    /// The platform call the recording runs on, for dialects that record per call (Twilio);
+    /// empty when the platform records the conference itself.
+    pub platform_call: String,
 }
 
 #[derive(Serialize)]
@@ -558,6 +567,8 @@ mod tests {
             tm_create: Timestamp(0),
             tm_update: Timestamp(0),
             tm_delete: Some(Timestamp(0)),
+            dialect: Dialect::Native,
+            platform_conference: String::new(),
         };
         assert_close(call.json_len(), call.json());
         call.reference_id.clear();
@@ -573,6 +584,7 @@ mod tests {
             tm_start: Timestamp(0),
             tm_end: None,
             tm_create: Timestamp(0),
+            platform_call: String::new(),
         };
         assert_close(rec.json_len(), rec.json());
     }

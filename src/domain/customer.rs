@@ -1,5 +1,6 @@
 //! Customers (tenants), their API keys and webhook settings.
 
+use super::dialect::Connections;
 use super::ids::CustomerId;
 use crate::domain::timestamp::Timestamp;
 use base64::Engine as _;
@@ -30,6 +31,8 @@ pub struct Customer {
     pub webhook_events: Vec<String>,
     /// The secret replaced by the last rotation and until when it still signs.
     pub previous_secret: Option<(String, Timestamp)>,
+    /// Its Twilio and jambonz accounts, for the platform dialects (§11).
+    pub connections: Connections,
     pub tm_create: Timestamp,
     pub tm_update: Timestamp,
 }
@@ -48,6 +51,9 @@ pub struct CustomerJson<'a> {
     webhook_method: &'a str,
     webhook_secret: &'a str,
     webhook_events: &'a [String],
+    /// The platform connections with their secrets masked (never shown in full).
+    twilio: serde_json::Value,
+    jambonz: serde_json::Value,
     tm_create: String,
     tm_update: String,
 }
@@ -74,6 +80,7 @@ impl Customer {
 
     /// The JSON shape; `api_key` is present only in the answer that created the key.
     pub fn json<'a>(&'a self, api_key: Option<&'a str>) -> CustomerJson<'a> {
+        let mut masked = self.connections.masked();
         CustomerJson {
             id: self.id,
             name: &self.name,
@@ -82,6 +89,8 @@ impl Customer {
             webhook_method: &self.webhook_method,
             webhook_secret: &self.webhook_secret,
             webhook_events: &self.webhook_events,
+            twilio: masked["twilio"].take(),
+            jambonz: masked["jambonz"].take(),
             tm_create: self.tm_create.to_api(),
             tm_update: self.tm_update.to_api(),
         }

@@ -5,6 +5,7 @@
 pub mod conference;
 pub mod customer;
 pub mod deadline;
+pub mod dialect;
 pub mod ids;
 pub mod query;
 pub mod timestamp;

@@ -30,6 +30,7 @@ impl Engine {
             webhook_secret: customer::new_webhook_secret(),
             webhook_events: Vec::new(),
             previous_secret: None,
+            connections: Default::default(),
             tm_create: now,
             tm_update: now,
         };

@@ -8,8 +8,9 @@ use crate::actions::{self};
 use crate::domain::conference::{
     self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
+use crate::domain::dialect::Dialect;
 use crate::domain::timestamp::Timestamp;
-use crate::domain::{ConferenceId, ConferencecallId, RecordingId};
+use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::outbox::WebhookRequest;
 use crate::render::EventAnswer;
 use crate::store::prelude::*;
@@ -21,6 +22,10 @@ use serde_json::{json, Value};
 pub struct PlatformEvent {
     pub id: String,
     pub kind: EventKind,
+    /// The customer the event is limited to: a dialect's webhooks are a customer's own (its
+    /// URL names the customer and its signature is the customer's), so they reach only that
+    /// customer's conferences; the native platform (one shared secret) reaches every one.
+    pub scope: Option<CustomerId>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,10 +36,15 @@ pub enum EventKind {
         from: String,
         to: String,
         variables: Variables,
+        /// The protocol the call arrived by; its kicks and recordings go back the same way.
+        dialect: Dialect,
     },
     CallJoined {
         call_id: String,
         conference_id: ConferenceId,
+        /// The platform's id of the conference the call joined (Twilio's `ConferenceSid`);
+        /// empty for the native protocol.
+        platform_conference: String,
     },
     CallLeft {
         call_id: String,
@@ -68,6 +78,14 @@ impl EventKind {
             EventKind::RecordingFinished { .. } => "recording_finished",
         }
     }
+}
+
+/// The platform call a `call_joining` is about.
+struct Caller<'a> {
+    call_id: &'a str,
+    from: &'a str,
+    to: &'a str,
+    dialect: Dialect,
 }
 
 /// Stored `status` of an event answer that was a success; refusals store 0 and their reason.
@@ -120,7 +138,7 @@ impl Engine {
                     db.lock_conference(conference)?;
                 }
                 let started = std::time::Instant::now();
-                let (answer, webhooks) = engine.apply(db, &event.kind, now)?;
+                let (answer, webhooks) = engine.apply(db, &event, now)?;
                 engine.metrics.apply_time(type_name, started);
                 db.record_event_answer(&event.id, type_name, ANSWERED, &answer.to_json(), now)?;
                 Ok::<Applied, EngineError>((Ok(answer), webhooks, false))
@@ -174,11 +192,11 @@ impl Engine {
     fn apply(
         &self,
         db: &dyn Tx,
-        kind: &EventKind,
+        event: &PlatformEvent,
         now: Timestamp,
     ) -> Result<(EventAnswer, Vec<WebhookRequest>), EngineError> {
-        let answer = self.apply_event(db, kind, now)?;
-        match kind {
+        let answer = self.apply_event(db, &event.kind, event.scope, now)?;
+        match &event.kind {
             EventKind::CallJoining { conference_id, .. }
             | EventKind::CallJoined { conference_id, .. }
             | EventKind::CallLeft { conference_id, .. } => {
@@ -193,6 +211,7 @@ impl Engine {
         &self,
         db: &dyn Tx,
         kind: &EventKind,
+        scope: Option<CustomerId>,
         now: Timestamp,
     ) -> Result<(EventAnswer, Vec<WebhookRequest>), EngineError> {
         match kind {
@@ -202,44 +221,41 @@ impl Engine {
                 from,
                 to,
                 variables,
-            } => self.call_joining(db, now, call_id, *conference_id, from, to, variables),
+                dialect,
+            } => {
+                let conf = db
+                    .conference(scope, *conference_id)?
+                    .ok_or(Refusal::ConferenceNotFound)?;
+                let caller = Caller {
+                    call_id,
+                    from,
+                    to,
+                    dialect: *dialect,
+                };
+                self.call_joining(db, now, conf, caller, variables)
+            }
             EventKind::CallJoined {
                 call_id,
                 conference_id,
-            } => {
-                let conf = db
-                    .conference(None, *conference_id)?
-                    .ok_or(Refusal::ConferenceNotFound)?;
-                let mut call = db
-                    .latest_call_in(call_id, conf.id)?
-                    .ok_or(Refusal::ConferencecallNotFound)?;
-                // Only `joining` moves to `joined`; anything later means this event is stale
-                // (it arrived after `call_left`) and changes nothing.
-                if call.status == CallStatus::Joining {
-                    call.status = CallStatus::Joined;
-                    call.tm_update = now;
-                    db.set_call_status(&call)?;
-                    self.notify_call(db, &call, "conferencecall_joined", now)?;
-                    if conf.tm_begin.is_none() {
-                        let mut conf = conf;
-                        conf.tm_begin = Some(now);
-                        db.update_conference(&conf)?;
-                    }
-                }
-                Ok((EventAnswer::call(&call.json(), None), Vec::new()))
-            }
+                platform_conference,
+            } => self.call_joined(db, now, scope, call_id, *conference_id, platform_conference),
             EventKind::CallLeft {
                 call_id,
                 conference_id,
                 reason: _,
-            } => self.call_left(db, now, call_id, *conference_id),
+            } => {
+                let conf = db
+                    .conference(scope, *conference_id)?
+                    .ok_or(Refusal::ConferenceNotFound)?;
+                self.call_left(db, now, call_id, conf)
+            }
             EventKind::RecordingFinished {
                 recording_id,
                 media_url,
                 duration_ms: _,
             } => {
                 let found = db
-                    .recording(None, *recording_id)?
+                    .recording(scope, *recording_id)?
                     .ok_or(Refusal::RecordingNotFound)?;
                 // Under the conference's lock, read it again: another writer may have ended it.
                 db.lock_conference(found.conference_id)?;
@@ -258,20 +274,20 @@ impl Engine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn call_joining(
         &self,
         db: &dyn Tx,
         now: Timestamp,
-        call_id: &str,
-        conference_id: ConferenceId,
-        from: &str,
-        to: &str,
+        conf: Conference,
+        caller: Caller<'_>,
         platform_vars: &Variables,
     ) -> Result<(EventAnswer, Vec<WebhookRequest>), EngineError> {
-        let conf = db
-            .conference(None, conference_id)?
-            .ok_or(Refusal::ConferenceNotFound)?;
+        let Caller {
+            call_id,
+            from,
+            to,
+            dialect,
+        } = caller;
         if let Some(active) = db.active_call(call_id)? {
             return Err(Refusal::CallBusy(active.conference_id).into());
         }
@@ -289,6 +305,8 @@ impl Engine {
             tm_create: now,
             tm_update: now,
             tm_delete: None,
+            dialect,
+            platform_conference: String::new(),
         };
         db.insert_call(&call)?;
         self.notify_call(db, &call, "conferencecall_joining", now)?;
@@ -308,16 +326,46 @@ impl Engine {
         Ok((EventAnswer::call(&call.json(), Some(actions)), webhooks))
     }
 
+    /// Only `joining` moves to `joined`; anything later means this event is stale (it arrived
+    /// after `call_left`) and changes nothing.
+    fn call_joined(
+        &self,
+        db: &dyn Tx,
+        now: Timestamp,
+        scope: Option<CustomerId>,
+        call_id: &str,
+        conference_id: ConferenceId,
+        platform_conference: &str,
+    ) -> Result<(EventAnswer, Vec<WebhookRequest>), EngineError> {
+        let conf = db
+            .conference(scope, conference_id)?
+            .ok_or(Refusal::ConferenceNotFound)?;
+        let mut call = db
+            .latest_call_in(call_id, conf.id)?
+            .ok_or(Refusal::ConferencecallNotFound)?;
+        if call.status == CallStatus::Joining {
+            call.status = CallStatus::Joined;
+            call.tm_update = now;
+            call.platform_conference = platform_conference.to_string();
+            db.set_call_status(&call)?;
+            self.notify_call(db, &call, "conferencecall_joined", now)?;
+            self.record_on_join(db, &conf, &call, now)?;
+            if conf.tm_begin.is_none() {
+                let mut conf = conf;
+                conf.tm_begin = Some(now);
+                db.update_conference(&conf)?;
+            }
+        }
+        Ok((EventAnswer::call(&call.json(), None), Vec::new()))
+    }
+
     fn call_left(
         &self,
         db: &dyn Tx,
         now: Timestamp,
         call_id: &str,
-        conference_id: ConferenceId,
+        mut conf: Conference,
     ) -> Result<(EventAnswer, Vec<WebhookRequest>), EngineError> {
-        let mut conf = db
-            .conference(None, conference_id)?
-            .ok_or(Refusal::ConferenceNotFound)?;
         let mut call = db
             .latest_call_in(call_id, conf.id)?
             .ok_or(Refusal::ConferencecallNotFound)?;

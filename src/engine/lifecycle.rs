@@ -58,13 +58,7 @@ impl Engine {
         call.tm_update = now;
         db.set_call_status(call)?;
         self.notify_call(db, call, "conferencecall_leaving", now)?;
-        self.command(
-            db,
-            call.conference_id,
-            "call_kick",
-            json!({"call_id": call.reference_id, "conference_id": call.conference_id}),
-            now,
-        )?;
+        self.kick_command(db, call, now)?;
         db.set_deadline(
             DeadlineKind::KickGrace.as_str(),
             &call.id.to_string(),
@@ -297,7 +291,7 @@ impl Engine {
         if db.active_recording(conf.id)?.is_some() {
             return Err(Refusal::StateInvalid("a recording is already active".into()).into());
         }
-        let rec = Recording {
+        let mut rec = Recording {
             id: RecordingId::new(),
             customer_id: conf.customer_id,
             conference_id: conf.id,
@@ -308,16 +302,11 @@ impl Engine {
             tm_start: now,
             tm_end: None,
             tm_create: now,
+            platform_call: String::new(),
         };
+        self.recording_start_command(db, &conf, &mut rec, now)?;
         db.insert_recording(&rec)?;
         self.notify_recording(db, &rec, "recording_started", now)?;
-        self.command(
-            db,
-            conf.id,
-            "recording_start",
-            json!({"recording_id": rec.id, "conference_id": conf.id, "format": format.as_str(), "duration": duration}),
-            now,
-        )?;
         Ok(rec)
     }
 
@@ -333,13 +322,7 @@ impl Engine {
             .ok_or_else(|| Refusal::StateInvalid("no active recording".into()))?;
         rec.status = RecordingStatus::Stopping;
         db.update_recording(&rec)?;
-        self.command(
-            db,
-            conference_id,
-            "recording_stop",
-            json!({"recording_id": rec.id, "conference_id": conference_id}),
-            now,
-        )?;
+        self.recording_stop_command(db, &rec, now)?;
         Ok(rec)
     }
 

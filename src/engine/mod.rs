@@ -2,6 +2,7 @@
 //! applying the conference rules over the store. It knows nothing of HTTP.
 
 mod customers;
+mod dialects;
 mod events;
 mod lifecycle;
 mod notifications;
@@ -145,6 +146,8 @@ pub struct EngineSettings {
     pub allow_private_targets: bool,
     /// The byte budget of a list page (`--page-bytes`).
     pub page_bytes: usize,
+    /// The base URL platforms reach confab at (`--public-url`), for dialect callbacks.
+    pub public_url: String,
 }
 
 impl Default for EngineSettings {
@@ -157,6 +160,7 @@ impl Default for EngineSettings {
             webhook_first_delay_micros: 0,
             allow_private_targets: false,
             page_bytes: crate::config::DEFAULT_PAGE_BYTES,
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -262,6 +266,11 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The base URL platforms reach confab at (`--public-url`).
+    pub fn public_url(&self) -> &str {
+        &self.settings.public_url
     }
 
     pub fn metrics(&self) -> Arc<crate::ops::metrics::Metrics> {

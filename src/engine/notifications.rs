@@ -5,6 +5,7 @@
 use super::{invalid, Engine, EngineError, Refusal};
 use crate::domain::conference::{json_string_len, Conference, Conferencecall, Recording};
 use crate::domain::customer::{self, Customer, EVENT_TYPES, ROTATION_GRACE_SECONDS};
+use crate::domain::dialect::{Fields, SettingError};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, CustomerId};
 use crate::outbox::message;
@@ -22,6 +23,10 @@ pub struct CustomerPatch {
     pub webhook_uri: Option<String>,
     pub webhook_method: Option<String>,
     pub webhook_events: Option<Vec<String>>,
+    /// The Twilio connection: `Some(None)` removes it, `Some(Some(fields))` sets or changes it.
+    pub twilio: Option<Option<Fields>>,
+    /// The jambonz connection, likewise.
+    pub jambonz: Option<Option<Fields>>,
 }
 
 /// One notification as the delivery log shows it.
@@ -277,6 +282,13 @@ impl Engine {
             }
             if let Some(e) = patch.webhook_events {
                 c.webhook_events = e;
+            }
+            let setting = |e: SettingError| invalid(&e.field, e.message);
+            if let Some(t) = patch.twilio {
+                c.connections.set_twilio(t.as_ref()).map_err(setting)?;
+            }
+            if let Some(j) = patch.jambonz {
+                c.connections.set_jambonz(j.as_ref()).map_err(setting)?;
             }
             c.tm_update = now;
             db.update_customer(&c)?;

@@ -4,6 +4,7 @@ use super::auth::{require_admin, Tenant};
 use super::error::ApiError;
 use super::input::{json_body, page_size};
 use super::AppState;
+use crate::domain::dialect::Fields;
 use crate::engine::CustomerPatch;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -40,13 +41,27 @@ pub async fn get_self(
     }
 }
 
-/// `PUT /v1.0/customer`: any of `name`, `webhook_uri`, `webhook_method`, `webhook_events`.
+/// `PUT /v1.0/customer`: any of `name`, `webhook_uri`, `webhook_method`, `webhook_events`,
+/// `twilio`, `jambonz` (an object sets or changes a connection, `null` removes it).
 #[derive(Deserialize)]
 struct CustomerBody {
     name: Option<String>,
     webhook_uri: Option<String>,
     webhook_method: Option<String>,
     webhook_events: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    twilio: Option<Option<Fields>>,
+    #[serde(default, deserialize_with = "present")]
+    jambonz: Option<Option<Fields>>,
+}
+
+/// A field that may be absent (unchanged), `null` (removed) or an object (set): serde maps
+/// both absent and `null` to `None` for a plain `Option`, so presence is wrapped once more.
+fn present<'de, D>(d: D) -> Result<Option<Option<Fields>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<Fields>::deserialize(d).map(Some)
 }
 
 pub async fn update_self(
@@ -61,6 +76,8 @@ pub async fn update_self(
         webhook_uri: body.webhook_uri,
         webhook_method: body.webhook_method,
         webhook_events: body.webhook_events,
+        twilio: body.twilio,
+        jambonz: body.jambonz,
     };
     let c = state.engine.update_customer(tenant.0, patch).await?;
     Ok(HttpResponse::Ok().json(c.json(None)))

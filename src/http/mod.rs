@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod conferences;
 pub mod customers;
+pub mod dialect;
 pub mod error;
 pub mod flows;
 pub mod input;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub customer_limit: Limiter<CustomerId>,
     /// Failed authentications per second per client address.
     pub auth_failure_limit: Limiter<std::net::IpAddr>,
+    /// The sound a `beep` plays on TwiML and jambonz (`--beep-url`); `None`: confab's own.
+    pub beep_url: Option<String>,
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -212,6 +215,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/webhook_deliveries/{id}/retry",
                 vec![post(customers::retry_delivery)],
             ))
+            .configure(dialect_routes)
             .default_service(web::to(no_route)),
     )
     .route("/healthz", web::get().to(healthz))
@@ -219,6 +223,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/openapi.json", web::get().to(openapi::serve))
     .service(xml_scope())
     .default_service(web::to(no_route));
+}
+
+/// The platform dialects' webhooks (§11) and the beep they play. They speak the platforms'
+/// formats (TwiML forms, jambonz JSON), not the JSON API's, so they are documented in the
+/// README rather than in `/openapi.json`.
+fn dialect_routes(cfg: &mut web::ServiceConfig) {
+    use dialect::{jambonz, twiml};
+    fn hook<F, A>(path: &str, h: F) -> actix_web::Resource
+    where
+        F: actix_web::Handler<A>,
+        A: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        web::resource(path)
+            .route(web::post().to(h))
+            .default_service(wrong_method(allow_of(&["post"])))
+    }
+    const TWIML: &str = "/twiml/{customer_id}/conferences/{conference_id}";
+    const JAMBONZ: &str = "/jambonz/{customer_id}/conferences/{conference_id}";
+    cfg.service(hook(&format!("{TWIML}/voice"), twiml::voice))
+        .service(hook(&format!("{TWIML}/status"), twiml::status))
+        .service(hook(&format!("{TWIML}/after"), twiml::after))
+        .service(hook(&format!("{TWIML}/recording"), twiml::recording))
+        .service(hook(&format!("{JAMBONZ}/call"), jambonz::call))
+        .service(hook(&format!("{JAMBONZ}/status"), jambonz::status))
+        .service(hook(&format!("{JAMBONZ}/after"), jambonz::after))
+        .service(
+            web::resource("/sounds/beep.wav")
+                .route(web::get().to(dialect::beep))
+                .default_service(wrong_method(allow_of(&["get"]))),
+        );
 }
 
 /// The XML API's routes.

@@ -5,6 +5,7 @@ use super::error::ApiError;
 use super::input::{parse_json, read_body};
 use super::AppState;
 use crate::actions::interpreter::Variables;
+use crate::domain::dialect::Dialect;
 use crate::engine::{EngineError, EventKind, PlatformEvent};
 use crate::outbox::signature;
 use crate::render::xml;
@@ -125,10 +126,12 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
             from: text_field(d, "from", false)?,
             to: text_field(d, "to", false)?,
             variables: platform_variables(d)?,
+            dialect: Dialect::Native,
         },
         "call_joined" => EventKind::CallJoined {
             call_id: text_field(d, "call_id", true)?,
             conference_id: uuid_field(d, "conference_id")?,
+            platform_conference: String::new(),
         },
         "call_left" => EventKind::CallLeft {
             call_id: text_field(d, "call_id", true)?,
@@ -152,7 +155,11 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
             ))
         }
     };
-    Ok(PlatformEvent { id: env.id, kind })
+    Ok(PlatformEvent {
+        id: env.id,
+        kind,
+        scope: None,
+    })
 }
 
 fn wants_xml(req: &HttpRequest) -> bool {

@@ -191,7 +191,7 @@ async fn release(d: &Dispatcher, owner: &Arc<str>, seqs: Vec<i64>) {
 fn apply(d: &Dispatcher, m: &mut StoredMessage, attempt: Attempt, now: Timestamp) -> bool {
     m.attempts += 1;
     m.tm_update = now.micros();
-    let policy = if m.kind == MessageKind::Command {
+    let policy = if matches!(m.kind, MessageKind::Command | MessageKind::PlatformApi) {
         &d.settings.command_policy
     } else {
         &d.settings.webhook_policy

@@ -64,7 +64,7 @@ pub fn webhook(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn pending(
+pub(super) fn pending(
     kind: MessageKind,
     id: String,
     customer_id: Option<CustomerId>,

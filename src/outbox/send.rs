@@ -2,11 +2,13 @@
 //! HTTP request and what its answer means.
 
 use super::{classify, Attempt, DeliverySettings, ATTEMPT_TIMEOUT};
+use crate::domain::dialect::Connections;
 use crate::domain::timestamp::Clock;
 use crate::domain::CustomerId;
 use crate::outbox::signature;
 use crate::store::MessageKind;
 use crate::store::{Store, StoredMessage};
+use base64::Engine as _;
 use std::collections::HashMap;
 
 /// Bytes of a receiver's answer read (and thrown away) so its connection can be reused.
@@ -32,6 +34,8 @@ pub struct RunContext {
     pub customer_keys: HashMap<CustomerId, Result<Vec<Vec<u8>>, String>>,
     /// Target checks already made in this run, by URL.
     pub targets: HashMap<String, Result<(), String>>,
+    /// Platform connections by customer, for REST calls to Twilio and jambonz.
+    pub connections: HashMap<CustomerId, Result<Connections, String>>,
 }
 
 /// Attempts one message.
@@ -43,7 +47,9 @@ pub async fn attempt(
     run: &mut RunContext,
     m: &StoredMessage,
 ) -> Attempt {
-    if m.kind == MessageKind::Webhook && !settings.allow_private {
+    // Customers choose webhook targets and platform API URLs, so both are held to public
+    // addresses; the operator's own platform URL is not.
+    if m.kind != MessageKind::Command && !settings.allow_private {
         if !run.targets.contains_key(&m.url) {
             let checked = crate::outbox::target::check_public(&m.url).await;
             run.targets.insert(m.url.clone(), checked);
@@ -55,30 +61,28 @@ pub async fn attempt(
             };
         }
     }
-    let keys = match keys(store, clock, settings, run, m).await {
-        Ok(k) => k,
-        Err(e) => {
-            return Attempt::Retry {
-                status: None,
-                error: e.clone(),
-                retry_after: None,
+    let method = reqwest::Method::from_bytes(m.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let req = client
+        .request(method, &m.url)
+        .header(reqwest::header::CONTENT_TYPE, m.content_type.as_str());
+    let req = match m.kind {
+        MessageKind::PlatformApi => match credentials(store, run, m).await {
+            Ok(auth) => req.header(reqwest::header::AUTHORIZATION, auth),
+            Err(attempt) => return attempt,
+        },
+        MessageKind::Command | MessageKind::Webhook => {
+            match keys(store, clock, settings, run, m).await {
+                Ok(keys) => signed(req, &keys, m, clock.now().unix_seconds()),
+                Err(e) => {
+                    return Attempt::Retry {
+                        status: None,
+                        error: e.clone(),
+                        retry_after: None,
+                    }
+                }
             }
         }
     };
-    let unix_now = clock.now().unix_seconds();
-    let method = reqwest::Method::from_bytes(m.method.as_bytes()).unwrap_or(reqwest::Method::POST);
-    let mut req = client
-        .request(method, &m.url)
-        .header(reqwest::header::CONTENT_TYPE, m.content_type.as_str())
-        .header("webhook-id", m.id.as_str())
-        .header("webhook-timestamp", unix_now.to_string());
-    if !keys.is_empty() {
-        let sigs: Vec<String> = keys
-            .iter()
-            .map(|k| signature::sign(k, &m.id, unix_now, m.body.as_bytes()))
-            .collect();
-        req = req.header("webhook-signature", sigs.join(" "));
-    }
     match req.body(m.body.clone()).send().await {
         Ok(mut res) => {
             let retry_after = res
@@ -96,6 +100,11 @@ pub async fn attempt(
                     break;
                 }
             }
+            // A platform API's 404 means the call or recording is already gone: the kick or
+            // stop has nothing left to do.
+            if m.kind == MessageKind::PlatformApi && status == 404 {
+                return Attempt::Delivered(status);
+            }
             classify(status, retry_after)
         }
         Err(e) => Attempt::Retry {
@@ -107,6 +116,78 @@ pub async fn attempt(
             },
             retry_after: None,
         },
+    }
+}
+
+/// The Standard Webhooks headers: id, timestamp and one signature per key.
+fn signed(
+    req: reqwest::RequestBuilder,
+    keys: &[Vec<u8>],
+    m: &StoredMessage,
+    unix_now: i64,
+) -> reqwest::RequestBuilder {
+    let mut req = req
+        .header("webhook-id", m.id.as_str())
+        .header("webhook-timestamp", unix_now.to_string());
+    if !keys.is_empty() {
+        let sigs: Vec<String> = keys
+            .iter()
+            .map(|k| signature::sign(k, &m.id, unix_now, m.body.as_bytes()))
+            .collect();
+        req = req.header("webhook-signature", sigs.join(" "));
+    }
+    req
+}
+
+/// The `Authorization` of a platform API call, from the customer's connection as it is now
+/// (read once per run): Basic with the account and auth token for Twilio, the API key as a
+/// Bearer token for jambonz. A connection that was removed fails the message for good; a
+/// store that cannot be read retries it.
+async fn credentials(
+    store: &Store,
+    run: &mut RunContext,
+    m: &StoredMessage,
+) -> Result<String, Attempt> {
+    let failed = |error: String| Attempt::Failed {
+        status: None,
+        error,
+    };
+    let Some(customer) = m.customer_id else {
+        return Err(failed("platform API call without a customer".into()));
+    };
+    if !run.connections.contains_key(&customer) {
+        let read = store
+            .read(move |db| db.customer(customer))
+            .await
+            .map(|c| c.map(|c| c.connections).unwrap_or_default())
+            .map_err(|e| e.to_string());
+        run.connections.insert(customer, read);
+    }
+    let connections = match run.connections.get(&customer) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            return Err(Attempt::Retry {
+                status: None,
+                error: e.clone(),
+                retry_after: None,
+            })
+        }
+        None => return Err(failed("customer not read".into())),
+    };
+    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    match m.event_type.split('.').next() {
+        Some("twilio") => match &connections.twilio {
+            Some(t) => Ok(format!(
+                "Basic {}",
+                b64(format!("{}:{}", t.account_sid, t.auth_token))
+            )),
+            None => Err(failed("the customer has no twilio connection".into())),
+        },
+        Some("jambonz") => match &connections.jambonz {
+            Some(j) => Ok(format!("Bearer {}", j.api_key)),
+            None => Err(failed("the customer has no jambonz connection".into())),
+        },
+        _ => Err(failed(format!("unknown platform of {:?}", m.event_type))),
     }
 }
 

@@ -267,6 +267,8 @@ mod tests {
                 tm_create: Timestamp(1_700_000_000_000_000),
                 tm_update: Timestamp(0),
                 tm_delete: None,
+                dialect: Default::default(),
+                platform_conference: String::new(),
             };
             let empty = document(&Node::Element("parts", vec![])).len();
             let actual = document(&Node::Element("parts", vec![part_node(&c)])).len() - empty;

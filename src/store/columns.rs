@@ -7,6 +7,7 @@ use crate::domain::conference::{
     RecordingStatus, StoredJson, XmlAttributes,
 };
 use crate::domain::customer::Customer;
+use crate::domain::dialect::{Connections, Dialect};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::CustomerId;
 use crate::store::records::{DeliveryStatus, MessageKind, StoredMessage};
@@ -150,11 +151,12 @@ pub fn conference_from_row(row: &dyn Columns) -> Result<Conference, StoreError> 
     })
 }
 
-pub const CALL_COLUMNS: &str =
-    "id, customer_id, conference_id, reference_id, status, tm_create, tm_update, tm_delete";
+pub const CALL_COLUMNS: &str = "id, customer_id, conference_id, reference_id, status, \
+     tm_create, tm_update, tm_delete, dialect, platform_conference";
 
 pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
     let status: String = row.get(4)?;
+    let dialect: String = row.get(8)?;
     Ok(Conferencecall {
         id: uuid_col(row, 0)?,
         customer_id: uuid_col(row, 1)?,
@@ -164,11 +166,13 @@ pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
         tm_create: ts(row, 5)?,
         tm_update: ts(row, 6)?,
         tm_delete: opt_ts(row, 7)?,
+        dialect: Dialect::parse(&dialect).ok_or_else(|| corrupt("dialect", &dialect))?,
+        platform_conference: row.get(9)?,
     })
 }
 
 pub const RECORDING_COLUMNS: &str = "id, customer_id, conference_id, status, format, duration, \
-     media_url, tm_start, tm_end, tm_create";
+     media_url, tm_start, tm_end, tm_create, platform_call";
 
 pub fn recording_from_row(row: &dyn Columns) -> Result<Recording, StoreError> {
     let status: String = row.get(3)?;
@@ -185,11 +189,18 @@ pub fn recording_from_row(row: &dyn Columns) -> Result<Recording, StoreError> {
         tm_start: ts(row, 7)?,
         tm_end: opt_ts(row, 8)?,
         tm_create: ts(row, 9)?,
+        platform_call: row.get(10)?,
     })
 }
 
+/// The columns `customer_from_row` reads, in its order.
+pub const CUSTOMER_COLUMNS: &str = "id, name, webhook_uri, webhook_method, webhook_secret, \
+     webhook_events, tm_create, tm_update, webhook_secret_previous, \
+     webhook_secret_previous_until, connections";
+
 pub fn customer_from_row(row: &dyn Columns) -> Result<Customer, StoreError> {
     let events: String = row.get(5)?;
+    let connections: String = row.get(10)?;
     Ok(Customer {
         id: uuid_col(row, 0)?,
         name: row.get(1)?,
@@ -202,6 +213,8 @@ pub fn customer_from_row(row: &dyn Columns) -> Result<Customer, StoreError> {
             (s, Some(until)) if !s.is_empty() => Some((s, until)),
             _ => None,
         },
+        connections: Connections::from_stored(&connections)
+            .map_err(|_| corrupt("connections", "(not shown: holds secrets)"))?,
         tm_create: ts(row, 6)?,
         tm_update: ts(row, 7)?,
     })

@@ -42,6 +42,9 @@ pub enum MessageKind {
     Command,
     /// A customer webhook: a notification, an XML `onStatus`, or an async `webhook_send`.
     Webhook,
+    /// A request to a customer's platform REST API (Twilio, jambonz): a dialect call's kick
+    /// or recording, authenticated with the customer's connection.
+    PlatformApi,
 }
 
 impl MessageKind {
@@ -49,13 +52,18 @@ impl MessageKind {
         match self {
             MessageKind::Command => "command",
             MessageKind::Webhook => "webhook",
+            MessageKind::PlatformApi => "platform_api",
         }
     }
 
     pub fn parse(s: &str) -> Option<MessageKind> {
-        [MessageKind::Command, MessageKind::Webhook]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            MessageKind::Command,
+            MessageKind::Webhook,
+            MessageKind::PlatformApi,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -9,7 +9,7 @@ impl CallStore for PgTx<'_> {
         self.execute(
             &format!(
                 "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ),
             &[
                 &c.id.to_string(),
@@ -20,6 +20,8 @@ impl CallStore for PgTx<'_> {
                 &c.tm_create.micros(),
                 &c.tm_update.micros(),
                 &c.tm_delete.map(Timestamp::micros),
+                &c.dialect.as_str(),
+                &c.platform_conference,
             ],
         )?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
@@ -40,13 +42,14 @@ impl CallStore for PgTx<'_> {
         let join_seq = self.move_counts(c.conference_id, CountMove::between(from, c.status))?;
         self.execute(
             "UPDATE conferencecalls SET status = $1, tm_update = $2, tm_delete = $3, \
-             join_seq = COALESCE($4, join_seq) WHERE id = $5",
+             join_seq = COALESCE($4, join_seq), platform_conference = $6 WHERE id = $5",
             &[
                 &c.status.as_str(),
                 &c.tm_update.micros(),
                 &c.tm_delete.map(Timestamp::micros),
                 &join_seq,
                 &id,
+                &c.platform_conference,
             ],
         )?;
         Ok(())

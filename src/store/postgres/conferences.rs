@@ -9,7 +9,8 @@ impl CustomerStore for PgTx<'_> {
         let events = serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into());
         self.execute(
             "INSERT INTO customers (id, name, webhook_uri, webhook_method, webhook_secret, \
-             webhook_events, tm_create, tm_update) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             webhook_events, tm_create, tm_update, connections) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 &c.id.to_string(),
                 &c.name,
@@ -19,6 +20,7 @@ impl CustomerStore for PgTx<'_> {
                 &events,
                 &c.tm_create.micros(),
                 &c.tm_update.micros(),
+                &c.connections.to_stored(),
             ],
         )?;
         self.execute(
@@ -38,7 +40,8 @@ impl CustomerStore for PgTx<'_> {
         self.execute(
             "UPDATE customers SET name = $1, webhook_uri = $2, webhook_method = $3, \
              webhook_secret = $4, webhook_events = $5, webhook_secret_previous = $6, \
-             webhook_secret_previous_until = $7, tm_update = $8 WHERE id = $9",
+             webhook_secret_previous_until = $7, tm_update = $8, connections = $9 \
+             WHERE id = $10",
             &[
                 &c.name,
                 &c.webhook_uri,
@@ -48,6 +51,7 @@ impl CustomerStore for PgTx<'_> {
                 &previous,
                 &until,
                 &c.tm_update.micros(),
+                &c.connections.to_stored(),
                 &c.id.to_string(),
             ],
         )?;
@@ -64,9 +68,7 @@ impl CustomerStore for PgTx<'_> {
 
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
         self.optional_row(
-            "SELECT id, name, webhook_uri, webhook_method, webhook_secret, webhook_events, \
-             tm_create, tm_update, webhook_secret_previous, webhook_secret_previous_until \
-             FROM customers WHERE id = $1",
+            &format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1"),
             &[&id.to_string()],
             customer_from_row,
         )
@@ -219,7 +221,7 @@ impl RecordingStore for PgTx<'_> {
         self.execute(
             &format!(
                 "INSERT INTO recordings ({RECORDING_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             ),
             &[
                 &r.id.to_string(),
@@ -232,6 +234,7 @@ impl RecordingStore for PgTx<'_> {
                 &r.tm_start.micros(),
                 &r.tm_end.map(Timestamp::micros),
                 &r.tm_create.micros(),
+                &r.platform_call,
             ],
         )?;
         Ok(())
@@ -239,11 +242,13 @@ impl RecordingStore for PgTx<'_> {
 
     fn update_recording(&self, r: &Recording) -> Result<(), StoreError> {
         self.execute(
-            "UPDATE recordings SET status = $1, media_url = $2, tm_end = $3 WHERE id = $4",
+            "UPDATE recordings SET status = $1, media_url = $2, tm_end = $3, platform_call = $4 \
+             WHERE id = $5",
             &[
                 &r.status.as_str(),
                 &r.media_url,
                 &r.tm_end.map(Timestamp::micros),
+                &r.platform_call,
                 &r.id.to_string(),
             ],
         )?;

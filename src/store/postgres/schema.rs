@@ -15,6 +15,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "counts and active indexes",
         include_str!("migrations/0002_counts_and_active_indexes.sql"),
     ),
+    (
+        3,
+        "platform dialects",
+        include_str!("migrations/0003_platform_dialects.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations ("confab" in ASCII).

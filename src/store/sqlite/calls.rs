@@ -9,7 +9,7 @@ impl CallStore for SqliteTx<'_> {
     fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))?
             .execute(params![
                 c.id.to_string(),
@@ -20,6 +20,8 @@ impl CallStore for SqliteTx<'_> {
                 c.tm_create.micros(),
                 c.tm_update.micros(),
                 c.tm_delete.map(Timestamp::micros),
+                c.dialect.as_str(),
+                c.platform_conference,
             ])?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
         Ok(())
@@ -39,7 +41,7 @@ impl CallStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE conferencecalls SET status = ?1, tm_update = ?2, tm_delete = ?3, \
-                 join_seq = COALESCE(?4, join_seq) WHERE id = ?5",
+                 join_seq = COALESCE(?4, join_seq), platform_conference = ?6 WHERE id = ?5",
             )?
             .execute(params![
                 c.status.as_str(),
@@ -47,6 +49,7 @@ impl CallStore for SqliteTx<'_> {
                 c.tm_delete.map(Timestamp::micros),
                 join_seq,
                 id,
+                c.platform_conference,
             ])?;
         Ok(())
     }

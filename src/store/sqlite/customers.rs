@@ -10,7 +10,8 @@ impl CustomerStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "INSERT INTO customers (id, name, webhook_uri, webhook_method, webhook_secret, \
-                 webhook_events, tm_create, tm_update) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 webhook_events, tm_create, tm_update, connections) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 c.id.to_string(),
@@ -21,6 +22,7 @@ impl CustomerStore for SqliteTx<'_> {
                 serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into()),
                 c.tm_create.micros(),
                 c.tm_update.micros(),
+                c.connections.to_stored(),
             ])?;
         self.conn
             .prepare_cached(
@@ -44,7 +46,7 @@ impl CustomerStore for SqliteTx<'_> {
             .prepare_cached(
                 "UPDATE customers SET name = ?, webhook_uri = ?, webhook_method = ?, \
                  webhook_secret = ?, webhook_events = ?, webhook_secret_previous = ?, \
-                 webhook_secret_previous_until = ?, tm_update = ? WHERE id = ?",
+                 webhook_secret_previous_until = ?, tm_update = ?, connections = ? WHERE id = ?",
             )?
             .execute(params![
                 c.name,
@@ -55,6 +57,7 @@ impl CustomerStore for SqliteTx<'_> {
                 previous,
                 until,
                 c.tm_update.micros(),
+                c.connections.to_stored(),
                 c.id.to_string(),
             ])?;
         Ok(())
@@ -75,11 +78,9 @@ impl CustomerStore for SqliteTx<'_> {
     }
 
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, name, webhook_uri, webhook_method, webhook_secret, webhook_events, \
-             tm_create, tm_update, webhook_secret_previous, webhook_secret_previous_until \
-             FROM customers WHERE id = ?",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?"
+        ))?;
         let mut rows = stmt.query([id.to_string()])?;
         match rows.next()? {
             Some(row) => Ok(Some(customer_from_row(row)?)),

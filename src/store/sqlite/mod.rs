@@ -135,6 +135,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "migrations/0009_counts_and_active_indexes.sql"
         )),
+        M::up(include_str!("migrations/0010_platform_dialects.sql")),
     ])
 }
 

@@ -27,6 +27,8 @@ fn call(conf: &Conference, reference: &str, status: CallStatus, at: i64) -> Conf
         tm_create: Timestamp(at),
         tm_update: Timestamp(at),
         tm_delete: None,
+        dialect: Default::default(),
+        platform_conference: String::new(),
     }
 }
 

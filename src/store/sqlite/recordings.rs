@@ -24,7 +24,7 @@ impl RecordingStore for SqliteTx<'_> {
     fn insert_recording(&self, r: &Recording) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO recordings ({RECORDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO recordings ({RECORDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))?
             .execute(params![
                 r.id.to_string(),
@@ -37,6 +37,7 @@ impl RecordingStore for SqliteTx<'_> {
                 r.tm_start.micros(),
                 r.tm_end.map(Timestamp::micros),
                 r.tm_create.micros(),
+                r.platform_call,
             ])?;
         Ok(())
     }
@@ -44,12 +45,14 @@ impl RecordingStore for SqliteTx<'_> {
     fn update_recording(&self, r: &Recording) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "UPDATE recordings SET status = ?, media_url = ?, tm_end = ? WHERE id = ?",
+                "UPDATE recordings SET status = ?, media_url = ?, tm_end = ?, platform_call = ? \
+                 WHERE id = ?",
             )?
             .execute(params![
                 r.status.as_str(),
                 r.media_url,
                 r.tm_end.map(Timestamp::micros),
+                r.platform_call,
                 r.id.to_string(),
             ])?;
         Ok(())

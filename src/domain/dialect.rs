@@ -1,0 +1,307 @@
+//! Platform dialects: which protocol drives a call (confab's own, TwiML or jambonz), and the
+//! connections a customer stores so confab can check those platforms' signatures and call
+//! their REST APIs.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The protocol a call arrived by; its kicks and recordings go back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// `/v1.0/platform/events` and `{platform-url}/commands` (§5, §7.1).
+    #[default]
+    Native,
+    /// TwiML webhooks and Twilio's REST API (also SignalWire and other compatible platforms).
+    Twilio,
+    /// jambonz webhooks (JSON verbs) and its live call control API.
+    Jambonz,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Native => "native",
+            Dialect::Twilio => "twilio",
+            Dialect::Jambonz => "jambonz",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Dialect> {
+        [Dialect::Native, Dialect::Twilio, Dialect::Jambonz]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
+/// Twilio's REST base; SignalWire and others are set per customer.
+pub const TWILIO_API_URL: &str = "https://api.twilio.com";
+/// The header Twilio signs its webhooks in; SignalWire uses `X-SignalWire-Signature`.
+pub const TWILIO_SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+/// A customer's Twilio (or compatible) account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TwilioConnection {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub api_url: String,
+    pub signature_header: String,
+}
+
+/// A customer's jambonz account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JambonzConnection {
+    pub account_sid: String,
+    pub api_key: String,
+    pub webhook_secret: String,
+    pub api_url: String,
+}
+
+/// The platform connections of one customer, stored as one JSON document.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Connections {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twilio: Option<TwilioConnection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jambonz: Option<JambonzConnection>,
+}
+
+/// A bad connection setting: the field (e.g. `twilio.api_url`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingError {
+    pub field: String,
+    pub message: String,
+}
+
+/// A change to one connection as `PUT /v1.0/customer` carries it: absent fields keep their
+/// value (so a client can send back what it read, with the secrets masked out, and keep
+/// them), present ones replace it.
+pub type Fields = serde_json::Map<String, Value>;
+
+impl Connections {
+    /// Reads the stored document; an empty column means no connections.
+    pub fn from_stored(text: &str) -> Result<Connections, serde_json::Error> {
+        if text.trim().is_empty() {
+            return Ok(Connections::default());
+        }
+        serde_json::from_str(text)
+    }
+
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// The connections as the API shows them: every secret masked to its last four characters.
+    pub fn masked(&self) -> Value {
+        json!({
+            "twilio": self.twilio.as_ref().map(|t| json!({
+                "account_sid": t.account_sid,
+                "auth_token": mask(&t.auth_token),
+                "api_url": t.api_url,
+                "signature_header": t.signature_header,
+            })),
+            "jambonz": self.jambonz.as_ref().map(|j| json!({
+                "account_sid": j.account_sid,
+                "api_key": mask(&j.api_key),
+                "webhook_secret": mask(&j.webhook_secret),
+                "api_url": j.api_url,
+            })),
+        })
+    }
+
+    /// Applies `twilio` from a customer update: `None` removes the connection.
+    pub fn set_twilio(&mut self, fields: Option<&Fields>) -> Result<(), SettingError> {
+        let Some(fields) = fields else {
+            self.twilio = None;
+            return Ok(());
+        };
+        known_fields(
+            "twilio",
+            fields,
+            &["account_sid", "auth_token", "api_url", "signature_header"],
+        )?;
+        let old = self.twilio.as_ref();
+        let pick = |name: &str, old: Option<&String>, default: Option<&str>| {
+            setting("twilio", name, fields, old.map(String::as_str).or(default))
+        };
+        let t = TwilioConnection {
+            account_sid: pick("account_sid", old.map(|o| &o.account_sid), None)?,
+            auth_token: pick("auth_token", old.map(|o| &o.auth_token), None)?,
+            api_url: pick("api_url", old.map(|o| &o.api_url), Some(TWILIO_API_URL))?,
+            signature_header: pick(
+                "signature_header",
+                old.map(|o| &o.signature_header),
+                Some(TWILIO_SIGNATURE_HEADER),
+            )?,
+        };
+        check_url("twilio.api_url", &t.api_url)?;
+        if !t
+            .signature_header
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(error(
+                "twilio.signature_header",
+                "must be a header name (letters, digits and '-')",
+            ));
+        }
+        self.twilio = Some(t);
+        Ok(())
+    }
+
+    /// Applies `jambonz` from a customer update: `None` removes the connection.
+    pub fn set_jambonz(&mut self, fields: Option<&Fields>) -> Result<(), SettingError> {
+        let Some(fields) = fields else {
+            self.jambonz = None;
+            return Ok(());
+        };
+        known_fields(
+            "jambonz",
+            fields,
+            &["account_sid", "api_key", "webhook_secret", "api_url"],
+        )?;
+        let old = self.jambonz.as_ref();
+        let pick = |name: &str, old: Option<&String>| {
+            setting("jambonz", name, fields, old.map(String::as_str))
+        };
+        let j = JambonzConnection {
+            account_sid: pick("account_sid", old.map(|o| &o.account_sid))?,
+            api_key: pick("api_key", old.map(|o| &o.api_key))?,
+            webhook_secret: pick("webhook_secret", old.map(|o| &o.webhook_secret))?,
+            api_url: pick("api_url", old.map(|o| &o.api_url))?,
+        };
+        check_url("jambonz.api_url", &j.api_url)?;
+        self.jambonz = Some(j);
+        Ok(())
+    }
+}
+
+/// Longest accepted setting: account ids, tokens and URLs are far shorter.
+const MAX_SETTING_CHARS: usize = 512;
+
+fn error(field: &str, message: impl Into<String>) -> SettingError {
+    SettingError {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Refuses fields a connection does not have, so a typo is not silently dropped.
+fn known_fields(connection: &str, fields: &Fields, known: &[&str]) -> Result<(), SettingError> {
+    match fields.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(error(
+            &format!("{connection}.{k}"),
+            format!(
+                "is not a field of {connection}; known: {}",
+                known.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// One string setting: the new value if given (non-empty, printable, bounded), else the old
+/// one or the default, else an error saying it is required.
+fn setting(
+    connection: &str,
+    name: &str,
+    fields: &Fields,
+    fallback: Option<&str>,
+) -> Result<String, SettingError> {
+    let field = format!("{connection}.{name}");
+    match fields.get(name) {
+        None | Some(Value::Null) => fallback
+            .map(str::to_string)
+            .ok_or_else(|| error(&field, "is required")),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            if s.is_empty() {
+                Err(error(&field, "must not be empty"))
+            } else if s.chars().count() > MAX_SETTING_CHARS {
+                Err(error(
+                    &field,
+                    format!("must be at most {MAX_SETTING_CHARS} characters"),
+                ))
+            } else if s.chars().any(char::is_control) {
+                Err(error(&field, "must not contain control characters"))
+            } else {
+                Ok(s.to_string())
+            }
+        }
+        Some(_) => Err(error(&field, "must be a string")),
+    }
+}
+
+fn check_url(field: &str, url: &str) -> Result<(), SettingError> {
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        _ => Err(error(field, "must be an http(s) URL")),
+    }
+}
+
+/// A secret as the API shows it: its last four characters, the rest starred; short secrets
+/// are starred whole.
+pub fn mask(secret: &str) -> String {
+    let n = secret.chars().count();
+    if n < 12 {
+        return "****".into();
+    }
+    let tail: String = secret.chars().skip(n - 4).collect();
+    format!("****{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(v: Value) -> Fields {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn twilio_defaults_keep_secrets_and_name_bad_fields() {
+        let mut c = Connections::default();
+        let first = fields(json!({"account_sid": "AC1", "auth_token": "0123456789abcdef"}));
+        c.set_twilio(Some(&first)).unwrap();
+        let t = c.twilio.clone().unwrap();
+        assert_eq!(t.api_url, TWILIO_API_URL);
+        assert_eq!(t.signature_header, TWILIO_SIGNATURE_HEADER);
+        // Sending back what was read (token masked out) keeps the token.
+        let again = fields(json!({"account_sid": "AC2"}));
+        c.set_twilio(Some(&again)).unwrap();
+        assert_eq!(c.twilio.as_ref().unwrap().auth_token, "0123456789abcdef");
+        assert_eq!(c.masked()["twilio"]["auth_token"], "****cdef");
+        let bad = fields(json!({"api_url": "ftp://x"}));
+        assert_eq!(
+            c.set_twilio(Some(&bad)).unwrap_err().field,
+            "twilio.api_url"
+        );
+        let typo = fields(json!({"auth_tokn": "x"}));
+        assert_eq!(
+            c.set_twilio(Some(&typo)).unwrap_err().field,
+            "twilio.auth_tokn"
+        );
+        c.set_twilio(None).unwrap();
+        assert!(c.twilio.is_none());
+    }
+
+    #[test]
+    fn jambonz_needs_every_field_the_first_time() {
+        let mut c = Connections::default();
+        let partial = fields(json!({"account_sid": "a", "api_key": "k"}));
+        assert_eq!(
+            c.set_jambonz(Some(&partial)).unwrap_err().field,
+            "jambonz.webhook_secret"
+        );
+        let full = fields(
+            json!({"account_sid": "a", "api_key": "k", "webhook_secret": "s",
+            "api_url": "https://jambonz.example/api"}),
+        );
+        c.set_jambonz(Some(&full)).unwrap();
+        let stored = c.to_stored();
+        assert_eq!(Connections::from_stored(&stored).unwrap(), c);
+        assert_eq!(
+            Connections::from_stored("").unwrap(),
+            Connections::default()
+        );
+    }
+}

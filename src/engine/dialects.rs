@@ -1,0 +1,175 @@
+//! Out-of-band commands by the way a call arrived: a native call's kick is a platform command
+//! (§7.1); a TwiML or jambonz call's kick and recordings are REST calls to the customer's
+//! platform account (§11). All go through the outbox in the transaction of the change.
+
+use super::{Engine, EngineError};
+use crate::domain::conference::{CallStatus, Conference, Conferencecall, Recording};
+use crate::domain::dialect::{Connections, Dialect};
+use crate::domain::timestamp::Timestamp;
+use crate::domain::CustomerId;
+use crate::outbox::platforms::{self, Callbacks};
+use crate::store::prelude::*;
+use serde_json::json;
+
+impl Engine {
+    /// The customer's platform connections, read through the writer's customer cache.
+    fn connections(&self, db: &dyn Tx, customer: CustomerId) -> Result<Connections, EngineError> {
+        Ok(self
+            .cached_customer(db, customer)?
+            .map(|c| c.connections.clone())
+            .unwrap_or_default())
+    }
+
+    fn callbacks(&self, call: &Conferencecall) -> Callbacks<'_> {
+        Callbacks {
+            public_url: &self.settings.public_url,
+            customer: call.customer_id,
+            conference: call.conference_id,
+        }
+    }
+
+    fn api_due(&self, now: Timestamp) -> platforms::Due {
+        (now.micros() + self.settings.command_first_delay_micros, now)
+    }
+
+    /// Tells the platform the call arrived by to take it out of its conference.
+    pub(crate) fn kick_command(
+        &self,
+        db: &dyn Tx,
+        call: &Conferencecall,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let message = match call.dialect {
+            Dialect::Native => {
+                let data =
+                    json!({"call_id": call.reference_id, "conference_id": call.conference_id});
+                return self.command(db, call.conference_id, "call_kick", data, now);
+            }
+            Dialect::Twilio => self.connections(db, call.customer_id)?.twilio.map(|t| {
+                platforms::twilio_kick(&t, call, &self.callbacks(call), self.api_due(now))
+            }),
+            Dialect::Jambonz => self.connections(db, call.customer_id)?.jambonz.map(|j| {
+                platforms::jambonz_kick(&j, call, &self.callbacks(call), self.api_due(now))
+            }),
+        };
+        match message {
+            Some(m) => db.enqueue(&m)?,
+            // The connection was removed while the call was in: nothing can reach the
+            // platform; the kick grace marks the call left.
+            None => tracing::warn!(
+                call_id = %call.id,
+                dialect = call.dialect.as_str(),
+                "kick not sent: the customer has no connection for the call's platform"
+            ),
+        }
+        Ok(())
+    }
+
+    /// Starts a new recording on the platform. Twilio records per call, so the recording
+    /// runs on the conference's earliest joined Twilio call (what it hears and says is the
+    /// conference's mix); with none joined yet, it starts when the first one joins
+    /// (`record_on_join`). jambonz cannot record a conference through its API: logged, and
+    /// the recording stays confab's record until stopped. Otherwise a native command.
+    pub(crate) fn recording_start_command(
+        &self,
+        db: &dyn Tx,
+        conf: &Conference,
+        rec: &mut Recording,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let calls = db.calls_in(conf.id)?;
+        let dialect_calls: Vec<&Conferencecall> = calls
+            .iter()
+            .filter(|c| c.dialect != Dialect::Native)
+            .collect();
+        if dialect_calls.is_empty() {
+            let data = json!({"recording_id": rec.id, "conference_id": conf.id,
+                "format": rec.format.as_str(), "duration": rec.duration});
+            return self.command(db, conf.id, "recording_start", data, now);
+        }
+        let twilio_joined = dialect_calls
+            .iter()
+            .find(|c| c.dialect == Dialect::Twilio && c.status == CallStatus::Joined);
+        match twilio_joined {
+            Some(call) => self.twilio_record(db, call, rec, now),
+            None if dialect_calls.iter().any(|c| c.dialect == Dialect::Twilio) => Ok(()),
+            None => {
+                tracing::warn!(conference_id = %conf.id, recording_id = %rec.id,
+                    "jambonz cannot record a conference through its API; recording not started on the platform");
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts a recording waiting for a Twilio call to join, on the call that just joined.
+    pub(crate) fn record_on_join(
+        &self,
+        db: &dyn Tx,
+        conf: &Conference,
+        call: &Conferencecall,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        if call.dialect != Dialect::Twilio {
+            return Ok(());
+        }
+        let Some(mut rec) = db.active_recording(conf.id)? else {
+            return Ok(());
+        };
+        if !rec.platform_call.is_empty() {
+            return Ok(());
+        }
+        self.twilio_record(db, call, &mut rec, now)?;
+        db.update_recording(&rec)
+            .map_err(EngineError::from)
+            .map(|_| ())
+    }
+
+    fn twilio_record(
+        &self,
+        db: &dyn Tx,
+        call: &Conferencecall,
+        rec: &mut Recording,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let Some(t) = self.connections(db, call.customer_id)?.twilio else {
+            tracing::warn!(recording_id = %rec.id, "recording not started: the customer has no twilio connection");
+            return Ok(());
+        };
+        rec.platform_call = call.reference_id.clone();
+        let m = platforms::twilio_recording_start(
+            &t,
+            call,
+            rec.id,
+            &self.callbacks(call),
+            self.api_due(now),
+        );
+        db.enqueue(&m)?;
+        Ok(())
+    }
+
+    /// Stops a recording where it runs: on its Twilio call, or by a native command.
+    pub(crate) fn recording_stop_command(
+        &self,
+        db: &dyn Tx,
+        rec: &Recording,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        if rec.platform_call.is_empty() {
+            let data = json!({"recording_id": rec.id, "conference_id": rec.conference_id});
+            return self.command(db, rec.conference_id, "recording_stop", data, now);
+        }
+        let Some(t) = self.connections(db, rec.customer_id)?.twilio else {
+            tracing::warn!(recording_id = %rec.id, "recording stop not sent: the customer has no twilio connection");
+            return Ok(());
+        };
+        let Some(call) = db.latest_call_in(&rec.platform_call, rec.conference_id)? else {
+            return Ok(());
+        };
+        db.enqueue(&platforms::twilio_recording_stop(
+            &t,
+            &call,
+            self.api_due(now),
+        ))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! jambonz webhooks, JSON and signed with the account's webhook secret
+//! (`Jambonz-Signature`): `…/call` is a call joining, `…/status` the conference verb's join
+//! and leave events, `…/after` its `actionHook` once the call has left. Answers are
+//! `application/json` arrays of verbs (jambonz ignores any other content type).
+
+use super::{apply, callback, forbidden, required, Outcome, Route};
+use crate::domain::dialect::Dialect;
+use crate::engine::{EventKind, PlatformEvent};
+use crate::http::error::ApiError;
+use crate::http::input::{parse_json, read_body};
+use crate::http::AppState;
+use crate::render::jambonz;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+
+/// A verified jambonz request: its route and its JSON body.
+struct Request {
+    route: Route,
+    body: Map<String, Value>,
+}
+
+impl Request {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.body.get(name).and_then(Value::as_str)
+    }
+
+    fn call_sid(&self) -> Result<&str, ApiError> {
+        required(self.get("call_sid"), "call_sid")
+    }
+
+    fn event(&self, leaf: &str, kind: EventKind) -> PlatformEvent {
+        PlatformEvent {
+            id: format!("jambonz:{}:{}", self.route.conference, leaf),
+            kind,
+            scope: Some(self.route.customer),
+        }
+    }
+}
+
+/// Reads the body and checks `Jambonz-Signature` over its raw bytes with the customer's
+/// webhook secret (300 s tolerance), then parses it as a JSON object.
+async fn verified(
+    req: &HttpRequest,
+    state: &AppState,
+    path: (String, String),
+    payload: web::Payload,
+) -> Result<Request, ApiError> {
+    let route = Route::parse(&path.0, &path.1)?;
+    let raw = read_body(req, payload).await?;
+    let Some(jambonz) = super::connections(state, route.customer).await?.jambonz else {
+        return Err(forbidden("the customer has no jambonz connection"));
+    };
+    let Some(header) = req
+        .headers()
+        .get("jambonz-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(forbidden("no Jambonz-Signature header"));
+    };
+    let now = chrono::Utc::now().timestamp();
+    super::signature::jambonz_verify(&jambonz.webhook_secret, header, &raw, now)
+        .map_err(|e| forbidden(&e.to_string()))?;
+    let body: Map<String, Value> = parse_json(&raw)?;
+    Ok(Request { route, body })
+}
+
+fn verbs(value: Value) -> HttpResponse {
+    HttpResponse::Ok().json(value)
+}
+
+fn render(state: &AppState, route: Route, answer: &crate::render::EventAnswer) -> HttpResponse {
+    let (after, status) = (
+        callback(state, "jambonz", route, "after"),
+        callback(state, "jambonz", route, "status"),
+    );
+    let (beep, conference) = (super::beep_url(state), route.conference.to_string());
+    let ctx = jambonz::Context {
+        conference: &conference,
+        after_url: &after,
+        status_url: &status,
+        beep_url: &beep,
+    };
+    verbs(jambonz::verbs(
+        answer.actions.as_deref().unwrap_or(&[]),
+        &ctx,
+    ))
+}
+
+/// `POST …/call`: the call joins; the answer is the `pre_actions` and the `conference` verb.
+pub async fn call(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let r = verified(&req, &state, path.into_inner(), payload).await?;
+    let call_id = r.call_sid()?.to_string();
+    let vars = super::platform_variables(
+        r.body
+            .iter()
+            .filter_map(|(k, v)| super::scalar(v).map(|t| (k.as_str(), t))),
+    );
+    let kind = EventKind::CallJoining {
+        call_id: call_id.clone(),
+        conference_id: r.route.conference,
+        from: r.get("from").unwrap_or("").to_string(),
+        to: r.get("to").unwrap_or("").to_string(),
+        variables: vars,
+        dialect: Dialect::Jambonz,
+    };
+    match apply(&state, r.event(&format!("{call_id}:joining"), kind)).await? {
+        Outcome::Answered(answer) => Ok(render(&state, r.route, &answer)),
+        Outcome::Refused(_) => Ok(verbs(jambonz::hangup())),
+    }
+}
+
+/// `POST …/status`: `join` is `call_joined`, `leave` is `call_left`; other events (`start`,
+/// `end`) are acknowledged and ignored. A repeat changes nothing.
+pub async fn status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let r = verified(&req, &state, path.into_inner(), payload).await?;
+    let event = match r.get("event").unwrap_or("") {
+        "join" => {
+            let call_id = r.call_sid()?.to_string();
+            let kind = EventKind::CallJoined {
+                call_id: call_id.clone(),
+                conference_id: r.route.conference,
+                platform_conference: r.get("conference_sid").unwrap_or("").to_string(),
+            };
+            r.event(&format!("{call_id}:joined"), kind)
+        }
+        "leave" => left(&r)?,
+        other => {
+            tracing::debug!(event = other, "jambonz status event ignored");
+            return Ok(verbs(Value::Array(Vec::new())));
+        }
+    };
+    apply(&state, event).await?;
+    Ok(verbs(Value::Array(Vec::new())))
+}
+
+/// The call's `call_left`, shared by the leave event and `…/after`.
+fn left(r: &Request) -> Result<PlatformEvent, ApiError> {
+    let call_id = r.call_sid()?.to_string();
+    let kind = EventKind::CallLeft {
+        call_id: call_id.clone(),
+        conference_id: r.route.conference,
+        reason: String::new(),
+    };
+    Ok(r.event(&format!("{call_id}:left"), kind))
+}
+
+/// `POST …/after`: the conference verb's `actionHook` (or the redirect of a kick): the call
+/// has left the conference; the answer is the `post_actions`.
+pub async fn after(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let r = verified(&req, &state, path.into_inner(), payload).await?;
+    match apply(&state, left(&r)?).await? {
+        Outcome::Answered(answer) => Ok(render(&state, r.route, &answer)),
+        Outcome::Refused(_) => Ok(verbs(jambonz::hangup())),
+    }
+}
