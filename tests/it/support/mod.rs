@@ -9,6 +9,7 @@ pub mod proxy;
 pub mod receiver;
 pub mod server;
 pub mod signature;
+pub mod tools;
 pub mod wait;
 pub mod xml;
 
