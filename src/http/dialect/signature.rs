@@ -175,3 +175,98 @@ mod tests {
         assert!(twilio_valid("tok", "https://example.com/x", &p, &with_port));
     }
 }
+
+/// Twilio's own vectors, from twilio-python's `tests/unit/test_request_validator.py`.
+#[cfg(test)]
+mod twilio_vectors {
+    use super::*;
+
+    const TOKEN: &str = "12345";
+    const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+
+    fn params() -> Vec<(String, String)> {
+        [
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+14158675309"),
+            ("Digits", "1234"),
+            ("From", "+14158675309"),
+            ("To", "+18005551212"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn the_published_signatures_compute_and_validate() {
+        assert_eq!(
+            twilio(TOKEN, URL, &params()),
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        );
+        assert!(twilio_valid(
+            TOKEN,
+            URL,
+            &params(),
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
+        // Signed with the explicit default port, validated without it (and back).
+        let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+        assert_eq!(
+            twilio(TOKEN, with_port, &params()),
+            "kvajT1Ptam85bY51eRf/AJRuM3w="
+        );
+        assert!(twilio_valid(
+            TOKEN,
+            URL,
+            &params(),
+            "kvajT1Ptam85bY51eRf/AJRuM3w="
+        ));
+        assert!(twilio_valid(
+            TOKEN,
+            with_port,
+            &params(),
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
+        let http = "http://mycompany.com/myapp.php?foo=1&bar=2";
+        assert!(twilio_valid(
+            TOKEN,
+            http,
+            &params(),
+            "0ZXoZLH/DfblKGATFgpif+LLRf4="
+        ));
+        let odd_port = "http://mycompany.com:1234/myapp.php?foo=1&bar=2";
+        assert_eq!(
+            twilio(TOKEN, odd_port, &params()),
+            "Zmvh+3yNM1Phv2jhDCwEM3q5ebU="
+        );
+        // A non-default port is dropped by Twilio's validator too.
+        let https_odd = "https://mycompany.com:1234/myapp.php?foo=1&bar=2";
+        assert!(twilio_valid(
+            TOKEN,
+            https_odd,
+            &params(),
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
+        assert!(!twilio_valid(
+            TOKEN,
+            URL,
+            &params(),
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8x"
+        ));
+    }
+
+    #[test]
+    fn repeated_parameters_sign_each_value_once_in_order() {
+        let p: Vec<(String, String)> = [
+            ("Sid", "CA123"),
+            ("SidAccount", "AC123"),
+            ("Digits", "5678"),
+            ("Digits", "1234"),
+            ("Digits", "1234"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(twilio(TOKEN, URL, &p), "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
+    }
+}

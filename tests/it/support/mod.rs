@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod database;
+pub mod dialects;
 pub mod events;
 pub mod process;
 pub mod proxy;

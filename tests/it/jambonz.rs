@@ -1,0 +1,261 @@
+//! The jambonz dialect end to end: a jambonz call joins through `…/call`, the conference
+//! verb's status events arrive at `…/status`, a kick redirects the call through the fake
+//! live call control API, and `…/after` plays the `post_actions`. Every answer is checked
+//! with `@jambonz/verb-specifications` (what jambonz's feature server runs) and
+//! `@jambonz/schema`; the test payloads are checked with `@jambonz/schema` too.
+
+use crate::support::dialects::{
+    jambonz_sign, jambonz_valid, Dialect, JAMBONZ_ACCOUNT, JAMBONZ_KEY,
+};
+use crate::support::tools;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const CALL: &str = "5f1c2e5b-8a2d-4a39-9f5e-1c2d3e4f5a6b";
+
+/// The call webhook jambonz sends for a new call (the fields of `session-new`).
+fn call_body() -> Value {
+    json!({
+        "call_sid": CALL,
+        "direction": "inbound",
+        "from": "+15550001",
+        "to": "+15559999",
+        "call_id": "sip-call-id-1",
+        "sip_status": 100,
+        "call_status": "trying",
+        "caller_name": "Alice",
+        "account_sid": JAMBONZ_ACCOUNT,
+        "application_sid": "0dddaabf-0a30-43e3-84e8-426873b1a78b",
+        "originating_sip_ip": "10.0.0.1",
+        "local_sip_address": "10.0.0.2:5060",
+        "trace_id": "0",
+    })
+}
+
+fn status_body(event: &str, conf: &str) -> Value {
+    let mut b = call_body();
+    b["call_status"] = json!("in-progress");
+    b["sip_status"] = json!(200);
+    b["event"] = json!(event);
+    b["conference_sid"] = json!(format!("conf:{JAMBONZ_ACCOUNT}:{conf}"));
+    b["friendly_name"] = json!(conf);
+    b["members"] = json!(1);
+    b["time"] = json!("2026-11-23T10:00:00.000Z");
+    b["duration"] = json!(0);
+    b
+}
+
+async fn valid_payload(kind: &'static str, body: &Value) {
+    let b = body.clone();
+    let checked = tokio::task::spawn_blocking(move || tools::jambonz_payload(kind, &b))
+        .await
+        .expect("schema tool");
+    assert_eq!(checked, Ok(()), "{kind} payload: {body}");
+}
+
+async fn valid_verbs(verbs: &Value) {
+    assert_eq!(jambonz_valid(verbs).await, Ok(()), "{verbs}");
+    let v = verbs.clone();
+    let schema = tokio::task::spawn_blocking(move || tools::jambonz_schema_validate(&v))
+        .await
+        .expect("schema tool");
+    assert_eq!(schema, Ok(()), "{verbs}");
+}
+
+#[tokio::test]
+async fn a_jambonz_call_joins_is_kicked_and_hears_the_post_actions() {
+    let d = Dialect::jambonz(|_| {}).await;
+    valid_payload("session-new", &call_body()).await;
+    let (status, verbs) = d.jambonz_post("call", &call_body()).await;
+    assert_eq!(status, 200, "{verbs}");
+    valid_verbs(&verbs).await;
+    assert_eq!(
+        verbs,
+        json!([
+            {"verb": "say", "text": "Hello. Welcome to the test conference.",
+             "synthesizer": {"vendor": "default", "language": "en-US", "voice": "Joanna"}},
+            {"verb": "conference", "name": d.conf, "beep": false, "startConferenceOnEnter": true,
+             "statusHook": d.server.url(&d.path("status")), "statusEvents": ["join", "leave"],
+             "actionHook": d.server.url(&d.path("after"))}
+        ])
+    );
+    let join = status_body("join", &d.conf);
+    valid_payload("conference-status", &join).await;
+    for _ in 0..2 {
+        let (status, _) = d.jambonz_post("status", &join).await;
+        assert_eq!(status, 200);
+    }
+    let conf = d.server.conference(&d.customer.key, &d.conf).await;
+    let cc = conf["conferencecall_ids"][0]
+        .as_str()
+        .expect("joined")
+        .to_string();
+
+    // A kick redirects the call to …/after through live call control.
+    let (status, _) = d
+        .server
+        .call(
+            "DELETE",
+            &format!("/v1.0/conferencecalls/{cc}"),
+            Some(&d.customer.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let got = d
+        .api
+        .wait_for_total(1, Duration::from_secs(5))
+        .await
+        .remove(0);
+    assert_eq!(got.method(), "PUT");
+    assert_eq!(
+        got.path(),
+        format!("/api/v1/Accounts/{JAMBONZ_ACCOUNT}/Calls/{CALL}")
+    );
+    assert_eq!(got.header("authorization"), format!("Bearer {JAMBONZ_KEY}"));
+    assert_eq!(
+        got.json(),
+        json!({"call_hook": {"url": d.server.url(&d.path("after")), "method": "POST"}})
+    );
+
+    // jambonz fetches the redirect: the post_actions.
+    let (status, verbs) = d.jambonz_post("after", &call_body()).await;
+    assert_eq!(status, 200);
+    valid_verbs(&verbs).await;
+    assert_eq!(
+        verbs,
+        json!([{"verb": "say", "text": "The conference has closed. Thank you. Good bye.",
+            "synthesizer": {"vendor": "default", "language": "en-US", "voice": "Joanna"}}])
+    );
+    let (status, _) = d
+        .jambonz_post("status", &status_body("leave", &d.conf))
+        .await;
+    assert_eq!(status, 200);
+    let (_, call) = d
+        .server
+        .call(
+            "GET",
+            &format!("/v1.0/conferencecalls/{cc}"),
+            Some(&d.customer.key),
+            None,
+        )
+        .await;
+    assert_eq!(call["status"], "leaved");
+    let hooks = d.hooks.wait_for_total(5, Duration::from_secs(5)).await;
+    let types: Vec<String> = hooks
+        .iter()
+        .map(|h| h.json()["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "conference_created",
+            "conferencecall_joining",
+            "conferencecall_joined",
+            "conferencecall_leaving",
+            "conferencecall_leaved"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn every_action_renders_as_a_verb_jambonz_accepts() {
+    let d = Dialect::jambonz(|_| {}).await;
+    let actions = json!([
+        {"type": "talk", "option": {"text": "Hallo ${call.from}", "gender": "male", "language": "de-DE"}},
+        {"type": "talk", "option": {"text": "?", "gender": "neutral", "language": "xx-XX"}},
+        {"type": "play", "option": {"stream_urls": ["https://example.com/a.mp3", "https://example.com/b.wav"]}},
+        {"type": "beep"},
+        {"type": "sleep", "option": {"duration": 1500}},
+    ]);
+    let (status, _) = d
+        .server
+        .call(
+            "PUT",
+            &format!("/v1.0/conferences/{}", d.conf),
+            Some(&d.customer.key),
+            Some(json!({"pre_actions": actions, "post_actions": [{"type": "hangup"}]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, verbs) = d.jambonz_post("call", &call_body()).await;
+    valid_verbs(&verbs).await;
+    let names: Vec<&str> = verbs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["verb"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["say", "say", "play", "play", "play", "pause", "conference"]
+    );
+    assert_eq!(verbs[0]["text"], "Hallo +15550001");
+    assert_eq!(verbs[0]["synthesizer"]["voice"], "Hans");
+    assert_eq!(verbs[4]["url"], d.server.url("/v1.0/sounds/beep.wav"));
+    assert_eq!(verbs[5]["length"], 2);
+    let beep = d
+        .server
+        .client
+        .get(d.server.url("/v1.0/sounds/beep.wav"))
+        .send()
+        .await
+        .expect("beep");
+    assert_eq!(beep.headers()["content-type"], "audio/wav");
+    let (_, after) = d.jambonz_post("after", &call_body()).await;
+    valid_verbs(&after).await;
+    assert_eq!(after, json!([{"verb": "hangup"}]));
+}
+
+#[tokio::test]
+async fn signatures_and_refusals() {
+    let d = Dialect::jambonz(|_| {}).await;
+    let raw = call_body().to_string();
+    let now = crate::support::signature::unix_now();
+    let good = format!(
+        "t={now},v1={}",
+        jambonz_sign(crate::support::dialects::JAMBONZ_SECRET, now, &raw)
+    );
+    let stale_t = now - 301;
+    let stale = format!(
+        "t={stale_t},v1={}",
+        jambonz_sign(crate::support::dialects::JAMBONZ_SECRET, stale_t, &raw)
+    );
+    let wrong = format!("t={now},v1={}", jambonz_sign("another secret", now, &raw));
+    for (header, want) in [
+        (None, 403),
+        (Some(wrong.as_str()), 403),
+        (Some(stale.as_str()), 403),
+    ] {
+        let (status, body) = d.jambonz_post_signed("call", &raw, header).await;
+        assert_eq!(status, want, "{header:?}: {body}");
+    }
+    // The body is signed byte for byte: the same JSON with other spacing does not verify.
+    let spaced = serde_json::to_string_pretty(&call_body()).unwrap_or_default();
+    let (status, _) = d.jambonz_post_signed("call", &spaced, Some(&good)).await;
+    assert_eq!(status, 403);
+    let (status, _) = d.jambonz_post_signed("call", &raw, Some(&good)).await;
+    assert_eq!(status, 200);
+    // A closed conference: hang up, no conference verb.
+    d.server
+        .call(
+            "DELETE",
+            &format!("/v1.0/conferences/{}", d.conf),
+            Some(&d.customer.key),
+            None,
+        )
+        .await;
+    let mut second = call_body();
+    second["call_sid"] = json!("another-call");
+    let (status, verbs) = d.jambonz_post("call", &second).await;
+    assert_eq!((status, verbs), (200, json!([{"verb": "hangup"}])));
+    let (status, err) = d.jambonz_post("call", &json!({"from": "+1"})).await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("call_sid"),
+        "{err}"
+    );
+}

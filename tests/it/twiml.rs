@@ -1,0 +1,375 @@
+//! The TwiML dialect end to end: a Twilio call joins through `…/voice`, its participant
+//! events arrive at `…/status`, a kick reaches the fake Twilio API, and `…/after` plays the
+//! `post_actions`; signatures are made by twilio-python, answers compared with what
+//! twilio-python's `VoiceResponse` builds for the same verbs.
+
+use crate::support::dialects::{
+    twilio_signature, twilio_twiml, twiml_shape, Dialect, TWILIO_ACCOUNT, TWILIO_TOKEN,
+};
+use serde_json::json;
+use std::time::Duration;
+
+const CALL: &str = "CA00000000000000000000000000000001";
+const CONFERENCE_SID: &str = "CF00000000000000000000000000000009";
+
+fn voice_params() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("CallSid", CALL),
+        ("From", "+15550001"),
+        ("To", "+15559999"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        // Twilio adds parameters over time; none may be left out of the signature.
+        ("SomeNewParameter", "x y&z"),
+    ]
+}
+
+fn participant(event: &'static str, seq: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("ConferenceSid", CONFERENCE_SID),
+        ("FriendlyName", "ignored"),
+        ("StatusCallbackEvent", event),
+        ("CallSid", CALL),
+        ("SequenceNumber", seq),
+        ("Timestamp", "Mon, 23 Nov 2026 10:00:00 +0000"),
+    ]
+}
+
+#[tokio::test]
+async fn a_twilio_call_joins_is_kicked_and_hears_the_post_actions() {
+    let d = Dialect::twilio(|_| {}).await;
+    let (status, twiml) = d.twilio_post("voice", &voice_params()).await;
+    assert_eq!(status, 200, "{twiml}");
+    let (_, calls) = d
+        .server
+        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
+        .await;
+    let cc = calls["result"][0]["id"].as_str().expect("call").to_string();
+    assert_eq!(calls["result"][0]["reference_id"], CALL);
+    assert_eq!(calls["result"][0]["status"], "joining");
+    let expected = twilio_twiml(json!([
+        {"verb": "say", "text": "Hello. Welcome to the test conference.",
+         "voice": "Polly.Joanna", "language": "en-US"},
+        {"verb": "dial", "action": d.server.url(&d.path("after")), "method": "POST",
+         "conference": {"name": d.conf, "beep": "false", "participant_label": cc,
+            "status_callback": d.server.url(&d.path("status")),
+            "status_callback_event": "join leave", "status_callback_method": "POST"}}
+    ]))
+    .await;
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+
+    // participant-join: joined, twice (a retried callback) changes nothing.
+    for _ in 0..2 {
+        let (status, _) = d
+            .twilio_post("status", &participant("participant-join", "1"))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let conf = d.server.conference(&d.customer.key, &d.conf).await;
+    assert_eq!(conf["conferencecall_ids"], json!([cc]));
+
+    // A kick removes the participant through Twilio's REST API, with Basic auth.
+    let (status, kicked) = d
+        .server
+        .call(
+            "DELETE",
+            &format!("/v1.0/conferencecalls/{cc}"),
+            Some(&d.customer.key),
+            None,
+        )
+        .await;
+    assert_eq!((status, kicked["status"].as_str()), (200, Some("leaving")));
+    let got = d
+        .api
+        .wait_for_total(1, Duration::from_secs(5))
+        .await
+        .remove(0);
+    assert_eq!(got.method(), "DELETE");
+    assert_eq!(
+        got.path(),
+        format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Conferences/{CONFERENCE_SID}/Participants/{CALL}.json")
+    );
+    let basic = base64_encode(&format!("{TWILIO_ACCOUNT}:{TWILIO_TOKEN}"));
+    assert_eq!(got.header("authorization"), format!("Basic {basic}"));
+
+    // Twilio then requests the Dial action: the post_actions, no Dial.
+    let after = [
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("CallSid", CALL),
+        ("DialCallStatus", "completed"),
+    ];
+    let (status, twiml) = d.twilio_post("after", &after).await;
+    assert_eq!(status, 200);
+    let expected = twilio_twiml(json!([{"verb": "say",
+        "text": "The conference has closed. Thank you. Good bye.",
+        "voice": "Polly.Joanna", "language": "en-US"}]))
+    .await;
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+    // The leave event that follows is the same call_left: answered, nothing runs again.
+    let (status, _) = d
+        .twilio_post("status", &participant("participant-leave", "2"))
+        .await;
+    assert_eq!(status, 200);
+    let (_, call) = d
+        .server
+        .call(
+            "GET",
+            &format!("/v1.0/conferencecalls/{cc}"),
+            Some(&d.customer.key),
+            None,
+        )
+        .await;
+    assert_eq!(call["status"], "leaved");
+
+    // The customer hears of it exactly as with the native protocol.
+    let hooks = d.hooks.wait_for_total(5, Duration::from_secs(5)).await;
+    let types: Vec<String> = hooks
+        .iter()
+        .map(|h| h.json()["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "conference_created",
+            "conferencecall_joining",
+            "conferencecall_joined",
+            "conferencecall_leaving",
+            "conferencecall_leaved"
+        ]
+    );
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[tokio::test]
+async fn signatures_are_checked_against_the_public_url() {
+    let d = Dialect::twilio(|c| c.public_url = Some("https://confab.example.com".into())).await;
+    let params = voice_params();
+    // Signed for the URL Twilio was given (the public one), sent to the local address.
+    let public = format!("https://confab.example.com{}", d.path("voice"));
+    let good = twilio_signature(TWILIO_TOKEN, &public, &params).await;
+    let local = twilio_signature(TWILIO_TOKEN, &d.server.url(&d.path("voice")), &params).await;
+    let other_token = twilio_signature("another-token", &public, &params).await;
+    for (signature, want) in [
+        (None, 403),
+        (Some(local.as_str()), 403),
+        (Some(other_token.as_str()), 403),
+        (Some(good.as_str()), 200),
+    ] {
+        let (status, body) = d.twilio_post_signed("voice", &params, signature).await;
+        assert_eq!(status, want, "{signature:?}: {body}");
+    }
+    // The callbacks in the answer are built on the public URL too.
+    let (_, twiml) = d.twilio_post_signed("voice", &params, Some(&good)).await;
+    assert!(
+        twiml.contains(&format!(
+            "action=\"{}\"",
+            public.replace("/voice", "/after")
+        )),
+        "{twiml}"
+    );
+    // A tampered parameter breaks the signature.
+    let mut tampered = params.clone();
+    tampered[2] = ("From", "+15550002");
+    let (status, _) = d.twilio_post_signed("voice", &tampered, Some(&good)).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_refused_call_hangs_up_and_never_dials() {
+    let d = Dialect::twilio(|_| {}).await;
+    let (status, _) = d
+        .server
+        .call(
+            "DELETE",
+            &format!("/v1.0/conferences/{}", d.conf),
+            Some(&d.customer.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, twiml) = d.twilio_post("voice", &voice_params()).await;
+    assert_eq!(status, 200);
+    let expected = twilio_twiml(json!([{"verb": "hangup"}])).await;
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+    // Another customer's conference is not reachable through this customer's URL.
+    let other = d.server.create_customer("other").await;
+    let theirs = d
+        .server
+        .create_conference(&other.key, crate::support::seed_conference_body())
+        .await;
+    let path = d
+        .path("voice")
+        .replace(&d.conf, theirs["id"].as_str().unwrap_or(""));
+    let url = d.server.url(&path);
+    let params = [("CallSid", "CA2")];
+    let sig = twilio_signature(TWILIO_TOKEN, &url, &params).await;
+    let res = d
+        .server
+        .client
+        .post(url)
+        .header("X-Twilio-Signature", sig)
+        .form(&params)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 200);
+    let text = res.text().await.unwrap_or_default();
+    assert!(
+        text.contains("<Hangup/>") && !text.contains("<Dial"),
+        "{text}"
+    );
+    let (_, theirs) = d
+        .server
+        .call("GET", "/v1.0/conferencecalls", Some(&other.key), None)
+        .await;
+    assert_eq!(theirs["result"], json!([]));
+}
+
+#[tokio::test]
+async fn recordings_run_on_a_joined_call_and_end_by_the_status_callback() {
+    let d = Dialect::twilio(|_| {}).await;
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "1"))
+        .await;
+    let (status, conf) = d
+        .server
+        .call(
+            "POST",
+            &format!("/v1.0/conferences/{}/recording_start", d.conf),
+            Some(&d.customer.key),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{conf}");
+    let rec = conf["recording_id"]
+        .as_str()
+        .expect("recording")
+        .to_string();
+    let start = d
+        .api
+        .wait_for_total(1, Duration::from_secs(5))
+        .await
+        .remove(0);
+    assert_eq!(
+        start.path(),
+        format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls/{CALL}/Recordings.json")
+    );
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&start.request.body)
+        .into_owned()
+        .collect();
+    let callback = format!("{}?recording_id={rec}", d.server.url(&d.path("recording")));
+    assert!(
+        form.contains(&("RecordingStatusCallback".into(), callback)),
+        "{form:?}"
+    );
+    d.server
+        .call(
+            "POST",
+            &format!("/v1.0/conferences/{}/recording_stop", d.conf),
+            Some(&d.customer.key),
+            Some(json!({})),
+        )
+        .await;
+    let stop = d
+        .api
+        .wait_for_total(2, Duration::from_secs(5))
+        .await
+        .remove(1);
+    assert_eq!(
+        stop.path(),
+        format!(
+            "/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls/{CALL}/Recordings/Twilio.CURRENT.json"
+        )
+    );
+    assert_eq!(stop.text(), "Status=stopped");
+    let done = [
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("CallSid", CALL),
+        ("RecordingSid", "RE1"),
+        ("RecordingStatus", "completed"),
+        (
+            "RecordingUrl",
+            "https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/RE1",
+        ),
+        ("RecordingDuration", "7"),
+    ];
+    let (status, _) = d
+        .twilio_post(&format!("recording?recording_id={rec}"), &done)
+        .await;
+    assert_eq!(status, 200);
+    let (_, r) = d
+        .server
+        .call(
+            "GET",
+            &format!("/v1.0/recordings/{rec}"),
+            Some(&d.customer.key),
+            None,
+        )
+        .await;
+    assert_eq!(r["status"], "ended");
+    assert_eq!(
+        r["media_url"],
+        "https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/RE1"
+    );
+}
+
+#[tokio::test]
+async fn the_connection_is_stored_with_its_secret_masked() {
+    let d = Dialect::twilio(|_| {}).await;
+    let (_, me) = d
+        .server
+        .call("GET", "/v1.0/customer", Some(&d.customer.key), None)
+        .await;
+    assert_eq!(me["twilio"]["account_sid"], TWILIO_ACCOUNT);
+    assert_eq!(me["twilio"]["auth_token"], "****9012");
+    assert_eq!(me["twilio"]["signature_header"], "X-Twilio-Signature");
+    assert_eq!(me["jambonz"], json!(null));
+    assert!(!me.to_string().contains(TWILIO_TOKEN));
+    // Sending back what was read keeps the secret; a bad field is named.
+    let (status, _) = d
+        .server
+        .call(
+            "PUT",
+            "/v1.0/customer",
+            Some(&d.customer.key),
+            Some(json!({"twilio": {"account_sid": TWILIO_ACCOUNT, "auth_token": null}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = d.twilio_post("voice", &voice_params()).await;
+    assert_eq!(status, 200, "the stored token still signs");
+    let (status, err) = d
+        .server
+        .call(
+            "PUT",
+            "/v1.0/customer",
+            Some(&d.customer.key),
+            Some(json!({"twilio": {"api_url": "not a url"}})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("twilio.api_url"),
+        "{err}"
+    );
+    // Removing the connection closes the door.
+    d.server
+        .call(
+            "PUT",
+            "/v1.0/customer",
+            Some(&d.customer.key),
+            Some(json!({"twilio": null})),
+        )
+        .await;
+    let (status, _) = d.twilio_post("voice", &voice_params()).await;
+    assert_eq!(status, 403);
+}
