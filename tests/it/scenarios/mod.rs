@@ -1,6 +1,8 @@
 //! Runs every data file in `tests/scenarios/`: each a sequence of API calls and platform events
 //! with the expected answers, against a fresh real server. See tests/scenarios/README.md.
 
+mod dialects;
+
 use crate::support::{
     allow_private, signed, Receiver, Signing, TestServer, XmlDoc, ADMIN_TOKEN, PLATFORM_SECRET,
 };
@@ -194,6 +196,9 @@ impl Run {
         if let Some(path) = step.get("xml_posts").and_then(Value::as_str) {
             return Some(self.xml_posts(path, &expected()));
         }
+        if let Some(prefix) = step.get("platform_api").and_then(Value::as_str) {
+            return Some(self.platform_api(prefix, &expected()));
+        }
         let commands = substitute(step.get("commands")?, &self.vars);
         Some(self.received("/commands", PLATFORM_SECRET, &commands))
     }
@@ -206,10 +211,15 @@ impl Run {
             self.send_request(&substitute(r, &self.vars)).await?
         } else if let Some(e) = step.get("event") {
             self.send_event(step, &substitute(e, &self.vars)).await?
+        } else if let Some(t) = step.get("twiml") {
+            self.send_twiml(&substitute(t, &self.vars)).await?
+        } else if let Some(j) = step.get("jambonz") {
+            self.send_jambonz(&substitute(j, &self.vars)).await?
         } else {
-            return Err("a step needs \"request\" or \"event\"".into());
+            return Err("a step needs \"request\", \"event\", \"twiml\" or \"jambonz\"".into());
         };
-        self.check_answer(step, status, &text)
+        self.check_answer(step, status, &text)?;
+        self.check_twiml(step, &text)
     }
 
     /// Sends `request` (method, path, as, headers, body or raw_body); returns status and text.
@@ -367,9 +377,13 @@ async fn run_file(path: &Path) -> Result<usize, String> {
     let peer = Receiver::start().await;
     let configure = scenario_config(doc.get("config").cloned(), peer.uri());
     let server = TestServer::start_with(configure).await;
+    let server_url = server.url("");
     let mut run = Run {
         server,
-        vars: HashMap::from([("peer".to_string(), peer.uri())]),
+        vars: HashMap::from([
+            ("peer".to_string(), peer.uri()),
+            ("server".to_string(), server_url),
+        ]),
         keys: HashMap::new(),
         secrets: HashMap::new(),
         peer,
@@ -427,7 +441,7 @@ async fn run_steps(run: &mut Run, doc: &Value) -> Result<usize, String> {
 }
 
 fn is_peer_step(step: &Map<String, Value>) -> bool {
-    ["webhooks", "xml_posts", "commands"]
+    ["webhooks", "xml_posts", "commands", "platform_api"]
         .iter()
         .any(|k| step.contains_key(*k))
 }
