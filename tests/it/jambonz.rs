@@ -259,3 +259,27 @@ async fn signatures_and_refusals() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_caller_hanging_up_before_the_conference_leaves_by_the_call_status_hook() {
+    let d = Dialect::jambonz(|_| {}).await;
+    d.jambonz_post("call", &call_body()).await;
+    let mut update = call_body();
+    update["call_status"] = json!("in-progress");
+    let (code, _) = d.jambonz_post("status", &update).await;
+    assert_eq!(code, 200);
+    let (_, calls) = d
+        .server
+        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
+        .await;
+    assert_eq!(calls["result"][0]["status"], "joining");
+    update["call_status"] = json!("completed");
+    valid_payload("call-status", &update).await;
+    let (code, _) = d.jambonz_post("status", &update).await;
+    assert_eq!(code, 200);
+    let (_, calls) = d
+        .server
+        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
+        .await;
+    assert_eq!(calls["result"][0]["status"], "leaved");
+}

@@ -373,3 +373,35 @@ async fn the_connection_is_stored_with_its_secret_masked() {
     let (status, _) = d.twilio_post("voice", &voice_params()).await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn a_caller_hanging_up_before_the_conference_leaves_by_the_call_status_callback() {
+    let d = Dialect::twilio(|_| {}).await;
+    d.twilio_post("voice", &voice_params()).await;
+    let status = |s: &'static str| {
+        vec![
+            ("AccountSid", TWILIO_ACCOUNT),
+            ("CallSid", CALL),
+            ("CallStatus", s),
+        ]
+    };
+    // An update of a call still up changes nothing.
+    let (code, _) = d.twilio_post("status", &status("in-progress")).await;
+    assert_eq!(code, 200);
+    let (_, calls) = d
+        .server
+        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
+        .await;
+    assert_eq!(calls["result"][0]["status"], "joining");
+    let (code, _) = d.twilio_post("status", &status("completed")).await;
+    assert_eq!(code, 200);
+    let (_, calls) = d
+        .server
+        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
+        .await;
+    assert_eq!(calls["result"][0]["status"], "leaved");
+    // The Dial action that may still come is the same call_left, answered again.
+    let (code, twiml) = d.twilio_post("after", &status("completed")).await;
+    assert_eq!(code, 200);
+    assert!(twiml.contains("Good bye"), "{twiml}");
+}

@@ -134,6 +134,9 @@ pub async fn status(
             r.event(&format!("{call_id}:joined"), kind)
         }
         "leave" => left(&r)?,
+        // The application's call status webhook pointed here: a call that ended before it
+        // reached the conference leaves; for one that did, it is the same `call_left` again.
+        "" if super::ended(r.get("call_status")) => left(&r)?,
         other => {
             tracing::debug!(event = other, "jambonz status event ignored");
             return Ok(verbs(Value::Array(Vec::new())));

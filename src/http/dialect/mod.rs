@@ -138,6 +138,15 @@ pub fn conferencecall_id(answer: &EventAnswer) -> String {
         .unwrap_or_default()
 }
 
+/// Whether a call status (Twilio's `CallStatus`, jambonz's `call_status`) says the call is
+/// over.
+pub fn ended(status: Option<&str>) -> bool {
+    matches!(
+        status,
+        Some("completed" | "busy" | "failed" | "no-answer" | "canceled")
+    )
+}
+
 /// Checks that a required platform field is present and bounded, naming it otherwise.
 pub fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, ApiError> {
     match value {

@@ -156,6 +156,10 @@ pub async fn status(
             r.event(&format!("{call_id}:joined"), kind)
         }
         "participant-leave" => left(&r)?,
+        // A call status callback (the number's "call status changes" URL pointed here): a
+        // call that ended before it reached the conference (the caller hung up during the
+        // `pre_actions`) leaves; for a call that did, it is the same `call_left` again.
+        "" if super::ended(r.get("CallStatus")) => left(&r)?,
         other => {
             tracing::debug!(event = other, "twiml status event ignored");
             return Ok(xml(twiml::empty()));
