@@ -155,13 +155,13 @@ async fn credentials(
     let Some(customer) = m.customer_id else {
         return Err(failed("platform API call without a customer".into()));
     };
-    if !run.connections.contains_key(&customer) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = run.connections.entry(customer) {
         let read = store
             .read(move |db| db.customer(customer))
             .await
             .map(|c| c.map(|c| c.connections).unwrap_or_default())
             .map_err(|e| e.to_string());
-        run.connections.insert(customer, read);
+        slot.insert(read);
     }
     let connections = match run.connections.get(&customer) {
         Some(Ok(c)) => c,
