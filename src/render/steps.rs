@@ -40,11 +40,19 @@ pub fn steps(actions: &[Value]) -> Vec<Step> {
         .filter_map(|a| {
             let option = &a["option"];
             let step = match a["type"].as_str().unwrap_or("") {
-                "talk" => Step::Talk {
-                    text: text(option, "text", ""),
-                    gender: text(option, "gender", "female"),
-                    language: text(option, "language", "en-US"),
-                },
+                "talk" => {
+                    if option["digits_handle"]
+                        .as_str()
+                        .is_some_and(|d| !d.is_empty())
+                    {
+                        tracing::debug!("talk.digits_handle has no dialect equivalent; ignored");
+                    }
+                    Step::Talk {
+                        text: text(option, "text", ""),
+                        gender: text(option, "gender", "female"),
+                        language: text(option, "language", "en-US"),
+                    }
+                }
                 "play" => Step::Play(
                     option["stream_urls"]
                         .as_array()

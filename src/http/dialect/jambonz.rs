@@ -3,7 +3,7 @@
 //! and leave events, `…/after` its `actionHook` once the call has left. Answers are
 //! `application/json` arrays of verbs (jambonz ignores any other content type).
 
-use super::{apply, callback, forbidden, required, Outcome, Route};
+use super::{answer, apply, callback, forbidden, required, Route};
 use crate::domain::dialect::Dialect;
 use crate::engine::{EventKind, PlatformEvent};
 use crate::http::error::ApiError;
@@ -68,6 +68,10 @@ fn verbs(value: Value) -> HttpResponse {
     HttpResponse::Ok().json(value)
 }
 
+fn hang_up() -> HttpResponse {
+    verbs(jambonz::hangup())
+}
+
 fn render(state: &AppState, route: Route, answer: &crate::render::EventAnswer) -> HttpResponse {
     let (after, status) = (
         callback(state, "jambonz", route, "after"),
@@ -108,10 +112,9 @@ pub async fn call(
         variables: vars,
         dialect: Dialect::Jambonz,
     };
-    match apply(&state, r.event(&format!("{call_id}:joining"), kind)).await? {
-        Outcome::Answered(answer) => Ok(render(&state, r.route, &answer)),
-        Outcome::Refused(_) => Ok(verbs(jambonz::hangup())),
-    }
+    let event = r.event(&format!("{call_id}:joining"), kind);
+    let route = r.route;
+    answer(&state, event, |a| render(&state, route, a), hang_up).await
 }
 
 /// `POST …/status`: `join` is `call_joined`, `leave` is `call_left`; other events (`start`,
@@ -166,8 +169,6 @@ pub async fn after(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let r = verified(&req, &state, path.into_inner(), payload).await?;
-    match apply(&state, left(&r)?).await? {
-        Outcome::Answered(answer) => Ok(render(&state, r.route, &answer)),
-        Outcome::Refused(_) => Ok(verbs(jambonz::hangup())),
-    }
+    let route = r.route;
+    answer(&state, left(&r)?, |a| render(&state, route, a), hang_up).await
 }

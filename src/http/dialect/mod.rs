@@ -128,6 +128,20 @@ pub async fn apply(state: &AppState, event: PlatformEvent) -> Result<Outcome, Ap
     }
 }
 
+/// Applies an event and answers in the dialect's words: its answer rendered, or, for a
+/// refusal, the dialect's hang-up.
+pub async fn answer(
+    state: &AppState,
+    event: PlatformEvent,
+    render: impl FnOnce(&EventAnswer) -> HttpResponse,
+    refused: impl FnOnce() -> HttpResponse,
+) -> Result<HttpResponse, ApiError> {
+    Ok(match apply(state, event).await? {
+        Outcome::Answered(a) => render(&a),
+        Outcome::Refused(_) => refused(),
+    })
+}
+
 /// The conferencecall id of an answer, for `participantLabel`.
 pub fn conferencecall_id(answer: &EventAnswer) -> String {
     answer

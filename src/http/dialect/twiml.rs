@@ -3,7 +3,7 @@
 //! conference's participant events, `…/after` the `<Dial action>` once the call has left,
 //! `…/recording` a recording's status callback.
 
-use super::{apply, callback, conferencecall_id, forbidden, required, Outcome, Route};
+use super::{answer, apply, callback, conferencecall_id, forbidden, required, Route};
 use crate::domain::dialect::{Dialect, TwilioConnection};
 use crate::engine::{EventKind, PlatformEvent};
 use crate::http::error::ApiError;
@@ -87,6 +87,10 @@ fn xml(body: String) -> HttpResponse {
         .body(body)
 }
 
+fn hang_up() -> HttpResponse {
+    xml(twiml::hangup())
+}
+
 /// Renders an answer's actions, with the `<Dial>` for a call that joins.
 fn render(state: &AppState, route: Route, answer: &crate::render::EventAnswer) -> HttpResponse {
     let (after, status) = (
@@ -129,10 +133,9 @@ pub async fn voice(
         variables: vars,
         dialect: Dialect::Twilio,
     };
-    match apply(&state, r.event(&format!("{call_id}:joining"), kind)).await? {
-        Outcome::Answered(answer) => Ok(render(&state, r.route, &answer)),
-        Outcome::Refused(_) => Ok(xml(twiml::hangup())),
-    }
+    let event = r.event(&format!("{call_id}:joining"), kind);
+    let route = r.route;
+    answer(&state, event, |a| render(&state, route, a), hang_up).await
 }
 
 /// `POST …/status`: `participant-join` is `call_joined` (the `ConferenceSid` is kept for
@@ -190,10 +193,8 @@ pub async fn after(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let r = verified(&req, &state, path.into_inner(), payload).await?;
-    match apply(&state, left(&r)?).await? {
-        Outcome::Answered(answer) => Ok(render(&state, r.route, &answer)),
-        Outcome::Refused(_) => Ok(xml(twiml::hangup())),
-    }
+    let route = r.route;
+    answer(&state, left(&r)?, |a| render(&state, route, a), hang_up).await
 }
 
 /// `POST …/recording?recording_id=…`: a recording's status callback. `completed`, `absent`
