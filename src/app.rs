@@ -92,7 +92,13 @@ impl App {
         })?;
         let public_url = match &config.public_url {
             Some(u) => u.clone(),
-            None => format!("http://{}", listener.local_addr()?),
+            None => {
+                let addr = listener.local_addr()?;
+                if addr.ip().is_unspecified() {
+                    tracing::warn!(%addr, "no --public-url: TwiML and jambonz callbacks name this unspecified address; set --public-url to the URL platforms reach confab at");
+                }
+                format!("http://{addr}")
+            }
         };
         let settings = EngineSettings {
             platform_url,

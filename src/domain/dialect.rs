@@ -39,21 +39,59 @@ pub const TWILIO_API_URL: &str = "https://api.twilio.com";
 pub const TWILIO_SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 
 /// A customer's Twilio (or compatible) account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TwilioConnection {
     pub account_sid: String,
+    /// Authenticates REST calls (Basic, with the account sid).
     pub auth_token: String,
     pub api_url: String,
     pub signature_header: String,
+    /// Signs webhooks when it is not the auth token (SignalWire's signing key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
+}
+
+impl TwilioConnection {
+    /// The key webhooks are signed with.
+    pub fn webhook_key(&self) -> &str {
+        self.signing_key.as_deref().unwrap_or(&self.auth_token)
+    }
 }
 
 /// A customer's jambonz account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct JambonzConnection {
     pub account_sid: String,
     pub api_key: String,
     pub webhook_secret: String,
     pub api_url: String,
+    /// The speech vendor `say` names. `default` (the application's own) takes no voice, since
+    /// voice names are the vendor's; `aws` takes the Polly voice of the gender and language.
+    #[serde(default = "default_vendor")]
+    pub tts_vendor: String,
+}
+
+fn default_vendor() -> String {
+    "default".into()
+}
+
+// Secrets never reach a log through `Debug`.
+impl std::fmt::Debug for TwilioConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioConnection")
+            .field("account_sid", &self.account_sid)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for JambonzConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JambonzConnection")
+            .field("account_sid", &self.account_sid)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The platform connections of one customer, stored as one JSON document.
@@ -98,12 +136,14 @@ impl Connections {
                 "auth_token": mask(&t.auth_token),
                 "api_url": t.api_url,
                 "signature_header": t.signature_header,
+                "signing_key": t.signing_key.as_deref().map(mask),
             })),
             "jambonz": self.jambonz.as_ref().map(|j| json!({
                 "account_sid": j.account_sid,
                 "api_key": mask(&j.api_key),
                 "webhook_secret": mask(&j.webhook_secret),
                 "api_url": j.api_url,
+                "tts_vendor": j.tts_vendor,
             })),
         })
     }
@@ -117,7 +157,13 @@ impl Connections {
         known_fields(
             "twilio",
             fields,
-            &["account_sid", "auth_token", "api_url", "signature_header"],
+            &[
+                "account_sid",
+                "auth_token",
+                "api_url",
+                "signature_header",
+                "signing_key",
+            ],
         )?;
         let old = self.twilio.as_ref();
         let pick = |name: &str, old: Option<&String>, default: Option<&str>| {
@@ -132,8 +178,31 @@ impl Connections {
                 old.map(|o| &o.signature_header),
                 Some(TWILIO_SIGNATURE_HEADER),
             )?,
+            signing_key: optional_setting(
+                "twilio",
+                "signing_key",
+                fields,
+                old.and_then(|o| o.signing_key.as_ref()),
+            )?,
         };
         check_url("twilio.api_url", &t.api_url)?;
+        if t.api_url.contains("/2010-04-01") {
+            return Err(error(
+                "twilio.api_url",
+                "is the API's base (e.g. https://api.twilio.com), without /2010-04-01",
+            ));
+        }
+        if let Some(o) = old {
+            let moved = o.api_url != t.api_url || o.account_sid != t.account_sid;
+            if moved && t.auth_token == o.auth_token {
+                // The token goes wherever api_url points: moving it needs the token again, so
+                // an API key alone cannot send the stored token to a server of its choosing.
+                return Err(error(
+                    "twilio.auth_token",
+                    "is required again when api_url or account_sid changes",
+                ));
+            }
+        }
         if !t
             .signature_header
             .bytes()
@@ -157,19 +226,41 @@ impl Connections {
         known_fields(
             "jambonz",
             fields,
-            &["account_sid", "api_key", "webhook_secret", "api_url"],
+            &[
+                "account_sid",
+                "api_key",
+                "webhook_secret",
+                "api_url",
+                "tts_vendor",
+            ],
         )?;
         let old = self.jambonz.as_ref();
-        let pick = |name: &str, old: Option<&String>| {
-            setting("jambonz", name, fields, old.map(String::as_str))
+        let pick = |name: &str, old: Option<&String>, default: Option<&str>| {
+            setting("jambonz", name, fields, old.map(String::as_str).or(default))
         };
         let j = JambonzConnection {
-            account_sid: pick("account_sid", old.map(|o| &o.account_sid))?,
-            api_key: pick("api_key", old.map(|o| &o.api_key))?,
-            webhook_secret: pick("webhook_secret", old.map(|o| &o.webhook_secret))?,
-            api_url: pick("api_url", old.map(|o| &o.api_url))?,
+            account_sid: pick("account_sid", old.map(|o| &o.account_sid), None)?,
+            api_key: pick("api_key", old.map(|o| &o.api_key), None)?,
+            webhook_secret: pick("webhook_secret", old.map(|o| &o.webhook_secret), None)?,
+            api_url: pick("api_url", old.map(|o| &o.api_url), None)?,
+            tts_vendor: pick("tts_vendor", old.map(|o| &o.tts_vendor), Some("default"))?,
         };
         check_url("jambonz.api_url", &j.api_url)?;
+        if j.api_url.trim_end_matches('/').ends_with("/v1") {
+            return Err(error(
+                "jambonz.api_url",
+                "is the API's base (e.g. https://jambonz.example.com/api), without /v1",
+            ));
+        }
+        if let Some(o) = old {
+            let moved = o.api_url != j.api_url || o.account_sid != j.account_sid;
+            if moved && j.api_key == o.api_key {
+                return Err(error(
+                    "jambonz.api_key",
+                    "is required again when api_url or account_sid changes",
+                ));
+            }
+        }
         self.jambonz = Some(j);
         Ok(())
     }
@@ -200,7 +291,8 @@ fn known_fields(connection: &str, fields: &Fields, known: &[&str]) -> Result<(),
 }
 
 /// One string setting: the new value if given (non-empty, printable, bounded), else the old
-/// one or the default, else an error saying it is required.
+/// one or the default, else an error saying it is required. A secret sent back as the API
+/// showed it (masked) keeps the stored one.
 fn setting(
     connection: &str,
     name: &str,
@@ -212,6 +304,13 @@ fn setting(
         None | Some(Value::Null) => fallback
             .map(str::to_string)
             .ok_or_else(|| error(&field, "is required")),
+        Some(Value::String(s)) if s.starts_with("****") => match fallback {
+            Some(old) if mask(old) == *s => Ok(old.to_string()),
+            _ => Err(error(
+                &field,
+                "is the masked value the API shows; send the secret itself, or leave it out to keep the stored one",
+            )),
+        },
         Some(Value::String(s)) => {
             let s = s.trim();
             if s.is_empty() {
@@ -228,6 +327,20 @@ fn setting(
             }
         }
         Some(_) => Err(error(&field, "must be a string")),
+    }
+}
+
+/// A setting that may be unset: `null` clears it, absent keeps the old value.
+fn optional_setting(
+    connection: &str,
+    name: &str,
+    fields: &Fields,
+    old: Option<&String>,
+) -> Result<Option<String>, SettingError> {
+    match fields.get(name) {
+        None => Ok(old.cloned()),
+        Some(Value::Null) => Ok(None),
+        Some(_) => setting(connection, name, fields, old.map(String::as_str)).map(Some),
     }
 }
 
@@ -265,11 +378,36 @@ mod tests {
         let t = c.twilio.clone().unwrap();
         assert_eq!(t.api_url, TWILIO_API_URL);
         assert_eq!(t.signature_header, TWILIO_SIGNATURE_HEADER);
-        // Sending back what was read (token masked out) keeps the token.
-        let again = fields(json!({"account_sid": "AC2"}));
+        // Sending back what was read (the token masked) keeps the token.
+        let again = fields(json!({"signature_header": "X-SignalWire-Signature",
+            "auth_token": "****cdef", "signing_key": "PSKsigningkey12345"}));
         c.set_twilio(Some(&again)).unwrap();
         assert_eq!(c.twilio.as_ref().unwrap().auth_token, "0123456789abcdef");
+        assert_eq!(
+            c.twilio.as_ref().unwrap().webhook_key(),
+            "PSKsigningkey12345"
+        );
         assert_eq!(c.masked()["twilio"]["auth_token"], "****cdef");
+        assert_eq!(c.masked()["twilio"]["signing_key"], "****2345");
+        let wrong_mask = fields(json!({"auth_token": "****abcd"}));
+        assert_eq!(
+            c.set_twilio(Some(&wrong_mask)).unwrap_err().field,
+            "twilio.auth_token"
+        );
+        // Moving the API elsewhere needs the token again.
+        let moved = fields(json!({"api_url": "https://evil.example"}));
+        assert_eq!(
+            c.set_twilio(Some(&moved)).unwrap_err().field,
+            "twilio.auth_token"
+        );
+        let moved = fields(
+            json!({"api_url": "https://x.signalwire.com/api/laml", "auth_token": "new-token-123456"}),
+        );
+        c.set_twilio(Some(&moved)).unwrap();
+        assert!(
+            format!("{:?}", c.twilio).find("new-token").is_none(),
+            "Debug hides secrets"
+        );
         let bad = fields(json!({"api_url": "ftp://x"}));
         assert_eq!(
             c.set_twilio(Some(&bad)).unwrap_err().field,

@@ -11,7 +11,44 @@ use crate::outbox::platforms::{self, Callbacks};
 use crate::store::prelude::*;
 use serde_json::json;
 
+/// `Recording::platform_call` of a recording waiting for a Twilio call to join.
+const RECORDING_PENDING: &str = "(pending)";
+/// `Recording::platform_call` of a recording no platform runs (jambonz cannot record a
+/// conference; a Twilio conference whose customer has no connection).
+const RECORDING_NOWHERE: &str = "(none)";
+
+/// Where a platform call stands in one conference, as a dialect's event ids need it.
+#[derive(Debug, Clone, Default)]
+pub struct Membership {
+    /// The call's newest membership in the conference, if any.
+    pub latest: Option<Conferencecall>,
+    /// How many of its memberships there have ended.
+    pub left: usize,
+}
+
 impl Engine {
+    /// A platform call's membership in one of the customer's conferences: dialects key their
+    /// events by it, since their platforms send no event ids of their own.
+    pub async fn membership(
+        &self,
+        customer: CustomerId,
+        conference: crate::domain::ConferenceId,
+        call_id: String,
+    ) -> Result<Membership, EngineError> {
+        Ok(self
+            .store
+            .read(move |db| {
+                if db.conference(Some(customer), conference)?.is_none() {
+                    return Ok(Membership::default());
+                }
+                Ok(Membership {
+                    latest: db.latest_call_in(&call_id, conference)?,
+                    left: db.left_count_in(&call_id, conference)?,
+                })
+            })
+            .await?)
+    }
+
     /// The customer's platform connections, read through the writer's customer cache.
     fn connections(&self, db: &dyn Tx, customer: CustomerId) -> Result<Connections, EngineError> {
         Ok(self
@@ -92,10 +129,14 @@ impl Engine {
             .find(|c| c.dialect == Dialect::Twilio && c.status == CallStatus::Joined);
         match twilio_joined {
             Some(call) => self.twilio_record(db, call, rec, now),
-            None if dialect_calls.iter().any(|c| c.dialect == Dialect::Twilio) => Ok(()),
+            None if dialect_calls.iter().any(|c| c.dialect == Dialect::Twilio) => {
+                rec.platform_call = RECORDING_PENDING.into();
+                Ok(())
+            }
             None => {
                 tracing::warn!(conference_id = %conf.id, recording_id = %rec.id,
                     "jambonz cannot record a conference through its API; recording not started on the platform");
+                rec.platform_call = RECORDING_NOWHERE.into();
                 Ok(())
             }
         }
@@ -115,7 +156,7 @@ impl Engine {
         let Some(mut rec) = db.active_recording(conf.id)? else {
             return Ok(());
         };
-        if !rec.platform_call.is_empty() {
+        if rec.platform_call != RECORDING_PENDING {
             return Ok(());
         }
         self.twilio_record(db, call, &mut rec, now)?;
@@ -133,6 +174,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let Some(t) = self.connections(db, call.customer_id)?.twilio else {
             tracing::warn!(recording_id = %rec.id, "recording not started: the customer has no twilio connection");
+            rec.platform_call = RECORDING_NOWHERE.into();
             return Ok(());
         };
         rec.platform_call = call.reference_id.clone();
@@ -147,29 +189,35 @@ impl Engine {
         Ok(())
     }
 
-    /// Stops a recording where it runs: on its Twilio call, or by a native command.
+    /// Stops a recording where it runs: on its Twilio call, or by a native command. False when
+    /// no platform runs it, so nothing will report it finished: it ends now.
     pub(crate) fn recording_stop_command(
         &self,
         db: &dyn Tx,
         rec: &Recording,
         now: Timestamp,
-    ) -> Result<(), EngineError> {
-        if rec.platform_call.is_empty() {
-            let data = json!({"recording_id": rec.id, "conference_id": rec.conference_id});
-            return self.command(db, rec.conference_id, "recording_stop", data, now);
+    ) -> Result<bool, EngineError> {
+        match rec.platform_call.as_str() {
+            "" => {
+                let data = json!({"recording_id": rec.id, "conference_id": rec.conference_id});
+                self.command(db, rec.conference_id, "recording_stop", data, now)?;
+                return Ok(true);
+            }
+            RECORDING_PENDING | RECORDING_NOWHERE => return Ok(false),
+            _ => {}
         }
         let Some(t) = self.connections(db, rec.customer_id)?.twilio else {
             tracing::warn!(recording_id = %rec.id, "recording stop not sent: the customer has no twilio connection");
-            return Ok(());
+            return Ok(false);
         };
         let Some(call) = db.latest_call_in(&rec.platform_call, rec.conference_id)? else {
-            return Ok(());
+            return Ok(false);
         };
         db.enqueue(&platforms::twilio_recording_stop(
             &t,
             &call,
             self.api_due(now),
         ))?;
-        Ok(())
+        Ok(true)
     }
 }

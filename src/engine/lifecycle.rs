@@ -321,8 +321,15 @@ impl Engine {
             .active_recording(conference_id)?
             .ok_or_else(|| Refusal::StateInvalid("no active recording".into()))?;
         rec.status = RecordingStatus::Stopping;
-        db.update_recording(&rec)?;
-        self.recording_stop_command(db, &rec, now)?;
+        if !self.recording_stop_command(db, &rec, now)? {
+            // No platform runs it, so none will report it finished: it ends now.
+            rec.status = RecordingStatus::Ended;
+            rec.tm_end = Some(now);
+            db.update_recording(&rec)?;
+            self.notify_recording(db, &rec, "recording_finished", now)?;
+        } else {
+            db.update_recording(&rec)?;
+        }
         Ok(rec)
     }
 

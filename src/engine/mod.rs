@@ -10,6 +10,7 @@ mod pages;
 mod programs;
 mod xml_conferences;
 
+pub use dialects::Membership;
 pub use notifications::{CustomerPatch, Delivery};
 pub use pages::{DeliveryPage, PageLease};
 

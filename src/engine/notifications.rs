@@ -290,6 +290,25 @@ impl Engine {
             if let Some(j) = patch.jambonz {
                 c.connections.set_jambonz(j.as_ref()).map_err(setting)?;
             }
+            // Credentials travel to api_url: in the clear only where private targets are
+            // allowed (a test or a lab), never to a public address.
+            if !engine.settings.allow_private_targets {
+                let urls = [
+                    (
+                        "twilio.api_url",
+                        c.connections.twilio.as_ref().map(|t| &t.api_url),
+                    ),
+                    (
+                        "jambonz.api_url",
+                        c.connections.jambonz.as_ref().map(|j| &j.api_url),
+                    ),
+                ];
+                for (field, url) in urls {
+                    if url.is_some_and(|u| !u.starts_with("https://")) {
+                        return Err(invalid(field, "must be an https URL"));
+                    }
+                }
+            }
             c.tm_update = now;
             db.update_customer(&c)?;
             engine.evict_customer(c.id);

@@ -214,6 +214,7 @@ mod tests {
             auth_token: "t".into(),
             api_url: "https://api.twilio.com/".into(),
             signature_header: "X-Twilio-Signature".into(),
+            signing_key: None,
         };
         let c = call("CF9");
         let cb = Callbacks {

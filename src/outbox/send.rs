@@ -93,16 +93,14 @@ pub async fn attempt(
             let status = res.status().as_u16();
             // Reading a small answer to its end hands the connection back to the pool for the
             // next message; a large one is cut off rather than read.
-            let mut read = 0usize;
+            let mut answer = Vec::new();
             while let Ok(Some(chunk)) = res.chunk().await {
-                read += chunk.len();
-                if read > MAX_ANSWER_READ {
+                if answer.len() + chunk.len() > MAX_ANSWER_READ {
                     break;
                 }
+                answer.extend_from_slice(&chunk);
             }
-            // A platform API's 404 means the call or recording is already gone: the kick or
-            // stop has nothing left to do.
-            if m.kind == MessageKind::PlatformApi && status == 404 {
+            if m.kind == MessageKind::PlatformApi && status == 404 && gone(m, &answer) {
                 return Attempt::Delivered(status);
             }
             classify(status, retry_after)
@@ -117,6 +115,18 @@ pub async fn attempt(
             retry_after: None,
         },
     }
+}
+
+/// Whether a platform API's 404 says the call (or its recording) is already gone, so the kick
+/// or stop has nothing left to do. Twilio says so with its error code 20404 (a wrong account
+/// or URL is a 404 too, without it, and fails); jambonz answers a finished call with a bare
+/// 404 (its `api_url` is checked to be the API's base when it is set).
+fn gone(m: &StoredMessage, answer: &[u8]) -> bool {
+    if m.event_type.starts_with("twilio.") {
+        let body: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
+        return body["code"].as_i64() == Some(20404);
+    }
+    true
 }
 
 /// The Standard Webhooks headers: id, timestamp and one signature per key.
@@ -175,16 +185,29 @@ async fn credentials(
         None => return Err(failed("customer not read".into())),
     };
     let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    // A message written before the connection moved to another API stays unsent: the
+    // credentials go only to the API they belong to now.
+    let under = |api: &str| {
+        if m.url.starts_with(api.trim_end_matches('/')) {
+            Ok(())
+        } else {
+            Err(failed(
+                "the connection's api_url changed since this call was queued".into(),
+            ))
+        }
+    };
     match m.event_type.split('.').next() {
         Some("twilio") => match &connections.twilio {
-            Some(t) => Ok(format!(
-                "Basic {}",
-                b64(format!("{}:{}", t.account_sid, t.auth_token))
-            )),
+            Some(t) => under(&t.api_url).map(|_| {
+                format!(
+                    "Basic {}",
+                    b64(format!("{}:{}", t.account_sid, t.auth_token))
+                )
+            }),
             None => Err(failed("the customer has no twilio connection".into())),
         },
         Some("jambonz") => match &connections.jambonz {
-            Some(j) => Ok(format!("Bearer {}", j.api_key)),
+            Some(j) => under(&j.api_url).map(|_| format!("Bearer {}", j.api_key)),
             None => Err(failed("the customer has no jambonz connection".into())),
         },
         _ => Err(failed(format!("unknown platform of {:?}", m.event_type))),
@@ -222,4 +245,30 @@ async fn keys(
         });
     run.customer_keys.insert(customer, read.clone());
     read
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(event_type: &str) -> StoredMessage {
+        crate::outbox::message::command(
+            "id".into(),
+            crate::domain::ConferenceId::new(),
+            event_type,
+            "https://api.example".into(),
+            String::new(),
+            0,
+            crate::domain::timestamp::Timestamp(0),
+        )
+    }
+
+    #[test]
+    fn only_twilios_not_found_code_means_the_call_is_gone() {
+        let t = message("twilio.call_kick");
+        assert!(gone(&t, br#"{"code": 20404, "message": "not found"}"#));
+        assert!(!gone(&t, br#"{"code": 20003}"#), "a wrong account fails");
+        assert!(!gone(&t, b"<html>404</html>"));
+        assert!(gone(&message("jambonz.call_kick"), b""));
+    }
 }

@@ -14,11 +14,14 @@ pub struct Context<'a> {
     /// `statusHook`: joins and leaves.
     pub status_url: &'a str,
     pub beep_url: &'a str,
+    /// The speech vendor `say` names (the customer's `tts_vendor`).
+    pub tts_vendor: &'a str,
 }
 
-/// The answer's actions as a list of verbs. jambonz's `say` has no gender, so the gender and
-/// language pick a voice (`voices`); the `default` vendor is the application's own speech
-/// vendor.
+/// The answer's actions as a list of verbs. jambonz's `say` has no gender and voice names
+/// are the speech vendor's own: with the `aws` vendor the gender and language pick a Polly
+/// voice (`voices`); with `default` (the application's own vendor) or another, the voice is
+/// left to the application and the gender cannot be expressed.
 pub fn verbs(actions: &[Value], ctx: &Context<'_>) -> Value {
     let mut out = Vec::new();
     for step in steps(actions) {
@@ -28,9 +31,11 @@ pub fn verbs(actions: &[Value], ctx: &Context<'_>) -> Value {
                 gender,
                 language,
             } => {
-                let mut synthesizer = json!({"vendor": "default", "language": language});
-                if let Some(voice) = voices::polly(&gender, &language) {
-                    synthesizer["voice"] = json!(voice);
+                let mut synthesizer = json!({"vendor": ctx.tts_vendor, "language": language});
+                if ctx.tts_vendor == "aws" {
+                    if let Some(voice) = voices::polly(&gender, &language) {
+                        synthesizer["voice"] = json!(voice);
+                    }
                 }
                 out.push(json!({"verb": "say", "text": text, "synthesizer": synthesizer}));
             }
@@ -70,6 +75,7 @@ mod tests {
             after_url: "https://c/after",
             status_url: "https://c/status",
             beep_url: "https://c/beep.wav",
+            tts_vendor: "default",
         };
         let v = verbs(
             &[

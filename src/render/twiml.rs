@@ -89,6 +89,9 @@ pub fn response(actions: &[Value], ctx: &Context<'_>) -> String {
                 let mut dial = BytesStart::new("Dial");
                 dial.push_attribute(("action", xml_safe(ctx.after_url).as_str()));
                 dial.push_attribute(("method", "POST"));
+                // Twilio cuts a `<Dial>` off after 4 hours unless told otherwise; a
+                // conference lasts until confab ends it, up to Twilio's 24-hour maximum.
+                dial.push_attribute(("timeLimit", "86400"));
                 put(&mut w, Event::Start(dial));
                 element(
                     &mut w,
@@ -154,7 +157,7 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>\
              <Say voice=\"Polly.Brian\" language=\"en-GB\">Hi &lt;you&gt; &amp; me</Say>\
              <Play>https://c/beep.wav</Play><Pause length=\"2\"/>\
-             <Dial action=\"https://c/after?a=1&amp;b=2\" method=\"POST\"><Conference beep=\"false\" \
+             <Dial action=\"https://c/after?a=1&amp;b=2\" method=\"POST\" timeLimit=\"86400\"><Conference beep=\"false\" \
              participantLabel=\"cc-1\" statusCallback=\"https://c/status\" \
              statusCallbackEvent=\"join leave\" statusCallbackMethod=\"POST\">conf-1</Conference>\
              </Dial></Response>"

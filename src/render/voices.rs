@@ -26,7 +26,6 @@ const VOICES: &[(&str, &str, &str)] = &[
     ("pl-PL", "Ewa", "Jacek"),
     ("da-DK", "Naja", "Mads"),
     ("nb-NO", "Liv", "Liv"),
-    ("zh-CN", "Zhiyu", "Zhiyu"),
 ];
 
 /// The Polly voice for a gender and language, if the table has the language (compared

@@ -74,6 +74,14 @@ pub trait CallStore {
         conference_id: ConferenceId,
     ) -> Result<Option<Conferencecall>, StoreError>;
 
+    /// How many memberships of a platform call in one conference have ended: a call that
+    /// comes back to a conference is a new membership, told apart from a retry by this.
+    fn left_count_in(
+        &self,
+        reference_id: &str,
+        conference_id: ConferenceId,
+    ) -> Result<usize, StoreError>;
+
     /// How many calls of a conference have not left, and how many of those are joined.
     fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError>;
 

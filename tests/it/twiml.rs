@@ -52,7 +52,7 @@ async fn a_twilio_call_joins_is_kicked_and_hears_the_post_actions() {
     let expected = twilio_twiml(json!([
         {"verb": "say", "text": "Hello. Welcome to the test conference.",
          "voice": "Polly.Joanna", "language": "en-US"},
-        {"verb": "dial", "action": d.server.url(&d.path("after")), "method": "POST",
+        {"verb": "dial", "action": d.server.url(&d.path("after")), "method": "POST", "time_limit": 86400,
          "conference": {"name": d.conf, "beep": "false", "participant_label": cc,
             "status_callback": d.server.url(&d.path("status")),
             "status_callback_event": "join leave", "status_callback_method": "POST"}}
@@ -403,5 +403,107 @@ async fn a_caller_hanging_up_before_the_conference_leaves_by_the_call_status_cal
     // The Dial action that may still come is the same call_left, answered again.
     let (code, twiml) = d.twilio_post("after", &status("completed")).await;
     assert_eq!(code, 200);
+    assert!(twiml.contains("Good bye"), "{twiml}");
+}
+
+#[tokio::test]
+async fn a_call_that_comes_back_is_a_new_membership_and_a_joining_call_is_redirected() {
+    let d = Dialect::twilio(|_| {}).await;
+    d.twilio_post("voice", &voice_params()).await;
+    // Kicked while still hearing the pre_actions: Twilio has not said which conference it is
+    // in, so the call is redirected to …/after.
+    let (_, calls) = d
+        .server
+        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
+        .await;
+    let first = calls["result"][0]["id"].as_str().expect("call").to_string();
+    d.server
+        .call(
+            "DELETE",
+            &format!("/v1.0/conferencecalls/{first}"),
+            Some(&d.customer.key),
+            None,
+        )
+        .await;
+    let got = d
+        .api
+        .wait_for_total(1, Duration::from_secs(5))
+        .await
+        .remove(0);
+    assert_eq!(
+        (got.method(), got.path()),
+        (
+            "POST",
+            format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls/{CALL}.json").as_str()
+        )
+    );
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&got.request.body)
+        .into_owned()
+        .collect();
+    assert!(
+        form.contains(&("Url".into(), d.server.url(&d.path("after")))),
+        "{form:?}"
+    );
+    let after = [("AccountSid", TWILIO_ACCOUNT), ("CallSid", CALL)];
+    let (status, _) = d.twilio_post("after", &after).await;
+    assert_eq!(status, 200);
+    // The same call is sent to the conference again: a new membership, not a replay.
+    let (status, twiml) = d.twilio_post("voice", &voice_params()).await;
+    assert_eq!(status, 200);
+    assert!(twiml.contains("<Dial"), "{twiml}");
+    d.twilio_post("status", &participant("participant-join", "3"))
+        .await;
+    let (_, calls) = d
+        .server
+        .call(
+            "GET",
+            &format!("/v1.0/conferencecalls?conference_id={}", d.conf),
+            Some(&d.customer.key),
+            None,
+        )
+        .await;
+    let statuses: Vec<&str> = calls["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["joined", "leaved"], "newest first");
+    let conf = d.server.conference(&d.customer.key, &d.conf).await;
+    assert_eq!(conf["conferencecall_ids"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn another_customers_requests_cannot_touch_this_customers_calls() {
+    let d = Dialect::twilio(|_| {}).await;
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "1"))
+        .await;
+    // A second customer with its own Twilio token signs requests naming this conference.
+    let other = d.server.create_customer("mallory").await;
+    d.server
+        .call("PUT", "/v1.0/customer", Some(&other.key),
+            Some(json!({"twilio": {"account_sid": "ACm", "auth_token": "mallory-token-0000", "api_url": d.api.uri()}})))
+        .await;
+    let url = d.server.url(&format!(
+        "/v1.0/twiml/{}/conferences/{}/after",
+        other.id, d.conf
+    ));
+    let params = [("CallSid", CALL)];
+    let sig = twilio_signature("mallory-token-0000", &url, &params).await;
+    let res = d
+        .server
+        .client
+        .post(url)
+        .header("X-Twilio-Signature", sig)
+        .form(&params)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.text().await.unwrap_or_default().contains("<Hangup/>"));
+    // The real leave still applies and plays the post_actions.
+    let (status, twiml) = d.twilio_post("after", &[("CallSid", CALL)]).await;
+    assert_eq!(status, 200);
     assert!(twiml.contains("Good bye"), "{twiml}");
 }

@@ -3,7 +3,7 @@
 //! and leave events, `…/after` its `actionHook` once the call has left. Answers are
 //! `application/json` arrays of verbs (jambonz ignores any other content type).
 
-use super::{answer, apply, callback, forbidden, required, Route};
+use super::{answer, apply, bounded, callback, event_ids, forbidden, required, Route};
 use crate::domain::dialect::Dialect;
 use crate::engine::{EventKind, PlatformEvent};
 use crate::http::error::ApiError;
@@ -17,6 +17,8 @@ use serde_json::{Map, Value};
 struct Request {
     route: Route,
     body: Map<String, Value>,
+    /// The speech vendor the customer's `say` verbs name.
+    tts_vendor: String,
 }
 
 impl Request {
@@ -28,9 +30,9 @@ impl Request {
         required(self.get("call_sid"), "call_sid")
     }
 
-    fn event(&self, leaf: &str, kind: EventKind) -> PlatformEvent {
+    fn event(&self, id: String, kind: EventKind) -> PlatformEvent {
         PlatformEvent {
-            id: format!("jambonz:{}:{}", self.route.conference, leaf),
+            id,
             kind,
             scope: Some(self.route.customer),
         }
@@ -61,7 +63,11 @@ async fn verified(
     super::signature::jambonz_verify(&jambonz.webhook_secret, header, &raw, now)
         .map_err(|e| forbidden(&e.to_string()))?;
     let body: Map<String, Value> = parse_json(&raw)?;
-    Ok(Request { route, body })
+    Ok(Request {
+        route,
+        body,
+        tts_vendor: jambonz.tts_vendor,
+    })
 }
 
 fn verbs(value: Value) -> HttpResponse {
@@ -72,7 +78,8 @@ fn hang_up() -> HttpResponse {
     verbs(jambonz::hangup())
 }
 
-fn render(state: &AppState, route: Route, answer: &crate::render::EventAnswer) -> HttpResponse {
+fn render(state: &AppState, r: &Request, answer: &crate::render::EventAnswer) -> HttpResponse {
+    let route = r.route;
     let (after, status) = (
         callback(state, "jambonz", route, "after"),
         callback(state, "jambonz", route, "status"),
@@ -83,6 +90,7 @@ fn render(state: &AppState, route: Route, answer: &crate::render::EventAnswer) -
         after_url: &after,
         status_url: &status,
         beep_url: &beep,
+        tts_vendor: &r.tts_vendor,
     };
     verbs(jambonz::verbs(
         answer.actions.as_deref().unwrap_or(&[]),
@@ -107,14 +115,14 @@ pub async fn call(
     let kind = EventKind::CallJoining {
         call_id: call_id.clone(),
         conference_id: r.route.conference,
-        from: r.get("from").unwrap_or("").to_string(),
-        to: r.get("to").unwrap_or("").to_string(),
+        from: bounded(r.get("from"), "from")?,
+        to: bounded(r.get("to"), "to")?,
         variables: vars,
         dialect: Dialect::Jambonz,
     };
-    let event = r.event(&format!("{call_id}:joining"), kind);
-    let route = r.route;
-    answer(&state, event, |a| render(&state, route, a), hang_up).await
+    let ids = event_ids(&state, "jambonz", r.route, &call_id).await?;
+    let event = r.event(ids.joining(), kind);
+    answer(&state, event, |a| render(&state, &r, a), hang_up).await
 }
 
 /// `POST …/status`: `join` is `call_joined`, `leave` is `call_left`; other events (`start`,
@@ -134,12 +142,13 @@ pub async fn status(
                 conference_id: r.route.conference,
                 platform_conference: r.get("conference_sid").unwrap_or("").to_string(),
             };
-            r.event(&format!("{call_id}:joined"), kind)
+            let ids = event_ids(&state, "jambonz", r.route, &call_id).await?;
+            r.event(ids.joined(), kind)
         }
-        "leave" => left(&r)?,
+        "leave" => left(&state, &r).await?,
         // The application's call status webhook pointed here: a call that ended before it
         // reached the conference leaves; for one that did, it is the same `call_left` again.
-        "" if super::ended(r.get("call_status")) => left(&r)?,
+        "" if super::ended(r.get("call_status")) => left(&state, &r).await?,
         other => {
             tracing::debug!(event = other, "jambonz status event ignored");
             return Ok(verbs(Value::Array(Vec::new())));
@@ -150,14 +159,15 @@ pub async fn status(
 }
 
 /// The call's `call_left`, shared by the leave event and `…/after`.
-fn left(r: &Request) -> Result<PlatformEvent, ApiError> {
+async fn left(state: &AppState, r: &Request) -> Result<PlatformEvent, ApiError> {
     let call_id = r.call_sid()?.to_string();
     let kind = EventKind::CallLeft {
         call_id: call_id.clone(),
         conference_id: r.route.conference,
         reason: String::new(),
     };
-    Ok(r.event(&format!("{call_id}:left"), kind))
+    let ids = event_ids(state, "jambonz", r.route, &call_id).await?;
+    Ok(r.event(ids.left(), kind))
 }
 
 /// `POST …/after`: the conference verb's `actionHook` (or the redirect of a kick): the call
@@ -169,6 +179,6 @@ pub async fn after(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let r = verified(&req, &state, path.into_inner(), payload).await?;
-    let route = r.route;
-    answer(&state, left(&r)?, |a| render(&state, route, a), hang_up).await
+    let event = left(&state, &r).await?;
+    answer(&state, event, |a| render(&state, &r, a), hang_up).await
 }

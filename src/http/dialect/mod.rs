@@ -109,6 +109,58 @@ pub fn scalar(value: &Value) -> Option<String> {
     }
 }
 
+/// The ids of one platform call's events in one conference. The platforms send no event ids,
+/// so confab makes them from what it knows: the customer, the conference, the call, and which
+/// membership of the call in the conference the event is about (a call may leave and come
+/// back). A platform's retry of a request maps to the same id and gets the same answer; a
+/// leave status event and the request to `…/after` are one `call_left`, whichever comes first.
+pub struct EventIds {
+    prefix: String,
+    /// Memberships of the call in the conference that have ended.
+    left: usize,
+    /// The newest membership, or `none`.
+    latest: String,
+}
+
+impl EventIds {
+    /// A new membership's `call_joining`: numbered by the memberships that ended before it,
+    /// which stays the same until it ends.
+    pub fn joining(&self) -> String {
+        format!("{}:joining:{}", self.prefix, self.left)
+    }
+
+    pub fn joined(&self) -> String {
+        format!("{}:{}:joined", self.prefix, self.latest)
+    }
+
+    pub fn left(&self) -> String {
+        format!("{}:{}:left", self.prefix, self.latest)
+    }
+}
+
+pub async fn event_ids(
+    state: &AppState,
+    dialect: &str,
+    route: Route,
+    call_id: &str,
+) -> Result<EventIds, ApiError> {
+    let m = state
+        .engine
+        .membership(route.customer, route.conference, call_id.to_string())
+        .await?;
+    Ok(EventIds {
+        prefix: format!(
+            "{dialect}:{}:{}:{call_id}",
+            route.customer, route.conference
+        ),
+        left: m.left,
+        latest: m
+            .latest
+            .map(|c| c.id.to_string())
+            .unwrap_or_else(|| "none".into()),
+    })
+}
+
 /// What an event came to: its answer, or a refusal the dialect answers in its own words
 /// (hang up). Store faults stay errors (503).
 pub enum Outcome {
@@ -159,6 +211,18 @@ pub fn ended(status: Option<&str>) -> bool {
         status,
         Some("completed" | "busy" | "failed" | "no-answer" | "canceled")
     )
+}
+
+/// An optional platform field (a caller's number), at most 256 characters as in the native
+/// protocol; absent is empty.
+pub fn bounded(value: Option<&str>, field: &str) -> Result<String, ApiError> {
+    match value {
+        Some(v) if v.len() > 256 => Err(ApiError::invalid_argument(
+            field,
+            "must be at most 256 characters",
+        )),
+        v => Ok(v.unwrap_or("").to_string()),
+    }
 }
 
 /// Checks that a required platform field is present and bounded, naming it otherwise.

@@ -96,7 +96,7 @@ pub fn jambonz_verify(
     let (Some(t), false) = (timestamp, signatures.is_empty()) else {
         return Err(JambonzError::Malformed);
     };
-    if (now - t).abs() > JAMBONZ_TOLERANCE_SECONDS {
+    if now.abs_diff(t) > JAMBONZ_TOLERANCE_SECONDS.unsigned_abs() {
         return Err(JambonzError::Stale(JAMBONZ_TOLERANCE_SECONDS));
     }
     let expected = jambonz_sign(secret, t, body);

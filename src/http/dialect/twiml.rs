@@ -3,7 +3,9 @@
 //! conference's participant events, `…/after` the `<Dial action>` once the call has left,
 //! `…/recording` a recording's status callback.
 
-use super::{answer, apply, callback, conferencecall_id, forbidden, required, Route};
+use super::{
+    answer, apply, bounded, callback, conferencecall_id, event_ids, forbidden, required, Route,
+};
 use crate::domain::dialect::{Dialect, TwilioConnection};
 use crate::engine::{EventKind, PlatformEvent};
 use crate::http::error::ApiError;
@@ -31,9 +33,9 @@ impl Request {
         required(self.get("CallSid"), "CallSid")
     }
 
-    fn event(&self, leaf: &str, kind: EventKind) -> PlatformEvent {
+    fn event(&self, id: String, kind: EventKind) -> PlatformEvent {
         PlatformEvent {
-            id: format!("twilio:{}:{}", self.route.conference, leaf),
+            id,
             kind,
             scope: Some(self.route.customer),
         }
@@ -74,7 +76,7 @@ fn check(
         return Err(forbidden("no twilio signature header"));
     };
     let url = super::called_url(state, req);
-    if super::signature::twilio_valid(&twilio.auth_token, &url, params, signature) {
+    if super::signature::twilio_valid(twilio.webhook_key(), &url, params, signature) {
         Ok(())
     } else {
         Err(forbidden("twilio signature does not verify"))
@@ -128,12 +130,13 @@ pub async fn voice(
     let kind = EventKind::CallJoining {
         call_id: call_id.clone(),
         conference_id: r.route.conference,
-        from: r.get("From").unwrap_or("").to_string(),
-        to: r.get("To").unwrap_or("").to_string(),
+        from: bounded(r.get("From"), "From")?,
+        to: bounded(r.get("To"), "To")?,
         variables: vars,
         dialect: Dialect::Twilio,
     };
-    let event = r.event(&format!("{call_id}:joining"), kind);
+    let ids = event_ids(&state, "twilio", r.route, &call_id).await?;
+    let event = r.event(ids.joining(), kind);
     let route = r.route;
     answer(&state, event, |a| render(&state, route, a), hang_up).await
 }
@@ -156,13 +159,14 @@ pub async fn status(
                 conference_id: r.route.conference,
                 platform_conference: required(r.get("ConferenceSid"), "ConferenceSid")?.to_string(),
             };
-            r.event(&format!("{call_id}:joined"), kind)
+            let ids = event_ids(&state, "twilio", r.route, &call_id).await?;
+            r.event(ids.joined(), kind)
         }
-        "participant-leave" => left(&r)?,
+        "participant-leave" => left(&state, &r).await?,
         // A call status callback (the number's "call status changes" URL pointed here): a
         // call that ended before it reached the conference (the caller hung up during the
         // `pre_actions`) leaves; for a call that did, it is the same `call_left` again.
-        "" if super::ended(r.get("CallStatus")) => left(&r)?,
+        "" if super::ended(r.get("CallStatus")) => left(&state, &r).await?,
         other => {
             tracing::debug!(event = other, "twiml status event ignored");
             return Ok(xml(twiml::empty()));
@@ -174,14 +178,15 @@ pub async fn status(
 
 /// The call's `call_left`, shared by the leave status event and `…/after` (whichever comes
 /// first applies it; the other replays its answer).
-fn left(r: &Request) -> Result<PlatformEvent, ApiError> {
+async fn left(state: &AppState, r: &Request) -> Result<PlatformEvent, ApiError> {
     let call_id = r.call_sid()?.to_string();
     let kind = EventKind::CallLeft {
         call_id: call_id.clone(),
         conference_id: r.route.conference,
         reason: r.get("DialCallStatus").unwrap_or("").to_string(),
     };
-    Ok(r.event(&format!("{call_id}:left"), kind))
+    let ids = event_ids(state, "twilio", r.route, &call_id).await?;
+    Ok(r.event(ids.left(), kind))
 }
 
 /// `POST …/after`: the `<Dial action>`, requested when the call has left the conference
@@ -194,7 +199,13 @@ pub async fn after(
 ) -> Result<HttpResponse, ApiError> {
     let r = verified(&req, &state, path.into_inner(), payload).await?;
     let route = r.route;
-    answer(&state, left(&r)?, |a| render(&state, route, a), hang_up).await
+    answer(
+        &state,
+        left(&state, &r).await?,
+        |a| render(&state, route, a),
+        hang_up,
+    )
+    .await
 }
 
 /// `POST …/recording?recording_id=…`: a recording's status callback. `completed`, `absent`
@@ -222,13 +233,16 @@ pub async fn recording(
     let duration_ms = r
         .get("RecordingDuration")
         .and_then(|d| d.parse::<i64>().ok())
-        .map(|s| s.max(0) * 1000);
+        .map(|s| s.max(0).saturating_mul(1000));
     let kind = EventKind::RecordingFinished {
         recording_id: crate::domain::RecordingId(recording_id),
         media_url: r.get("RecordingUrl").unwrap_or("").to_string(),
         duration_ms,
     };
-    let leaf = format!("recording:{recording_id}:{status}");
-    apply(&state, r.event(&leaf, kind)).await?;
+    let id = format!(
+        "twilio:{}:recording:{recording_id}:{status}",
+        r.route.customer
+    );
+    apply(&state, r.event(id, kind)).await?;
     Ok(xml(twiml::empty()))
 }

@@ -100,6 +100,20 @@ impl CallStore for PgTx<'_> {
         )
     }
 
+    fn left_count_in(
+        &self,
+        reference_id: &str,
+        conference_id: ConferenceId,
+    ) -> Result<usize, StoreError> {
+        let n = self.optional_row(
+            "SELECT COUNT(*) FROM conferencecalls WHERE reference_id = $1 \
+             AND conference_id = $2 AND status = 'leaved'",
+            &[&reference_id, &conference_id.to_string()],
+            |row| row.get::<i64>(0),
+        )?;
+        Ok(n.and_then(|n| usize::try_from(n).ok()).unwrap_or(0))
+    }
+
     /// The counts kept on the conference's row, so a long history costs nothing.
     fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError> {
         let counts = self.optional_row(

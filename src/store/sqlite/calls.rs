@@ -96,6 +96,23 @@ impl CallStore for SqliteTx<'_> {
         )
     }
 
+    fn left_count_in(
+        &self,
+        reference_id: &str,
+        conference_id: ConferenceId,
+    ) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM conferencecalls WHERE reference_id = ? \
+                 AND conference_id = ? AND status = 'leaved'",
+            )?
+            .query_row(params![reference_id, conference_id.to_string()], |r| {
+                r.get(0)
+            })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// How many calls of a conference have not left, and how many of those are joined: the
     /// counts kept on its row, so a conference with a long history costs no more.
     fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError> {
