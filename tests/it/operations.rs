@@ -410,3 +410,31 @@ async fn slow_and_oversized_clients_do_not_stop_others_being_served() {
     drop(idle);
     drop(trickle);
 }
+
+/// The served document is committed as `openapi.json` so clients can be generated (and
+/// reviewed) without running confab. Regenerate it with
+/// `CONFAB_WRITE_OPENAPI=1 cargo test --test it openapi_json_is_committed`.
+#[tokio::test]
+async fn openapi_json_is_committed_as_served() {
+    let s = TestServer::start().await;
+    let served: Value = s
+        .client
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    let pretty = format!("{}\n", serde_json::to_string_pretty(&served).unwrap());
+    if std::env::var_os("CONFAB_WRITE_OPENAPI").is_some() {
+        std::fs::write(&path, &pretty).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == pretty,
+        "openapi.json differs from the served /openapi.json; regenerate it with \
+         CONFAB_WRITE_OPENAPI=1 cargo test --test it openapi_json_is_committed"
+    );
+}
