@@ -3,9 +3,9 @@
 //! and leave events, `…/after` its `actionHook` once the call has left. Answers are
 //! `application/json` arrays of verbs (jambonz ignores any other content type).
 
-use super::{answer, apply, bounded, callback, event_ids, forbidden, required, Route};
+use super::{answer, apply, bounded, callback, forbidden, required, CallEvents, Route};
 use crate::domain::dialect::Dialect;
-use crate::engine::{EventKind, PlatformEvent};
+use crate::engine::PlatformEvent;
 use crate::http::error::ApiError;
 use crate::http::input::{parse_json, read_body};
 use crate::http::AppState;
@@ -30,12 +30,9 @@ impl Request {
         required(self.get("call_sid"), "call_sid")
     }
 
-    fn event(&self, id: String, kind: EventKind) -> PlatformEvent {
-        PlatformEvent {
-            id,
-            kind,
-            scope: Some(self.route.customer),
-        }
+    /// The call this request is about, and the events it makes.
+    async fn call(&self, state: &AppState) -> Result<CallEvents, ApiError> {
+        CallEvents::of(state, Dialect::Jambonz, self.route, self.call_sid()?).await
     }
 }
 
@@ -106,22 +103,13 @@ pub async fn call(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let r = verified(&req, &state, path.into_inner(), payload).await?;
-    let call_id = r.call_sid()?.to_string();
     let vars = super::platform_variables(
         r.body
             .iter()
             .filter_map(|(k, v)| super::scalar(v).map(|t| (k.as_str(), t))),
     );
-    let kind = EventKind::CallJoining {
-        call_id: call_id.clone(),
-        conference_id: r.route.conference,
-        from: bounded(r.get("from"), "from")?,
-        to: bounded(r.get("to"), "to")?,
-        variables: vars,
-        dialect: Dialect::Jambonz,
-    };
-    let ids = event_ids(&state, "jambonz", r.route, &call_id).await?;
-    let event = r.event(ids.joining(), kind);
+    let (from, to) = (bounded(r.get("from"), "from")?, bounded(r.get("to"), "to")?);
+    let event = r.call(&state).await?.joining(from, to, vars);
     answer(&state, event, |a| render(&state, &r, a), hang_up).await
 }
 
@@ -136,14 +124,8 @@ pub async fn status(
     let r = verified(&req, &state, path.into_inner(), payload).await?;
     let event = match r.get("event").unwrap_or("") {
         "join" => {
-            let call_id = r.call_sid()?.to_string();
-            let kind = EventKind::CallJoined {
-                call_id: call_id.clone(),
-                conference_id: r.route.conference,
-                platform_conference: r.get("conference_sid").unwrap_or("").to_string(),
-            };
-            let ids = event_ids(&state, "jambonz", r.route, &call_id).await?;
-            r.event(ids.joined(), kind)
+            let conference = r.get("conference_sid").unwrap_or("").to_string();
+            r.call(&state).await?.joined(conference)
         }
         "leave" => left(&state, &r).await?,
         // The application's call status webhook pointed here: a call that ended before it
@@ -160,14 +142,7 @@ pub async fn status(
 
 /// The call's `call_left`, shared by the leave event and `…/after`.
 async fn left(state: &AppState, r: &Request) -> Result<PlatformEvent, ApiError> {
-    let call_id = r.call_sid()?.to_string();
-    let kind = EventKind::CallLeft {
-        call_id: call_id.clone(),
-        conference_id: r.route.conference,
-        reason: String::new(),
-    };
-    let ids = event_ids(state, "jambonz", r.route, &call_id).await?;
-    Ok(r.event(ids.left(), kind))
+    Ok(r.call(state).await?.left(String::new()))
 }
 
 /// `POST …/after`: the conference verb's `actionHook` (or the redirect of a kick): the call

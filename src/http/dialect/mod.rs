@@ -11,8 +11,9 @@ use super::error::ApiError;
 use super::AppState;
 use crate::actions::interpreter::Variables;
 use crate::domain::dialect::Connections;
+use crate::domain::dialect::Dialect;
 use crate::domain::{ConferenceId, CustomerId};
-use crate::engine::{EngineError, PlatformEvent, Refusal};
+use crate::engine::{EngineError, EventKind, PlatformEvent, Refusal};
 use crate::render::EventAnswer;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
@@ -109,56 +110,91 @@ pub fn scalar(value: &Value) -> Option<String> {
     }
 }
 
-/// The ids of one platform call's events in one conference. The platforms send no event ids,
-/// so confab makes them from what it knows: the customer, the conference, the call, and which
-/// membership of the call in the conference the event is about (a call may leave and come
-/// back). A platform's retry of a request maps to the same id and gets the same answer; a
-/// leave status event and the request to `…/after` are one `call_left`, whichever comes first.
-pub struct EventIds {
-    prefix: String,
+/// One platform call in the conference a dialect URL names, and the platform events it
+/// makes. The platforms send no event ids, so confab makes them from what it knows: the
+/// customer, the conference, the call, and which membership of the call in the conference the
+/// event is about (a call may leave and come back). A platform's retry of a request maps to
+/// the same id and gets the same answer; a leave status event and the request to `…/after`
+/// are one `call_left`, whichever comes first.
+pub struct CallEvents {
+    dialect: Dialect,
+    route: Route,
+    call_id: String,
     /// Memberships of the call in the conference that have ended.
     left: usize,
     /// The newest membership, or `none`.
     latest: String,
 }
 
-impl EventIds {
-    /// A new membership's `call_joining`: numbered by the memberships that ended before it,
-    /// which stays the same until it ends.
-    pub fn joining(&self) -> String {
-        format!("{}:joining:{}", self.prefix, self.left)
+impl CallEvents {
+    /// Reads where the call stands in the conference (one store read).
+    pub async fn of(
+        state: &AppState,
+        dialect: Dialect,
+        route: Route,
+        call_id: &str,
+    ) -> Result<CallEvents, ApiError> {
+        let m = state
+            .engine
+            .membership(route.customer, route.conference, call_id.to_string())
+            .await?;
+        Ok(CallEvents {
+            dialect,
+            route,
+            call_id: call_id.to_string(),
+            left: m.left,
+            latest: m
+                .latest
+                .map(|c| c.id.to_string())
+                .unwrap_or_else(|| "none".into()),
+        })
     }
 
-    pub fn joined(&self) -> String {
-        format!("{}:{}:joined", self.prefix, self.latest)
+    fn event(&self, step: String, kind: EventKind) -> PlatformEvent {
+        PlatformEvent {
+            id: format!(
+                "{}:{}:{}:{}:{step}",
+                self.dialect.as_str(),
+                self.route.customer,
+                self.route.conference,
+                self.call_id
+            ),
+            kind,
+            scope: Some(self.route.customer),
+        }
     }
 
-    pub fn left(&self) -> String {
-        format!("{}:{}:left", self.prefix, self.latest)
+    /// A new membership's `call_joining`, numbered by the memberships that ended before it
+    /// (which stays the same until it ends, so a retry gets the same id).
+    pub fn joining(&self, from: String, to: String, variables: Variables) -> PlatformEvent {
+        let kind = EventKind::CallJoining {
+            call_id: self.call_id.clone(),
+            conference_id: self.route.conference,
+            from,
+            to,
+            variables,
+            dialect: self.dialect,
+        };
+        self.event(format!("joining:{}", self.left), kind)
     }
-}
 
-pub async fn event_ids(
-    state: &AppState,
-    dialect: &str,
-    route: Route,
-    call_id: &str,
-) -> Result<EventIds, ApiError> {
-    let m = state
-        .engine
-        .membership(route.customer, route.conference, call_id.to_string())
-        .await?;
-    Ok(EventIds {
-        prefix: format!(
-            "{dialect}:{}:{}:{call_id}",
-            route.customer, route.conference
-        ),
-        left: m.left,
-        latest: m
-            .latest
-            .map(|c| c.id.to_string())
-            .unwrap_or_else(|| "none".into()),
-    })
+    pub fn joined(&self, platform_conference: String) -> PlatformEvent {
+        let kind = EventKind::CallJoined {
+            call_id: self.call_id.clone(),
+            conference_id: self.route.conference,
+            platform_conference,
+        };
+        self.event(format!("{}:joined", self.latest), kind)
+    }
+
+    pub fn left(&self, reason: String) -> PlatformEvent {
+        let kind = EventKind::CallLeft {
+            call_id: self.call_id.clone(),
+            conference_id: self.route.conference,
+            reason,
+        };
+        self.event(format!("{}:left", self.latest), kind)
+    }
 }
 
 /// What an event came to: its answer, or a refusal the dialect answers in its own words

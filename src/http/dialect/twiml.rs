@@ -4,7 +4,7 @@
 //! `…/recording` a recording's status callback.
 
 use super::{
-    answer, apply, bounded, callback, conferencecall_id, event_ids, forbidden, required, Route,
+    answer, apply, bounded, callback, conferencecall_id, forbidden, required, CallEvents, Route,
 };
 use crate::domain::dialect::{Dialect, TwilioConnection};
 use crate::engine::{EventKind, PlatformEvent};
@@ -33,12 +33,9 @@ impl Request {
         required(self.get("CallSid"), "CallSid")
     }
 
-    fn event(&self, id: String, kind: EventKind) -> PlatformEvent {
-        PlatformEvent {
-            id,
-            kind,
-            scope: Some(self.route.customer),
-        }
+    /// The call this request is about, and the events it makes.
+    async fn call(&self, state: &AppState) -> Result<CallEvents, ApiError> {
+        CallEvents::of(state, Dialect::Twilio, self.route, self.call_sid()?).await
     }
 }
 
@@ -125,18 +122,9 @@ pub async fn voice(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let r = verified(&req, &state, path.into_inner(), payload).await?;
-    let call_id = r.call_sid()?.to_string();
     let vars = super::platform_variables(r.params.iter().map(|(k, v)| (k.as_str(), v.clone())));
-    let kind = EventKind::CallJoining {
-        call_id: call_id.clone(),
-        conference_id: r.route.conference,
-        from: bounded(r.get("From"), "From")?,
-        to: bounded(r.get("To"), "To")?,
-        variables: vars,
-        dialect: Dialect::Twilio,
-    };
-    let ids = event_ids(&state, "twilio", r.route, &call_id).await?;
-    let event = r.event(ids.joining(), kind);
+    let (from, to) = (bounded(r.get("From"), "From")?, bounded(r.get("To"), "To")?);
+    let event = r.call(&state).await?.joining(from, to, vars);
     let route = r.route;
     answer(&state, event, |a| render(&state, route, a), hang_up).await
 }
@@ -153,14 +141,8 @@ pub async fn status(
     let r = verified(&req, &state, path.into_inner(), payload).await?;
     let event = match r.get("StatusCallbackEvent").unwrap_or("") {
         "participant-join" => {
-            let call_id = r.call_sid()?.to_string();
-            let kind = EventKind::CallJoined {
-                call_id: call_id.clone(),
-                conference_id: r.route.conference,
-                platform_conference: required(r.get("ConferenceSid"), "ConferenceSid")?.to_string(),
-            };
-            let ids = event_ids(&state, "twilio", r.route, &call_id).await?;
-            r.event(ids.joined(), kind)
+            let conference = required(r.get("ConferenceSid"), "ConferenceSid")?.to_string();
+            r.call(&state).await?.joined(conference)
         }
         "participant-leave" => left(&state, &r).await?,
         // A call status callback (the number's "call status changes" URL pointed here): a
@@ -179,14 +161,8 @@ pub async fn status(
 /// The call's `call_left`, shared by the leave status event and `…/after` (whichever comes
 /// first applies it; the other replays its answer).
 async fn left(state: &AppState, r: &Request) -> Result<PlatformEvent, ApiError> {
-    let call_id = r.call_sid()?.to_string();
-    let kind = EventKind::CallLeft {
-        call_id: call_id.clone(),
-        conference_id: r.route.conference,
-        reason: r.get("DialCallStatus").unwrap_or("").to_string(),
-    };
-    let ids = event_ids(state, "twilio", r.route, &call_id).await?;
-    Ok(r.event(ids.left(), kind))
+    let reason = r.get("DialCallStatus").unwrap_or("").to_string();
+    Ok(r.call(state).await?.left(reason))
 }
 
 /// `POST …/after`: the `<Dial action>`, requested when the call has left the conference
@@ -243,6 +219,11 @@ pub async fn recording(
         "twilio:{}:recording:{recording_id}:{status}",
         r.route.customer
     );
-    apply(&state, r.event(id, kind)).await?;
+    let event = PlatformEvent {
+        id,
+        kind,
+        scope: Some(r.route.customer),
+    };
+    apply(&state, event).await?;
     Ok(xml(twiml::empty()))
 }
