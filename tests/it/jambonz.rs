@@ -93,13 +93,7 @@ async fn a_jambonz_call_joins_is_kicked_and_hears_the_post_actions() {
 
     // A kick redirects the call to …/after through live call control.
     let (status, _) = d
-        .server
-        .call(
-            "DELETE",
-            &format!("/v1.0/conferencecalls/{cc}"),
-            Some(&d.customer.key),
-            None,
-        )
+        .api("DELETE", &format!("/v1.0/conferencecalls/{cc}"), None)
         .await;
     assert_eq!(status, 200);
     let got = d
@@ -132,20 +126,10 @@ async fn a_jambonz_call_joins_is_kicked_and_hears_the_post_actions() {
         .await;
     assert_eq!(status, 200);
     let (_, call) = d
-        .server
-        .call(
-            "GET",
-            &format!("/v1.0/conferencecalls/{cc}"),
-            Some(&d.customer.key),
-            None,
-        )
+        .api("GET", &format!("/v1.0/conferencecalls/{cc}"), None)
         .await;
     assert_eq!(call["status"], "leaved");
-    let hooks = d.hooks.wait_for_total(5, Duration::from_secs(5)).await;
-    let types: Vec<String> = hooks
-        .iter()
-        .map(|h| h.json()["type"].as_str().unwrap_or("").to_string())
-        .collect();
+    let types = d.webhook_types(5).await;
     assert_eq!(
         types,
         [
@@ -163,11 +147,9 @@ async fn every_action_renders_as_a_verb_jambonz_accepts() {
     let d = Dialect::jambonz(|_| {}).await;
     // With the AWS speech vendor, gender and language pick a Polly voice.
     let (status, _) = d
-        .server
-        .call(
+        .api(
             "PUT",
             "/v1.0/customer",
-            Some(&d.customer.key),
             Some(json!({"jambonz": {"tts_vendor": "aws"}})),
         )
         .await;
@@ -180,11 +162,9 @@ async fn every_action_renders_as_a_verb_jambonz_accepts() {
         {"type": "sleep", "option": {"duration": 1500}},
     ]);
     let (status, _) = d
-        .server
-        .call(
+        .api(
             "PUT",
             &format!("/v1.0/conferences/{}", d.conf),
-            Some(&d.customer.key),
             Some(json!({"pre_actions": actions, "post_actions": [{"type": "hangup"}]})),
         )
         .await;
@@ -255,13 +235,7 @@ async fn signatures_and_refusals() {
     let (status, _) = d.jambonz_post_signed("call", &raw, Some(&good)).await;
     assert_eq!(status, 200);
     // A closed conference: hang up, no conference verb.
-    d.server
-        .call(
-            "DELETE",
-            &format!("/v1.0/conferences/{}", d.conf),
-            Some(&d.customer.key),
-            None,
-        )
+    d.api("DELETE", &format!("/v1.0/conferences/{}", d.conf), None)
         .await;
     let mut second = call_body();
     second["call_sid"] = json!("another-call");
@@ -286,19 +260,13 @@ async fn a_caller_hanging_up_before_the_conference_leaves_by_the_call_status_hoo
     update["call_status"] = json!("in-progress");
     let (code, _) = d.jambonz_post("status", &update).await;
     assert_eq!(code, 200);
-    let (_, calls) = d
-        .server
-        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
-        .await;
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
     assert_eq!(calls["result"][0]["status"], "joining");
     update["call_status"] = json!("completed");
     valid_payload("call-status", &update).await;
     let (code, _) = d.jambonz_post("status", &update).await;
     assert_eq!(code, 200);
-    let (_, calls) = d
-        .server
-        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
-        .await;
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
     assert_eq!(calls["result"][0]["status"], "leaved");
 }
 
@@ -310,13 +278,7 @@ async fn a_recording_no_platform_runs_ends_when_stopped() {
         .await;
     let path = |op: &str| format!("/v1.0/conferences/{}/{op}", d.conf);
     let (status, conf) = d
-        .server
-        .call(
-            "POST",
-            &path("recording_start"),
-            Some(&d.customer.key),
-            Some(json!({})),
-        )
+        .api("POST", &path("recording_start"), Some(json!({})))
         .await;
     assert_eq!(status, 200, "{conf}");
     let rec = conf["recording_id"]
@@ -324,25 +286,11 @@ async fn a_recording_no_platform_runs_ends_when_stopped() {
         .expect("recording")
         .to_string();
     let (status, _) = d
-        .server
-        .call(
-            "POST",
-            &path("recording_stop"),
-            Some(&d.customer.key),
-            Some(json!({})),
-        )
+        .api("POST", &path("recording_stop"), Some(json!({})))
         .await;
     assert_eq!(status, 200);
     // jambonz cannot record a conference: nothing will report it finished, so it ends now.
-    let (_, r) = d
-        .server
-        .call(
-            "GET",
-            &format!("/v1.0/recordings/{rec}"),
-            Some(&d.customer.key),
-            None,
-        )
-        .await;
+    let (_, r) = d.api("GET", &format!("/v1.0/recordings/{rec}"), None).await;
     assert_eq!(r["status"], "ended");
     assert_eq!(d.api.arrivals().len(), 0, "nothing was sent to jambonz");
 }

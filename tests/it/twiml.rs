@@ -42,10 +42,7 @@ async fn a_twilio_call_joins_is_kicked_and_hears_the_post_actions() {
     let d = Dialect::twilio(|_| {}).await;
     let (status, twiml) = d.twilio_post("voice", &voice_params()).await;
     assert_eq!(status, 200, "{twiml}");
-    let (_, calls) = d
-        .server
-        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
-        .await;
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
     let cc = calls["result"][0]["id"].as_str().expect("call").to_string();
     assert_eq!(calls["result"][0]["reference_id"], CALL);
     assert_eq!(calls["result"][0]["status"], "joining");
@@ -72,13 +69,7 @@ async fn a_twilio_call_joins_is_kicked_and_hears_the_post_actions() {
 
     // A kick removes the participant through Twilio's REST API, with Basic auth.
     let (status, kicked) = d
-        .server
-        .call(
-            "DELETE",
-            &format!("/v1.0/conferencecalls/{cc}"),
-            Some(&d.customer.key),
-            None,
-        )
+        .api("DELETE", &format!("/v1.0/conferencecalls/{cc}"), None)
         .await;
     assert_eq!((status, kicked["status"].as_str()), (200, Some("leaving")));
     let got = d
@@ -113,22 +104,12 @@ async fn a_twilio_call_joins_is_kicked_and_hears_the_post_actions() {
         .await;
     assert_eq!(status, 200);
     let (_, call) = d
-        .server
-        .call(
-            "GET",
-            &format!("/v1.0/conferencecalls/{cc}"),
-            Some(&d.customer.key),
-            None,
-        )
+        .api("GET", &format!("/v1.0/conferencecalls/{cc}"), None)
         .await;
     assert_eq!(call["status"], "leaved");
 
     // The customer hears of it exactly as with the native protocol.
-    let hooks = d.hooks.wait_for_total(5, Duration::from_secs(5)).await;
-    let types: Vec<String> = hooks
-        .iter()
-        .map(|h| h.json()["type"].as_str().unwrap_or("").to_string())
-        .collect();
+    let types = d.webhook_types(5).await;
     assert_eq!(
         types,
         [
@@ -184,13 +165,7 @@ async fn signatures_are_checked_against_the_public_url() {
 async fn a_refused_call_hangs_up_and_never_dials() {
     let d = Dialect::twilio(|_| {}).await;
     let (status, _) = d
-        .server
-        .call(
-            "DELETE",
-            &format!("/v1.0/conferences/{}", d.conf),
-            Some(&d.customer.key),
-            None,
-        )
+        .api("DELETE", &format!("/v1.0/conferences/{}", d.conf), None)
         .await;
     assert_eq!(status, 200);
     let (status, twiml) = d.twilio_post("voice", &voice_params()).await;
@@ -238,11 +213,9 @@ async fn recordings_run_on_a_joined_call_and_end_by_the_status_callback() {
     d.twilio_post("status", &participant("participant-join", "1"))
         .await;
     let (status, conf) = d
-        .server
-        .call(
+        .api(
             "POST",
             &format!("/v1.0/conferences/{}/recording_start", d.conf),
-            Some(&d.customer.key),
             Some(json!({})),
         )
         .await;
@@ -268,14 +241,12 @@ async fn recordings_run_on_a_joined_call_and_end_by_the_status_callback() {
         form.contains(&("RecordingStatusCallback".into(), callback)),
         "{form:?}"
     );
-    d.server
-        .call(
-            "POST",
-            &format!("/v1.0/conferences/{}/recording_stop", d.conf),
-            Some(&d.customer.key),
-            Some(json!({})),
-        )
-        .await;
+    d.api(
+        "POST",
+        &format!("/v1.0/conferences/{}/recording_stop", d.conf),
+        Some(json!({})),
+    )
+    .await;
     let stop = d
         .api
         .wait_for_total(2, Duration::from_secs(5))
@@ -303,15 +274,7 @@ async fn recordings_run_on_a_joined_call_and_end_by_the_status_callback() {
         .twilio_post(&format!("recording?recording_id={rec}"), &done)
         .await;
     assert_eq!(status, 200);
-    let (_, r) = d
-        .server
-        .call(
-            "GET",
-            &format!("/v1.0/recordings/{rec}"),
-            Some(&d.customer.key),
-            None,
-        )
-        .await;
+    let (_, r) = d.api("GET", &format!("/v1.0/recordings/{rec}"), None).await;
     assert_eq!(r["status"], "ended");
     assert_eq!(
         r["media_url"],
@@ -322,10 +285,7 @@ async fn recordings_run_on_a_joined_call_and_end_by_the_status_callback() {
 #[tokio::test]
 async fn the_connection_is_stored_with_its_secret_masked() {
     let d = Dialect::twilio(|_| {}).await;
-    let (_, me) = d
-        .server
-        .call("GET", "/v1.0/customer", Some(&d.customer.key), None)
-        .await;
+    let (_, me) = d.api("GET", "/v1.0/customer", None).await;
     assert_eq!(me["twilio"]["account_sid"], TWILIO_ACCOUNT);
     assert_eq!(me["twilio"]["auth_token"], "****9012");
     assert_eq!(me["twilio"]["signature_header"], "X-Twilio-Signature");
@@ -333,11 +293,9 @@ async fn the_connection_is_stored_with_its_secret_masked() {
     assert!(!me.to_string().contains(TWILIO_TOKEN));
     // Sending back what was read keeps the secret; a bad field is named.
     let (status, _) = d
-        .server
-        .call(
+        .api(
             "PUT",
             "/v1.0/customer",
-            Some(&d.customer.key),
             Some(json!({"twilio": {"account_sid": TWILIO_ACCOUNT, "auth_token": null}})),
         )
         .await;
@@ -345,11 +303,9 @@ async fn the_connection_is_stored_with_its_secret_masked() {
     let (status, _) = d.twilio_post("voice", &voice_params()).await;
     assert_eq!(status, 200, "the stored token still signs");
     let (status, err) = d
-        .server
-        .call(
+        .api(
             "PUT",
             "/v1.0/customer",
-            Some(&d.customer.key),
             Some(json!({"twilio": {"api_url": "not a url"}})),
         )
         .await;
@@ -362,13 +318,7 @@ async fn the_connection_is_stored_with_its_secret_masked() {
         "{err}"
     );
     // Removing the connection closes the door.
-    d.server
-        .call(
-            "PUT",
-            "/v1.0/customer",
-            Some(&d.customer.key),
-            Some(json!({"twilio": null})),
-        )
+    d.api("PUT", "/v1.0/customer", Some(json!({"twilio": null})))
         .await;
     let (status, _) = d.twilio_post("voice", &voice_params()).await;
     assert_eq!(status, 403);
@@ -388,17 +338,11 @@ async fn a_caller_hanging_up_before_the_conference_leaves_by_the_call_status_cal
     // An update of a call still up changes nothing.
     let (code, _) = d.twilio_post("status", &status("in-progress")).await;
     assert_eq!(code, 200);
-    let (_, calls) = d
-        .server
-        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
-        .await;
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
     assert_eq!(calls["result"][0]["status"], "joining");
     let (code, _) = d.twilio_post("status", &status("completed")).await;
     assert_eq!(code, 200);
-    let (_, calls) = d
-        .server
-        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
-        .await;
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
     assert_eq!(calls["result"][0]["status"], "leaved");
     // The Dial action that may still come is the same call_left, answered again.
     let (code, twiml) = d.twilio_post("after", &status("completed")).await;
@@ -412,18 +356,9 @@ async fn a_call_that_comes_back_is_a_new_membership_and_a_joining_call_is_redire
     d.twilio_post("voice", &voice_params()).await;
     // Kicked while still hearing the pre_actions: Twilio has not said which conference it is
     // in, so the call is redirected to …/after.
-    let (_, calls) = d
-        .server
-        .call("GET", "/v1.0/conferencecalls", Some(&d.customer.key), None)
-        .await;
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
     let first = calls["result"][0]["id"].as_str().expect("call").to_string();
-    d.server
-        .call(
-            "DELETE",
-            &format!("/v1.0/conferencecalls/{first}"),
-            Some(&d.customer.key),
-            None,
-        )
+    d.api("DELETE", &format!("/v1.0/conferencecalls/{first}"), None)
         .await;
     let got = d
         .api
@@ -454,11 +389,9 @@ async fn a_call_that_comes_back_is_a_new_membership_and_a_joining_call_is_redire
     d.twilio_post("status", &participant("participant-join", "3"))
         .await;
     let (_, calls) = d
-        .server
-        .call(
+        .api(
             "GET",
             &format!("/v1.0/conferencecalls?conference_id={}", d.conf),
-            Some(&d.customer.key),
             None,
         )
         .await;

@@ -86,6 +86,25 @@ impl Dialect {
         }
     }
 
+    /// A JSON API request as this customer: status and body.
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.server
+            .call(method, path, Some(&self.customer.key), body)
+            .await
+    }
+
+    /// The types of the customer's first `n` webhooks, once they have arrived.
+    pub async fn webhook_types(&self, n: usize) -> Vec<String> {
+        let hooks = self
+            .hooks
+            .wait_for_total(n, std::time::Duration::from_secs(5))
+            .await;
+        hooks
+            .iter()
+            .map(|h| h.json()["type"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
     /// The path of one of the conference's dialect routes.
     pub fn path(&self, leaf: &str) -> String {
         format!(
