@@ -7,6 +7,7 @@ pub mod flows;
 pub mod interpreter;
 mod model;
 mod parse;
+pub mod schema;
 
 pub use compile::{compile, FlowLookup, NoFlows, Program, Step};
 pub use model::{

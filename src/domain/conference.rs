@@ -4,12 +4,13 @@
 use super::dialect::Dialect;
 use super::ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::actions::RecordingFormat;
-use crate::domain::timestamp::{api_or_not_set, Timestamp};
+use crate::domain::timestamp::{api_or_not_set, ApiTime, Timestamp};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum ConferenceType {
     Conference,
     Connect,
@@ -41,7 +42,8 @@ impl ConferenceType {
 }
 
 /// Conference status; it only ever moves forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum ConferenceStatus {
     Starting,
     Progressing,
@@ -75,77 +77,7 @@ impl ConferenceStatus {
     }
 }
 
-/// Which public API created a conference; the XML API's conferences follow extra rules (§6.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    Json,
-    Xml,
-}
-
-impl Origin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Json => "json",
-            Origin::Xml => "xml",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "json" => Some(Origin::Json),
-            "xml" => Some(Origin::Xml),
-            _ => None,
-        }
-    }
-}
-
-/// Attributes only the XML API reads and writes.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct XmlAttributes {
-    pub app_sid: String,
-    pub user_data: String,
-    pub on_status: String,
-    /// The XML status last reported to `on_status` (empty before the first).
-    pub reported_status: String,
-}
-
-/// The XML API's view of a conference's life (§6.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum XmlStatus {
-    /// Nobody has joined or is joining.
-    Initiated,
-    /// A call is joining; none has joined yet.
-    Ringing,
-    /// A call has joined.
-    Running,
-    /// Terminating, terminated or deleted.
-    Completed,
-}
-
-impl XmlStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            XmlStatus::Initiated => "initiated",
-            XmlStatus::Ringing => "ringing",
-            XmlStatus::Running => "running",
-            XmlStatus::Completed => "completed",
-        }
-    }
-
-    /// Derives the status from the shared core: the conference, and whether any of its calls
-    /// is still joining (`calls_joining`, from the counts kept on the conference).
-    pub fn of(conf: &Conference, calls_joining: bool) -> XmlStatus {
-        if !conf.status.is_open() || conf.tm_delete.is_some() {
-            XmlStatus::Completed
-        } else if conf.tm_begin.is_some() {
-            XmlStatus::Running
-        } else if calls_joining {
-            XmlStatus::Ringing
-        } else {
-            XmlStatus::Initiated
-        }
-    }
-}
+pub use super::origin::{Origin, XmlAttributes, XmlStatus};
 
 /// Longest accepted `timeout`, one week (§3.1).
 pub const MAX_TIMEOUT_SECONDS: i64 = 604_800;
@@ -249,25 +181,41 @@ pub struct ConferenceView {
     pub recording_ids: Vec<RecordingId>,
 }
 
-/// The JSON shape of §3.1, fields in the seed's order.
-#[derive(Serialize)]
+/// A conference (§3.1), fields in the seed's order.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Conference)]
 pub struct ConferenceJson<'a> {
     id: ConferenceId,
     customer_id: CustomerId,
     #[serde(rename = "type")]
+    #[schema(value_type = ConferenceType)]
     kind: &'static str,
+    #[schema(value_type = ConferenceStatus)]
     status: &'static str,
     name: &'a str,
     detail: &'a str,
+    /// The customer's own data, stored and returned as given.
+    #[schema(value_type = Object)]
     data: &'a StoredJson,
+    /// Seconds after the create or update that set it until the conference ends; 0 = none.
+    #[schema(minimum = 0, maximum = 604800)]
     timeout: i64,
+    #[schema(value_type = Vec<crate::actions::schema::Action>)]
     pre_actions: &'a StoredJson,
+    #[schema(value_type = Vec<crate::actions::schema::Action>)]
     post_actions: &'a StoredJson,
+    /// The calls now joined, in join order.
     conferencecall_ids: &'a [ConferencecallId],
+    /// The recording in progress; the nil UUID when none.
     recording_id: RecordingId,
+    /// Every recording, oldest first.
     recording_ids: &'a [RecordingId],
+    #[schema(value_type = ApiTime)]
     tm_create: String,
+    #[schema(value_type = ApiTime)]
     tm_update: String,
+    /// Set by DELETE; `9999-01-01 00:00:00.000000` until then.
+    #[schema(value_type = ApiTime)]
     tm_delete: String,
 }
 
@@ -309,7 +257,8 @@ impl ConferenceView {
 }
 
 /// Conferencecall status (§3.2); forward only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum CallStatus {
     Joining,
     Joined,
@@ -356,16 +305,24 @@ pub struct Conferencecall {
     pub platform_conference: String,
 }
 
-#[derive(Serialize)]
+/// One call's stay in one conference (§3.2).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Conferencecall)]
 pub struct ConferencecallJson<'a> {
     id: ConferencecallId,
     customer_id: CustomerId,
     conference_id: ConferenceId,
+    #[schema(value_type = String, pattern = "^call$")]
     reference_type: &'static str,
+    /// The platform's call id.
     reference_id: &'a str,
+    #[schema(value_type = CallStatus)]
     status: &'static str,
+    #[schema(value_type = ApiTime)]
     tm_create: String,
+    #[schema(value_type = ApiTime)]
     tm_update: String,
+    #[schema(value_type = ApiTime)]
     tm_delete: String,
 }
 
@@ -390,7 +347,8 @@ impl Conferencecall {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum RecordingStatus {
     Recording,
     Stopping,
@@ -434,18 +392,30 @@ pub struct Recording {
     pub platform_call: String,
 }
 
-#[derive(Serialize)]
+/// A recording of a conference (§3.3).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Recording)]
 pub struct RecordingJson<'a> {
     id: RecordingId,
     customer_id: CustomerId,
+    #[schema(value_type = String, pattern = "^conference$")]
     reference_type: &'static str,
+    /// The conference recorded.
     reference_id: ConferenceId,
+    #[schema(value_type = RecordingStatus)]
     status: &'static str,
+    #[schema(value_type = RecordingFormat)]
     format: &'static str,
+    /// The longest it may run, in seconds.
+    #[schema(minimum = 0, maximum = 86400)]
     duration: i64,
+    /// Where the platform put the media; empty until it has finished.
     media_url: &'a str,
+    #[schema(value_type = ApiTime)]
     tm_start: String,
+    #[schema(value_type = ApiTime)]
     tm_end: String,
+    #[schema(value_type = ApiTime)]
     tm_create: String,
 }
 

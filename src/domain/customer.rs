@@ -1,8 +1,8 @@
 //! Customers (tenants), their API keys and webhook settings.
 
-use super::dialect::Connections;
+use super::dialect::{Connections, JambonzConnectionView, TwilioConnectionView};
 use super::ids::CustomerId;
-use crate::domain::timestamp::Timestamp;
+use crate::domain::timestamp::{ApiTime, Timestamp};
 use base64::Engine as _;
 use rand::RngCore;
 use serde::Serialize;
@@ -41,21 +41,70 @@ pub struct Customer {
 pub const ROTATION_GRACE_SECONDS: i64 = 24 * 3600;
 
 /// The customer as its own API and the admin API show it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Customer)]
 pub struct CustomerJson<'a> {
     id: CustomerId,
     name: &'a str,
+    /// The API key: only in the answer that created the customer, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
     api_key: Option<&'a str>,
+    /// Where notifications go; `""` = none.
     webhook_uri: &'a str,
+    #[schema(value_type = WebhookMethod)]
     webhook_method: &'a str,
+    /// `whsec_` + base64: the Standard Webhooks signing secret.
+    #[schema(pattern = "^whsec_")]
     webhook_secret: &'a str,
+    /// The notification types wanted; empty = all.
+    #[schema(value_type = Vec<NotificationType>)]
     webhook_events: &'a [String],
-    /// The platform connections with their secrets masked (never shown in full).
+    /// The Twilio connection, secrets masked; `null` when none.
+    #[schema(value_type = Option<TwilioConnectionView>, required = true)]
     twilio: serde_json::Value,
+    /// The jambonz connection, secrets masked; `null` when none.
+    #[schema(value_type = Option<JambonzConnectionView>, required = true)]
     jambonz: serde_json::Value,
+    #[schema(value_type = ApiTime)]
     tm_create: String,
+    #[schema(value_type = ApiTime)]
     tm_update: String,
+}
+
+/// How notifications are sent.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum WebhookMethod {
+    #[schema(rename = "POST")]
+    Post,
+    #[schema(rename = "PUT")]
+    Put,
+}
+
+/// A notification type (§7.2); `EVENT_TYPES` holds the same names.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum NotificationType {
+    ConferenceCreated,
+    ConferenceUpdated,
+    ConferenceDeleted,
+    ConferencecallJoining,
+    ConferencecallJoined,
+    ConferencecallLeaving,
+    ConferencecallLeaved,
+    RecordingStarted,
+    RecordingFinished,
+}
+
+/// Where a notification's delivery stands.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
 }
 
 impl Customer {

@@ -103,6 +103,99 @@ pub struct Connections {
     pub jambonz: Option<JambonzConnection>,
 }
 
+/// Sets or changes a Twilio (or SignalWire, Telnyx TeXML) connection; absent fields keep
+/// their stored value. `auth_token` is required again when `api_url` or `account_sid` changes.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TwilioConnectionChange {
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    account_sid: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    auth_token: Option<String>,
+    /// The REST API's base, https (http only with `--webhook-allow-private`), without
+    /// `/2010-04-01`.
+    #[schema(format = "uri", max_length = 512, default = "https://api.twilio.com")]
+    api_url: Option<String>,
+    /// The header the platform signs requests in.
+    #[schema(pattern = "^[A-Za-z0-9-]{1,64}$", default = "X-Twilio-Signature")]
+    signature_header: Option<String>,
+    /// SignalWire signs with its signing key instead of the auth token.
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    signing_key: Option<String>,
+}
+
+/// Sets or changes a jambonz connection; every field is required the first time, absent
+/// fields keep their stored value. `api_key` is required again when `api_url` or
+/// `account_sid` changes.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct JambonzConnectionChange {
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    account_sid: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    api_key: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    webhook_secret: Option<String>,
+    /// The API's base, https (http only with `--webhook-allow-private`), without `/v1`.
+    #[schema(format = "uri", max_length = 512)]
+    api_url: Option<String>,
+    /// `aws` picks a Polly voice by gender and language; `default` leaves the voice to the
+    /// jambonz application.
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        default = "default"
+    )]
+    tts_vendor: Option<String>,
+}
+
+/// A Twilio connection as the API shows it; secrets masked to their last four characters.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TwilioConnectionView {
+    account_sid: String,
+    auth_token: String,
+    api_url: String,
+    signature_header: String,
+    signing_key: Option<String>,
+}
+
+/// A jambonz connection as the API shows it; secrets masked to their last four characters.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct JambonzConnectionView {
+    account_sid: String,
+    api_key: String,
+    webhook_secret: String,
+    api_url: String,
+    tts_vendor: String,
+}
+
 /// A bad connection setting: the field (e.g. `twilio.api_url`) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SettingError {

@@ -7,6 +7,7 @@ pub mod customer;
 pub mod deadline;
 pub mod dialect;
 pub mod ids;
+pub mod origin;
 pub mod query;
 pub mod timestamp;
 

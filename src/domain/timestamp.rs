@@ -6,6 +6,16 @@ use std::sync::atomic::{AtomicI64, Ordering};
 /// The JSON API prints an unset timestamp as this sentinel (seed format).
 pub const NOT_SET: &str = "9999-01-01 00:00:00.000000";
 
+/// A timestamp as the JSON API prints it, for the OpenAPI document: UTC with microseconds,
+/// `9999-01-01 00:00:00.000000` when not set.
+#[derive(utoipa::ToSchema)]
+#[schema(
+    value_type = String,
+    example = "2022-02-03 06:08:56.672025",
+    pattern = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$"
+)]
+pub struct ApiTime(pub String);
+
 /// Microseconds since the Unix epoch, UTC. Stored as an INTEGER in SQLite so ordering and
 /// arithmetic are exact and cheap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

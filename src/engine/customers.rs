@@ -17,7 +17,7 @@ impl Engine {
     ) -> Result<(Customer, String), EngineError> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(invalid("name", "is required"));
+            return Err(invalid("name", "must not be empty or blank"));
         }
         check_text("name", name, MAX_NAME_CHARS)?;
         notifications::check_webhook_uri(webhook_uri)?;

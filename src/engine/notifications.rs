@@ -30,21 +30,30 @@ pub struct CustomerPatch {
 }
 
 /// One notification as the delivery log shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
+    /// `msg_...`: the `webhook-id` it is sent with.
     pub id: String,
+    /// A notification type, or `xml_status` for an XML conference's `onStatus`.
     pub event_type: String,
+    #[schema(value_type = crate::domain::customer::DeliveryStatus)]
     pub status: &'static str,
     pub url: String,
     pub method: String,
     pub attempts: i64,
+    /// The HTTP status of the last attempt; `null` before one answered.
+    #[schema(required = true)]
     pub last_status: Option<i64>,
     pub last_error: String,
+    #[schema(value_type = crate::domain::timestamp::ApiTime)]
     pub next_attempt_at: String,
     /// The body as sent, verbatim when it is JSON (it is not parsed into a tree: a conference
     /// notification carries the whole conference); `null` for other bodies (onStatus XML).
+    #[schema(value_type = Option<Object>, required = true)]
     pub payload: Option<Box<RawValue>>,
+    #[schema(value_type = crate::domain::timestamp::ApiTime)]
     pub tm_create: String,
+    #[schema(value_type = crate::domain::timestamp::ApiTime)]
     pub tm_update: String,
 }
 

@@ -2,15 +2,18 @@
 
 use super::auth::Tenant;
 use super::error::ApiError;
+use super::error::ErrorBody;
 use super::input::{
     decode_page_token, encode_page_token, json_body, optional_uuid, page_size, parse_json, path_id,
     read_body,
 };
 use super::AppState;
+use crate::actions::schema::Action;
 use crate::actions::RecordingFormat;
 use crate::domain::conference::{
     CallStatus, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall, Recording,
 };
+use crate::domain::conference::{ConferenceJson, ConferencecallJson, RecordingJson};
 use crate::domain::query::{CallFilter, ConferenceFilter, Page};
 use crate::engine::{ConferenceDraft, ConferencePatch, PageLease};
 use actix_web::body::{BodySize, MessageBody};
@@ -19,18 +22,65 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use utoipa::{IntoParams, ToSchema};
 
-/// Create and update bodies. Unknown fields are ignored, so a client may send back a whole
+/// A new conference. Unknown fields are ignored, so a client may send back a whole
 /// conference it read; known fields must have the right type.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(as = NewConference)]
 struct ConferenceBody {
     #[serde(rename = "type")]
+    #[schema(value_type = Option<ConferenceType>, default = "conference")]
     kind: Option<String>,
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     name: Option<String>,
+    #[schema(
+        max_length = 4096,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     detail: Option<String>,
+    /// Stored and returned as given; at most 64 KiB serialized.
+    #[schema(value_type = Option<Object>)]
     data: Option<Map<String, Value>>,
+    /// Seconds until the conference ends; 0 = none.
+    #[schema(minimum = 0, maximum = 604800)]
     timeout: Option<i64>,
+    #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
     pre_actions: Option<Vec<Value>>,
+    #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
+    post_actions: Option<Vec<Value>>,
+}
+
+/// A change to a conference: absent fields stay as they are. `type` cannot be changed; a body
+/// that has it is refused.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ConferenceChange)]
+struct ConferenceChange {
+    #[serde(rename = "type")]
+    #[schema(ignore)]
+    kind: Option<serde::de::IgnoredAny>,
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
+    name: Option<String>,
+    #[schema(
+        max_length = 4096,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
+    detail: Option<String>,
+    /// Replaces the stored data; at most 64 KiB serialized.
+    #[schema(value_type = Option<Object>)]
+    data: Option<Map<String, Value>>,
+    /// Seconds from this change until the conference ends; 0 = none.
+    #[schema(minimum = 0, maximum = 604800)]
+    timeout: Option<i64>,
+    #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
+    pre_actions: Option<Vec<Value>>,
+    #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
     post_actions: Option<Vec<Value>>,
 }
 
@@ -111,11 +161,32 @@ impl MessageBody for SlicedBody {
     }
 }
 
+/// Pages of the lists. `next_page_token` is `""` on the last page; a page may hold fewer than
+/// `page_size` items when more would pass the byte budget (`--page-bytes`), and holds at
+/// least one.
+macro_rules! page_schema {
+    ($name:ident, $item:ty) => {
+        #[derive(ToSchema)]
+        #[allow(dead_code)]
+        pub struct $name {
+            result: Vec<$item>,
+            #[schema(pattern = "^(|[0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")]
+            next_page_token: String,
+        }
+    };
+}
+page_schema!(ConferencePage, ConferenceJson<'static>);
+page_schema!(ConferencecallPage, ConferencecallJson<'static>);
+page_schema!(RecordingPage, RecordingJson<'static>);
+
 fn parse_type(raw: &str) -> Result<ConferenceType, ApiError> {
     ConferenceType::parse(raw)
         .ok_or_else(|| ApiError::invalid_argument("type", "must be \"conference\" or \"connect\""))
 }
 
+#[utoipa::path(post, path = "/v1.0/conferences", operation_id = "create_conference", tag = "conferences",
+    request_body = ConferenceBody,
+    responses((status = 200, description = "The conference, `progressing`", body = ConferenceJson)))]
 pub async fn create(
     req: HttpRequest,
     tenant: Tenant,
@@ -137,6 +208,9 @@ pub async fn create(
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
+#[utoipa::path(get, path = "/v1.0/conferences/{id}", operation_id = "get_conference", tag = "conferences",
+    params(("id" = Uuid, Path, description = "The conference id")),
+    responses((status = 200, description = "The conference (also when deleted)", body = ConferenceJson)))]
 pub async fn get(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -147,16 +221,27 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConferenceQuery {
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
+    /// `next_page_token` of the page before.
+    #[param(value_type = Option<String>, pattern = "^(|[0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")]
     page_token: Option<String>,
+    #[param(value_type = Option<ConferenceStatus>, inline)]
     status: Option<String>,
     #[serde(rename = "type")]
+    #[param(value_type = Option<ConferenceType>, inline)]
     kind: Option<String>,
+    /// `true` lists deleted conferences too.
+    #[param(value_type = Option<bool>)]
     deleted: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1.0/conferences", operation_id = "list_conferences", tag = "conferences",
+    params(ConferenceQuery),
+    responses((status = 200, description = "One page, newest first", body = ConferencePage)))]
 pub async fn list(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -196,6 +281,10 @@ pub async fn list(
     list_answer(&page, lease, ConferenceView::json)
 }
 
+#[utoipa::path(put, path = "/v1.0/conferences/{id}", operation_id = "update_conference", tag = "conferences",
+    params(("id" = Uuid, Path, description = "The conference id")),
+    request_body = ConferenceChange,
+    responses((status = 200, description = "The conference as changed", body = ConferenceJson)))]
 pub async fn update(
     req: HttpRequest,
     tenant: Tenant,
@@ -204,7 +293,7 @@ pub async fn update(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
-    let body: ConferenceBody = json_body(&req, payload).await?;
+    let body: ConferenceChange = json_body(&req, payload).await?;
     if body.kind.is_some() {
         return Err(ApiError::invalid_argument(
             "type",
@@ -223,6 +312,9 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
+#[utoipa::path(delete, path = "/v1.0/conferences/{id}", operation_id = "delete_conference", tag = "conferences",
+    params(("id" = Uuid, Path, description = "The conference id")),
+    responses((status = 200, description = "The conference, `terminating` (calls are kicked) or `terminated`, `tm_delete` set; a repeat changes nothing", body = ConferenceJson)))]
 pub async fn delete(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -233,14 +325,24 @@ pub async fn delete(
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallQuery {
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
+    /// `next_page_token` of the page before.
+    #[param(value_type = Option<String>, pattern = "^(|[0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")]
     page_token: Option<String>,
+    /// Only this conference's calls.
+    #[param(value_type = Option<Uuid>)]
     conference_id: Option<String>,
+    #[param(value_type = Option<CallStatus>, inline)]
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1.0/conferencecalls", operation_id = "list_conferencecalls", tag = "conferencecalls",
+    params(CallQuery),
+    responses((status = 200, description = "One page, newest first", body = ConferencecallPage)))]
 pub async fn list_calls(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -264,6 +366,9 @@ pub async fn list_calls(
     list_answer(&page, lease, Conferencecall::json)
 }
 
+#[utoipa::path(get, path = "/v1.0/conferencecalls/{id}", operation_id = "get_conferencecall", tag = "conferencecalls",
+    params(("id" = Uuid, Path, description = "The conferencecall id")),
+    responses((status = 200, description = "The conferencecall", body = ConferencecallJson)))]
 pub async fn get_call(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -274,6 +379,9 @@ pub async fn get_call(
     Ok(HttpResponse::Ok().json(call.json()))
 }
 
+#[utoipa::path(get, path = "/v1.0/recordings/{id}", operation_id = "get_recording", tag = "recordings",
+    params(("id" = Uuid, Path, description = "The recording id")),
+    responses((status = 200, description = "The recording", body = RecordingJson)))]
 pub async fn get_recording(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -284,6 +392,9 @@ pub async fn get_recording(
     Ok(HttpResponse::Ok().json(rec.json()))
 }
 
+#[utoipa::path(delete, path = "/v1.0/conferencecalls/{id}", operation_id = "kick_conferencecall", tag = "conferencecalls",
+    params(("id" = Uuid, Path, description = "The conferencecall id")),
+    responses((status = 200, description = "The conferencecall, `leaving` (the platform is told to kick it); one already leaving or gone is answered unchanged", body = ConferencecallJson)))]
 pub async fn kick_call(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -294,12 +405,23 @@ pub async fn kick_call(
     Ok(HttpResponse::Ok().json(call.json()))
 }
 
-#[derive(Deserialize, Default)]
+/// How to record; the body may be empty (the defaults).
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(as = NewRecording)]
 struct RecordingBody {
+    #[schema(value_type = Option<RecordingFormat>, default = "wav")]
     format: Option<String>,
+    /// The longest the recording may run, in seconds; 0 = no limit.
+    #[schema(minimum = 0, maximum = 86400)]
     duration: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/v1.0/conferences/{id}/recording_start", operation_id = "start_recording", tag = "conferences",
+    params(("id" = Uuid, Path, description = "The conference id")),
+    request_body(content = Option<RecordingBody>, description = "Optional; an empty body records as wav with no limit"),
+    responses(
+        (status = 200, description = "The conference with its `recording_id`", body = ConferenceJson),
+        (status = 409, description = "`STATE_INVALID`: the conference is not `progressing` or already records", body = ErrorBody)))]
 pub async fn recording_start(
     req: HttpRequest,
     tenant: Tenant,
@@ -309,11 +431,11 @@ pub async fn recording_start(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
     let body = read_body(&req, payload).await?;
-    // The body is optional: an empty one means the defaults.
+    // The body is optional: an empty one, or `null`, means the defaults.
     let body: RecordingBody = if body.iter().all(u8::is_ascii_whitespace) {
         RecordingBody::default()
     } else {
-        parse_json(&body)?
+        parse_json::<Option<RecordingBody>>(&body)?.unwrap_or_default()
     };
     let format = body
         .format
@@ -330,6 +452,11 @@ pub async fn recording_start(
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
+#[utoipa::path(post, path = "/v1.0/conferences/{id}/recording_stop", operation_id = "stop_recording", tag = "conferences",
+    params(("id" = Uuid, Path, description = "The conference id")),
+    responses(
+        (status = 200, description = "The conference, `recording_id` nil at once; the recording stays `stopping` until the platform reports it finished", body = ConferenceJson),
+        (status = 409, description = "`STATE_INVALID`: no recording in progress", body = ErrorBody)))]
 pub async fn recording_stop(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -340,13 +467,22 @@ pub async fn recording_stop(
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecordingQuery {
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
+    /// `next_page_token` of the page before.
+    #[param(value_type = Option<String>, pattern = "^(|[0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")]
     page_token: Option<String>,
+    /// Only this conference's recordings.
+    #[param(value_type = Option<Uuid>)]
     conference_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1.0/recordings", operation_id = "list_recordings", tag = "recordings",
+    params(RecordingQuery),
+    responses((status = 200, description = "One page, newest first", body = RecordingPage)))]
 pub async fn list_recordings(
     tenant: Tenant,
     state: web::Data<AppState>,

@@ -4,18 +4,36 @@ use super::auth::{require_admin, Tenant};
 use super::error::ApiError;
 use super::input::{json_body, page_size};
 use super::AppState;
+use crate::domain::customer::{CustomerJson, DeliveryStatus, NotificationType, WebhookMethod};
 use crate::domain::dialect::Fields;
+use crate::domain::dialect::{JambonzConnectionChange, TwilioConnectionChange};
 use crate::engine::CustomerPatch;
+use crate::engine::Delivery;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize)]
+/// A new customer.
+#[derive(Deserialize, ToSchema)]
 struct NewCustomer {
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
+    /// Where notifications go: an http(s) URL, or empty for none.
     #[serde(default)]
+    #[schema(
+        format = "uri",
+        pattern = "^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?)$"
+    )]
     webhook_uri: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1.0/customers", operation_id = "create_customer", tag = "customers",
+    request_body = NewCustomer, security(("bearer" = [])),
+    responses((status = 200, description = "The customer with its API key, shown this once", body = CustomerJson)))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -30,6 +48,8 @@ pub async fn create(
     Ok(HttpResponse::Ok().json(customer.json(Some(&key))))
 }
 
+#[utoipa::path(get, path = "/v1.0/customer", operation_id = "get_customer", tag = "customers",
+    responses((status = 200, description = "The calling customer; connection secrets masked", body = CustomerJson)))]
 pub async fn get_self(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -43,15 +63,33 @@ pub async fn get_self(
 
 /// `PUT /v1.0/customer`: any of `name`, `webhook_uri`, `webhook_method`, `webhook_events`,
 /// `twilio`, `jambonz` (an object sets or changes a connection, `null` removes it).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CustomerChange)]
 struct CustomerBody {
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     name: Option<String>,
+    /// Where notifications go: an http(s) URL, or `""` for none.
+    #[schema(
+        format = "uri",
+        pattern = "^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?)$"
+    )]
     webhook_uri: Option<String>,
+    #[schema(value_type = Option<WebhookMethod>, inline)]
     webhook_method: Option<String>,
+    /// The notification types wanted; empty = all.
+    #[schema(value_type = Option<Vec<NotificationType>>)]
     webhook_events: Option<Vec<String>>,
+    /// Sets or changes the Twilio connection; `null` removes it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<TwilioConnectionChange>, nullable)]
     twilio: Option<Option<Fields>>,
+    /// Sets or changes the jambonz connection; `null` removes it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<JambonzConnectionChange>, nullable)]
     jambonz: Option<Option<Fields>>,
 }
 
@@ -64,6 +102,9 @@ where
     Option::<Fields>::deserialize(d).map(Some)
 }
 
+#[utoipa::path(put, path = "/v1.0/customer", operation_id = "update_customer", tag = "customers",
+    request_body = CustomerBody,
+    responses((status = 200, description = "The customer as changed", body = CustomerJson)))]
 pub async fn update_self(
     req: HttpRequest,
     tenant: Tenant,
@@ -83,6 +124,8 @@ pub async fn update_self(
     Ok(HttpResponse::Ok().json(c.json(None)))
 }
 
+#[utoipa::path(post, path = "/v1.0/customer/webhook_secret", operation_id = "rotate_webhook_secret", tag = "customers",
+    responses((status = 200, description = "The customer with its new secret; the old one keeps signing beside it for 24 h", body = CustomerJson)))]
 pub async fn rotate_secret(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -91,13 +134,30 @@ pub async fn rotate_secret(
     Ok(HttpResponse::Ok().json(c.json(None)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
+    #[param(value_type = Option<DeliveryStatus>, inline)]
     status: Option<String>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
+    /// `next_page_token` of the page before.
+    #[param(value_type = Option<String>, pattern = "^(|[1-9][0-9]{0,17})$")]
     page_token: Option<String>,
 }
 
+/// One page of the delivery log, newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DeliveryPage {
+    result: Vec<Delivery>,
+    #[schema(pattern = "^(|[1-9][0-9]{0,17})$")]
+    next_page_token: String,
+}
+
+#[utoipa::path(get, path = "/v1.0/webhook_deliveries", operation_id = "list_webhook_deliveries", tag = "customers",
+    params(DeliveryQuery),
+    responses((status = 200, description = "One page of the notification delivery log, newest first", body = DeliveryPage)))]
 pub async fn list_deliveries(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -128,6 +188,9 @@ pub async fn list_deliveries(
     super::conferences::page_answer(&page.items, token, page.bytes, lease)
 }
 
+#[utoipa::path(post, path = "/v1.0/webhook_deliveries/{id}/retry", operation_id = "retry_webhook_delivery", tag = "customers",
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9_]{1,64}$", description = "The delivery id (`msg_...`)")),
+    responses((status = 200, description = "The delivery, `pending` again", body = Delivery)))]
 pub async fn retry_delivery(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -135,7 +198,11 @@ pub async fn retry_delivery(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(ApiError::invalid_id(&id));
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "INVALID_ID",
+            format!("path id {id:?} is not a delivery id (msg_...)"),
+        ));
     }
     let d = state.engine.retry_delivery(tenant.0, id).await?;
     Ok(HttpResponse::Ok().json(d))

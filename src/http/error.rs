@@ -3,11 +3,36 @@
 use crate::engine::{EngineError, Refusal};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Seconds a client is asked to wait when the store cannot write.
 const RETRY_AFTER_UNAVAILABLE: u64 = 5;
+
+/// The error envelope every error answer of the JSON API has.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ErrorResponse)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// The HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// A stable code: `INVALID_ARGUMENT`, `INVALID_JSON_BODY`, `INVALID_ID`, `INVALID_ACTION`,
+    /// `AUTHENTICATION_REQUIRED`, `CONFERENCE_NOT_FOUND`, `CONFERENCECALL_NOT_FOUND`,
+    /// `RECORDING_NOT_FOUND`, `CONFERENCE_CLOSED`, `CONFERENCE_FULL`, `CALL_BUSY`,
+    /// `STATE_INVALID`, `PAYLOAD_TOO_LARGE`, `RATE_LIMITED`, `STORE_UNAVAILABLE`, ...
+    pub reason: &'static str,
+    /// For people: names the field at fault.
+    pub message: &'a str,
+    /// Quote it when reporting a problem; a platform event's refusal carries the event id.
+    pub request_id: &'a str,
+}
 
 /// An error answer: `{"error":{"status","reason","message","request_id"}}`.
 #[derive(Debug, Clone)]
@@ -113,13 +138,15 @@ impl ApiError {
         self
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        json!({"error": {
-            "status": self.status.as_u16(),
-            "reason": self.reason,
-            "message": self.message,
-            "request_id": self.request_id,
-        }})
+    pub fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            error: ErrorDetail {
+                status: self.status.as_u16(),
+                reason: self.reason,
+                message: &self.message,
+                request_id: &self.request_id,
+            },
+        }
     }
 }
 

@@ -130,6 +130,23 @@ fn deserialize<'de, T: serde::Deserialize<'de>>(
     })
 }
 
+/// Reads an already parsed JSON value into `T`; a wrong type names the field under `prefix`
+/// (`data.call_id: invalid type: ...`).
+pub fn parse_value<T: DeserializeOwned>(
+    prefix: &str,
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." || path == "?" {
+            ApiError::invalid_json(format!("{prefix}: {inner}"))
+        } else {
+            ApiError::invalid_json(format!("{prefix}.{path}: {inner}"))
+        }
+    })
+}
+
 pub async fn json_body<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
@@ -172,11 +189,13 @@ pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
+/// A page token of the lists: `""` (no more pages), or the position after the last item,
+/// `{tm_create in µs}_{id}`. Any token of this form is a valid position, so a client (or a
+/// contract tester) never holds a token the server refuses; the document's pattern says so.
 pub fn encode_page_token(c: Option<Cursor>) -> String {
     match c {
         None => String::new(),
-        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{}:{}", c.tm_create, c.id)),
+        Some(c) => format!("{}_{}", c.tm_create, c.id),
     }
 }
 
@@ -186,15 +205,34 @@ pub fn decode_page_token(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> 
         Some(r) => r,
     };
     let bad = || ApiError::invalid_argument("page_token", "is not a token this API issued");
+    let (tm, id) = match raw.split_once('_') {
+        Some(parts) => parts,
+        None => return decode_legacy_page_token(raw).map(Some).ok_or_else(bad),
+    };
+    let tm_create = tm
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0 && tm.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(bad)?;
+    let id = Uuid::parse_str(id)
+        .ok()
+        .filter(|_| id.len() == 36)
+        .ok_or_else(bad)?;
+    Ok(Some(Cursor { tm_create, id }))
+}
+
+/// Tokens issued before version 0.2 (base64 of `{tm}:{id}`), so a client paging through a
+/// list while the server is upgraded does not fail.
+fn decode_legacy_page_token(raw: &str) -> Option<Cursor> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(raw)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (tm, id) = text.split_once(':').ok_or_else(bad)?;
-    Ok(Some(Cursor {
-        tm_create: tm.parse().map_err(|_| bad())?,
-        id: Uuid::parse_str(id).map_err(|_| bad())?,
-    }))
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (tm, id) = text.split_once(':')?;
+    Some(Cursor {
+        tm_create: tm.parse().ok()?,
+        id: Uuid::parse_str(id).ok()?,
+    })
 }
 
 #[cfg(test)]

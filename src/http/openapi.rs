@@ -1,378 +1,216 @@
-//! `GET /openapi.json`: the JSON API described from the operation table below. A test checks
-//! the table against the routes the server actually registers, both ways.
+//! `GET /openapi.json`: the JSON API's OpenAPI document, derived by utoipa from the handlers'
+//! `#[utoipa::path]` attributes and the types that parse requests and render answers, plus
+//! what every route shares (its error answers, authentication, links between operations).
 
+use super::error::ErrorBody;
 use actix_web::HttpResponse;
-use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, Response, ResponseBuilder};
+use utoipa::OpenApi;
 
-enum Auth {
-    Customer,
-    Admin,
-    Platform,
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "confab JSON API",
+        description = "Conferences, their calls and recordings, customer settings, and the platform event endpoint. Every error answer is the `ErrorResponse` envelope; a method a route does not take answers 405 with `Allow`. The XML API (`/v1/account/{account_sid}/conf`) and the platform dialects' webhooks (TwiML, jambonz) speak the platforms' formats and are described in the README."
+    ),
+    paths(
+        super::platform::receive,
+        super::conferences::list,
+        super::conferences::create,
+        super::conferences::get,
+        super::conferences::update,
+        super::conferences::delete,
+        super::conferences::recording_start,
+        super::conferences::recording_stop,
+        super::conferences::list_calls,
+        super::conferences::get_call,
+        super::conferences::kick_call,
+        super::conferences::list_recordings,
+        super::conferences::get_recording,
+        super::flows::list,
+        super::customers::get_self,
+        super::customers::update_self,
+        super::customers::rotate_secret,
+        super::customers::list_deliveries,
+        super::customers::retry_delivery,
+        super::customers::create,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Shared),
+    security(("bearer" = []), ("token" = [])),
+)]
+struct ApiDoc;
+
+/// What every operation shares, added to the derived document.
+struct Shared;
+
+impl utoipa::Modify for Shared {
+    fn modify(&self, doc: &mut Document) {
+        security_schemes(doc);
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, op) in operations(item) {
+                error_answers(path, method, op);
+            }
+        }
+        links(doc);
+    }
 }
 
-struct Op {
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    auth: Auth,
-    query: &'static [(&'static str, &'static str)],
-    request: Option<&'static str>,
-    response: Response,
+fn security_schemes(doc: &mut Document) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    let header = |name: &str, description: &str| {
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            name,
+            description,
+        )))
+    };
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    components.add_security_scheme(
+        "token",
+        SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+            "token",
+            "The API key as a query parameter, where a header cannot be set",
+        ))),
+    );
+    components.add_security_scheme(
+        "platformSignature",
+        header(
+            "webhook-signature",
+            "Standard Webhooks: `v1,` + base64(HMAC-SHA256(key, `{webhook-id}.{webhook-timestamp}.{body}`)), key = base64-decode of the platform secret after `whsec_`",
+        ),
+    );
+    components.add_security_scheme(
+        "platformSignatureId",
+        header("webhook-id", "The message id the signature covers"),
+    );
+    components.add_security_scheme(
+        "platformSignatureTimestamp",
+        header(
+            "webhook-timestamp",
+            "Unix seconds; more than 5 minutes off is refused",
+        ),
+    );
 }
 
-enum Response {
-    One(&'static str),
-    Page(&'static str),
-    Other(&'static str),
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    [
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.map(|op| (m, op)))
 }
 
-const OPS: &[Op] = &[
-    Op {
-        method: "post",
-        path: "/platform/events",
-        summary: "A telephony platform reports a call event; the answer says what the call must do",
-        auth: Auth::Platform,
-        query: &[],
-        request: Some("PlatformEvent"),
-        response: Response::One("EventAnswer"),
-    },
-    Op {
-        method: "get",
-        path: "/conferences",
-        summary: "List conferences, newest first",
-        auth: Auth::Customer,
-        query: &[
-            ("page_size", PAGE_SIZE_DOC),
-            ("page_token", "opaque"),
-            ("status", "starting|progressing|terminating|terminated"),
-            ("type", "conference|connect"),
-            ("deleted", "true to include deleted conferences"),
-        ],
-        request: None,
-        response: Response::Page("Conference"),
-    },
-    Op {
-        method: "post",
-        path: "/conferences",
-        summary: "Create a conference",
-        auth: Auth::Customer,
-        query: &[],
-        request: Some("ConferenceInput"),
-        response: Response::One("Conference"),
-    },
-    Op {
-        method: "get",
-        path: "/conferences/{id}",
-        summary: "Get a conference",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::One("Conference"),
-    },
-    Op {
-        method: "put",
-        path: "/conferences/{id}",
-        summary: "Change a conference; absent fields stay as they are",
-        auth: Auth::Customer,
-        query: &[],
-        request: Some("ConferenceInput"),
-        response: Response::One("Conference"),
-    },
-    Op {
-        method: "delete",
-        path: "/conferences/{id}",
-        summary: "Delete (soft) and terminate a conference",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::One("Conference"),
-    },
-    Op {
-        method: "post",
-        path: "/conferences/{id}/recording_start",
-        summary: "Start recording a conference",
-        auth: Auth::Customer,
-        query: &[],
-        request: Some("RecordingInput"),
-        response: Response::One("Conference"),
-    },
-    Op {
-        method: "post",
-        path: "/conferences/{id}/recording_stop",
-        summary: "Stop the active recording",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::One("Conference"),
-    },
-    Op {
-        method: "get",
-        path: "/conferencecalls",
-        summary: "List conferencecalls, newest first",
-        auth: Auth::Customer,
-        query: &[
-            ("page_size", PAGE_SIZE_DOC),
-            ("page_token", "opaque"),
-            ("conference_id", "only this conference's calls"),
-            ("status", "joining|joined|leaving|leaved"),
-        ],
-        request: None,
-        response: Response::Page("Conferencecall"),
-    },
-    Op {
-        method: "get",
-        path: "/conferencecalls/{id}",
-        summary: "Get a conferencecall",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::One("Conferencecall"),
-    },
-    Op {
-        method: "delete",
-        path: "/conferencecalls/{id}",
-        summary: "Kick a call out of its conference",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::One("Conferencecall"),
-    },
-    Op {
-        method: "get",
-        path: "/recordings",
-        summary: "List recordings, newest first",
-        auth: Auth::Customer,
-        query: &[
-            ("page_size", PAGE_SIZE_DOC),
-            ("page_token", "opaque"),
-            ("conference_id", "only this conference's recordings"),
-        ],
-        request: None,
-        response: Response::Page("Recording"),
-    },
-    Op {
-        method: "get",
-        path: "/recordings/{id}",
-        summary: "Get a recording",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::One("Recording"),
-    },
-    Op {
-        method: "get",
-        path: "/flows",
-        summary: "The flows loaded from the flows directory",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::Other("FlowList"),
-    },
-    Op {
-        method: "get",
-        path: "/customer",
-        summary: "The calling customer",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::One("Customer"),
-    },
-    Op {
-        method: "put",
-        path: "/customer",
-        summary: "Change the calling customer's name and webhook settings",
-        auth: Auth::Customer,
-        query: &[],
-        request: Some("CustomerInput"),
-        response: Response::One("Customer"),
-    },
-    Op {
-        method: "post",
-        path: "/customer/webhook_secret",
-        summary: "Rotate the webhook secret (the old one keeps signing for 24 h)",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::One("Customer"),
-    },
-    Op {
-        method: "get",
-        path: "/webhook_deliveries",
-        summary: "The notification delivery log, newest first",
-        auth: Auth::Customer,
-        query: &[
-            ("status", "pending|delivered|failed"),
-            ("page_size", PAGE_SIZE_DOC),
-            ("page_token", "opaque"),
-        ],
-        request: None,
-        response: Response::Page("Delivery"),
-    },
-    Op {
-        method: "post",
-        path: "/webhook_deliveries/{id}/retry",
-        summary: "Send a failed notification again",
-        auth: Auth::Customer,
-        query: &[],
-        request: None,
-        response: Response::One("Delivery"),
-    },
-    Op {
-        method: "post",
-        path: "/customers",
-        summary: "Create a customer (admin token)",
-        auth: Auth::Admin,
-        query: &[],
-        request: Some("NewCustomer"),
-        response: Response::One("CustomerWithKey"),
-    },
-];
+fn error(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("ErrorResponse"))),
+        )
+        .build()
+}
+
+/// The error answers an operation can give, each in the envelope, added where they apply so
+/// that a generated client knows every status it may see.
+fn error_answers(path: &str, method: &str, op: &mut Operation) {
+    let mut add = |status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| error(description).into());
+    };
+    add(
+        "400",
+        "`INVALID_ID` (a path id that is not a UUID), `INVALID_JSON_BODY` (malformed JSON or a field of the wrong type, named), `INVALID_ARGUMENT` (a value out of range, named), `INVALID_ACTION` (an action list breaking a rule the schema cannot say: `next_id` and jump targets must name an action of the same list, ids must be unique, `flow` must name a loaded flow)",
+    );
+    add(
+        "401",
+        if path.ends_with("/platform/events") {
+            "`AUTHENTICATION_REQUIRED`: the signature is missing, wrong or too old"
+        } else {
+            "`AUTHENTICATION_REQUIRED`: no valid key"
+        },
+    );
+    if path.contains('{') || path.ends_with("/platform/events") || path.ends_with("/customers") {
+        add(
+            "404",
+            "Not found, or another customer's (`CONFERENCE_NOT_FOUND`, `CONFERENCECALL_NOT_FOUND`, `RECORDING_NOT_FOUND`, `DELIVERY_NOT_FOUND`; `NOT_FOUND` for the admin route without an admin token)",
+        );
+    }
+    if method == "post" || method == "put" {
+        add("413", "`PAYLOAD_TOO_LARGE`: the body is over 1 MiB");
+    }
+    add(
+        "429",
+        "`RATE_LIMITED`: too many requests; wait `Retry-After` seconds",
+    );
+    add(
+        "503",
+        "`STORE_UNAVAILABLE`: the store cannot write now (e.g. disk full); retry after `Retry-After` seconds",
+    );
+}
+
+/// Links from a created conference to what can be done with it, so generated clients and
+/// stateful contract testers can chain the calls (create → read → update → delete).
+fn links(doc: &mut Document) {
+    use utoipa::openapi::link::LinkBuilder;
+    let Some(create) = doc
+        .paths
+        .paths
+        .get_mut("/v1.0/conferences")
+        .and_then(|i| i.post.as_mut())
+    else {
+        return;
+    };
+    let Some(utoipa::openapi::RefOr::T(ok)) = create.responses.responses.get_mut("200") else {
+        return;
+    };
+    for (name, operation) in [
+        ("GetConference", "get_conference"),
+        ("UpdateConference", "update_conference"),
+        ("DeleteConference", "delete_conference"),
+        ("StartRecording", "start_recording"),
+        ("StopRecording", "stop_recording"),
+    ] {
+        ok.links.insert(
+            name.to_string(),
+            LinkBuilder::new()
+                .operation_id(operation)
+                .parameter("id", "$response.body#/id")
+                .build()
+                .into(),
+        );
+    }
+}
+
+/// The whole document, built once.
+pub fn document() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
+}
 
 /// The (method, path) pairs the document describes, for the drift check.
 pub fn described_routes() -> Vec<(String, String)> {
-    OPS.iter()
-        .map(|o| (o.method.to_string(), o.path.to_string()))
-        .collect()
-}
-
-fn reference(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-/// Pages end at `page_size` items or before the byte budget, whichever comes first.
-const PAGE_SIZE_DOC: &str = "1..=100, default 100; a page also ends before its items pass \
-     the byte budget (--page-bytes, 4 MiB by default), holding at least one";
-
-fn operation(op: &Op) -> Value {
-    let mut params: Vec<Value> = Vec::new();
-    for seg in op.path.split('/') {
-        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "format": if op.path.starts_with("/webhook_deliveries") { "msg_ id" } else { "uuid" }}}));
+    let mut out = Vec::new();
+    if let Some(paths) = document()["paths"].as_object() {
+        for (path, ops) in paths {
+            for method in ops.as_object().into_iter().flat_map(|o| o.keys()) {
+                out.push((method.clone(), path.clone()));
+            }
         }
     }
-    for (name, desc) in op.query {
-        params.push(json!({"name": name, "in": "query", "required": false, "description": desc, "schema": {"type": "string"}}));
-    }
-    let ok = match op.response {
-        Response::One(s) | Response::Other(s) => reference(s),
-        Response::Page(s) => {
-            json!({"type": "object", "properties": {"result": {"type": "array", "items": reference(s)}, "next_page_token": {"type": "string", "description": "\"\" on the last page; a page cut by the byte budget has fewer items and a token"}}})
-        }
-    };
-    let mut o = json!({
-        "summary": op.summary,
-        "parameters": params,
-        "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": ok}}},
-            "default": {"description": "An error", "content": {"application/json": {"schema": reference("Error")}}}
-        },
-        "security": match op.auth {
-            Auth::Customer => json!([{"bearer": []}, {"token": []}]),
-            Auth::Admin => json!([{"bearer": []}]),
-            Auth::Platform => json!([{"platformSignature": []}]),
-        },
-    });
-    if let Some(req) = op.request {
-        o["requestBody"] =
-            json!({"required": true, "content": {"application/json": {"schema": reference(req)}}});
-    }
-    o
-}
-
-fn schemas() -> Value {
-    let ts = json!({"type": "string", "example": "2022-02-03 06:08:56.672025", "description": "UTC, microseconds; 9999-01-01 00:00:00.000000 = not set"});
-    let id = json!({"type": "string", "format": "uuid"});
-    let action = json!({"type": "object", "required": ["type"], "properties": {
-        "id": id, "next_id": id,
-        "type": {"type": "string", "enum": ["talk", "play", "beep", "sleep", "hangup", "variable_set", "goto", "branch", "condition_variable", "webhook_send", "recording_start", "recording_stop", "stop", "flow"]},
-        "option": {"type": "object", "description": "Options of the type; see flows/README.md"}}});
-    json!({
-        "Action": action,
-        "Conference": {"type": "object", "properties": {
-            "id": id, "customer_id": id, "type": {"type": "string", "enum": ["conference", "connect"]},
-            "status": {"type": "string", "enum": ["starting", "progressing", "terminating", "terminated"]},
-            "name": {"type": "string"}, "detail": {"type": "string"}, "data": {"type": "object"},
-            "timeout": {"type": "integer", "minimum": 0, "maximum": 604800},
-            "pre_actions": {"type": "array", "items": reference("Action")},
-            "post_actions": {"type": "array", "items": reference("Action")},
-            "conferencecall_ids": {"type": "array", "items": id},
-            "recording_id": id, "recording_ids": {"type": "array", "items": id},
-            "tm_create": ts, "tm_update": ts, "tm_delete": ts}},
-        "ConferenceInput": {"type": "object", "properties": {
-            "type": {"type": "string", "enum": ["conference", "connect"], "description": "create only"},
-            "name": {"type": "string", "maxLength": 255}, "detail": {"type": "string", "maxLength": 4096},
-            "data": {"type": "object", "description": "at most 64 KiB serialized"},
-            "timeout": {"type": "integer", "minimum": 0, "maximum": 604800},
-            "pre_actions": {"type": "array", "maxItems": 100, "items": reference("Action")},
-            "post_actions": {"type": "array", "maxItems": 100, "items": reference("Action")}}},
-        "Conferencecall": {"type": "object", "properties": {
-            "id": id, "customer_id": id, "conference_id": id, "reference_type": {"type": "string", "enum": ["call"]},
-            "reference_id": {"type": "string"}, "status": {"type": "string", "enum": ["joining", "joined", "leaving", "leaved"]},
-            "tm_create": ts, "tm_update": ts, "tm_delete": ts}},
-        "Recording": {"type": "object", "properties": {
-            "id": id, "customer_id": id, "reference_type": {"type": "string", "enum": ["conference"]}, "reference_id": id,
-            "status": {"type": "string", "enum": ["recording", "stopping", "ended"]}, "format": {"type": "string", "enum": ["wav", "mp3"]},
-            "duration": {"type": "integer"}, "media_url": {"type": "string"}, "tm_start": ts, "tm_end": ts, "tm_create": ts}},
-        "RecordingInput": {"type": "object", "properties": {"format": {"type": "string", "enum": ["wav", "mp3"]}, "duration": {"type": "integer", "minimum": 0, "maximum": 86400}}},
-        "Customer": {"type": "object", "properties": {
-            "id": id, "name": {"type": "string"}, "webhook_uri": {"type": "string"}, "webhook_method": {"type": "string", "enum": ["POST", "PUT"]},
-            "webhook_secret": {"type": "string"}, "webhook_events": {"type": "array", "items": {"type": "string"}},
-            "twilio": {"nullable": true, "allOf": [reference("TwilioConnection")], "description": "auth_token masked to its last 4 characters"},
-            "jambonz": {"nullable": true, "allOf": [reference("JambonzConnection")], "description": "api_key and webhook_secret masked to their last 4 characters"},
-            "tm_create": ts, "tm_update": ts}},
-        "TwilioConnection": {"type": "object", "description": "A Twilio (or SignalWire, Telnyx TeXML) account; absent fields keep their stored value",
-            "properties": {"account_sid": {"type": "string", "minLength": 1, "maxLength": 512}, "auth_token": {"type": "string", "minLength": 1, "maxLength": 512},
-            "api_url": {"type": "string", "format": "uri", "default": "https://api.twilio.com"},
-            "signature_header": {"type": "string", "default": "X-Twilio-Signature", "pattern": "^[A-Za-z0-9-]+$"}}},
-        "JambonzConnection": {"type": "object", "description": "A jambonz account; every field is required the first time, absent fields keep their stored value",
-            "properties": {"account_sid": {"type": "string", "minLength": 1, "maxLength": 512}, "api_key": {"type": "string", "minLength": 1, "maxLength": 512},
-            "webhook_secret": {"type": "string", "minLength": 1, "maxLength": 512}, "api_url": {"type": "string", "format": "uri"}}},
-        "CustomerWithKey": {"allOf": [reference("Customer"), {"type": "object", "properties": {"api_key": {"type": "string", "description": "shown once"}}}]},
-        "CustomerInput": {"type": "object", "properties": {"name": {"type": "string"}, "webhook_uri": {"type": "string"}, "webhook_method": {"type": "string", "enum": ["POST", "PUT"]}, "webhook_events": {"type": "array", "items": {"type": "string"}},
-            "twilio": {"nullable": true, "allOf": [reference("TwilioConnection")], "description": "null removes the connection"},
-            "jambonz": {"nullable": true, "allOf": [reference("JambonzConnection")], "description": "null removes the connection"}}},
-        "NewCustomer": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "webhook_uri": {"type": "string"}}},
-        "PlatformEvent": {"type": "object", "required": ["id", "type", "data"], "properties": {
-            "id": {"type": "string", "minLength": 1, "maxLength": 128, "description": "idempotency key"},
-            "type": {"type": "string", "enum": ["call_joining", "call_joined", "call_left", "recording_finished"]},
-            "data": {"type": "object"}}},
-        "EventAnswer": {"type": "object", "properties": {"conferencecall": reference("Conferencecall"), "recording": reference("Recording"), "actions": {"type": "array", "items": {"type": "object"}}}},
-        "Delivery": {"type": "object", "properties": {
-            "id": {"type": "string"}, "event_type": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
-            "url": {"type": "string"}, "method": {"type": "string"}, "attempts": {"type": "integer"}, "last_status": {"type": "integer", "nullable": true},
-            "last_error": {"type": "string"}, "next_attempt_at": ts, "payload": {"type": "object"}, "tm_create": ts, "tm_update": ts}},
-        "FlowList": {"type": "object", "properties": {"result": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "actions": {"type": "array", "items": reference("Action")}}}}}},
-        "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-            "status": {"type": "integer"}, "reason": {"type": "string"}, "message": {"type": "string"}, "request_id": {"type": "string"}}}}}
-    })
-}
-
-/// The whole document.
-pub fn document() -> Value {
-    let mut paths = Map::new();
-    for op in OPS {
-        let entry = paths
-            .entry(format!("/v1.0{}", op.path))
-            .or_insert_with(|| Value::Object(Map::new()));
-        entry[op.method] = operation(op);
-    }
-    json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "confab JSON API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Conferences, their calls and recordings, customer settings and the platform event endpoint. Errors are {\"error\":{\"status\",\"reason\",\"message\",\"request_id\"}}."
-        },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "API key (admin token for POST /v1.0/customers)"},
-                "token": {"type": "apiKey", "in": "query", "name": "token"},
-                "platformSignature": {"type": "apiKey", "in": "header", "name": "webhook-signature", "description": "Standard Webhooks signature with the platform secret (with webhook-id and webhook-timestamp)"}
-            },
-            "schemas": schemas()
-        }
-    })
+    out
 }
 
 pub async fn serve() -> HttpResponse {

@@ -2,7 +2,8 @@
 //! answer as JSON or (with `Accept: application/xml`) XML.
 
 use super::error::ApiError;
-use super::input::{parse_json, read_body};
+use super::error::ErrorBody;
+use super::input::{parse_json, parse_value, read_body};
 use super::AppState;
 use crate::actions::interpreter::Variables;
 use crate::domain::dialect::Dialect;
@@ -14,6 +15,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 #[derive(Deserialize)]
@@ -45,67 +48,196 @@ fn verify(req: &HttpRequest, key: &[u8], body: &[u8]) -> Result<(), ApiError> {
         .map_err(|e| unauthorized(format!("platform event signature: {e}")))
 }
 
-fn text_field(data: &Map<String, Value>, name: &str, required: bool) -> Result<String, ApiError> {
-    match data.get(name) {
-        Some(Value::String(s)) if s.len() <= 256 && (!required || !s.is_empty()) => Ok(s.clone()),
-        Some(Value::String(s)) if s.is_empty() => Err(ApiError::invalid_argument(
-            &format!("data.{name}"),
-            "must not be empty",
-        )),
-        Some(Value::String(_)) => Err(ApiError::invalid_argument(
-            &format!("data.{name}"),
-            "must be at most 256 characters",
-        )),
-        None | Some(Value::Null) if !required => Ok(String::new()),
-        None | Some(Value::Null) => Err(ApiError::invalid_argument(
-            &format!("data.{name}"),
-            "is required",
-        )),
-        Some(_) => Err(ApiError::invalid_argument(
-            &format!("data.{name}"),
-            "must be a string",
-        )),
+/// Longest call id, reason or media URL a platform may send.
+const MAX_TEXT: usize = 256;
+
+/// `call_joining`: a call wants to join; the answer carries the `pre_actions`.
+#[derive(Deserialize, ToSchema)]
+struct CallJoiningData {
+    /// The platform's call id.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, required = true)]
+    call_id: String,
+    #[serde(default)]
+    #[schema(format = Uuid, required = true)]
+    conference_id: String,
+    #[schema(max_length = 256)]
+    from: Option<String>,
+    #[schema(max_length = 256)]
+    to: Option<String>,
+    /// Flow variables for the run (`${name}`); numbers and booleans are taken as text.
+    #[schema(value_type = Option<std::collections::HashMap<String, VariableValue>>)]
+    variables: Option<Map<String, Value>>,
+}
+
+/// A variable's value: text, a number or a boolean.
+struct VariableValue;
+
+impl utoipa::PartialSchema for VariableValue {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let one = |t| ObjectBuilder::new().schema_type(t);
+        Schema::OneOf(
+            OneOfBuilder::new()
+                .item(one(Type::String))
+                .item(one(Type::Number))
+                .item(one(Type::Boolean))
+                .build(),
+        )
+        .into()
     }
 }
 
-fn uuid_field<T: From<Uuid>>(data: &Map<String, Value>, name: &str) -> Result<T, ApiError> {
-    let raw = text_field(data, name, true)?;
+impl ToSchema for VariableValue {}
+
+/// A platform event: `{id, type, data}`, the fields `data` must have depending on `type`.
+pub struct PlatformEventDoc;
+
+use utoipa::PartialSchema as _;
+
+impl utoipa::PartialSchema for PlatformEventDoc {
+    fn schema() -> RefOr<Schema> {
+        crate::actions::schema::tagged_union(
+            event_types()
+                .into_iter()
+                .map(|(name, _)| (name, event_component(name)))
+                .collect(),
+        )
+    }
+}
+
+impl ToSchema for PlatformEventDoc {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PlatformEvent")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        // What the data types refer to (`VariableValue`).
+        schemas.push((VariableValue::name().into_owned(), VariableValue::schema()));
+        for (name, data) in event_types() {
+            let event = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(128))
+                        .description(Some("Unique per event: the idempotency key")),
+                )
+                .required("id")
+                .property(
+                    "type",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([name])),
+                )
+                .required("type")
+                .property("data", data)
+                .required("data");
+            schemas.push((event_component(name), Schema::Object(event.build()).into()));
+        }
+    }
+}
+
+/// The component name of one event type: `call_joining` → `CallJoiningEvent`.
+fn event_component(type_name: &str) -> String {
+    let mut name: String = type_name
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    name.push_str("Event");
+    name
+}
+
+/// `call_joined` (the call is in) or `call_left` (it is gone; `reason` is free text).
+#[derive(Deserialize, ToSchema)]
+struct CallData {
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, required = true)]
+    call_id: String,
+    #[serde(default)]
+    #[schema(format = Uuid, required = true)]
+    conference_id: String,
+    #[schema(max_length = 256)]
+    reason: Option<String>,
+}
+
+/// `recording_finished`: the platform has the media of a recording.
+#[derive(Deserialize, ToSchema)]
+struct RecordingFinishedData {
+    #[serde(default)]
+    #[schema(format = Uuid, required = true)]
+    recording_id: String,
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, required = true)]
+    media_url: String,
+    #[schema(minimum = 0)]
+    duration_ms: Option<i64>,
+}
+
+/// The event types with their `data` schemas, for the document.
+pub fn event_types() -> Vec<(
+    &'static str,
+    utoipa::openapi::RefOr<utoipa::openapi::Schema>,
+)> {
+    use utoipa::PartialSchema;
+    vec![
+        ("call_joining", CallJoiningData::schema()),
+        ("call_joined", CallData::schema()),
+        ("call_left", CallData::schema()),
+        ("recording_finished", RecordingFinishedData::schema()),
+    ]
+}
+
+/// A text field: required ones must not be empty; none may pass `MAX_TEXT`.
+fn text(name: &str, value: String, required: bool) -> Result<String, ApiError> {
+    let field = format!("data.{name}");
+    if required && value.is_empty() {
+        return Err(ApiError::invalid_argument(&field, "is required"));
+    }
+    if value.chars().count() > MAX_TEXT {
+        return Err(ApiError::invalid_argument(
+            &field,
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
+    }
+    Ok(value)
+}
+
+fn uuid<T: From<Uuid>>(name: &str, value: String) -> Result<T, ApiError> {
+    let raw = text(name, value, true)?;
     Uuid::parse_str(&raw)
         .map(T::from)
         .map_err(|_| ApiError::invalid_argument(&format!("data.{name}"), "must be a UUID"))
 }
 
-fn platform_variables(data: &Map<String, Value>) -> Result<Variables, ApiError> {
+fn platform_variables(variables: Option<Map<String, Value>>) -> Result<Variables, ApiError> {
     let mut vars = Variables::new();
-    match data.get("variables") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(m)) => {
-            for (k, v) in m {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Number(_) | Value::Bool(_) => v.to_string(),
-                    _ => {
-                        return Err(ApiError::invalid_argument(
-                            &format!("data.variables.{k}"),
-                            "must be a string, number or boolean",
-                        ))
-                    }
-                };
-                vars.insert(k.clone(), text);
+    for (k, v) in variables.unwrap_or_default() {
+        let text = match v {
+            Value::String(s) => s,
+            Value::Number(_) | Value::Bool(_) => v.to_string(),
+            _ => {
+                return Err(ApiError::invalid_argument(
+                    &format!("data.variables.{k}"),
+                    "must be a string, number or boolean",
+                ))
             }
-        }
-        Some(_) => {
-            return Err(ApiError::invalid_argument(
-                "data.variables",
-                "must be an object",
-            ))
-        }
+        };
+        vars.insert(k, text);
     }
     Ok(vars)
 }
 
-/// Turns the envelope into a typed event; every problem names its field.
-/// Parses a platform event body (after its signature has been checked).
+/// Parses a platform event body (after its signature has been checked); every problem names
+/// its field.
 pub fn parse_event_body(body: &[u8]) -> Result<PlatformEvent, ApiError> {
     let envelope: Envelope = parse_json(body)?;
     parse_event(envelope)
@@ -118,36 +250,49 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
             "must be 1 to 128 characters",
         ));
     }
-    let d = &env.data;
+    let data = Value::Object(env.data);
     let kind = match env.kind.as_str() {
-        "call_joining" => EventKind::CallJoining {
-            call_id: text_field(d, "call_id", true)?,
-            conference_id: uuid_field(d, "conference_id")?,
-            from: text_field(d, "from", false)?,
-            to: text_field(d, "to", false)?,
-            variables: platform_variables(d)?,
-            dialect: Dialect::Native,
-        },
-        "call_joined" => EventKind::CallJoined {
-            call_id: text_field(d, "call_id", true)?,
-            conference_id: uuid_field(d, "conference_id")?,
-            platform_conference: String::new(),
-        },
-        "call_left" => EventKind::CallLeft {
-            call_id: text_field(d, "call_id", true)?,
-            conference_id: uuid_field(d, "conference_id")?,
-            reason: text_field(d, "reason", false)?,
-        },
-        "recording_finished" => EventKind::RecordingFinished {
-            recording_id: uuid_field(d, "recording_id")?,
-            media_url: text_field(d, "media_url", true)?,
-            duration_ms: match d.get("duration_ms") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
-                    ApiError::invalid_argument("data.duration_ms", "must be a non-negative integer")
-                })?),
-            },
-        },
+        "call_joining" => {
+            let d: CallJoiningData = parse_value("data", data)?;
+            EventKind::CallJoining {
+                call_id: text("call_id", d.call_id, true)?,
+                conference_id: uuid("conference_id", d.conference_id)?,
+                from: text("from", d.from.unwrap_or_default(), false)?,
+                to: text("to", d.to.unwrap_or_default(), false)?,
+                variables: platform_variables(d.variables)?,
+                dialect: Dialect::Native,
+            }
+        }
+        "call_joined" => {
+            let d: CallData = parse_value("data", data)?;
+            EventKind::CallJoined {
+                call_id: text("call_id", d.call_id, true)?,
+                conference_id: uuid("conference_id", d.conference_id)?,
+                platform_conference: String::new(),
+            }
+        }
+        "call_left" => {
+            let d: CallData = parse_value("data", data)?;
+            EventKind::CallLeft {
+                call_id: text("call_id", d.call_id, true)?,
+                conference_id: uuid("conference_id", d.conference_id)?,
+                reason: text("reason", d.reason.unwrap_or_default(), false)?,
+            }
+        }
+        "recording_finished" => {
+            let d: RecordingFinishedData = parse_value("data", data)?;
+            if d.duration_ms.is_some_and(|n| n < 0) {
+                return Err(ApiError::invalid_argument(
+                    "data.duration_ms",
+                    "must be a non-negative integer",
+                ));
+            }
+            EventKind::RecordingFinished {
+                recording_id: uuid("recording_id", d.recording_id)?,
+                media_url: text("media_url", d.media_url, true)?,
+                duration_ms: d.duration_ms,
+            }
+        }
         other => {
             return Err(ApiError::invalid_argument(
                 "type",
@@ -189,6 +334,13 @@ fn error_xml(e: &ApiError) -> HttpResponse {
     res.content_type("application/xml; charset=utf-8").body(doc)
 }
 
+#[utoipa::path(post, path = "/v1.0/platform/events", operation_id = "post_platform_event", tag = "platform",
+    request_body(content = PlatformEventDoc, description = "One call event; `id` is its idempotency key: a repeat answers the first answer again and changes nothing"),
+    security(("platformSignature" = [], "platformSignatureId" = [], "platformSignatureTimestamp" = [])),
+    responses(
+        (status = 200, description = "What the call must do; as XML (root `<response>`, one element per action) with `Accept: application/xml`",
+            content((EventAnswer = "application/json"), (EventAnswer = "application/xml"))),
+        (status = 409, description = "`CONFERENCE_CLOSED`, `CONFERENCE_FULL` or `CALL_BUSY`: the call may not join", body = ErrorBody)))]
 pub async fn receive(
     req: HttpRequest,
     state: web::Data<AppState>,

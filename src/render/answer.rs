@@ -7,15 +7,44 @@ use serde_json::Value;
 
 /// `{"conferencecall", "actions"}` for call events, `{"recording"}` for a finished recording.
 /// The resources are kept as the JSON the API renders for them (raw), so they are written once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventAnswer {
+    /// The call's conferencecall (call events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::domain::conference::ConferencecallJson>, nullable = false)]
     pub conferencecall: Option<Box<RawValue>>,
+    /// The recording (`recording_finished`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::domain::conference::RecordingJson>, nullable = false)]
     pub recording: Option<Box<RawValue>>,
-    /// The actions the call must perform; absent for events that run none.
+    /// The actions the call must perform, in order; absent for events that run none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<EmittedAction>>, nullable = false)]
     pub actions: Option<Vec<Value>>,
+}
+
+/// An action the platform performs: a media action with its options, variables substituted,
+/// or `conference_join` (`option.conference_id`) after the `pre_actions` of a join.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EmittedAction {
+    #[serde(rename = "type")]
+    #[schema(inline)]
+    kind: EmittedType,
+    #[schema(value_type = Object)]
+    option: (),
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum EmittedType {
+    Talk,
+    Play,
+    Beep,
+    Sleep,
+    Hangup,
+    ConferenceJoin,
 }
 
 impl EventAnswer {
