@@ -232,6 +232,13 @@ fn condition_variable(o: &Options) -> Result<ActionKind, FieldError> {
     let condition = Comparison::parse(o.opt_str("condition")?.unwrap_or("=="))
         .ok_or_else(|| o.err("condition", "must be one of == != > >= < <=".into()))?;
     let variable = o.req_str("variable")?.to_string();
+    // Every comparison value present must have its type, also those the value type does not
+    // use: a list is stored as written, so a wrong one would be served back.
+    o.opt_str("value_string")?;
+    o.opt_int("value_length")?;
+    if o.0.get("value_number").is_some_and(|v| !v.is_null()) {
+        o.req_number("value_number")?;
+    }
     let value = match o.opt_str("value_type")?.unwrap_or("string") {
         "string" => ConditionValue::String(o.opt_str("value_string")?.unwrap_or("").to_string()),
         "number" => ConditionValue::Number(o.req_number("value_number")?),
@@ -333,8 +340,14 @@ impl<'a> Options<'a> {
     fn opt_int(&self, name: &str) -> Result<Option<i64>, FieldError> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
+            // An integral number written with a fraction (`5.0`) is an integer in JSON Schema.
             Some(Value::Number(n)) => n
                 .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+                        .map(|f| f as i64)
+                })
                 .map(Some)
                 .ok_or_else(|| self.err(name, "must be an integer".into())),
             Some(_) => Err(self.err(name, "must be an integer".into())),

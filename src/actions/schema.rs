@@ -234,11 +234,14 @@ pub struct Action;
 fn variant(type_name: &str, option: RefOr<Schema>, option_required: bool) -> Schema {
     let id = || {
         ObjectBuilder::new()
-            .schema_type(Type::String)
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ]))
             .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
                 utoipa::openapi::KnownFormat::Uuid,
             )))
-            .description(Some("nil or absent = none"))
+            .description(Some("nil, null or absent = none"))
     };
     let mut object = ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -251,7 +254,21 @@ fn variant(type_name: &str, option: RefOr<Schema>, option_required: bool) -> Sch
                 .enum_values(Some([type_name])),
         )
         .required("type")
-        .property("option", option);
+        .property(
+            "option",
+            if option_required {
+                option
+            } else {
+                // Absent and `null` both mean "no options" for these types.
+                Schema::OneOf(
+                    OneOfBuilder::new()
+                        .item(option)
+                        .item(ObjectBuilder::new().schema_type(Type::Null))
+                        .build(),
+                )
+                .into()
+            },
+        );
     if option_required {
         object = object.required("option");
     }
@@ -321,5 +338,24 @@ mod tests {
         }
         let unknown = crate::actions::parse_list("pre_actions", &json!([{"type": "dance"}]));
         assert!(unknown.is_err());
+    }
+
+    /// Found by the contract test: an option the chosen value type does not use was stored
+    /// with any type, and served back against the document.
+    #[test]
+    fn every_present_option_has_its_documented_type() {
+        for option in [
+            json!({"variable": "v", "value_number": {}}),
+            json!({"variable": "v", "value_length": "x"}),
+            json!({"variable": "v", "value_type": "number", "value_number": 1, "value_string": 5}),
+        ] {
+            let list = json!([{"type": "condition_variable", "option": option}]);
+            assert!(
+                crate::actions::parse_list("pre_actions", &list).is_err(),
+                "{list}"
+            );
+        }
+        let fine = json!([{"type": "condition_variable", "option": {"variable": "v", "value_number": null}}]);
+        assert!(crate::actions::parse_list("pre_actions", &fine).is_ok());
     }
 }

@@ -305,6 +305,22 @@ pub struct Conferencecall {
     pub platform_conference: String,
 }
 
+/// What a conferencecall refers to: always a call.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum CallReferenceType {
+    Call,
+}
+
+/// What a recording refers to: always a conference.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RecordingReferenceType {
+    Conference,
+}
+
 /// One call's stay in one conference (§3.2).
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Conferencecall)]
@@ -312,7 +328,7 @@ pub struct ConferencecallJson<'a> {
     id: ConferencecallId,
     customer_id: CustomerId,
     conference_id: ConferenceId,
-    #[schema(value_type = String, pattern = "^call$")]
+    #[schema(value_type = CallReferenceType)]
     reference_type: &'static str,
     /// The platform's call id.
     reference_id: &'a str,
@@ -398,7 +414,7 @@ pub struct Recording {
 pub struct RecordingJson<'a> {
     id: RecordingId,
     customer_id: CustomerId,
-    #[schema(value_type = String, pattern = "^conference$")]
+    #[schema(value_type = RecordingReferenceType)]
     reference_type: &'static str,
     /// The conference recorded.
     reference_id: ConferenceId,

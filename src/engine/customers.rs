@@ -15,11 +15,12 @@ impl Engine {
         name: &str,
         webhook_uri: &str,
     ) -> Result<(Customer, String), EngineError> {
+        // Limits apply to the name as sent; it is stored trimmed.
+        check_text("name", name, MAX_NAME_CHARS)?;
         let name = name.trim();
         if name.is_empty() {
             return Err(invalid("name", "must not be empty or blank"));
         }
-        check_text("name", name, MAX_NAME_CHARS)?;
         notifications::check_webhook_uri(webhook_uri)?;
         let now = self.clock.now();
         let c = Customer {

@@ -4,8 +4,8 @@ use super::auth::Tenant;
 use super::error::ApiError;
 use super::error::ErrorBody;
 use super::input::{
-    decode_page_token, encode_page_token, json_body, optional_uuid, page_size, parse_json, path_id,
-    read_body,
+    decode_page_token, encode_page_token, integral, json_body, optional_uuid, page_size,
+    parse_object, path_id, read_body,
 };
 use super::AppState;
 use crate::actions::schema::Action;
@@ -47,6 +47,7 @@ struct ConferenceBody {
     data: Option<Map<String, Value>>,
     /// Seconds until the conference ends; 0 = none.
     #[schema(minimum = 0, maximum = 604800)]
+    #[serde(default, deserialize_with = "integral")]
     timeout: Option<i64>,
     #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
     pre_actions: Option<Vec<Value>>,
@@ -77,6 +78,7 @@ struct ConferenceChange {
     data: Option<Map<String, Value>>,
     /// Seconds from this change until the conference ends; 0 = none.
     #[schema(minimum = 0, maximum = 604800)]
+    #[serde(default, deserialize_with = "integral")]
     timeout: Option<i64>,
     #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
     pre_actions: Option<Vec<Value>>,
@@ -251,7 +253,7 @@ pub async fn list(
     let cursor = decode_page_token(q.page_token.as_deref())?;
     let filter = ConferenceFilter {
         status: match q.status.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some(s) => Some(ConferenceStatus::parse(s).ok_or_else(|| {
                 ApiError::invalid_argument(
                     "status",
@@ -260,11 +262,11 @@ pub async fn list(
             })?),
         },
         kind: match q.kind.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some(s) => Some(parse_type(s)?),
         },
         include_deleted: match q.deleted.as_deref() {
-            None | Some("") | Some("false") => false,
+            None | Some("false") => false,
             Some("true") => true,
             Some(_) => {
                 return Err(ApiError::invalid_argument(
@@ -284,7 +286,9 @@ pub async fn list(
 #[utoipa::path(put, path = "/v1.0/conferences/{id}", operation_id = "update_conference", tag = "conferences",
     params(("id" = Uuid, Path, description = "The conference id")),
     request_body = ConferenceChange,
-    responses((status = 200, description = "The conference as changed", body = ConferenceJson)))]
+    responses(
+        (status = 200, description = "The conference as changed", body = ConferenceJson),
+        (status = 409, description = "`STATE_INVALID`: a terminated conference cannot be changed", body = ErrorBody)))]
 pub async fn update(
     req: HttpRequest,
     tenant: Tenant,
@@ -353,7 +357,7 @@ pub async fn list_calls(
     let filter = CallFilter {
         conference_id: optional_uuid("conference_id", q.conference_id.as_deref())?,
         status: match q.status.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some(s) => Some(CallStatus::parse(s).ok_or_else(|| {
                 ApiError::invalid_argument("status", "must be joining, joined, leaving or leaved")
             })?),
@@ -413,6 +417,7 @@ struct RecordingBody {
     format: Option<String>,
     /// The longest the recording may run, in seconds; 0 = no limit.
     #[schema(minimum = 0, maximum = 86400)]
+    #[serde(default, deserialize_with = "integral")]
     duration: Option<i64>,
 }
 
@@ -435,7 +440,10 @@ pub async fn recording_start(
     let body: RecordingBody = if body.iter().all(u8::is_ascii_whitespace) {
         RecordingBody::default()
     } else {
-        parse_json::<Option<RecordingBody>>(&body)?.unwrap_or_default()
+        match std::str::from_utf8(&body).map(str::trim) {
+            Ok("null") => RecordingBody::default(),
+            _ => parse_object(&body)?,
+        }
     };
     let format = body
         .format

@@ -2,6 +2,7 @@
 
 use super::auth::{require_admin, Tenant};
 use super::error::ApiError;
+use super::error::ErrorBody;
 use super::input::{json_body, page_size};
 use super::AppState;
 use crate::domain::customer::{CustomerJson, DeliveryStatus, NotificationType, WebhookMethod};
@@ -24,10 +25,7 @@ struct NewCustomer {
     name: String,
     /// Where notifications go: an http(s) URL, or empty for none.
     #[serde(default)]
-    #[schema(
-        format = "uri",
-        pattern = "^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?)$"
-    )]
+    #[schema(pattern = "^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?)$")]
     webhook_uri: Option<String>,
 }
 
@@ -73,10 +71,7 @@ struct CustomerBody {
     )]
     name: Option<String>,
     /// Where notifications go: an http(s) URL, or `""` for none.
-    #[schema(
-        format = "uri",
-        pattern = "^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?)$"
-    )]
+    #[schema(pattern = "^(|https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?)$")]
     webhook_uri: Option<String>,
     #[schema(value_type = Option<WebhookMethod>, inline)]
     webhook_method: Option<String>,
@@ -165,7 +160,7 @@ pub async fn list_deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(q.page_size.as_deref())?;
     let status = match q.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(s @ ("pending" | "delivered" | "failed")) => Some(s.to_string()),
         Some(_) => {
             return Err(ApiError::invalid_argument(
@@ -190,7 +185,9 @@ pub async fn list_deliveries(
 
 #[utoipa::path(post, path = "/v1.0/webhook_deliveries/{id}/retry", operation_id = "retry_webhook_delivery", tag = "customers",
     params(("id" = String, Path, pattern = "^[A-Za-z0-9_]{1,64}$", description = "The delivery id (`msg_...`)")),
-    responses((status = 200, description = "The delivery, `pending` again", body = Delivery)))]
+    responses(
+        (status = 200, description = "The delivery, `pending` again", body = Delivery),
+        (status = 409, description = "`STATE_INVALID`: only a failed delivery can be sent again", body = ErrorBody)))]
 pub async fn retry_delivery(
     tenant: Tenant,
     state: web::Data<AppState>,

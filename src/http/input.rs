@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest};
 use base64::Engine as _;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use serde::Deserialize as _;
 use uuid::Uuid;
 
 /// Largest request body accepted (§6.1).
@@ -147,12 +148,41 @@ pub fn parse_value<T: DeserializeOwned>(
     })
 }
 
+/// An optional integer field that also takes an integral number written with a fraction
+/// (`333.0`): JSON Schema counts it as an integer, and so do JavaScript clients.
+pub fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(Some(f as i64)),
+        _ => Err(D::Error::custom(format!(
+            "invalid value: {n}, expected an integer"
+        ))),
+    }
+}
+
+/// Reads a body that must be a JSON object into `T`.
 pub async fn json_body<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, ApiError> {
     let body = read_body(req, payload).await?;
-    parse_json(&body)
+    parse_object(&body)
+}
+
+/// Parses a JSON object into `T`. serde would also fill a struct from an array of its fields
+/// in order (`[null, 5]`); a body is an object or it is refused.
+pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::invalid_json("the body must be a JSON object"));
+    }
+    parse_json(body)
 }
 
 pub fn path_id<T: From<Uuid>>(raw: &str) -> Result<T, ApiError> {
@@ -169,7 +199,7 @@ pub fn path_id<T: From<Uuid>>(raw: &str) -> Result<T, ApiError> {
 /// A query parameter that must be a UUID when present.
 pub fn optional_uuid<T: From<Uuid>>(field: &str, raw: Option<&str>) -> Result<Option<T>, ApiError> {
     match raw {
-        None | Some("") => Ok(None),
+        None => Ok(None),
         Some(s) => Uuid::parse_str(s)
             .map(|u| Some(T::from(u)))
             .map_err(|_| ApiError::invalid_argument(field, "must be a UUID")),
@@ -178,7 +208,7 @@ pub fn optional_uuid<T: From<Uuid>>(field: &str, raw: Option<&str>) -> Result<Op
 
 pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
     match raw {
-        None | Some("") => Ok(MAX_PAGE_SIZE),
+        None => Ok(MAX_PAGE_SIZE),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
             _ => Err(ApiError::invalid_argument(

@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::error::ErrorBody;
-use super::input::{parse_json, parse_value, read_body};
+use super::input::{integral, parse_object, parse_value, read_body};
 use super::AppState;
 use crate::actions::interpreter::Variables;
 use crate::domain::dialect::Dialect;
@@ -156,15 +156,27 @@ fn event_component(type_name: &str) -> String {
     name
 }
 
-/// `call_joined` (the call is in) or `call_left` (it is gone; `reason` is free text).
+/// `call_joined`: the call is in the conference.
 #[derive(Deserialize, ToSchema)]
-struct CallData {
+struct CallJoinedData {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 256, required = true)]
     call_id: String,
     #[serde(default)]
     #[schema(format = Uuid, required = true)]
     conference_id: String,
+}
+
+/// `call_left`: the call is gone; the answer carries the `post_actions`.
+#[derive(Deserialize, ToSchema)]
+struct CallLeftData {
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, required = true)]
+    call_id: String,
+    #[serde(default)]
+    #[schema(format = Uuid, required = true)]
+    conference_id: String,
+    /// Free text: why it left.
     #[schema(max_length = 256)]
     reason: Option<String>,
 }
@@ -179,6 +191,7 @@ struct RecordingFinishedData {
     #[schema(min_length = 1, max_length = 256, required = true)]
     media_url: String,
     #[schema(minimum = 0)]
+    #[serde(default, deserialize_with = "integral")]
     duration_ms: Option<i64>,
 }
 
@@ -190,8 +203,8 @@ pub fn event_types() -> Vec<(
     use utoipa::PartialSchema;
     vec![
         ("call_joining", CallJoiningData::schema()),
-        ("call_joined", CallData::schema()),
-        ("call_left", CallData::schema()),
+        ("call_joined", CallJoinedData::schema()),
+        ("call_left", CallLeftData::schema()),
         ("recording_finished", RecordingFinishedData::schema()),
     ]
 }
@@ -239,12 +252,12 @@ fn platform_variables(variables: Option<Map<String, Value>>) -> Result<Variables
 /// Parses a platform event body (after its signature has been checked); every problem names
 /// its field.
 pub fn parse_event_body(body: &[u8]) -> Result<PlatformEvent, ApiError> {
-    let envelope: Envelope = parse_json(body)?;
+    let envelope: Envelope = parse_object(body)?;
     parse_event(envelope)
 }
 
 fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
-    if env.id.is_empty() || env.id.len() > 128 {
+    if env.id.is_empty() || env.id.chars().count() > 128 {
         return Err(ApiError::invalid_argument(
             "id",
             "must be 1 to 128 characters",
@@ -264,7 +277,7 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
             }
         }
         "call_joined" => {
-            let d: CallData = parse_value("data", data)?;
+            let d: CallJoinedData = parse_value("data", data)?;
             EventKind::CallJoined {
                 call_id: text("call_id", d.call_id, true)?,
                 conference_id: uuid("conference_id", d.conference_id)?,
@@ -272,7 +285,7 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
             }
         }
         "call_left" => {
-            let d: CallData = parse_value("data", data)?;
+            let d: CallLeftData = parse_value("data", data)?;
             EventKind::CallLeft {
                 call_id: text("call_id", d.call_id, true)?,
                 conference_id: uuid("conference_id", d.conference_id)?,

@@ -289,7 +289,8 @@ async fn shared_tm_create_is_paged_exactly_by_id() {
 const BAD_BODIES: &[(&str, &str, &str)] = &[
     ("{not json", "INVALID_JSON_BODY", "malformed"),
     ("", "INVALID_JSON_BODY", "JSON object"),
-    ("[]", "INVALID_JSON_BODY", "malformed"),
+    ("[]", "INVALID_JSON_BODY", "JSON object"),
+    ("[null, 5]", "INVALID_JSON_BODY", "JSON object"),
     (r#"{"timeout": "ten"}"#, "INVALID_JSON_BODY", "timeout"),
     (r#"{"name": 5}"#, "INVALID_JSON_BODY", "name"),
     (r#"{"data": [1]}"#, "INVALID_JSON_BODY", "data"),

@@ -92,6 +92,50 @@ pub fn jambonz_node_modules() -> PathBuf {
     }
 }
 
+/// The Python of a venv holding the pinned `tests/{suite}/requirements.txt` (`contract`:
+/// Schemathesis; `client`: openapi-python-client and mypy), under `<target>/test-tools/`.
+/// The requirements' text is the install marker, so changing a pin reinstalls. Panics, saying
+/// what to install by hand, when it can't be made (no python3, no PyPI).
+pub fn suite_python(suite: &'static str) -> PathBuf {
+    static VENVS: std::sync::Mutex<std::collections::BTreeMap<&str, Result<PathBuf, String>>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let requirements = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(suite)
+        .join("requirements.txt");
+    let venv = tools_dir().join(format!("{suite}-venv"));
+    let mut venvs = VENVS.lock().unwrap_or_else(|e| e.into_inner());
+    let done = venvs.entry(suite).or_insert_with(|| {
+        let pins = std::fs::read_to_string(&requirements)
+            .map_err(|e| format!("read {}: {e}", requirements.display()))?;
+        install(&venv, pins.trim(), |dir| {
+            run(Command::new("python3").arg("-m").arg("venv").arg(dir))?;
+            run(Command::new(dir.join("bin/python"))
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "-q",
+                    "-r",
+                ])
+                .arg(&requirements)
+                .env("PIP_NO_INPUT", "1"))
+        })
+        .map(|()| venv.join("bin/python"))
+    });
+    match done {
+        Ok(python) => python.clone(),
+        Err(e) => panic!(
+            "could not install tests/{suite}/requirements.txt: {e}\n\
+             Needs python3 with venv and PyPI. Install by hand: python3 -m venv {v} && \
+             {v}/bin/pip install -r {r} && cp {r} {v}/.installed",
+            v = venv.display(),
+            r = requirements.display()
+        ),
+    }
+}
+
 /// Runs `tests/dialects/twilio_tool.py` (see its doc for the commands) with the venv's Python:
 /// `args` as JSON on stdin, its JSON answer returned. Panics when the tool fails.
 pub fn twilio_tool(args: Value) -> Value {
