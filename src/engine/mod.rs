@@ -289,8 +289,8 @@ impl Engine {
             wal_limit_bytes,
             write_failing: health.is_failing(),
             write_failures: health.failures(),
-            batch_size: stats.batch_size.snapshot(),
-            commit_seconds: stats.commit_seconds.snapshot(),
+            batch_size: stats.batch_size.clone(),
+            commit_seconds: stats.commit_seconds.clone(),
         };
         Ok(g)
     }

@@ -54,11 +54,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Tenant, ApiError> {
     if known.is_none() {
         if let Some(ip) = peer {
             if let Err(wait) = state.auth_failure_limit.peek(ip, now) {
-                state
-                    .engine
-                    .metrics()
-                    .rate_limited
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                state.engine.metrics().rate_limited.inc();
                 return Err(ApiError::rate_limited(wait));
             }
         }
@@ -75,11 +71,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Tenant, ApiError> {
         return Err(ApiError::unauthenticated());
     };
     if let Err(wait) = state.customer_limit.check(id, now) {
-        state
-            .engine
-            .metrics()
-            .rate_limited
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state.engine.metrics().rate_limited.inc();
         return Err(ApiError::rate_limited(wait));
     }
     Ok(Tenant(id))

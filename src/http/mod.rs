@@ -36,7 +36,7 @@ pub struct AppState {
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     match state.engine.gauges().await {
         Ok(g) => HttpResponse::Ok()
-            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
             .body(state.engine.metrics().render(&g)),
         Err(e) => ApiError::from(e).error_response(),
     }

@@ -12,7 +12,7 @@ mod stats;
 mod tx;
 
 pub use location::Database;
-pub use stats::{Histogram, HistogramSnapshot, WriterStats, SECONDS as LATENCY_BUCKETS};
+pub use stats::{histogram, Histogram, ObserveSince, WriterStats, SECONDS as LATENCY_BUCKETS};
 
 pub use health::{LogGate, WriteHealth, WriteState};
 pub use records::{

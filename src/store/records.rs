@@ -122,7 +122,7 @@ pub struct Gauges {
 }
 
 /// The store's own state, read from the process (not the database) at scrape.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct StoreGauges {
     pub wal_bytes: u64,
     pub wal_limit_bytes: u64,
@@ -130,10 +130,24 @@ pub struct StoreGauges {
     pub write_failing: bool,
     /// Write batches that could not be committed, since start.
     pub write_failures: u64,
-    /// Jobs per committed write batch.
-    pub batch_size: crate::store::HistogramSnapshot,
-    /// Time each commit took.
-    pub commit_seconds: crate::store::HistogramSnapshot,
+    /// Jobs per committed write batch (shared with the writer: it counts on).
+    pub batch_size: crate::store::Histogram,
+    /// Time each commit took (shared with the writer).
+    pub commit_seconds: crate::store::Histogram,
+}
+
+impl Default for StoreGauges {
+    fn default() -> Self {
+        let stats = crate::store::WriterStats::default();
+        StoreGauges {
+            wal_bytes: 0,
+            wal_limit_bytes: 0,
+            write_failing: false,
+            write_failures: 0,
+            batch_size: stats.batch_size,
+            commit_seconds: stats.commit_seconds,
+        }
+    }
 }
 
 /// How a call moving from `from` (none: it is being inserted) to `to` changes its

@@ -97,3 +97,60 @@ async fn a_generated_client_round_trips_conferences_calls_and_events() {
     assert!(ok, "the generated client's round trip failed:\n{out}");
     assert!(out.contains("round trip: PASS"), "{out}");
 }
+
+/// `/metrics` as Prometheus's own Python client reads OpenMetrics (its parser is strict: one
+/// family per name, `# EOF` last, counters with `_total` samples, histogram buckets in order).
+/// Families with no series yet (no platform event, no delivery) are not written at all.
+#[tokio::test]
+async fn metrics_parse_with_the_prometheus_openmetrics_parser() {
+    let s = TestServer::start_with(signed).await;
+    let c = s.create_customer("metrics").await;
+    s.call("GET", "/v1.0/conferences", Some(&c.key), None).await;
+    let text = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let parse = "import sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        for f in text_string_to_metric_families(sys.stdin.read()):\n\
+        \x20   print(f.name, f.type, len(f.samples))\n";
+    let families = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = Command::new(suite_python("contract"))
+            .args(["-c", parse])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(text.as_bytes()).expect("write metrics");
+        }
+        let out = child.wait_with_output().expect("parser");
+        assert!(
+            out.status.success(),
+            "the OpenMetrics parser refused /metrics: {}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .expect("parser thread");
+    for family in [
+        "confab_http_requests counter",
+        "confab_rate_limited counter",
+        "confab_http_request_duration_seconds histogram",
+        "confab_outbox_depth gauge",
+        "confab_active_conferences gauge",
+        "confab_store_write_failures counter",
+        "confab_store_batch_size histogram",
+        "confab_store_commit_seconds histogram",
+    ] {
+        assert!(families.contains(family), "{family} missing in\n{families}");
+    }
+}

@@ -44,7 +44,7 @@ async fn metrics_expose_the_named_series() {
     assert!(res.headers()["content-type"]
         .to_str()
         .unwrap()
-        .starts_with("text/plain"));
+        .starts_with("application/openmetrics-text"));
     let text = res.text().await.unwrap();
     for line in [
         "confab_http_requests_total{method=\"GET\",route=\"/v1.0/conferences/{id}\",status=\"200\"} 1",
@@ -54,7 +54,8 @@ async fn metrics_expose_the_named_series() {
         "confab_outbox_depth{kind=\"command\"} 0",
         "confab_active_conferences 1",
         "confab_active_calls 1",
-        "# TYPE confab_deliveries_total counter",
+        "# TYPE confab_store_write_failures counter",
+        "confab_store_write_failures_total 0",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }

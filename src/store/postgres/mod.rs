@@ -14,6 +14,7 @@ mod small;
 use super::health::WriteHealth;
 use super::tx::Tx;
 use super::{StoreError, StoreFault, StoreOptions};
+use crate::store::ObserveSince as _;
 use connection::{Link, Statements};
 use crossbeam_channel::Sender;
 use postgres::types::ToSql;

@@ -2,6 +2,7 @@
 
 use super::{Completion, SqliteTx, WriteJob, WriteSignals};
 use crate::store::health::{LogGate, WriteHealth};
+use crate::store::ObserveSince as _;
 use crate::store::{StoreError, WriterStats};
 use crossbeam_channel::Receiver;
 use rusqlite::Connection;
