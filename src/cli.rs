@@ -68,6 +68,21 @@ enum FlowsCommand {
         #[arg(long, default_value = "flows", env = "CONFAB_FLOWS_DIR")]
         dir: PathBuf,
     },
+    /// Run a flow as a real join or leave would, and print the actions with a trace of every
+    /// step (the same as `POST /v1.0/simulations` with `flow`).
+    Simulate {
+        /// Flow name.
+        name: String,
+        /// `join` (ends with conference_join unless the flow hangs up) or `leave`.
+        #[arg(long, default_value = "join")]
+        event: String,
+        /// A variable, as key=value (repeatable), e.g. --var call.from=+15550100.
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// Flows directory.
+        #[arg(long, default_value = "flows", env = "CONFAB_FLOWS_DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,7 +138,22 @@ pub fn main() -> ExitCode {
         } => flows_check(&dir),
         Command::Flows {
             command: FlowsCommand::Render { name, vars, dir },
-        } => flows_render(&dir, &name, &vars),
+        } => flows_render(&dir, &name, &vars, None),
+        Command::Flows {
+            command:
+                FlowsCommand::Simulate {
+                    name,
+                    event,
+                    vars,
+                    dir,
+                },
+        } => match crate::actions::simulation::CallEvent::parse(&event) {
+            Some(e) => flows_render(&dir, &name, &vars, Some(e)),
+            None => {
+                eprintln!("confab: --event must be join or leave, not {event:?}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -268,7 +298,14 @@ fn flows_check(dir: &std::path::Path) -> ExitCode {
     }
 }
 
-fn flows_render(dir: &std::path::Path, name: &str, vars: &[String]) -> ExitCode {
+/// Runs a flow of `dir` with `vars` and prints what the platform would receive: `render`
+/// prints `{"actions"}`; `simulate` (with its event) also the trace, effects and variables.
+fn flows_render(
+    dir: &std::path::Path,
+    name: &str,
+    vars: &[String],
+    simulate: Option<crate::actions::simulation::CallEvent>,
+) -> ExitCode {
     let set = match FlowSet::load_dir(dir) {
         Ok(s) => s,
         Err(problems) => {
@@ -301,18 +338,29 @@ fn flows_render(dir: &std::path::Path, name: &str, vars: &[String]) -> ExitCode 
             return ExitCode::FAILURE;
         }
     };
-    let out = crate::actions::interpreter::run(&program, variables);
-    for effect in &out.effects {
-        eprintln!("effect: {effect:?}");
-    }
+    let event = simulate.unwrap_or(crate::actions::simulation::CallEvent::Join);
+    let out = crate::actions::simulation::simulate(&program, variables, event, "(simulated)");
     if let Some(err) = &out.error {
         eprintln!("confab: {err}");
     }
-    let mut actions = out.actions;
-    if !out.hangup {
-        actions.push(serde_json::json!({"type": "conference_join", "option": {"conference_id": "<conference id>"}}));
-    }
-    match serde_json::to_string_pretty(&serde_json::json!({"actions": actions})) {
+    let printed = match simulate {
+        None => {
+            for effect in &out.effects {
+                eprintln!("effect: {effect}");
+            }
+            serde_json::json!({"actions": out.actions})
+        }
+        Some(_) => serde_json::json!({
+            "actions": out.actions,
+            "trace": out.trace,
+            "effects": out.effects,
+            "variables": out.variables,
+            "hangup": out.hangup,
+            "error": out.error,
+            "dialect": "native",
+        }),
+    };
+    match serde_json::to_string_pretty(&printed) {
         Ok(s) => {
             println!("{s}");
             ExitCode::SUCCESS

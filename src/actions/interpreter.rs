@@ -102,6 +102,19 @@ fn condition_holds(cond: &crate::actions::Comparison, value: &ConditionValue, va
 
 /// Runs `program` from its first step.
 pub fn run(program: &Program, variables: Variables) -> Outcome {
+    execute(program, variables, None)
+}
+
+/// Runs `program` exactly as `run` does and also returns one trace entry per step: the step,
+/// its action's id and type, what it did (emitted, set, jumped or not and why) and where
+/// control went; the last entry says why the run ended.
+pub fn run_traced(program: &Program, variables: Variables) -> (Outcome, Vec<Value>) {
+    let mut trace = Vec::new();
+    let out = execute(program, variables, Some(&mut trace));
+    (out, trace)
+}
+
+fn execute(program: &Program, variables: Variables, mut trace: Option<&mut Vec<Value>>) -> Outcome {
     let mut run = Run {
         program,
         out: Outcome {
@@ -109,30 +122,53 @@ pub fn run(program: &Program, variables: Variables) -> Outcome {
             ..Outcome::default()
         },
         loops: HashMap::new(),
+        note: trace.as_ref().map(|_| Map::new()),
     };
     let end = program.steps.len();
     let mut pc = 0usize;
-    while pc < end {
+    let ended = loop {
+        if pc >= end {
+            break "the end of the list";
+        }
         if run.out.steps >= MAX_STEPS {
             run.out.error = Some(format!(
                 "the action list ran for more than {MAX_STEPS} steps and was stopped"
             ));
-            break;
+            break "the step limit";
         }
         run.out.steps += 1;
-        match run.step(pc) {
-            Some(next) => pc = next,
-            None => break,
+        let next = run.step(pc);
+        if let (Some(t), Some(note)) = (trace.as_mut(), run.note.as_mut()) {
+            t.push(super::simulation::trace_entry(program, pc, next, note));
         }
+        match next {
+            Some(n) => pc = n,
+            None if run.out.hangup => break "hangup",
+            None => break "stop",
+        }
+    };
+    if let Some(t) = trace {
+        t.push(json!({"end": ended, "steps": run.out.steps}));
     }
     run.out
 }
 
 /// One run in progress: the program, what it has produced, and how often each `goto` jumped.
+/// `note` collects what the current step decided, when the run is traced.
 struct Run<'p> {
     program: &'p Program,
     out: Outcome,
     loops: HashMap<usize, u32>,
+    note: Option<Map<String, Value>>,
+}
+
+impl Run<'_> {
+    /// Records a fact about the current step for the trace (nothing when not tracing).
+    fn note(&mut self, key: &str, value: Value) {
+        if let Some(n) = self.note.as_mut() {
+            n.insert(key.to_string(), value);
+        }
+    }
 }
 
 impl Run<'_> {
@@ -141,6 +177,7 @@ impl Run<'_> {
         let step = &self.program.steps[pc];
         let kind = &step.action.kind;
         if let Some(action) = media(kind, &self.out.variables) {
+            self.note("emitted", action.clone());
             self.out.actions.push(action);
             if matches!(kind, ActionKind::Hangup { .. }) {
                 self.out.hangup = true;
@@ -149,6 +186,7 @@ impl Run<'_> {
             return Some(step.next);
         }
         if let Some(effect) = effect(kind, &self.out.variables) {
+            self.note("effect", super::simulation::effect_json(&effect));
             self.out.effects.push(effect);
             return Some(step.next);
         }
@@ -159,10 +197,12 @@ impl Run<'_> {
     fn control(&mut self, pc: usize, kind: &ActionKind, next: usize) -> Option<usize> {
         let end = self.program.steps.len();
         let vars = &self.out.variables;
-        let jump = |id: Uuid| self.program.resolve(id).unwrap_or(end);
+        let program = self.program;
+        let jump = |id: Uuid| program.resolve(id).unwrap_or(end);
         match kind {
             ActionKind::VariableSet { key, value } => {
                 let (key, value) = (substitute(key, vars), substitute(value, vars));
+                self.note("set", json!({&key: &value}));
                 self.out.variables.insert(key, value);
                 Some(next)
             }
@@ -171,23 +211,34 @@ impl Run<'_> {
                 loop_count,
             } => {
                 let taken = self.loops.entry(pc).or_insert(0);
-                if *taken < *loop_count {
+                let jumps = *taken < *loop_count;
+                if jumps {
                     *taken += 1;
-                    return Some(jump(*target_id));
                 }
-                Some(next)
+                let count = *taken;
+                self.note(
+                    "goto",
+                    json!({"jumped": jumps, "jumps_taken": count, "loop_count": loop_count}),
+                );
+                Some(if jumps { jump(*target_id) } else { next })
             }
             ActionKind::Branch {
                 variable,
                 target_ids,
                 default_target_id,
             } => {
-                let value = vars.get(variable).map(String::as_str).unwrap_or("");
-                let target = target_ids
-                    .iter()
-                    .find(|(k, _)| k == value)
-                    .map(|(_, id)| *id)
-                    .unwrap_or(*default_target_id);
+                let value = vars.get(variable).cloned().unwrap_or_default();
+                let matched = target_ids.iter().find(|(k, _)| *k == value);
+                let target = matched.map(|(_, id)| *id).unwrap_or(*default_target_id);
+                let by = match matched {
+                    Some(_) => "target_ids",
+                    None if target.is_nil() => "no match and no default: next",
+                    None => "default_target_id",
+                };
+                self.note(
+                    "branch",
+                    json!({"variable": variable, "value": value, "by": by}),
+                );
                 Some(if target.is_nil() { next } else { jump(target) })
             }
             ActionKind::ConditionVariable {
@@ -196,8 +247,12 @@ impl Run<'_> {
                 value,
                 false_target_id,
             } => {
-                let current = vars.get(variable).map(String::as_str).unwrap_or("");
-                let holds = condition_holds(condition, value, current);
+                let current = vars.get(variable).cloned().unwrap_or_default();
+                let holds = condition_holds(condition, value, &current);
+                self.note(
+                    "condition",
+                    json!({"variable": variable, "value": current, "held": holds}),
+                );
                 Some(if holds || false_target_id.is_nil() {
                     next
                 } else {

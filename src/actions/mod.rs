@@ -8,6 +8,7 @@ pub mod interpreter;
 mod model;
 mod parse;
 pub mod schema;
+pub mod simulation;
 
 pub use compile::{compile, FlowLookup, NoFlows, Program, Step};
 pub use model::{

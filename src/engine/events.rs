@@ -314,14 +314,17 @@ impl Engine {
         vars.extend(variables(&conf, &call, from, to, joined));
         let outcome = self.run_list(&conf, "pre_actions", vars);
         let webhooks = self.apply_effects(db, &conf, &outcome, now);
-        let mut actions = outcome.actions;
+        let actions = crate::actions::simulation::answer_actions(
+            outcome.actions,
+            outcome.hangup,
+            crate::actions::simulation::CallEvent::Join,
+            &conf.id.to_string(),
+        );
         if outcome.hangup {
             call.status = CallStatus::Leaved;
             call.tm_update = now;
             db.set_call_status(&call)?;
             self.notify_call(db, &call, "conferencecall_leaved", now)?;
-        } else {
-            actions.push(json!({"type": "conference_join", "option": {"conference_id": conf.id}}));
         }
         Ok((EventAnswer::call(&call.json(), Some(actions)), webhooks))
     }
@@ -521,6 +524,16 @@ fn variables(
     to: &str,
     participants: usize,
 ) -> Variables {
+    let mut v = conference_variables(conf, participants);
+    v.insert("call.id".into(), call.reference_id.clone());
+    v.insert("call.from".into(), from.to_string());
+    v.insert("call.to".into(), to.to_string());
+    v.insert("conferencecall.id".into(), call.id.to_string());
+    v
+}
+
+/// The `conference.*` variables of a run: its id, name, detail, type, participants and data.
+pub(super) fn conference_variables(conf: &Conference, participants: usize) -> Variables {
     let mut v = Variables::new();
     v.insert("conference.id".into(), conf.id.to_string());
     v.insert("conference.name".into(), conf.name.clone());
@@ -539,9 +552,5 @@ fn variables(
             v.insert(format!("conference.data.{k}"), text);
         }
     }
-    v.insert("call.id".into(), call.reference_id.clone());
-    v.insert("call.from".into(), from.to_string());
-    v.insert("call.to".into(), to.to_string());
-    v.insert("conferencecall.id".into(), call.id.to_string());
     v
 }

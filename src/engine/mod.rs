@@ -8,6 +8,7 @@ mod lifecycle;
 mod notifications;
 mod pages;
 mod programs;
+mod simulation;
 mod xml_conferences;
 
 pub use dialects::Membership;
@@ -15,6 +16,7 @@ pub use notifications::{CustomerPatch, Delivery};
 pub use pages::{DeliveryPage, PageLease};
 
 pub use events::{EventKind, PlatformEvent};
+pub use simulation::{Simulation, SimulationRun, Subject};
 
 use crate::actions::flows::FlowSet;
 use crate::actions::{self, ActionError, ActionList};

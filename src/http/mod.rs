@@ -10,6 +10,7 @@ pub mod flows;
 pub mod input;
 pub mod openapi;
 pub mod platform;
+pub mod simulations;
 pub mod xml_api;
 
 use crate::domain::CustomerId;
@@ -181,6 +182,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/conferencecalls", vec![get(conf::list_calls)]))
             .service(resource("/recordings", vec![get(conf::list_recordings)]))
             .service(resource("/flows", vec![get(flows::list)]))
+            .service(resource("/simulations", vec![post(simulations::simulate)]))
             .service(resource("/customers", vec![post(customers::create)]))
             .service(resource(
                 "/customer",

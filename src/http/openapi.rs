@@ -31,6 +31,7 @@ use utoipa::OpenApi;
         super::conferences::list_recordings,
         super::conferences::get_recording,
         super::flows::list,
+        super::simulations::simulate,
         super::customers::get_self,
         super::customers::update_self,
         super::customers::rotate_secret,

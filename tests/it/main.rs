@@ -19,6 +19,7 @@ mod nodes;
 mod operations;
 mod restart;
 mod scenarios;
+mod simulations;
 mod twiml;
 mod webhooks;
 mod xml_api;

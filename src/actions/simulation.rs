@@ -1,0 +1,141 @@
+//! Dry runs: what a call would get from an action list for a join or a leave, by the same
+//! interpreter a real event runs, with a trace of every step. Shared by the simulation
+//! endpoint, the `flows simulate` command and the real join (which appends `conference_join`
+//! the same way).
+
+use super::interpreter::{self, Effect, Variables};
+use super::{HttpMethod, Program};
+use serde_json::{json, Map, Value};
+
+/// Which list a call runs: `pre_actions` on a join, `post_actions` on a leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEvent {
+    Join,
+    Leave,
+}
+
+impl CallEvent {
+    pub fn parse(s: &str) -> Option<CallEvent> {
+        match s {
+            "join" => Some(CallEvent::Join),
+            "leave" => Some(CallEvent::Leave),
+            _ => None,
+        }
+    }
+
+    /// The conference list this event runs.
+    pub fn list(self) -> &'static str {
+        match self {
+            CallEvent::Join => "pre_actions",
+            CallEvent::Leave => "post_actions",
+        }
+    }
+}
+
+/// What a dry run produced.
+#[derive(Debug, Clone)]
+pub struct Simulated {
+    /// The native actions the call gets, as a platform event's answer carries them.
+    pub actions: Vec<Value>,
+    /// One entry per step, then the end.
+    pub trace: Vec<Value>,
+    /// Webhooks and recordings the run would have caused (none is sent or started).
+    pub effects: Vec<Value>,
+    /// The variables as the run left them.
+    pub variables: Variables,
+    /// The run ended with `hangup`: a joining call would not join.
+    pub hangup: bool,
+    /// Why the run stopped early (the step limit).
+    pub error: Option<String>,
+}
+
+/// The actions a call gets: on a join, what the list emitted and then `conference_join`
+/// unless it hung up; on a leave, what the list emitted.
+pub fn answer_actions(
+    mut emitted: Vec<Value>,
+    hangup: bool,
+    event: CallEvent,
+    conference_id: &str,
+) -> Vec<Value> {
+    if event == CallEvent::Join && !hangup {
+        emitted
+            .push(json!({"type": "conference_join", "option": {"conference_id": conference_id}}));
+    }
+    emitted
+}
+
+/// Runs `program` with `variables` as a real `event` would and says what happened.
+pub fn simulate(
+    program: &Program,
+    variables: Variables,
+    event: CallEvent,
+    conference_id: &str,
+) -> Simulated {
+    let (outcome, trace) = interpreter::run_traced(program, variables);
+    Simulated {
+        actions: answer_actions(outcome.actions, outcome.hangup, event, conference_id),
+        trace,
+        effects: outcome.effects.iter().map(effect_json).collect(),
+        variables: outcome.variables,
+        hangup: outcome.hangup,
+        error: outcome.error,
+    }
+}
+
+/// An effect as the trace and the simulation answer show it.
+pub fn effect_json(effect: &Effect) -> Value {
+    match effect {
+        Effect::Webhook {
+            uri,
+            method,
+            data_type,
+            body,
+            sync,
+        } => json!({
+            "type": "webhook_send",
+            "uri": uri,
+            "method": method_name(*method),
+            "data_type": data_type,
+            "body": body,
+            "sync": sync,
+        }),
+        Effect::RecordingStart { format, duration } => json!({
+            "type": "recording_start", "format": format.as_str(), "duration": duration,
+        }),
+        Effect::RecordingStop => json!({"type": "recording_stop"}),
+    }
+}
+
+fn method_name(m: HttpMethod) -> &'static str {
+    m.as_str()
+}
+
+/// The trace entry of the step at `pc`: its position, its action's id and type, what it
+/// noted (taken from `note`, which is left empty for the next step), and where control went.
+pub(super) fn trace_entry(
+    program: &Program,
+    pc: usize,
+    next: Option<usize>,
+    note: &mut Map<String, Value>,
+) -> Value {
+    let step = &program.steps[pc];
+    let mut entry = Map::new();
+    entry.insert("step".into(), json!(pc));
+    let id = step.action.id;
+    entry.insert(
+        "id".into(),
+        if id.is_nil() { Value::Null } else { json!(id) },
+    );
+    entry.insert("type".into(), json!(step.action.kind.type_name()));
+    entry.append(note);
+    let next_step = next.filter(|n| *n < program.steps.len());
+    entry.insert("next".into(), json!(next_step));
+    entry.insert(
+        "next_id".into(),
+        next_step
+            .map(|n| program.steps[n].action.id)
+            .filter(|id| !id.is_nil())
+            .map_or(Value::Null, |id| json!(id)),
+    );
+    Value::Object(entry)
+}

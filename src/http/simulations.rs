@@ -1,0 +1,203 @@
+//! `POST /v1.0/simulations` (§12): a dry run of a conference's list, a loaded flow or a list
+//! given inline, answered as the platform would receive it in the chosen dialect, with a
+//! trace of every step. Nothing is stored, sent or started.
+
+use super::auth::Tenant;
+use super::dialect::{beep_url, callback, Route};
+use super::error::ApiError;
+use super::input::{json_body, optional_uuid};
+use super::AppState;
+use crate::actions::interpreter::Variables;
+use crate::actions::schema::Action;
+use crate::actions::simulation::CallEvent;
+use crate::domain::ConferenceId;
+use crate::engine::{Simulation, SimulationRun, Subject};
+use crate::render::{jambonz, twiml, EventAnswer};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+/// What to simulate: exactly one of `conference_id`, `flow` and `actions`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewSimulation)]
+struct SimulationBody {
+    /// Run this conference's `pre_actions` (join) or `post_actions` (leave) with its variables.
+    #[schema(format = Uuid)]
+    conference_id: Option<String>,
+    /// Run this flow of the flows directory.
+    #[schema(min_length = 1)]
+    flow: Option<String>,
+    /// Run this action list.
+    #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
+    actions: Option<Vec<Value>>,
+    /// `join` (default) or `leave`: a join ends with `conference_join` unless it hung up.
+    #[schema(value_type = Option<String>, pattern = "^(join|leave)$")]
+    event: Option<String>,
+    /// Variables the platform would pass, e.g. `{"call.from": "+15550100"}`; they override
+    /// the conference's own.
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
+    variables: Option<Map<String, Value>>,
+    /// How the platform would receive the actions: `native` (JSON, default), `xml` (the
+    /// native XML answer), `twiml` or `jambonz`.
+    #[schema(value_type = Option<String>, pattern = "^(native|xml|twiml|jambonz)$")]
+    dialect: Option<String>,
+}
+
+/// A simulation's answer.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct SimulationAnswer {
+    /// The actions exactly as the platform would receive them: a JSON array (`native`,
+    /// `jambonz`) or a document (`xml`, `twiml`).
+    #[schema(value_type = Value)]
+    actions: (),
+    /// One entry per step (`step`, `id`, `type`, what it did, `next`), then `{"end", "steps"}`.
+    #[schema(value_type = Vec<Object>)]
+    trace: (),
+    /// Webhooks and recordings the run would cause; none is sent or started.
+    #[schema(value_type = Vec<Object>)]
+    effects: (),
+    /// The variables as the run left them.
+    #[schema(value_type = std::collections::HashMap<String, String>)]
+    variables: (),
+    /// The run ended with `hangup` (a joining call would not join).
+    hangup: bool,
+    /// Why the run stopped early (the step limit), else `null`.
+    error: Option<String>,
+    dialect: String,
+}
+
+#[utoipa::path(post, path = "/v1.0/simulations", operation_id = "simulate", tag = "flows",
+    request_body = SimulationBody,
+    responses((status = 200, description = "What the call would get, and how the run went", body = SimulationAnswer)))]
+pub async fn simulate(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: SimulationBody = json_body(&req, payload).await?;
+    let dialect = body.dialect.clone().unwrap_or_else(|| "native".into());
+    if !matches!(dialect.as_str(), "native" | "xml" | "twiml" | "jambonz") {
+        return Err(ApiError::invalid_argument(
+            "dialect",
+            "must be native, xml, twiml or jambonz",
+        ));
+    }
+    let request = parse(body)?;
+    let run = state.engine.simulate(tenant.0, request).await?;
+    let actions = render(&state, tenant, &dialect, &run).await?;
+    let s = run.simulated;
+    Ok(HttpResponse::Ok().json(json!({
+        "actions": actions,
+        "trace": s.trace,
+        "effects": s.effects,
+        "variables": s.variables,
+        "hangup": s.hangup,
+        "error": s.error,
+        "dialect": dialect,
+    })))
+}
+
+fn parse(body: SimulationBody) -> Result<Simulation, ApiError> {
+    let conference = optional_uuid::<ConferenceId>("conference_id", body.conference_id.as_deref())?;
+    let subject = match (conference, body.flow, body.actions) {
+        (Some(id), None, None) => Subject::Conference(id),
+        (None, Some(flow), None) if !flow.is_empty() => Subject::Flow(flow),
+        (None, None, Some(list)) => Subject::Actions(Value::Array(list)),
+        _ => {
+            return Err(ApiError::invalid_argument(
+                "conference_id",
+                "give exactly one of conference_id, flow (a name) and actions (a list)",
+            ))
+        }
+    };
+    let event = match body.event.as_deref() {
+        None => CallEvent::Join,
+        Some(e) => CallEvent::parse(e)
+            .ok_or_else(|| ApiError::invalid_argument("event", "must be join or leave"))?,
+    };
+    let mut variables = Variables::new();
+    for (name, value) in body.variables.unwrap_or_default() {
+        let text = match value {
+            Value::String(s) => s,
+            Value::Number(_) | Value::Bool(_) => value.to_string(),
+            _ => {
+                return Err(ApiError::invalid_argument(
+                    &format!("variables.{name}"),
+                    "must be a string, number or boolean",
+                ))
+            }
+        };
+        variables.insert(name, text);
+    }
+    Ok(Simulation {
+        subject,
+        event,
+        variables,
+    })
+}
+
+/// The actions in the dialect asked for, rendered by the same code real answers use.
+async fn render(
+    state: &AppState,
+    tenant: Tenant,
+    dialect: &str,
+    run: &SimulationRun,
+) -> Result<Value, ApiError> {
+    let actions = &run.simulated.actions;
+    let route = Route {
+        customer: tenant.0,
+        conference: run.conference_id.unwrap_or(ConferenceId::nil()),
+    };
+    let conference = route.conference.to_string();
+    let beep = beep_url(state);
+    Ok(match dialect {
+        "xml" => Value::String(
+            EventAnswer {
+                conferencecall: None,
+                recording: None,
+                actions: Some(actions.clone()),
+            }
+            .to_xml(),
+        ),
+        "twiml" => {
+            let (after, status) = (
+                callback(state, "twiml", route, "after"),
+                callback(state, "twiml", route, "status"),
+            );
+            let ctx = twiml::Context {
+                conference: &conference,
+                after_url: &after,
+                status_url: &status,
+                beep_url: &beep,
+                label: "simulated",
+            };
+            Value::String(twiml::response(actions, &ctx))
+        }
+        "jambonz" => {
+            let tts_vendor = match state.engine.customer(tenant.0).await? {
+                Some(c) => c
+                    .connections
+                    .jambonz
+                    .map(|j| j.tts_vendor)
+                    .unwrap_or_else(|| "default".into()),
+                None => "default".into(),
+            };
+            let (after, status) = (
+                callback(state, "jambonz", route, "after"),
+                callback(state, "jambonz", route, "status"),
+            );
+            let ctx = jambonz::Context {
+                conference: &conference,
+                after_url: &after,
+                status_url: &status,
+                beep_url: &beep,
+                tts_vendor: &tts_vendor,
+            };
+            jambonz::verbs(actions, &ctx)
+        }
+        _ => Value::Array(actions.clone()),
+    })
+}
