@@ -301,11 +301,13 @@ async fn watch_flows(engine: Engine, dir: PathBuf) {
             Ok(Ok(set)) => {
                 tracing::info!(flows = set.flows.len(), "flows reloaded");
                 engine.set_flows(set);
+                engine.set_flow_problems(Vec::new());
             }
             Ok(Err(problems)) => {
-                for p in problems {
+                for p in &problems {
                     tracing::error!(problem = %p, "flows reload failed; keeping the last good set");
                 }
+                engine.set_flow_problems(problems.iter().map(ToString::to_string).collect());
             }
             Err(e) => tracing::error!(error = %e, "flows reload task failed"),
         }

@@ -152,6 +152,9 @@ impl Engine {
                     (Err(_), false) => "refused",
                 };
                 self.metrics.event(type_name, outcome);
+                if let (Ok(a), false) = (&answer, replay) {
+                    self.announce_answer(a, type_name);
+                }
                 (answer, webhooks)
             }
             Err(EngineError::Refused(r)) => {

@@ -5,6 +5,7 @@ mod customers;
 mod dialects;
 mod events;
 mod lifecycle;
+mod live;
 mod notifications;
 mod pages;
 mod programs;
@@ -16,6 +17,7 @@ pub use notifications::{CustomerPatch, Delivery};
 pub use pages::{DeliveryPage, PageLease};
 
 pub use events::{EventKind, PlatformEvent};
+pub use live::Change;
 pub use simulation::{Simulation, SimulationRun, Subject};
 
 use crate::actions::flows::FlowSet;
@@ -189,6 +191,8 @@ pub struct Engine {
     keys: Arc<RwLock<HashMap<[u8; 32], CustomerId>>>,
     /// The byte budget of list pages held at once.
     pages: pages::PageBudget,
+    /// What the console watches.
+    live: live::Live,
 }
 
 /// How long a platform event id is remembered: a replay within it gets the first answer.
@@ -264,6 +268,7 @@ impl Engine {
             programs: Arc::default(),
             courier: Courier::new(),
             keys: Arc::new(RwLock::new(HashMap::new())),
+            live: live::Live::default(),
         }
     }
 

@@ -21,6 +21,9 @@ pub struct FlowJson {
 #[allow(dead_code)]
 pub struct FlowList {
     result: Vec<FlowJson>,
+    /// What the last reload of the flows directory found wrong (`file:line:col: message`);
+    /// the last good set stays loaded. Empty when it succeeded.
+    problems: Vec<String>,
 }
 
 #[utoipa::path(get, path = "/v1.0/flows", operation_id = "list_flows", tag = "flows",
@@ -32,5 +35,5 @@ pub async fn list(_tenant: Tenant, state: web::Data<AppState>) -> HttpResponse {
         .values()
         .map(|f| json!({"name": f.name, "description": f.description, "actions": f.json}))
         .collect();
-    HttpResponse::Ok().json(json!({"result": result}))
+    HttpResponse::Ok().json(json!({"result": result, "problems": state.engine.flow_problems()}))
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod conferences;
+pub mod console;
 pub mod customers;
 pub mod dialect;
 pub mod error;
@@ -223,6 +224,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(healthz))
     .route("/metrics", web::get().to(metrics))
     .route("/openapi.json", web::get().to(openapi::serve))
+    .service(console_routes())
     .service(xml_scope())
     .default_service(web::to(no_route));
 }
@@ -256,6 +258,23 @@ fn dialect_routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(dialect::beep))
                 .default_service(wrong_method(allow_of(&["get"]))),
         );
+}
+
+/// The console's page, its two assets and its change stream (§12). Not part of the JSON API's
+/// document: the stream is `text/event-stream` for the console, the rest are static files.
+fn console_routes() -> actix_web::Scope {
+    let page = |path: &str, route: actix_web::Route| {
+        web::resource(path)
+            .route(route)
+            .default_service(wrong_method(allow_of(&["get"])))
+    };
+    web::scope("/console")
+        .service(page("", web::get().to(console::index)))
+        .service(page("/", web::get().to(console::index)))
+        .service(page("/console.js", web::get().to(console::script)))
+        .service(page("/console.css", web::get().to(console::style)))
+        .service(page("/events", web::get().to(console::events)))
+        .default_service(web::to(no_route))
 }
 
 /// The XML API's routes.

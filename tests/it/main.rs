@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod bounds;
 mod cli;
+mod console;
 mod contract;
 mod dialect_tools;
 mod events;

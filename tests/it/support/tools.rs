@@ -136,6 +136,73 @@ pub fn suite_python(suite: &'static str) -> PathBuf {
     }
 }
 
+/// Pinned for the console's browser test (`tests/console/`).
+pub const PLAYWRIGHT_CORE_VERSION: &str = "1.65.1";
+
+/// A `node_modules` holding the pinned `playwright-core` (for `NODE_PATH`).
+pub fn playwright_node_modules() -> PathBuf {
+    static NODE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = tools_dir().join("console-node");
+    let pin = format!("playwright-core@{PLAYWRIGHT_CORE_VERSION}");
+    let done = NODE.get_or_init(|| {
+        install(&dir, &pin, |dir| {
+            std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+            run(Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--prefix"])
+                .arg(dir)
+                .arg(&pin)
+                .env("NPM_CONFIG_UPDATE_NOTIFIER", "false"))
+        })
+        .map(|()| dir.join("node_modules"))
+    });
+    match done {
+        Ok(modules) => modules.clone(),
+        Err(e) => panic!(
+            "could not install {pin} for the console test: {e}\n\
+             Needs Node.js with npm and the npm registry. Install by hand: npm install --prefix {d} {pin} && echo '{pin}' > {d}/.installed",
+            d = dir.display()
+        ),
+    }
+}
+
+/// Debian's Chromium, installed with apt-get when it is missing (the test machines run as
+/// root; CI too). Panics, saying what to install, when it can't be.
+pub fn chromium() -> PathBuf {
+    static CHROMIUM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let path = PathBuf::from("/usr/bin/chromium");
+    let done = CHROMIUM.get_or_init(|| {
+        if path.exists() {
+            return Ok(path.clone());
+        }
+        let marker = tools_dir().join("chromium");
+        install(&marker, "chromium (apt)", |dir| {
+            std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+            if path.exists() {
+                return Ok(());
+            }
+            let apt = |args: &[&str]| {
+                run(Command::new("apt-get")
+                    .args(args)
+                    .env("DEBIAN_FRONTEND", "noninteractive"))
+            };
+            apt(&["update", "-qq"])?;
+            apt(&["install", "-y", "-qq", "chromium"])
+        })?;
+        if path.exists() {
+            Ok(path.clone())
+        } else {
+            Err("apt-get finished but /usr/bin/chromium is missing".into())
+        }
+    });
+    match done {
+        Ok(p) => p.clone(),
+        Err(e) => panic!(
+            "could not install Chromium for the console test: {e}\n\
+             Install by hand (root): apt-get install -y chromium"
+        ),
+    }
+}
+
 /// Runs `tests/dialects/twilio_tool.py` (see its doc for the commands) with the venv's Python:
 /// `args` as JSON on stdin, its JSON answer returned. Panics when the tool fails.
 pub fn twilio_tool(args: Value) -> Value {

@@ -1,0 +1,319 @@
+// confab console: talks only to the confab that served it, with the API key kept in this
+// tab's session storage and sent in the Authorization header (never in a URL).
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const NIL = '00000000-0000-0000-0000-000000000000';
+const state = { key: sessionStorage.getItem('confab.key'), selected: null, stream: null, dirty: {} };
+
+async function api(method, path, body) {
+  const headers = { Authorization: 'Bearer ' + state.key };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch (_) { json = null; }
+  return { status: res.status, ok: res.ok, json };
+}
+
+function notice(text) {
+  $('notice').textContent = text || '';
+  $('notice').hidden = !text;
+}
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'text') e.textContent = v; else if (k.startsWith('on')) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+// ---- sign in ----------------------------------------------------------------------------
+
+async function signIn(key) {
+  state.key = key;
+  const me = await api('GET', '/v1.0/customer');
+  if (!me.ok) {
+    state.key = null;
+    sessionStorage.removeItem('confab.key');
+    notice(me.status === 401 ? 'That API key is not valid.' : 'Sign-in failed (' + me.status + ').');
+    return;
+  }
+  sessionStorage.setItem('confab.key', key);
+  notice('');
+  $('signin').hidden = true;
+  $('session').hidden = false;
+  $('whoami').textContent = 'Signed in as ' + me.json.name;
+  $('app').hidden = false;
+  await Promise.all([loadConferences(), loadFlows()]);
+  listen();
+  state.poll = setInterval(() => refresh(null), 10000);
+}
+
+function signOut() {
+  sessionStorage.removeItem('confab.key');
+  if (state.stream) state.stream.abort();
+  clearInterval(state.poll);
+  location.reload();
+}
+
+// ---- conferences ------------------------------------------------------------------------
+
+async function loadConferences() {
+  const r = await api('GET', '/v1.0/conferences?page_size=100');
+  if (!r.ok) return notice('Could not list conferences: ' + (r.json?.error?.message || r.status));
+  const body = $('conferences').querySelector('tbody');
+  body.replaceChildren(...r.json.result.map((c) => {
+    const open = el('button', { type: 'button', class: 'link', text: c.name || c.id, 'aria-label': 'Open conference ' + (c.name || c.id), onclick: () => select(c.id) });
+    const row = el('tr', { 'data-id': c.id, 'aria-selected': String(c.id === state.selected) },
+      el('td', {}, open), el('td', { text: c.status }), el('td', { text: c.type }),
+      el('td', { class: 'participants', text: String(c.conferencecall_ids.length) }),
+      el('td', { text: c.recording_id !== NIL ? 'recording' : '—' }));
+    row.addEventListener('click', (e) => { if (e.target === row || e.target.tagName === 'TD') select(c.id); });
+    return row;
+  }));
+}
+
+async function select(id) {
+  state.selected = id;
+  state.dirty = {};
+  for (const row of document.querySelectorAll('#conferences tbody tr')) row.setAttribute('aria-selected', String(row.dataset.id === id));
+  $('detail').hidden = false;
+  await loadDetail(true);
+  $('detail-title').focus?.();
+}
+
+async function loadDetail(fillEditor) {
+  const id = state.selected;
+  if (!id) return;
+  const [conf, calls, recs, hooks] = await Promise.all([
+    api('GET', '/v1.0/conferences/' + id),
+    api('GET', '/v1.0/conferencecalls?page_size=100&conference_id=' + id),
+    api('GET', '/v1.0/recordings?page_size=100&conference_id=' + id),
+    api('GET', '/v1.0/webhook_deliveries?page_size=100'),
+  ]);
+  if (!conf.ok) return notice('Could not read the conference: ' + (conf.json?.error?.message || conf.status));
+  const c = conf.json;
+  $('detail-title').textContent = 'Conference ' + (c.name || c.id);
+  $('detail-status').textContent = c.status;
+  $('participant-count').textContent = String(c.conferencecall_ids.length);
+  $('recording-count').textContent = String(c.recording_ids.length);
+  for (const list of ['pre_actions', 'post_actions']) {
+    const area = $(list.replace('_', '-'));
+    if (fillEditor || !state.dirty[list]) area.value = JSON.stringify(c[list], null, 2);
+  }
+  renderTimeline(calls.json?.result || [], recs.json?.result || [], (hooks.json?.result || []).filter((d) => aboutConference(d, id)));
+}
+
+function aboutConference(delivery, id) {
+  const data = delivery.payload && delivery.payload.data;
+  return !!data && (data.id === id || data.conference_id === id || data.reference_id === id);
+}
+
+function renderTimeline(calls, recordings, deliveries) {
+  const items = [];
+  for (const call of calls) items.push({ at: call.tm_update, text: 'call ' + call.reference_id + ' ' + call.status });
+  for (const r of recordings) items.push({ at: r.tm_create, text: 'recording ' + r.id.slice(0, 8) + ' ' + r.status + (r.media_url ? ' ' + r.media_url : '') });
+  for (const d of deliveries) {
+    const retry = d.status === 'failed'
+      ? el('button', { type: 'button', text: 'Retry', 'aria-label': 'Retry webhook ' + d.event_type, onclick: () => retryDelivery(d.id) })
+      : null;
+    items.push({ at: d.tm_create, text: 'webhook ' + d.event_type + ': ' + d.status + ' (' + d.attempts + ' attempts' + (d.last_status ? ', last ' + d.last_status : '') + ')', extra: retry });
+  }
+  items.sort((a, b) => (a.at < b.at ? 1 : -1));
+  $('timeline').replaceChildren(...items.map((i) => {
+    const li = el('li', {}, el('time', { text: i.at }), ' ' + i.text);
+    if (i.extra) li.append(' ', i.extra);
+    return li;
+  }));
+  if (!items.length) $('timeline').replaceChildren(el('li', { text: 'Nothing yet.' }));
+}
+
+async function retryDelivery(id) {
+  const r = await api('POST', '/v1.0/webhook_deliveries/' + id + '/retry');
+  notice(r.ok ? '' : 'Retry refused: ' + (r.json?.error?.message || r.status));
+  await loadDetail(false);
+}
+
+// ---- editor: validated as you type, saved with PUT -------------------------------------
+
+const timers = {};
+
+function listOf(area) { return area.id.replace('-', '_'); }
+
+function showErrors(list, messages) {
+  const area = $(list.replace('_', '-'));
+  area.setAttribute('aria-invalid', String(messages.length > 0));
+  $(list.replace('_', '-') + '-errors').replaceChildren(...messages.map((m) => el('li', { text: m })));
+}
+
+function parseList(list) {
+  const text = $(list.replace('_', '-')).value;
+  try {
+    const value = JSON.parse(text || '[]');
+    if (!Array.isArray(value)) return { error: list + ': must be a JSON array of actions' };
+    return { value };
+  } catch (e) {
+    return { error: list + ': not valid JSON (' + e.message + ')' };
+  }
+}
+
+async function validate(list) {
+  const parsed = parseList(list);
+  if (parsed.error) return showErrors(list, [parsed.error]);
+  // The simulation endpoint checks a list exactly as a write does, and changes nothing.
+  const event = list === 'pre_actions' ? 'join' : 'leave';
+  const r = await api('POST', '/v1.0/simulations', { actions: parsed.value, event });
+  if (r.ok) return showErrors(list, []);
+  const message = (r.json?.error?.message || 'refused (' + r.status + ')').replace(/^actions/, list);
+  showErrors(list, [message]);
+}
+
+function onEdit(event) {
+  const list = listOf(event.target);
+  state.dirty[list] = true;
+  clearTimeout(timers[list]);
+  timers[list] = setTimeout(() => validate(list), 300);
+}
+
+async function save(event) {
+  event.preventDefault();
+  const body = {};
+  for (const list of ['pre_actions', 'post_actions']) {
+    const parsed = parseList(list);
+    if (parsed.error) { showErrors(list, [parsed.error]); $('save-status').textContent = 'Not saved: fix the errors first.'; return; }
+    body[list] = parsed.value;
+  }
+  const r = await api('PUT', '/v1.0/conferences/' + state.selected, body);
+  if (r.ok) {
+    state.dirty = {};
+    showErrors('pre_actions', []);
+    showErrors('post_actions', []);
+    $('save-status').textContent = 'Saved.';
+    await loadDetail(true);
+    return;
+  }
+  const message = r.json?.error?.message || 'refused (' + r.status + ')';
+  const list = message.startsWith('post_actions') ? 'post_actions' : 'pre_actions';
+  showErrors(list, [message]);
+  $('save-status').textContent = 'Not saved.';
+}
+
+// ---- simulator --------------------------------------------------------------------------
+
+async function simulate(event) {
+  event.preventDefault();
+  const variables = {};
+  for (const line of $('sim-vars').value.split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0) variables[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  const body = { conference_id: state.selected, event: $('sim-event').value, dialect: $('sim-dialect').value, variables };
+  const r = await api('POST', '/v1.0/simulations', body);
+  if (!r.ok) {
+    $('sim-actions').textContent = r.json?.error?.message || 'refused (' + r.status + ')';
+    $('sim-trace').replaceChildren();
+    return;
+  }
+  const a = r.json.actions;
+  $('sim-actions').textContent = typeof a === 'string' ? a : JSON.stringify(a, null, 2);
+  $('sim-trace').replaceChildren(...r.json.trace.map((t) => el('li', { text: describe(t) })));
+}
+
+function describe(t) {
+  if (t.end) return 'ended: ' + t.end + ' after ' + t.steps + ' steps';
+  const parts = ['step ' + t.step + ' ' + t.type];
+  if (t.emitted) parts.push('emitted ' + t.emitted.type + (t.emitted.option?.text ? ' "' + t.emitted.option.text + '"' : ''));
+  if (t.set) parts.push('set ' + Object.entries(t.set).map(([k, v]) => k + '=' + v).join(', '));
+  if (t.goto) parts.push(t.goto.jumped ? 'jumped (' + t.goto.jumps_taken + ' of ' + t.goto.loop_count + ')' : 'fell through after ' + t.goto.loop_count + ' jumps');
+  if (t.branch) parts.push(t.branch.variable + '="' + t.branch.value + '" chose by ' + t.branch.by);
+  if (t.condition) parts.push(t.condition.variable + '="' + t.condition.value + '" ' + (t.condition.held ? 'held' : 'did not hold'));
+  if (t.effect) parts.push('would ' + t.effect.type + (t.effect.uri ? ' ' + t.effect.uri : ''));
+  parts.push(t.next === null ? '→ end' : '→ step ' + t.next);
+  return parts.join(': ');
+}
+
+// ---- flows ------------------------------------------------------------------------------
+
+async function loadFlows() {
+  const r = await api('GET', '/v1.0/flows');
+  if (!r.ok) return;
+  $('flow-problems').replaceChildren(...(r.json.problems || []).map((p) => el('li', { text: p })));
+  $('flows').replaceChildren(...r.json.result.map((f) => el('details', {},
+    el('summary', { text: f.name + ' — ' + f.description }),
+    el('pre', { text: JSON.stringify(f.actions, null, 2) }))));
+}
+
+// ---- live updates -----------------------------------------------------------------------
+
+function setLive(on) {
+  $('live').textContent = on ? 'live' : 'reconnecting';
+  $('live').dataset.state = on ? 'live' : 'off';
+}
+
+let refreshTimer = null;
+function refresh(conferenceId) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    await loadConferences();
+    if (state.selected && (conferenceId === null || conferenceId === state.selected)) await loadDetail(false);
+  }, 100);
+}
+
+function handleBlock(block) {
+  let event = 'message';
+  let data = '';
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) event = line.slice(6).trim();
+    else if (line.startsWith('data:')) data += line.slice(5).trim();
+  }
+  if (event === 'change') {
+    try { refresh(JSON.parse(data).conference_id); } catch (_) { refresh(null); }
+  } else if (event === 'resync') {
+    refresh(null);
+  }
+}
+
+async function listen() {
+  const ctrl = new AbortController();
+  state.stream = ctrl;
+  while (!ctrl.signal.aborted) {
+    try {
+      // fetch, not EventSource: EventSource cannot send the Authorization header.
+      const res = await fetch('/console/events', { headers: { Authorization: 'Bearer ' + state.key }, signal: ctrl.signal });
+      if (!res.ok) throw new Error('stream ' + res.status);
+      setLive(true);
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          handleBlock(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+        }
+      }
+    } catch (_) {
+      if (ctrl.signal.aborted) return;
+    }
+    setLive(false);
+    await new Promise((r) => setTimeout(r, 2000));
+    refresh(null);
+  }
+}
+
+// ---- wiring -----------------------------------------------------------------------------
+
+$('signin').addEventListener('submit', (e) => { e.preventDefault(); signIn($('api-key').value.trim()); });
+$('signout').addEventListener('click', signOut);
+$('pre-actions').addEventListener('input', onEdit);
+$('post-actions').addEventListener('input', onEdit);
+$('editor').addEventListener('submit', save);
+$('simulator').addEventListener('submit', simulate);
+$('detail-title').setAttribute('tabindex', '-1');
+if (state.key) signIn(state.key);

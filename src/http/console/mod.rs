@@ -1,0 +1,78 @@
+//! The flow authors' and operators' console (§12): static files embedded in the binary,
+//! served at `/console`, and the stream of changes it listens to.
+
+use super::auth::Tenant;
+use super::AppState;
+use actix_web::{web, HttpResponse};
+use std::time::Duration;
+
+const INDEX: &str = include_str!("index.html");
+const SCRIPT: &str = include_str!("console.js");
+const STYLE: &str = include_str!("console.css");
+
+/// How often an idle stream sends a comment, so proxies keep it open and a dead client is
+/// noticed.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("cache-control", "no-cache"))
+        // Everything the page needs is served here: no script, style or frame from elsewhere.
+        .insert_header((
+            "content-security-policy",
+            "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        ))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .body(body)
+}
+
+pub async fn index() -> HttpResponse {
+    asset("text/html; charset=utf-8", INDEX)
+}
+
+pub async fn script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+pub async fn style() -> HttpResponse {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+/// `GET /console/events` (Bearer key): server-sent events, one `change` per change to the
+/// customer's conferences on this node (`{"conference_id", "what"}`), a comment every 15 s.
+/// A console that falls behind gets `resync` and reloads.
+pub async fn events(tenant: Tenant, state: web::Data<AppState>) -> HttpResponse {
+    let receiver = state.engine.subscribe_changes();
+    let stream = futures_util::stream::unfold(
+        (receiver, tenant.0, true),
+        |(mut rx, customer, first)| async move {
+            if first {
+                let hello = web::Bytes::from_static(b"retry: 2000\nevent: hello\ndata: {}\n\n");
+                return Some((Ok::<_, actix_web::Error>(hello), (rx, customer, false)));
+            }
+            loop {
+                let text = tokio::select! {
+                    got = rx.recv() => match got {
+                        Ok(c) if c.customer == customer => format!(
+                            "event: change\ndata: {{\"conference_id\":\"{}\",\"what\":\"{}\"}}\n\n",
+                            c.conference, c.what
+                        ),
+                        Ok(_) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            "event: resync\ndata: {}\n\n".to_string()
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    },
+                    () = tokio::time::sleep(KEEPALIVE) => ": keepalive\n\n".to_string(),
+                };
+                return Some((Ok(web::Bytes::from(text)), (rx, customer, false)));
+            }
+        },
+    );
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(stream)
+}

@@ -1,0 +1,127 @@
+// The console in a real browser (headless Chromium driven by playwright-core), as a flow
+// author uses it: sign in with the keyboard, watch a conference's participant count change
+// when the platform posts events, edit an action list with an error and see it named at the
+// field, fix and save it, run a simulation and read its trace, and use it in a narrow window.
+// A screenshot of each step is saved for review.
+//
+// Input (environment): CONFAB_URL, CONFAB_KEY, CONFAB_CONFERENCE (an empty conference named
+// "Console room"), CONFAB_PLATFORM_SECRET (whsec_...), CHROMIUM (the browser's path),
+// SCREENSHOTS (a directory). Exit 0 when every step passed; otherwise the failing step.
+
+'use strict';
+// CommonJS, so that NODE_PATH (the tests' pinned node_modules) resolves playwright-core.
+const { chromium } = require('playwright-core');
+const { createHmac } = require('node:crypto');
+const { mkdirSync } = require('node:fs');
+const { join } = require('node:path');
+
+const base = process.env.CONFAB_URL;
+const key = process.env.CONFAB_KEY;
+const conference = process.env.CONFAB_CONFERENCE;
+const secret = process.env.CONFAB_PLATFORM_SECRET;
+const shots = process.env.SCREENSHOTS;
+mkdirSync(shots, { recursive: true });
+
+let step = 'start';
+const expect = (ok, what) => { if (!ok) throw new Error(what); };
+
+/** A platform event, signed as the platform signs it (Standard Webhooks). */
+async function platformEvent(id, type, data) {
+  const body = JSON.stringify({ id, type, data });
+  const ts = Math.floor(Date.now() / 1000).toString();
+  const keyBytes = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const sig = createHmac('sha256', keyBytes).update(`${id}.${ts}.${body}`).digest('base64');
+  const res = await fetch(`${base}/v1.0/platform/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': `v1,${sig}` },
+    body,
+  });
+  expect(res.ok, `platform event ${type} answered ${res.status}: ${await res.text()}`);
+}
+
+async function main() {
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ['--no-sandbox'] });
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const foreign = [];
+  page.on('request', (r) => { if (!r.url().startsWith(base)) foreign.push(r.url()); });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const shot = (name) => page.screenshot({ path: join(shots, name), fullPage: true });
+
+  step = 'sign in with the keyboard';
+  await page.goto(`${base}/console`);
+  await page.getByLabel('API key').focus();
+  await page.keyboard.type(key);
+  await page.keyboard.press('Enter');
+  await page.locator('#app').waitFor({ state: 'visible' });
+  expect(!(await page.evaluate(() => location.href)).includes(key), 'the key is in the URL');
+  expect((await page.evaluate(() => sessionStorage.getItem('confab.key'))) === key, 'the key is not in session storage');
+  await page.getByText('live', { exact: true }).waitFor();
+  await shot('01-signed-in.png');
+
+  step = 'open the conference';
+  await page.getByRole('button', { name: 'Open conference Console room' }).click();
+  await page.locator('#participant-count').filter({ hasText: /^0$/ }).waitFor();
+  await shot('02-conference.png');
+
+  step = 'the participant count follows platform events (no reload)';
+  await platformEvent('console-join-1', 'call_joining', { call_id: 'console-call-1', conference_id: conference, from: '+15550100' });
+  await platformEvent('console-joined-1', 'call_joined', { call_id: 'console-call-1', conference_id: conference });
+  await page.locator('#participant-count').filter({ hasText: /^1$/ }).waitFor({ timeout: 5000 });
+  await page.locator('#timeline').getByText('call console-call-1 joined').waitFor();
+  const row = page.locator(`#conferences tr[data-id="${conference}"] .participants`);
+  expect((await row.textContent()) === '1', 'the list does not show 1 participant');
+  await shot('03-live-participant.png');
+
+  step = 'an action list with an error is named at its field';
+  const pre = page.getByLabel('pre_actions (run when a call joins)');
+  await pre.fill('[{"type": "talk", "option": {"text": "Hi"}}, {"type": "talk", "option": {}}]');
+  const preErrors = page.locator('#pre-actions-errors');
+  await preErrors.getByText('pre_actions[1].option.text: is required').waitFor({ timeout: 5000 });
+  expect((await pre.getAttribute('aria-invalid')) === 'true', 'the list is not marked invalid');
+  await shot('04-error-named.png');
+
+  step = 'fixed, it saves';
+  await pre.fill('[{"type": "talk", "option": {"text": "Hello ${call.from} from the console"}}]');
+  await page.waitForFunction(() => document.querySelector('#pre-actions-errors').children.length === 0);
+  await page.getByRole('button', { name: 'Save actions' }).click();
+  await page.locator('#save-status').filter({ hasText: 'Saved.' }).waitFor();
+  const stored = await (await fetch(`${base}/v1.0/conferences/${conference}`, { headers: { authorization: `Bearer ${key}` } })).json();
+  expect(stored.pre_actions[0].option.text === 'Hello ${call.from} from the console', 'the saved list is not stored');
+  await shot('05-saved.png');
+
+  step = 'a simulation shows the actions and the trace';
+  await page.getByLabel('Variables (one name=value per line)').fill('call.from=+15559999');
+  await page.getByRole('button', { name: 'Run simulation' }).click();
+  await page.locator('#sim-actions').filter({ hasText: 'Hello +15559999 from the console' }).waitFor();
+  await page.locator('#sim-trace').getByText('step 0 talk: emitted talk').waitFor();
+  await page.locator('#sim-trace').getByText('ended: the end of the list after 1 steps').waitFor();
+  await shot('06-simulation.png');
+
+  step = 'every control has a label';
+  const unlabeled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((e) => !e.closest('[hidden]'))
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+    .map((e) => e.outerHTML));
+  expect(unlabeled.length === 0, `controls without a label: ${unlabeled.join(' ')}`);
+
+  step = 'a narrow window';
+  await page.setViewportSize({ width: 380, height: 800 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await shot('07-narrow.png');
+  expect(overflow <= 1, `the page is ${overflow}px wider than a narrow window`);
+
+  step = 'nothing but confab was asked for';
+  expect(foreign.length === 0, `requests outside confab: ${foreign.join(', ')}`);
+  expect(errors.length === 0, `script errors: ${errors.join('; ')}`);
+  console.log(JSON.stringify({ passed: true, screenshots: shots }));
+} catch (e) {
+  console.error(`console test failed at "${step}": ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
+}
+
+main();

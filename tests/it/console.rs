@@ -1,0 +1,82 @@
+//! The console (§12) in a real browser: headless Debian Chromium driven by playwright-core
+//! (`tests/console/console_test.cjs`), against the real server. Screenshots of each step are
+//! kept in `target/console-screenshots/` for review.
+
+use crate::support::tools::{chromium, playwright_node_modules};
+use crate::support::{signed, TestServer, PLATFORM_SECRET};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::Command;
+
+#[tokio::test]
+async fn a_flow_author_signs_in_watches_edits_saves_and_simulates() {
+    let (modules, browser) =
+        tokio::task::spawn_blocking(|| (playwright_node_modules(), chromium()))
+            .await
+            .expect("install thread");
+    let s = TestServer::start_with(signed).await;
+    let c = s.create_customer("console").await;
+    let conf = s
+        .create_conference(
+            &c.key,
+            json!({"name": "Console room", "pre_actions": [{"type": "talk", "option": {"text": "Welcome"}}]}),
+        )
+        .await;
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/console/console_test.cjs");
+    let (base, key, id) = (
+        s.base.clone(),
+        c.key.clone(),
+        conf["id"].as_str().unwrap().to_string(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(&script)
+            .env("NODE_PATH", &modules)
+            .env("CONFAB_URL", base)
+            .env("CONFAB_KEY", key)
+            .env("CONFAB_CONFERENCE", id)
+            .env("CONFAB_PLATFORM_SECRET", PLATFORM_SECRET)
+            .env("CHROMIUM", browser)
+            .env("SCREENSHOTS", &screenshots)
+            .output()
+            .expect("node")
+    })
+    .await
+    .expect("browser thread");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_console_is_served_from_the_binary_with_nothing_from_elsewhere() {
+    let s = TestServer::start().await;
+    for (path, kind) in [
+        ("/console", "text/html"),
+        ("/console/console.js", "text/javascript"),
+        ("/console/console.css", "text/css"),
+    ] {
+        let res = s.client.get(s.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+        assert!(res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'"));
+        let body = res.text().await.unwrap();
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path} names another host"
+        );
+    }
+    // The change stream needs a key, like the API.
+    let res = s.client.get(s.url("/console/events")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
