@@ -114,7 +114,11 @@ function aboutConference(delivery, id) {
 
 function renderTimeline(calls, recordings, deliveries) {
   const items = [];
-  for (const call of calls) items.push({ at: call.tm_update, text: 'call ' + call.reference_id + ' ' + call.status });
+  // A call's list entry holds when it came (joining) and where it is now.
+  for (const call of calls) {
+    items.push({ at: call.tm_create, text: 'call ' + call.reference_id + ' joining' });
+    if (call.status !== 'joining') items.push({ at: call.tm_update, text: 'call ' + call.reference_id + ' ' + call.status });
+  }
   for (const r of recordings) items.push({ at: r.tm_create, text: 'recording ' + r.id.slice(0, 8) + ' ' + r.status + (r.media_url ? ' ' + r.media_url : '') });
   for (const d of deliveries) {
     const retry = d.status === 'failed'
