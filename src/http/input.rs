@@ -166,6 +166,30 @@ pub fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D
     }
 }
 
+/// Flow variables from a JSON object: strings as they are, numbers and booleans as their text;
+/// anything else is refused naming `{prefix}.{name}`.
+pub fn variables(
+    prefix: &str,
+    object: serde_json::Map<String, serde_json::Value>,
+) -> Result<crate::actions::interpreter::Variables, ApiError> {
+    use serde_json::Value;
+    let mut vars = crate::actions::interpreter::Variables::new();
+    for (name, value) in object {
+        let text = match value {
+            Value::String(s) => s,
+            Value::Number(_) | Value::Bool(_) => value.to_string(),
+            _ => {
+                return Err(ApiError::invalid_argument(
+                    &format!("{prefix}.{name}"),
+                    "must be a string, number or boolean",
+                ))
+            }
+        };
+        vars.insert(name, text);
+    }
+    Ok(vars)
+}
+
 /// Reads a body that must be a JSON object into `T`.
 pub async fn json_body<T: DeserializeOwned>(
     req: &HttpRequest,

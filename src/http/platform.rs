@@ -5,7 +5,6 @@ use super::error::ApiError;
 use super::error::ErrorBody;
 use super::input::{integral, parse_object, parse_value, read_body};
 use super::AppState;
-use crate::actions::interpreter::Variables;
 use crate::domain::dialect::Dialect;
 use crate::engine::{EngineError, EventKind, PlatformEvent};
 use crate::outbox::signature;
@@ -231,24 +230,6 @@ fn uuid<T: From<Uuid>>(name: &str, value: String) -> Result<T, ApiError> {
         .map_err(|_| ApiError::invalid_argument(&format!("data.{name}"), "must be a UUID"))
 }
 
-fn platform_variables(variables: Option<Map<String, Value>>) -> Result<Variables, ApiError> {
-    let mut vars = Variables::new();
-    for (k, v) in variables.unwrap_or_default() {
-        let text = match v {
-            Value::String(s) => s,
-            Value::Number(_) | Value::Bool(_) => v.to_string(),
-            _ => {
-                return Err(ApiError::invalid_argument(
-                    &format!("data.variables.{k}"),
-                    "must be a string, number or boolean",
-                ))
-            }
-        };
-        vars.insert(k, text);
-    }
-    Ok(vars)
-}
-
 /// Parses a platform event body (after its signature has been checked); every problem names
 /// its field.
 pub fn parse_event_body(body: &[u8]) -> Result<PlatformEvent, ApiError> {
@@ -272,7 +253,7 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
                 conference_id: uuid("conference_id", d.conference_id)?,
                 from: text("from", d.from.unwrap_or_default(), false)?,
                 to: text("to", d.to.unwrap_or_default(), false)?,
-                variables: platform_variables(d.variables)?,
+                variables: super::input::variables("data.variables", d.variables.unwrap_or_default())?,
                 dialect: Dialect::Native,
             }
         }

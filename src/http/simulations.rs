@@ -7,7 +7,6 @@ use super::dialect::{beep_url, callback, Route};
 use super::error::ApiError;
 use super::input::{json_body, optional_uuid};
 use super::AppState;
-use crate::actions::interpreter::Variables;
 use crate::actions::schema::Action;
 use crate::actions::simulation::CallEvent;
 use crate::domain::ConferenceId;
@@ -118,20 +117,7 @@ fn parse(body: SimulationBody) -> Result<Simulation, ApiError> {
         Some(e) => CallEvent::parse(e)
             .ok_or_else(|| ApiError::invalid_argument("event", "must be join or leave"))?,
     };
-    let mut variables = Variables::new();
-    for (name, value) in body.variables.unwrap_or_default() {
-        let text = match value {
-            Value::String(s) => s,
-            Value::Number(_) | Value::Bool(_) => value.to_string(),
-            _ => {
-                return Err(ApiError::invalid_argument(
-                    &format!("variables.{name}"),
-                    "must be a string, number or boolean",
-                ))
-            }
-        };
-        variables.insert(name, text);
-    }
+    let variables = super::input::variables("variables", body.variables.unwrap_or_default())?;
     Ok(Simulation {
         subject,
         event,

@@ -65,19 +65,30 @@ pub fn twilio_python() -> PathBuf {
 /// to install by hand, when it can't be made (no npm, no network).
 pub fn jambonz_node_modules() -> PathBuf {
     static NODE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = tools_dir().join("node");
     let pins = [
         format!("@jambonz/verb-specifications@{VERB_SPECIFICATIONS_VERSION}"),
         format!("@jambonz/schema@{JAMBONZ_SCHEMA_VERSION}"),
     ];
+    node_modules(&NODE, "node", &pins, "the jambonz tests")
+}
+
+/// `<target>/test-tools/{name}/node_modules` with the pinned npm packages `pins`, installed
+/// once (`cell` per process, the marker across processes).
+fn node_modules(
+    cell: &OnceLock<Result<PathBuf, String>>,
+    name: &str,
+    pins: &[String],
+    purpose: &str,
+) -> PathBuf {
+    let dir = tools_dir().join(name);
     let pin = pins.join(" ");
-    let done = NODE.get_or_init(|| {
+    let done = cell.get_or_init(|| {
         install(&dir, &pin, |dir| {
             std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
             run(Command::new("npm")
                 .args(["install", "--no-audit", "--no-fund", "--prefix"])
                 .arg(dir)
-                .args(&pins)
+                .args(pins)
                 .env("NPM_CONFIG_UPDATE_NOTIFIER", "false"))
         })
         .map(|()| dir.join("node_modules"))
@@ -85,7 +96,7 @@ pub fn jambonz_node_modules() -> PathBuf {
     match done {
         Ok(modules) => modules.clone(),
         Err(e) => panic!(
-            "could not install {pin} for the jambonz tests: {e}\n\
+            "could not install {pin} for {purpose}: {e}\n\
              Needs Node.js with npm and the npm registry. Install by hand: npm install --prefix {d} {pin} && echo '{pin}' > {d}/.installed",
             d = dir.display()
         ),
@@ -142,27 +153,8 @@ pub const PLAYWRIGHT_CORE_VERSION: &str = "1.65.1";
 /// A `node_modules` holding the pinned `playwright-core` (for `NODE_PATH`).
 pub fn playwright_node_modules() -> PathBuf {
     static NODE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = tools_dir().join("console-node");
-    let pin = format!("playwright-core@{PLAYWRIGHT_CORE_VERSION}");
-    let done = NODE.get_or_init(|| {
-        install(&dir, &pin, |dir| {
-            std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-            run(Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--prefix"])
-                .arg(dir)
-                .arg(&pin)
-                .env("NPM_CONFIG_UPDATE_NOTIFIER", "false"))
-        })
-        .map(|()| dir.join("node_modules"))
-    });
-    match done {
-        Ok(modules) => modules.clone(),
-        Err(e) => panic!(
-            "could not install {pin} for the console test: {e}\n\
-             Needs Node.js with npm and the npm registry. Install by hand: npm install --prefix {d} {pin} && echo '{pin}' > {d}/.installed",
-            d = dir.display()
-        ),
-    }
+    let pins = [format!("playwright-core@{PLAYWRIGHT_CORE_VERSION}")];
+    node_modules(&NODE, "console-node", &pins, "the console test")
 }
 
 /// Debian's Chromium, installed with apt-get when it is missing (the test machines run as
