@@ -65,7 +65,8 @@ def main() -> int:
         cmd += ["--exclude-name", "POST /v1.0/customers"]
     if args.seed is not None:
         cmd += ["--seed", str(args.seed)]
-    code = subprocess.run(cmd + args.extra, env=env).returncode
+    # Run in the report directory: Schemathesis keeps a cache (`.schemathesis/`) where it runs.
+    code = subprocess.run(cmd + args.extra, env=env, cwd=report_dir).returncode
 
     if not report.exists():
         print(f"schemathesis exited {code} without a report", file=sys.stderr)
