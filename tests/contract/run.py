@@ -39,7 +39,8 @@ def main() -> int:
 
     beside = Path(sys.executable).with_name("schemathesis")  # the venv's, if run with its python
     exe = str(beside) if beside.exists() else shutil.which("schemathesis") or "schemathesis"
-    report_dir = Path(args.report_dir or tempfile.mkdtemp(prefix="confab-contract-"))
+    report_dir = Path(args.report_dir or tempfile.mkdtemp(prefix="confab-contract-")).resolve()
+    report_dir.mkdir(parents=True, exist_ok=True)
     report = report_dir / "report.json"
     base = args.base_url.rstrip("/")
     env = dict(
