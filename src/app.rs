@@ -207,6 +207,7 @@ impl App {
             outbox_wake,
             engine.metrics(),
         ));
+        let streams = engine.clone();
         let background = [
             tokio::spawn(watch_flows(engine.clone(), flows_dir)),
             tokio::spawn(dispatcher.clone().run()),
@@ -217,6 +218,8 @@ impl App {
         let serving = tokio::spawn(server);
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
+        // Open console streams would otherwise keep the graceful stop waiting.
+        streams.close_streams();
         handle.stop(true).await;
         // Background work is cut off only after the last request is answered; whatever it had
         // not finished is on disk and resumes at the next start.

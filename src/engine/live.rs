@@ -23,6 +23,8 @@ pub struct Change {
 pub struct Live {
     changes: broadcast::Sender<Change>,
     flow_problems: Arc<RwLock<Vec<String>>>,
+    /// Set when the server shuts down, so open streams end and do not hold the shutdown.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Default for Live {
@@ -30,6 +32,7 @@ impl Default for Live {
         Live {
             changes: broadcast::channel(256).0,
             flow_problems: Arc::default(),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 }
@@ -39,6 +42,16 @@ impl Engine {
     /// now and then).
     pub fn subscribe_changes(&self) -> broadcast::Receiver<Change> {
         self.live.changes.subscribe()
+    }
+
+    /// Becomes `true` when the server shuts down: a stream ends then.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.live.closing.subscribe()
+    }
+
+    /// Ends every open change stream (graceful shutdown waits for open responses).
+    pub fn close_streams(&self) {
+        self.live.closing.send_replace(true);
     }
 
     /// Tells listeners that a customer's conference changed.

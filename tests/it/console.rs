@@ -80,3 +80,47 @@ async fn the_console_is_served_from_the_binary_with_nothing_from_elsewhere() {
     let res = s.client.get(s.url("/console/events")).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+/// The change stream carries this customer's changes only, and an open stream does not hold
+/// a graceful shutdown (it ends when the server stops).
+#[tokio::test]
+async fn the_change_stream_is_per_customer_and_ends_at_shutdown() {
+    let s = TestServer::start().await;
+    let mine = s.create_customer("mine").await;
+    let other = s.create_customer("other").await;
+    let mut stream = s
+        .client
+        .get(s.url("/console/events"))
+        .bearer_auth(&mine.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let hello = stream.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&hello).contains("event: hello"));
+    s.create_conference(&other.key, json!({"name": "not mine"}))
+        .await;
+    let conf = s
+        .create_conference(&mine.key, json!({"name": "mine"}))
+        .await;
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+        .await
+        .expect("a change within 5 s")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&change).into_owned();
+    assert!(text.contains("event: change"), "{text}");
+    assert!(
+        text.contains(conf["id"].as_str().unwrap()),
+        "another customer's change: {text}"
+    );
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.stop())
+        .await
+        .expect("the server stops with a stream open");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

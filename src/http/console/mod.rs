@@ -44,15 +44,23 @@ pub async fn style() -> HttpResponse {
 /// A console that falls behind gets `resync` and reloads.
 pub async fn events(tenant: Tenant, state: web::Data<AppState>) -> HttpResponse {
     let receiver = state.engine.subscribe_changes();
+    let closing = state.engine.closing();
     let stream = futures_util::stream::unfold(
-        (receiver, tenant.0, true),
-        |(mut rx, customer, first)| async move {
+        (receiver, closing, tenant.0, true),
+        |(mut rx, mut closing, customer, first)| async move {
             if first {
                 let hello = web::Bytes::from_static(b"retry: 2000\nevent: hello\ndata: {}\n\n");
-                return Some((Ok::<_, actix_web::Error>(hello), (rx, customer, false)));
+                return Some((
+                    Ok::<_, actix_web::Error>(hello),
+                    (rx, closing, customer, false),
+                ));
             }
             loop {
+                if *closing.borrow() {
+                    return None;
+                }
                 let text = tokio::select! {
+                    _ = closing.changed() => return None,
                     got = rx.recv() => match got {
                         Ok(c) if c.customer == customer => format!(
                             "event: change\ndata: {{\"conference_id\":\"{}\",\"what\":\"{}\"}}\n\n",
@@ -66,7 +74,7 @@ pub async fn events(tenant: Tenant, state: web::Data<AppState>) -> HttpResponse 
                     },
                     () = tokio::time::sleep(KEEPALIVE) => ": keepalive\n\n".to_string(),
                 };
-                return Some((Ok(web::Bytes::from(text)), (rx, customer, false)));
+                return Some((Ok(web::Bytes::from(text)), (rx, closing, customer, false)));
             }
         },
     );
