@@ -11,8 +11,9 @@ use serde_json::Value;
 /// What to run.
 #[derive(Debug, Clone)]
 pub enum Subject {
-    /// The conference's `pre_actions` (join) or `post_actions` (leave), with its variables.
-    Conference(ConferenceId),
+    /// The conference's `pre_actions` (join) or `post_actions` (leave), with its variables;
+    /// or, with a list, that list (a draft) with the conference's variables.
+    Conference(ConferenceId, Option<Value>),
     /// A flow of the flows directory, by name.
     Flow(String),
     /// An action list as a request carries it.
@@ -24,7 +25,8 @@ pub enum Subject {
 pub struct Simulation {
     pub subject: Subject,
     pub event: CallEvent,
-    /// Variables the platform would pass (`call.from`, ...); they override the conference's.
+    /// Variables the platform would pass (`call.from`, ...). As in a real event, the
+    /// conference's own (`conference.*`) win over them.
     pub variables: Variables,
 }
 
@@ -43,16 +45,23 @@ impl Engine {
     ) -> Result<SimulationRun, EngineError> {
         let flows = self.flows();
         let event = request.event;
-        let (program, mut variables, conference_id) = match request.subject {
-            Subject::Conference(id) => {
+        let (program, conference_vars, conference_id) = match request.subject {
+            Subject::Conference(id, draft) => {
                 let view = self.conference(customer, id).await?;
                 let conf = &view.conference;
-                let stored = match event {
-                    CallEvent::Join => &conf.pre_actions,
-                    CallEvent::Leave => &conf.post_actions,
+                let list = draft.unwrap_or_else(|| match event {
+                    CallEvent::Join => conf.pre_actions.parse(),
+                    CallEvent::Leave => conf.post_actions.parse(),
+                });
+                let program = compile(event.list(), &list, &flows)?;
+                // A real join counts the calls joined before it; a real leave counts them
+                // after the leaving call (one of the joined) has gone.
+                let joined = view.conferencecall_ids.len();
+                let participants = match event {
+                    CallEvent::Join => joined,
+                    CallEvent::Leave => joined.saturating_sub(1),
                 };
-                let program = compile(event.list(), &stored.parse(), &flows)?;
-                let vars = super::events::conference_variables(conf, view.conferencecall_ids.len());
+                let vars = super::events::conference_variables(conf, participants);
                 (program, vars, Some(id))
             }
             Subject::Flow(name) => {
@@ -69,7 +78,8 @@ impl Engine {
             }
             Subject::Actions(list) => (compile("actions", &list, &flows)?, Variables::new(), None),
         };
-        variables.extend(request.variables);
+        let mut variables = request.variables;
+        variables.extend(conference_vars);
         let target = conference_id.map_or_else(|| "(simulated)".to_string(), |id| id.to_string());
         Ok(SimulationRun {
             simulated: simulation::simulate(&program, variables, event, &target),

@@ -143,7 +143,11 @@ fn error_answers(path: &str, method: &str, op: &mut Operation) {
             "`AUTHENTICATION_REQUIRED`: no valid key"
         },
     );
-    if path.contains('{') || path.ends_with("/platform/events") || path.ends_with("/customers") {
+    if path.contains('{')
+        || path.ends_with("/platform/events")
+        || path.ends_with("/customers")
+        || path.ends_with("/simulations")
+    {
         add(
             "404",
             "Not found, or another customer's (`CONFERENCE_NOT_FOUND`, `CONFERENCECALL_NOT_FOUND`, `RECORDING_NOT_FOUND`, `DELIVERY_NOT_FOUND`; `NOT_FOUND` for the admin route without an admin token)",

@@ -17,7 +17,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-/// What to simulate: exactly one of `conference_id`, `flow` and `actions`.
+/// What to simulate: one of `conference_id`, `flow` and `actions`; or `conference_id` with
+/// `actions`, a draft list run with the conference's variables.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = NewSimulation)]
 struct SimulationBody {
@@ -27,20 +28,40 @@ struct SimulationBody {
     /// Run this flow of the flows directory.
     #[schema(min_length = 1)]
     flow: Option<String>,
-    /// Run this action list.
+    /// Run this action list (with `conference_id`: as that conference's draft).
     #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
     actions: Option<Vec<Value>>,
     /// `join` (default) or `leave`: a join ends with `conference_join` unless it hung up.
-    #[schema(value_type = Option<String>, pattern = "^(join|leave)$")]
+    #[schema(value_type = Option<SimulatedEvent>, inline)]
     event: Option<String>,
-    /// Variables the platform would pass, e.g. `{"call.from": "+15550100"}`; they override
-    /// the conference's own.
+    /// Variables the platform would pass, e.g. `{"call.from": "+15550100"}` (text, numbers or
+    /// booleans); as in a real event, the conference's own `conference.*` win over them.
     #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     variables: Option<Map<String, Value>>,
     /// How the platform would receive the actions: `native` (JSON, default), `xml` (the
     /// native XML answer), `twiml` or `jambonz`.
-    #[schema(value_type = Option<String>, pattern = "^(native|xml|twiml|jambonz)$")]
+    #[schema(value_type = Option<SimulatedDialect>, inline)]
     dialect: Option<String>,
+}
+
+/// Which list a simulation runs.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SimulatedEvent {
+    Join,
+    Leave,
+}
+
+/// How a simulation's actions are rendered.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SimulatedDialect {
+    Native,
+    Xml,
+    Twiml,
+    Jambonz,
 }
 
 /// A simulation's answer.
@@ -102,13 +123,14 @@ pub async fn simulate(
 fn parse(body: SimulationBody) -> Result<Simulation, ApiError> {
     let conference = optional_uuid::<ConferenceId>("conference_id", body.conference_id.as_deref())?;
     let subject = match (conference, body.flow, body.actions) {
-        (Some(id), None, None) => Subject::Conference(id),
+        (Some(id), None, None) => Subject::Conference(id, None),
+        (Some(id), None, Some(list)) => Subject::Conference(id, Some(Value::Array(list))),
         (None, Some(flow), None) if !flow.is_empty() => Subject::Flow(flow),
         (None, None, Some(list)) => Subject::Actions(Value::Array(list)),
         _ => {
             return Err(ApiError::invalid_argument(
                 "conference_id",
-                "give exactly one of conference_id, flow (a name) and actions (a list)",
+                "give one of conference_id, flow (a name) and actions (a list), or conference_id with actions (a draft run with the conference's variables)",
             ))
         }
     };

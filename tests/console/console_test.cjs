@@ -106,8 +106,15 @@ try {
     .map((e) => e.outerHTML));
   expect(unlabeled.length === 0, `controls without a label: ${unlabeled.join(' ')}`);
 
-  step = 'a narrow window';
-  await page.setViewportSize({ width: 380, height: 800 });
+  step = 'a draft is simulated before it is saved';
+  await pre.fill('[{"type": "talk", "option": {"text": "Draft for ${conference.name}"}}]');
+  await page.getByRole('button', { name: 'Run simulation' }).click();
+  await page.locator('#sim-actions').filter({ hasText: 'Draft for Console room' }).waitFor();
+
+  step = 'a narrow window, with an error showing';
+  await pre.fill('[{"type": "play", "option": {"stream_urls": ["not-a-url-at-all-and-rather-long-without-any-space-to-break"]}}]');
+  await preErrors.getByText('pre_actions[0].option.stream_urls[0]: must be an http(s) URL').waitFor({ timeout: 5000 });
+  await page.setViewportSize({ width: 320, height: 800 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   await shot('07-narrow.png');
   expect(overflow <= 1, `the page is ${overflow}px wider than a narrow window`);

@@ -334,3 +334,58 @@ async fn the_cli_prints_the_same_simulation_as_the_api() {
         assert_eq!(cli[field], api[field], "{field}");
     }
 }
+
+/// With calls in the conference: a simulated leave counts the participants as a real leave
+/// does (without the leaving call), a draft list runs with the conference's variables, and a
+/// request cannot override the conference's own variables (a real event cannot either).
+#[tokio::test]
+async fn a_busy_conference_is_simulated_as_its_real_events_run() {
+    let s = TestServer::start_with(signed).await;
+    let c = s.create_customer("sim").await;
+    let talk = |text: &str| json!([{"type": "talk", "option": {"text": text}}]);
+    let conf = s
+        .create_conference(
+            &c.key,
+            json!({"name": "Busy", "pre_actions": talk("in: ${conference.participant_count}"),
+                   "post_actions": talk("left: ${conference.participant_count}")}),
+        )
+        .await;
+    let id = conf["id"].as_str().unwrap();
+    for call in ["b1", "b2"] {
+        let data = json!({"call_id": call, "conference_id": id});
+        s.event(&format!("{call}-joining"), "call_joining", data.clone())
+            .await;
+        s.event(&format!("{call}-joined"), "call_joined", data)
+            .await;
+    }
+    let leave = simulate(
+        &s,
+        &c.key,
+        json!({"conference_id": id, "event": "leave", "variables": {"call.id": "b2"}}),
+    )
+    .await;
+    let real = s
+        .event(
+            "b2-left",
+            "call_left",
+            json!({"call_id": "b2", "conference_id": id}),
+        )
+        .await;
+    assert_eq!(leave["actions"], real.json["actions"]);
+    assert_eq!(leave["actions"][0]["option"]["text"], "left: 1");
+
+    let draft = simulate(
+        &s,
+        &c.key,
+        json!({"conference_id": id, "actions": talk("draft for ${conference.name} (${conference.participant_count})"),
+               "variables": {"conference.name": "not the name"}}),
+    )
+    .await;
+    assert_eq!(draft["actions"][0]["option"]["text"], "draft for Busy (1)");
+    assert_eq!(draft["actions"][1]["option"]["conference_id"], id);
+    assert_eq!(
+        s.conference(&c.key, id).await["pre_actions"][0]["option"]["text"],
+        "in: ${conference.participant_count}",
+        "a draft is not saved"
+    );
+}

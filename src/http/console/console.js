@@ -214,7 +214,15 @@ async function simulate(event) {
     const at = line.indexOf('=');
     if (at > 0) variables[line.slice(0, at).trim()] = line.slice(at + 1).trim();
   }
-  const body = { conference_id: state.selected, event: $('sim-event').value, dialect: $('sim-dialect').value, variables };
+  const which = $('sim-event').value;
+  const body = { conference_id: state.selected, event: which, dialect: $('sim-dialect').value, variables };
+  // An edited list is tried as it stands in the editor, before it is saved.
+  const list = which === 'join' ? 'pre_actions' : 'post_actions';
+  if (state.dirty[list]) {
+    const parsed = parseList(list);
+    if (parsed.error) { $('sim-actions').textContent = parsed.error; $('sim-trace').replaceChildren(); return; }
+    body.actions = parsed.value;
+  }
   const r = await api('POST', '/v1.0/simulations', body);
   if (!r.ok) {
     $('sim-actions').textContent = r.json?.error?.message || 'refused (' + r.status + ')';
