@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod platform;
 pub mod simulations;
 pub mod xml_api;
+pub mod xml_schema;
 
 use crate::domain::CustomerId;
 use crate::engine::Engine;
@@ -106,7 +107,8 @@ fn allow_of(methods: &[&str]) -> String {
 static REGISTERED: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());
 
-/// The JSON API routes the server registered: (method, path under `/v1.0`).
+/// The routes the server registered for the OpenAPI drift check: (method, path under
+/// `/v1.0`) for the JSON API, (method, full path) for the XML API.
 pub fn registered_routes() -> Vec<(String, String)> {
     REGISTERED
         .lock()
@@ -302,6 +304,12 @@ fn xml_scope() -> actix_web::Scope {
 
 /// A resource of the XML API: another method answers 405 with `Allow` in its XML error document.
 fn xml_resource(path: &str, method: &str, route: actix_web::Route) -> actix_web::Resource {
+    if let Ok(mut r) = REGISTERED.lock() {
+        r.insert((
+            method.to_string(),
+            format!("/v1/account/{{account_sid}}/conf{path}"),
+        ));
+    }
     let allow = allow_of(&[method]);
     web::resource(path)
         .route(route)

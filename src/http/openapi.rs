@@ -13,8 +13,8 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "confab JSON API",
-        description = "Conferences, their calls and recordings, customer settings, and the platform event endpoint. Every error answer is the `ErrorResponse` envelope; a method a route does not take answers 405 with `Allow`. The XML API (`/v1/account/{account_sid}/conf`) and the platform dialects' webhooks (TwiML, jambonz) speak the platforms' formats and are described in the README."
+        title = "confab API",
+        description = "The JSON API (`/v1.0`: conferences, their calls and recordings, customer settings, simulations, and the platform event endpoint; every error answer is the `ErrorResponse` envelope) and the XML API (`/v1/account/{account_sid}/conf`, tag `xml`: XML in and out, errors as `XmlErrorResponse`). A method a route does not take answers 405 with `Allow`. The platform dialects' webhooks (TwiML, jambonz) speak the platforms' own formats and are described in the README."
     ),
     paths(
         super::platform::receive,
@@ -38,8 +38,13 @@ use utoipa::OpenApi;
         super::customers::list_deliveries,
         super::customers::retry_delivery,
         super::customers::create,
+        super::xml_api::create,
+        super::xml_api::get,
+        super::xml_api::dispose,
+        super::xml_api::parts,
+        super::xml_api::dispose_part,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, super::xml_schema::ErrorResponse)),
     modifiers(&Shared),
     security(("bearer" = []), ("token" = [])),
 )]
@@ -57,6 +62,20 @@ impl utoipa::Modify for Shared {
             }
         }
         links(doc);
+        optional_xml_body(doc);
+    }
+}
+
+/// The XML API's create takes an empty body as "no parameters".
+fn optional_xml_body(doc: &mut Document) {
+    let create = doc
+        .paths
+        .paths
+        .get_mut("/v1/account/{account_sid}/conf")
+        .and_then(|i| i.post.as_mut())
+        .and_then(|op| op.request_body.as_mut());
+    if let Some(utoipa::openapi::RefOr::T(body)) = create {
+        body.required = Some(utoipa::openapi::Required::False);
     }
 }
 
@@ -112,12 +131,18 @@ fn operations(
     .filter_map(|(m, op)| op.map(|op| (m, op)))
 }
 
-fn error(description: &str) -> Response {
+/// An error answer: the JSON envelope, or the XML API's error document.
+fn error(description: &str, xml: bool) -> Response {
+    let (content_type, schema) = if xml {
+        ("application/xml", "XmlErrorResponse")
+    } else {
+        ("application/json", "ErrorResponse")
+    };
     ResponseBuilder::new()
         .description(description)
         .content(
-            "application/json",
-            Content::new(Some(Ref::from_schema_name("ErrorResponse"))),
+            content_type,
+            Content::new(Some(Ref::from_schema_name(schema))),
         )
         .build()
 }
@@ -125,12 +150,30 @@ fn error(description: &str) -> Response {
 /// The error answers an operation can give, each in the envelope, added where they apply so
 /// that a generated client knows every status it may see.
 fn error_answers(path: &str, method: &str, op: &mut Operation) {
+    let xml = path.starts_with("/v1/account/");
     let mut add = |status: &str, description: &str| {
         op.responses
             .responses
             .entry(status.to_string())
-            .or_insert_with(|| error(description).into());
+            .or_insert_with(|| error(description, xml).into());
     };
+    if xml {
+        add("400", "`000001`: a bad parameter or malformed XML");
+        add("401", "`000002`: no valid key");
+        add(
+            "404",
+            "`030100`: no such conference (or another account's, or disposed); `030200`: no such participant",
+        );
+        if method == "post" {
+            add("413", "`000001`: the body is over 1 MiB");
+        }
+        add("429", "too many requests; wait `Retry-After` seconds");
+        add(
+            "503",
+            "`000503`: confab cannot write now; retry after `Retry-After` seconds",
+        );
+        return;
+    }
     add(
         "400",
         "`INVALID_ID` (a path id that is not a UUID), `INVALID_JSON_BODY` (malformed JSON or a field of the wrong type, named), `INVALID_ARGUMENT` (a value out of range, named), `INVALID_ACTION` (an action list breaking a rule the schema cannot say: `next_id` and jump targets must name an action of the same list, ids must be unique, `flow` must name a loaded flow)",

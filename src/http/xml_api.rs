@@ -260,6 +260,10 @@ pub fn parse_create(body: &[u8]) -> Result<XmlAttributes, XmlError> {
     Ok(attrs)
 }
 
+#[utoipa::path(post, path = "/v1/account/{account_sid}/conf", operation_id = "xml_create_conference", tag = "xml",
+    params(("account_sid" = String, Path, pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "Your customer id, with or without hyphens")),
+    request_body(content = crate::http::xml_schema::NewConf, content_type = "application/xml", description = "Optional; an empty body makes a conference with no parameters"),
+    responses((status = 200, description = "The conference, `initiated`", body = crate::http::xml_schema::ConfResponse, content_type = "application/xml")))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -273,6 +277,9 @@ pub async fn create(
     Ok(conf_answer(&conf, status))
 }
 
+#[utoipa::path(get, path = "/v1/account/{account_sid}/conf/{sid}", operation_id = "xml_get_conference", tag = "xml",
+    params(("account_sid" = String, Path, pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "Your customer id, with or without hyphens"), ("sid" = String, Path, pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "The conference id, 32 hex digits (hyphens allowed)")),
+    responses((status = 200, description = "The conference", body = crate::http::xml_schema::ConfResponse, content_type = "application/xml")))]
 pub async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -283,6 +290,9 @@ pub async fn get(
     Ok(conf_answer(&conf, status))
 }
 
+#[utoipa::path(post, path = "/v1/account/{account_sid}/conf/{sid}/dispose", operation_id = "xml_dispose_conference", tag = "xml",
+    params(("account_sid" = String, Path, pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "Your customer id, with or without hyphens"), ("sid" = String, Path, pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "The conference id, 32 hex digits (hyphens allowed)")),
+    responses((status = 200, description = "The conference, `completed`; a second dispose answers 404", body = crate::http::xml_schema::ConfResponse, content_type = "application/xml")))]
 pub async fn dispose(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -293,21 +303,29 @@ pub async fn dispose(
     Ok(conf_answer(&conf, status))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PartsQuery {
+    /// `nextPageToken` of the document before.
     #[serde(rename = "pageToken")]
+    #[param(value_type = Option<String>, pattern = "^(|[0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")]
     page_token: Option<String>,
 }
 
 /// The participants, oldest first. When they pass the page byte budget the document ends with
 /// `<nextPageToken>`, which `?pageToken=` continues from; otherwise it has none.
+#[utoipa::path(get, path = "/v1/account/{account_sid}/conf/{sid}/part", operation_id = "xml_list_participants", tag = "xml",
+    params(("account_sid" = String, Path, pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "Your customer id, with or without hyphens"), ("sid" = String, Path, pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "The conference id, 32 hex digits (hyphens allowed)"), PartsQuery),
+    responses((status = 200, description = "The participants, oldest first", body = crate::http::xml_schema::PartsResponse, content_type = "application/xml")))]
 pub async fn parts(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    q: web::Query<PartsQuery>,
 ) -> Result<HttpResponse, XmlError> {
     let (customer, id) = conference_path(&req, path.into_inner()).await?;
+    // Read here rather than by the extractor, whose errors are the JSON API's envelope.
+    let q = web::Query::<PartsQuery>::from_query(req.query_string())
+        .map_err(|e| XmlError::bad(format!("query: {e}")))?;
     let cursor = decode_page_token(q.page_token.as_deref())
         .map_err(|_| XmlError::bad("pageToken is not a token this API issued"))?;
     let (page, lease) = state.engine.participants(customer, id, cursor).await?;
@@ -324,6 +342,9 @@ pub async fn parts(
         .body(super::conferences::SlicedBody::new(doc.into(), lease)))
 }
 
+#[utoipa::path(post, path = "/v1/account/{account_sid}/conf/{sid}/part/{call_sid}/dispose", operation_id = "xml_dispose_participant", tag = "xml",
+    params(("account_sid" = String, Path, pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "Your customer id, with or without hyphens"), ("sid" = String, Path, pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", description = "The conference id, 32 hex digits (hyphens allowed)"), ("call_sid" = String, Path, min_length = 1, max_length = 256, description = "The platform's call id")),
+    responses((status = 200, description = "The participant, `leaving` (the platform is told to kick it)", body = crate::http::xml_schema::PartResponse, content_type = "application/xml")))]
 pub async fn dispose_part(
     req: HttpRequest,
     state: web::Data<AppState>,
