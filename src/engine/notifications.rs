@@ -34,6 +34,9 @@ pub struct CustomerPatch {
 pub struct Delivery {
     /// `msg_...`: the `webhook-id` it is sent with.
     pub id: String,
+    /// The conference it is about (its messages are delivered in order).
+    #[schema(format = Uuid)]
+    pub conference_id: String,
     /// A notification type, or `xml_status` for an XML conference's `onStatus`.
     pub event_type: String,
     #[schema(value_type = crate::domain::customer::DeliveryStatus)]
@@ -59,7 +62,7 @@ pub struct Delivery {
 
 /// Upper bound of a delivery's JSON besides its strings and payload (names, punctuation,
 /// numbers, timestamps); checked by the test below.
-const DELIVERY_JSON_FIXED: usize = 280;
+const DELIVERY_JSON_FIXED: usize = 300;
 
 impl Delivery {
     /// At least the length of the delivery of `m` rendered as JSON, without building it.
@@ -67,6 +70,7 @@ impl Delivery {
         DELIVERY_JSON_FIXED
             + [
                 &m.id,
+                &m.ordering_key,
                 &m.event_type,
                 m.status.as_str(),
                 &m.url,
@@ -88,6 +92,7 @@ impl Delivery {
                 crate::domain::timestamp::NOT_SET.to_string()
             },
             id: m.id,
+            conference_id: m.ordering_key,
             event_type: m.event_type,
             status: m.status.as_str(),
             url: m.url,

@@ -151,20 +151,26 @@ impl Engine {
         self.leased(read, |p| p.bytes).await
     }
 
-    /// The customer's notifications, newest first, before the seq `before`.
+    /// The customer's notifications (of one conference, if given), newest first, before the
+    /// seq `before`.
     pub async fn list_deliveries(
         &self,
         customer: CustomerId,
         status: Option<String>,
+        conference: Option<ConferenceId>,
         before: Option<i64>,
         limit: usize,
     ) -> Result<(DeliveryPage, PageLease), EngineError> {
         let max_bytes = self.settings.page_bytes;
         let read = self.store.read(move |db| {
-            let status = status.as_deref();
+            let conference = conference.map(|c| c.to_string());
+            let filter = crate::store::DeliveryFilter {
+                status: status.as_deref(),
+                conference: conference.as_deref(),
+            };
             db.delivery_page(
                 customer,
-                status,
+                filter,
                 before,
                 limit,
                 max_bytes,

@@ -134,6 +134,9 @@ pub async fn rotate_secret(
 pub struct DeliveryQuery {
     #[param(value_type = Option<DeliveryStatus>, inline)]
     status: Option<String>,
+    /// Only the notifications about this conference.
+    #[param(value_type = Option<uuid::Uuid>)]
+    conference_id: Option<String>,
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
     /// `next_page_token` of the page before.
@@ -169,6 +172,7 @@ pub async fn list_deliveries(
             ))
         }
     };
+    let conference = super::input::optional_uuid("conference_id", q.conference_id.as_deref())?;
     let before = match q.page_token.as_deref() {
         None | Some("") => None,
         Some(t) => Some(t.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -177,7 +181,7 @@ pub async fn list_deliveries(
     };
     let (page, lease) = state
         .engine
-        .list_deliveries(tenant.0, status, before, limit)
+        .list_deliveries(tenant.0, status, conference, before, limit)
         .await?;
     let token = page.next.map(|n| n.to_string()).unwrap_or_default();
     super::conferences::page_answer(&page.items, token, page.bytes, lease)

@@ -20,8 +20,8 @@ pub use records::{
     MessageKind, Page, StoreGauges, StoredMessage,
 };
 pub use tx::{
-    CallStore, ConferenceStore, CustomerStore, DeadlineStore, EventStore, HousekeepingStore,
-    ListStore, OutboxStore, RecordingStore, Tx,
+    CallStore, ConferenceStore, CustomerStore, DeadlineStore, DeliveryFilter, EventStore,
+    HousekeepingStore, ListStore, OutboxStore, RecordingStore, Tx,
 };
 
 /// Everything a caller of `Store::read`/`Store::write` needs to call the store's operations on

@@ -259,13 +259,13 @@ pub trait ListStore {
         max_bytes: usize,
     ) -> Result<Page<Recording>, StoreError>;
 
-    /// A customer's notifications (the delivery log), newest first, before the cursor
+    /// A customer's notifications (the delivery log) that pass `filter`, newest first, before the cursor
     /// `before_seq`; `size` estimates each one's rendered length. Returns the page and the seq
     /// to continue before, if more remain.
     fn delivery_page(
         &self,
         customer: CustomerId,
-        status: Option<&str>,
+        filter: DeliveryFilter<'_>,
         before_seq: Option<i64>,
         limit: usize,
         max_bytes: usize,
@@ -291,4 +291,13 @@ pub trait Tx:
     fn begin_step(&self) -> Result<(), StoreError>;
     /// Ends the innermost step, keeping its changes or undoing them.
     fn end_step(&self, keep: bool) -> Result<(), StoreError>;
+}
+
+/// Which notifications a delivery log page holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeliveryFilter<'a> {
+    /// `pending`, `delivered` or `failed`.
+    pub status: Option<&'a str>,
+    /// Only those about this conference (their order key).
+    pub conference: Option<&'a str>,
 }

@@ -359,3 +359,53 @@ async fn a_hanging_receiver_does_not_hold_up_other_customers_or_event_handling()
     fast.wait_for_total(1, Duration::from_secs(3)).await;
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// The delivery log of one conference: each delivery names its conference, and
+/// `?conference_id=` keeps only that conference's (the console's timeline reads it so).
+#[tokio::test]
+async fn the_delivery_log_is_filtered_by_conference() {
+    let r = Receiver::answering(Reply::status(204)).await;
+    let s = TestServer::start_with(quick_retries(true)).await;
+    let c = s.create_customer_with("c", &r.url("/hooks")).await;
+    let a = s.create_conference(&c.key, json!({"name": "a"})).await;
+    let b = s.create_conference(&c.key, json!({"name": "b"})).await;
+    s.call(
+        "PUT",
+        &format!("/v1.0/conferences/{}", a["id"].as_str().unwrap()),
+        Some(&c.key),
+        Some(json!({"name": "a2"})),
+    )
+    .await;
+    r.wait_for_total(3, Duration::from_secs(5)).await;
+    for (conf, types) in [
+        (&a, vec!["conference_updated", "conference_created"]),
+        (&b, vec!["conference_created"]),
+    ] {
+        let id = conf["id"].as_str().unwrap();
+        let (status, log) = s
+            .call(
+                "GET",
+                &format!("/v1.0/webhook_deliveries?conference_id={id}"),
+                Some(&c.key),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{log}");
+        let items = log["result"].as_array().unwrap();
+        let got: Vec<&str> = items
+            .iter()
+            .map(|d| d["event_type"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, types);
+        assert!(items.iter().all(|d| d["conference_id"] == id));
+    }
+    let (status, _) = s
+        .call(
+            "GET",
+            "/v1.0/webhook_deliveries?conference_id=nope",
+            Some(&c.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+}

@@ -92,7 +92,7 @@ async function loadDetail(fillEditor) {
     api('GET', '/v1.0/conferences/' + id),
     api('GET', '/v1.0/conferencecalls?page_size=100&conference_id=' + id),
     api('GET', '/v1.0/recordings?page_size=100&conference_id=' + id),
-    api('GET', '/v1.0/webhook_deliveries?page_size=100'),
+    api('GET', '/v1.0/webhook_deliveries?page_size=100&conference_id=' + id),
   ]);
   if (!conf.ok) return notice('Could not read the conference: ' + (conf.json?.error?.message || conf.status));
   const c = conf.json;
@@ -104,12 +104,7 @@ async function loadDetail(fillEditor) {
     const area = $(list.replace('_', '-'));
     if (fillEditor || !state.dirty[list]) area.value = JSON.stringify(c[list], null, 2);
   }
-  renderTimeline(calls.json?.result || [], recs.json?.result || [], (hooks.json?.result || []).filter((d) => aboutConference(d, id)));
-}
-
-function aboutConference(delivery, id) {
-  const data = delivery.payload && delivery.payload.data;
-  return !!data && (data.id === id || data.conference_id === id || data.reference_id === id);
+  renderTimeline(calls.json?.result || [], recs.json?.result || [], hooks.json?.result || []);
 }
 
 function renderTimeline(calls, recordings, deliveries) {

@@ -5,7 +5,7 @@
 
 use super::rows::*;
 use super::PgTx;
-use crate::store::tx::{ConferenceStore, ListStore};
+use crate::store::tx::{ConferenceStore, DeliveryFilter, ListStore};
 
 /// Rows fetched per round trip while filling a page.
 const CHUNK: i64 = 16;
@@ -267,7 +267,7 @@ impl ListStore for PgTx<'_> {
     fn delivery_page(
         &self,
         customer: CustomerId,
-        status: Option<&str>,
+        filter: DeliveryFilter<'_>,
         before_seq: Option<i64>,
         limit: usize,
         max_bytes: usize,
@@ -275,8 +275,10 @@ impl ListStore for PgTx<'_> {
     ) -> Result<(Vec<StoredMessage>, Option<i64>), StoreError> {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE customer_id = $1 AND kind = 'webhook' \
-             AND ($2::text IS NULL OR status = $2) AND seq < $3 ORDER BY seq DESC LIMIT {CHUNK}"
+             AND ($2::text IS NULL OR status = $2) AND seq < $3 \
+             AND ($4::text IS NULL OR ordering_key = $4) ORDER BY seq DESC LIMIT {CHUNK}"
         );
+        let (status, conference) = (filter.status, filter.conference);
         let customer = customer.to_string();
         let mut page = Filling {
             items: Vec::new(),
@@ -285,7 +287,7 @@ impl ListStore for PgTx<'_> {
         };
         let mut before = before_seq.unwrap_or(i64::MAX);
         'fetch: loop {
-            let rows = self.query(&sql, &[&customer, &status, &before])?;
+            let rows = self.query(&sql, &[&customer, &status, &before, &conference])?;
             for row in &rows {
                 let m = message_from_row(row)?;
                 let (seq, n) = (m.seq, size(&m));

@@ -7,7 +7,7 @@
 
 use super::rows::*;
 use super::SqliteTx;
-use crate::store::tx::{ConferenceStore, ListStore};
+use crate::store::tx::{ConferenceStore, DeliveryFilter, ListStore};
 use rusqlite::Rows;
 
 /// Which way a keyset list runs over `(tm_create, id)`.
@@ -257,7 +257,7 @@ impl ListStore for SqliteTx<'_> {
     fn delivery_page(
         &self,
         customer: CustomerId,
-        status: Option<&str>,
+        filter: DeliveryFilter<'_>,
         before_seq: Option<i64>,
         limit: usize,
         max_bytes: usize,
@@ -266,13 +266,14 @@ impl ListStore for SqliteTx<'_> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE customer_id = ?1 AND kind = 'webhook' \
              AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR seq < ?3) \
-             ORDER BY seq DESC LIMIT ?4"
+             AND (?5 IS NULL OR ordering_key = ?5) ORDER BY seq DESC LIMIT ?4"
         ))?;
         let mut rows = stmt.query(params![
             customer.to_string(),
-            status,
+            filter.status,
             before_seq,
-            sql_limit(limit)
+            sql_limit(limit),
+            filter.conference,
         ])?;
         let filled = fill(&mut rows, limit, max_bytes, |row| {
             let m = message_from_row(row)?;
