@@ -60,6 +60,11 @@ try {
   await page.getByText('live', { exact: true }).waitFor();
   await shot('01-signed-in.png');
 
+  step = 'page to the conference (100 newer ones are on the first page)';
+  await page.locator('#conferences tbody tr').nth(99).waitFor();
+  expect((await page.locator('#conferences tbody tr').count()) === 100, 'the first page is not 100 conferences');
+  await page.getByRole('button', { name: 'Show more conferences' }).click();
+
   step = 'open the conference';
   await page.getByRole('button', { name: 'Open conference Console room' }).click();
   await page.locator('#participant-count').filter({ hasText: /^0$/ }).waitFor();

@@ -22,6 +22,11 @@ async fn a_flow_author_signs_in_watches_edits_saves_and_simulates() {
             json!({"name": "Console room", "pre_actions": [{"type": "talk", "option": {"text": "Welcome"}}]}),
         )
         .await;
+    // A hundred newer conferences put "Console room" on the list's second page.
+    for i in 0..100 {
+        s.create_conference(&c.key, json!({"name": format!("Newer {i}")}))
+            .await;
+    }
     let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/console/console_test.cjs");
     let (base, key, id) = (

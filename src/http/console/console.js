@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const NIL = '00000000-0000-0000-0000-000000000000';
-const state = { key: sessionStorage.getItem('confab.key'), selected: null, stream: null, dirty: {} };
+const state = { key: sessionStorage.getItem('confab.key'), selected: null, stream: null, dirty: {}, pages: 1 };
 
 async function api(method, path, body) {
   const headers = { Authorization: 'Bearer ' + state.key };
@@ -62,10 +62,21 @@ function signOut() {
 // ---- conferences ------------------------------------------------------------------------
 
 async function loadConferences() {
-  const r = await api('GET', '/v1.0/conferences?page_size=100');
-  if (!r.ok) return notice('Could not list conferences: ' + (r.json?.error?.message || r.status));
+  // As many pages as the author has asked to see, so a live reload keeps what is shown.
+  const items = [];
+  let token = '';
+  let more = false;
+  for (let page = 0; page < state.pages; page++) {
+    const query = '/v1.0/conferences?page_size=100' + (token ? '&page_token=' + encodeURIComponent(token) : '');
+    const r = await api('GET', query);
+    if (!r.ok) return notice('Could not list conferences: ' + (r.json?.error?.message || r.status));
+    items.push(...r.json.result);
+    token = r.json.next_page_token;
+    more = token !== '';
+    if (!more) break;
+  }
   const body = $('conferences').querySelector('tbody');
-  body.replaceChildren(...r.json.result.map((c) => {
+  body.replaceChildren(...items.map((c) => {
     const open = el('button', { type: 'button', class: 'link', text: c.name || c.id, 'aria-label': 'Open conference ' + (c.name || c.id), onclick: () => select(c.id) });
     const row = el('tr', { 'data-id': c.id, 'aria-selected': String(c.id === state.selected) },
       el('td', {}, open), el('td', { text: c.status }), el('td', { text: c.type }),
@@ -74,6 +85,7 @@ async function loadConferences() {
     row.addEventListener('click', (e) => { if (e.target === row || e.target.tagName === 'TD') select(c.id); });
     return row;
   }));
+  $('more-conferences').hidden = !more;
 }
 
 async function select(id) {
@@ -318,6 +330,7 @@ async function listen() {
 
 $('signin').addEventListener('submit', (e) => { e.preventDefault(); signIn($('api-key').value.trim()); });
 $('signout').addEventListener('click', signOut);
+$('more-conferences').addEventListener('click', () => { state.pages += 1; loadConferences(); });
 $('pre-actions').addEventListener('input', onEdit);
 $('post-actions').addEventListener('input', onEdit);
 $('editor').addEventListener('submit', save);
