@@ -69,15 +69,6 @@ def main() -> int:
     # Run in the report directory: Schemathesis keeps a cache (`.schemathesis/`) where it runs.
     code = subprocess.run(cmd + args.extra, env=env, cwd=report_dir).returncode
     doc = json.loads(report.read_text()) if report.exists() else None
-    if doc is not None and not doc["failures"] and tool_crashed(doc):
-        # Schemathesis's generator itself raised (seen once: a CPython "AST constructor
-        # recursion depth mismatch" inside Hypothesis). That says nothing about confab, and
-        # the same seed runs clean again; a fault of the server would fail the second run too.
-        print("\nSchemathesis itself raised while generating; running the same seed once more",
-              file=sys.stderr)
-        report.unlink()
-        code = subprocess.run(cmd + args.extra, env=env, cwd=report_dir).returncode
-        doc = json.loads(report.read_text()) if report.exists() else None
 
     if doc is None:
         print(f"schemathesis exited {code} without a report", file=sys.stderr)
@@ -97,12 +88,6 @@ def main() -> int:
     print(f"reports: {report_dir}")
     failed = code != 0 or doc["failures"] or doc["errors"]
     return (code or 1) if failed else 0
-
-
-def tool_crashed(doc: dict) -> bool:
-    """Whether every error of a run is Schemathesis's own runtime error (not a request that
-    failed, which it reports as a network or server error)."""
-    return bool(doc["errors"]) and all(e["title"] == "Runtime Error" for e in doc["errors"])
 
 
 if __name__ == "__main__":
