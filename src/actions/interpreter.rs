@@ -163,10 +163,11 @@ struct Run<'p> {
 }
 
 impl Run<'_> {
-    /// Records a fact about the current step for the trace (nothing when not tracing).
-    fn note(&mut self, key: &str, value: Value) {
+    /// Records a fact about the current step for the trace. `value` is only built when the
+    /// run is traced: a real event's run (on the store's writer) pays nothing for it.
+    fn note(&mut self, key: &str, value: impl FnOnce() -> Value) {
         if let Some(n) = self.note.as_mut() {
-            n.insert(key.to_string(), value);
+            n.insert(key.to_string(), value());
         }
     }
 }
@@ -177,7 +178,7 @@ impl Run<'_> {
         let step = &self.program.steps[pc];
         let kind = &step.action.kind;
         if let Some(action) = media(kind, &self.out.variables) {
-            self.note("emitted", action.clone());
+            self.note("emitted", || action.clone());
             self.out.actions.push(action);
             if matches!(kind, ActionKind::Hangup { .. }) {
                 self.out.hangup = true;
@@ -186,7 +187,7 @@ impl Run<'_> {
             return Some(step.next);
         }
         if let Some(effect) = effect(kind, &self.out.variables) {
-            self.note("effect", super::simulation::effect_json(&effect));
+            self.note("effect", || super::simulation::effect_json(&effect));
             self.out.effects.push(effect);
             return Some(step.next);
         }
@@ -202,7 +203,7 @@ impl Run<'_> {
         match kind {
             ActionKind::VariableSet { key, value } => {
                 let (key, value) = (substitute(key, vars), substitute(value, vars));
-                self.note("set", json!({&key: &value}));
+                self.note("set", || json!({&key: &value}));
                 self.out.variables.insert(key, value);
                 Some(next)
             }
@@ -218,7 +219,7 @@ impl Run<'_> {
                 let count = *taken;
                 self.note(
                     "goto",
-                    json!({"jumped": jumps, "jumps_taken": count, "loop_count": loop_count}),
+                    || json!({"jumped": jumps, "jumps_taken": count, "loop_count": loop_count}),
                 );
                 Some(if jumps { jump(*target_id) } else { next })
             }
@@ -237,7 +238,7 @@ impl Run<'_> {
                 };
                 self.note(
                     "branch",
-                    json!({"variable": variable, "value": value, "by": by}),
+                    || json!({"variable": variable, "value": value, "by": by}),
                 );
                 Some(if target.is_nil() { next } else { jump(target) })
             }
@@ -251,7 +252,7 @@ impl Run<'_> {
                 let holds = condition_holds(condition, value, &current);
                 self.note(
                     "condition",
-                    json!({"variable": variable, "value": current, "held": holds}),
+                    || json!({"variable": variable, "value": current, "held": holds}),
                 );
                 Some(if holds || false_target_id.is_nil() {
                     next

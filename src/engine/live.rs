@@ -67,6 +67,10 @@ impl Engine {
     /// Announces what a platform event's answer says changed: its call's or recording's
     /// conference.
     pub(super) fn announce_answer(&self, answer: &EventAnswer, what: &'static str) {
+        // Reading the answer back costs a parse; only worth it when a console listens.
+        if self.live.changes.receiver_count() == 0 {
+            return;
+        }
         let resource = answer.conferencecall.as_ref().or(answer.recording.as_ref());
         let Some(Ok(v)) = resource.map(|r| serde_json::from_str::<Value>(r.get())) else {
             return;
