@@ -15,6 +15,7 @@ mod faults;
 mod fuzz;
 mod jambonz;
 mod lifecycle;
+mod neighbours;
 mod multinode;
 mod nodes;
 mod operations;

@@ -1,0 +1,1 @@
+//! Noisy neighbours: see mod.rs.
