@@ -92,6 +92,7 @@ fn json_depth(body: &[u8]) -> usize {
 /// ...`). Only whitespace may follow the value. Nesting is checked here, so that exactly
 /// `MAX_JSON_DEPTH` levels pass (serde_json's own limit stops one level short).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    check_no_byte_order_mark(body)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid_json("the body must be a JSON object"));
     }
@@ -109,6 +110,22 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         ))
     })?;
     Ok(value)
+}
+
+/// JSON exchanged between systems is UTF-8 without a byte order mark (RFC 8259 §8.1). A body
+/// that starts with one is refused with a message that says so, rather than the puzzling
+/// "must be a JSON object" or "expected value" a parser would give for the invisible bytes.
+fn check_no_byte_order_mark(body: &[u8]) -> Result<(), ApiError> {
+    let which = if body.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        "a UTF-8 byte order mark (EF BB BF); send the JSON without it"
+    } else if body.starts_with(&[0xFF, 0xFE]) || body.starts_with(&[0xFE, 0xFF]) {
+        "a UTF-16 byte order mark; send the JSON as UTF-8 without one"
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::invalid_json(format!(
+        "malformed JSON body: the body starts with {which}"
+    )))
 }
 
 fn deserialize<'de, T: serde::Deserialize<'de>>(
@@ -202,6 +219,7 @@ pub async fn json_body<T: DeserializeOwned>(
 /// Parses a JSON object into `T`. serde would also fill a struct from an array of its fields
 /// in order (`[null, 5]`); a body is an object or it is refused.
 pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    check_no_byte_order_mark(body)?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b != b'{') {
         return Err(ApiError::invalid_json("the body must be a JSON object"));
@@ -296,6 +314,15 @@ mod tests {
 
     fn nested(levels: usize) -> String {
         format!("{}{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_named() {
+        let e = parse_object::<Value>(b"\xEF\xBB\xBF{\"name\":\"a\"}").unwrap_err();
+        assert!(e.message.contains("UTF-8 byte order mark"), "{}", e.message);
+        let e = parse_json::<Value>(b"\xFF\xFE{\x00}\x00").unwrap_err();
+        assert!(e.message.contains("UTF-16 byte order mark"), "{}", e.message);
+        assert!(parse_object::<Value>(b"{\"name\":\"\xEF\xBB\xBF\"}").is_ok());
     }
 
     #[test]

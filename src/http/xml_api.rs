@@ -176,13 +176,61 @@ async fn account(req: &HttpRequest, account_sid: &str) -> Result<CustomerId, Xml
     }
 }
 
-/// Refuses an element whose attributes are malformed or repeated (`<conf a="1" a="2">`):
-/// quick-xml only checks attributes when they are read, and the create body reads none.
+/// The most attributes one element may carry. The create body reads none, so this only bounds
+/// what a client can make the parser check; real documents carry a handful.
+const MAX_ATTRIBUTES: usize = 64;
+
+/// Refuses an element whose attributes are malformed, repeated (`<conf a="1" a="2">`) or too
+/// many. quick-xml only checks attributes when they are read, and its own repeat check compares
+/// each attribute with every one before it, which a body of 100,000 attributes turns into
+/// seconds of work; a set of the names seen keeps the check linear, and the cap keeps it small.
 fn check_attributes(e: &quick_xml::events::BytesStart<'_>) -> Result<(), XmlError> {
-    for attr in e.attributes().with_checks(true) {
-        attr.map_err(|err| XmlError::bad(format!("malformed XML: {err}")))?;
+    let mut seen = std::collections::HashSet::new();
+    for attr in e.attributes().with_checks(false) {
+        let attr = attr.map_err(|err| XmlError::bad(format!("malformed XML: {err}")))?;
+        if seen.len() >= MAX_ATTRIBUTES {
+            return Err(XmlError::bad(format!(
+                "malformed XML: an element carries more than {MAX_ATTRIBUTES} attributes"
+            )));
+        }
+        if !seen.insert(attr.key.as_ref().to_vec()) {
+            return Err(XmlError::bad(format!(
+                "malformed XML: attribute `{}` is repeated",
+                String::from_utf8_lossy(attr.key.as_ref())
+            )));
+        }
     }
     Ok(())
+}
+
+/// Refuses a body that is not UTF-8 text: a byte order mark of UTF-16 or UTF-32, or an XML
+/// declaration that names another encoding (the bytes would be read as something they are
+/// not). A UTF-8 byte order mark is allowed, as XML allows it.
+fn check_encoding(body: &[u8]) -> Result<(), XmlError> {
+    let utf16_or_32 = [&[0xFF, 0xFE][..], &[0xFE, 0xFF], &[0, 0, 0xFE, 0xFF]];
+    if utf16_or_32.iter().any(|bom| body.starts_with(bom)) {
+        return Err(XmlError::bad(
+            "malformed XML: the body must be UTF-8; it starts with a UTF-16 or UTF-32 byte order mark",
+        ));
+    }
+    std::str::from_utf8(body)
+        .map_err(|e| XmlError::bad(format!("malformed XML: the body is not UTF-8 ({e})")))?;
+    Ok(())
+}
+
+/// Refuses an XML declaration whose `encoding` is not UTF-8 (or its subset US-ASCII).
+fn check_declaration(decl: &quick_xml::events::BytesDecl<'_>) -> Result<(), XmlError> {
+    let Some(encoding) = decl.encoding() else {
+        return Ok(());
+    };
+    let encoding = encoding.map_err(|e| XmlError::bad(format!("malformed XML: {e}")))?;
+    let name = String::from_utf8_lossy(&encoding);
+    if name.eq_ignore_ascii_case("utf-8") || name.eq_ignore_ascii_case("us-ascii") {
+        return Ok(());
+    }
+    Err(XmlError::bad(format!(
+        "malformed XML: the declaration says encoding=\"{name}\" but the body must be UTF-8"
+    )))
 }
 
 /// Reads the create body: any root element; `appSid`, `userData` and `onStatus` children are
@@ -192,6 +240,7 @@ pub fn parse_create(body: &[u8]) -> Result<XmlAttributes, XmlError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(attrs);
     }
+    check_encoding(body)?;
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut depth = 0usize;
     let mut roots = 0usize;
@@ -203,6 +252,9 @@ pub fn parse_create(body: &[u8]) -> Result<XmlAttributes, XmlError> {
         let event = reader
             .read_event_into(&mut buf)
             .map_err(|e| malformed(&e))?;
+        if let Event::Decl(d) = &event {
+            check_declaration(d)?;
+        }
         if let Event::Start(e) | Event::Empty(e) = &event {
             check_attributes(e)?;
             if depth == 0 {
@@ -272,7 +324,11 @@ pub async fn create(
 ) -> Result<HttpResponse, XmlError> {
     let customer = account(&req, &path).await?;
     let body = read_body(&req, payload).await?;
-    let attrs = parse_create(&body)?;
+    // Parsing a megabyte is milliseconds, but it is CPU work a client chooses: it runs on the
+    // blocking pool, not on the workers that answer every other customer's requests.
+    let attrs = web::block(move || parse_create(&body))
+        .await
+        .map_err(|e| XmlError::from(ApiError::internal(&e)))??;
     let (conf, status) = state.engine.create_xml_conference(customer, attrs).await?;
     Ok(conf_answer(&conf, status))
 }
@@ -425,6 +481,40 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn other_encodings_are_refused_and_utf8_is_named() {
+        let utf16_decl = b"<?xml version=\"1.0\" encoding=\"UTF-16\"?><conf><userData>u</userData></conf>";
+        let e = parse_create(utf16_decl).unwrap_err();
+        assert!(e.msg.contains("encoding=\"UTF-16\""), "{}", e.msg);
+        for ok in [
+            &b"<?xml version=\"1.0\" encoding=\"utf-8\"?><conf/>"[..],
+            b"<?xml version=\"1.0\" encoding=\"US-ASCII\"?><conf/>",
+            b"\xEF\xBB\xBF<conf/>",
+        ] {
+            assert!(parse_create(ok).is_ok(), "{}", String::from_utf8_lossy(ok));
+        }
+        let e = parse_create(b"\xFF\xFE<\x00c\x00/\x00>\x00").unwrap_err();
+        assert!(e.msg.contains("must be UTF-8"), "{}", e.msg);
+        let e = parse_create(b"<conf><userData>\xFF</userData></conf>").unwrap_err();
+        assert!(e.msg.contains("not UTF-8"), "{}", e.msg);
+    }
+
+    #[test]
+    fn many_attributes_are_refused_after_the_cap_without_quadratic_work() {
+        let attrs = |n: usize| {
+            let list: Vec<String> = (0..n).map(|i| format!("a{i:x}=\"1\"")).collect();
+            format!("<conf {}><appSid>x</appSid></conf>", list.join(" "))
+        };
+        assert!(parse_create(attrs(MAX_ATTRIBUTES).as_bytes()).is_ok());
+        let e = parse_create(attrs(MAX_ATTRIBUTES + 1).as_bytes()).unwrap_err();
+        assert!(e.msg.contains("more than 64 attributes"), "{}", e.msg);
+        let e = parse_create(attrs(100_000).as_bytes()).unwrap_err();
+        assert_eq!(e.code, CODE_BAD_PARAMETER);
+        let ns: Vec<String> = (0..100_000).map(|i| format!("xmlns:n{i}=\"u{i}\"")).collect();
+        let body = format!("<conf {}/>", ns.join(" "));
+        assert!(parse_create(body.as_bytes()).is_err());
     }
 
     #[test]
