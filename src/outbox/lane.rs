@@ -144,12 +144,23 @@ async fn deliver_run(
             ),
         )
         .await
-        .unwrap_or_else(|_| Attempt::Retry {
-            status: None,
-            error: "timed out".to_string(),
-            retry_after: None,
+        .unwrap_or_else(|_| send::Sent {
+            attempt: Attempt::Retry {
+                status: None,
+                error: "timed out".to_string(),
+                retry_after: None,
+            },
+            failing: Some(true),
         });
-        wait = apply(d, &mut m, attempt, Timestamp(d.clock.now().micros()));
+        // Each message's own customer: a key's messages may mix the platform's commands and
+        // its customer's notifications, and each tells about its own receiver.
+        d.note_attempt(m.customer_id, attempt.failing);
+        wait = apply(
+            d,
+            &mut m,
+            attempt.attempt,
+            Timestamp(d.clock.now().micros()),
+        );
         unrecorded.push(m);
         if wait {
             break;

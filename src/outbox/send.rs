@@ -10,9 +10,14 @@ use crate::store::MessageKind;
 use crate::store::{Store, StoredMessage};
 use base64::Engine as _;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Bytes of a receiver's answer read (and thrown away) so its connection can be reused.
 const MAX_ANSWER_READ: usize = 64 * 1024;
+/// How long the answer's body is read once its status has come (never past the attempt's
+/// timeout): the status decides the outcome, and a receiver that sends its body slowly must
+/// not hold the lane for the rest of the attempt's 10 s.
+const ANSWER_READ_TIME: Duration = Duration::from_secs(1);
 
 /// The HTTP client every attempt uses: kept-alive connections, so a busy conference's
 /// messages follow each other over one connection without a new handshake each.
@@ -38,6 +43,25 @@ pub struct RunContext {
     pub connections: HashMap<CustomerId, Result<Connections, String>>,
 }
 
+/// What one attempt came to, and what it says about the receiver (see `Lanes::note`):
+/// `Some(true)` when it did not answer in time, could not be reached or answered 5xx,
+/// `Some(false)` when the message was delivered, `None` when the attempt says neither (a 4xx
+/// or 429 answer, a refused target, credentials or keys that could not be read).
+pub struct Sent {
+    pub attempt: Attempt,
+    pub failing: Option<bool>,
+}
+
+impl Sent {
+    /// An attempt that never reached the receiver and says nothing about it.
+    fn not_sent(attempt: Attempt) -> Sent {
+        Sent {
+            attempt,
+            failing: None,
+        }
+    }
+}
+
 /// Attempts one message.
 pub async fn attempt(
     client: &reqwest::Client,
@@ -46,7 +70,7 @@ pub async fn attempt(
     settings: &DeliverySettings,
     run: &mut RunContext,
     m: &StoredMessage,
-) -> Attempt {
+) -> Sent {
     // Customers choose webhook targets and platform API URLs, so both are held to public
     // addresses; the operator's own platform URL is not.
     if m.kind != MessageKind::Command && !settings.allow_private {
@@ -55,10 +79,10 @@ pub async fn attempt(
             run.targets.insert(m.url.clone(), checked);
         }
         if let Some(Err(e)) = run.targets.get(&m.url) {
-            return Attempt::Failed {
+            return Sent::not_sent(Attempt::Failed {
                 status: None,
                 error: e.clone(),
-            };
+            });
         }
     }
     let method = reqwest::Method::from_bytes(m.method.as_bytes()).unwrap_or(reqwest::Method::POST);
@@ -68,52 +92,97 @@ pub async fn attempt(
     let req = match m.kind {
         MessageKind::PlatformApi => match credentials(store, run, m).await {
             Ok(auth) => req.header(reqwest::header::AUTHORIZATION, auth),
-            Err(attempt) => return attempt,
+            Err(attempt) => return Sent::not_sent(attempt),
         },
         MessageKind::Command | MessageKind::Webhook => {
             match keys(store, clock, settings, run, m).await {
                 Ok(keys) => signed(req, &keys, m, clock.now().unix_seconds()),
                 Err(e) => {
-                    return Attempt::Retry {
+                    return Sent::not_sent(Attempt::Retry {
                         status: None,
                         error: e.clone(),
                         retry_after: None,
-                    }
+                    })
                 }
             }
         }
     };
-    match req.body(m.body.clone()).send().await {
-        Ok(mut res) => {
-            let retry_after = res
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let status = res.status().as_u16();
-            // Reading a small answer to its end hands the connection back to the pool for the
-            // next message; a large one is cut off rather than read.
-            let mut answer = Vec::new();
-            while let Ok(Some(chunk)) = res.chunk().await {
-                if answer.len() + chunk.len() > MAX_ANSWER_READ {
-                    break;
-                }
-                answer.extend_from_slice(&chunk);
-            }
-            if m.kind == MessageKind::PlatformApi && status == 404 && gone(m, &answer) {
-                return Attempt::Delivered(status);
-            }
-            classify(status, retry_after)
-        }
-        Err(e) => Attempt::Retry {
-            status: None,
-            error: if e.is_timeout() {
+    exchange(req.body(m.body.clone()), m).await
+}
+
+/// Sends the request and classifies the answer by its status. The answer's body is read
+/// only briefly (see `read_answer`), so a receiver that trickles it holds neither the lane nor
+/// the connection for the attempt's whole timeout.
+async fn exchange(req: reqwest::RequestBuilder, m: &StoredMessage) -> Sent {
+    let started = tokio::time::Instant::now();
+    let res = match tokio::time::timeout(ATTEMPT_TIMEOUT, req.send()).await {
+        Ok(Ok(res)) => res,
+        Ok(Err(e)) => {
+            let error = if e.is_timeout() {
                 "timed out".to_string()
             } else {
                 format!("connection error: {}", e.without_url())
-            },
+            };
+            return unreachable(error);
+        }
+        Err(_) => return unreachable("timed out".to_string()),
+    };
+    let retry_after = res
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let status = res.status().as_u16();
+    let deadline = (tokio::time::Instant::now() + ANSWER_READ_TIME).min(started + ATTEMPT_TIMEOUT);
+    let answer = read_answer(res, deadline).await;
+    let failing = match status {
+        200..=299 => Some(false),
+        500..=599 => Some(true),
+        _ => None,
+    };
+    let attempt = if m.kind == MessageKind::PlatformApi && status == 404 && gone(m, &answer) {
+        Attempt::Delivered(status)
+    } else {
+        classify(status, retry_after)
+    };
+    Sent { attempt, failing }
+}
+
+/// An attempt that got no answer: retried, and the receiver counts as failing.
+fn unreachable(error: String) -> Sent {
+    Sent {
+        attempt: Attempt::Retry {
+            status: None,
+            error,
             retry_after: None,
         },
+        failing: Some(true),
+    }
+}
+
+/// Reads the answer's body until it ends, `MAX_ANSWER_READ` bytes or `deadline`, whichever
+/// comes first. A body read to its end hands the connection back to the pool for the next
+/// message; one cut short is dropped here, and hyper then closes its connection rather than
+/// reuse it (only a connection whose answer was read whole goes back to the pool), so a
+/// receiver that trickles or floods its answer keeps no connection of ours.
+async fn read_answer(mut res: reqwest::Response, deadline: tokio::time::Instant) -> Vec<u8> {
+    let mut answer = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Ok(Ok(Some(chunk))) if answer.len() + chunk.len() <= MAX_ANSWER_READ => {
+                answer.extend_from_slice(&chunk);
+            }
+            Ok(Ok(None)) => return answer,
+            Ok(Ok(Some(_))) => {
+                tracing::debug!(url = %res.url().path(), "outbox: answer over 64 KiB; connection closed");
+                return answer;
+            }
+            Ok(Err(_)) => return answer,
+            Err(_) => {
+                tracing::debug!(url = %res.url().path(), "outbox: answer's body too slow; connection closed");
+                return answer;
+            }
+        }
     }
 }
 
