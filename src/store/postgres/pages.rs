@@ -1,16 +1,34 @@
-//! List pages in PostgreSQL. A page ends at whichever comes first: `limit` items, or
-//! `max_bytes` of the items' estimated rendered size (the first item is always taken). Rows
-//! are fetched a few at a time in keyset order and fetching stops once the page is full, so a
-//! list of 1 MB conferences never holds more than a chunk of rows beyond its page.
+//! List pages in PostgreSQL. A page ends at whichever comes first: `limit` items, `max_bytes`
+//! of the items' estimated rendered size (the first item is always taken), or `SCAN_BOUND`
+//! rows examined past its cursor. Each list's conditions lead to the one index that serves
+//! its filter (or the most selective of its filters) in keyset order, and the filters that
+//! index leaves over are checked on the walk (`walk.rs`), which counts what it examines: a
+//! page of filters that match nothing in a long history stops at the bound, possibly with no
+//! item, and its token points after the last row examined so the client continues. Whole rows
+//! are loaded a few at a time and only for the items taken, so a list of 1 MB conferences
+//! never holds more than a few rows beyond its page.
+
+mod walk;
 
 use super::rows::*;
 use super::PgTx;
 use crate::store::tx::{ConferenceStore, DeliveryFilter, ListStore};
+use std::collections::HashMap;
+use walk::{Limits, Rest, Walk};
 
-/// Rows fetched per round trip while filling a page.
-const CHUNK: i64 = 16;
+/// The most rows a page examines beyond its cursor, as on SQLite (`sqlite::pages`): at most
+/// a few round trips of keys, so no page holds a reader connection for long.
+const SCAN_BOUND: usize = 1000;
 
-/// Which way a keyset list runs over `(tm_create, id)`.
+fn limits(items: usize, bytes: usize) -> Limits {
+    Limits {
+        items,
+        bytes,
+        rows: SCAN_BOUND,
+    }
+}
+
+/// Which way a keyset list runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Order {
     NewestFirst,
@@ -19,118 +37,164 @@ enum Order {
 
 type Arg = Box<dyn ToSql + Sync>;
 
-/// A list query: its WHERE clause so far and the arguments of its placeholders.
-struct ListQuery {
-    sql: String,
-    args: Vec<Arg>,
+/// The key a list runs over and its cursor: `(tm_create, id)`, or the outbox's `seq`.
+trait Keyset: Copy {
+    /// The key's columns, as selected and ordered.
+    const COLUMNS: &'static str;
+    /// How many columns the key has (the walk's filter columns follow them).
+    const WIDTH: usize;
+    fn read(row: &Row) -> Result<Self, StoreError>;
+    fn args(self) -> Vec<Arg>;
 }
 
-impl ListQuery {
-    fn new(select: String, first: Arg) -> ListQuery {
-        ListQuery {
-            sql: format!("{select} $1"),
-            args: vec![first],
+impl Keyset for Cursor {
+    const COLUMNS: &'static str = "tm_create, id";
+    const WIDTH: usize = 2;
+
+    fn read(row: &Row) -> Result<Self, StoreError> {
+        let id: String = row.try_get(1)?;
+        Ok(Cursor {
+            tm_create: row.try_get(0)?,
+            id: uuid::Uuid::parse_str(&id).map_err(|_| corrupt("uuid", &id))?,
+        })
+    }
+
+    fn args(self) -> Vec<Arg> {
+        vec![Box::new(self.tm_create), Box::new(self.id.to_string())]
+    }
+}
+
+/// A position in the delivery log.
+#[derive(Debug, Clone, Copy)]
+struct Seq(i64);
+
+impl Keyset for Seq {
+    const COLUMNS: &'static str = "seq";
+    const WIDTH: usize = 1;
+
+    fn read(row: &Row) -> Result<Self, StoreError> {
+        Ok(Seq(row.try_get(0)?))
+    }
+
+    fn args(self) -> Vec<Arg> {
+        vec![Box::new(self.0)]
+    }
+}
+
+fn text(s: impl ToString) -> Arg {
+    Box::new(s.to_string())
+}
+
+/// The walk of a conference list: by status when a status is asked for (type and deletion
+/// are then read from the index's trailing columns), else by type, else the conferences not
+/// deleted (the default, a partial index) or all of them.
+fn conference_walk(customer: CustomerId, f: &ConferenceFilter) -> Walk {
+    let (table, order) = ("conferences", Order::NewestFirst);
+    let w = Walk::new(table, order).seek("customer_id", text(customer));
+    let w = match (f.status, f.kind) {
+        (Some(s), kind) => {
+            let w = w.seek("status", text(s.as_str()));
+            match kind {
+                Some(k) => w.check(Rest::Is("type", k.as_str().into())),
+                None => w,
+            }
         }
-    }
-
-    /// Adds `AND {column} = $n`.
-    fn and_eq(&mut self, column: &str, arg: Arg) {
-        self.args.push(arg);
-        self.sql
-            .push_str(&format!(" AND {column} = ${}", self.args.len()));
-    }
-}
-
-/// What a page holds so far.
-struct Filling<T> {
-    items: Vec<T>,
-    bytes: usize,
-    more: bool,
-}
-
-impl<T> Filling<T> {
-    /// Takes an item unless the page is full; false once it is.
-    fn take(&mut self, limit: usize, max_bytes: usize, item: T, size: usize) -> bool {
-        if self.items.len() >= limit
-            || (!self.items.is_empty() && self.bytes.saturating_add(size) > max_bytes)
-        {
-            self.more = true;
-            return false;
+        (None, Some(k)) => w.seek("type", text(k.as_str())),
+        (None, None) if !f.include_deleted => {
+            let mut w = w;
+            w.and("tm_delete IS NULL");
+            return w;
         }
-        self.bytes = self.bytes.saturating_add(size);
-        self.items.push(item);
-        true
+        (None, None) => w,
+    };
+    if f.include_deleted {
+        w
+    } else {
+        w.check(Rest::Null("tm_delete"))
     }
+}
+
+/// The walk of a conferencecall list: by conference (its status checked on the walk) when
+/// one is asked for, else by status, else all the customer's calls.
+fn call_walk(customer: CustomerId, f: &CallFilter) -> Walk {
+    let w = Walk::new("conferencecalls", Order::NewestFirst).seek("customer_id", text(customer));
+    match (f.conference_id, f.status) {
+        (Some(c), status) => {
+            let w = w.seek("conference_id", text(c));
+            match status {
+                Some(s) => w.check(Rest::Is("status", s.as_str().into())),
+                None => w,
+            }
+        }
+        (None, Some(s)) => w.seek("status", text(s.as_str())),
+        (None, None) => w,
+    }
+}
+
+/// The walk of the delivery log: by conference (status checked on the walk), else by status,
+/// else all the customer's messages (only notifications carry a customer; the kind is
+/// checked all the same).
+fn delivery_walk(customer: CustomerId, f: DeliveryFilter<'_>) -> Walk {
+    let w = Walk::new("outbox", Order::NewestFirst).seek("customer_id", text(customer));
+    let mut w = match (f.conference, f.status) {
+        (Some(c), status) => {
+            let w = w.seek("ordering_key", text(c));
+            match status {
+                Some(s) => w.check(Rest::Is("status", s.into())),
+                None => w,
+            }
+        }
+        (None, Some(s)) => w.seek("status", text(s)),
+        (None, None) => return w.check(Rest::Is("kind", "webhook".into())),
+    };
+    w.and("kind = 'webhook'");
+    w
 }
 
 impl PgTx<'_> {
-    /// Runs a list query in keyset order from `cursor` until the page is full.
-    fn keyset_page<T>(
+    /// The rows of `table` whose `key` column is one of `keys`, read by `from_row`, in the
+    /// order of `keys` (`None` for a row gone since the walk saw its key).
+    fn load_rows<K: Copy, V: ToSql + Sync + Eq + std::hash::Hash, T>(
         &self,
-        q: ListQuery,
-        order: Order,
-        cursor: Option<Cursor>,
-        (limit, max_bytes): (usize, usize),
-        mut load: impl FnMut(&Row) -> Result<(T, usize), StoreError>,
-        key: impl Fn(&T) -> Cursor,
-    ) -> Result<Page<T>, StoreError> {
-        let (after, direction) = match order {
-            Order::NewestFirst => ("<", "DESC"),
-            Order::OldestFirst => (">", "ASC"),
-        };
-        let n = q.args.len();
-        let first_sql = format!(
-            "{} ORDER BY tm_create {direction}, id {direction} LIMIT {CHUNK}",
-            q.sql
-        );
-        let next_sql = format!(
-            "{} AND (tm_create, id) {after} (${}, ${}) ORDER BY tm_create {direction}, \
-             id {direction} LIMIT {CHUNK}",
-            q.sql,
-            n + 1,
-            n + 2
-        );
-        let mut page = Filling {
-            items: Vec::new(),
-            bytes: 0,
-            more: false,
-        };
-        let mut from = cursor.map(|c| (c.tm_create, c.id.to_string()));
-        loop {
-            let mut args: Vec<&(dyn ToSql + Sync)> = q.args.iter().map(|a| a.as_ref()).collect();
-            let rows = match &from {
-                Some((tm, id)) => {
-                    args.push(tm);
-                    args.push(id);
-                    self.query(&next_sql, &args)?
-                }
-                None => self.query(&first_sql, &args)?,
-            };
-            let fetched = rows.len() as i64;
-            for row in &rows {
-                let (item, size) = load(row)?;
-                let c = key(&item);
-                if !page.take(limit, max_bytes, item, size) {
-                    return Ok(finish(page, &key));
-                }
-                from = Some((c.tm_create, c.id.to_string()));
-            }
-            if fetched < CHUNK {
-                return Ok(finish(page, &key));
-            }
+        (table, columns, key): (&str, &str, &str),
+        keys: &[K],
+        value: impl Fn(K) -> V,
+        from_row: impl Fn(&Row) -> Result<(V, T), StoreError>,
+    ) -> Result<Vec<Option<T>>, StoreError> {
+        let values: Vec<V> = keys.iter().map(|k| value(*k)).collect();
+        let sql = format!("SELECT {columns} FROM {table} WHERE {key} = ANY($1)");
+        let mut found = HashMap::new();
+        for row in self.query(&sql, &[&values])? {
+            let (k, item) = from_row(&row)?;
+            found.insert(k, item);
         }
+        Ok(values.iter().map(|v| found.remove(v)).collect())
     }
-}
 
-fn finish<T>(page: Filling<T>, key: &impl Fn(&T) -> Cursor) -> Page<T> {
-    Page {
-        next: if page.more {
-            page.items.last().map(key)
-        } else {
-            None
-        },
-        items: page.items,
-        bytes: page.bytes,
+    /// The calls of `keys`, in their order, with their sizes.
+    fn load_calls(
+        &self,
+        keys: &[Cursor],
+        size: &dyn Fn(&Conferencecall) -> usize,
+    ) -> Result<Vec<Option<(Conferencecall, usize)>>, StoreError> {
+        let calls = self.load_rows(
+            ("conferencecalls", CALL_COLUMNS, "id"),
+            keys,
+            |k| k.id.to_string(),
+            |row| {
+                let c = call_from_row(row)?;
+                Ok((c.id.to_string(), c))
+            },
+        )?;
+        Ok(calls
+            .into_iter()
+            .map(|c| {
+                c.map(|c| {
+                    let n = size(&c);
+                    (c, n)
+                })
+            })
+            .collect())
     }
 }
 
@@ -143,34 +207,40 @@ impl ListStore for PgTx<'_> {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Page<ConferenceView>, StoreError> {
-        let mut q = ListQuery::new(
-            format!("SELECT {CONFERENCE_COLUMNS} FROM conferences WHERE customer_id ="),
-            Box::new(customer.to_string()),
-        );
-        if let Some(s) = filter.status {
-            q.and_eq("status", Box::new(s.as_str()));
-        }
-        if let Some(k) = filter.kind {
-            q.and_eq("type", Box::new(k.as_str()));
-        }
-        if !filter.include_deleted {
-            q.sql.push_str(" AND tm_delete IS NULL");
-        }
-        self.keyset_page(
-            q,
-            Order::NewestFirst,
+        let w = conference_walk(customer, filter);
+        let page = self.walk(
+            &w,
             cursor,
-            (limit, max_bytes),
-            |row| {
-                let view = self.view(conference_from_row(row)?)?;
-                let size = view.json_len();
-                Ok((view, size))
+            limits(limit, max_bytes),
+            &mut |keys: &[Cursor]| {
+                let confs = self.load_rows(
+                    ("conferences", CONFERENCE_COLUMNS, "id"),
+                    keys,
+                    |k| k.id.to_string(),
+                    |row| {
+                        let c = conference_from_row(row)?;
+                        Ok((c.id.to_string(), c))
+                    },
+                )?;
+                let mut views = Vec::with_capacity(confs.len());
+                for conf in confs {
+                    views.push(match conf {
+                        Some(c) => {
+                            let view = self.view(c)?;
+                            let size = view.json_len();
+                            Some((view, size))
+                        }
+                        None => None,
+                    });
+                }
+                Ok(views)
             },
-            |v| Cursor {
-                tm_create: v.conference.tm_create.micros(),
-                id: v.conference.id.uuid(),
-            },
-        )
+        )?;
+        Ok(Page {
+            items: page.items,
+            next: page.next,
+            bytes: page.bytes,
+        })
     }
 
     fn list_calls(
@@ -181,28 +251,18 @@ impl ListStore for PgTx<'_> {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Page<Conferencecall>, StoreError> {
-        let mut q = ListQuery::new(
-            format!("SELECT {CALL_COLUMNS} FROM conferencecalls WHERE customer_id ="),
-            Box::new(customer.to_string()),
-        );
-        if let Some(c) = filter.conference_id {
-            q.and_eq("conference_id", Box::new(c.to_string()));
-        }
-        if let Some(s) = filter.status {
-            q.and_eq("status", Box::new(s.as_str()));
-        }
-        self.keyset_page(
-            q,
-            Order::NewestFirst,
+        let w = call_walk(customer, filter);
+        let page = self.walk(
+            &w,
             cursor,
-            (limit, max_bytes),
-            |row| {
-                let call = call_from_row(row)?;
-                let size = call.json_len();
-                Ok((call, size))
-            },
-            call_cursor,
-        )
+            limits(limit, max_bytes),
+            &mut |keys: &[Cursor]| self.load_calls(keys, &|c| c.json_len()),
+        )?;
+        Ok(Page {
+            items: page.items,
+            next: page.next,
+            bytes: page.bytes,
+        })
     }
 
     fn participants_page(
@@ -213,23 +273,20 @@ impl ListStore for PgTx<'_> {
         max_bytes: usize,
         size: &dyn Fn(&Conferencecall) -> usize,
     ) -> Result<Page<Conferencecall>, StoreError> {
-        let mut q = ListQuery::new(
-            format!("SELECT {CALL_COLUMNS} FROM conferencecalls WHERE conference_id ="),
-            Box::new(conference_id.to_string()),
-        );
-        q.sql.push_str(" AND status <> 'leaved'");
-        self.keyset_page(
-            q,
-            Order::OldestFirst,
+        let mut w = Walk::new("conferencecalls", Order::OldestFirst)
+            .seek("conference_id", text(conference_id));
+        w.and("status <> 'leaved'");
+        let page = self.walk(
+            &w,
             cursor,
-            (limit, max_bytes),
-            |row| {
-                let call = call_from_row(row)?;
-                let n = size(&call);
-                Ok((call, n))
-            },
-            call_cursor,
-        )
+            limits(limit, max_bytes),
+            &mut |keys: &[Cursor]| self.load_calls(keys, size),
+        )?;
+        Ok(Page {
+            items: page.items,
+            next: page.next,
+            bytes: page.bytes,
+        })
     }
 
     fn list_recordings(
@@ -240,28 +297,33 @@ impl ListStore for PgTx<'_> {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Page<Recording>, StoreError> {
-        let mut q = ListQuery::new(
-            format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE customer_id ="),
-            Box::new(customer.to_string()),
-        );
-        if let Some(c) = conference_id {
-            q.and_eq("conference_id", Box::new(c.to_string()));
-        }
-        self.keyset_page(
-            q,
-            Order::NewestFirst,
+        let w = Walk::new("recordings", Order::NewestFirst).seek("customer_id", text(customer));
+        let w = match conference_id {
+            Some(c) => w.seek("conference_id", text(c)),
+            None => w,
+        };
+        let page = self.walk(
+            &w,
             cursor,
-            (limit, max_bytes),
-            |row| {
-                let rec = recording_from_row(row)?;
-                let size = rec.json_len();
-                Ok((rec, size))
+            limits(limit, max_bytes),
+            &mut |keys: &[Cursor]| {
+                self.load_rows(
+                    ("recordings", RECORDING_COLUMNS, "id"),
+                    keys,
+                    |k| k.id.to_string(),
+                    |row| {
+                        let r = recording_from_row(row)?;
+                        let size = r.json_len();
+                        Ok((r.id.to_string(), (r, size)))
+                    },
+                )
             },
-            |r| Cursor {
-                tm_create: r.tm_create.micros(),
-                id: r.id.uuid(),
-            },
-        )
+        )?;
+        Ok(Page {
+            items: page.items,
+            next: page.next,
+            bytes: page.bytes,
+        })
     }
 
     fn delivery_page(
@@ -273,45 +335,25 @@ impl ListStore for PgTx<'_> {
         max_bytes: usize,
         size: &dyn Fn(&StoredMessage) -> usize,
     ) -> Result<(Vec<StoredMessage>, Option<i64>), StoreError> {
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE customer_id = $1 AND kind = 'webhook' \
-             AND ($2::text IS NULL OR status = $2) AND seq < $3 \
-             AND ($4::text IS NULL OR ordering_key = $4) ORDER BY seq DESC LIMIT {CHUNK}"
-        );
-        let (status, conference) = (filter.status, filter.conference);
-        let customer = customer.to_string();
-        let mut page = Filling {
-            items: Vec::new(),
-            bytes: 0,
-            more: false,
-        };
-        let mut before = before_seq.unwrap_or(i64::MAX);
-        'fetch: loop {
-            let rows = self.query(&sql, &[&customer, &status, &before, &conference])?;
-            for row in &rows {
-                let m = message_from_row(row)?;
-                let (seq, n) = (m.seq, size(&m));
-                if !page.take(limit, max_bytes, m, n) {
-                    break 'fetch;
-                }
-                before = seq;
-            }
-            if (rows.len() as i64) < CHUNK {
-                break;
-            }
-        }
-        let next = if page.more {
-            page.items.last().map(|m| m.seq)
-        } else {
-            None
-        };
-        Ok((page.items, next))
-    }
-}
-
-fn call_cursor(c: &Conferencecall) -> Cursor {
-    Cursor {
-        tm_create: c.tm_create.micros(),
-        id: c.id.uuid(),
+        let w = delivery_walk(customer, filter);
+        let after = before_seq.map(Seq);
+        let page = self.walk(
+            &w,
+            after,
+            limits(limit, max_bytes),
+            &mut |keys: &[Seq]| {
+                self.load_rows(
+                    ("outbox", MESSAGE_COLUMNS, "seq"),
+                    keys,
+                    |k| k.0,
+                    |row| {
+                        let m = message_from_row(row)?;
+                        let n = size(&m);
+                        Ok((m.seq, (m, n)))
+                    },
+                )
+            },
+        )?;
+        Ok((page.items, page.next.map(|s| s.0)))
     }
 }

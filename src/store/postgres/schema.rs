@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "platform dialects",
         include_str!("migrations/0003_platform_dialects.sql"),
     ),
+    (
+        4,
+        "list indexes",
+        include_str!("migrations/0004_list_indexes.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations ("confab" in ASCII).

@@ -136,6 +136,7 @@ fn migrations() -> Migrations<'static> {
             "migrations/0009_counts_and_active_indexes.sql"
         )),
         M::up(include_str!("migrations/0010_platform_dialects.sql")),
+        M::up(include_str!("migrations/0011_list_indexes.sql")),
     ])
 }
 
