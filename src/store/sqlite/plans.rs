@@ -1,8 +1,11 @@
-//! The query plans of the event path: every statement an event or an API write runs is a seek,
-//! never a scan of a conference's calls or recordings (whose history grows without end).
+//! The query plans of the event path and of the lists: every statement an event or an API
+//! write runs is a seek, never a scan of a conference's calls or recordings (whose history
+//! grows without end), and every list page, whatever its filters, seeks an index in its
+//! keyset order (from a cursor too) rather than walking or sorting a customer's history.
 
 use super::rows::*;
 use super::{migrations, WriteSignals};
+use crate::domain::conference::{ConferenceStatus, ConferenceType};
 use crate::store::prelude::*;
 use rusqlite::Connection;
 use std::cell::RefCell;
@@ -88,6 +91,64 @@ fn event_path(tx: &dyn Tx, conf: &Conference) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Runs every list with every filter it takes, from the start and from a cursor.
+fn lists(tx: &dyn Tx, conf: &Conference) -> Result<(), StoreError> {
+    let customer = conf.customer_id;
+    let cursor = Some(Cursor {
+        tm_create: 100,
+        id: Uuid::nil(),
+    });
+    let statuses = [None, Some(ConferenceStatus::Terminated)];
+    let kinds = [None, Some(ConferenceType::Connect)];
+    for at in [None, cursor] {
+        for (status, kind, include_deleted) in conference_filters(&statuses, &kinds) {
+            let f = ConferenceFilter {
+                status,
+                kind,
+                include_deleted,
+            };
+            tx.list_conferences(customer, &f, at, 10, 1 << 20)?;
+        }
+        for conference_id in [None, Some(conf.id)] {
+            for status in [None, Some(CallStatus::Joined)] {
+                let f = CallFilter {
+                    conference_id,
+                    status,
+                };
+                tx.list_calls(customer, &f, at, 10, 1 << 20)?;
+            }
+            tx.list_recordings(customer, conference_id, at, 10, 1 << 20)?;
+        }
+        tx.participants_page(conf.id, at, 10, 1 << 20, &|_| 1)?;
+    }
+    let key = conf.id.to_string();
+    for before in [None, Some(100)] {
+        for conference in [None, Some(key.as_str())] {
+            for status in [None, Some("failed")] {
+                let f = crate::store::DeliveryFilter { status, conference };
+                tx.delivery_page(customer, f, before, 10, 1 << 20, &|_| 1)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every combination of a conference list's filters.
+fn conference_filters(
+    statuses: &[Option<ConferenceStatus>],
+    kinds: &[Option<ConferenceType>],
+) -> Vec<(Option<ConferenceStatus>, Option<ConferenceType>, bool)> {
+    let mut all = Vec::new();
+    for s in statuses {
+        for k in kinds {
+            for d in [false, true] {
+                all.push((*s, *k, d));
+            }
+        }
+    }
+    all
+}
+
 /// Plan lines that walk a table or sort rows in a temporary tree.
 fn scans(conn: &Connection, sql: &str) -> Vec<String> {
     let Ok(mut stmt) = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")) else {
@@ -105,19 +166,21 @@ fn scans(conn: &Connection, sql: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn no_event_path_statement_scans_a_conference_history() {
+/// The statements `run` makes on a seeded database, traced, and the plans of those that scan.
+fn traced_scans(
+    run: impl Fn(&dyn Tx, &Conference) -> Result<(), StoreError>,
+) -> (BTreeSet<String>, Vec<String>) {
+    RAN.with(|r| r.borrow_mut().clear());
     let mut conn = Connection::open_in_memory().expect("memory db");
     migrations().to_latest(&mut conn).expect("migrated");
     let conf = seeded(&conn);
     conn.trace(Some(record));
     let signals = WriteSignals::default();
     conn.execute_batch("BEGIN").expect("begin");
-    event_path(&super::SqliteTx::writer(&conn, &signals), &conf).expect("event path");
+    run(&super::SqliteTx::writer(&conn, &signals), &conf).expect("statements ran");
     conn.execute_batch("COMMIT").expect("commit");
     conn.trace(None);
     let ran = RAN.with(|r| r.borrow().clone());
-    assert!(ran.len() > 15, "the trace saw the statements: {ran:?}");
     let bad: Vec<String> = ran
         .iter()
         .filter_map(|sql| {
@@ -125,5 +188,19 @@ fn no_event_path_statement_scans_a_conference_history() {
             (!s.is_empty()).then(|| format!("{sql}\n    -> {s:?}"))
         })
         .collect();
+    (ran, bad)
+}
+
+#[test]
+fn no_event_path_statement_scans_a_conference_history() {
+    let (ran, bad) = traced_scans(event_path);
+    assert!(ran.len() > 15, "the trace saw the statements: {ran:?}");
+    assert!(bad.is_empty(), "statements that scan:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn no_list_page_scans_or_sorts_a_customer_history() {
+    let (ran, bad) = traced_scans(lists);
+    assert!(ran.len() > 30, "the trace saw the statements: {ran:?}");
     assert!(bad.is_empty(), "statements that scan:\n{}", bad.join("\n"));
 }
