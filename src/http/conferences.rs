@@ -164,8 +164,8 @@ impl MessageBody for SlicedBody {
 }
 
 /// Pages of the lists. `next_page_token` is `""` on the last page; a page may hold fewer than
-/// `page_size` items when more would pass the byte budget (`--page-bytes`), and holds at
-/// least one.
+/// `page_size` items when more would pass the byte budget (`--page-bytes`) or when it has
+/// examined 1,000 rows past its token (then possibly none, with a token to continue from).
 macro_rules! page_schema {
     ($name:ident, $item:ty) => {
         #[derive(ToSchema)]
@@ -246,7 +246,7 @@ pub struct ConferenceQuery {
 
 #[utoipa::path(get, path = "/v1.0/conferences", operation_id = "list_conferences", tag = "conferences",
     params(ConferenceQuery),
-    responses((status = 200, description = "One page, newest first", body = ConferencePage)))]
+    responses((status = 200, description = "One page, newest first. A page examines at most 1,000 rows past its token, so it may hold fewer than `page_size` items, even none, and still carry a `next_page_token`: follow the token until it is empty.", body = ConferencePage)))]
 pub async fn list(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -355,7 +355,7 @@ pub struct CallQuery {
 
 #[utoipa::path(get, path = "/v1.0/conferencecalls", operation_id = "list_conferencecalls", tag = "conferencecalls",
     params(CallQuery),
-    responses((status = 200, description = "One page, newest first", body = ConferencecallPage)))]
+    responses((status = 200, description = "One page, newest first. A page examines at most 1,000 rows past its token, so it may hold fewer than `page_size` items, even none, and still carry a `next_page_token`: follow the token until it is empty.", body = ConferencecallPage)))]
 pub async fn list_calls(
     tenant: Tenant,
     state: web::Data<AppState>,
@@ -508,7 +508,7 @@ pub struct RecordingQuery {
 
 #[utoipa::path(get, path = "/v1.0/recordings", operation_id = "list_recordings", tag = "recordings",
     params(RecordingQuery),
-    responses((status = 200, description = "One page, newest first", body = RecordingPage)))]
+    responses((status = 200, description = "One page, newest first. A page examines at most 1,000 rows past its token, so it may hold fewer than `page_size` items, even none, and still carry a `next_page_token`: follow the token until it is empty.", body = RecordingPage)))]
 pub async fn list_recordings(
     tenant: Tenant,
     state: web::Data<AppState>,

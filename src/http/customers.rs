@@ -155,7 +155,7 @@ pub struct DeliveryPage {
 
 #[utoipa::path(get, path = "/v1.0/webhook_deliveries", operation_id = "list_webhook_deliveries", tag = "customers",
     params(DeliveryQuery),
-    responses((status = 200, description = "One page of the notification delivery log, newest first", body = DeliveryPage)))]
+    responses((status = 200, description = "One page of the notification delivery log, newest first. A page examines at most 1,000 rows past its token, so it may hold fewer than `page_size` items, even none, and still carry a `next_page_token`: follow the token until it is empty.", body = DeliveryPage)))]
 pub async fn list_deliveries(
     tenant: Tenant,
     state: web::Data<AppState>,
