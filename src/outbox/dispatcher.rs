@@ -47,7 +47,7 @@ pub(super) type Owner = Option<CustomerId>;
 /// attempt timed out, could not connect or got a 5xx is held to its reserve until an attempt
 /// is delivered). No more than `MAX_LANES` run in all.
 #[derive(Default)]
-pub(super) struct Lanes {
+struct Lanes {
     per_owner: HashMap<Owner, usize>,
     /// Lanes beyond their owners' reserves: the sum over owners of `n - RESERVED_LANES`.
     pooled: usize,
@@ -61,7 +61,7 @@ impl Lanes {
     }
 
     /// How many more lanes `owner` may start now.
-    pub(super) fn room(&self, owner: Owner) -> usize {
+    fn room(&self, owner: Owner) -> usize {
         let n = self.running(owner);
         let reserve = RESERVED_LANES.saturating_sub(n);
         let pool = if self.failing.contains(&owner) {
@@ -75,7 +75,7 @@ impl Lanes {
     }
 
     /// Counts a new lane for `owner` unless it has no room (see `room`).
-    pub(super) fn try_start(&mut self, owner: Owner) -> bool {
+    fn try_start(&mut self, owner: Owner) -> bool {
         if self.room(owner) == 0 {
             return false;
         }
@@ -89,7 +89,7 @@ impl Lanes {
     }
 
     /// Counts a lane of `owner` as ended; a lane beyond its reserve goes back to the pool.
-    pub(super) fn end(&mut self, owner: Owner) {
+    fn end(&mut self, owner: Owner) {
         let Some(n) = self.per_owner.get_mut(&owner) else {
             return;
         };
@@ -106,7 +106,7 @@ impl Lanes {
     /// Remembers whether `owner`'s deliveries are failing (`Some(true)`: a timeout, a
     /// connection error or a 5xx) or succeed again (`Some(false)`: delivered); `None` (a 4xx,
     /// a 429, a refused target) says neither and changes nothing.
-    pub(super) fn note(&mut self, owner: Owner, failing: Option<bool>) {
+    fn note(&mut self, owner: Owner, failing: Option<bool>) {
         match failing {
             Some(true) => {
                 self.failing.insert(owner);
@@ -121,7 +121,7 @@ impl Lanes {
     /// The customers that cannot start another lane now, so a round does not claim keys of
     /// theirs it would only give back. The platform's commands (no customer) are always
     /// claimed; any beyond its room are given back.
-    pub(super) fn busy(&self) -> Vec<CustomerId> {
+    fn busy(&self) -> Vec<CustomerId> {
         self.per_owner
             .keys()
             .filter_map(|owner| owner.filter(|_| self.room(*owner) == 0))

@@ -132,35 +132,8 @@ async fn deliver_run(
         }
         // However slow a DNS lookup or a receiver, the attempt ends while the lease holds.
         let budget = Duration::from_micros((lease_left - record_room_micros(d)).max(0) as u64);
-        let attempt = tokio::time::timeout(
-            budget,
-            send::attempt(
-                &d.client,
-                &d.store,
-                d.clock.as_ref(),
-                &d.settings,
-                &mut ctx,
-                &m,
-            ),
-        )
-        .await
-        .unwrap_or_else(|_| send::Sent {
-            attempt: Attempt::Retry {
-                status: None,
-                error: "timed out".to_string(),
-                retry_after: None,
-            },
-            failing: Some(true),
-        });
-        // Each message's own customer: a key's messages may mix the platform's commands and
-        // its customer's notifications, and each tells about its own receiver.
-        d.note_attempt(m.customer_id, attempt.failing);
-        wait = apply(
-            d,
-            &mut m,
-            attempt.attempt,
-            Timestamp(d.clock.now().micros()),
-        );
+        let attempt = attempt_within(d, &mut ctx, &m, budget).await;
+        wait = apply(d, &mut m, attempt, Timestamp(d.clock.now().micros()));
         unrecorded.push(m);
         if wait {
             break;
@@ -184,6 +157,31 @@ async fn deliver_run(
         let _ = previous.await;
     }
     (wait, unrecorded)
+}
+
+/// Attempts `m`, giving up after `budget`, and tells the dispatcher what the attempt says
+/// about the receiver: whether its owner may draw lanes from the shared pool depends on it.
+async fn attempt_within(
+    d: &Dispatcher,
+    ctx: &mut RunContext,
+    m: &StoredMessage,
+    budget: Duration,
+) -> Attempt {
+    let sent = send::attempt(&d.client, &d.store, d.clock.as_ref(), &d.settings, ctx, m);
+    let sent = tokio::time::timeout(budget, sent)
+        .await
+        .unwrap_or_else(|_| send::Sent {
+            attempt: Attempt::Retry {
+                status: None,
+                error: "timed out".to_string(),
+                retry_after: None,
+            },
+            failing: Some(true),
+        });
+    // Each message's own customer: a key's messages may mix the platform's commands and its
+    // customer's notifications, and each tells about its own receiver.
+    d.note_attempt(m.customer_id, sent.failing);
+    sent.attempt
 }
 
 /// Gives back leases on messages this lane claimed but will not attempt now; if that fails
