@@ -72,6 +72,7 @@ impl App {
                 readers: config.readers,
                 wal_limit_bytes: config.wal_limit_mb * 1024 * 1024,
                 reset_leases: true,
+                disk_reserve_bytes: config.disk_reserve_mb * 1024 * 1024,
                 pg_writers: usize::from(config.pg_writers),
                 node_name: config.node_name.clone(),
             },
@@ -109,6 +110,7 @@ impl App {
             webhook_first_delay_micros: webhook_policy.first_delay_micros(),
             allow_private_targets: config.webhook_allow_private,
             page_bytes: config.page_bytes,
+            readers: config.readers.max(1),
         };
         let engine = Engine::new(store, clock, flows, settings);
         let platform_key = match config.platform_secret.as_deref().filter(|s| !s.is_empty()) {
@@ -158,6 +160,7 @@ impl App {
             customer_limit: Limiter::new(self.config.rate_limit),
             auth_failure_limit: Limiter::new(self.config.auth_failure_limit),
             beep_url: self.config.beep_url.clone(),
+            send_timeout: Duration::from_secs(self.config.send_timeout),
         });
         let metrics = self.engine.metrics();
         let mut server = HttpServer::new(move || {
@@ -181,6 +184,7 @@ impl App {
                 })
                 .configure(http::routes)
         })
+        .on_connect(http::connection::remember_socket)
         .disable_signals()
         // Slow clients: the request head must arrive within 5 s, idle keep-alive connections
         // close after 30 s; bodies have their own deadline (`http::input`).

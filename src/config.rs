@@ -71,10 +71,21 @@ pub struct Config {
     /// truncates the WAL between batches, so sustained load cannot grow it without end.
     #[arg(long, env = "CONFAB_WAL_LIMIT_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub wal_limit_mb: u64,
+    /// SQLite only: MiB kept in reserve beside the database (`<db>-reserve`), at most a
+    /// sixteenth of its filesystem. On a full disk the writer gives it back so the checkpoint
+    /// that truncates the WAL has room, and makes it again before writes resume. 0 = none.
+    #[arg(long, env = "CONFAB_DISK_RESERVE_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(0..=65536))]
+    pub disk_reserve_mb: u64,
     /// Largest list page in bytes of item JSON: a page stops before the item that would pass
     /// it (it always holds one), so one answer cannot take hundreds of megabytes.
     #[arg(long, env = "CONFAB_PAGE_BYTES", default_value_t = DEFAULT_PAGE_BYTES)]
     pub page_bytes: usize,
+    /// Seconds a list answer may take to reach its client. A client that has not read the
+    /// whole page by then has its connection closed, so the page's room in the shared list
+    /// budget comes back: a client that asks for large pages and never reads them cannot hold
+    /// it. 60 s lets a 4 MiB page through a link of about 600 kbit/s.
+    #[arg(long, env = "CONFAB_SEND_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub send_timeout: u64,
     /// PostgreSQL only: connections that run write transactions at once.
     #[arg(long, env = "CONFAB_PG_WRITERS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub pg_writers: u16,
@@ -151,7 +162,9 @@ impl Config {
             auth_failure_limit: 20,
             readers: default_readers(),
             wal_limit_mb: 64,
+            disk_reserve_mb: 64,
             page_bytes: DEFAULT_PAGE_BYTES,
+            send_timeout: 60,
             pg_writers: 8,
             outbox_lease: 30,
             node_name: None,

@@ -9,6 +9,7 @@ mod live;
 mod notifications;
 mod pages;
 mod programs;
+mod shares;
 mod simulation;
 mod xml_conferences;
 
@@ -151,6 +152,8 @@ pub struct EngineSettings {
     pub allow_private_targets: bool,
     /// The byte budget of a list page (`--page-bytes`).
     pub page_bytes: usize,
+    /// Store reader threads (`--readers`): a customer's list reads may hold at most half.
+    pub readers: usize,
     /// The base URL platforms reach confab at (`--public-url`), for dialect callbacks.
     pub public_url: String,
 }
@@ -165,6 +168,7 @@ impl Default for EngineSettings {
             webhook_first_delay_micros: 0,
             allow_private_targets: false,
             page_bytes: crate::config::DEFAULT_PAGE_BYTES,
+            readers: 2,
             public_url: "http://127.0.0.1:8080".into(),
         }
     }
@@ -259,7 +263,7 @@ impl Engine {
             store,
             clock,
             flows: Arc::new(RwLock::new(Arc::new(flows))),
-            pages: pages::PageBudget::new(settings.page_bytes),
+            pages: pages::PageBudget::new(settings.page_bytes, settings.readers),
             settings: Arc::new(settings),
             outbox_wake: Arc::new(Notify::new()),
             deadline_wake: Arc::new(Notify::new()),

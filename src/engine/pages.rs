@@ -3,9 +3,12 @@
 //! sent — share one budget of `PAGES_IN_FLIGHT` pages: a list read first takes a lease on it
 //! and the lease goes back when the answer is dropped (sent, or the client went away). Many
 //! concurrent reads of large pages then wait their turn, first come first served, instead of
-//! each holding megabytes at once; memory no longer grows with the number of clients.
+//! each holding megabytes at once; memory no longer grows with the number of clients. One
+//! customer holds at most `PAGES_PER_CUSTOMER` of those pages and runs at most half the
+//! reader threads' worth of list reads at once, so its load queues behind itself.
 
 use super::notifications::Delivery;
+use super::shares::{Share, Shares};
 use super::{Engine, EngineError, Refusal};
 use crate::domain::conference::{ConferenceView, Conferencecall, Recording};
 use crate::domain::{ConferenceId, CustomerId};
@@ -15,48 +18,68 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How many full pages may be held at once across all list requests.
 pub const PAGES_IN_FLIGHT: usize = 8;
+/// How many of those one customer may hold: a customer whose clients read slowly (or never)
+/// holds at most a quarter of the budget, and the send deadline (`--send-timeout`) bounds
+/// for how long.
+pub const PAGES_PER_CUSTOMER: usize = 2;
 
-/// The shared byte budget of list pages in flight.
+/// The shared byte budget of list pages in flight, and each customer's shares of it and of
+/// the store's reader threads.
 #[derive(Clone)]
 pub(crate) struct PageBudget {
     bytes: Arc<Semaphore>,
     /// What one read takes before it knows its size: a full page (or the whole budget if a
     /// page is larger than a permit count can say).
     per_read: u32,
+    /// Pages each customer holds (at most `PAGES_PER_CUSTOMER`).
+    pages: Arc<Shares>,
+    /// List reads each customer runs at once: at most half the reader threads (at least
+    /// one), so a customer's expensive lists leave threads free for everyone else.
+    reads: Arc<Shares>,
 }
 
 impl PageBudget {
-    pub(crate) fn new(page_bytes: usize) -> PageBudget {
+    pub(crate) fn new(page_bytes: usize, readers: usize) -> PageBudget {
         let per_read = u32::try_from(page_bytes.max(1)).unwrap_or(u32::MAX);
         PageBudget {
             bytes: Arc::new(Semaphore::new(per_read as usize * PAGES_IN_FLIGHT)),
             per_read,
+            pages: Shares::new(PAGES_PER_CUSTOMER),
+            reads: Shares::new(readers / 2),
         }
     }
 
-    /// Waits for room for one more page.
-    async fn lease(&self) -> PageLease {
+    /// Waits for room for one more page of `customer`'s: first within its own share, then in
+    /// the shared budget (first come, first served).
+    async fn lease(&self, customer: CustomerId) -> PageLease {
+        let share = self.pages.take(customer).await;
         // The semaphore is never closed, so acquiring fails only if that changes; then the
         // read goes ahead unbounded rather than failing.
-        PageLease(
-            self.bytes
-                .clone()
-                .acquire_many_owned(self.per_read)
-                .await
-                .ok(),
-        )
+        let bytes = self
+            .bytes
+            .clone()
+            .acquire_many_owned(self.per_read)
+            .await
+            .ok();
+        PageLease {
+            bytes,
+            _share: share,
+        }
     }
 }
 
 /// Room for one page in the shared budget; dropping it gives the room back. Keep it until
 /// the answer built from the page has been sent.
 #[derive(Debug)]
-pub struct PageLease(Option<OwnedSemaphorePermit>);
+pub struct PageLease {
+    bytes: Option<OwnedSemaphorePermit>,
+    _share: Share,
+}
 
 impl PageLease {
     /// Gives back what a page of `bytes` does not need.
     fn shrink_to(&mut self, bytes: usize) {
-        if let Some(permit) = &mut self.0 {
+        if let Some(permit) = &mut self.bytes {
             let excess = permit.num_permits().saturating_sub(bytes.max(1));
             drop(permit.split(excess));
         }
@@ -75,11 +98,14 @@ impl Engine {
     /// Runs a list read inside a lease sized to the page it returned.
     async fn leased<T>(
         &self,
+        customer: CustomerId,
         read: impl std::future::Future<Output = Result<T, EngineError>>,
         bytes: impl Fn(&T) -> usize,
     ) -> Result<(T, PageLease), EngineError> {
-        let mut lease = self.pages.lease().await;
+        let mut lease = self.pages.lease(customer).await;
+        let reading = self.pages.reads.take(customer).await;
         let page = read.await?;
+        drop(reading);
         lease.shrink_to(bytes(&page));
         Ok((page, lease))
     }
@@ -95,7 +121,8 @@ impl Engine {
         let read = self
             .store
             .read(move |db| db.list_conferences(customer, &filter, cursor, limit, max_bytes));
-        self.leased(async { Ok(read.await?) }, |p| p.bytes).await
+        self.leased(customer, async { Ok(read.await?) }, |p| p.bytes)
+            .await
     }
 
     pub async fn list_calls(
@@ -109,7 +136,8 @@ impl Engine {
         let read = self
             .store
             .read(move |db| db.list_calls(customer, &filter, cursor, limit, max_bytes));
-        self.leased(async { Ok(read.await?) }, |p| p.bytes).await
+        self.leased(customer, async { Ok(read.await?) }, |p| p.bytes)
+            .await
     }
 
     pub async fn list_recordings(
@@ -123,7 +151,8 @@ impl Engine {
         let read = self
             .store
             .read(move |db| db.list_recordings(customer, conference_id, cursor, limit, max_bytes));
-        self.leased(async { Ok(read.await?) }, |p| p.bytes).await
+        self.leased(customer, async { Ok(read.await?) }, |p| p.bytes)
+            .await
     }
 
     /// The calls in a conference that have not left (its participants), oldest first, after
@@ -148,7 +177,7 @@ impl Engine {
             read.await?
                 .ok_or(EngineError::Refused(Refusal::ConferenceNotFound))
         };
-        self.leased(read, |p| p.bytes).await
+        self.leased(customer, read, |p| p.bytes).await
     }
 
     /// The customer's notifications (of one conference, if given), newest first, before the
@@ -185,7 +214,7 @@ impl Engine {
                 next,
             })
         };
-        self.leased(read, |p| p.bytes).await
+        self.leased(customer, read, |p| p.bytes).await
     }
 }
 
@@ -195,10 +224,10 @@ mod tests {
 
     #[tokio::test]
     async fn leases_share_the_budget_and_give_back_what_a_page_does_not_use() {
-        let budget = PageBudget::new(100);
+        let budget = PageBudget::new(100, 2);
         let mut leases = Vec::new();
         for _ in 0..PAGES_IN_FLIGHT {
-            leases.push(budget.lease().await);
+            leases.push(budget.lease(CustomerId(uuid::Uuid::new_v4())).await);
         }
         assert_eq!(budget.bytes.available_permits(), 0);
         leases[0].shrink_to(30);
@@ -207,5 +236,26 @@ mod tests {
         assert_eq!(budget.bytes.available_permits(), 100 * PAGES_IN_FLIGHT - 30);
         drop(leases);
         assert_eq!(budget.bytes.available_permits(), 100 * PAGES_IN_FLIGHT);
+    }
+
+    #[tokio::test]
+    async fn one_customer_holds_at_most_its_share_of_the_budget() {
+        let budget = PageBudget::new(100, 2);
+        let (a, b) = (
+            CustomerId(uuid::Uuid::new_v4()),
+            CustomerId(uuid::Uuid::new_v4()),
+        );
+        let mut held = Vec::new();
+        for _ in 0..PAGES_PER_CUSTOMER {
+            held.push(budget.lease(b).await);
+        }
+        let wait = std::time::Duration::from_millis(50);
+        assert!(tokio::time::timeout(wait, budget.lease(b)).await.is_err());
+        assert_eq!(
+            budget.bytes.available_permits(),
+            100 * (PAGES_IN_FLIGHT - PAGES_PER_CUSTOMER),
+            "b's waiting read takes no room in the shared budget"
+        );
+        assert!(tokio::time::timeout(wait, budget.lease(a)).await.is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! JSON API routes for conferences, conferencecalls and recordings (§6.1).
 
 use super::auth::Tenant;
+use super::connection::SendDeadline;
 use super::error::ApiError;
 use super::error::ErrorBody;
 use super::input::{
@@ -89,8 +90,9 @@ struct ConferenceChange {
 /// A list answer: `{"result": [...], "next_page_token": "..."}`. It is written straight to
 /// bytes — no `serde_json::Value` tree, stored JSON copied as it is — into a buffer sized by
 /// the store's estimate of the items (`estimate`), and handed to actix in slices that hold
-/// the page's lease until the answer is sent.
+/// the page's lease until the answer is sent (or `--send-timeout` passes).
 pub(super) fn page_answer<T: Serialize>(
+    req: &HttpRequest,
     result: &[T],
     next_page_token: String,
     estimate: usize,
@@ -111,33 +113,41 @@ pub(super) fn page_answer<T: Serialize>(
     serde_json::to_writer(&mut body, &page).map_err(|e| ApiError::internal(&e))?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(SlicedBody::new(body.into(), lease)))
+        .body(SlicedBody::new(req, body.into(), lease)))
 }
 
 /// Renders one page of a list with the items' JSON shape.
 fn list_answer<'a, T, J: Serialize>(
+    req: &HttpRequest,
     page: &'a Page<T>,
     lease: PageLease,
     json: impl Fn(&'a T) -> J,
 ) -> Result<HttpResponse, ApiError> {
     let items: Vec<J> = page.items.iter().map(json).collect();
-    page_answer(&items, encode_page_token(page.next), page.bytes, lease)
+    page_answer(req, &items, encode_page_token(page.next), page.bytes, lease)
 }
 
 /// Bytes handed out in slices of one buffer (no copies). actix copies each chunk of a body
 /// into the connection's write buffer before sending it, so a 4 MiB answer given as one chunk
 /// would be held twice until sent; in 64 KiB slices the copy stays small. The page's lease
-/// goes back when actix drops the body: sent, or the connection closed.
+/// goes back when actix drops the body: sent, or the connection closed — by the client, or
+/// by the send deadline when the client stops reading.
 pub(super) struct SlicedBody {
     rest: web::Bytes,
     _lease: PageLease,
+    _deadline: Option<SendDeadline>,
 }
 
 impl SlicedBody {
-    pub(super) fn new(body: web::Bytes, lease: PageLease) -> SlicedBody {
+    pub(super) fn new(req: &HttpRequest, body: web::Bytes, lease: PageLease) -> SlicedBody {
+        let timeout = req
+            .app_data::<web::Data<super::AppState>>()
+            .map(|s| s.send_timeout)
+            .unwrap_or(std::time::Duration::from_secs(60));
         SlicedBody {
             rest: body,
             _lease: lease,
+            _deadline: SendDeadline::start(req, timeout),
         }
     }
 }
@@ -248,6 +258,7 @@ pub struct ConferenceQuery {
     params(ConferenceQuery),
     responses((status = 200, description = "One page, newest first. A page examines at most 1,000 rows past its token, so it may hold fewer than `page_size` items, even none, and still carry a `next_page_token`: follow the token until it is empty.", body = ConferencePage)))]
 pub async fn list(
+    req: HttpRequest,
     tenant: Tenant,
     state: web::Data<AppState>,
     q: web::Query<ConferenceQuery>,
@@ -283,7 +294,7 @@ pub async fn list(
         .engine
         .list_conferences(tenant.0, filter, cursor, limit)
         .await?;
-    list_answer(&page, lease, ConferenceView::json)
+    list_answer(&req, &page, lease, ConferenceView::json)
 }
 
 #[utoipa::path(put, path = "/v1.0/conferences/{id}", operation_id = "update_conference", tag = "conferences",
@@ -357,6 +368,7 @@ pub struct CallQuery {
     params(CallQuery),
     responses((status = 200, description = "One page, newest first. A page examines at most 1,000 rows past its token, so it may hold fewer than `page_size` items, even none, and still carry a `next_page_token`: follow the token until it is empty.", body = ConferencecallPage)))]
 pub async fn list_calls(
+    req: HttpRequest,
     tenant: Tenant,
     state: web::Data<AppState>,
     q: web::Query<CallQuery>,
@@ -376,7 +388,7 @@ pub async fn list_calls(
         .engine
         .list_calls(tenant.0, filter, cursor, limit)
         .await?;
-    list_answer(&page, lease, Conferencecall::json)
+    list_answer(&req, &page, lease, Conferencecall::json)
 }
 
 #[utoipa::path(get, path = "/v1.0/conferencecalls/{id}", operation_id = "get_conferencecall", tag = "conferencecalls",
@@ -510,6 +522,7 @@ pub struct RecordingQuery {
     params(RecordingQuery),
     responses((status = 200, description = "One page, newest first. A page examines at most 1,000 rows past its token, so it may hold fewer than `page_size` items, even none, and still carry a `next_page_token`: follow the token until it is empty.", body = RecordingPage)))]
 pub async fn list_recordings(
+    req: HttpRequest,
     tenant: Tenant,
     state: web::Data<AppState>,
     q: web::Query<RecordingQuery>,
@@ -521,5 +534,5 @@ pub async fn list_recordings(
         .engine
         .list_recordings(tenant.0, conference_id, cursor, limit)
         .await?;
-    list_answer(&page, lease, Recording::json)
+    list_answer(&req, &page, lease, Recording::json)
 }

@@ -157,6 +157,7 @@ pub struct DeliveryPage {
     params(DeliveryQuery),
     responses((status = 200, description = "One page of the notification delivery log, newest first. A page examines at most 1,000 rows past its token, so it may hold fewer than `page_size` items, even none, and still carry a `next_page_token`: follow the token until it is empty.", body = DeliveryPage)))]
 pub async fn list_deliveries(
+    req: HttpRequest,
     tenant: Tenant,
     state: web::Data<AppState>,
     q: web::Query<DeliveryQuery>,
@@ -184,7 +185,7 @@ pub async fn list_deliveries(
         .list_deliveries(tenant.0, status, conference, before, limit)
         .await?;
     let token = page.next.map(|n| n.to_string()).unwrap_or_default();
-    super::conferences::page_answer(&page.items, token, page.bytes, lease)
+    super::conferences::page_answer(&req, &page.items, token, page.bytes, lease)
 }
 
 #[utoipa::path(post, path = "/v1.0/webhook_deliveries/{id}/retry", operation_id = "retry_webhook_delivery", tag = "customers",

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod conferences;
+pub mod connection;
 pub mod console;
 pub mod customers;
 pub mod dialect;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub auth_failure_limit: Limiter<std::net::IpAddr>,
     /// The sound a `beep` plays on TwiML and jambonz (`--beep-url`); `None`: confab's own.
     pub beep_url: Option<String>,
+    /// How long a list answer may take to reach its client (`--send-timeout`).
+    pub send_timeout: std::time::Duration,
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -395,7 +395,7 @@ pub async fn parts(
     let doc = document(&Node::Element("response", children));
     Ok(HttpResponse::Ok()
         .content_type("application/xml; charset=utf-8")
-        .body(super::conferences::SlicedBody::new(doc.into(), lease)))
+        .body(super::conferences::SlicedBody::new(&req, doc.into(), lease)))
 }
 
 #[utoipa::path(post, path = "/v1/account/{account_sid}/conf/{sid}/part/{call_sid}/dispose", operation_id = "xml_dispose_participant", tag = "xml",
@@ -485,7 +485,8 @@ mod tests {
 
     #[test]
     fn other_encodings_are_refused_and_utf8_is_named() {
-        let utf16_decl = b"<?xml version=\"1.0\" encoding=\"UTF-16\"?><conf><userData>u</userData></conf>";
+        let utf16_decl =
+            b"<?xml version=\"1.0\" encoding=\"UTF-16\"?><conf><userData>u</userData></conf>";
         let e = parse_create(utf16_decl).unwrap_err();
         assert!(e.msg.contains("encoding=\"UTF-16\""), "{}", e.msg);
         for ok in [
@@ -512,7 +513,9 @@ mod tests {
         assert!(e.msg.contains("more than 64 attributes"), "{}", e.msg);
         let e = parse_create(attrs(100_000).as_bytes()).unwrap_err();
         assert_eq!(e.code, CODE_BAD_PARAMETER);
-        let ns: Vec<String> = (0..100_000).map(|i| format!("xmlns:n{i}=\"u{i}\"")).collect();
+        let ns: Vec<String> = (0..100_000)
+            .map(|i| format!("xmlns:n{i}=\"u{i}\""))
+            .collect();
         let body = format!("<conf {}/>", ns.join(" "));
         assert!(parse_create(body.as_bytes()).is_err());
     }

@@ -7,3 +7,38 @@ mod lanes;
 mod lists;
 mod pages;
 mod xml;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Latencies of `n` runs of `f` one after another, sorted.
+pub async fn latencies<F, Fut>(n: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        f().await;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times
+}
+
+/// The median of sorted latencies.
+pub fn p50(sorted: &[Duration]) -> Duration {
+    sorted[sorted.len() / 2]
+}
+
+/// Holds a loaded figure to twice its idle figure, with a floor below which the difference
+/// is scheduling noise of a shared two-core machine rather than a neighbour's doing.
+pub fn within_twice(what: &str, idle: Duration, loaded: Duration, floor: Duration) {
+    let bound = (idle * 2).max(floor);
+    assert!(
+        loaded <= bound,
+        "{what}: {loaded:?} under a noisy neighbour, idle {idle:?} (bound {bound:?})"
+    );
+    eprintln!("{what}: idle {idle:?}, with a noisy neighbour {loaded:?} (bound {bound:?})");
+}

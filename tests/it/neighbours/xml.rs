@@ -1,1 +1,132 @@
-//! Noisy neighbours: see mod.rs.
+//! Parsing time: customer B posts megabyte XML bodies crafted to be expensive to check (100,000
+//! attributes, or as many namespace declarations, on the root element), two at a time, over and
+//! over. They are refused quickly, parsing runs off the HTTP workers, and customer A's health
+//! checks, platform events and lists are answered as if B were not there.
+
+use super::{p50, within_twice};
+use crate::support::{Customer, TestServer};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A root element with as many distinct attributes named `{prefix}{n}` as fit in a body just
+/// under the 1 MiB limit (about 100,000 plain ones).
+fn many_attributes(prefix: &str) -> Vec<u8> {
+    let mut body = String::from("<conf");
+    for i in 0.. {
+        let attr = format!(" {prefix}{i:x}=\"1\"");
+        if body.len() + attr.len() + 40 > 1024 * 1024 {
+            break;
+        }
+        body.push_str(&attr);
+    }
+    body.push_str("><appSid>x</appSid></conf>");
+    body.into_bytes()
+}
+
+/// What A does while B posts: a health check, a platform event of a call joining its
+/// conference, and a list; each timed.
+async fn a_round(s: &TestServer, a: &Customer, conf: &str, n: &AtomicUsize) -> [Duration; 3] {
+    let mut times = [Duration::ZERO; 3];
+    let started = std::time::Instant::now();
+    let res = s
+        .client
+        .get(s.url("/healthz"))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    times[0] = started.elapsed();
+    let i = n.fetch_add(1, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let ev = s
+        .event(
+            &format!("xml-nb-{i}"),
+            "call_joining",
+            json!({"call_id": format!("c{i}"), "conference_id": conf}),
+        )
+        .send()
+        .await;
+    assert_eq!(ev.status, 200, "{}", ev.text());
+    times[1] = started.elapsed();
+    let started = std::time::Instant::now();
+    let res = s
+        .client
+        .get(s.url("/v1.0/conferences?page_size=10"))
+        .bearer_auth(&a.key)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    times[2] = started.elapsed();
+    times
+}
+
+async fn a_figures(s: &TestServer, a: &Customer, conf: &str, n: &AtomicUsize) -> [Duration; 3] {
+    let mut rounds = Vec::new();
+    for _ in 0..20 {
+        rounds.push(a_round(s, a, conf, n).await);
+    }
+    let mut out = [Duration::ZERO; 3];
+    for (k, slot) in out.iter_mut().enumerate() {
+        let mut column: Vec<Duration> = rounds.iter().map(|r| r[k]).collect();
+        column.sort();
+        *slot = p50(&column);
+    }
+    out
+}
+
+#[tokio::test]
+async fn megabyte_xml_bodies_of_one_customer_do_not_stall_another() {
+    let s = Arc::new(TestServer::start().await);
+    let (a, b) = (s.create_customer("a").await, s.create_customer("b").await);
+    let conf = s
+        .create_conference(&a.key, json!({"name": "a's room"}))
+        .await;
+    let conf = conf["id"].as_str().unwrap().to_string();
+    let n = AtomicUsize::new(0);
+    let idle = a_figures(&s, &a, &conf, &n).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let mut posters = Vec::new();
+    for prefix in ["a", "xmlns:n"] {
+        let (s, stop, refused) = (s.clone(), stop.clone(), refused.clone());
+        let (account, key) = (b.id.clone(), b.key.clone());
+        let body = many_attributes(prefix);
+        assert!(body.len() > 1_000_000 && body.len() <= 1024 * 1024);
+        posters.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let res = s
+                    .client
+                    .post(s.url(&format!("/v1/account/{account}/conf")))
+                    .bearer_auth(&key)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 400);
+                let doc = res.text().await.unwrap();
+                assert!(doc.contains("<code>000001</code>"), "{doc}");
+                refused.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let loaded = a_figures(&s, &a, &conf, &n).await;
+    stop.store(true, Ordering::SeqCst);
+    for p in posters {
+        p.await.unwrap();
+    }
+    assert!(
+        refused.load(Ordering::SeqCst) >= 2,
+        "B's bodies were posted and answered"
+    );
+    let floor = Duration::from_millis(25);
+    within_twice("A's /healthz", idle[0], loaded[0], floor);
+    within_twice("A's call_joining", idle[1], loaded[1], floor);
+    within_twice("A's 10-item list", idle[2], loaded[2], floor);
+}
