@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod crash;
 pub mod history;
 pub mod load;
+pub mod neighbours;
 pub mod scenario_table;
 pub mod scenarios;
 pub mod support;

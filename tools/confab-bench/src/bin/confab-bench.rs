@@ -90,6 +90,14 @@ struct Args {
     /// a few of them make its rates less of a coin toss.
     #[arg(long, default_value_t = 5)]
     room_rounds: usize,
+    /// Instead of the benchmark, run the noisy-neighbours scenario (issue 30): customer A's
+    /// list latency and notification delay for this many seconds alone, then as long beside a
+    /// customer abusing confab within its limits.
+    #[arg(long, default_value_t = 0)]
+    neighbours_seconds: u64,
+    /// Conferences in the noisy neighbour's history, which its rare-filter lists page through.
+    #[arg(long, default_value_t = 100_000)]
+    neighbours_history: usize,
     /// Seconds of the sustained spread load.
     #[arg(long, default_value_t = 60)]
     sustained_seconds: u64,
@@ -123,6 +131,15 @@ async fn main() {
     let args = Args::parse();
     if args.busy_seconds > 0 {
         confab_bench::busy::run(args.connections, args.busy_seconds).await;
+        return;
+    }
+    if args.neighbours_seconds > 0 {
+        confab_bench::neighbours::run(confab_bench::neighbours::Options {
+            seconds: args.neighbours_seconds,
+            history: args.neighbours_history,
+            dead_customers: 30,
+        })
+        .await;
         return;
     }
     let backend = backend(&args);
