@@ -109,6 +109,9 @@ pub struct StoreOptions {
     /// Give back the outbox leases found at open: set by the server at start (its previous
     /// life ended with them), never by the CLI, which may run beside a live server.
     pub reset_leases: bool,
+    /// SQLite only: bytes of the disk reserve beside the database (`--disk-reserve-mb`);
+    /// 0 = none (the CLI, which runs beside a live server, leaves the server's alone).
+    pub disk_reserve_bytes: u64,
     /// PostgreSQL only: connections (and threads) that run write transactions. Each write is
     /// a transaction of its own, so this is how many can wait on their commit at once.
     pub pg_writers: usize,
@@ -123,6 +126,7 @@ impl Default for StoreOptions {
             readers: 2,
             wal_limit_bytes: 64 * 1024 * 1024,
             reset_leases: false,
+            disk_reserve_bytes: 0,
             pg_writers: 8,
             node_name: None,
         }

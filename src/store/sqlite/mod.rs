@@ -12,6 +12,7 @@ mod pages;
 #[cfg(test)]
 mod plans;
 mod recordings;
+mod reserve;
 mod rows;
 mod writer;
 
@@ -140,6 +141,10 @@ fn migrations() -> Migrations<'static> {
     ])
 }
 
+/// Gives back every outbox lease: at start, those are the previous life's.
+const RESET_LEASES: &str =
+    "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE lease_until > 0";
+
 /// The writer connection's page cache, in KiB.
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
@@ -168,6 +173,9 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates the database, then starts the writer and
     /// the reader threads.
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<SqliteStore, StoreError> {
+        // Giving back the reserve a previous life made lets SQLite open its -wal and -shm
+        // files on a full disk; the writer makes the reserve again (`writer::Room`).
+        let reserve = reserve::Reserve::open(path, options.disk_reserve_bytes);
         let mut conn = open_connection(path)?;
         migrations().to_latest(&mut conn)?;
         // The writer touches every hot index on each event: a page cache that holds them
@@ -178,11 +186,18 @@ impl SqliteStore {
         // were held by its previous life, which ended (perhaps by a crash) with them in
         // flight. Giving them back resumes those deliveries at once instead of after the
         // lease. (The CLI opens the same file beside a live server and must not.)
+        // On a full disk that write cannot be made now: the writer makes it at the head of the
+        // first batch that commits, before any lease of this life is taken.
+        let mut chores = writer::StartChores::default();
         if options.reset_leases {
-            conn.execute(
-                "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE lease_until > 0",
-                [],
-            )?;
+            match conn.execute(RESET_LEASES, []).map_err(StoreError::from) {
+                Ok(_) => {}
+                Err(StoreError::Unavailable(reason)) => {
+                    tracing::warn!(%reason, "store: cannot give back the previous life's leases now; the first write that commits will");
+                    chores.reset_leases = true;
+                }
+                Err(e) => return Err(e),
+            }
         }
         // Checkpoints move WAL pages into the database file; done by the writer after every
         // commit they would stall each batch, so a thread of their own does the routine ones
@@ -197,12 +212,14 @@ impl SqliteStore {
 
         let health = Arc::new(WriteHealth::default());
         let (writer, write_rx) = crossbeam_channel::unbounded::<WriteJob>();
-        let wal = writer::WalBound::new(path, options.wal_limit_bytes);
+        let wal = writer::WalBound::new(path, options.wal_limit_bytes, reserve.size());
+        let room = writer::Room::new(reserve);
         let writer_health = health.clone();
         let stats = Arc::new(crate::store::WriterStats::default());
         let writer_stats = stats.clone();
         start_thread("store-writer".into(), move || {
-            writer::writer_loop(conn, write_rx, (&writer_health, &writer_stats), wal)
+            let shared = (&*writer_health, &*writer_stats);
+            writer::writer_loop(conn, write_rx, shared, (wal, room), chores)
         })?;
 
         let (reader_tx, reader_rx) = crossbeam_channel::unbounded::<ReadJob>();
