@@ -2,7 +2,8 @@
 //! CI has). While the disk is full, writes answer 503 with `Retry-After`, replays of answered
 //! events are still served byte for byte, `/healthz` says why, and no notification is sent
 //! more often than its retry schedule allows; once space returns the service recovers by
-//! itself under continuing load and loses nothing it acknowledged.
+//! itself under continuing load and loses nothing it acknowledged. `reserve` covers a disk
+//! given back less space than the WAL regrows to, and a restart on a full disk.
 
 use crate::support::{allow_private, poll_until, Customer, Receiver, Reply, Signing, TestServer};
 use serde_json::{json, Value};
@@ -13,12 +14,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+mod reserve;
+
 /// A tmpfs mounted for one test, unmounted when dropped.
 struct SmallDisk {
     path: PathBuf,
 }
 
 impl SmallDisk {
+    /// Mounts a tmpfs of `mib` MiB under `under`; `None` (with a line saying so) when this is
+    /// not root on a dev machine. CI must be able to mount it.
+    fn mount_for_test(under: &Path, mib: u32) -> Option<SmallDisk> {
+        match SmallDisk::mount(under, mib) {
+            Ok(d) => Some(d),
+            Err(why) if std::env::var_os("CI").is_none() => {
+                eprintln!("skipped: mounting a tmpfs needs root ({why}); CI runs it");
+                None
+            }
+            Err(why) => panic!("CI must be able to mount a tmpfs for the disk-full test: {why}"),
+        }
+    }
+
     /// Mounts a tmpfs of `mib` MiB, or says why it cannot.
     fn mount(under: &Path, mib: u32) -> Result<SmallDisk, String> {
         let path = under.join("disk");
@@ -36,8 +52,13 @@ impl SmallDisk {
 
     /// Writes a ballast file until the filesystem is full.
     fn fill(&self) -> PathBuf {
+        self.fill_named("ballast")
+    }
+
+    /// Writes the ballast file `name` until the filesystem is full.
+    fn fill_named(&self, name: &str) -> PathBuf {
         use std::io::Write;
-        let ballast = self.path.join("ballast");
+        let ballast = self.path.join(name);
         let mut f = std::fs::File::create(&ballast).expect("ballast file");
         let block = vec![0u8; 64 * 1024];
         while f.write_all(&block).is_ok() {}
@@ -190,13 +211,8 @@ async fn a_full_disk_answers_503_serves_replays_sends_no_storm_and_recovers() {
     // Larger than the WAL can grow by itself (the default --wal-limit-mb 64 checkpoints at
     // 32 MiB): recording the deliveries after recovery once took the WAL to 20 MB, and on a
     // smaller disk the WAL alone could fill it again and keep the store failing.
-    let disk = match SmallDisk::mount(dir.path(), 64) {
-        Ok(d) => d,
-        Err(why) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: mounting a tmpfs needs root ({why}); CI runs it");
-            return;
-        }
-        Err(why) => panic!("CI must be able to mount a tmpfs for the disk-full test: {why}"),
+    let Some(disk) = SmallDisk::mount_for_test(dir.path(), 64) else {
+        return;
     };
     // The customer's receiver answers 500 until the test switches it to 200.
     let hooks = Receiver::answering(Reply::status(500)).await;
