@@ -10,9 +10,11 @@ use super::super::rows::*;
 use super::super::PgTx;
 use super::{Keyset, Order};
 
-/// Key rows fetched by the walk's successive round trips (the last size repeats). The sizes
-/// are written into the SQL, so each has a plan of its own that knows how few rows it reads.
-const KEY_CHUNKS: [i64; 4] = [32, 128, 512, 1024];
+/// Key rows fetched by the walk's successive round trips (the last size repeats), never more
+/// than the rows the page may still examine: with the bound of 1,000 a page of filters that
+/// match nothing takes three round trips. The sizes are written into the SQL, so each has a
+/// plan of its own that knows how few rows it reads.
+const KEY_CHUNKS: [usize; 3] = [32, 128, 840];
 
 /// Whole rows loaded per round trip: the items of a page of large conferences are held a few
 /// at a time beyond what the page keeps.
@@ -86,7 +88,7 @@ impl Walk {
     }
 
     /// The key query of `chunk` rows, from the start or (`after`) past a key.
-    fn key_query<K: Keyset>(&self, after: bool, chunk: i64) -> String {
+    fn key_query<K: Keyset>(&self, after: bool, chunk: usize) -> String {
         let (cmp, direction) = match self.order {
             Order::NewestFirst => ("<", "DESC"),
             Order::OldestFirst => (">", "ASC"),
@@ -152,7 +154,8 @@ pub(super) type Loader<'a, K, T> =
     dyn FnMut(&[K]) -> Result<Vec<Option<(T, usize)>>, StoreError> + 'a;
 
 impl<T, K: Keyset> Walked<T, K> {
-    /// Takes the items of matching `keys`, in order, until the page is full.
+    /// Takes the items of matching `keys`, in order, until the page is full. A matching key
+    /// beyond the page's room is not loaded: it only tells that the page is full.
     fn offer(
         &mut self,
         keys: &[K],
@@ -161,20 +164,22 @@ impl<T, K: Keyset> Walked<T, K> {
     ) -> Result<(), StoreError> {
         for batch in keys.chunks(LOAD_BATCH) {
             let room = limits.items.saturating_sub(self.items.len());
-            if room == 0 {
+            let take = &batch[..batch.len().min(room)];
+            if !take.is_empty() {
+                for (key, item) in take.iter().zip(load(take)?) {
+                    let Some((item, size)) = item else { continue };
+                    if !self.items.is_empty() && self.bytes.saturating_add(size) > limits.bytes {
+                        self.full = true;
+                        return Ok(());
+                    }
+                    self.bytes = self.bytes.saturating_add(size);
+                    self.items.push(item);
+                    self.next = Some(*key);
+                }
+            }
+            if take.len() < batch.len() {
                 self.full = true;
                 return Ok(());
-            }
-            let batch = &batch[..batch.len().min(room)];
-            for (key, item) in batch.iter().zip(load(batch)?) {
-                let Some((item, size)) = item else { continue };
-                if !self.items.is_empty() && self.bytes.saturating_add(size) > limits.bytes {
-                    self.full = true;
-                    return Ok(());
-                }
-                self.bytes = self.bytes.saturating_add(size);
-                self.items.push(item);
-                self.next = Some(*key);
             }
         }
         Ok(())
@@ -199,7 +204,9 @@ impl PgTx<'_> {
         };
         let (mut from, mut examined, mut round) = (after, 0usize, 0usize);
         loop {
-            let chunk = KEY_CHUNKS[round.min(KEY_CHUNKS.len() - 1)];
+            let chunk = KEY_CHUNKS[round.min(KEY_CHUNKS.len() - 1)]
+                .min(limits.rows.saturating_sub(examined))
+                .max(1);
             let sql = w.key_query::<K>(from.is_some(), chunk);
             let key_args = from.map(K::args).unwrap_or_default();
             let args: Vec<&(dyn ToSql + Sync)> = w
@@ -228,7 +235,7 @@ impl PgTx<'_> {
                 page.next = from;
                 return Ok(page);
             }
-            if (rows.len() as i64) < chunk {
+            if rows.len() < chunk {
                 page.next = None;
                 return Ok(page);
             }
