@@ -169,11 +169,12 @@ pub(super) struct Room {
 
 impl Room {
     /// The reserve was given back at open, so the store starts short and the writer makes it
-    /// before its first batch.
+    /// before its first batch. Without a reserve (the CLI, beside a live server) there is
+    /// nothing to make, and no start-up checkpoint to hold the server's writer up.
     pub(super) fn new(reserve: Reserve) -> Room {
         Room {
+            short: reserve.size() > 0,
             reserve,
-            short: true,
             last_try: Instant::now(),
             gate: LogGate::new(FAULT_LOG_INTERVAL),
         }
