@@ -158,6 +158,7 @@ impl App {
             admin_token: self.config.admin_token.clone().filter(|t| !t.is_empty()),
             platform_key: self.platform_key.clone(),
             customer_limit: Limiter::new(self.config.rate_limit),
+            body_limit: Limiter::per_second(self.config.body_rate_limit_mb * 1024.0 * 1024.0),
             auth_failure_limit: Limiter::new(self.config.auth_failure_limit),
             beep_url: self.config.beep_url.clone(),
             send_timeout: Duration::from_secs(self.config.send_timeout),

@@ -60,6 +60,12 @@ pub struct Config {
     /// Requests per second each customer may make (bursts of twice that); 0 = no limit.
     #[arg(long, env = "CONFAB_RATE_LIMIT", default_value_t = 1000)]
     pub rate_limit: u32,
+    /// MiB of request bodies per second each customer may send (bursts of twice that); 0 = no
+    /// limit. Bodies cost the time to receive and parse them; without this a customer within
+    /// its request rate could send a gigabyte a second of megabyte bodies and take the CPU
+    /// from everyone else. A body past it is refused with 429 before it is read.
+    #[arg(long, env = "CONFAB_BODY_RATE_LIMIT_MB", default_value_t = 16.0, value_parser = parse_mib_rate)]
+    pub body_rate_limit_mb: f64,
     /// Failed authentications per second one client address may make before it gets 429.
     #[arg(long, env = "CONFAB_AUTH_FAILURE_LIMIT", default_value_t = 20)]
     pub auth_failure_limit: u32,
@@ -124,6 +130,14 @@ fn parse_public_url(raw: &str) -> Result<String, String> {
     }
 }
 
+/// A rate in MiB per second: a finite number from 0 to 65536.
+fn parse_mib_rate(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=65536.0).contains(&v) => Ok(v),
+        _ => Err("expected MiB per second, a number from 0 to 65536".into()),
+    }
+}
+
 /// A node name: 1 to 64 letters, digits, `-`, `_`, `.` or `:`.
 fn parse_node_name(raw: &str) -> Result<String, String> {
     let ok = !raw.is_empty()
@@ -160,6 +174,7 @@ impl Config {
             workers: None,
             rate_limit: 1000,
             auth_failure_limit: 20,
+            body_rate_limit_mb: 16.0,
             readers: default_readers(),
             wal_limit_mb: 64,
             disk_reserve_mb: 64,

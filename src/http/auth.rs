@@ -74,6 +74,8 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Tenant, ApiError> {
         state.engine.metrics().rate_limited.inc();
         return Err(ApiError::rate_limited(wait));
     }
+    // The body read after this counts against the customer's byte rate (`input::read_body`).
+    actix_web::HttpMessage::extensions_mut(req).insert(Tenant(id));
     Ok(Tenant(id))
 }
 

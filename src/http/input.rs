@@ -19,20 +19,50 @@ pub const MAX_PAGE_SIZE: usize = 100;
 /// Deepest nesting of arrays and objects accepted in a JSON body (128 is allowed).
 pub const MAX_JSON_DEPTH: usize = 128;
 
-/// Reads the whole body, refusing with 413 as soon as it passes the limit.
+/// Counts `bytes` of body against the authenticated customer's byte rate
+/// (`--body-rate-limit-mb`); requests without a customer (platform events, the admin API) are
+/// not counted here.
+fn charge_body(req: &HttpRequest, bytes: usize) -> Result<(), ApiError> {
+    let tenant = actix_web::HttpMessage::extensions(req)
+        .get::<super::auth::Tenant>()
+        .copied();
+    let Some(super::auth::Tenant(customer)) = tenant else {
+        return Ok(());
+    };
+    let Some(state) = req.app_data::<web::Data<super::AppState>>() else {
+        return Ok(());
+    };
+    state
+        .body_limit
+        .take(customer, bytes as f64, std::time::Instant::now())
+        .map_err(|wait| {
+            state.engine.metrics().rate_limited.inc();
+            let mut e = ApiError::rate_limited(wait);
+            e.message = format!(
+                "request bodies past this customer's byte rate; {}",
+                e.message
+            );
+            e
+        })
+}
+
+/// Reads the whole body, refusing with 413 as soon as it passes the limit, and with 429 when
+/// the customer has sent more body bytes than its rate allows (before reading, when the
+/// length is announced).
 pub async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
 ) -> Result<web::Bytes, ApiError> {
-    if let Some(len) = req
+    let announced = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(len) = announced {
         if len > MAX_BODY_BYTES {
             return Err(ApiError::too_large(MAX_BODY_BYTES));
         }
+        charge_body(req, len)?;
     }
     let read = async {
         let mut body = web::BytesMut::new();
@@ -48,6 +78,10 @@ pub async fn read_body(
     };
     // A client trickling its body must not hold a connection and a buffer forever.
     match tokio::time::timeout(BODY_DEADLINE, read).await {
+        Ok(Ok(body)) if announced.is_none() => {
+            charge_body(req, body.len())?;
+            Ok(body)
+        }
         Ok(result) => result,
         Err(_) => Err(ApiError::new(
             actix_web::http::StatusCode::REQUEST_TIMEOUT,
@@ -321,7 +355,11 @@ mod tests {
         let e = parse_object::<Value>(b"\xEF\xBB\xBF{\"name\":\"a\"}").unwrap_err();
         assert!(e.message.contains("UTF-8 byte order mark"), "{}", e.message);
         let e = parse_json::<Value>(b"\xFF\xFE{\x00}\x00").unwrap_err();
-        assert!(e.message.contains("UTF-16 byte order mark"), "{}", e.message);
+        assert!(
+            e.message.contains("UTF-16 byte order mark"),
+            "{}",
+            e.message
+        );
         assert!(parse_object::<Value>(b"{\"name\":\"\xEF\xBB\xBF\"}").is_ok());
     }
 

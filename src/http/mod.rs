@@ -31,6 +31,8 @@ pub struct AppState {
     pub platform_key: Option<Vec<u8>>,
     /// Requests per second per customer.
     pub customer_limit: Limiter<CustomerId>,
+    /// Request body bytes per second per customer.
+    pub body_limit: Limiter<CustomerId>,
     /// Failed authentications per second per client address.
     pub auth_failure_limit: Limiter<std::net::IpAddr>,
     /// The sound a `beep` plays on TwiML and jambonz (`--beep-url`); `None`: confab's own.

@@ -24,9 +24,14 @@ pub struct Limiter<K> {
 impl<K: Hash + Eq> Limiter<K> {
     /// `rate` requests per second, bursts up to twice that. A rate of 0 turns the limit off.
     pub fn new(rate: u32) -> Limiter<K> {
+        Limiter::per_second(f64::from(rate))
+    }
+
+    /// `rate` units (requests, bytes) per second, bursts up to twice that; 0 turns it off.
+    pub fn per_second(rate: f64) -> Limiter<K> {
         Limiter {
-            rate: f64::from(rate),
-            burst: f64::from(rate) * 2.0,
+            rate,
+            burst: rate * 2.0,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -55,6 +60,12 @@ impl<K: Hash + Eq> Limiter<K> {
 
     /// Takes one token for `key`; when none is left, how long until one is.
     pub fn check(&self, key: K, now: Instant) -> Result<(), Duration> {
+        self.take(key, 1.0, now)
+    }
+
+    /// Takes `n` tokens for `key` (at most a burst's worth is ever asked for); when fewer are
+    /// left, takes none and says how long until there are.
+    pub fn take(&self, key: K, n: f64, now: Instant) -> Result<(), Duration> {
         if self.rate <= 0.0 {
             return Ok(());
         }
@@ -71,11 +82,12 @@ impl<K: Hash + Eq> Limiter<K> {
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
         b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        let n = n.min(self.burst);
+        if b.tokens >= n {
+            b.tokens -= n;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - b.tokens) / self.rate))
+            Err(Duration::from_secs_f64((n - b.tokens) / self.rate))
         }
     }
 }
@@ -96,5 +108,19 @@ mod tests {
         assert!(l.check("other", t).is_ok(), "keys are independent");
         assert!(l.check("k", t + Duration::from_millis(150)).is_ok());
         assert!(Limiter::<u8>::new(0).check(1, t).is_ok(), "0 = off");
+    }
+
+    #[test]
+    fn takes_many_units_at_once_or_none() {
+        let l = Limiter::per_second(1000.0);
+        let t = Instant::now();
+        assert!(l.take("k", 1500.0, t).is_ok());
+        let wait = l.take("k", 1000.0, t).unwrap_err();
+        assert_eq!(
+            wait,
+            Duration::from_millis(500),
+            "500 left, 500 more take 0.5 s"
+        );
+        assert!(l.take("k", 500.0, t).is_ok(), "a refused take took nothing");
     }
 }

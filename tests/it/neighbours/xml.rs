@@ -108,9 +108,14 @@ async fn megabyte_xml_bodies_of_one_customer_do_not_stall_another() {
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(res.status(), 400);
+                // Refused as malformed, or (past B's byte rate) before it is read.
+                let status = res.status().as_u16();
                 let doc = res.text().await.unwrap();
-                assert!(doc.contains("<code>000001</code>"), "{doc}");
+                match status {
+                    400 => assert!(doc.contains("<code>000001</code>"), "{doc}"),
+                    429 => assert!(doc.contains("byte rate"), "{doc}"),
+                    other => panic!("{other}: {doc}"),
+                }
                 refused.fetch_add(1, Ordering::SeqCst);
             }
         }));
@@ -129,4 +134,32 @@ async fn megabyte_xml_bodies_of_one_customer_do_not_stall_another() {
     within_twice("A's /healthz", idle[0], loaded[0], floor);
     within_twice("A's call_joining", idle[1], loaded[1], floor);
     within_twice("A's 10-item list", idle[2], loaded[2], floor);
+}
+
+#[tokio::test]
+async fn bodies_past_a_customers_byte_rate_are_refused_before_they_are_read() {
+    let s = TestServer::start_with(|c| c.body_rate_limit_mb = 1.0).await;
+    let (a, b) = (s.create_customer("a").await, s.create_customer("b").await);
+    // About 0.9 MiB each: two fit the burst of 2 MiB, the third does not.
+    let big = json!({"name": "big", "data": {"blob": "d".repeat(60_000)},
+        "pre_actions": (0..100).map(|n| json!({"type": "talk", "option": {"text": format!("{n} {}", "x".repeat(4000))}})).collect::<Vec<_>>(),
+        "post_actions": (0..80).map(|n| json!({"type": "talk", "option": {"text": format!("{n} {}", "x".repeat(4000))}})).collect::<Vec<_>>()});
+    let post = |key: &str, body: &serde_json::Value| {
+        s.client.post(s.url("/v1.0/conferences")).bearer_auth(key.to_string()).json(body).send()
+    };
+    for _ in 0..2 {
+        assert_eq!(post(&b.key, &big).await.unwrap().status(), 200);
+    }
+    let res = post(&b.key, &big).await.unwrap();
+    assert_eq!(res.status(), 429);
+    let retry_after: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let e: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(e["error"]["reason"], "RATE_LIMITED");
+    assert!(e["error"]["message"].as_str().unwrap().contains("byte rate"), "{e}");
+    // Small requests of B still go (its request rate is not spent), and A is not touched.
+    assert_eq!(post(&b.key, &json!({"name": "small"})).await.unwrap().status(), 200);
+    for _ in 0..2 {
+        assert_eq!(post(&a.key, &big).await.unwrap().status(), 200);
+    }
 }

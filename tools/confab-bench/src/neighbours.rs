@@ -22,6 +22,10 @@ pub struct Options {
     pub history: usize,
     /// Customers whose endpoints never answer.
     pub dead_customers: usize,
+    /// Only this kind of abuse (`readers`, `endpoints`, `filters`, `xml`); all when `None`.
+    pub only: Option<String>,
+    /// Pages per second of each rare-filter loop (0 = as fast as B's rate limit lets it).
+    pub filter_rate: u32,
 }
 
 /// When each conference's `conference_created` reached A's receiver, by conference id.
@@ -29,11 +33,15 @@ type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
 pub async fn run(o: Options) {
     println!(
-        "\n-- noisy neighbours: A measured {} s idle, then {} s beside B (8 stalled readers of 1 MB pages, {} dead endpoints, 8 rare-filter loops over {} conferences, two 1 MB XML bodies at a time)",
-        o.seconds, o.seconds, o.dead_customers, o.history
+        "\n-- noisy neighbours: A measured {} s idle, then {} s beside B ({}: 8 stalled readers of 1 MB pages, {} dead endpoints, 8 rare-filter loops of {} pages/s over {} conferences, two 1 MB XML bodies at a time; every customer at --rate-limit 1000)",
+        o.seconds, o.seconds, o.only.as_deref().unwrap_or("all at once"), o.dead_customers,
+        if o.filter_rate == 0 { "as many".to_string() } else { o.filter_rate.to_string() }, o.history
     );
     let dir = TempDir::new();
     let db = dir.path().join("neighbours.db");
+    // Set up without a rate limit (a history of 100,000 conferences takes seconds instead of
+    // minutes), then measure on the same database with every customer held to confab's
+    // default limit, as in production: B abuses confab within its limits.
     let (mut child, base, _) = start_confab_with(&db, &["--webhook-allow-private".to_string()]);
     let (receiver, arrivals) = start_arrival_receiver().await;
     let a_key = create_customer(&base).await;
@@ -42,10 +50,14 @@ pub async fn run(o: Options) {
         create(&client(), &base, &a_key, json!({"name": format!("a {i}")})).await;
     }
     let b = Neighbour::set_up(&base, &o).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let flags = ["--webhook-allow-private", "--rate-limit", "1000"].map(String::from);
+    let (mut child, base, _) = start_confab_with(&db, &flags);
 
     let idle = measure_a(&base, &a_key, &arrivals, o.seconds).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let load = b.start(&base, &stop);
+    let load = b.start(&base, &stop, &o);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let loaded = measure_a(&base, &a_key, &arrivals, o.seconds).await;
     stop.store(true, Ordering::SeqCst);
@@ -185,23 +197,25 @@ impl Neighbour {
     }
 
     /// Starts every kind of abuse at once; the tasks run until aborted.
-    fn start(&self, base: &str, stop: &Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> {
+    fn start(&self, base: &str, stop: &Arc<AtomicBool>, o: &Options) -> Vec<tokio::task::JoinHandle<()>> {
+        let on = |kind: &str| o.only.as_deref().is_none_or(|k| k == kind);
         let mut tasks = Vec::new();
-        for _ in 0..8 {
+        for _ in 0..if on("readers") { 8 } else { 0 } {
             let (base, key, stop) = (base.to_string(), self.key.clone(), stop.clone());
             tasks.push(tokio::spawn(async move { stalled_reader(&base, &key, &stop).await }));
         }
-        for k in &self.dead {
+        for k in self.dead.iter().filter(|_| on("endpoints")) {
             let (base, key, stop) = (base.to_string(), k.clone(), stop.clone());
             tasks.push(tokio::spawn(async move { notify_dead_endpoint(&base, &key, &stop).await }));
         }
         let filters = ["status=terminated", "status=starting", "type=connect", "status=terminated&type=connect"];
-        for n in 0..8 {
+        for n in 0..if on("filters") { 8 } else { 0 } {
             let (base, key, stop) = (base.to_string(), self.key.clone(), stop.clone());
             let filter = filters[n % filters.len()];
-            tasks.push(tokio::spawn(async move { rare_filter_loop(&base, &key, filter, &stop).await }));
+            let rate = o.filter_rate;
+            tasks.push(tokio::spawn(async move { rare_filter_loop(&base, &key, filter, rate, &stop).await }));
         }
-        for prefix in ["a", "xmlns:n"] {
+        for prefix in ["a", "xmlns:n"].into_iter().filter(|_| on("xml")) {
             let (base, key, id, stop) = (base.to_string(), self.key.clone(), self.id.clone(), stop.clone());
             tasks.push(tokio::spawn(async move { xml_bodies(&base, &key, &id, prefix, &stop).await }));
         }
@@ -263,10 +277,12 @@ async fn notify_dead_endpoint(base: &str, key: &str, stop: &AtomicBool) {
     }
 }
 
-async fn rare_filter_loop(base: &str, key: &str, filter: &str, stop: &AtomicBool) {
+async fn rare_filter_loop(base: &str, key: &str, filter: &str, rate: u32, stop: &AtomicBool) {
     let c = client();
     let mut token = String::new();
+    let gap = if rate == 0 { Duration::ZERO } else { Duration::from_secs(1) / rate };
     while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(gap).await;
         let url = format!("{base}/v1.0/conferences?{filter}&page_size=100&page_token={token}");
         let Ok(res) = c.get(url).bearer_auth(key).send().await else { continue };
         let page: Value = res.json().await.unwrap_or_default();

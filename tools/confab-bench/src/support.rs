@@ -66,13 +66,17 @@ pub fn try_start_confab(db: &OsStr, extra: &[String]) -> Result<(Child, String, 
         .args(["serve", "--bind", "127.0.0.1:0", "--db"])
         .arg(db)
         .args(extra)
+        // No rate limits unless the caller sets one: the load measures confab, not the limiter.
+        .args(if extra.iter().any(|a| a == "--rate-limit") {
+            &[][..]
+        } else {
+            &["--rate-limit", "0", "--body-rate-limit-mb", "0"][..]
+        })
         .args([
             "--flows-dir",
             "/nonexistent",
             "--admin-token",
             ADMIN,
-            "--rate-limit",
-            "0",
             "--platform-secret",
             SECRET,
         ])

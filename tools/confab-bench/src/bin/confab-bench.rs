@@ -98,6 +98,13 @@ struct Args {
     /// Conferences in the noisy neighbour's history, which its rare-filter lists page through.
     #[arg(long, default_value_t = 100_000)]
     neighbours_history: usize,
+    /// Only one kind of the neighbour's abuse: readers, endpoints, filters or xml.
+    #[arg(long, value_parser = ["readers", "endpoints", "filters", "xml"])]
+    neighbours_only: Option<String>,
+    /// Pages per second of each of the neighbour's 8 rare-filter loops; 0 = as many as its
+    /// rate limit lets through.
+    #[arg(long, default_value_t = 0)]
+    neighbours_filter_rate: u32,
     /// Seconds of the sustained spread load.
     #[arg(long, default_value_t = 60)]
     sustained_seconds: u64,
@@ -138,6 +145,8 @@ async fn main() {
             seconds: args.neighbours_seconds,
             history: args.neighbours_history,
             dead_customers: 30,
+            only: args.neighbours_only.clone(),
+            filter_rate: args.neighbours_filter_rate,
         })
         .await;
         return;
