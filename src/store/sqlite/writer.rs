@@ -169,6 +169,11 @@ pub(super) struct Room {
     reserve: Reserve,
     /// True while the reserve is given back: writes are refused until it is made again.
     short: bool,
+    /// Whether the WAL must be truncated before the reserve is made: after a disk-full
+    /// failure (the WAL holds the space), or when the disk had no room for the reserve. Not
+    /// at start on a disk with room: a start-up checkpoint can be held up by readers (or, in
+    /// the tests' two writers on one file, by the other writer) and must not keep writes out.
+    truncate_first: bool,
     last_try: Instant,
     gate: LogGate,
 }
@@ -180,6 +185,7 @@ impl Room {
     pub(super) fn new(reserve: Reserve) -> Room {
         Room {
             short: reserve.size() > 0,
+            truncate_first: false,
             reserve,
             last_try: Instant::now(),
             gate: LogGate::new(FAULT_LOG_INTERVAL),
@@ -202,6 +208,7 @@ impl Room {
         }
         let freed = self.reserve.release();
         self.short = true;
+        self.truncate_first = true;
         if let Some(held) = self.gate.open() {
             tracing::warn!(
                 reserve_bytes = self.reserve.size(),
@@ -221,7 +228,7 @@ impl Room {
         }
         self.last_try = Instant::now();
         // The health is told once, as writes stop; it stays failing until a commit succeeds.
-        if wal.truncate_if_any(conn, &self.gate) != Truncation::Done {
+        if self.truncate_first && wal.truncate_if_any(conn, &self.gate) != Truncation::Done {
             if now {
                 health.failed(DISK_FULL);
             }
@@ -230,12 +237,15 @@ impl Room {
         match self.reserve.make() {
             Ok(()) => {
                 self.short = false;
+                self.truncate_first = false;
                 tracing::info!(
                     reserve_bytes = self.reserve.size(),
                     "store: the disk reserve is made; writes go through"
                 );
             }
             Err(Shortage::NoRoom { free }) => {
+                // A WAL left by a crash may hold the room the reserve needs.
+                self.truncate_first = true;
                 if now {
                     health.failed(DISK_FULL);
                 }
