@@ -70,7 +70,7 @@ async fn churn(
     let mut i: u64 = 0;
     while !stop.load(Ordering::SeqCst) {
         i += 1;
-        let (path, method, body) = if i % 16 == 0 {
+        let (path, method, body) = if i.is_multiple_of(16) {
             let body = json!({"name": format!("small {n}-{i}")});
             ("/v1.0/conferences".to_string(), reqwest::Method::POST, body)
         } else {

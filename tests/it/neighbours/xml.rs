@@ -145,20 +145,40 @@ async fn bodies_past_a_customers_byte_rate_are_refused_before_they_are_read() {
         "pre_actions": (0..100).map(|n| json!({"type": "talk", "option": {"text": format!("{n} {}", "x".repeat(4000))}})).collect::<Vec<_>>(),
         "post_actions": (0..80).map(|n| json!({"type": "talk", "option": {"text": format!("{n} {}", "x".repeat(4000))}})).collect::<Vec<_>>()});
     let post = |key: &str, body: &serde_json::Value| {
-        s.client.post(s.url("/v1.0/conferences")).bearer_auth(key.to_string()).json(body).send()
+        s.client
+            .post(s.url("/v1.0/conferences"))
+            .bearer_auth(key.to_string())
+            .json(body)
+            .send()
     };
     for _ in 0..2 {
         assert_eq!(post(&b.key, &big).await.unwrap().status(), 200);
     }
     let res = post(&b.key, &big).await.unwrap();
     assert_eq!(res.status(), 429);
-    let retry_after: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     let e: serde_json::Value = res.json().await.unwrap();
     assert_eq!(e["error"]["reason"], "RATE_LIMITED");
-    assert!(e["error"]["message"].as_str().unwrap().contains("byte rate"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("byte rate"),
+        "{e}"
+    );
     // Small requests of B still go (its request rate is not spent), and A is not touched.
-    assert_eq!(post(&b.key, &json!({"name": "small"})).await.unwrap().status(), 200);
+    assert_eq!(
+        post(&b.key, &json!({"name": "small"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     for _ in 0..2 {
         assert_eq!(post(&a.key, &big).await.unwrap().status(), 200);
     }

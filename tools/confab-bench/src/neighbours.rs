@@ -5,7 +5,9 @@
 //! answer, 8 loops of rare-filter lists over a long history, and two 1 MB XML bodies at a
 //! time. Reports A's list latency and notification delay beside the idle baseline.
 
-use crate::support::{client, create_customer, percentile, report, start_confab_with, OrDie, TempDir};
+use crate::support::{
+    client, create_customer, percentile, report, start_confab_with, OrDie, TempDir,
+};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -99,7 +101,9 @@ async fn measure_a(base: &str, key: &str, arrivals: &Arrivals, seconds: u64) -> 
         let made = Instant::now();
         let id = create(&c, base, key, json!({"name": "a probe"})).await;
         match wait_arrival(arrivals, &id, Duration::from_secs(30)).await {
-            Some(at) => f.notifications.push(at.duration_since(made).as_micros() as u32),
+            Some(at) => f
+                .notifications
+                .push(at.duration_since(made).as_micros() as u32),
             None => f.missed += 1,
         }
     }
@@ -119,11 +123,33 @@ fn print_figures(idle: &Figures, loaded: &Figures) {
     };
     row("A's 10-item list p50", &idle.lists, &loaded.lists, 0.50);
     row("A's 10-item list p99", &idle.lists, &loaded.lists, 0.99);
-    row("A's notification delay p50", &idle.notifications, &loaded.notifications, 0.50);
-    row("A's notification delay p99", &idle.notifications, &loaded.notifications, 0.99);
-    report("A's notifications measured (idle)", idle.notifications.len() as f64, "");
-    report("A's notifications measured (neighbours)", loaded.notifications.len() as f64, "");
-    report("A's notifications missing after 30 s", (idle.missed + loaded.missed) as f64, "");
+    row(
+        "A's notification delay p50",
+        &idle.notifications,
+        &loaded.notifications,
+        0.50,
+    );
+    row(
+        "A's notification delay p99",
+        &idle.notifications,
+        &loaded.notifications,
+        0.99,
+    );
+    report(
+        "A's notifications measured (idle)",
+        idle.notifications.len() as f64,
+        "",
+    );
+    report(
+        "A's notifications measured (neighbours)",
+        loaded.notifications.len() as f64,
+        "",
+    );
+    report(
+        "A's notifications missing after 30 s",
+        (idle.missed + loaded.missed) as f64,
+        "",
+    );
 }
 
 async fn wait_arrival(arrivals: &Arrivals, id: &str, limit: Duration) -> Option<Instant> {
@@ -159,7 +185,11 @@ async fn set_webhook(base: &str, key: &str, uri: &str) {
         .send()
         .await
         .or_die("set webhook_uri");
-    assert!(res.status().is_success(), "set webhook_uri: {}", res.status());
+    assert!(
+        res.status().is_success(),
+        "set webhook_uri: {}",
+        res.status()
+    );
 }
 
 /// Customer B and its helpers' accounts, set up before A is measured.
@@ -197,27 +227,50 @@ impl Neighbour {
     }
 
     /// Starts every kind of abuse at once; the tasks run until aborted.
-    fn start(&self, base: &str, stop: &Arc<AtomicBool>, o: &Options) -> Vec<tokio::task::JoinHandle<()>> {
+    fn start(
+        &self,
+        base: &str,
+        stop: &Arc<AtomicBool>,
+        o: &Options,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let on = |kind: &str| o.only.as_deref().is_none_or(|k| k == kind);
         let mut tasks = Vec::new();
         for _ in 0..if on("readers") { 8 } else { 0 } {
             let (base, key, stop) = (base.to_string(), self.key.clone(), stop.clone());
-            tasks.push(tokio::spawn(async move { stalled_reader(&base, &key, &stop).await }));
+            tasks.push(tokio::spawn(async move {
+                stalled_reader(&base, &key, &stop).await
+            }));
         }
         for k in self.dead.iter().filter(|_| on("endpoints")) {
             let (base, key, stop) = (base.to_string(), k.clone(), stop.clone());
-            tasks.push(tokio::spawn(async move { notify_dead_endpoint(&base, &key, &stop).await }));
+            tasks.push(tokio::spawn(async move {
+                notify_dead_endpoint(&base, &key, &stop).await
+            }));
         }
-        let filters = ["status=terminated", "status=starting", "type=connect", "status=terminated&type=connect"];
+        let filters = [
+            "status=terminated",
+            "status=starting",
+            "type=connect",
+            "status=terminated&type=connect",
+        ];
         for n in 0..if on("filters") { 8 } else { 0 } {
             let (base, key, stop) = (base.to_string(), self.key.clone(), stop.clone());
             let filter = filters[n % filters.len()];
             let rate = o.filter_rate;
-            tasks.push(tokio::spawn(async move { rare_filter_loop(&base, &key, filter, rate, &stop).await }));
+            tasks.push(tokio::spawn(async move {
+                rare_filter_loop(&base, &key, filter, rate, &stop).await
+            }));
         }
         for prefix in ["a", "xmlns:n"].into_iter().filter(|_| on("xml")) {
-            let (base, key, id, stop) = (base.to_string(), self.key.clone(), self.id.clone(), stop.clone());
-            tasks.push(tokio::spawn(async move { xml_bodies(&base, &key, &id, prefix, &stop).await }));
+            let (base, key, id, stop) = (
+                base.to_string(),
+                self.key.clone(),
+                self.id.clone(),
+                stop.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                xml_bodies(&base, &key, &id, prefix, &stop).await
+            }));
         }
         tasks
     }
@@ -237,11 +290,17 @@ fn big_conference(i: usize) -> Value {
 /// Asks for a page of B's largest conferences with a 4 KiB receive buffer and never reads;
 /// when the server closes the connection, asks again.
 async fn stalled_reader(base: &str, key: &str, stop: &AtomicBool) {
-    let Ok(addr) = base.trim_start_matches("http://").parse() else { return };
+    let Ok(addr) = base.trim_start_matches("http://").parse() else {
+        return;
+    };
     while !stop.load(Ordering::SeqCst) {
-        let Ok(socket) = TcpSocket::new_v4() else { return };
+        let Ok(socket) = TcpSocket::new_v4() else {
+            return;
+        };
         let _ = socket.set_recv_buffer_size(4096);
-        let Ok(mut stream) = socket.connect(addr).await else { return };
+        let Ok(mut stream) = socket.connect(addr).await else {
+            return;
+        };
         let head = format!("GET /v1.0/conferences?page_size=100 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n");
         if stream.write_all(head.as_bytes()).await.is_err() {
             continue;
@@ -280,11 +339,17 @@ async fn notify_dead_endpoint(base: &str, key: &str, stop: &AtomicBool) {
 async fn rare_filter_loop(base: &str, key: &str, filter: &str, rate: u32, stop: &AtomicBool) {
     let c = client();
     let mut token = String::new();
-    let gap = if rate == 0 { Duration::ZERO } else { Duration::from_secs(1) / rate };
+    let gap = if rate == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(1) / rate
+    };
     while !stop.load(Ordering::SeqCst) {
         tokio::time::sleep(gap).await;
         let url = format!("{base}/v1.0/conferences?{filter}&page_size=100&page_token={token}");
-        let Ok(res) = c.get(url).bearer_auth(key).send().await else { continue };
+        let Ok(res) = c.get(url).bearer_auth(key).send().await else {
+            continue;
+        };
         let page: Value = res.json().await.unwrap_or_default();
         token = page["next_page_token"].as_str().unwrap_or("").to_string();
     }
@@ -336,21 +401,23 @@ async fn start_arrival_receiver() -> (String, Arrivals) {
     let count = Arc::new(AtomicUsize::new(0));
     let server = actix_web::HttpServer::new(move || {
         let (seen, count) = (seen.clone(), count.clone());
-        actix_web::App::new().default_service(actix_web::web::to(move |body: actix_web::web::Bytes| {
-            let (seen, count) = (seen.clone(), count.clone());
-            async move {
-                let v: Value = serde_json::from_slice(&body).unwrap_or_default();
-                if let (Some(kind), Some(id)) = (v["type"].as_str(), v["data"]["id"].as_str()) {
-                    if kind == "conference_created" {
-                        if let Ok(mut m) = seen.lock() {
-                            m.entry(id.to_string()).or_insert_with(Instant::now);
+        actix_web::App::new().default_service(actix_web::web::to(
+            move |body: actix_web::web::Bytes| {
+                let (seen, count) = (seen.clone(), count.clone());
+                async move {
+                    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    if let (Some(kind), Some(id)) = (v["type"].as_str(), v["data"]["id"].as_str()) {
+                        if kind == "conference_created" {
+                            if let Ok(mut m) = seen.lock() {
+                                m.entry(id.to_string()).or_insert_with(Instant::now);
+                            }
                         }
                     }
+                    count.fetch_add(1, Ordering::Relaxed);
+                    actix_web::HttpResponse::Ok().finish()
                 }
-                count.fetch_add(1, Ordering::Relaxed);
-                actix_web::HttpResponse::Ok().finish()
-            }
-        }))
+            },
+        ))
     })
     .workers(1)
     .disable_signals()
