@@ -47,7 +47,16 @@ fn count_after(text: &str, label: &str) -> Option<u64> {
 
 #[tokio::test]
 async fn schemathesis_finds_no_failure_in_the_served_document() {
-    let s = TestServer::start_with(signed).await;
+    // Schemathesis sends thousands of requests with wrong keys from one address, faster or
+    // slower with the machine's load; the per-address brute-force limit would then answer
+    // some of them 429 instead of 401 (seen in CI). That limit is tested on its own
+    // (`operations::a_flood_of_bad_keys_is_cut_off_without_hurting_real_customers`); the
+    // contract is checked without it.
+    let s = TestServer::start_with(|c| {
+        signed(c);
+        c.auth_failure_limit = 0;
+    })
+    .await;
     let c = s.create_customer("contract").await;
     let reports = tempfile::tempdir().expect("temp dir");
     // A fixed seed keeps CI reproducible; CONFAB_CONTRACT_SEED=<n> explores other inputs.
