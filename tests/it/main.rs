@@ -1,6 +1,14 @@
 //! The integration tests, one binary: each module was once its own test binary. One binary
 //! links once instead of eleven times and shares one support module. Run a group with
 //! `cargo test --test it api::`, one test with its full name.
+//!
+//! No test passes without running. A test that needs what this machine may lack is
+//! `#[ignore = "<what it needs>"]`: `multinode::` (a PostgreSQL server) and `faults::` (root,
+//! to mount a tmpfs). `cargo test` lists them as `ignored, <reason>` in the summary's ignored
+//! count; `-- --include-ignored` runs them, and then a missing server or root fails them.
+//! Nothing returns early on a backend or machine it does not like: a test about SQLite opens a
+//! SQLite file whatever `CONFAB_TEST_BACKEND` says. `.ci/run` runs every test and fails if a
+//! test binary reports one ignored.
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! What every integration test shares: one server builder, one event poster, one mock
-//! receiver, one XML reader, one independent Standard Webhooks signer, and bounded waits.
+//! receiver, one XML reader, one independent Standard Webhooks signer, bounded waits, and an
+//! outbox driver (`TestServer::drain_outbox`: deliver what is due, return once nothing is).
 
 pub mod clock;
 pub mod database;

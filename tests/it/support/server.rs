@@ -109,6 +109,34 @@ impl TestServer {
         self.wakers.1.notify_one();
     }
 
+    /// The outbox driver: wakes the dispatcher so it delivers what is due now, and returns once
+    /// the outbox has nothing due — every message whose attempt time has come (and whose
+    /// conference's earlier messages are done) has been sent and its outcome recorded. After
+    /// it, what a receiver got and what the delivery log shows are final for now, without
+    /// polling either or sleeping to see that nothing more comes. A retry scheduled later stays
+    /// pending: `advance_and_drain` brings it due. Nothing announces a recorded outcome, so
+    /// this watches the outbox table (the same condition a claim uses, lease aside).
+    pub async fn drain_outbox(&self) {
+        poll_until(
+            Duration::from_secs(10),
+            "the outbox has nothing due",
+            || async {
+                self.wakers.0.notify_one();
+                let now = confab::domain::timestamp::Clock::now(&*self.clock).0;
+                let due = self.db.query_i64(&due_messages(now)).await;
+                (due == 0).then_some(())
+            },
+        )
+        .await
+    }
+
+    /// Moves the clock forward by `by` (`advance`) and delivers what that brought due
+    /// (`drain_outbox`): a retry's attempt, without the test sleeping through its delay.
+    pub async fn advance_and_drain(&self, by: Duration) {
+        self.advance(by);
+        self.drain_outbox().await;
+    }
+
     pub async fn create_customer(&self, name: &str) -> Customer {
         self.create_customer_with(name, "").await
     }
@@ -271,6 +299,17 @@ impl Stopped {
             task: Some(task),
         }
     }
+}
+
+/// How many outbox messages are due at `now` (microseconds): pending, their attempt time come,
+/// and first of their ordering key's pending ones (a later one waits for it). Plain SQL that
+/// both backends run.
+fn due_messages(now: i64) -> String {
+    format!(
+        "SELECT COUNT(*) FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= {now} \
+         AND o.seq = (SELECT MIN(p.seq) FROM outbox p \
+                      WHERE p.ordering_key = o.ordering_key AND p.status = 'pending')"
+    )
 }
 
 fn test_config(db: &TestDb) -> Config {

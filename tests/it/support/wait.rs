@@ -1,6 +1,8 @@
 //! Bounded waits. Waiting on a receiver is event-driven (`Receiver::wait_for`); this is the
 //! one polling wait, for state nothing announces: an API read after a deadline fired, the
 //! delivery log after an outcome was recorded, the flows watcher, the store's health window.
+//! For the outbox, `TestServer::drain_outbox` (built on it) delivers what is due and returns
+//! once nothing is: after it, a receiver's arrivals and the delivery log are final.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
