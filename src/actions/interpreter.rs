@@ -1,7 +1,7 @@
 //! The action interpreter: runs a compiled action list against a set of variables. Pure: no
 //! I/O, no clock, no store — the same inputs always give the same output.
 
-use crate::actions::{ActionKind, ConditionValue, HttpMethod, Program, RecordingFormat};
+use crate::actions::{ActionKind, ConditionValue, Emitted, HttpMethod, Program, RecordingFormat};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -33,7 +33,7 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Outcome {
     /// Media actions for the platform, in order, variables substituted.
-    pub actions: Vec<Value>,
+    pub actions: Vec<Emitted>,
     /// Engine-side effects, in order.
     pub effects: Vec<Effect>,
     /// The run ended with `hangup`: the call must not join.
@@ -178,7 +178,7 @@ impl Run<'_> {
         let step = &self.program.steps[pc];
         let kind = &step.action.kind;
         if let Some(action) = media(kind, &self.out.variables) {
-            self.note("emitted", || action.clone());
+            self.note("emitted", || action.to_json());
             self.out.actions.push(action);
             if matches!(kind, ActionKind::Hangup { .. }) {
                 self.out.hangup = true;
@@ -269,35 +269,29 @@ impl Run<'_> {
 }
 
 /// The action a media step emits to the platform, with variables substituted.
-fn media(kind: &ActionKind, vars: &Variables) -> Option<Value> {
+fn media(kind: &ActionKind, vars: &Variables) -> Option<Emitted> {
     Some(match kind {
         ActionKind::Talk {
             text,
             gender,
             language,
             digits_handle,
-        } => {
-            let mut option = json!({
-                "text": substitute(text, vars),
-                "gender": gender.as_str(),
-                "language": language,
-            });
-            if !digits_handle.is_empty() {
-                option["digits_handle"] = json!(digits_handle);
-            }
-            json!({"type": "talk", "option": option})
-        }
-        ActionKind::Play { stream_urls } => {
-            let urls: Vec<String> = stream_urls.iter().map(|u| substitute(u, vars)).collect();
-            json!({"type": "play", "option": {"stream_urls": urls}})
-        }
-        ActionKind::Beep => json!({"type": "beep", "option": {}}),
-        ActionKind::Sleep { duration_ms } => {
-            json!({"type": "sleep", "option": {"duration": duration_ms}})
-        }
-        ActionKind::Hangup { reason } => {
-            json!({"type": "hangup", "option": {"reason": substitute(reason, vars)}})
-        }
+        } => Emitted::Talk {
+            text: substitute(text, vars),
+            gender: *gender,
+            language: language.clone(),
+            digits_handle: digits_handle.clone(),
+        },
+        ActionKind::Play { stream_urls } => Emitted::Play {
+            stream_urls: stream_urls.iter().map(|u| substitute(u, vars)).collect(),
+        },
+        ActionKind::Beep => Emitted::Beep {},
+        ActionKind::Sleep { duration_ms } => Emitted::Sleep {
+            duration_ms: *duration_ms,
+        },
+        ActionKind::Hangup { reason } => Emitted::Hangup {
+            reason: substitute(reason, vars),
+        },
         _ => return None,
     })
 }
@@ -428,7 +422,8 @@ mod tests {
     fn data_driven_cases() {
         for (i, (actions, vars, expected)) in cases().into_iter().enumerate() {
             let out = run_json(&actions, &vars);
-            assert_eq!(Value::Array(out.actions), expected, "case {i}");
+            let emitted: Vec<Value> = out.actions.iter().map(Emitted::to_json).collect();
+            assert_eq!(Value::Array(emitted), expected, "case {i}");
             assert!(out.error.is_none(), "case {i}");
         }
     }

@@ -3,6 +3,7 @@
 //! flows directory the `flow` action draws on.
 
 mod compile;
+pub mod emitted;
 pub mod flows;
 pub mod interpreter;
 mod model;
@@ -11,6 +12,7 @@ pub mod schema;
 pub mod simulation;
 
 pub use compile::{compile, FlowLookup, NoFlows, Program, Step};
+pub use emitted::Emitted;
 pub use model::{
     Action, ActionKind, ActionList, Comparison, ConditionValue, Gender, HttpMethod,
     RecordingFormat, MAX_RECORDING_SECONDS,

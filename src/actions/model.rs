@@ -1,9 +1,12 @@
 //! The typed actions of §4 and the option values they carry.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A `talk`'s voice gender; its serde form is the lowercase name an answer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Gender {
     Male,
     Female,

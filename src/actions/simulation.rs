@@ -4,7 +4,7 @@
 //! the same way).
 
 use super::interpreter::{self, Effect, Variables};
-use super::{HttpMethod, Program};
+use super::{Emitted, HttpMethod, Program};
 use serde_json::{json, Map, Value};
 
 /// Which list a call runs: `pre_actions` on a join, `post_actions` on a leave.
@@ -35,8 +35,8 @@ impl CallEvent {
 /// What a dry run produced.
 #[derive(Debug, Clone)]
 pub struct Simulated {
-    /// The native actions the call gets, as a platform event's answer carries them.
-    pub actions: Vec<Value>,
+    /// The actions the call gets, as a platform event's answer carries them.
+    pub actions: Vec<Emitted>,
     /// One entry per step, then the end.
     pub trace: Vec<Value>,
     /// Webhooks and recordings the run would have caused (none is sent or started).
@@ -52,14 +52,15 @@ pub struct Simulated {
 /// The actions a call gets: on a join, what the list emitted and then `conference_join`
 /// unless it hung up; on a leave, what the list emitted.
 pub fn answer_actions(
-    mut emitted: Vec<Value>,
+    mut emitted: Vec<Emitted>,
     hangup: bool,
     event: CallEvent,
     conference_id: &str,
-) -> Vec<Value> {
+) -> Vec<Emitted> {
     if event == CallEvent::Join && !hangup {
-        emitted
-            .push(json!({"type": "conference_join", "option": {"conference_id": conference_id}}));
+        emitted.push(Emitted::ConferenceJoin {
+            conference_id: conference_id.to_string(),
+        });
     }
     emitted
 }

@@ -9,6 +9,7 @@ use super::input::{json_body, optional_uuid};
 use super::AppState;
 use crate::actions::schema::Action;
 use crate::actions::simulation::CallEvent;
+use crate::actions::Emitted;
 use crate::domain::ConferenceId;
 use crate::engine::{Simulation, SimulationRun, Subject};
 use crate::render::{jambonz, twiml, EventAnswer};
@@ -206,6 +207,6 @@ async fn render(
             };
             jambonz::verbs(actions, &ctx)
         }
-        _ => Value::Array(actions.clone()),
+        _ => Value::Array(actions.iter().map(Emitted::to_json).collect()),
     })
 }

@@ -1,9 +1,9 @@
 //! The answer to a platform event as one typed value: its JSON form is what the platform
 //! receives and what is stored for replays; its XML form is rendered from the same value.
 
+use crate::actions::Emitted;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 /// `{"conferencecall", "actions"}` for call events, `{"recording"}` for a finished recording.
 /// The resources are kept as the JSON the API renders for them (raw), so they are written once.
@@ -17,14 +17,16 @@ pub struct EventAnswer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<crate::domain::conference::RecordingJson>, nullable = false)]
     pub recording: Option<Box<RawValue>>,
-    /// The actions the call must perform, in order; absent for events that run none.
+    /// The actions the call must perform, in order; absent for events that run none. A stored
+    /// answer's actions read back into the same typed values, so a replay renders from them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<EmittedAction>>, nullable = false)]
-    pub actions: Option<Vec<Value>>,
+    pub actions: Option<Vec<Emitted>>,
 }
 
 /// An action the platform performs: a media action with its options, variables substituted,
-/// or `conference_join` (`option.conference_id`) after the `pre_actions` of a join.
+/// or `conference_join` (`option.conference_id`) after the `pre_actions` of a join. This is the
+/// OpenAPI description of `Emitted`'s JSON form, kept as it was so the document is unchanged.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct EmittedAction {
@@ -49,7 +51,7 @@ enum EmittedType {
 
 impl EventAnswer {
     /// A call event's answer, with the actions it runs (if it runs any).
-    pub fn call(conferencecall: &impl Serialize, actions: Option<Vec<Value>>) -> EventAnswer {
+    pub fn call(conferencecall: &impl Serialize, actions: Option<Vec<Emitted>>) -> EventAnswer {
         EventAnswer {
             conferencecall: raw(conferencecall),
             recording: None,
@@ -67,7 +69,8 @@ impl EventAnswer {
 
     /// The JSON form: sent to the platform and stored, byte for byte, for replays.
     pub fn to_json(&self) -> String {
-        // Serializing plain JSON values cannot fail; an empty object would only hide a bug.
+        // Serializing raw JSON, strings and integers cannot fail; an empty object would only
+        // mark a bug.
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
     }
 
@@ -96,7 +99,7 @@ mod tests {
     fn the_json_form_is_the_documented_shape_and_reads_back() {
         let a = EventAnswer::call(
             &json!({"id": "c", "status": "joining"}),
-            Some(vec![json!({"type": "beep", "option": {}})]),
+            Some(vec![Emitted::Beep {}]),
         );
         let text = a.to_json();
         assert_eq!(

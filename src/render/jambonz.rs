@@ -1,8 +1,7 @@
-//! jambonz verbs (JSON): an event answer's steps as `say`, `play`, `pause`, `hangup`, and the
-//! conference as a `conference` verb whose hooks call confab back.
+//! jambonz verbs (JSON) rendered from emitted actions.
 
-use super::steps::{steps, Step};
 use super::voices;
+use crate::actions::Emitted;
 use serde_json::{json, Value};
 
 /// What the verbs need besides the actions.
@@ -18,34 +17,46 @@ pub struct Context<'a> {
     pub tts_vendor: &'a str,
 }
 
-/// The answer's actions as a list of verbs. jambonz's `say` has no gender and voice names
-/// are the speech vendor's own: with the `aws` vendor the gender and language pick a Polly
-/// voice (`voices`); with `default` (the application's own vendor) or another, the voice is
-/// left to the application and the gender cannot be expressed.
-pub fn verbs(actions: &[Value], ctx: &Context<'_>) -> Value {
+/// The answer's actions as a list of verbs: a talk is a `say`, play and beep are `play`, a
+/// sleep a `pause`, a hangup `hangup`, and `conference_join` a `conference` verb whose hooks
+/// call confab back. jambonz's `say` has no gender and voice names are the speech vendor's
+/// own: with the `aws` vendor the gender and language pick a Polly voice (`voices`); with
+/// `default` (the application's own vendor) or another, the voice is left to the application
+/// and the gender cannot be expressed.
+pub fn verbs(actions: &[Emitted], ctx: &Context<'_>) -> Value {
     let mut out = Vec::new();
-    for step in steps(actions) {
-        match step {
-            Step::Talk {
+    for action in actions {
+        match action {
+            Emitted::Talk {
                 text,
                 gender,
                 language,
+                digits_handle,
             } => {
+                if !digits_handle.is_empty() {
+                    tracing::debug!("talk.digits_handle has no jambonz equivalent; ignored");
+                }
                 let mut synthesizer = json!({"vendor": ctx.tts_vendor, "language": language});
                 if ctx.tts_vendor == "aws" {
-                    if let Some(voice) = voices::polly(&gender, &language) {
+                    if let Some(voice) = voices::polly(*gender, language) {
                         synthesizer["voice"] = json!(voice);
                     }
                 }
                 out.push(json!({"verb": "say", "text": text, "synthesizer": synthesizer}));
             }
-            Step::Play(urls) => {
-                out.extend(urls.into_iter().map(|u| json!({"verb": "play", "url": u})));
+            Emitted::Play { stream_urls } => {
+                out.extend(
+                    stream_urls
+                        .iter()
+                        .map(|u| json!({"verb": "play", "url": u})),
+                );
             }
-            Step::Beep => out.push(json!({"verb": "play", "url": ctx.beep_url})),
-            Step::Sleep(ms) => out.push(json!({"verb": "pause", "length": Step::seconds(ms)})),
-            Step::Hangup => out.push(json!({"verb": "hangup"})),
-            Step::Join => out.push(json!({
+            Emitted::Beep {} => out.push(json!({"verb": "play", "url": ctx.beep_url})),
+            Emitted::Sleep { duration_ms } => {
+                out.push(json!({"verb": "pause", "length": super::whole_seconds(*duration_ms)}))
+            }
+            Emitted::Hangup { .. } => out.push(json!({"verb": "hangup"})),
+            Emitted::ConferenceJoin { .. } => out.push(json!({
                 "verb": "conference",
                 "name": ctx.conference,
                 "beep": false,
@@ -67,33 +78,71 @@ pub fn hangup() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::Gender;
 
-    #[test]
-    fn actions_render_as_verbs_with_the_conference_last() {
-        let ctx = Context {
+    fn ctx(tts_vendor: &str) -> Context<'_> {
+        Context {
             conference: "conf-1",
             after_url: "https://c/after",
             status_url: "https://c/status",
             beep_url: "https://c/beep.wav",
-            tts_vendor: "default",
-        };
+            tts_vendor,
+        }
+    }
+
+    fn talk(gender: Gender, language: &str) -> Emitted {
+        Emitted::Talk {
+            text: "Hi".into(),
+            gender,
+            language: language.into(),
+            digits_handle: "next".into(),
+        }
+    }
+
+    #[test]
+    fn actions_render_as_verbs_with_the_conference_last() {
         let v = verbs(
             &[
-                json!({"type": "talk", "option": {"text": "Hi", "gender": "female", "language": "xx-XX"}}),
-                json!({"type": "sleep", "option": {"duration": 10}}),
-                json!({"type": "conference_join", "option": {}}),
+                talk(Gender::Female, "xx-XX"),
+                Emitted::Play {
+                    stream_urls: vec!["https://x/a.wav".into()],
+                },
+                Emitted::Beep {},
+                Emitted::Sleep { duration_ms: 10 },
+                Emitted::ConferenceJoin {
+                    conference_id: "conf-1".into(),
+                },
             ],
-            &ctx,
+            &ctx("default"),
         );
         assert_eq!(
             v,
             json!([
                 {"verb": "say", "text": "Hi", "synthesizer": {"vendor": "default", "language": "xx-XX"}},
+                {"verb": "play", "url": "https://x/a.wav"},
+                {"verb": "play", "url": "https://c/beep.wav"},
                 {"verb": "pause", "length": 1},
                 {"verb": "conference", "name": "conf-1", "beep": false, "startConferenceOnEnter": true,
                  "statusHook": "https://c/status", "statusEvents": ["join", "leave"],
                  "actionHook": "https://c/after"}
             ])
+        );
+    }
+
+    #[test]
+    fn the_aws_vendor_gets_a_polly_voice_and_a_hangup_hangs_up() {
+        let v = verbs(
+            &[
+                talk(Gender::Male, "en-GB"),
+                Emitted::Hangup {
+                    reason: "busy".into(),
+                },
+            ],
+            &ctx("aws"),
+        );
+        assert_eq!(
+            v.to_string(),
+            r#"[{"verb":"say","text":"Hi","synthesizer":{"vendor":"aws","language":"en-GB","voice":"Brian"}},{"verb":"hangup"}]"#
         );
     }
 }

@@ -1,12 +1,10 @@
-//! TwiML documents (Twilio, SignalWire cXML, Telnyx TeXML): an event answer's steps as
-//! `<Say>`, `<Play>`, `<Pause>`, `<Hangup/>`, and the conference as a `<Dial><Conference>`.
+//! TwiML documents (Twilio, SignalWire cXML, Telnyx TeXML) rendered from emitted actions.
 
-use super::steps::{steps, Step};
 use super::voices;
 use super::xml::xml_safe;
+use crate::actions::Emitted;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
-use serde_json::Value;
 
 /// What the documents need besides the actions: the callback URLs and the beep sound.
 pub struct Context<'a> {
@@ -55,62 +53,71 @@ fn open() -> Writer<Vec<u8>> {
     w
 }
 
-/// The answer's actions as a TwiML `<Response>`. A `conference_join` becomes the `<Dial>`
+/// The answer's actions as a TwiML `<Response>`: a talk is a `<Say>`, play and beep are
+/// `<Play>`, a sleep a `<Pause>`, a hangup `<Hangup/>`, and `conference_join` the `<Dial>`
 /// that puts the call in the conference (Twilio's own beep off: a `beep` action plays one).
-pub fn response(actions: &[Value], ctx: &Context<'_>) -> String {
+pub fn response(actions: &[Emitted], ctx: &Context<'_>) -> String {
     let mut w = open();
-    for step in steps(actions) {
-        match step {
-            Step::Talk {
+    for action in actions {
+        match action {
+            Emitted::Talk {
                 text,
                 gender,
                 language,
+                digits_handle,
             } => {
-                let voice = voices::twiml(&gender, &language);
+                if !digits_handle.is_empty() {
+                    tracing::debug!("talk.digits_handle has no TwiML equivalent; ignored");
+                }
+                let voice = voices::twiml(*gender, language);
                 element(
                     &mut w,
                     "Say",
-                    &[("voice", &voice), ("language", &language)],
-                    Some(&text),
+                    &[("voice", &voice), ("language", language)],
+                    Some(text),
                 );
             }
-            Step::Play(urls) => {
-                for url in urls {
-                    element(&mut w, "Play", &[], Some(&url));
+            Emitted::Play { stream_urls } => {
+                for url in stream_urls {
+                    element(&mut w, "Play", &[], Some(url));
                 }
             }
-            Step::Beep => element(&mut w, "Play", &[], Some(ctx.beep_url)),
-            Step::Sleep(ms) => {
-                let length = Step::seconds(ms).to_string();
+            Emitted::Beep {} => element(&mut w, "Play", &[], Some(ctx.beep_url)),
+            Emitted::Sleep { duration_ms } => {
+                let length = super::whole_seconds(*duration_ms).to_string();
                 element(&mut w, "Pause", &[("length", &length)], None);
             }
-            Step::Hangup => element(&mut w, "Hangup", &[], None),
-            Step::Join => {
-                let mut dial = BytesStart::new("Dial");
-                dial.push_attribute(("action", xml_safe(ctx.after_url).as_str()));
-                dial.push_attribute(("method", "POST"));
-                // Twilio cuts a `<Dial>` off after 4 hours unless told otherwise; a
-                // conference lasts until confab ends it, up to Twilio's 24-hour maximum.
-                dial.push_attribute(("timeLimit", "86400"));
-                put(&mut w, Event::Start(dial));
-                element(
-                    &mut w,
-                    "Conference",
-                    &[
-                        ("beep", "false"),
-                        ("participantLabel", ctx.label),
-                        ("statusCallback", ctx.status_url),
-                        ("statusCallbackEvent", "join leave"),
-                        ("statusCallbackMethod", "POST"),
-                    ],
-                    Some(ctx.conference),
-                );
-                put(&mut w, Event::End(BytesEnd::new("Dial")));
-            }
+            Emitted::Hangup { .. } => element(&mut w, "Hangup", &[], None),
+            Emitted::ConferenceJoin { .. } => dial(&mut w, ctx),
         }
     }
     put(&mut w, Event::End(BytesEnd::new("Response")));
     finish(w)
+}
+
+/// The `<Dial><Conference>` that puts the call in the conference, with the callbacks that
+/// report its joins and leaves and its end.
+fn dial(w: &mut Writer<Vec<u8>>, ctx: &Context<'_>) {
+    let mut dial = BytesStart::new("Dial");
+    dial.push_attribute(("action", xml_safe(ctx.after_url).as_str()));
+    dial.push_attribute(("method", "POST"));
+    // Twilio cuts a `<Dial>` off after 4 hours unless told otherwise; a conference lasts
+    // until confab ends it, up to Twilio's 24-hour maximum.
+    dial.push_attribute(("timeLimit", "86400"));
+    put(w, Event::Start(dial));
+    element(
+        w,
+        "Conference",
+        &[
+            ("beep", "false"),
+            ("participantLabel", ctx.label),
+            ("statusCallback", ctx.status_url),
+            ("statusCallbackEvent", "join leave"),
+            ("statusCallbackMethod", "POST"),
+        ],
+        Some(ctx.conference),
+    );
+    put(w, Event::End(BytesEnd::new("Dial")));
 }
 
 /// The answer to a call confab will not take (the conference is closed, full, unknown, or the
@@ -132,7 +139,7 @@ pub fn empty() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::actions::Gender;
 
     #[test]
     fn actions_render_as_twiml_with_the_dial_last() {
@@ -145,10 +152,20 @@ mod tests {
         };
         let doc = response(
             &[
-                json!({"type": "talk", "option": {"text": "Hi <you> & me", "gender": "male", "language": "en-GB"}}),
-                json!({"type": "beep", "option": {}}),
-                json!({"type": "sleep", "option": {"duration": 1500}}),
-                json!({"type": "conference_join", "option": {"conference_id": "conf-1"}}),
+                Emitted::Talk {
+                    text: "Hi <you> & me".into(),
+                    gender: Gender::Male,
+                    language: "en-GB".into(),
+                    digits_handle: String::new(),
+                },
+                Emitted::Play {
+                    stream_urls: vec!["https://x/a.wav".into(), "https://x/b.wav".into()],
+                },
+                Emitted::Beep {},
+                Emitted::Sleep { duration_ms: 1500 },
+                Emitted::ConferenceJoin {
+                    conference_id: "conf-1".into(),
+                },
             ],
             &ctx,
         );
@@ -156,12 +173,20 @@ mod tests {
             doc,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>\
              <Say voice=\"Polly.Brian\" language=\"en-GB\">Hi &lt;you&gt; &amp; me</Say>\
+             <Play>https://x/a.wav</Play><Play>https://x/b.wav</Play>\
              <Play>https://c/beep.wav</Play><Pause length=\"2\"/>\
              <Dial action=\"https://c/after?a=1&amp;b=2\" method=\"POST\" timeLimit=\"86400\"><Conference beep=\"false\" \
              participantLabel=\"cc-1\" statusCallback=\"https://c/status\" \
              statusCallbackEvent=\"join leave\" statusCallbackMethod=\"POST\">conf-1</Conference>\
              </Dial></Response>"
         );
-        assert!(hangup().ends_with("<Response><Hangup/></Response>"));
+        let hung_up = response(
+            &[Emitted::Hangup {
+                reason: "busy".into(),
+            }],
+            &ctx,
+        );
+        assert!(hung_up.ends_with("<Response><Hangup/></Response>"));
+        assert_eq!(hung_up, hangup());
     }
 }

@@ -2,6 +2,8 @@
 //! (TwiML's `<Say voice>`, jambonz's `synthesizer.voice`): Amazon Polly's standard voices,
 //! which Twilio offers as `Polly.<Name>` and jambonz's AWS speech vendor as `<Name>`.
 
+use crate::actions::Gender;
+
 /// (language, female voice, male voice). `neutral` takes the female voice: Polly has no
 /// neutral standard voice.
 const VOICES: &[(&str, &str, &str)] = &[
@@ -30,19 +32,25 @@ const VOICES: &[(&str, &str, &str)] = &[
 
 /// The Polly voice for a gender and language, if the table has the language (compared
 /// without regard to case, as BCP-47 tags are).
-pub fn polly(gender: &str, language: &str) -> Option<&'static str> {
+pub fn polly(gender: Gender, language: &str) -> Option<&'static str> {
     VOICES
         .iter()
         .find(|(lang, _, _)| lang.eq_ignore_ascii_case(language))
-        .map(|(_, female, male)| if gender == "male" { *male } else { *female })
+        .map(|(_, female, male)| {
+            if gender == Gender::Male {
+                *male
+            } else {
+                *female
+            }
+        })
 }
 
 /// TwiML's voice: `Polly.<Name>` from the table, else Twilio's basic `man`/`woman`, which
 /// speak any language Twilio supports.
-pub fn twiml(gender: &str, language: &str) -> String {
+pub fn twiml(gender: Gender, language: &str) -> String {
     match polly(gender, language) {
         Some(name) => format!("Polly.{name}"),
-        None if gender == "male" => "man".into(),
+        None if gender == Gender::Male => "man".into(),
         None => "woman".into(),
     }
 }
@@ -53,10 +61,11 @@ mod tests {
 
     #[test]
     fn gender_and_language_pick_a_voice() {
-        assert_eq!(twiml("female", "en-US"), "Polly.Joanna");
-        assert_eq!(twiml("male", "EN-us"), "Polly.Matthew");
-        assert_eq!(twiml("neutral", "de-DE"), "Polly.Marlene");
-        assert_eq!(twiml("male", "xx-XX"), "man");
-        assert_eq!(polly("female", "xx-XX"), None);
+        assert_eq!(twiml(Gender::Female, "en-US"), "Polly.Joanna");
+        assert_eq!(twiml(Gender::Male, "EN-us"), "Polly.Matthew");
+        assert_eq!(twiml(Gender::Neutral, "de-DE"), "Polly.Marlene");
+        assert_eq!(twiml(Gender::Male, "xx-XX"), "man");
+        assert_eq!(twiml(Gender::Neutral, "xx-XX"), "woman");
+        assert_eq!(polly(Gender::Female, "xx-XX"), None);
     }
 }

@@ -1,5 +1,6 @@
 //! XML documents with quick-xml: the platform answer as XML (§5), the XML API's `conf` documents and error documents (§6.2).
 
+use crate::actions::Emitted;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::Value;
@@ -57,36 +58,56 @@ pub fn platform_answer(answer: &super::EventAnswer) -> String {
     }
     put(&mut w, Event::Start(root));
     for action in answer.actions.iter().flatten() {
-        let name = action["type"].as_str().unwrap_or("action");
-        let mut el = BytesStart::new(name);
-        let mut text = None;
-        let attrs: Vec<(String, String)> = action["option"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(k, v)| {
-                if name == "talk" && k == "text" {
-                    text = Some(scalar_text(v));
-                    None
-                } else {
-                    Some((k.clone(), scalar_text(v)))
-                }
-            })
-            .collect();
-        for (k, v) in &attrs {
-            el.push_attribute((k.as_str(), v.as_str()));
-        }
-        match text {
-            Some(t) => {
-                put(&mut w, Event::Start(el));
-                put(&mut w, Event::Text(BytesText::new(&t)));
-                put(&mut w, Event::End(BytesEnd::new(name)));
-            }
-            None => put(&mut w, Event::Empty(el)),
-        }
+        action_element(&mut w, action);
     }
     put(&mut w, Event::End(BytesEnd::new("response")));
     String::from_utf8_lossy(&w.into_inner()).into_owned()
+}
+
+/// One action of the XML answer: named by its type, its options as attributes in the order
+/// of its JSON form (text safe for XML, numbers in decimal, a `play`'s URLs space-separated),
+/// and a `talk`'s text as the element's text.
+fn action_element(w: &mut Writer<Vec<u8>>, action: &Emitted) {
+    let (attrs, text): (Vec<(&str, String)>, Option<&str>) = match action {
+        Emitted::Talk {
+            text,
+            gender,
+            language,
+            digits_handle,
+        } => {
+            let mut attrs = vec![
+                ("gender", gender.as_str().to_string()),
+                ("language", xml_safe(language)),
+            ];
+            if !digits_handle.is_empty() {
+                attrs.push(("digits_handle", xml_safe(digits_handle)));
+            }
+            (attrs, Some(text))
+        }
+        Emitted::Play { stream_urls } => {
+            let urls: Vec<String> = stream_urls.iter().map(|u| xml_safe(u)).collect();
+            (vec![("stream_urls", urls.join(" "))], None)
+        }
+        Emitted::Beep {} => (Vec::new(), None),
+        Emitted::Sleep { duration_ms } => (vec![("duration", duration_ms.to_string())], None),
+        Emitted::Hangup { reason } => (vec![("reason", xml_safe(reason))], None),
+        Emitted::ConferenceJoin { conference_id } => {
+            (vec![("conference_id", xml_safe(conference_id))], None)
+        }
+    };
+    let name = action.type_name();
+    let mut el = BytesStart::new(name);
+    for (k, v) in &attrs {
+        el.push_attribute((*k, v.as_str()));
+    }
+    match text {
+        Some(t) => {
+            put(w, Event::Start(el));
+            put(w, Event::Text(BytesText::new(&xml_safe(t))));
+            put(w, Event::End(BytesEnd::new(name)));
+        }
+        None => put(w, Event::Empty(el)),
+    }
 }
 
 /// A document of simple elements: `<root><name>text</name>...</root>`, nesting one level per
@@ -248,9 +269,45 @@ mod tests {
             }
         }
         assert_eq!(names, ["response", "talk", "play", "conference_join"]);
-        let xml =
-            answer_xml(&json!({"actions": [{"type": "talk", "option": {"text": "bell\u{7} ok"}}]}));
+        let xml = answer_xml(&json!({"actions": [{"type": "talk",
+            "option": {"text": "bell\u{7} ok", "gender": "female", "language": "en-US"}}]}));
         assert!(xml.contains(">bell ok<"), "{xml}");
+    }
+
+    #[test]
+    fn every_emitted_action_renders_as_an_element_of_its_json_form() {
+        use crate::actions::Gender;
+        let answer = crate::render::EventAnswer::call(
+            &json!({"id": "c1", "status": "joining"}),
+            Some(vec![
+                Emitted::Talk {
+                    text: "Hi & <bye>\u{1}".into(),
+                    gender: Gender::Neutral,
+                    language: "en-US".into(),
+                    digits_handle: "next".into(),
+                },
+                Emitted::Play {
+                    stream_urls: vec!["https://x/a.wav?a=1&b=2".into(), "https://x/b.wav".into()],
+                },
+                Emitted::Beep {},
+                Emitted::Sleep { duration_ms: 1500 },
+                Emitted::Hangup {
+                    reason: "\"done\"".into(),
+                },
+                Emitted::ConferenceJoin {
+                    conference_id: "k".into(),
+                },
+            ]),
+        );
+        assert_eq!(
+            platform_answer(&answer),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+             <response conferencecall_id=\"c1\" status=\"joining\">\
+             <talk gender=\"neutral\" language=\"en-US\" digits_handle=\"next\">Hi &amp; &lt;bye&gt;</talk>\
+             <play stream_urls=\"https://x/a.wav?a=1&amp;b=2 https://x/b.wav\"/>\
+             <beep/><sleep duration=\"1500\"/><hangup reason=\"&quot;done&quot;\"/>\
+             <conference_join conference_id=\"k\"/></response>"
+        );
     }
 
     #[test]
