@@ -206,7 +206,7 @@ impl App {
         let (server, engine) = self.server()?;
         let (outbox_wake, deadline_wake) = engine.wakers();
         let dispatcher = Arc::new(Dispatcher::new(
-            engine.store().clone(),
+            engine.store().outbox_view(),
             engine.clock(),
             delivery,
             outbox_wake,
@@ -216,7 +216,11 @@ impl App {
         let background = [
             tokio::spawn(watch_flows(engine.clone(), flows_dir)),
             tokio::spawn(dispatcher.clone().run()),
-            tokio::spawn(scheduler::run(engine.clone(), deadline_wake)),
+            tokio::spawn(scheduler::run(
+                engine.clone(),
+                engine.store().deadline_view(),
+                deadline_wake,
+            )),
             tokio::spawn(housekeeping(engine)),
         ];
         let handle = server.handle();

@@ -2,7 +2,7 @@
 //! rules (rows in the store); after a restart every overdue deadline fires at once.
 
 use crate::engine::Engine;
-use crate::store::LogGate;
+use crate::store::{DeadlineView, LogGate};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -13,19 +13,16 @@ const ROUND: usize = 512;
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Fires due deadlines until the task is dropped; `wake` is notified when a deadline is set so
-/// an earlier one than the scheduler waits for is not missed.
-pub async fn run(engine: Engine, wake: Arc<Notify>) {
+/// an earlier one than the scheduler waits for is not missed. The scheduler reads the
+/// deadlines through `deadlines` only; each is fired by the engine, in its own transaction.
+pub async fn run(engine: Engine, deadlines: DeadlineView, wake: Arc<Notify>) {
     // While the store fails, the same deadlines fail every round: one log line per interval,
     // and rounds spaced out up to `MAX_BACKOFF`.
     let gate = LogGate::new(Duration::from_secs(10));
     let mut backoff = Duration::from_millis(500);
     loop {
         let now = engine.now();
-        let due = match engine
-            .store()
-            .read(move |db| db.due_deadlines(now, ROUND))
-            .await
-        {
+        let due = match deadlines.read(move |db| db.due_deadlines(now, ROUND)).await {
             Ok(d) => d,
             Err(e) => {
                 if let Some(held) = gate.open() {
@@ -37,13 +34,14 @@ pub async fn run(engine: Engine, wake: Arc<Notify>) {
             }
         };
         let full_round = due.len() == ROUND;
-        let fired = due.into_iter().map(|(kind, subject, due_at)| {
+        let fired = due.into_iter().map(|due| {
             let engine = engine.clone();
             let gate = &gate;
             async move {
-                let result = engine.fire_deadline(&kind, &subject, due_at).await;
+                let result = engine.fire_deadline(&due).await;
                 if let Err(e) = &result {
                     if let Some(held) = gate.open() {
+                        let (kind, subject) = (due.kind_name(), &due.subject);
                         tracing::error!(kind, subject, error = %e, held_back = held, "deadline failed; it will be retried");
                     }
                 }
@@ -65,12 +63,7 @@ pub async fn run(engine: Engine, wake: Arc<Notify>) {
         if full_round {
             continue;
         }
-        let next = engine
-            .store()
-            .read(|db| db.next_deadline())
-            .await
-            .ok()
-            .flatten();
+        let next = deadlines.read(|db| db.next_deadline()).await.ok().flatten();
         let now = engine.now().micros();
         let wait = match next {
             Some(t) if t > now => {

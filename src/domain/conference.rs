@@ -3,6 +3,7 @@
 
 use super::dialect::Dialect;
 use super::ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
+use super::names::names;
 use crate::actions::RecordingFormat;
 use crate::domain::timestamp::{api_or_not_set, ApiTime, Timestamp};
 use serde::Serialize;
@@ -16,22 +17,12 @@ pub enum ConferenceType {
     Connect,
 }
 
+names!(ConferenceType {
+    Conference = "conference",
+    Connect = "connect",
+});
+
 impl ConferenceType {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "conference" => Some(ConferenceType::Conference),
-            "connect" => Some(ConferenceType::Connect),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConferenceType::Conference => "conference",
-            ConferenceType::Connect => "connect",
-        }
-    }
-
     /// How many calls may be in the conference at once (joining or joined).
     pub fn capacity(self) -> Option<usize> {
         match self {
@@ -51,26 +42,14 @@ pub enum ConferenceStatus {
     Terminated,
 }
 
+names!(ConferenceStatus {
+    Starting = "starting",
+    Progressing = "progressing",
+    Terminating = "terminating",
+    Terminated = "terminated",
+});
+
 impl ConferenceStatus {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "starting" => ConferenceStatus::Starting,
-            "progressing" => ConferenceStatus::Progressing,
-            "terminating" => ConferenceStatus::Terminating,
-            "terminated" => ConferenceStatus::Terminated,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConferenceStatus::Starting => "starting",
-            ConferenceStatus::Progressing => "progressing",
-            ConferenceStatus::Terminating => "terminating",
-            ConferenceStatus::Terminated => "terminated",
-        }
-    }
-
     /// Whether new calls may join.
     pub fn is_open(self) -> bool {
         self < ConferenceStatus::Terminating
@@ -266,26 +245,12 @@ pub enum CallStatus {
     Leaved,
 }
 
-impl CallStatus {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "joining" => CallStatus::Joining,
-            "joined" => CallStatus::Joined,
-            "leaving" => CallStatus::Leaving,
-            "leaved" => CallStatus::Leaved,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallStatus::Joining => "joining",
-            CallStatus::Joined => "joined",
-            CallStatus::Leaving => "leaving",
-            CallStatus::Leaved => "leaved",
-        }
-    }
-}
+names!(CallStatus {
+    Joining = "joining",
+    Joined = "joined",
+    Leaving = "leaving",
+    Leaved = "leaved",
+});
 
 /// One call's membership of one conference.
 #[derive(Debug, Clone, PartialEq)]
@@ -371,24 +336,11 @@ pub enum RecordingStatus {
     Ended,
 }
 
-impl RecordingStatus {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "recording" => Some(RecordingStatus::Recording),
-            "stopping" => Some(RecordingStatus::Stopping),
-            "ended" => Some(RecordingStatus::Ended),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordingStatus::Recording => "recording",
-            RecordingStatus::Stopping => "stopping",
-            RecordingStatus::Ended => "ended",
-        }
-    }
-}
+names!(RecordingStatus {
+    Recording = "recording",
+    Stopping = "stopping",
+    Ended = "ended",
+});
 
 /// A recording of a conference (§3.3).
 #[derive(Debug, Clone, PartialEq)]

@@ -2,31 +2,19 @@
 
 use super::dialect::{Connections, JambonzConnectionView, TwilioConnectionView};
 use super::ids::CustomerId;
+use super::notification::{NotificationType, WebhookMethod};
 use crate::domain::timestamp::{ApiTime, Timestamp};
 use base64::Engine as _;
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// Notification types a customer may filter on (§7.2).
-pub const EVENT_TYPES: [&str; 9] = [
-    "conference_created",
-    "conference_updated",
-    "conference_deleted",
-    "conferencecall_joining",
-    "conferencecall_joined",
-    "conferencecall_leaving",
-    "conferencecall_leaved",
-    "recording_started",
-    "recording_finished",
-];
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Customer {
     pub id: CustomerId,
     pub name: String,
     pub webhook_uri: String,
-    pub webhook_method: String,
+    pub webhook_method: WebhookMethod,
     pub webhook_secret: String,
     pub webhook_events: Vec<String>,
     /// The secret replaced by the last rotation and until when it still signs.
@@ -51,8 +39,7 @@ pub struct CustomerJson<'a> {
     api_key: Option<&'a str>,
     /// Where notifications go; `""` = none.
     webhook_uri: &'a str,
-    #[schema(value_type = WebhookMethod)]
-    webhook_method: &'a str,
+    webhook_method: WebhookMethod,
     /// `whsec_` + base64: the Standard Webhooks signing secret.
     #[schema(pattern = "^whsec_")]
     webhook_secret: &'a str,
@@ -71,42 +58,6 @@ pub struct CustomerJson<'a> {
     tm_update: String,
 }
 
-/// How notifications are sent.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub enum WebhookMethod {
-    #[schema(rename = "POST")]
-    Post,
-    #[schema(rename = "PUT")]
-    Put,
-}
-
-/// A notification type (§7.2); `EVENT_TYPES` holds the same names.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum NotificationType {
-    ConferenceCreated,
-    ConferenceUpdated,
-    ConferenceDeleted,
-    ConferencecallJoining,
-    ConferencecallJoined,
-    ConferencecallLeaving,
-    ConferencecallLeaved,
-    RecordingStarted,
-    RecordingFinished,
-}
-
-/// Where a notification's delivery stands.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum DeliveryStatus {
-    Pending,
-    Delivered,
-    Failed,
-}
-
 impl Customer {
     /// Secrets to sign with at `now`: the current one, and the previous one during the 24 h
     /// after a rotation, so receivers can switch secrets without missing a message.
@@ -120,11 +71,11 @@ impl Customer {
         out
     }
 
-    /// Whether this customer wants notifications of `event_type` at all.
-    pub fn wants(&self, event_type: &str) -> bool {
+    /// Whether this customer wants notifications of type `t` at all.
+    pub fn wants(&self, t: NotificationType) -> bool {
         !self.webhook_uri.is_empty()
             && (self.webhook_events.is_empty()
-                || self.webhook_events.iter().any(|e| e == event_type))
+                || self.webhook_events.iter().any(|e| e == t.as_str()))
     }
 
     /// The JSON shape; `api_key` is present only in the answer that created the key.
@@ -135,7 +86,7 @@ impl Customer {
             name: &self.name,
             api_key,
             webhook_uri: &self.webhook_uri,
-            webhook_method: &self.webhook_method,
+            webhook_method: self.webhook_method,
             webhook_secret: &self.webhook_secret,
             webhook_events: &self.webhook_events,
             twilio: masked["twilio"].take(),

@@ -2,6 +2,7 @@
 //! connections a customer stores so confab can check those platforms' signatures and call
 //! their REST APIs.
 
+use super::names::names;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -17,21 +18,11 @@ pub enum Dialect {
     Jambonz,
 }
 
-impl Dialect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dialect::Native => "native",
-            Dialect::Twilio => "twilio",
-            Dialect::Jambonz => "jambonz",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Dialect> {
-        [Dialect::Native, Dialect::Twilio, Dialect::Jambonz]
-            .into_iter()
-            .find(|d| d.as_str() == s)
-    }
-}
+names!(Dialect {
+    Native = "native",
+    Twilio = "twilio",
+    Jambonz = "jambonz",
+});
 
 /// Twilio's REST base; SignalWire and others are set per customer.
 pub const TWILIO_API_URL: &str = "https://api.twilio.com";

@@ -7,6 +7,8 @@ pub mod customer;
 pub mod deadline;
 pub mod dialect;
 pub mod ids;
+pub(crate) mod names;
+pub mod notification;
 pub mod origin;
 pub mod query;
 pub mod timestamp;

@@ -2,6 +2,7 @@
 //! conferences (§6.2).
 
 use super::conference::Conference;
+use super::names::names;
 
 /// Which public API created a conference; the XML API's conferences follow extra rules (§6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,22 +11,10 @@ pub enum Origin {
     Xml,
 }
 
-impl Origin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Json => "json",
-            Origin::Xml => "xml",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "json" => Some(Origin::Json),
-            "xml" => Some(Origin::Xml),
-            _ => None,
-        }
-    }
-}
+names!(Origin {
+    Json = "json",
+    Xml = "xml",
+});
 
 /// Attributes only the XML API reads and writes.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,16 +39,14 @@ pub enum XmlStatus {
     Completed,
 }
 
-impl XmlStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            XmlStatus::Initiated => "initiated",
-            XmlStatus::Ringing => "ringing",
-            XmlStatus::Running => "running",
-            XmlStatus::Completed => "completed",
-        }
-    }
+names!(XmlStatus {
+    Initiated = "initiated",
+    Ringing = "ringing",
+    Running = "running",
+    Completed = "completed",
+});
 
+impl XmlStatus {
     /// Derives the status from the shared core: the conference, and whether any of its calls
     /// is still joining (`calls_joining`, from the counts kept on the conference).
     pub fn of(conf: &Conference, calls_joining: bool) -> XmlStatus {

@@ -27,7 +27,7 @@ impl Engine {
             id: CustomerId(Uuid::new_v4()),
             name: name.to_string(),
             webhook_uri: webhook_uri.to_string(),
-            webhook_method: "POST".into(),
+            webhook_method: crate::domain::notification::WebhookMethod::Post,
             webhook_secret: customer::new_webhook_secret(),
             webhook_events: Vec::new(),
             previous_secret: None,

@@ -9,6 +9,7 @@ use crate::domain::conference::{
     self, CallStatus, Conference, Conferencecall, JoinRefusal, RecordingStatus,
 };
 use crate::domain::dialect::Dialect;
+use crate::domain::notification::NotificationType;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::outbox::WebhookRequest;
@@ -270,7 +271,7 @@ impl Engine {
                     rec.media_url = media_url.clone();
                     rec.tm_end = Some(now);
                     db.update_recording(&rec)?;
-                    self.notify_recording(db, &rec, "recording_finished", now)?;
+                    self.notify_recording(db, &rec, NotificationType::RecordingFinished, now)?;
                 }
                 Ok((EventAnswer::recording(&rec.json()), Vec::new()))
             }
@@ -312,7 +313,7 @@ impl Engine {
             platform_conference: String::new(),
         };
         db.insert_call(&call)?;
-        self.notify_call(db, &call, "conferencecall_joining", now)?;
+        self.notify_call(db, &call, NotificationType::ConferencecallJoining, now)?;
         let mut vars = platform_vars.clone();
         vars.extend(variables(&conf, &call, from, to, joined));
         let outcome = self.run_list(&conf, "pre_actions", vars);
@@ -327,7 +328,7 @@ impl Engine {
             call.status = CallStatus::Leaved;
             call.tm_update = now;
             db.set_call_status(&call)?;
-            self.notify_call(db, &call, "conferencecall_leaved", now)?;
+            self.notify_call(db, &call, NotificationType::ConferencecallLeaved, now)?;
         }
         Ok((EventAnswer::call(&call.json(), Some(actions)), webhooks))
     }
@@ -354,7 +355,7 @@ impl Engine {
             call.tm_update = now;
             call.platform_conference = platform_conference.to_string();
             db.set_call_status(&call)?;
-            self.notify_call(db, &call, "conferencecall_joined", now)?;
+            self.notify_call(db, &call, NotificationType::ConferencecallJoined, now)?;
             self.record_on_join(db, &conf, &call, now)?;
             if conf.tm_begin.is_none() {
                 let mut conf = conf;
@@ -386,7 +387,7 @@ impl Engine {
         call.status = CallStatus::Leaved;
         call.tm_update = now;
         db.set_call_status(&call)?;
-        self.notify_call(db, &call, "conferencecall_leaved", now)?;
+        self.notify_call(db, &call, NotificationType::ConferencecallLeaved, now)?;
         let (_, joined) = db.call_counts(conf.id)?;
         let vars = variables(&conf, &call, "", "", joined);
         let outcome = self.run_list(&conf, "post_actions", vars);
@@ -471,7 +472,7 @@ impl Engine {
                         conf.id,
                         "webhook_send",
                         uri,
-                        method.as_str(),
+                        *method,
                         data_type,
                         body.clone(),
                         now,

@@ -7,7 +7,8 @@ use crate::domain::conference::{
     self, CallStatus, Conference, ConferenceStatus, ConferenceType, ConferenceView, Conferencecall,
     Recording, RecordingStatus,
 };
-use crate::domain::deadline::DeadlineKind;
+use crate::domain::deadline::{DeadlineKind, DueDeadline};
+use crate::domain::notification::NotificationType;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::outbox::message;
@@ -57,10 +58,10 @@ impl Engine {
         call.status = CallStatus::Leaving;
         call.tm_update = now;
         db.set_call_status(call)?;
-        self.notify_call(db, call, "conferencecall_leaving", now)?;
+        self.notify_call(db, call, NotificationType::ConferencecallLeaving, now)?;
         self.kick_command(db, call, now)?;
         db.set_deadline(
-            DeadlineKind::KickGrace.as_str(),
+            DeadlineKind::KickGrace,
             &call.id.to_string(),
             now.plus_seconds(self.settings.kick_grace_seconds),
         )?;
@@ -90,11 +91,8 @@ impl Engine {
             self.stop_recording_in(db, conf.id, now)?;
         }
         conf.tm_update = now;
-        db.clear_deadline(
-            DeadlineKind::ConferenceTimeout.as_str(),
-            &conf.id.to_string(),
-        )?;
-        db.clear_deadline(DeadlineKind::Idle.as_str(), &conf.id.to_string())?;
+        db.clear_deadline(DeadlineKind::ConferenceTimeout, &conf.id.to_string())?;
+        db.clear_deadline(DeadlineKind::Idle, &conf.id.to_string())?;
         db.update_conference(conf)?;
         self.sync_xml_status(db, conf.id, now)?;
         // `sync_xml_status` may have recorded the reported status on the row.
@@ -114,14 +112,14 @@ impl Engine {
         was: CallStatus,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        db.clear_deadline(DeadlineKind::KickGrace.as_str(), &call.id.to_string())?;
+        db.clear_deadline(DeadlineKind::KickGrace, &call.id.to_string())?;
         let (remaining, joined) = db.call_counts(conf.id)?;
         if conf.status == ConferenceStatus::Terminating && remaining == 0 {
             conf.status = ConferenceStatus::Terminated;
             conf.tm_end = Some(now);
             conf.tm_update = now;
             db.update_conference(conf)?;
-            self.notify_conference(db, conf, "conference_updated", now)?;
+            self.notify_conference(db, conf, NotificationType::ConferenceUpdated, now)?;
             return Ok(());
         }
         if self.xml_empty_rule(db, conf, now)? {
@@ -131,7 +129,7 @@ impl Engine {
         if conf.kind == ConferenceType::Connect && conf.status.is_open() && had_joined && joined > 0
         {
             self.terminate(db, conf, now)?;
-            self.notify_conference(db, conf, "conference_updated", now)?;
+            self.notify_conference(db, conf, NotificationType::ConferenceUpdated, now)?;
         }
         Ok(())
     }
@@ -146,34 +144,33 @@ impl Engine {
         let subject = conf.id.to_string();
         if conf.timeout > 0 && conf.status.is_open() {
             db.set_deadline(
-                DeadlineKind::ConferenceTimeout.as_str(),
+                DeadlineKind::ConferenceTimeout,
                 &subject,
                 now.plus_seconds(conf.timeout),
             )?;
         } else {
-            db.clear_deadline(DeadlineKind::ConferenceTimeout.as_str(), &subject)?;
+            db.clear_deadline(DeadlineKind::ConferenceTimeout, &subject)?;
         }
         Ok(())
     }
 
     /// Fires one deadline, unless it was moved or cleared since it was read.
-    pub async fn fire_deadline(
-        &self,
-        kind: &str,
-        subject: &str,
-        due_at: i64,
-    ) -> Result<(), EngineError> {
-        let Some(k) = DeadlineKind::parse(kind) else {
-            tracing::warn!(kind, "unknown deadline kind; dropping it");
-            let (kind, subject) = (kind.to_string(), subject.to_string());
-            return self
-                .write(move |db| Ok(db.clear_deadline(&kind, &subject)?))
-                .await;
+    pub async fn fire_deadline(&self, due: &DueDeadline) -> Result<(), EngineError> {
+        let due_at = due.due_at;
+        let k = match &due.kind {
+            Ok(k) => *k,
+            Err(kind) => {
+                tracing::warn!(kind, "unknown deadline kind; dropping it");
+                let (kind, subject) = (kind.clone(), due.subject.clone());
+                return self
+                    .write(move |db| Ok(db.drop_unknown_deadline(&kind, &subject)?))
+                    .await;
+            }
         };
-        let Ok(id) = Uuid::parse_str(subject) else {
-            let subject = subject.to_string();
+        let Ok(id) = Uuid::parse_str(&due.subject) else {
+            let subject = due.subject.clone();
             return self
-                .write(move |db| Ok(db.clear_deadline(k.as_str(), &subject)?))
+                .write(move |db| Ok(db.clear_deadline(k, &subject)?))
                 .await;
         };
         let engine = self.clone();
@@ -189,7 +186,7 @@ impl Engine {
                     }
                 }
             }
-            if !db.take_deadline(k.as_str(), &id.to_string(), due_at)? {
+            if !db.take_deadline(k, &id.to_string(), due_at)? {
                 // Moved, cleared, or fired by another owner since it was read.
                 return Ok(());
             }
@@ -198,7 +195,7 @@ impl Engine {
                     if let Some(mut conf) = db.conference(None, id.into())? {
                         tracing::info!(conference_id = %id, "conference timeout elapsed");
                         engine.terminate(db, &mut conf, now)?;
-                        engine.notify_conference(db, &conf, "conference_updated", now)?;
+                        engine.notify_conference(db, &conf, NotificationType::ConferenceUpdated, now)?;
                     }
                 }
                 DeadlineKind::Idle => {
@@ -214,7 +211,7 @@ impl Engine {
                             call.status = CallStatus::Leaved;
                             call.tm_update = now;
                             db.set_call_status(&call)?;
-                            engine.notify_call(db, &call, "conferencecall_leaved", now)?;
+                            engine.notify_call(db, &call, NotificationType::ConferencecallLeaved, now)?;
                             if let Some(mut conf) = db.conference(None, call.conference_id)? {
                                 engine.after_leave(db, &mut conf, &call, was, now)?;
                             }
@@ -243,7 +240,7 @@ impl Engine {
             conf.tm_delete = Some(now);
         }
         self.terminate(db, conf, now)?;
-        self.notify_conference(db, conf, "conference_deleted", now)
+        self.notify_conference(db, conf, NotificationType::ConferenceDeleted, now)
     }
 
     /// Kicks one call at a customer's request (`DELETE /conferencecalls/{id}`).
@@ -306,7 +303,7 @@ impl Engine {
         };
         self.recording_start_command(db, &conf, &mut rec, now)?;
         db.insert_recording(&rec)?;
-        self.notify_recording(db, &rec, "recording_started", now)?;
+        self.notify_recording(db, &rec, NotificationType::RecordingStarted, now)?;
         Ok(rec)
     }
 
@@ -326,7 +323,7 @@ impl Engine {
             rec.status = RecordingStatus::Ended;
             rec.tm_end = Some(now);
             db.update_recording(&rec)?;
-            self.notify_recording(db, &rec, "recording_finished", now)?;
+            self.notify_recording(db, &rec, NotificationType::RecordingFinished, now)?;
         } else {
             db.update_recording(&rec)?;
         }

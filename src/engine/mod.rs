@@ -29,6 +29,7 @@ use crate::domain::conference::{
     MAX_TIMEOUT_SECONDS,
 };
 use crate::domain::customer::Customer;
+use crate::domain::notification::NotificationType;
 use crate::domain::timestamp::Clock;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::outbox::courier::Courier;
@@ -410,7 +411,7 @@ impl Engine {
         let engine = self.clone();
         self.write(move |db| {
             db.insert_conference(&conference)?;
-            engine.notify_conference(db, &conference, "conference_created", now)?;
+            engine.notify_conference(db, &conference, NotificationType::ConferenceCreated, now)?;
             engine.schedule_idle(db, &conference, now)?;
             engine.schedule_timeout(db, &conference, now)?;
             Ok::<_, EngineError>(ConferenceView {
@@ -499,7 +500,7 @@ impl Engine {
             }
             c.tm_update = now;
             db.update_conference(&c)?;
-            engine.notify_conference(db, &c, "conference_updated", now)?;
+            engine.notify_conference(db, &c, NotificationType::ConferenceUpdated, now)?;
             // A timeout counts from the write that set it (§3.1).
             if timeout_set {
                 engine.schedule_timeout(db, &c, now)?;
@@ -528,7 +529,7 @@ impl Engine {
                 c.tm_update = now;
                 db.update_conference(&c)?;
                 engine.terminate(db, &mut c, now)?;
-                engine.notify_conference(db, &c, "conference_deleted", now)?;
+                engine.notify_conference(db, &c, NotificationType::ConferenceDeleted, now)?;
             }
             Ok(db.view(c)?)
         })

@@ -4,8 +4,10 @@
 
 use super::{invalid, Engine, EngineError, Refusal};
 use crate::domain::conference::{json_string_len, Conference, Conferencecall, Recording};
-use crate::domain::customer::{self, Customer, EVENT_TYPES, ROTATION_GRACE_SECONDS};
+use crate::actions::HttpMethod;
+use crate::domain::customer::{self, Customer, ROTATION_GRACE_SECONDS};
 use crate::domain::dialect::{Fields, SettingError};
+use crate::domain::notification::{NotificationType, WebhookMethod};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, CustomerId};
 use crate::outbox::message;
@@ -39,8 +41,7 @@ pub struct Delivery {
     pub conference_id: String,
     /// A notification type, or `xml_status` for an XML conference's `onStatus`.
     pub event_type: String,
-    #[schema(value_type = crate::domain::customer::DeliveryStatus)]
-    pub status: &'static str,
+    pub status: DeliveryStatus,
     pub url: String,
     pub method: String,
     pub attempts: i64,
@@ -94,7 +95,7 @@ impl Delivery {
             id: m.id,
             conference_id: m.ordering_key,
             event_type: m.event_type,
-            status: m.status.as_str(),
+            status: m.status,
             url: m.url,
             method: m.method,
             attempts: m.attempts,
@@ -117,31 +118,31 @@ pub(crate) fn check_webhook_uri(uri: &str) -> Result<(), EngineError> {
 }
 
 impl Engine {
-    /// Queues a notification of `event_type` about `data` for the customer, if it wants it.
+    /// Queues a notification of type `t` about `data` for the customer, if it wants it.
     /// Runs inside the transaction of the change it reports.
     pub(crate) fn notify(
         &self,
         db: &dyn Tx,
         customer_id: CustomerId,
         ordering_key: ConferenceId,
-        event_type: &str,
+        t: NotificationType,
         data: Value,
         now: Timestamp,
     ) -> Result<(), EngineError> {
         let Some(customer) = self.cached_customer(db, customer_id)? else {
             return Ok(());
         };
-        if !customer.wants(event_type) {
+        if !customer.wants(t) {
             return Ok(());
         }
-        let body = json!({"type": event_type, "timestamp": now.to_api(), "data": data}).to_string();
+        let body = json!({"type": t, "timestamp": now.to_api(), "data": data}).to_string();
         self.enqueue_webhook(
             db,
             &customer,
             ordering_key,
-            event_type,
+            t.as_str(),
             &customer.webhook_uri,
-            &customer.webhook_method,
+            customer.webhook_method.into(),
             "application/json",
             body,
             now,
@@ -157,7 +158,7 @@ impl Engine {
         ordering_key: ConferenceId,
         event_type: &str,
         url: &str,
-        method: &str,
+        method: HttpMethod,
         content_type: &str,
         body: String,
         now: Timestamp,
@@ -179,16 +180,16 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether the customer wants `event_type`, so the payload is only built when it is sent.
+    /// Whether the customer wants type `t`, so the payload is only built when it is sent.
     fn wants(
         &self,
         db: &dyn Tx,
         customer_id: CustomerId,
-        event_type: &str,
+        t: NotificationType,
     ) -> Result<bool, EngineError> {
         Ok(self
             .cached_customer(db, customer_id)?
-            .is_some_and(|c| c.wants(event_type)))
+            .is_some_and(|c| c.wants(t)))
     }
 
     /// Notifies a conference event with the conference as the API shows it now.
@@ -196,57 +197,43 @@ impl Engine {
         &self,
         db: &dyn Tx,
         conf: &Conference,
-        event_type: &str,
+        t: NotificationType,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        if !self.wants(db, conf.customer_id, event_type)? {
+        if !self.wants(db, conf.customer_id, t)? {
             return Ok(());
         }
         let view = db.view(conf.clone())?;
         let data = serde_json::to_value(view.json()).unwrap_or(Value::Null);
-        self.notify(db, conf.customer_id, conf.id, event_type, data, now)
+        self.notify(db, conf.customer_id, conf.id, t, data, now)
     }
 
     pub(crate) fn notify_call(
         &self,
         db: &dyn Tx,
         call: &Conferencecall,
-        event_type: &str,
+        t: NotificationType,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        if !self.wants(db, call.customer_id, event_type)? {
+        if !self.wants(db, call.customer_id, t)? {
             return Ok(());
         }
         let data = serde_json::to_value(call.json()).unwrap_or(Value::Null);
-        self.notify(
-            db,
-            call.customer_id,
-            call.conference_id,
-            event_type,
-            data,
-            now,
-        )
+        self.notify(db, call.customer_id, call.conference_id, t, data, now)
     }
 
     pub(crate) fn notify_recording(
         &self,
         db: &dyn Tx,
         rec: &Recording,
-        event_type: &str,
+        t: NotificationType,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        if !self.wants(db, rec.customer_id, event_type)? {
+        if !self.wants(db, rec.customer_id, t)? {
             return Ok(());
         }
         let data = serde_json::to_value(rec.json()).unwrap_or(Value::Null);
-        self.notify(
-            db,
-            rec.customer_id,
-            rec.conference_id,
-            event_type,
-            data,
-            now,
-        )
+        self.notify(db, rec.customer_id, rec.conference_id, t, data, now)
     }
 
     pub async fn update_customer(
@@ -263,19 +250,19 @@ impl Engine {
         if let Some(u) = &patch.webhook_uri {
             check_webhook_uri(u)?;
         }
-        if let Some(m) = &patch.webhook_method {
-            if !matches!(m.as_str(), "POST" | "PUT") {
-                return Err(invalid("webhook_method", "must be POST or PUT"));
-            }
-        }
+        let method = match &patch.webhook_method {
+            Some(m) => Some(
+                WebhookMethod::parse(m)
+                    .ok_or_else(|| invalid("webhook_method", "must be POST or PUT"))?,
+            ),
+            None => None,
+        };
         if let Some(events) = &patch.webhook_events {
-            if let Some(bad) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
+            if let Some(bad) = events.iter().find(|e| NotificationType::parse(e).is_none()) {
+                let known: Vec<_> = NotificationType::ALL.iter().map(|t| t.as_str()).collect();
                 return Err(invalid(
                     "webhook_events",
-                    format!(
-                        "unknown event type {bad:?}; known: {}",
-                        EVENT_TYPES.join(", ")
-                    ),
+                    format!("unknown event type {bad:?}; known: {}", known.join(", ")),
                 ));
             }
         }
@@ -291,7 +278,7 @@ impl Engine {
             if let Some(u) = patch.webhook_uri {
                 c.webhook_uri = u;
             }
-            if let Some(m) = patch.webhook_method {
+            if let Some(m) = method {
                 c.webhook_method = m;
             }
             if let Some(e) = patch.webhook_events {

@@ -12,7 +12,7 @@ use super::shares::{Share, Shares};
 use super::{Engine, EngineError, Refusal};
 use crate::domain::conference::{ConferenceView, Conferencecall, Recording};
 use crate::domain::{ConferenceId, CustomerId};
-use crate::store::{CallFilter, ConferenceFilter, Cursor, Page};
+use crate::store::{CallFilter, ConferenceFilter, Cursor, DeliveryStatus, Page};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -185,7 +185,7 @@ impl Engine {
     pub async fn list_deliveries(
         &self,
         customer: CustomerId,
-        status: Option<String>,
+        status: Option<DeliveryStatus>,
         conference: Option<ConferenceId>,
         before: Option<i64>,
         limit: usize,
@@ -194,7 +194,7 @@ impl Engine {
         let read = self.store.read(move |db| {
             let conference = conference.map(|c| c.to_string());
             let filter = crate::store::DeliveryFilter {
-                status: status.as_deref(),
+                status,
                 conference: conference.as_deref(),
             };
             db.delivery_page(

@@ -7,6 +7,7 @@ use crate::domain::conference::{
     CallStatus, Conference, ConferenceType, Conferencecall, Origin, XmlAttributes, XmlStatus,
 };
 use crate::domain::deadline::DeadlineKind;
+use crate::domain::notification::NotificationType;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId};
 use crate::render::xml::ConfDoc;
@@ -87,7 +88,7 @@ impl Engine {
             conf.tm_update = now;
             db.update_conference(&conf)?;
             engine.terminate(db, &mut conf, now)?;
-            engine.notify_conference(db, &conf, "conference_deleted", now)?;
+            engine.notify_conference(db, &conf, NotificationType::ConferenceDeleted, now)?;
             let conf = db.conference(None, id)?.unwrap_or(conf);
             Ok((conf, XmlStatus::Completed))
         })
@@ -161,7 +162,7 @@ impl Engine {
             conf.id,
             "conf_status",
             &conf.xml.on_status,
-            "POST",
+            crate::actions::HttpMethod::Post,
             "application/xml",
             body,
             now,
@@ -188,7 +189,7 @@ impl Engine {
         }
         conf.tm_delete = Some(now);
         self.terminate(db, conf, now)?;
-        self.notify_conference(db, conf, "conference_deleted", now)?;
+        self.notify_conference(db, conf, NotificationType::ConferenceDeleted, now)?;
         Ok(true)
     }
 
@@ -201,7 +202,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         if conf.origin == Origin::Xml {
             db.set_deadline(
-                DeadlineKind::Idle.as_str(),
+                DeadlineKind::Idle,
                 &conf.id.to_string(),
                 now.plus_seconds(self.settings.idle_timeout_seconds),
             )?;

@@ -5,9 +5,10 @@ use super::error::ApiError;
 use super::error::ErrorBody;
 use super::input::{json_body, page_size};
 use super::AppState;
-use crate::domain::customer::{CustomerJson, DeliveryStatus, NotificationType, WebhookMethod};
+use crate::domain::customer::CustomerJson;
 use crate::domain::dialect::Fields;
 use crate::domain::dialect::{JambonzConnectionChange, TwilioConnectionChange};
+use crate::domain::notification::{DeliveryStatus, NotificationType, WebhookMethod};
 use crate::engine::CustomerPatch;
 use crate::engine::Delivery;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -165,13 +166,9 @@ pub async fn list_deliveries(
     let limit = page_size(q.page_size.as_deref())?;
     let status = match q.status.as_deref() {
         None => None,
-        Some(s @ ("pending" | "delivered" | "failed")) => Some(s.to_string()),
-        Some(_) => {
-            return Err(ApiError::invalid_argument(
-                "status",
-                "must be pending, delivered or failed",
-            ))
-        }
+        Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid_argument("status", "must be pending, delivered or failed")
+        })?),
     };
     let conference = super::input::optional_uuid("conference_id", q.conference_id.as_deref())?;
     let before = match q.page_token.as_deref() {

@@ -64,10 +64,7 @@ impl Courier {
                 return;
             }
         }
-        let method = match reqwest::Method::from_bytes(w.method.as_str().as_bytes()) {
-            Ok(m) => m,
-            Err(_) => reqwest::Method::POST,
-        };
+        let method = reqwest_method(w.method);
         let mut req = self
             .client
             .request(method, &w.uri)
@@ -87,5 +84,15 @@ impl Courier {
                 tracing::warn!(uri = %redact(&w.uri), error = %e.without_url(), "action webhook failed")
             }
         }
+    }
+}
+
+/// The request method of a typed one: every method an action may name is one reqwest has.
+pub(crate) fn reqwest_method(m: HttpMethod) -> reqwest::Method {
+    match m {
+        HttpMethod::Post => reqwest::Method::POST,
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Put => reqwest::Method::PUT,
+        HttpMethod::Delete => reqwest::Method::DELETE,
     }
 }

@@ -6,7 +6,7 @@ use super::DeliverySettings;
 use crate::domain::timestamp::Clock;
 use crate::domain::CustomerId;
 use crate::ops::metrics::Metrics;
-use crate::store::{LogGate, Store};
+use crate::store::{LogGate, OutboxView};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -136,7 +136,8 @@ impl Lanes {
 
 /// Delivers the outbox. One runs per process.
 pub struct Dispatcher {
-    pub(super) store: Store,
+    /// The store as the outbox's role sees it: messages and the customer reads of a delivery.
+    pub(super) store: OutboxView,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) client: reqwest::Client,
     pub(super) settings: DeliverySettings,
@@ -159,7 +160,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(
-        store: Store,
+        store: OutboxView,
         clock: Arc<dyn Clock>,
         settings: DeliverySettings,
         wake: Arc<Notify>,

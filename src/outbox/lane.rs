@@ -11,7 +11,7 @@ use super::send::{self, RunContext};
 use super::Attempt;
 use crate::domain::timestamp::Timestamp;
 use crate::store::StoredMessage;
-use crate::store::{DeliveryStatus, MessageKind, StoreError, Tx};
+use crate::store::{DeliveryStatus, DeliveryTx, MessageKind, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -270,7 +270,7 @@ async fn record(d: Arc<Dispatcher>, outcomes: Vec<StoredMessage>) {
 async fn write_held<T, F>(d: &Dispatcher, messages: usize, f: F) -> Option<T>
 where
     T: Send + 'static,
-    F: Fn(&dyn Tx) -> Result<T, StoreError> + Clone + Send + 'static,
+    F: Fn(&dyn DeliveryTx) -> Result<T, StoreError> + Clone + Send + 'static,
 {
     let mut backoff = Duration::from_millis(250);
     let mut held = Holding(d, false);

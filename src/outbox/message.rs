@@ -1,6 +1,7 @@
 //! Outbox messages as the rules create them: a platform command or a customer webhook, new and
 //! pending, to be written in the transaction of the change it reports.
 
+use crate::actions::HttpMethod;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, CustomerId};
 use crate::store::{DeliveryStatus, MessageKind, StoredMessage};
@@ -10,7 +11,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
     pub url: &'a str,
-    pub method: &'a str,
+    pub method: HttpMethod,
     pub content_type: &'a str,
 }
 
@@ -26,7 +27,7 @@ pub fn command(
 ) -> StoredMessage {
     let target = Target {
         url: &url,
-        method: "POST",
+        method: HttpMethod::Post,
         content_type: "application/json",
     };
     pending(
@@ -83,7 +84,7 @@ pub(super) fn pending(
         ordering_key: conference.to_string(),
         event_type: event_type.to_string(),
         url: target.url.to_string(),
-        method: target.method.to_string(),
+        method: target.method.as_str().to_string(),
         content_type: target.content_type.to_string(),
         body,
         status: DeliveryStatus::Pending,

@@ -8,6 +8,7 @@ use crate::domain::conference::Conferencecall;
 use crate::domain::dialect::{JambonzConnection, TwilioConnection};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, CustomerId, RecordingId};
+use crate::actions::HttpMethod;
 use crate::store::{MessageKind, StoredMessage};
 use serde_json::json;
 use uuid::Uuid;
@@ -93,7 +94,7 @@ pub fn twilio_kick(
         );
         let target = Target {
             url: &url,
-            method: "DELETE",
+            method: HttpMethod::Delete,
             content_type: "application/x-www-form-urlencoded",
         };
         return api_message("twilio.call_kick", call, target, String::new(), due);
@@ -103,7 +104,7 @@ pub fn twilio_kick(
     let body = form(&[("Url", &after), ("Method", "POST")]);
     let target = Target {
         url: &url,
-        method: "POST",
+        method: HttpMethod::Post,
         content_type: "application/x-www-form-urlencoded",
     };
     api_message("twilio.call_kick", call, target, body, due)
@@ -137,7 +138,7 @@ pub fn twilio_recording_start(
     ]);
     let target = Target {
         url: &url,
-        method: "POST",
+        method: HttpMethod::Post,
         content_type: "application/x-www-form-urlencoded",
     };
     api_message("twilio.recording_start", call, target, body, due)
@@ -156,7 +157,7 @@ pub fn twilio_recording_stop(
     );
     let target = Target {
         url: &url,
-        method: "POST",
+        method: HttpMethod::Post,
         content_type: "application/x-www-form-urlencoded",
     };
     let body = form(&[("Status", "stopped")]);
@@ -181,7 +182,7 @@ pub fn jambonz_kick(
         .to_string();
     let target = Target {
         url: &url,
-        method: "PUT",
+        method: HttpMethod::Put,
         content_type: "application/json",
     };
     api_message("jambonz.call_kick", call, target, body, due)

@@ -7,7 +7,7 @@ use crate::domain::timestamp::Clock;
 use crate::domain::CustomerId;
 use crate::outbox::signature;
 use crate::store::MessageKind;
-use crate::store::{Store, StoredMessage};
+use crate::store::{OutboxView, StoredMessage};
 use base64::Engine as _;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -65,7 +65,7 @@ impl Sent {
 /// Attempts one message.
 pub async fn attempt(
     client: &reqwest::Client,
-    store: &Store,
+    store: &OutboxView,
     clock: &dyn Clock,
     settings: &DeliverySettings,
     run: &mut RunContext,
@@ -223,7 +223,7 @@ fn signed(
 /// Bearer token for jambonz. A connection that was removed fails the message for good; a
 /// store that cannot be read retries it.
 async fn credentials(
-    store: &Store,
+    store: &OutboxView,
     run: &mut RunContext,
     m: &StoredMessage,
 ) -> Result<String, Attempt> {
@@ -286,7 +286,7 @@ async fn credentials(
 /// The signing keys for a message: the platform secret for commands; the customer's current
 /// secret, and during a rotation the previous one too, for notifications (read once per run).
 async fn keys(
-    store: &Store,
+    store: &OutboxView,
     clock: &dyn Clock,
     settings: &DeliverySettings,
     run: &mut RunContext,

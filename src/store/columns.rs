@@ -8,6 +8,7 @@ use crate::domain::conference::{
 };
 use crate::domain::customer::Customer;
 use crate::domain::dialect::{Connections, Dialect};
+use crate::domain::notification::WebhookMethod;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::CustomerId;
 use crate::store::records::{DeliveryStatus, MessageKind, StoredMessage};
@@ -199,13 +200,15 @@ pub const CUSTOMER_COLUMNS: &str = "id, name, webhook_uri, webhook_method, webho
      webhook_secret_previous_until, connections";
 
 pub fn customer_from_row(row: &dyn Columns) -> Result<Customer, StoreError> {
+    let method: String = row.get(3)?;
     let events: String = row.get(5)?;
     let connections: String = row.get(10)?;
     Ok(Customer {
         id: uuid_col(row, 0)?,
         name: row.get(1)?,
         webhook_uri: row.get(2)?,
-        webhook_method: row.get(3)?,
+        webhook_method: WebhookMethod::parse(&method)
+            .ok_or_else(|| corrupt("webhook_method", &method))?,
         webhook_secret: row.get(4)?,
         webhook_events: serde_json::from_str(&events)
             .map_err(|_| corrupt("webhook_events", &events))?,

@@ -7,6 +7,7 @@ mod health;
 mod location;
 mod postgres;
 mod records;
+mod roles;
 mod sqlite;
 mod stats;
 mod tx;
@@ -19,17 +20,18 @@ pub use records::{
     CallFilter, ConferenceFilter, CountMove, Cursor, DeliveryStatus, EventClaim, Gauges,
     MessageKind, Page, StoreGauges, StoredMessage,
 };
+pub use roles::{DeadlineView, OutboxView};
 pub use tx::{
-    CallStore, ConferenceStore, CustomerStore, DeadlineStore, DeliveryFilter, EventStore,
-    HousekeepingStore, ListStore, OutboxStore, RecordingStore, Tx,
+    CallStore, ConferenceStore, CustomerReads, CustomerStore, DeadlineStore, DeliveryFilter,
+    DeliveryTx, EventStore, HousekeepingStore, ListStore, OutboxStore, RecordingStore, Tx,
 };
 
 /// Everything a caller of `Store::read`/`Store::write` needs to call the store's operations on
 /// a `&dyn Tx`.
 pub mod prelude {
     pub use super::tx::{
-        CallStore, ConferenceStore, CustomerStore, DeadlineStore, EventStore, HousekeepingStore,
-        ListStore, OutboxStore, RecordingStore, Tx,
+        CallStore, ConferenceStore, CustomerReads, CustomerStore, DeadlineStore, DeliveryTx,
+        EventStore, HousekeepingStore, ListStore, OutboxStore, RecordingStore, Tx,
     };
 }
 

@@ -1,7 +1,10 @@
 //! The records the store hands back that are not domain types of their own: list pages and
 //! their cursors, list filters, and outbox messages with their delivery state.
 
+use crate::domain::names::names;
 use crate::domain::CustomerId;
+
+pub use crate::domain::notification::DeliveryStatus;
 
 pub use crate::domain::query::{CallFilter, ConferenceFilter, Cursor, Page};
 
@@ -47,68 +50,11 @@ pub enum MessageKind {
     PlatformApi,
 }
 
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageKind::Command => "command",
-            MessageKind::Webhook => "webhook",
-            MessageKind::PlatformApi => "platform_api",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<MessageKind> {
-        [
-            MessageKind::Command,
-            MessageKind::Webhook,
-            MessageKind::PlatformApi,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
-/// Where an outbox message stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeliveryStatus {
-    /// Not yet delivered; attempted at `next_attempt_at`.
-    Pending,
-    /// A 2xx answer ended it.
-    Delivered,
-    /// Given up: a 4xx answer, a refused target, or the retry schedule ran out.
-    Failed,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<DeliveryStatus> {
-        [
-            DeliveryStatus::Pending,
-            DeliveryStatus::Delivered,
-            DeliveryStatus::Failed,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for MessageKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(MessageKind {
+    Command = "command",
+    Webhook = "webhook",
+    PlatformApi = "platform_api",
+});
 
 /// The store's gauges for `/metrics`: counts read at scrape time.
 #[derive(Debug, Default, Clone)]

@@ -1,22 +1,29 @@
 //! The store interface: what the rules need from a transaction, table by table. The engine
-//! sees only these traits (through `&dyn Tx`); each backend implements them.
+//! sees only these traits (through `&dyn Tx`); each backend implements them. Background tasks
+//! see only their role's part (`DeliveryTx`, `DeadlineStore`; see `roles`).
 
 use super::records::*;
 use super::StoreError;
 use crate::domain::conference::{Conference, ConferenceView, Conferencecall, Origin, Recording};
 use crate::domain::customer::Customer;
+use crate::domain::deadline::{DeadlineKind, DueDeadline};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 
 /// Customers: the tenants, their API keys (hashed) and webhook settings.
-pub trait CustomerStore {
+pub trait CustomerStore: CustomerReads {
     fn insert_customer(&self, c: &Customer, key_hash: &[u8; 32]) -> Result<(), StoreError>;
 
     /// Writes every mutable column of a customer.
     fn update_customer(&self, c: &Customer) -> Result<(), StoreError>;
 
     fn customer_id_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<CustomerId>, StoreError>;
+}
 
+/// What delivering a customer's messages reads of it: its platform connections (in the
+/// customer) and the secrets its notifications are signed with. Apart from `CustomerStore`
+/// so that the outbox can be given these reads without the customer writes.
+pub trait CustomerReads {
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError>;
 
     /// The secrets a notification must be signed with now: the current one, and the previous
@@ -154,20 +161,29 @@ pub trait OutboxStore {
 /// Durable deadlines: timeouts, kick grace, the XML idle rule.
 pub trait DeadlineStore {
     /// Sets (or moves) the deadline of `kind` for `subject`.
-    fn set_deadline(&self, kind: &str, subject: &str, due_at: Timestamp) -> Result<(), StoreError>;
+    fn set_deadline(
+        &self,
+        kind: DeadlineKind,
+        subject: &str,
+        due_at: Timestamp,
+    ) -> Result<(), StoreError>;
 
-    fn clear_deadline(&self, kind: &str, subject: &str) -> Result<(), StoreError>;
+    fn clear_deadline(&self, kind: DeadlineKind, subject: &str) -> Result<(), StoreError>;
+
+    /// Drops a deadline whose stored kind this build does not know (see `DueDeadline`).
+    fn drop_unknown_deadline(&self, stored_kind: &str, subject: &str) -> Result<(), StoreError>;
 
     /// Deadlines due by `now`, earliest first.
-    fn due_deadlines(
-        &self,
-        now: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<(String, String, i64)>, StoreError>;
+    fn due_deadlines(&self, now: Timestamp, limit: usize) -> Result<Vec<DueDeadline>, StoreError>;
 
     /// Takes a deadline for firing: true (and the deadline is gone) only if it is still set
     /// with exactly this due time; of two owners firing it at once, one gets it.
-    fn take_deadline(&self, kind: &str, subject: &str, due_at: i64) -> Result<bool, StoreError>;
+    fn take_deadline(
+        &self,
+        kind: DeadlineKind,
+        subject: &str,
+        due_at: i64,
+    ) -> Result<bool, StoreError>;
 
     fn next_deadline(&self) -> Result<Option<i64>, StoreError>;
 }
@@ -278,6 +294,7 @@ pub trait ListStore {
 /// for the conference they change.
 pub trait Tx:
     CustomerStore
+    + DeliveryTx
     + ConferenceStore
     + CallStore
     + RecordingStore
@@ -293,11 +310,16 @@ pub trait Tx:
     fn end_step(&self, keep: bool) -> Result<(), StoreError>;
 }
 
+/// The outbox's part of the store (a role, see `roles`): its messages, and the customer reads
+/// a delivery needs. A supertrait of `Tx`, so a transaction can be handed on as this alone.
+pub trait DeliveryTx: OutboxStore + CustomerReads {}
+
+impl<T: OutboxStore + CustomerReads + ?Sized> DeliveryTx for T {}
+
 /// Which notifications a delivery log page holds.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DeliveryFilter<'a> {
-    /// `pending`, `delivered` or `failed`.
-    pub status: Option<&'a str>,
+    pub status: Option<DeliveryStatus>,
     /// Only those about this conference (their order key).
     pub conference: Option<&'a str>,
 }

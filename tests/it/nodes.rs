@@ -4,6 +4,7 @@
 
 use crate::support::events::EventPost;
 use crate::support::{poll_until, Receiver, TestDb, TestServer};
+use confab::domain::deadline::DeadlineKind;
 use confab::store::{Store, StoreOptions, StoredMessage};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -233,7 +234,7 @@ async fn each_deadline_is_taken_by_exactly_one_of_two_writers() {
     one.write(move |tx| {
         for subject in &s {
             tx.set_deadline(
-                "conference_timeout",
+                DeadlineKind::ConferenceTimeout,
                 subject,
                 confab::domain::timestamp::Timestamp(500),
             )?;
@@ -247,7 +248,7 @@ async fn each_deadline_is_taken_by_exactly_one_of_two_writers() {
         for subject in subjects {
             let s = subject.clone();
             let got = store
-                .write(move |tx| tx.take_deadline("conference_timeout", &s, 500))
+                .write(move |tx| tx.take_deadline(DeadlineKind::ConferenceTimeout, &s, 500))
                 .await
                 .expect("take");
             if got {
@@ -271,7 +272,7 @@ async fn each_deadline_is_taken_by_exactly_one_of_two_writers() {
     // A deadline moved since it was read is not taken at its old time.
     one.write(|tx| {
         tx.set_deadline(
-            "kick_grace",
+            DeadlineKind::KickGrace,
             "moved",
             confab::domain::timestamp::Timestamp(900),
         )
@@ -279,7 +280,7 @@ async fn each_deadline_is_taken_by_exactly_one_of_two_writers() {
     .await
     .expect("set");
     let stale = two
-        .write(|tx| tx.take_deadline("kick_grace", "moved", 500))
+        .write(|tx| tx.take_deadline(DeadlineKind::KickGrace, "moved", 500))
         .await
         .expect("take");
     assert!(!stale, "a moved deadline is not fired at its old time");

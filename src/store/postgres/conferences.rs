@@ -2,7 +2,7 @@
 
 use super::rows::*;
 use super::{LockSpace, PgTx};
-use crate::store::tx::{ConferenceStore, CustomerStore, RecordingStore};
+use crate::store::tx::{ConferenceStore, CustomerReads, CustomerStore, RecordingStore};
 
 impl CustomerStore for PgTx<'_> {
     fn insert_customer(&self, c: &Customer, key_hash: &[u8; 32]) -> Result<(), StoreError> {
@@ -15,7 +15,7 @@ impl CustomerStore for PgTx<'_> {
                 &c.id.to_string(),
                 &c.name,
                 &c.webhook_uri,
-                &c.webhook_method,
+                &c.webhook_method.as_str(),
                 &c.webhook_secret,
                 &events,
                 &c.tm_create.micros(),
@@ -45,7 +45,7 @@ impl CustomerStore for PgTx<'_> {
             &[
                 &c.name,
                 &c.webhook_uri,
-                &c.webhook_method,
+                &c.webhook_method.as_str(),
                 &c.webhook_secret,
                 &events,
                 &previous,
@@ -65,7 +65,9 @@ impl CustomerStore for PgTx<'_> {
             |row| uuid_col(row, 0),
         )
     }
+}
 
+impl CustomerReads for PgTx<'_> {
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
         self.optional_row(
             &format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1"),

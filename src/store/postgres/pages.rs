@@ -140,7 +140,7 @@ fn delivery_walk(customer: CustomerId, f: DeliveryFilter<'_>) -> Walk {
         (Some(c), status) => {
             let w = w.seek("ordering_key", text(c));
             match status {
-                Some(s) => w.check(Rest::Is("status", s.into())),
+                Some(s) => w.check(Rest::Is("status", s.as_str().into())),
                 None => w,
             }
         }

@@ -2,7 +2,7 @@
 
 use super::rows::*;
 use super::SqliteTx;
-use crate::store::tx::CustomerStore;
+use crate::store::tx::{CustomerReads, CustomerStore};
 use crate::store::*;
 
 impl CustomerStore for SqliteTx<'_> {
@@ -17,7 +17,7 @@ impl CustomerStore for SqliteTx<'_> {
                 c.id.to_string(),
                 c.name,
                 c.webhook_uri,
-                c.webhook_method,
+                c.webhook_method.as_str(),
                 c.webhook_secret,
                 serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into()),
                 c.tm_create.micros(),
@@ -51,7 +51,7 @@ impl CustomerStore for SqliteTx<'_> {
             .execute(params![
                 c.name,
                 c.webhook_uri,
-                c.webhook_method,
+                c.webhook_method.as_str(),
                 c.webhook_secret,
                 serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into()),
                 previous,
@@ -76,7 +76,9 @@ impl CustomerStore for SqliteTx<'_> {
         })
         .transpose()
     }
+}
 
+impl CustomerReads for SqliteTx<'_> {
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?"

@@ -84,8 +84,9 @@ fn event_path(tx: &dyn Tx, conf: &Conference) -> Result<(), StoreError> {
     tx.participants_page(conf.id, None, 100, 1 << 20, &|_| 1)?;
     tx.view(conf.clone())?;
     tx.active_recording(conf.id)?;
-    tx.set_deadline("kick_grace", &c.id.to_string(), Timestamp(9))?;
-    tx.take_deadline("kick_grace", &c.id.to_string(), 9)?;
+    let kick = crate::domain::deadline::DeadlineKind::KickGrace;
+    tx.set_deadline(kick, &c.id.to_string(), Timestamp(9))?;
+    tx.take_deadline(kick, &c.id.to_string(), 9)?;
     tx.record_event_answer("ev-1", "call_joining", 200, "{}", Timestamp(1))?;
     tx.event_answer("ev-1")?;
     Ok(())
@@ -124,7 +125,7 @@ fn lists(tx: &dyn Tx, conf: &Conference) -> Result<(), StoreError> {
     let key = conf.id.to_string();
     for before in [None, Some(100)] {
         for conference in [None, Some(key.as_str())] {
-            for status in [None, Some("failed")] {
+            for status in [None, Some(crate::store::DeliveryStatus::Failed)] {
                 let f = crate::store::DeliveryFilter { status, conference };
                 tx.delivery_page(customer, f, before, 10, 1 << 20, &|_| 1)?;
             }

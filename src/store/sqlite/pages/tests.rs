@@ -233,7 +233,11 @@ fn calls_recordings_and_deliveries_page_through_each_match_once_in_order() {
     }
     let key = uuid("8000", 2);
     for conference in [None, Some(key.as_str())] {
-        for status in [None, Some("failed"), Some("pending")] {
+        for status in [
+            None,
+            Some(DeliveryStatus::Failed),
+            Some(DeliveryStatus::Pending),
+        ] {
             let filter = DeliveryFilter { status, conference };
             let (seen, _) = bounded(3, || {
                 walk_all(|before| {
@@ -254,7 +258,7 @@ fn calls_recordings_and_deliveries_page_through_each_match_once_in_order() {
                     r.get(1).expect("status"),
                     r.get(2).expect("key"),
                 );
-                if status.is_none_or(|w| w == s) && conference.is_none_or(|c| c == k) {
+                if status.is_none_or(|w| w.as_str() == s) && conference.is_none_or(|c| c == k) {
                     want.push(seq);
                 }
             }
