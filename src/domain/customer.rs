@@ -16,7 +16,7 @@ pub struct Customer {
     pub webhook_uri: String,
     pub webhook_method: WebhookMethod,
     pub webhook_secret: String,
-    pub webhook_events: Vec<String>,
+    pub webhook_events: Vec<NotificationType>,
     /// The secret replaced by the last rotation and until when it still signs.
     pub previous_secret: Option<(String, Timestamp)>,
     /// Its Twilio and jambonz accounts, for the platform dialects (§11).
@@ -45,7 +45,7 @@ pub struct CustomerJson<'a> {
     webhook_secret: &'a str,
     /// The notification types wanted; empty = all.
     #[schema(value_type = Vec<NotificationType>)]
-    webhook_events: &'a [String],
+    webhook_events: &'a [NotificationType],
     /// The Twilio connection, secrets masked; `null` when none.
     #[schema(value_type = Option<TwilioConnectionView>, required = true)]
     twilio: serde_json::Value,
@@ -74,8 +74,7 @@ impl Customer {
     /// Whether this customer wants notifications of type `t` at all.
     pub fn wants(&self, t: NotificationType) -> bool {
         !self.webhook_uri.is_empty()
-            && (self.webhook_events.is_empty()
-                || self.webhook_events.iter().any(|e| e == t.as_str()))
+            && (self.webhook_events.is_empty() || self.webhook_events.contains(&t))
     }
 
     /// The JSON shape; `api_key` is present only in the answer that created the key.

@@ -3,8 +3,8 @@
 //! delivery log.
 
 use super::{invalid, Engine, EngineError, Refusal};
-use crate::domain::conference::{json_string_len, Conference, Conferencecall, Recording};
 use crate::actions::HttpMethod;
+use crate::domain::conference::{json_string_len, Conference, Conferencecall, Recording};
 use crate::domain::customer::{self, Customer, ROTATION_GRACE_SECONDS};
 use crate::domain::dialect::{Fields, SettingError};
 use crate::domain::notification::{NotificationType, WebhookMethod};
@@ -105,6 +105,23 @@ impl Delivery {
             tm_update: Timestamp(m.tm_update).to_api(),
         }
     }
+}
+
+/// A `webhook_events` filter as the customer sent it, by name; the first unknown name is
+/// refused with the list of known ones.
+fn notification_types(names: &[String]) -> Result<Vec<NotificationType>, EngineError> {
+    names
+        .iter()
+        .map(|name| {
+            NotificationType::parse(name).ok_or_else(|| {
+                let known: Vec<_> = NotificationType::ALL.iter().map(|t| t.as_str()).collect();
+                invalid(
+                    "webhook_events",
+                    format!("unknown event type {name:?}; known: {}", known.join(", ")),
+                )
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn check_webhook_uri(uri: &str) -> Result<(), EngineError> {
@@ -257,15 +274,10 @@ impl Engine {
             ),
             None => None,
         };
-        if let Some(events) = &patch.webhook_events {
-            if let Some(bad) = events.iter().find(|e| NotificationType::parse(e).is_none()) {
-                let known: Vec<_> = NotificationType::ALL.iter().map(|t| t.as_str()).collect();
-                return Err(invalid(
-                    "webhook_events",
-                    format!("unknown event type {bad:?}; known: {}", known.join(", ")),
-                ));
-            }
-        }
+        let events = match &patch.webhook_events {
+            Some(names) => Some(notification_types(names)?),
+            None => None,
+        };
         let now = self.now();
         let engine = self.clone();
         self.write(move |db| {
@@ -281,7 +293,7 @@ impl Engine {
             if let Some(m) = method {
                 c.webhook_method = m;
             }
-            if let Some(e) = patch.webhook_events {
+            if let Some(e) = events {
                 c.webhook_events = e;
             }
             let setting = |e: SettingError| invalid(&e.field, e.message);

@@ -8,7 +8,7 @@ use crate::domain::conference::{
 };
 use crate::domain::customer::Customer;
 use crate::domain::dialect::{Connections, Dialect};
-use crate::domain::notification::WebhookMethod;
+use crate::domain::notification::{NotificationType, WebhookMethod};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::CustomerId;
 use crate::store::records::{DeliveryStatus, MessageKind, StoredMessage};
@@ -93,6 +93,17 @@ pub fn message_from_row(row: &dyn Columns) -> Result<StoredMessage, StoreError> 
         tm_create: row.get(15)?,
         tm_update: row.get(16)?,
     })
+}
+
+/// A customer's stored `webhook_events`: a JSON array of notification type names, each one
+/// checked when it was set, so a name this build does not know means the row is corrupt.
+fn notification_types(stored: &str) -> Result<Vec<NotificationType>, StoreError> {
+    let names: Vec<String> =
+        serde_json::from_str(stored).map_err(|_| corrupt("webhook_events", stored))?;
+    names
+        .iter()
+        .map(|n| NotificationType::parse(n).ok_or_else(|| corrupt("webhook_events", stored)))
+        .collect()
 }
 
 pub fn corrupt(what: &str, value: &str) -> StoreError {
@@ -210,8 +221,7 @@ pub fn customer_from_row(row: &dyn Columns) -> Result<Customer, StoreError> {
         webhook_method: WebhookMethod::parse(&method)
             .ok_or_else(|| corrupt("webhook_method", &method))?,
         webhook_secret: row.get(4)?,
-        webhook_events: serde_json::from_str(&events)
-            .map_err(|_| corrupt("webhook_events", &events))?,
+        webhook_events: notification_types(&events)?,
         previous_secret: match (row.get::<String>(8)?, opt_ts(row, 9)?) {
             (s, Some(until)) if !s.is_empty() => Some((s, until)),
             _ => None,
