@@ -74,26 +74,12 @@ pub enum HttpMethod {
     Delete,
 }
 
-impl HttpMethod {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "POST" => HttpMethod::Post,
-            "GET" => HttpMethod::Get,
-            "PUT" => HttpMethod::Put,
-            "DELETE" => HttpMethod::Delete,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HttpMethod::Post => "POST",
-            HttpMethod::Get => "GET",
-            HttpMethod::Put => "PUT",
-            HttpMethod::Delete => "DELETE",
-        }
-    }
-}
+crate::domain::names::names!(HttpMethod {
+    Post = "POST",
+    Get = "GET",
+    Put = "PUT",
+    Delete = "DELETE",
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -102,22 +88,10 @@ pub enum RecordingFormat {
     Mp3,
 }
 
-impl RecordingFormat {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "wav" => Some(RecordingFormat::Wav),
-            "mp3" => Some(RecordingFormat::Mp3),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordingFormat::Wav => "wav",
-            RecordingFormat::Mp3 => "mp3",
-        }
-    }
-}
+crate::domain::names::names!(RecordingFormat {
+    Wav = "wav",
+    Mp3 = "mp3",
+});
 
 /// Longest recording the API accepts, in seconds (§6.1).
 pub const MAX_RECORDING_SECONDS: i64 = 86_400;
