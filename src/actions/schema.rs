@@ -226,6 +226,16 @@ fn variants() -> Vec<(&'static str, &'static str, RefOr<Schema>, bool)> {
     ]
 }
 
+/// The strings `uuid::Uuid::parse_str` reads, which is what the parser takes for an action's
+/// `id` and `next_id`: hyphenated (the usual form), 32 hex digits, braced, or a `urn:uuid:`.
+/// Said as a pattern because tools do not all check `format: uuid`: an empty string is not a
+/// UUID (SPEC §4: a missing id is the nil UUID, `""` is refused), and the document says so.
+const UUID_PATTERN: &str = concat!(
+    r"^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
+    r"|\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}",
+    r"|[Uu][Rr][Nn]:[Uu][Uu][Ii][Dd]:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
+);
+
 /// One action of a `pre_actions`/`post_actions` list (§4). Non-nil ids must be unique in the
 /// list and every `next_id` and jump target must name an action of the same list (after
 /// `flow` inclusion); a list breaking that is refused with 400 `INVALID_ACTION`.
@@ -241,7 +251,10 @@ fn variant(type_name: &str, option: RefOr<Schema>, option_required: bool) -> Sch
             .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
                 utoipa::openapi::KnownFormat::Uuid,
             )))
-            .description(Some("nil, null or absent = none"))
+            .pattern(Some(UUID_PATTERN))
+            .description(Some(
+                "A UUID; the nil UUID, null or absent = none (an empty string is not a UUID)",
+            ))
     };
     let mut object = ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -338,6 +351,26 @@ mod tests {
         }
         let unknown = crate::actions::parse_list("pre_actions", &json!([{"type": "dance"}]));
         assert!(unknown.is_err());
+    }
+
+    /// The forms `UUID_PATTERN` documents are the ones the parser takes for an action's id,
+    /// and an empty string is none of them (found by the contract test with other seeds).
+    #[test]
+    fn an_action_id_is_one_of_the_documented_uuid_forms() {
+        let h = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        for (id, ok) in [
+            (h.to_string(), true),
+            (h.replace('-', ""), true),
+            (format!("{{{h}}}"), true),
+            (format!("urn:uuid:{h}"), true),
+            (String::new(), false),
+            (format!("{{{h}"), false),
+            (format!("{h} "), false),
+        ] {
+            let list = json!([{"id": id, "type": "beep"}]);
+            let parsed = crate::actions::parse_list("pre_actions", &list);
+            assert_eq!(parsed.is_ok(), ok, "{id:?}: {parsed:?}");
+        }
     }
 
     /// Found by the contract test: an option the chosen value type does not use was stored

@@ -174,6 +174,12 @@ fn error_answers(path: &str, method: &str, op: &mut Operation) {
         );
         return;
     }
+    if path == "/v1.0/customer" && method == "put" {
+        add(
+            "400",
+            "`INVALID_JSON_BODY` (malformed JSON or a field of the wrong type, named) or `INVALID_ARGUMENT` naming the field, for rules beyond the schema: a connection's first setting needs its secrets (`twilio`: `account_sid` and `auth_token`; `jambonz`: every field but `tts_vendor`); when `api_url` or `account_sid` changes, the connection's secret (`twilio.auth_token`, `jambonz.api_key`) must be sent again, as a value other than the stored one (the stored secret never follows a moved `api_url`); `api_url` must be an https URL (http only on a server started with `--webhook-allow-private`) of the API's base (`twilio`: without `/2010-04-01`; `jambonz`: without `/v1`); a connection takes only its documented fields; `name` must not be blank",
+        );
+    }
     add(
         "400",
         "`INVALID_ID` (a path id that is not a UUID), `INVALID_JSON_BODY` (malformed JSON or a field of the wrong type, named), `INVALID_ARGUMENT` (a value out of range, named), `INVALID_ACTION` (an action list breaking a rule the schema cannot say: `next_id` and jump targets must name an action of the same list, ids must be unique, `flow` must name a loaded flow)",
@@ -245,7 +251,45 @@ fn links(doc: &mut Document) {
 /// The whole document, built once.
 pub fn document() -> &'static serde_json::Value {
     static DOC: OnceLock<serde_json::Value> = OnceLock::new();
-    DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        simulation_subjects(&mut doc);
+        doc
+    })
+}
+
+/// What a simulation runs, as `simulations::parse` accepts it: exactly one of these holds
+/// (`null` is the same as absent) — `conference_id` (with `actions`, a draft run with the
+/// conference's variables), `flow`, or `actions`. utoipa's object schema has no `oneOf`
+/// beside its properties, so it is added to the JSON, inside an `allOf`: client generators
+/// read a `oneOf` at the top of an object as a union of models in place of its properties,
+/// while validators apply it the same either way. `tests/it/simulations.rs` posts every
+/// combination and holds the server to it.
+fn simulation_subjects(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let Some(schema) = doc.pointer_mut("/components/schemas/NewSimulation") else {
+        return;
+    };
+    schema["allOf"] = json!([{"oneOf": [
+        {
+            "title": "conference",
+            "description": "The conference's list; with `actions`, that list as a draft of the conference's",
+            "required": ["conference_id"],
+            "properties": {"conference_id": {"type": "string"}, "flow": {"type": "null"}}
+        },
+        {
+            "title": "flow",
+            "description": "A flow of the flows directory",
+            "required": ["flow"],
+            "properties": {"flow": {"type": "string"}, "conference_id": {"type": "null"}, "actions": {"type": "null"}}
+        },
+        {
+            "title": "actions",
+            "description": "An action list given here",
+            "required": ["actions"],
+            "properties": {"actions": {"type": "array"}, "conference_id": {"type": "null"}, "flow": {"type": "null"}}
+        }
+    ]}]);
 }
 
 /// The (method, path) pairs the document describes, for the drift check.

@@ -389,3 +389,66 @@ async fn a_busy_conference_is_simulated_as_its_real_events_run() {
         "a draft is not saved"
     );
 }
+
+/// Whether `body` satisfies one `oneOf` branch of the document as written there: `required`
+/// names present, and each listed property, where present, of the listed JSON type.
+fn branch_holds(branch: &Value, body: &Value) -> bool {
+    let present = |k: &str| body.get(k).is_some();
+    let required = branch["required"].as_array().into_iter().flatten();
+    let types = branch["properties"].as_object().into_iter().flatten();
+    required.filter_map(Value::as_str).all(present)
+        && types
+            .into_iter()
+            .all(|(k, t)| match (body.get(k), t["type"].as_str()) {
+                (None, _) => true,
+                (Some(v), Some("null")) => v.is_null(),
+                (Some(v), Some("string")) => v.is_string(),
+                (Some(v), Some("array")) => v.is_array(),
+                (Some(_), other) => panic!("a type this check does not know: {other:?}"),
+            })
+}
+
+/// The document's `oneOf` on a simulation's subject (exactly one of `conference_id`, `flow`
+/// and `actions`, or `conference_id` with `actions`; `null` as absent) is the server's rule:
+/// every combination of the three absent, `null` or given is accepted exactly when exactly one
+/// branch holds, and refused with 400 otherwise.
+#[tokio::test]
+async fn the_documented_subjects_are_the_accepted_ones() {
+    let s = TestServer::start().await;
+    let c = s.create_customer("a").await;
+    let conf = s.create_conference(&c.key, json!({})).await;
+    let doc = s.call("GET", "/openapi.json", None, None).await.1;
+    let branches = doc["components"]["schemas"]["NewSimulation"]["allOf"][0]["oneOf"]
+        .as_array()
+        .expect("NewSimulation has a oneOf (in an allOf)")
+        .clone();
+    let given = [
+        ("conference_id", conf["id"].clone()),
+        ("flow", json!("welcome")),
+        ("actions", json!([{"type": "beep"}])),
+    ];
+    for combination in 0..27u32 {
+        let mut body = json!({});
+        for (i, (field, value)) in given.iter().enumerate() {
+            match combination / 3u32.pow(i as u32) % 3 {
+                0 => {}
+                1 => body[*field] = Value::Null,
+                _ => body[*field] = value.clone(),
+            }
+        }
+        let holding = branches.iter().filter(|b| branch_holds(b, &body)).count();
+        let (status, answer) = s
+            .call(
+                "POST",
+                "/v1.0/simulations",
+                Some(&c.key),
+                Some(body.clone()),
+            )
+            .await;
+        let expected = if holding == 1 { 200 } else { 400 };
+        assert_eq!(
+            status, expected,
+            "{body} ({holding} branches hold): {answer}"
+        );
+    }
+}
