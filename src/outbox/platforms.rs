@@ -4,11 +4,11 @@
 //! token takes effect for messages already waiting.
 
 use super::message::{pending, Target};
+use crate::actions::HttpMethod;
 use crate::domain::conference::Conferencecall;
 use crate::domain::dialect::{JambonzConnection, TwilioConnection};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, CustomerId, RecordingId};
-use crate::actions::HttpMethod;
 use crate::store::{MessageKind, StoredMessage};
 use serde_json::json;
 use uuid::Uuid;
