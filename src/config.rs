@@ -90,7 +90,7 @@ pub struct Config {
     /// whole page by then has its connection closed, so the page's room in the shared list
     /// budget comes back: a client that asks for large pages and never reads them cannot hold
     /// it. 60 s lets a 4 MiB page through a link of about 600 kbit/s.
-    #[arg(long, env = "CONFAB_SEND_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, env = "CONFAB_SEND_TIMEOUT", default_value_t = DEFAULT_SEND_TIMEOUT, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub send_timeout: u64,
     /// PostgreSQL only: connections that run write transactions at once.
     #[arg(long, env = "CONFAB_PG_WRITERS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -152,6 +152,9 @@ fn parse_node_name(raw: &str) -> Result<String, String> {
     }
 }
 
+/// The default seconds a list answer may take to reach its client (`--send-timeout`).
+pub const DEFAULT_SEND_TIMEOUT: u64 = 60;
+
 /// The default byte budget of a list page: 4 MiB of item JSON, a few of the largest
 /// conferences (about 1 MB each) or the full 100 of ordinary ones.
 pub const DEFAULT_PAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -179,7 +182,7 @@ impl Config {
             wal_limit_mb: 64,
             disk_reserve_mb: 64,
             page_bytes: DEFAULT_PAGE_BYTES,
-            send_timeout: 60,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             pg_writers: 8,
             outbox_lease: 30,
             node_name: None,

@@ -143,7 +143,9 @@ impl SlicedBody {
         let timeout = req
             .app_data::<web::Data<super::AppState>>()
             .map(|s| s.send_timeout)
-            .unwrap_or(std::time::Duration::from_secs(60));
+            .unwrap_or(std::time::Duration::from_secs(
+                crate::config::DEFAULT_SEND_TIMEOUT,
+            ));
         SlicedBody {
             rest: body,
             _lease: lease,

@@ -2,10 +2,10 @@
 //! fast local receiver takes its notifications; reports how far delivery falls behind.
 
 use crate::support::{
-    client, create_customer, report, send_event, signed_event, start_confab_with, start_receiver,
-    OrDie, Received, TempDir,
+    client, create_conference, create_customer, report, send_event, set_webhook, signed_event,
+    start_confab_with, start_receiver, Received, TempDir,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -67,33 +67,15 @@ impl BusyServer {
             conf: String::new(),
             _dir: dir,
         };
-        server.set_webhook(receiver).await;
-        server.conf = server.create_conference().await;
+        set_webhook(&server.base, &server.key, &format!("{receiver}/hooks")).await;
+        server.conf = create_conference(
+            &client(),
+            &server.base,
+            &server.key,
+            &json!({"name": "busy"}),
+        )
+        .await;
         server
-    }
-
-    async fn set_webhook(&self, receiver: &str) {
-        let _ = reqwest::Client::new()
-            .put(format!("{}/v1.0/customer", self.base))
-            .bearer_auth(&self.key)
-            .json(&json!({"webhook_uri": format!("{receiver}/hooks")}))
-            .send()
-            .await
-            .or_die("set webhook_uri");
-    }
-
-    async fn create_conference(&self) -> String {
-        let conf: Value = reqwest::Client::new()
-            .post(format!("{}/v1.0/conferences", self.base))
-            .bearer_auth(&self.key)
-            .json(&json!({"name": "busy"}))
-            .send()
-            .await
-            .or_die("create conference")
-            .json()
-            .await
-            .or_die("json");
-        conf["id"].as_str().or_die("conference id").to_string()
     }
 
     fn stop(&mut self) {

@@ -169,17 +169,8 @@ async fn create_crash_conferences(
         if i % 3 == 0 {
             body["timeout"] = json!(2);
         }
-        let v: Value = http
-            .post(format!("{base}/v1.0/conferences"))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .or_die("create")
-            .json()
-            .await
-            .or_die("json");
-        confs.push((v["id"].as_str().unwrap_or_default().to_string(), i % 3 == 0));
+        let id = crate::support::create_conference(http, base, key, &body).await;
+        confs.push((id, i % 3 == 0));
     }
     confs
 }

@@ -6,7 +6,8 @@
 //! time. Reports A's list latency and notification delay beside the idle baseline.
 
 use crate::support::{
-    client, create_customer, percentile, report, start_confab_with, OrDie, TempDir,
+    client, create_conference, create_customer, percentile, report, set_webhook, start_confab_with,
+    OrDie, TempDir,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -49,7 +50,7 @@ pub async fn run(o: Options) {
     let a_key = create_customer(&base).await;
     set_webhook(&base, &a_key, &format!("{receiver}/a")).await;
     for i in 0..10 {
-        create(&client(), &base, &a_key, json!({"name": format!("a {i}")})).await;
+        create_conference(&client(), &base, &a_key, &json!({"name": format!("a {i}")})).await;
     }
     let b = Neighbour::set_up(&base, &o).await;
     let _ = child.kill();
@@ -198,35 +199,6 @@ async fn try_create(c: &reqwest::Client, base: &str, key: &str) -> Option<String
     v["id"].as_str().map(str::to_string)
 }
 
-async fn create(c: &reqwest::Client, base: &str, key: &str, body: Value) -> String {
-    let v: Value = c
-        .post(format!("{base}/v1.0/conferences"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .or_die("create")
-        .json()
-        .await
-        .or_die("json");
-    v["id"].as_str().or_die("conference id").to_string()
-}
-
-async fn set_webhook(base: &str, key: &str, uri: &str) {
-    let res = client()
-        .put(format!("{base}/v1.0/customer"))
-        .bearer_auth(key)
-        .json(&json!({"webhook_uri": uri}))
-        .send()
-        .await
-        .or_die("set webhook_uri");
-    assert!(
-        res.status().is_success(),
-        "set webhook_uri: {}",
-        res.status()
-    );
-}
-
 /// Customer B and its helpers' accounts, set up before A is measured.
 struct Neighbour {
     key: String,
@@ -249,7 +221,7 @@ impl Neighbour {
         let id = me["id"].as_str().or_die("customer id").to_string();
         crate::support::create_conferences(base, &key, o.history, 16).await;
         for i in 0..8 {
-            create(&client(), base, &key, big_conference(i)).await;
+            create_conference(&client(), base, &key, &big_conference(i)).await;
         }
         let hole = black_hole().await;
         let mut dead = Vec::new();

@@ -337,6 +337,39 @@ pub async fn create_customer(base: &str) -> String {
     v["api_key"].as_str().or_die("api_key").to_string()
 }
 
+/// Creates one conference with `body` and returns its id; ends the run if confab refuses.
+pub async fn create_conference(c: &reqwest::Client, base: &str, key: &str, body: &Value) -> String {
+    let res = c
+        .post(format!("{base}/v1.0/conferences"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .or_die("create conference");
+    let status = res.status();
+    let v: Value = res.json().await.or_die("json");
+    if !status.is_success() {
+        eprintln!("confab-bench: create conference: {status} {v}");
+        std::process::exit(1);
+    }
+    v["id"].as_str().or_die("conference id").to_string()
+}
+
+/// Points the customer's notifications at `uri`; ends the run if confab refuses.
+pub async fn set_webhook(base: &str, key: &str, uri: &str) {
+    let res = client()
+        .put(format!("{base}/v1.0/customer"))
+        .bearer_auth(key)
+        .json(&json!({"webhook_uri": uri}))
+        .send()
+        .await
+        .or_die("set webhook_uri");
+    if !res.status().is_success() {
+        eprintln!("confab-bench: set webhook_uri: {}", res.status());
+        std::process::exit(1);
+    }
+}
+
 pub async fn create_conferences(
     base: &str,
     key: &str,
@@ -355,17 +388,7 @@ pub async fn create_conferences(
                 if i >= n {
                     break;
                 }
-                let v: Value = c
-                    .post(format!("{base}/v1.0/conferences"))
-                    .bearer_auth(&key)
-                    .json(&seed_body(i))
-                    .send()
-                    .await
-                    .or_die("create")
-                    .json()
-                    .await
-                    .or_die("json");
-                ids.push(v["id"].as_str().or_die("id").to_string());
+                ids.push(create_conference(&c, &base, &key, &seed_body(i)).await);
             }
             ids
         }));
