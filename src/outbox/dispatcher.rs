@@ -60,8 +60,14 @@ impl Lanes {
         self.per_owner.get(&owner).copied().unwrap_or(0)
     }
 
-    /// How many more lanes `owner` may start now.
+    /// How many more lanes `owner` may start now. The platform's commands (no customer) are
+    /// bounded only by the node's ceiling, as before the per-owner rule: the store cannot
+    /// leave their keys out of a claim (`busy` names customers), so a cap on them would make
+    /// every round claim platform keys only to give them back.
     fn room(&self, owner: Owner) -> usize {
+        if owner.is_none() {
+            return MAX_LANES.saturating_sub(self.total);
+        }
         let n = self.running(owner);
         let reserve = RESERVED_LANES.saturating_sub(n);
         let pool = if self.failing.contains(&owner) {
@@ -80,7 +86,7 @@ impl Lanes {
             return false;
         }
         let n = self.per_owner.entry(owner).or_insert(0);
-        if *n >= RESERVED_LANES {
+        if *n >= RESERVED_LANES && owner.is_some() {
             self.pooled += 1;
         }
         *n += 1;
@@ -93,7 +99,7 @@ impl Lanes {
         let Some(n) = self.per_owner.get_mut(&owner) else {
             return;
         };
-        if *n > RESERVED_LANES {
+        if *n > RESERVED_LANES && owner.is_some() {
             self.pooled = self.pooled.saturating_sub(1);
         }
         *n = n.saturating_sub(1);
@@ -387,11 +393,12 @@ mod tests {
             "a newcomer keeps its reserve"
         );
         assert_eq!(fill(&mut l, quiet), RESERVED_LANES);
-        assert_eq!(
-            fill(&mut l, None),
-            RESERVED_LANES,
-            "so do the platform's commands"
-        );
+        // The platform's commands are bounded by the node's ceiling only, and take nothing
+        // from the customers' pool.
+        for _ in 0..MAX_LANES_PER_CUSTOMER + 1 {
+            assert!(l.try_start(None), "so do the platform's commands");
+        }
+        assert_eq!(l.pooled, POOLED_LANES);
         // A pooled lane that ends goes to whoever asks next, within the cap.
         l.end(greedy[0]);
         assert!(l.try_start(quiet));

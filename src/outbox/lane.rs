@@ -176,7 +176,9 @@ async fn attempt_within(
                 error: "timed out".to_string(),
                 retry_after: None,
             },
-            failing: Some(true),
+            // Only a full attempt's time says the receiver is slow; a shorter budget (little
+            // of the lease left) says nothing about it.
+            failing: (budget >= crate::outbox::ATTEMPT_TIMEOUT).then_some(true),
         });
     // Each message's own customer: a key's messages may mix the platform's commands and its
     // customer's notifications, and each tells about its own receiver.

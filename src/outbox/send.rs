@@ -85,7 +85,11 @@ pub async fn attempt(
             });
         }
     }
-    let method = reqwest::Method::from_bytes(m.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    // Every stored method was written from an `HttpMethod`; a row edited by hand to another
+    // is sent as POST, as before.
+    let method = crate::actions::HttpMethod::parse(&m.method)
+        .map(super::courier::reqwest_method)
+        .unwrap_or(reqwest::Method::POST);
     let req = client
         .request(method, &m.url)
         .header(reqwest::header::CONTENT_TYPE, m.content_type.as_str());
