@@ -72,12 +72,17 @@ impl From<::postgres::Error> for StoreError {
     }
 }
 
+/// The reason SQLite's "disk full" is reported with (the writer's reserve cycle keys on it).
+pub(crate) const DISK_FULL: &str = "disk full";
+/// The reason of an I/O failure, which a full disk also gives when the -shm file cannot grow.
+pub(crate) const IO_ERROR: &str = "I/O error";
+
 /// The errors that say the storage, not the statement, is at fault.
 fn fault_reason(e: &rusqlite::Error) -> Option<&'static str> {
     use rusqlite::ErrorCode;
     match e.sqlite_error_code()? {
-        ErrorCode::DiskFull => Some("disk full"),
-        ErrorCode::SystemIoFailure => Some("I/O error"),
+        ErrorCode::DiskFull => Some(DISK_FULL),
+        ErrorCode::SystemIoFailure => Some(IO_ERROR),
         ErrorCode::ReadOnly => Some("the database is read-only"),
         ErrorCode::CannotOpen => Some("the database cannot be opened"),
         ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Some("the database is busy"),

@@ -52,10 +52,9 @@ impl Keyset for Cursor {
     const WIDTH: usize = 2;
 
     fn read(row: &Row) -> Result<Self, StoreError> {
-        let id: String = row.try_get(1)?;
         Ok(Cursor {
             tm_create: row.try_get(0)?,
-            id: uuid::Uuid::parse_str(&id).map_err(|_| corrupt("uuid", &id))?,
+            id: crate::store::columns::uuid_col(row, 1)?,
         })
     }
 

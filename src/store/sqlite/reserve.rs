@@ -22,6 +22,9 @@ const FS_SHARE: u64 = 16;
 #[derive(Debug)]
 pub(super) struct Reserve {
     path: PathBuf,
+    /// The directory it lives in, as statvfs needs it: `.` for a bare file name, whose
+    /// `parent()` is the empty path.
+    dir: PathBuf,
     /// Bytes the reserve holds when made; 0 = no reserve.
     size: u64,
     /// Whether the file is made (fully allocated) now.
@@ -40,8 +43,8 @@ pub(super) enum Shortage {
 
 impl Reserve {
     /// The reserve beside `db` (`<db>-reserve`), sized by `wanted` bytes and the rule above.
-    /// A reserve left by a previous life is given back at once, so SQLite has room to open
-    /// its -wal and -shm files on a full disk; the writer makes it again (`make`).
+    /// A reserve left by a previous life on a full disk is given back at once, so SQLite has
+    /// room to open its -wal and -shm files; the writer makes it again (`make`).
     pub(super) fn open(db: &Path, wanted: u64) -> Reserve {
         let mut name = db.as_os_str().to_owned();
         name.push("-reserve");
@@ -55,17 +58,29 @@ impl Reserve {
             // Without the filesystem's size the cap cannot be applied; the setting stands.
             Err(_) => wanted,
         };
-        let reserve = Reserve {
+        let mut reserve = Reserve {
             path,
+            dir,
             size,
             held: false,
         };
         // Without a reserve (the CLI, which may run beside a live server) the file is left
-        // alone.
+        // alone. A whole reserve with as much again free is kept as it is: a restart on a
+        // disk with room must not refuse writes until it has room for the reserve twice over,
+        // nor allocate it again. Otherwise it is given back now.
         if size > 0 {
-            reserve.truncate();
+            if reserve.is_whole() && !reserve.is_low() {
+                reserve.held = true;
+            } else {
+                reserve.truncate();
+            }
         }
         reserve
+    }
+
+    /// Whether the file holds the reserve's full size.
+    fn is_whole(&self) -> bool {
+        std::fs::metadata(&self.path).is_ok_and(|m| m.len() == self.size)
     }
 
     /// Bytes the reserve holds when made (0 = none).
@@ -79,8 +94,7 @@ impl Reserve {
 
     /// Whether the filesystem has less room left than the reserve holds.
     pub(super) fn is_low(&self) -> bool {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        space(dir).is_ok_and(|s| s.free < self.size)
+        space(&self.dir).is_ok_and(|s| s.free < self.size)
     }
 
     /// Runs without a reserve from now on (it cannot be made at all).
@@ -110,8 +124,7 @@ impl Reserve {
         if self.is_held() {
             return Ok(());
         }
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let free = space(dir).map_err(Shortage::Failed)?.free;
+        let free = space(&self.dir).map_err(Shortage::Failed)?.free;
         if free < self.size.saturating_mul(2) {
             return Err(Shortage::NoRoom { free });
         }
@@ -211,6 +224,26 @@ fn allocate(file: &File, len: u64) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_file_name_measures_the_current_directory() {
+        // `Path::new("confab.db").parent()` is the empty path, which statvfs refuses: the
+        // default `--db` once ran without a reserve because of it.
+        let r = Reserve::open(Path::new("confab-test-never-made.db"), 0);
+        assert_eq!(r.dir, PathBuf::from("."));
+        assert!(space(&r.dir).is_ok());
+    }
+
+    #[test]
+    fn a_whole_reserve_on_a_disk_with_room_is_kept_at_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("c.db");
+        let mut first = Reserve::open(&db, 64 * 1024);
+        assert!(!first.is_held(), "a new reserve is made by the writer");
+        first.make().expect("made");
+        let again = Reserve::open(&db, 64 * 1024);
+        assert!(again.is_held(), "a restart keeps it instead of refusing writes until remade");
+    }
 
     #[test]
     fn the_reserve_is_capped_to_a_sixteenth_of_the_disk() {

@@ -4,7 +4,7 @@ use super::reserve::{Reserve, Shortage};
 use super::{Completion, SqliteTx, WriteJob, WriteSignals};
 use crate::store::health::{LogGate, WriteHealth};
 use crate::store::ObserveSince as _;
-use crate::store::{StoreError, WriterStats};
+use crate::store::{StoreError, WriterStats, DISK_FULL, IO_ERROR};
 use crossbeam_channel::Receiver;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -100,7 +100,7 @@ impl WalBound {
         if Instant::now() < self.not_before {
             return Truncation::NotNeeded;
         }
-        let size = std::fs::metadata(&self.wal).map(|m| m.len()).unwrap_or(0);
+        let size = wal_bytes_at(&self.wal);
         if size == 0 || (!force && size <= self.threshold) {
             return Truncation::NotNeeded;
         }
@@ -152,9 +152,6 @@ impl WalBound {
     }
 }
 
-/// The reason writes give while the disk is full.
-const DISK_FULL: &str = "disk full";
-
 /// How often the writer looks at the disk again while writes are refused for lack of space.
 const SETTLE_EVERY: Duration = Duration::from_millis(100);
 
@@ -179,12 +176,12 @@ pub(super) struct Room {
 }
 
 impl Room {
-    /// The reserve was given back at open, so the store starts short and the writer makes it
-    /// before its first batch. Without a reserve (the CLI, beside a live server) there is
-    /// nothing to make, and no start-up checkpoint to hold the server's writer up.
+    /// A reserve given back at open (the disk was nearly full) leaves the store short: the
+    /// writer makes it again before its first batch. A reserve kept at open, or none at all
+    /// (the CLI, beside a live server), lets writes through at once.
     pub(super) fn new(reserve: Reserve) -> Room {
         Room {
-            short: reserve.size() > 0,
+            short: !reserve.is_held(),
             truncate_first: false,
             reserve,
             last_try: Instant::now(),
@@ -195,7 +192,7 @@ impl Room {
     /// Whether a batch failed for lack of space: SQLite said so, or (growing the -shm file
     /// fails as an I/O error) the filesystem has less room left than the reserve.
     fn disk_full(&self, reason: &str) -> bool {
-        reason == DISK_FULL || (reason == "I/O error" && self.reserve.is_low())
+        reason == DISK_FULL || (reason == IO_ERROR && self.reserve.is_low())
     }
 
     /// Gives the reserve back and refuses writes until `settle` has truncated the WAL and
