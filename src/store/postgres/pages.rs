@@ -235,11 +235,7 @@ impl ListStore for PgTx<'_> {
                 Ok(views)
             },
         )?;
-        Ok(Page {
-            items: page.items,
-            next: page.next,
-            bytes: page.bytes,
-        })
+        Ok(page.into())
     }
 
     fn list_calls(
@@ -257,11 +253,7 @@ impl ListStore for PgTx<'_> {
             limits(limit, max_bytes),
             &mut |keys: &[Cursor]| self.load_calls(keys, &|c| c.json_len()),
         )?;
-        Ok(Page {
-            items: page.items,
-            next: page.next,
-            bytes: page.bytes,
-        })
+        Ok(page.into())
     }
 
     fn participants_page(
@@ -281,11 +273,7 @@ impl ListStore for PgTx<'_> {
             limits(limit, max_bytes),
             &mut |keys: &[Cursor]| self.load_calls(keys, size),
         )?;
-        Ok(Page {
-            items: page.items,
-            next: page.next,
-            bytes: page.bytes,
-        })
+        Ok(page.into())
     }
 
     fn list_recordings(
@@ -318,11 +306,7 @@ impl ListStore for PgTx<'_> {
                 )
             },
         )?;
-        Ok(Page {
-            items: page.items,
-            next: page.next,
-            bytes: page.bytes,
-        })
+        Ok(page.into())
     }
 
     fn delivery_page(

@@ -208,11 +208,7 @@ impl ListStore for SqliteTx<'_> {
             let size = view.json_len();
             Ok(Some((view, size)))
         })?;
-        Ok(Page {
-            items: page.items,
-            next: page.next,
-            bytes: page.bytes,
-        })
+        Ok(page.into())
     }
 
     /// A customer's conferencecalls, newest first.
@@ -275,11 +271,7 @@ impl ListStore for SqliteTx<'_> {
                 (r, size)
             }))
         })?;
-        Ok(Page {
-            items: page.items,
-            next: page.next,
-            bytes: page.bytes,
-        })
+        Ok(page.into())
     }
 
     /// A customer's notifications (the delivery log), newest first, before the cursor
@@ -333,11 +325,7 @@ impl SqliteTx<'_> {
                 (c, n)
             }))
         })?;
-        Ok(Page {
-            items: page.items,
-            next: page.next,
-            bytes: page.bytes,
-        })
+        Ok(page.into())
     }
 }
 

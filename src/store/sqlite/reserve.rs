@@ -242,7 +242,10 @@ mod tests {
         assert!(!first.is_held(), "a new reserve is made by the writer");
         first.make().expect("made");
         let again = Reserve::open(&db, 64 * 1024);
-        assert!(again.is_held(), "a restart keeps it instead of refusing writes until remade");
+        assert!(
+            again.is_held(),
+            "a restart keeps it instead of refusing writes until remade"
+        );
     }
 
     #[test]

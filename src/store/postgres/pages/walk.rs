@@ -149,6 +149,17 @@ pub(super) struct Walked<T, K> {
     full: bool,
 }
 
+/// A walk over the `(tm_create, id)` keyset is a list page.
+impl<T> From<Walked<T, crate::domain::query::Cursor>> for crate::domain::query::Page<T> {
+    fn from(w: Walked<T, crate::domain::query::Cursor>) -> Self {
+        crate::domain::query::Page {
+            items: w.items,
+            next: w.next,
+            bytes: w.bytes,
+        }
+    }
+}
+
 /// Loads the whole items of some keys, in the keys' order (`None` for a row gone since).
 pub(super) type Loader<'a, K, T> =
     dyn FnMut(&[K]) -> Result<Vec<Option<(T, usize)>>, StoreError> + 'a;

@@ -121,6 +121,17 @@ pub(super) struct Walked<T, K> {
     pub next: Option<K>,
 }
 
+/// A walk over the `(tm_create, id)` keyset is a list page.
+impl<T> From<Walked<T, crate::domain::query::Cursor>> for crate::domain::query::Page<T> {
+    fn from(w: Walked<T, crate::domain::query::Cursor>) -> Self {
+        crate::domain::query::Page {
+            items: w.items,
+            next: w.next,
+            bytes: w.bytes,
+        }
+    }
+}
+
 /// Page limits: items, estimated bytes (the first item is always taken), rows examined.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
