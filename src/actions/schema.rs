@@ -125,7 +125,8 @@ struct ConditionVariableOption {
     value_type: Option<ConditionValueType>,
     value_string: Option<String>,
     value_number: Option<f64>,
-    #[schema(minimum = 0)]
+    /// Must not be negative when `value_type` is `length`. With another value type it is
+    /// not compared, and earlier builds stored any integer here, so any integer is taken.
     value_length: Option<i64>,
     #[schema(format = Uuid)]
     false_target_id: Option<String>,
@@ -230,7 +231,7 @@ fn variants() -> Vec<(&'static str, &'static str, RefOr<Schema>, bool)> {
 /// `id` and `next_id`: hyphenated (the usual form), 32 hex digits, braced, or a `urn:uuid:`.
 /// Said as a pattern because tools do not all check `format: uuid`: an empty string is not a
 /// UUID (SPEC §4: a missing id is the nil UUID, `""` is refused), and the document says so.
-const UUID_PATTERN: &str = concat!(
+pub(crate) const UUID_PATTERN: &str = concat!(
     r"^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
     r"|\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}",
     r"|[Uu][Rr][Nn]:[Uu][Uu][Ii][Dd]:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"

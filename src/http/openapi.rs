@@ -254,6 +254,7 @@ pub fn document() -> &'static serde_json::Value {
     DOC.get_or_init(|| {
         let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
         simulation_subjects(&mut doc);
+        uuid_patterns(&mut doc);
         doc
     })
 }
@@ -292,6 +293,28 @@ fn simulation_subjects(doc: &mut serde_json::Value) {
     ]}]);
 }
 
+const UUID_FIELDS: [&str; 5] = [
+    "/components/schemas/GotoAction/properties/option/properties/target_id",
+    "/components/schemas/BranchAction/properties/option/properties/default_target_id",
+    "/components/schemas/BranchAction/properties/option/properties/target_ids/additionalProperties",
+    "/components/schemas/ConditionVariableAction/properties/option/properties/false_target_id",
+    "/components/schemas/NewSimulation/properties/conference_id",
+];
+
+/// The fields the server reads with `Uuid::parse_str` say so as a pattern, as an action's
+/// `id` does: tools do not all check `format: uuid`, and an empty string is refused. utoipa
+/// takes a pattern only as a literal, so the one pattern is set here on each of them.
+fn uuid_patterns(doc: &mut serde_json::Value) {
+    for pointer in UUID_FIELDS {
+        match doc.pointer_mut(pointer).and_then(|v| v.as_object_mut()) {
+            Some(field) => {
+                field.insert("pattern".into(), crate::actions::schema::UUID_PATTERN.into());
+            }
+            None => tracing::error!(pointer, "a UUID field is missing from the document"),
+        }
+    }
+}
+
 /// The (method, path) pairs the document describes, for the drift check.
 pub fn described_routes() -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -307,4 +330,21 @@ pub fn described_routes() -> Vec<(String, String)> {
 
 pub async fn serve() -> HttpResponse {
     HttpResponse::Ok().json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_read_as_a_uuid_carries_the_uuid_pattern() {
+        let doc = document();
+        for pointer in UUID_FIELDS {
+            assert_eq!(
+                doc.pointer(pointer).and_then(|f| f["pattern"].as_str()),
+                Some(crate::actions::schema::UUID_PATTERN),
+                "{pointer}"
+            );
+        }
+    }
 }

@@ -402,9 +402,8 @@ async fn assert_every_message_arrived_in_order(db: &TestDb, hooks: &Receiver) {
 #[ignore = "needs PostgreSQL (CONFAB_TEST_PG): run with -- --include-ignored, as the PostgreSQL pass does"]
 async fn an_unreachable_database_answers_503_and_recovers_without_restart() {
     let db = TestDb::postgres().await;
-    let proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
-    let name = db.arg().rsplit('/').next().expect("db name").to_string();
-    let url = format!("postgres://postgres@{}/{name}", proxy.addr);
+    let proxy = Proxy::start(db.server_address()).await;
+    let url = db.url_through(proxy.addr);
     let s = TestServer::start_with(|c| c.db = confab::store::Database::Postgres(url)).await;
     let alice = s.create_customer("alice").await;
     let body = json!({"name": "before"});

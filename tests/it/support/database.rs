@@ -63,6 +63,29 @@ impl TestDb {
         }
     }
 
+    /// The PostgreSQL server's address (from `CONFAB_TEST_PG`), for a test that puts a proxy
+    /// in front of it.
+    pub fn server_address(&self) -> std::net::SocketAddr {
+        let url = url::Url::parse(&pg_base()).expect("CONFAB_TEST_PG is a URL");
+        let host = url.host_str().unwrap_or("127.0.0.1");
+        let port = url.port().unwrap_or(5432);
+        std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+            .ok()
+            .and_then(|mut a| a.next())
+            .unwrap_or_else(|| panic!("CONFAB_TEST_PG's host {host} does not resolve"))
+    }
+
+    /// The URL of this database reached through `addr` instead of the server itself.
+    pub fn url_through(&self, addr: std::net::SocketAddr) -> String {
+        let Inner::Postgres { url, .. } = &*self.0 else {
+            panic!("url_through is for PostgreSQL databases");
+        };
+        let mut url = url::Url::parse(url).expect("the database URL parses");
+        url.set_host(Some(&addr.ip().to_string())).expect("a host");
+        url.set_port(Some(addr.port())).expect("a port");
+        url.to_string()
+    }
+
     /// The SQLite file, for the tests that are about SQLite itself.
     pub fn sqlite_path(&self) -> Option<&Path> {
         match &*self.0 {
