@@ -308,7 +308,10 @@ fn uuid_patterns(doc: &mut serde_json::Value) {
     for pointer in UUID_FIELDS {
         match doc.pointer_mut(pointer).and_then(|v| v.as_object_mut()) {
             Some(field) => {
-                field.insert("pattern".into(), crate::actions::schema::UUID_PATTERN.into());
+                field.insert(
+                    "pattern".into(),
+                    crate::actions::schema::UUID_PATTERN.into(),
+                );
             }
             None => tracing::error!(pointer, "a UUID field is missing from the document"),
         }
