@@ -5,6 +5,7 @@
 mod columns;
 mod health;
 mod location;
+mod pages;
 mod postgres;
 mod records;
 mod roles;

@@ -232,7 +232,7 @@ pub trait HousekeepingStore {
     fn active_counts(&self) -> Result<(i64, i64), StoreError>;
 }
 
-/// Lists, cut by items and by bytes (see `sqlite::pages`).
+/// Lists, cut by items and by bytes (see `store::pages`).
 pub trait ListStore {
     /// A customer's conferences, newest first, with their derived lists.
     fn list_conferences(

@@ -5,11 +5,15 @@
 mod calls;
 mod conferences;
 mod connection;
+mod customers;
+mod deadlines;
+mod events;
+mod housekeeping;
 mod outbox;
 mod pages;
+mod recordings;
 mod rows;
 mod schema;
-mod small;
 
 use super::health::WriteHealth;
 use super::tx::Tx;

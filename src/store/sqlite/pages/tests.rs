@@ -4,8 +4,8 @@
 
 use super::super::rows::*;
 use super::super::{migrations, SqliteTx};
-use super::BOUND;
 use crate::domain::conference::{ConferenceStatus, ConferenceType};
+use crate::store::pages::{BOUND, SCAN_BOUND};
 use crate::store::tx::{DeliveryFilter, ListStore};
 use rusqlite::Connection;
 
@@ -104,7 +104,7 @@ fn walk_all<I, C: Copy>(mut page: impl FnMut(Option<C>) -> (Vec<I>, Option<C>)) 
 fn bounded<T>(bound: usize, f: impl FnOnce() -> T) -> T {
     BOUND.with(|b| b.set(bound));
     let out = f();
-    BOUND.with(|b| b.set(super::SCAN_BOUND));
+    BOUND.with(|b| b.set(SCAN_BOUND));
     out
 }
 
