@@ -138,7 +138,7 @@ impl Engine {
     }
 
     /// Parses and validates one action list against the loaded flows.
-    pub fn action_list(&self, list: &str, value: &Value) -> Result<ActionList, EngineError> {
+    fn action_list(&self, list: &str, value: &Value) -> Result<ActionList, EngineError> {
         let parsed = actions::parse_list(list, value)?;
         actions::compile(list, &parsed.actions, self.flows().as_ref())?;
         Ok(parsed)

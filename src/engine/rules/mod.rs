@@ -89,12 +89,7 @@ impl<'a> Rules<'a> {
 
     /// Records that a customer's conference changed, for the live feed. The console only
     /// reloads what changed, so the same change twice in one transaction is recorded once.
-    pub(crate) fn record(
-        &self,
-        customer: CustomerId,
-        conference: ConferenceId,
-        what: &'static str,
-    ) {
+    fn record(&self, customer: CustomerId, conference: ConferenceId, what: &'static str) {
         let change = Change {
             customer,
             conference,
@@ -113,7 +108,7 @@ impl<'a> Rules<'a> {
 
     /// Runs `f` in a step of its own: if it fails, what it wrote is undone and what it
     /// recorded is forgotten, and the transaction goes on.
-    pub(crate) fn atomically<T>(
+    fn atomically<T>(
         &self,
         f: impl FnOnce(&Self) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
