@@ -1,12 +1,76 @@
-//! Customers as the engine serves them: creation, API keys, and the short-lived cache the
-//! rules read customers through.
+//! Customers as the engine serves them: creation, API keys, a customer's own settings (its
+//! webhook, its platform connections) and its webhook secret's rotation.
 
-use super::{check_text, invalid, notifications, Engine, EngineError, MAX_NAME_CHARS};
-use super::{CUSTOMER_CACHE_TTL, KEY_CACHE_LIMIT};
-use crate::domain::customer::{self, Customer};
+use super::conferences::check_text;
+use super::customer_cache::CACHE_LIMIT;
+use super::{invalid, Engine, EngineError, Refusal};
+use crate::domain::conference::MAX_NAME_CHARS;
+use crate::domain::customer::{self, Customer, ROTATION_GRACE_SECONDS};
+use crate::domain::dialect::{Fields, SettingError};
+use crate::domain::notification::{NotificationType, WebhookMethod};
 use crate::domain::CustomerId;
-use std::sync::Arc;
 use uuid::Uuid;
+
+/// Changes a customer makes to itself; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerPatch {
+    pub name: Option<String>,
+    pub webhook_uri: Option<String>,
+    pub webhook_method: Option<String>,
+    pub webhook_events: Option<Vec<String>>,
+    /// The Twilio connection: `Some(None)` removes it, `Some(Some(fields))` sets or changes it.
+    pub twilio: Option<Option<Fields>>,
+    /// The jambonz connection, likewise.
+    pub jambonz: Option<Option<Fields>>,
+}
+
+/// A `webhook_events` filter as the customer sent it, by name; the first unknown name is
+/// refused with the list of known ones.
+fn notification_types(names: &[String]) -> Result<Vec<NotificationType>, EngineError> {
+    names
+        .iter()
+        .map(|name| {
+            NotificationType::parse(name).ok_or_else(|| {
+                let known: Vec<_> = NotificationType::ALL.iter().map(|t| t.as_str()).collect();
+                invalid(
+                    "webhook_events",
+                    format!("unknown event type {name:?}; known: {}", known.join(", ")),
+                )
+            })
+        })
+        .collect()
+}
+
+fn check_webhook_uri(uri: &str) -> Result<(), EngineError> {
+    if uri.is_empty() {
+        return Ok(());
+    }
+    match reqwest::Url::parse(uri) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        _ => Err(invalid("webhook_uri", "must be an http(s) URL or empty")),
+    }
+}
+
+/// Credentials travel to a connection's `api_url`: in the clear only where private targets
+/// are allowed (a test or a lab), never to a public address.
+fn check_api_urls(c: &Customer) -> Result<(), EngineError> {
+    let urls = [
+        (
+            "twilio.api_url",
+            c.connections.twilio.as_ref().map(|t| &t.api_url),
+        ),
+        (
+            "jambonz.api_url",
+            c.connections.jambonz.as_ref().map(|j| &j.api_url),
+        ),
+    ];
+    for (field, url) in urls {
+        if url.is_some_and(|u| !u.starts_with("https://")) {
+            return Err(invalid(field, "must be an https URL"));
+        }
+    }
+    Ok(())
+}
 
 impl Engine {
     /// Creates a customer and its first API key; the key is returned once and stored hashed.
@@ -17,29 +81,32 @@ impl Engine {
     ) -> Result<(Customer, String), EngineError> {
         // Limits apply to the name as sent; it is stored trimmed.
         check_text("name", name, MAX_NAME_CHARS)?;
-        let name = name.trim();
+        let name = name.trim().to_string();
         if name.is_empty() {
             return Err(invalid("name", "must not be empty or blank"));
         }
-        notifications::check_webhook_uri(webhook_uri)?;
-        let now = self.clock.now();
-        let c = Customer {
-            id: CustomerId(Uuid::new_v4()),
-            name: name.to_string(),
-            webhook_uri: webhook_uri.to_string(),
-            webhook_method: crate::domain::notification::WebhookMethod::Post,
-            webhook_secret: customer::new_webhook_secret(),
-            webhook_events: Vec::new(),
-            previous_secret: None,
-            connections: Default::default(),
-            tm_create: now,
-            tm_update: now,
-        };
+        check_webhook_uri(webhook_uri)?;
+        let webhook_uri = webhook_uri.to_string();
         let key = customer::new_api_key();
         let hash = customer::hash_api_key(&key);
-        let stored = c.clone();
-        self.store
-            .write(move |db| db.insert_customer(&stored, &hash))
+        let c = self
+            .transact(move |rules| {
+                let now = rules.now();
+                let c = Customer {
+                    id: CustomerId(Uuid::new_v4()),
+                    name,
+                    webhook_uri,
+                    webhook_method: WebhookMethod::Post,
+                    webhook_secret: customer::new_webhook_secret(),
+                    webhook_events: Vec::new(),
+                    previous_secret: None,
+                    connections: Default::default(),
+                    tm_create: now,
+                    tm_update: now,
+                };
+                rules.db().insert_customer(&c, &hash)?;
+                Ok(c)
+            })
             .await?;
         Ok((c, key))
     }
@@ -63,7 +130,7 @@ impl Engine {
             .read(move |db| db.customer_id_by_key(&hash))
             .await?;
         if let (Some(id), Ok(mut keys)) = (found, self.keys.write()) {
-            if keys.len() >= KEY_CACHE_LIMIT {
+            if keys.len() >= CACHE_LIMIT {
                 keys.clear();
             }
             keys.insert(hash, id);
@@ -75,38 +142,82 @@ impl Engine {
         Ok(self.store.read(move |db| db.customer(id)).await?)
     }
 
-    /// A customer read through the writer's cache; call only inside a write.
-    pub(crate) fn cached_customer(
+    pub async fn update_customer(
         &self,
-        db: &dyn crate::store::Tx,
         id: CustomerId,
-    ) -> Result<Option<Arc<Customer>>, EngineError> {
-        if let Ok(cache) = self.customers.read() {
-            // A change made through another node (or the CLI) is seen once the entry is a
-            // second old: settings reach every node within a second.
-            if let Some((read_at, c)) = cache.get(&id) {
-                if read_at.elapsed() < CUSTOMER_CACHE_TTL {
-                    return Ok(Some(c.clone()));
-                }
+        patch: CustomerPatch,
+    ) -> Result<Customer, EngineError> {
+        if let Some(n) = &patch.name {
+            if n.trim().is_empty() {
+                return Err(invalid("name", "must not be empty"));
             }
+            check_text("name", n, MAX_NAME_CHARS)?;
         }
-        let Some(c) = db.customer(id)? else {
-            return Ok(None);
+        if let Some(u) = &patch.webhook_uri {
+            check_webhook_uri(u)?;
+        }
+        let method = match &patch.webhook_method {
+            Some(m) => Some(
+                WebhookMethod::parse(m)
+                    .ok_or_else(|| invalid("webhook_method", "must be POST or PUT"))?,
+            ),
+            None => None,
         };
-        let c = Arc::new(c);
-        if let Ok(mut cache) = self.customers.write() {
-            if cache.len() >= KEY_CACHE_LIMIT {
-                cache.clear();
+        let events = match &patch.webhook_events {
+            Some(names) => Some(notification_types(names)?),
+            None => None,
+        };
+        let allow_private = self.settings().allow_private_targets;
+        self.transact(move |rules| {
+            let db = rules.db();
+            let mut c = db
+                .customer(id)?
+                .ok_or(Refusal::StateInvalid("customer not found".into()))?;
+            if let Some(n) = patch.name {
+                c.name = n.trim().to_string();
             }
-            cache.insert(id, (std::time::Instant::now(), c.clone()));
-        }
-        Ok(Some(c))
+            if let Some(u) = patch.webhook_uri {
+                c.webhook_uri = u;
+            }
+            if let Some(m) = method {
+                c.webhook_method = m;
+            }
+            if let Some(e) = events {
+                c.webhook_events = e;
+            }
+            let setting = |e: SettingError| invalid(&e.field, e.message);
+            if let Some(t) = patch.twilio {
+                c.connections.set_twilio(t.as_ref()).map_err(setting)?;
+            }
+            if let Some(j) = patch.jambonz {
+                c.connections.set_jambonz(j.as_ref()).map_err(setting)?;
+            }
+            if !allow_private {
+                check_api_urls(&c)?;
+            }
+            c.tm_update = rules.now();
+            db.update_customer(&c)?;
+            rules.forget_customer(c.id);
+            Ok(c)
+        })
+        .await
     }
 
-    /// Forgets a cached customer after a change to it.
-    pub(crate) fn evict_customer(&self, id: CustomerId) {
-        if let Ok(mut cache) = self.customers.write() {
-            cache.remove(&id);
-        }
+    /// Replaces the webhook secret; the old one keeps signing beside it for 24 h.
+    pub async fn rotate_webhook_secret(&self, id: CustomerId) -> Result<Customer, EngineError> {
+        self.transact(move |rules| {
+            let db = rules.db();
+            let mut c = db
+                .customer(id)?
+                .ok_or(Refusal::StateInvalid("customer not found".into()))?;
+            let old = std::mem::replace(&mut c.webhook_secret, customer::new_webhook_secret());
+            let now = rules.now();
+            c.previous_secret = Some((old, now.plus_seconds(ROTATION_GRACE_SECONDS)));
+            c.tm_update = now;
+            db.update_customer(&c)?;
+            rules.forget_customer(c.id);
+            Ok(c)
+        })
+        .await
     }
 }

@@ -2,13 +2,12 @@
 //! (§7.1); a TwiML or jambonz call's kick and recordings are REST calls to the customer's
 //! platform account (§11). All go through the outbox in the transaction of the change.
 
+use super::rules::Rules;
 use super::{Engine, EngineError};
 use crate::domain::conference::{CallStatus, Conference, Conferencecall, Recording};
 use crate::domain::dialect::{Connections, Dialect};
-use crate::domain::timestamp::Timestamp;
 use crate::domain::CustomerId;
 use crate::outbox::platforms::{self, Callbacks};
-use crate::store::prelude::*;
 use serde_json::json;
 
 /// `Recording::platform_call` of a recording waiting for a Twilio call to join.
@@ -48,11 +47,13 @@ impl Engine {
             })
             .await?)
     }
+}
 
+impl Rules<'_> {
     /// The customer's platform connections, read through the writer's customer cache.
-    fn connections(&self, db: &dyn Tx, customer: CustomerId) -> Result<Connections, EngineError> {
+    fn connections(&self, customer: CustomerId) -> Result<Connections, EngineError> {
         Ok(self
-            .cached_customer(db, customer)?
+            .cached_customer(customer)?
             .map(|c| c.connections.clone())
             .unwrap_or_default())
     }
@@ -65,30 +66,28 @@ impl Engine {
         }
     }
 
-    fn api_due(&self, now: Timestamp) -> platforms::Due {
+    fn api_due(&self) -> platforms::Due {
+        let now = self.now();
         (now.micros() + self.settings.command_first_delay_micros, now)
     }
 
     /// Tells the platform the call arrived by to take it out of its conference.
-    pub(crate) fn kick_command(
-        &self,
-        db: &dyn Tx,
-        call: &Conferencecall,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        let message = match call.dialect {
-            Dialect::Native => {
-                let data =
-                    json!({"call_id": call.reference_id, "conference_id": call.conference_id});
-                return self.command(db, call.conference_id, "call_kick", data, now);
-            }
-            Dialect::Twilio => self.connections(db, call.customer_id)?.twilio.map(|t| {
-                platforms::twilio_kick(&t, call, &self.callbacks(call), self.api_due(now))
-            }),
-            Dialect::Jambonz => self.connections(db, call.customer_id)?.jambonz.map(|j| {
-                platforms::jambonz_kick(&j, call, &self.callbacks(call), self.api_due(now))
-            }),
-        };
+    pub(crate) fn kick_command(&self, call: &Conferencecall) -> Result<(), EngineError> {
+        let db = self.db();
+        let message =
+            match call.dialect {
+                Dialect::Native => {
+                    let data =
+                        json!({"call_id": call.reference_id, "conference_id": call.conference_id});
+                    return self.command(call.conference_id, "call_kick", data);
+                }
+                Dialect::Twilio => self.connections(call.customer_id)?.twilio.map(|t| {
+                    platforms::twilio_kick(&t, call, &self.callbacks(call), self.api_due())
+                }),
+                Dialect::Jambonz => self.connections(call.customer_id)?.jambonz.map(|j| {
+                    platforms::jambonz_kick(&j, call, &self.callbacks(call), self.api_due())
+                }),
+            };
         match message {
             Some(m) => db.enqueue(&m)?,
             // The connection was removed while the call was in: nothing can reach the
@@ -109,11 +108,10 @@ impl Engine {
     /// the recording stays confab's record until stopped. Otherwise a native command.
     pub(crate) fn recording_start_command(
         &self,
-        db: &dyn Tx,
         conf: &Conference,
         rec: &mut Recording,
-        now: Timestamp,
     ) -> Result<(), EngineError> {
+        let db = self.db();
         let calls = db.calls_in(conf.id)?;
         let dialect_calls: Vec<&Conferencecall> = calls
             .iter()
@@ -122,13 +120,13 @@ impl Engine {
         if dialect_calls.is_empty() {
             let data = json!({"recording_id": rec.id, "conference_id": conf.id,
                 "format": rec.format.as_str(), "duration": rec.duration});
-            return self.command(db, conf.id, "recording_start", data, now);
+            return self.command(conf.id, "recording_start", data);
         }
         let twilio_joined = dialect_calls
             .iter()
             .find(|c| c.dialect == Dialect::Twilio && c.status == CallStatus::Joined);
         match twilio_joined {
-            Some(call) => self.twilio_record(db, call, rec, now),
+            Some(call) => self.twilio_record(call, rec),
             None if dialect_calls.iter().any(|c| c.dialect == Dialect::Twilio) => {
                 rec.platform_call = RECORDING_PENDING.into();
                 Ok(())
@@ -145,11 +143,10 @@ impl Engine {
     /// Starts a recording waiting for a Twilio call to join, on the call that just joined.
     pub(crate) fn record_on_join(
         &self,
-        db: &dyn Tx,
         conf: &Conference,
         call: &Conferencecall,
-        now: Timestamp,
     ) -> Result<(), EngineError> {
+        let db = self.db();
         if call.dialect != Dialect::Twilio {
             return Ok(());
         }
@@ -159,20 +156,15 @@ impl Engine {
         if rec.platform_call != RECORDING_PENDING {
             return Ok(());
         }
-        self.twilio_record(db, call, &mut rec, now)?;
+        self.twilio_record(call, &mut rec)?;
         db.update_recording(&rec)
             .map_err(EngineError::from)
             .map(|_| ())
     }
 
-    fn twilio_record(
-        &self,
-        db: &dyn Tx,
-        call: &Conferencecall,
-        rec: &mut Recording,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        let Some(t) = self.connections(db, call.customer_id)?.twilio else {
+    fn twilio_record(&self, call: &Conferencecall, rec: &mut Recording) -> Result<(), EngineError> {
+        let db = self.db();
+        let Some(t) = self.connections(call.customer_id)?.twilio else {
             tracing::warn!(recording_id = %rec.id, "recording not started: the customer has no twilio connection");
             rec.platform_call = RECORDING_NOWHERE.into();
             return Ok(());
@@ -183,7 +175,7 @@ impl Engine {
             call,
             rec.id,
             &self.callbacks(call),
-            self.api_due(now),
+            self.api_due(),
         );
         db.enqueue(&m)?;
         Ok(())
@@ -191,33 +183,25 @@ impl Engine {
 
     /// Stops a recording where it runs: on its Twilio call, or by a native command. False when
     /// no platform runs it, so nothing will report it finished: it ends now.
-    pub(crate) fn recording_stop_command(
-        &self,
-        db: &dyn Tx,
-        rec: &Recording,
-        now: Timestamp,
-    ) -> Result<bool, EngineError> {
+    pub(crate) fn recording_stop_command(&self, rec: &Recording) -> Result<bool, EngineError> {
+        let db = self.db();
         match rec.platform_call.as_str() {
             "" => {
                 let data = json!({"recording_id": rec.id, "conference_id": rec.conference_id});
-                self.command(db, rec.conference_id, "recording_stop", data, now)?;
+                self.command(rec.conference_id, "recording_stop", data)?;
                 return Ok(true);
             }
             RECORDING_PENDING | RECORDING_NOWHERE => return Ok(false),
             _ => {}
         }
-        let Some(t) = self.connections(db, rec.customer_id)?.twilio else {
+        let Some(t) = self.connections(rec.customer_id)?.twilio else {
             tracing::warn!(recording_id = %rec.id, "recording stop not sent: the customer has no twilio connection");
             return Ok(false);
         };
         let Some(call) = db.latest_call_in(&rec.platform_call, rec.conference_id)? else {
             return Ok(false);
         };
-        db.enqueue(&platforms::twilio_recording_stop(
-            &t,
-            &call,
-            self.api_due(now),
-        ))?;
+        db.enqueue(&platforms::twilio_recording_stop(&t, &call, self.api_due()))?;
         Ok(true)
     }
 }

@@ -1,16 +1,17 @@
-//! What the console watches: a signal per change to a customer's conferences, as it happens on
-//! this node, and the problems of the last flows reload.
+//! What the console watches: a signal per change to a customer's conferences, as this node's
+//! transactions commit them, and the problems of the last flows reload.
 
 use super::Engine;
 use crate::domain::{ConferenceId, CustomerId};
-use crate::render::EventAnswer;
-use serde_json::Value;
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
 
-/// One change: which customer's conference, and what happened (`call_joining`,
-/// `conference_updated`, ...).
-#[derive(Debug, Clone)]
+/// One change: which customer's conference, and what happened. The rules record one wherever
+/// they decide a customer's notification, whether or not the customer asked for it: `what`
+/// is the notification type (`conference_updated`, `conferencecall_joining`, ...), or
+/// `conf_status` for an XML conference's reported status, or `recording_stopped` for a
+/// recording asked to stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub customer: CustomerId,
     pub conference: ConferenceId,
@@ -37,6 +38,16 @@ impl Default for Live {
     }
 }
 
+impl Live {
+    /// Tells listeners of the changes of a committed transaction.
+    pub(super) fn announce(&self, changes: Vec<Change>) {
+        for change in changes {
+            // No listener is not an error.
+            let _ = self.changes.send(change);
+        }
+    }
+}
+
 impl Engine {
     /// Changes from now on. Other nodes' changes are not seen here (a console also reloads
     /// now and then).
@@ -52,38 +63,6 @@ impl Engine {
     /// Ends every open change stream (graceful shutdown waits for open responses).
     pub fn close_streams(&self) {
         self.live.closing.send_replace(true);
-    }
-
-    /// Tells listeners that a customer's conference changed.
-    pub fn announce(&self, customer: CustomerId, conference: ConferenceId, what: &'static str) {
-        // No listener is not an error.
-        let _ = self.live.changes.send(Change {
-            customer,
-            conference,
-            what,
-        });
-    }
-
-    /// Announces what a platform event's answer says changed: its call's or recording's
-    /// conference.
-    pub(super) fn announce_answer(&self, answer: &EventAnswer, what: &'static str) {
-        // Reading the answer back costs a parse; only worth it when a console listens.
-        if self.live.changes.receiver_count() == 0 {
-            return;
-        }
-        let resource = answer.conferencecall.as_ref().or(answer.recording.as_ref());
-        let Some(Ok(v)) = resource.map(|r| serde_json::from_str::<Value>(r.get())) else {
-            return;
-        };
-        let id = |field: &str| {
-            v[field]
-                .as_str()
-                .and_then(|s| uuid::Uuid::parse_str(s).ok())
-        };
-        let conference = id("conference_id").or_else(|| id("reference_id"));
-        if let (Some(customer), Some(conference)) = (id("customer_id"), conference) {
-            self.announce(CustomerId(customer), ConferenceId(conference), what);
-        }
     }
 
     /// The problems the last flows reload found (the last good set stays loaded); empty when

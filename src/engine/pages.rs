@@ -7,12 +7,11 @@
 //! customer holds at most `PAGES_PER_CUSTOMER` of those pages and runs at most half the
 //! reader threads' worth of list reads at once, so its load queues behind itself.
 
-use super::notifications::Delivery;
 use super::shares::{Share, Shares};
 use super::{Engine, EngineError, Refusal};
 use crate::domain::conference::{ConferenceView, Conferencecall, Recording};
 use crate::domain::{ConferenceId, CustomerId};
-use crate::store::{CallFilter, ConferenceFilter, Cursor, DeliveryStatus, Page};
+use crate::store::{CallFilter, ConferenceFilter, Cursor, Page};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -86,17 +85,9 @@ impl PageLease {
     }
 }
 
-/// A page of the delivery log: the items, the seq to continue before, and the items'
-/// estimated JSON length.
-pub struct DeliveryPage {
-    pub items: Vec<Delivery>,
-    pub next: Option<i64>,
-    pub bytes: usize,
-}
-
 impl Engine {
     /// Runs a list read inside a lease sized to the page it returned.
-    async fn leased<T>(
+    pub(super) async fn leased<T>(
         &self,
         customer: CustomerId,
         read: impl std::future::Future<Output = Result<T, EngineError>>,
@@ -117,7 +108,7 @@ impl Engine {
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<(Page<ConferenceView>, PageLease), EngineError> {
-        let max_bytes = self.settings.page_bytes;
+        let max_bytes = self.settings().page_bytes;
         let read = self
             .store
             .read(move |db| db.list_conferences(customer, &filter, cursor, limit, max_bytes));
@@ -132,7 +123,7 @@ impl Engine {
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<(Page<Conferencecall>, PageLease), EngineError> {
-        let max_bytes = self.settings.page_bytes;
+        let max_bytes = self.settings().page_bytes;
         let read = self
             .store
             .read(move |db| db.list_calls(customer, &filter, cursor, limit, max_bytes));
@@ -147,7 +138,7 @@ impl Engine {
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<(Page<Recording>, PageLease), EngineError> {
-        let max_bytes = self.settings.page_bytes;
+        let max_bytes = self.settings().page_bytes;
         let read = self
             .store
             .read(move |db| db.list_recordings(customer, conference_id, cursor, limit, max_bytes));
@@ -163,7 +154,7 @@ impl Engine {
         id: ConferenceId,
         cursor: Option<Cursor>,
     ) -> Result<(Page<Conferencecall>, PageLease), EngineError> {
-        let max_bytes = self.settings.page_bytes;
+        let max_bytes = self.settings().page_bytes;
         let read = self.store.read(move |db| {
             if db.conference(Some(customer), id)?.is_none() {
                 return Ok(None);
@@ -176,43 +167,6 @@ impl Engine {
         let read = async {
             read.await?
                 .ok_or(EngineError::Refused(Refusal::ConferenceNotFound))
-        };
-        self.leased(customer, read, |p| p.bytes).await
-    }
-
-    /// The customer's notifications (of one conference, if given), newest first, before the
-    /// seq `before`.
-    pub async fn list_deliveries(
-        &self,
-        customer: CustomerId,
-        status: Option<DeliveryStatus>,
-        conference: Option<ConferenceId>,
-        before: Option<i64>,
-        limit: usize,
-    ) -> Result<(DeliveryPage, PageLease), EngineError> {
-        let max_bytes = self.settings.page_bytes;
-        let read = self.store.read(move |db| {
-            let conference = conference.map(|c| c.to_string());
-            let filter = crate::store::DeliveryFilter {
-                status,
-                conference: conference.as_deref(),
-            };
-            db.delivery_page(
-                customer,
-                filter,
-                before,
-                limit,
-                max_bytes,
-                &Delivery::json_len,
-            )
-        });
-        let read = async {
-            let (messages, next) = read.await?;
-            Ok(DeliveryPage {
-                bytes: messages.iter().map(Delivery::json_len).sum(),
-                items: messages.into_iter().map(Delivery::from_message).collect(),
-                next,
-            })
         };
         self.leased(customer, read, |p| p.bytes).await
     }

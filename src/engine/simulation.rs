@@ -61,7 +61,7 @@ impl Engine {
                     CallEvent::Join => joined,
                     CallEvent::Leave => joined.saturating_sub(1),
                 };
-                let vars = super::events::conference_variables(conf, participants);
+                let vars = super::rules::conference_variables(conf, participants);
                 (program, vars, Some(id))
             }
             Subject::Flow(name) => {

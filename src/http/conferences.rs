@@ -219,9 +219,6 @@ pub async fn create(
         ..Default::default()
     };
     let view = state.engine.create_conference(tenant.0, draft).await?;
-    state
-        .engine
-        .announce(tenant.0, view.conference.id, "conference_created");
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
@@ -329,9 +326,6 @@ pub async fn update(
         post_actions: body.post_actions.map(Value::Array),
     };
     let view = state.engine.update_conference(tenant.0, id, patch).await?;
-    state
-        .engine
-        .announce(tenant.0, view.conference.id, "conference_updated");
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
@@ -345,9 +339,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
     let view = state.engine.delete_conference(tenant.0, id).await?;
-    state
-        .engine
-        .announce(tenant.0, view.conference.id, "conference_deleted");
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
@@ -429,9 +420,6 @@ pub async fn kick_call(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
     let call = state.engine.kick_call(tenant.0, id).await?;
-    state
-        .engine
-        .announce(tenant.0, call.conference_id, "conferencecall_leaving");
     Ok(HttpResponse::Ok().json(call.json()))
 }
 
@@ -483,9 +471,6 @@ pub async fn recording_start(
         .engine
         .start_recording(tenant.0, id, format, body.duration)
         .await?;
-    state
-        .engine
-        .announce(tenant.0, view.conference.id, "recording_started");
     Ok(HttpResponse::Ok().json(view.json()))
 }
 
@@ -501,9 +486,6 @@ pub async fn recording_stop(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
     let view = state.engine.stop_recording(tenant.0, id).await?;
-    state
-        .engine
-        .announce(tenant.0, view.conference.id, "recording_stopped");
     Ok(HttpResponse::Ok().json(view.json()))
 }
 

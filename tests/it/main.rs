@@ -23,6 +23,7 @@ mod faults;
 mod fuzz;
 mod jambonz;
 mod lifecycle;
+mod live;
 mod multinode;
 mod neighbours;
 mod nodes;

@@ -1,0 +1,62 @@
+//! What operators ask of the engine: the store's health, the gauges of `/metrics`, and history
+//! pruned past its retention.
+
+use super::{Engine, EngineError};
+use crate::ops::metrics::{Gauges, StoreGauges};
+use crate::store::WriteState;
+
+/// How long a platform event id is remembered: a replay within it gets the first answer.
+pub const IDEMPOTENCY_WINDOW_SECONDS: i64 = 7 * 24 * 3600;
+/// How long delivered and failed messages stay in the delivery log.
+pub const MESSAGE_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+
+/// What `/healthz` reports of the store.
+#[derive(Debug, Clone)]
+pub struct StoreHealth {
+    pub read: bool,
+    pub write: WriteState,
+}
+
+impl Engine {
+    /// The gauges of `/metrics`, read from the store.
+    pub async fn gauges(&self) -> Result<Gauges, EngineError> {
+        let mut g = self.store.read(|db| db.gauges()).await?;
+        let (wal_bytes, wal_limit_bytes) = self.store.wal_size();
+        let health = self.store.write_health();
+        let stats = self.store.writer_stats();
+        g.store = StoreGauges {
+            wal_bytes,
+            wal_limit_bytes,
+            write_failing: health.is_failing(),
+            write_failures: health.failures(),
+            batch_size: stats.batch_size.clone(),
+            commit_seconds: stats.commit_seconds.clone(),
+        };
+        Ok(g)
+    }
+
+    /// Deletes history past its retention: platform event answers after the idempotency window
+    /// (7 days) and finished outbox messages after 30 days.
+    pub async fn prune_history(&self) -> Result<usize, EngineError> {
+        self.transact(move |rules| {
+            let now = rules.now();
+            let events_before = now.plus_seconds(-IDEMPOTENCY_WINDOW_SECONDS);
+            let messages_before = now.plus_seconds(-MESSAGE_RETENTION_SECONDS);
+            Ok(rules.db().prune(events_before, messages_before)?)
+        })
+        .await
+    }
+
+    /// Whether the store answers reads, and whether it can write. While writes are failing a
+    /// small probe write is tried, so recovery shows even when no client is writing.
+    pub async fn health(&self) -> StoreHealth {
+        let read = self.store.read(|db| db.ping()).await.is_ok();
+        if self.store.write_health().state() != WriteState::Ok {
+            let _ = self.store.probe_write(self.clock.now().micros()).await;
+        }
+        StoreHealth {
+            read,
+            write: self.store.write_health().state(),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Running a conference's action lists (§4) inside an event's transaction: the compiled
+//! program, the variables it sees, and the effects that change state or send webhooks.
+
+use super::{Rules, Webhook};
+use crate::actions::interpreter::{self, Effect, Outcome, Variables};
+use crate::actions::{self};
+use crate::domain::conference::{Conference, Conferencecall};
+use crate::outbox::WebhookRequest;
+use serde_json::Value;
+
+impl Rules<'_> {
+    /// Compiles a conference's list with the flows loaded now and runs it. A list that no
+    /// longer compiles (a flow it includes was removed) runs as empty and is logged.
+    pub(super) fn run_list(
+        &self,
+        conf: &Conference,
+        list: &'static str,
+        vars: Variables,
+    ) -> Outcome {
+        let stored = if list == "pre_actions" {
+            &conf.pre_actions
+        } else {
+            &conf.post_actions
+        };
+        let flows = self.shared.flows();
+        let compiled = self
+            .shared
+            .programs
+            .get((conf.id, list), stored.text(), &flows, || {
+                let parsed = actions::parse_list(list, &stored.parse()).map_err(|e| {
+                    tracing::error!(conference_id = %conf.id, error = %e, "stored action list no longer parses; running nothing");
+                })?;
+                actions::compile(list, &parsed.actions, flows.as_ref()).map_err(|e| {
+                    tracing::warn!(conference_id = %conf.id, error = %e, "action list no longer compiles; running nothing");
+                })
+            });
+        let Ok(program) = compiled else {
+            return Outcome::default();
+        };
+        let outcome = interpreter::run(&program, vars);
+        if let Some(err) = &outcome.error {
+            tracing::warn!(conference_id = %conf.id, list, error = %err, "action run stopped");
+        }
+        outcome
+    }
+
+    /// Applies the effects that change state (recordings) inside the transaction and returns
+    /// the webhooks to send after it commits. A refused recording effect is logged, not fatal:
+    /// the call still gets its actions.
+    pub(super) fn apply_effects(
+        &self,
+        conf: &Conference,
+        outcome: &Outcome,
+    ) -> Vec<WebhookRequest> {
+        let mut webhooks = Vec::new();
+        for effect in &outcome.effects {
+            let result = match effect {
+                Effect::Webhook {
+                    uri,
+                    method,
+                    data_type,
+                    body,
+                    sync,
+                } if *sync => {
+                    webhooks.push(WebhookRequest {
+                        uri: uri.clone(),
+                        method: *method,
+                        data_type: data_type.clone(),
+                        body: body.clone(),
+                    });
+                    Ok(())
+                }
+                // Async webhooks go through the durable outbox, in this transaction: ordered
+                // with the conference's notifications, retried, signed with the customer's
+                // secret, and listed in its delivery log.
+                Effect::Webhook {
+                    uri,
+                    method,
+                    data_type,
+                    body,
+                    ..
+                } => match self.cached_customer(conf.customer_id) {
+                    Ok(Some(customer)) => self.enqueue_webhook(Webhook {
+                        customer: customer.id,
+                        conference: conf.id,
+                        event_type: "webhook_send",
+                        url: uri,
+                        method: *method,
+                        content_type: data_type,
+                        body: body.clone(),
+                    }),
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                },
+                Effect::RecordingStart { format, duration } => self.atomically(|rules| {
+                    rules
+                        .start_recording(conf.id, *format, *duration)
+                        .map(|_| ())
+                }),
+                Effect::RecordingStop => {
+                    self.atomically(|rules| rules.stop_recording(conf.id).map(|_| ()))
+                }
+            };
+            if let Err(e) = result {
+                tracing::warn!(conference_id = %conf.id, error = %e, "action effect refused");
+            }
+        }
+        webhooks
+    }
+}
+
+/// The variables every run sees (§4).
+pub(super) fn variables(
+    conf: &Conference,
+    call: &Conferencecall,
+    from: &str,
+    to: &str,
+    participants: usize,
+) -> Variables {
+    let mut v = conference_variables(conf, participants);
+    v.insert("call.id".into(), call.reference_id.clone());
+    v.insert("call.from".into(), from.to_string());
+    v.insert("call.to".into(), to.to_string());
+    v.insert("conferencecall.id".into(), call.id.to_string());
+    v
+}
+
+/// The `conference.*` variables of a run: its id, name, detail, type, participants and data.
+pub(crate) fn conference_variables(conf: &Conference, participants: usize) -> Variables {
+    let mut v = Variables::new();
+    v.insert("conference.id".into(), conf.id.to_string());
+    v.insert("conference.name".into(), conf.name.clone());
+    v.insert("conference.detail".into(), conf.detail.clone());
+    v.insert("conference.type".into(), conf.kind.as_str().into());
+    v.insert(
+        "conference.participant_count".into(),
+        participants.to_string(),
+    );
+    if let Value::Object(data) = conf.data.parse() {
+        for (k, val) in data {
+            let text = match val {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            v.insert(format!("conference.data.{k}"), text);
+        }
+    }
+    v
+}

@@ -1,0 +1,210 @@
+//! A platform event's rules (§5): a call's admission to a conference, its join and its leave,
+//! each running the conference's action list, and a recording reported finished.
+
+use super::actions::variables;
+use super::Rules;
+use crate::actions::interpreter::Variables;
+use crate::actions::simulation::{answer_actions, CallEvent};
+use crate::domain::conference::{self, CallStatus, Conference, Conferencecall, JoinRefusal};
+use crate::domain::dialect::Dialect;
+use crate::domain::notification::NotificationType;
+use crate::domain::{ConferenceId, ConferencecallId, CustomerId};
+use crate::engine::{EngineError, EventKind, PlatformEvent, Refusal};
+use crate::outbox::WebhookRequest;
+use crate::render::EventAnswer;
+
+/// An event's answer and the `sync` webhooks to send once it has committed.
+pub(crate) type Applied = (EventAnswer, Vec<WebhookRequest>);
+
+/// The platform call a `call_joining` is about.
+struct Caller<'a> {
+    call_id: &'a str,
+    from: &'a str,
+    to: &'a str,
+    dialect: Dialect,
+}
+
+impl Rules<'_> {
+    /// Applies a platform event, then reports the XML status of its conference if it moved.
+    /// The event's conference is locked already.
+    pub(crate) fn apply(&self, event: &PlatformEvent) -> Result<Applied, EngineError> {
+        let started = std::time::Instant::now();
+        let scope = event.scope;
+        let applied = match &event.kind {
+            EventKind::CallJoining {
+                call_id,
+                conference_id,
+                from,
+                to,
+                variables,
+                dialect,
+            } => {
+                let mut conf = self.conference(scope, *conference_id)?;
+                let caller = Caller {
+                    call_id,
+                    from,
+                    to,
+                    dialect: *dialect,
+                };
+                let applied = self.call_joining(&conf, caller, variables)?;
+                self.sync_xml_status(&mut conf)?;
+                applied
+            }
+            EventKind::CallJoined {
+                call_id,
+                conference_id,
+                platform_conference,
+            } => {
+                let mut conf = self.conference(scope, *conference_id)?;
+                let applied = self.call_joined(&mut conf, call_id, platform_conference)?;
+                self.sync_xml_status(&mut conf)?;
+                applied
+            }
+            EventKind::CallLeft {
+                call_id,
+                conference_id,
+                reason: _,
+            } => {
+                let mut conf = self.conference(scope, *conference_id)?;
+                let applied = self.call_left(&mut conf, call_id)?;
+                self.sync_xml_status(&mut conf)?;
+                applied
+            }
+            EventKind::RecordingFinished {
+                recording_id,
+                media_url,
+                duration_ms: _,
+            } => {
+                let rec = self.finish_recording(scope, *recording_id, media_url)?;
+                (EventAnswer::recording(&rec.json()), Vec::new())
+            }
+        };
+        self.shared
+            .metrics
+            .apply_time(event.kind.type_name(), started);
+        Ok(applied)
+    }
+
+    /// The conference an event names, within the event's scope.
+    fn conference(
+        &self,
+        scope: Option<CustomerId>,
+        id: ConferenceId,
+    ) -> Result<Conference, EngineError> {
+        Ok(self
+            .db
+            .conference(scope, id)?
+            .ok_or(Refusal::ConferenceNotFound)?)
+    }
+
+    /// Admits a call (or refuses it), inserts it as `joining` and runs `pre_actions`; a
+    /// `hangup` among them moves it straight to `leaved`.
+    fn call_joining(
+        &self,
+        conf: &Conference,
+        caller: Caller<'_>,
+        platform_vars: &Variables,
+    ) -> Result<Applied, EngineError> {
+        let Caller {
+            call_id,
+            from,
+            to,
+            dialect,
+        } = caller;
+        if let Some(active) = self.db.active_call(call_id)? {
+            return Err(Refusal::CallBusy(active.conference_id).into());
+        }
+        let (active, joined) = self.db.call_counts(conf.id)?;
+        conference::admit(conf, active).map_err(|r| match r {
+            JoinRefusal::Closed => Refusal::ConferenceClosed,
+            JoinRefusal::Full => Refusal::ConferenceFull,
+        })?;
+        let mut call = Conferencecall {
+            id: ConferencecallId::new(),
+            customer_id: conf.customer_id,
+            conference_id: conf.id,
+            reference_id: call_id.to_string(),
+            status: CallStatus::Joining,
+            tm_create: self.now,
+            tm_update: self.now,
+            tm_delete: None,
+            dialect,
+            platform_conference: String::new(),
+        };
+        self.db.insert_call(&call)?;
+        self.notify_call(&call, NotificationType::ConferencecallJoining)?;
+        let mut vars = platform_vars.clone();
+        vars.extend(variables(conf, &call, from, to, joined));
+        let outcome = self.run_list(conf, "pre_actions", vars);
+        let webhooks = self.apply_effects(conf, &outcome);
+        let actions = answer_actions(
+            outcome.actions,
+            outcome.hangup,
+            CallEvent::Join,
+            &conf.id.to_string(),
+        );
+        if outcome.hangup {
+            call.status = CallStatus::Leaved;
+            call.tm_update = self.now;
+            self.db.set_call_status(&call)?;
+            self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
+        }
+        Ok((EventAnswer::call(&call.json(), Some(actions)), webhooks))
+    }
+
+    /// Only `joining` moves to `joined`; anything later means this event is stale (it arrived
+    /// after `call_left`) and changes nothing.
+    fn call_joined(
+        &self,
+        conf: &mut Conference,
+        call_id: &str,
+        platform_conference: &str,
+    ) -> Result<Applied, EngineError> {
+        let mut call = self
+            .db
+            .latest_call_in(call_id, conf.id)?
+            .ok_or(Refusal::ConferencecallNotFound)?;
+        if call.status == CallStatus::Joining {
+            call.status = CallStatus::Joined;
+            call.tm_update = self.now;
+            call.platform_conference = platform_conference.to_string();
+            self.db.set_call_status(&call)?;
+            self.notify_call(&call, NotificationType::ConferencecallJoined)?;
+            self.record_on_join(conf, &call)?;
+            if conf.tm_begin.is_none() {
+                conf.tm_begin = Some(self.now);
+                self.db.update_conference(conf)?;
+            }
+        }
+        Ok((EventAnswer::call(&call.json(), None), Vec::new()))
+    }
+
+    /// A call left: `leaved`, `post_actions` run, and the conference rules after a leave.
+    fn call_left(&self, conf: &mut Conference, call_id: &str) -> Result<Applied, EngineError> {
+        let mut call = self
+            .db
+            .latest_call_in(call_id, conf.id)?
+            .ok_or(Refusal::ConferencecallNotFound)?;
+        if call.status == CallStatus::Leaved {
+            // A second `call_left`: already handled, nothing runs again.
+            return Ok((
+                EventAnswer::call(&call.json(), Some(Vec::new())),
+                Vec::new(),
+            ));
+        }
+        let was = call.status;
+        call.status = CallStatus::Leaved;
+        call.tm_update = self.now;
+        self.db.set_call_status(&call)?;
+        self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
+        let (_, joined) = self.db.call_counts(conf.id)?;
+        let vars = variables(conf, &call, "", "", joined);
+        let outcome = self.run_list(conf, "post_actions", vars);
+        let webhooks = self.apply_effects(conf, &outcome);
+        self.after_leave(conf, &call, was)?;
+        Ok((
+            EventAnswer::call(&call.json(), Some(outcome.actions)),
+            webhooks,
+        ))
+    }
+}
