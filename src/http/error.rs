@@ -209,6 +209,13 @@ impl From<EngineError> for ApiError {
             EngineError::Store(crate::store::StoreError::Unavailable(reason)) => {
                 ApiError::unavailable(&reason)
             }
+            EngineError::Store(crate::store::StoreError::Unstorable(why)) => {
+                tracing::info!(why, "a request's text could not be stored");
+                ApiError::invalid_argument(
+                    "body",
+                    "holds a character that cannot be stored (text must not contain NUL)",
+                )
+            }
             EngineError::Store(s) => ApiError::internal(&s),
         }
     }

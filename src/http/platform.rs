@@ -208,6 +208,10 @@ pub fn event_types() -> Vec<(
     ]
 }
 
+/// Why a text holding NUL is refused: PostgreSQL cannot store it, and both backends answer
+/// alike.
+const NO_NUL: &str = "must not contain NUL characters";
+
 /// A text field: required ones must not be empty; none may pass `MAX_TEXT`.
 fn text(name: &str, value: String, required: bool) -> Result<String, ApiError> {
     let field = format!("data.{name}");
@@ -219,6 +223,9 @@ fn text(name: &str, value: String, required: bool) -> Result<String, ApiError> {
             &field,
             format!("must be at most {MAX_TEXT} characters"),
         ));
+    }
+    if value.contains('\0') {
+        return Err(ApiError::invalid_argument(&field, NO_NUL));
     }
     Ok(value)
 }
@@ -243,6 +250,9 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
             "id",
             "must be 1 to 128 characters",
         ));
+    }
+    if env.id.contains('\0') {
+        return Err(ApiError::invalid_argument("id", NO_NUL));
     }
     let data = Value::Object(env.data);
     let kind = match env.kind.as_str() {

@@ -56,6 +56,11 @@ pub enum StoreError {
     /// the machine, not of the request, so callers answer 503 and may try again.
     #[error("the store cannot write right now: {0}")]
     Unavailable(String),
+    /// A value holds a character the database cannot store (PostgreSQL refuses NUL in text):
+    /// a fault of the request, answered 400. Inputs are checked for it where they are read,
+    /// naming their field; this is the net under any that is not.
+    #[error("a text value holds a character the database cannot store: {0}")]
+    Unstorable(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

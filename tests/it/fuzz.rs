@@ -153,3 +153,56 @@ async fn random_bodies_through_the_server_never_get_a_500() {
     }
     assert_eq!(sent, 750);
 }
+
+/// Found by the contract test on PostgreSQL, which cannot store NUL in text: a NUL in any text
+/// a client sends is refused with 400 naming its field, on both backends alike, never a 500.
+#[tokio::test]
+async fn nul_characters_are_refused_naming_their_field() {
+    let s = TestServer::start().await;
+    let a = s.create_customer("a").await;
+    let conf = s.create_conference(&a.key, json!({"name": "room"})).await;
+    let cid = conf["id"].as_str().unwrap().to_string();
+    let joining =
+        |call: &str, from: &str| json!({"call_id": call, "conference_id": cid, "from": from});
+    for (id, data, field) in [
+        ("nul\u{0}id", joining("c1", ""), "id"),
+        ("nul-call", joining("c\u{0}1", ""), "data.call_id"),
+        ("nul-from", joining("c1", "+1\u{0}"), "data.from"),
+    ] {
+        let res = s
+            .event(id, "call_joining", data)
+            .signed_as("msg_nul")
+            .send()
+            .await;
+        assert_eq!(res.status, 400, "{field}: {}", res.text());
+        let message = res.json["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.starts_with(&format!("{field}: ")), "{message}");
+    }
+    let (status, e) = s
+        .call(
+            "POST",
+            "/v1.0/conferences",
+            Some(&a.key),
+            Some(json!({"name": "a\u{0}b"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("name: "),
+        "{e}"
+    );
+    // Inside JSON a NUL is stored escaped, so conference data may hold one.
+    let (status, e) = s
+        .call(
+            "POST",
+            "/v1.0/conferences",
+            Some(&a.key),
+            Some(json!({"data": {"k": "\u{0}"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{e}");
+    assert_eq!(e["data"]["k"], "\u{0}");
+}

@@ -123,6 +123,12 @@ impl Link {
 /// Classifies a client error: the faults of the database or the network become
 /// `Unavailable` (503 with Retry-After), the rest stay errors of the statement.
 pub fn classify(e: postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        // character_not_in_repertoire (NUL in text) and untranslatable_character.
+        if matches!(db.code().code(), "22021" | "22P05") {
+            return StoreError::Unstorable(db.message().to_string());
+        }
+    }
     match fault(&e) {
         Some(reason) => StoreError::Unavailable(reason),
         None => StoreError::Postgres(e),

@@ -87,6 +87,12 @@ impl EventPost {
         self
     }
 
+    /// Signs with `webhook-id: id` instead of the envelope's id (one a header cannot carry).
+    pub fn signed_as(mut self, id: &str) -> EventPost {
+        self.id = id.to_string();
+        self
+    }
+
     pub fn header(mut self, name: &str, value: &str) -> EventPost {
         self.headers.push((name.to_string(), value.to_string()));
         self
