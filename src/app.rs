@@ -115,7 +115,7 @@ impl App {
         let engine = Engine::new(store, clock, flows, settings);
         let platform_key = match config.platform_secret.as_deref().filter(|s| !s.is_empty()) {
             Some(secret) => Some(
-                crate::outbox::signature::secret_key(secret)
+                crate::domain::signature::secret_key(secret)
                     .map_err(|e| StartError::Config(format!("--platform-secret: {e}")))?,
             ),
             None => {

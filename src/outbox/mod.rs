@@ -8,7 +8,6 @@ mod lane;
 pub mod message;
 pub mod platforms;
 mod send;
-pub mod signature;
 pub mod target;
 
 pub use courier::{Courier, WebhookRequest};

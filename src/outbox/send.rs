@@ -3,9 +3,9 @@
 
 use super::{classify, Attempt, DeliverySettings, ATTEMPT_TIMEOUT};
 use crate::domain::dialect::Connections;
+use crate::domain::signature;
 use crate::domain::timestamp::Clock;
 use crate::domain::CustomerId;
-use crate::outbox::signature;
 use crate::store::MessageKind;
 use crate::store::{OutboxView, StoredMessage};
 use base64::Engine as _;

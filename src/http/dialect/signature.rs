@@ -2,6 +2,7 @@
 //! and the sorted POST parameters, as twilio-python's `RequestValidator` computes it) and
 //! jambonz's `Jambonz-Signature` (`t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`).
 
+use crate::domain::signature::constant_time_eq as constant_eq;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -122,10 +123,6 @@ pub fn jambonz_sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
