@@ -4,12 +4,12 @@
 //! `application/json` arrays of verbs (jambonz ignores any other content type).
 
 use super::{answer, apply, bounded, callback, forbidden, required, CallEvents, Route};
+use crate::dialects::jambonz::verbs as jambonz;
 use crate::domain::dialect::Dialect;
 use crate::engine::PlatformEvent;
 use crate::http::error::ApiError;
 use crate::http::input::{parse_json, read_body};
 use crate::http::AppState;
-use crate::render::jambonz;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
 

@@ -6,12 +6,12 @@
 use super::{
     answer, apply, bounded, callback, conferencecall_id, forbidden, required, CallEvents, Route,
 };
+use crate::dialects::twilio::twiml;
 use crate::domain::dialect::{Dialect, TwilioConnection};
 use crate::engine::{EventKind, PlatformEvent};
 use crate::http::error::ApiError;
 use crate::http::input::read_body;
 use crate::http::AppState;
-use crate::render::twiml;
 use actix_web::{web, HttpRequest, HttpResponse};
 use uuid::Uuid;
 

@@ -1,0 +1,3 @@
+//! jambonz: answers as JSON verbs.
+
+pub mod verbs;

@@ -1,0 +1,3 @@
+//! Twilio and the platforms that speak TwiML (SignalWire cXML, Telnyx TeXML).
+
+pub mod twiml;
