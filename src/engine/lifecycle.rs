@@ -11,39 +11,10 @@ use crate::domain::deadline::{DeadlineKind, DueDeadline};
 use crate::domain::notification::NotificationType;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
-use crate::outbox::message;
 use crate::store::prelude::*;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 impl Engine {
-    /// Queues a platform command in the current transaction (when a platform URL is set).
-    pub(crate) fn command(
-        &self,
-        db: &dyn Tx,
-        conference_id: ConferenceId,
-        kind: &str,
-        data: Value,
-        now: Timestamp,
-    ) -> Result<(), EngineError> {
-        let Some(base) = &self.settings.platform_url else {
-            tracing::debug!(kind, "no --platform-url: command not sent");
-            return Ok(());
-        };
-        let id = Uuid::now_v7().to_string();
-        let body = json!({"id": id, "type": kind, "data": data}).to_string();
-        db.enqueue(&message::command(
-            id,
-            conference_id,
-            kind,
-            format!("{}/commands", base.trim_end_matches('/')),
-            body,
-            now.micros() + self.settings.command_first_delay_micros,
-            now,
-        ))?;
-        Ok(())
-    }
-
     /// Kicks one call: `leaving`, a `call_kick` command, and a kick-grace deadline after which
     /// confab marks it left itself. Calls already leaving or left are untouched.
     pub(crate) fn kick(

@@ -4,9 +4,9 @@
 
 use super::{invalid, Engine, EngineError, Refusal};
 use crate::actions::HttpMethod;
+use crate::dialects::settings::{self, SettingError};
 use crate::domain::conference::{json_string_len, Conference, Conferencecall, Recording};
 use crate::domain::customer::{self, Customer, ROTATION_GRACE_SECONDS};
-use crate::domain::dialect::{Fields, SettingError};
 use crate::domain::notification::{NotificationType, WebhookMethod};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, CustomerId};
@@ -25,10 +25,9 @@ pub struct CustomerPatch {
     pub webhook_uri: Option<String>,
     pub webhook_method: Option<String>,
     pub webhook_events: Option<Vec<String>>,
-    /// The Twilio connection: `Some(None)` removes it, `Some(Some(fields))` sets or changes it.
-    pub twilio: Option<Option<Fields>>,
-    /// The jambonz connection, likewise.
-    pub jambonz: Option<Option<Fields>>,
+    /// Platform connections by name: `None` removes one, `Some(fields)` sets or changes it;
+    /// connections not named are left as they are.
+    pub connections: settings::Changes,
 }
 
 /// One notification as the delivery log shows it.
@@ -296,32 +295,11 @@ impl Engine {
             if let Some(e) = events {
                 c.webhook_events = e;
             }
-            let setting = |e: SettingError| invalid(&e.field, e.message);
-            if let Some(t) = patch.twilio {
-                c.connections.set_twilio(t.as_ref()).map_err(setting)?;
-            }
-            if let Some(j) = patch.jambonz {
-                c.connections.set_jambonz(j.as_ref()).map_err(setting)?;
-            }
-            // Credentials travel to api_url: in the clear only where private targets are
-            // allowed (a test or a lab), never to a public address.
-            if !engine.settings.allow_private_targets {
-                let urls = [
-                    (
-                        "twilio.api_url",
-                        c.connections.twilio.as_ref().map(|t| &t.api_url),
-                    ),
-                    (
-                        "jambonz.api_url",
-                        c.connections.jambonz.as_ref().map(|j| &j.api_url),
-                    ),
-                ];
-                for (field, url) in urls {
-                    if url.is_some_and(|u| !u.starts_with("https://")) {
-                        return Err(invalid(field, "must be an https URL"));
-                    }
-                }
-            }
+            // Credentials travel to a connection's api_url: in the clear only where private
+            // targets are allowed (a test or a lab), never to a public address.
+            let allow_private = engine.settings.allow_private_targets;
+            settings::apply(&mut c.connections, &patch.connections, allow_private)
+                .map_err(|e: SettingError| invalid(&e.field, e.message))?;
             c.tm_update = now;
             db.update_customer(&c)?;
             engine.evict_customer(c.id);

@@ -6,7 +6,6 @@ pub mod courier;
 mod dispatcher;
 mod lane;
 pub mod message;
-pub mod platforms;
 mod send;
 pub mod target;
 
