@@ -96,7 +96,7 @@ impl App {
             None => {
                 let addr = listener.local_addr()?;
                 if addr.ip().is_unspecified() {
-                    tracing::warn!(%addr, "no --public-url: TwiML and jambonz callbacks name this unspecified address; set --public-url to the URL platforms reach confab at");
+                    tracing::warn!(%addr, "no --public-url: the platform dialects' callbacks name this unspecified address; set --public-url to the URL platforms reach confab at");
                 }
                 format!("http://{addr}")
             }
