@@ -43,7 +43,7 @@ pub struct Inbound<'a> {
     pub now: i64,
 }
 
-/// What the keys a request may be signed with are: the customer's connections (the dialects'
+/// The keys a request may be signed with: the customer's connections (the dialects'
 /// webhooks), or the platform secret (native events).
 pub struct Keys<'a> {
     pub connections: &'a crate::domain::dialect::Connections,
