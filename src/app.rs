@@ -96,7 +96,7 @@ impl App {
             None => {
                 let addr = listener.local_addr()?;
                 if addr.ip().is_unspecified() {
-                    tracing::warn!(%addr, "no --public-url: TwiML and jambonz callbacks name this unspecified address; set --public-url to the URL platforms reach confab at");
+                    tracing::warn!(%addr, "no --public-url: the platform dialects' callbacks name this unspecified address; set --public-url to the URL platforms reach confab at");
                 }
                 format!("http://{addr}")
             }
@@ -115,7 +115,7 @@ impl App {
         let engine = Engine::new(store, clock, flows, settings);
         let platform_key = match config.platform_secret.as_deref().filter(|s| !s.is_empty()) {
             Some(secret) => Some(
-                crate::outbox::signature::secret_key(secret)
+                crate::domain::signature::secret_key(secret)
                     .map_err(|e| StartError::Config(format!("--platform-secret: {e}")))?,
             ),
             None => {

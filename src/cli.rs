@@ -242,7 +242,10 @@ async fn create_customer(db: Database, name: String, webhook_uri: String) -> Exi
         EngineSettings::default(),
     );
     match engine.create_customer(&name, &webhook_uri).await {
-        Ok((customer, key)) => match serde_json::to_string(&customer.json(Some(&key))) {
+        Ok((customer, key)) => match serde_json::to_string(&customer.json(
+            Some(&key),
+            crate::dialects::settings::masked(&customer.connections),
+        )) {
             Ok(s) => {
                 println!("{s}");
                 ExitCode::SUCCESS

@@ -109,13 +109,13 @@ pub struct Config {
     #[arg(long, env = "CONFAB_NODE_NAME", value_parser = parse_node_name)]
     pub node_name: Option<String>,
     /// The base URL platforms reach this confab at (e.g. https://confab.example.com), as the
-    /// platforms were given it: Twilio signs the URL it called, and behind a proxy confab
-    /// cannot rebuild that URL from the request. Callback URLs in TwiML, jambonz verbs and
-    /// REST calls are built on it. Unset: http:// and the bound address.
+    /// platforms were given it: some platforms sign the URL they called, and behind a proxy
+    /// confab cannot rebuild that URL from the request. Callback URLs in the dialects'
+    /// answers and REST calls are built on it. Unset: http:// and the bound address.
     #[arg(long, env = "CONFAB_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
-    /// Sound a `beep` action plays on TwiML and jambonz (they have no beep verb). Unset: the
-    /// beep confab serves itself at {public-url}/v1.0/sounds/beep.wav.
+    /// Sound a `beep` action plays on the platform dialects (their platforms have no beep
+    /// verb). Unset: the beep confab serves itself at {public-url}/v1.0/sounds/beep.wav.
     #[arg(long, env = "CONFAB_BEEP_URL", value_parser = parse_public_url)]
     pub beep_url: Option<String>,
 }

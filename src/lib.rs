@@ -5,6 +5,7 @@ pub mod actions;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dialects;
 pub mod domain;
 pub mod engine;
 pub mod http;

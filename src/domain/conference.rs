@@ -265,7 +265,7 @@ pub struct Conferencecall {
     pub tm_delete: Option<Timestamp>,
     /// The protocol the call arrived by: its kicks go back the same way.
     pub dialect: Dialect,
-    /// The platform's id of the conference the call is in (Twilio's `ConferenceSid`), once
+    /// The platform's own id of the conference the call is in (kept for kicks), once
     /// the platform has said; empty for the native protocol.
     pub platform_conference: String,
 }
@@ -355,7 +355,7 @@ pub struct Recording {
     pub tm_start: Timestamp,
     pub tm_end: Option<Timestamp>,
     pub tm_create: Timestamp,
-    /// The platform call the recording runs on, for dialects that record per call (Twilio);
+    /// The platform call the recording runs on, for dialects that record per call;
     /// empty when the platform records the conference itself.
     pub platform_call: String,
 }

@@ -1,11 +1,12 @@
 //! Customers (tenants), their API keys and webhook settings.
 
-use super::dialect::{Connections, JambonzConnectionView, TwilioConnectionView};
+use super::dialect::Connections;
 use super::ids::CustomerId;
 use super::notification::{NotificationType, WebhookMethod};
 use crate::domain::timestamp::{ApiTime, Timestamp};
 use base64::Engine as _;
 use rand::RngCore;
+use serde::ser::SerializeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -19,10 +20,24 @@ pub struct Customer {
     pub webhook_events: Vec<NotificationType>,
     /// The secret replaced by the last rotation and until when it still signs.
     pub previous_secret: Option<(String, Timestamp)>,
-    /// Its Twilio and jambonz accounts, for the platform dialects (§11).
+    /// Its accounts on the platforms of the dialects (§11).
     pub connections: Connections,
     pub tm_create: Timestamp,
     pub tm_update: Timestamp,
+}
+
+/// A customer's connections as the API shows them: by name, in the platforms' order, each
+/// masked by its platform (`null` when none). Written as fields of the customer.
+pub struct ConnectionsView(pub Vec<(&'static str, serde_json::Value)>);
+
+impl Serialize for ConnectionsView {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, shown) in &self.0 {
+            map.serialize_entry(name, shown)?;
+        }
+        map.end()
+    }
 }
 
 /// How long a replaced webhook secret keeps signing beside the new one.
@@ -46,12 +61,11 @@ pub struct CustomerJson<'a> {
     /// The notification types wanted; empty = all.
     #[schema(value_type = Vec<NotificationType>)]
     webhook_events: &'a [NotificationType],
-    /// The Twilio connection, secrets masked; `null` when none.
-    #[schema(value_type = Option<TwilioConnectionView>, required = true)]
-    twilio: serde_json::Value,
-    /// The jambonz connection, secrets masked; `null` when none.
-    #[schema(value_type = Option<JambonzConnectionView>, required = true)]
-    jambonz: serde_json::Value,
+    /// Each platform's connection by its name, secrets masked; `null` when none. Documented
+    /// by the platforms (`crate::dialects`), which also mask them.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    connections: ConnectionsView,
     #[schema(value_type = ApiTime)]
     tm_create: String,
     #[schema(value_type = ApiTime)]
@@ -77,9 +91,13 @@ impl Customer {
             && (self.webhook_events.is_empty() || self.webhook_events.contains(&t))
     }
 
-    /// The JSON shape; `api_key` is present only in the answer that created the key.
-    pub fn json<'a>(&'a self, api_key: Option<&'a str>) -> CustomerJson<'a> {
-        let mut masked = self.connections.masked();
+    /// The JSON shape; `api_key` is present only in the answer that created the key, and the
+    /// connections as their platforms show them.
+    pub fn json<'a>(
+        &'a self,
+        api_key: Option<&'a str>,
+        connections: ConnectionsView,
+    ) -> CustomerJson<'a> {
         CustomerJson {
             id: self.id,
             name: &self.name,
@@ -88,8 +106,7 @@ impl Customer {
             webhook_method: self.webhook_method,
             webhook_secret: &self.webhook_secret,
             webhook_events: &self.webhook_events,
-            twilio: masked["twilio"].take(),
-            jambonz: masked["jambonz"].take(),
+            connections,
             tm_create: self.tm_create.to_api(),
             tm_update: self.tm_update.to_api(),
         }

@@ -11,6 +11,7 @@ pub(crate) mod names;
 pub mod notification;
 pub mod origin;
 pub mod query;
+pub mod signature;
 pub mod timestamp;
 
 pub use ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};

@@ -6,7 +6,7 @@ use super::customer_cache::CACHE_LIMIT;
 use super::{invalid, Engine, EngineError, Refusal};
 use crate::domain::conference::MAX_NAME_CHARS;
 use crate::domain::customer::{self, Customer, ROTATION_GRACE_SECONDS};
-use crate::domain::dialect::{Fields, SettingError};
+use crate::dialects::settings::{self, SettingError};
 use crate::domain::notification::{NotificationType, WebhookMethod};
 use crate::domain::CustomerId;
 use uuid::Uuid;
@@ -18,10 +18,9 @@ pub struct CustomerPatch {
     pub webhook_uri: Option<String>,
     pub webhook_method: Option<String>,
     pub webhook_events: Option<Vec<String>>,
-    /// The Twilio connection: `Some(None)` removes it, `Some(Some(fields))` sets or changes it.
-    pub twilio: Option<Option<Fields>>,
-    /// The jambonz connection, likewise.
-    pub jambonz: Option<Option<Fields>>,
+    /// Platform connections by name: `None` removes one, `Some(fields)` sets or changes it;
+    /// connections not named are left as they are.
+    pub connections: settings::Changes,
 }
 
 /// A `webhook_events` filter as the customer sent it, by name; the first unknown name is
@@ -49,27 +48,6 @@ fn check_webhook_uri(uri: &str) -> Result<(), EngineError> {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
         _ => Err(invalid("webhook_uri", "must be an http(s) URL or empty")),
     }
-}
-
-/// Credentials travel to a connection's `api_url`: in the clear only where private targets
-/// are allowed (a test or a lab), never to a public address.
-fn check_api_urls(c: &Customer) -> Result<(), EngineError> {
-    let urls = [
-        (
-            "twilio.api_url",
-            c.connections.twilio.as_ref().map(|t| &t.api_url),
-        ),
-        (
-            "jambonz.api_url",
-            c.connections.jambonz.as_ref().map(|j| &j.api_url),
-        ),
-    ];
-    for (field, url) in urls {
-        if url.is_some_and(|u| !u.starts_with("https://")) {
-            return Err(invalid(field, "must be an https URL"));
-        }
-    }
-    Ok(())
 }
 
 impl Engine {
@@ -185,16 +163,10 @@ impl Engine {
             if let Some(e) = events {
                 c.webhook_events = e;
             }
-            let setting = |e: SettingError| invalid(&e.field, e.message);
-            if let Some(t) = patch.twilio {
-                c.connections.set_twilio(t.as_ref()).map_err(setting)?;
-            }
-            if let Some(j) = patch.jambonz {
-                c.connections.set_jambonz(j.as_ref()).map_err(setting)?;
-            }
-            if !allow_private {
-                check_api_urls(&c)?;
-            }
+            // Credentials travel to a connection's api_url: in the clear only where private
+            // targets are allowed (a test or a lab), never to a public address.
+            settings::apply(&mut c.connections, &patch.connections, allow_private)
+                .map_err(|e: SettingError| invalid(&e.field, e.message))?;
             c.tm_update = rules.now();
             db.update_customer(&c)?;
             rules.forget_customer(c.id);

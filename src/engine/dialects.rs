@@ -1,19 +1,22 @@
-//! Out-of-band commands by the way a call arrived: a native call's kick is a platform command
-//! (§7.1); a TwiML or jambonz call's kick and recordings are REST calls to the customer's
-//! platform account (§11). All go through the outbox in the transaction of the change.
+//! Out-of-band commands sent back the way a call arrived (kicks, recordings), through the platform of its dialect, and where a platform call stands in a conference.
+//!
+//! Which request carries a command is the platform's (`crate::dialects`): a native command
+//! (§7.1) or a REST call to the customer's platform account (§11). Either goes through the
+//! outbox in the transaction of the change.
 
 use super::rules::Rules;
 use super::{Engine, EngineError};
+use crate::dialects::{self, Command, Outgoing, Platform, Recorder, Unsent};
 use crate::domain::conference::{CallStatus, Conference, Conferencecall, Recording};
 use crate::domain::dialect::{Connections, Dialect};
-use crate::domain::CustomerId;
-use crate::outbox::platforms::{self, Callbacks};
-use serde_json::json;
+use crate::domain::{ConferenceId, CustomerId};
+use crate::outbox::message;
 
-/// `Recording::platform_call` of a recording waiting for a Twilio call to join.
+/// `Recording::platform_call` of a recording waiting for a call of a platform that records
+/// per call to join.
 const RECORDING_PENDING: &str = "(pending)";
-/// `Recording::platform_call` of a recording no platform runs (jambonz cannot record a
-/// conference; a Twilio conference whose customer has no connection).
+/// `Recording::platform_call` of a recording no platform runs (the calls' platforms cannot
+/// record a conference; a per-call platform whose customer has no connection).
 const RECORDING_NOWHERE: &str = "(none)";
 
 /// Where a platform call stands in one conference, as a dialect's event ids need it.
@@ -25,13 +28,18 @@ pub struct Membership {
     pub left: usize,
 }
 
+/// The platform a call arrived by.
+fn platform_of(call: &Conferencecall) -> &'static dyn Platform {
+    dialects::platform(call.dialect)
+}
+
 impl Engine {
     /// A platform call's membership in one of the customer's conferences: dialects key their
     /// events by it, since their platforms send no event ids of their own.
     pub async fn membership(
         &self,
         customer: CustomerId,
-        conference: crate::domain::ConferenceId,
+        conference: ConferenceId,
         call_id: String,
     ) -> Result<Membership, EngineError> {
         Ok(self
@@ -50,104 +58,118 @@ impl Engine {
 }
 
 impl Rules<'_> {
-    /// The customer's platform connections, read through the writer's customer cache.
-    fn connections(&self, customer: CustomerId) -> Result<Connections, EngineError> {
-        Ok(self
-            .cached_customer(customer)?
-            .map(|c| c.connections.clone())
-            .unwrap_or_default())
-    }
-
-    fn callbacks(&self, call: &Conferencecall) -> Callbacks<'_> {
-        Callbacks {
+    /// Writes a command to the outbox as its platform carries it. `Ok(false)` when it was not
+    /// sent (said in the log): the callers decide what an unsent command leaves behind.
+    fn send(
+        &self,
+        platform: &dyn Platform,
+        command: Command<'_>,
+        (customer, conference): (CustomerId, ConferenceId),
+    ) -> Result<bool, EngineError> {
+        // Only a platform customers connect needs the customer's connections (read through
+        // the writer's customer cache).
+        let connections = match platform.connection_name() {
+            Some(_) => self
+                .cached_customer(customer)?
+                .map(|c| c.connections.clone())
+                .unwrap_or_default(),
+            None => Connections::default(),
+        };
+        let out = Outgoing {
+            connections: &connections,
             public_url: &self.settings.public_url,
-            customer: call.customer_id,
-            conference: call.conference_id,
+            platform_url: self.settings.platform_url.as_deref(),
+        };
+        let kind = command.name();
+        match platform.command(command, &out) {
+            Ok(request) => {
+                let now = self.now();
+                let first = now.micros() + self.settings.command_first_delay_micros;
+                self.db().enqueue(&message::outbound(
+                    request, customer, conference, first, now,
+                ))?;
+                Ok(true)
+            }
+            Err(Unsent::NotConfigured) => {
+                tracing::debug!(kind, "no --platform-url: command not sent");
+                Ok(false)
+            }
+            Err(why) => {
+                // The connection was removed while the call was in, or the platform has no
+                // such command: nothing can reach the platform.
+                tracing::warn!(
+                    dialect = platform.dialect().as_str(),
+                    kind,
+                    ?why,
+                    %conference,
+                    "command not sent to the call's platform"
+                );
+                Ok(false)
+            }
         }
     }
 
-    fn api_due(&self) -> platforms::Due {
-        let now = self.now();
-        (now.micros() + self.settings.command_first_delay_micros, now)
-    }
-
-    /// Tells the platform the call arrived by to take it out of its conference.
+    /// Tells the platform the call arrived by to take it out of its conference. Unsent, the
+    /// kick grace marks the call left.
     pub(crate) fn kick_command(&self, call: &Conferencecall) -> Result<(), EngineError> {
-        let db = self.db();
-        let message =
-            match call.dialect {
-                Dialect::Native => {
-                    let data =
-                        json!({"call_id": call.reference_id, "conference_id": call.conference_id});
-                    return self.command(call.conference_id, "call_kick", data);
-                }
-                Dialect::Twilio => self.connections(call.customer_id)?.twilio.map(|t| {
-                    platforms::twilio_kick(&t, call, &self.callbacks(call), self.api_due())
-                }),
-                Dialect::Jambonz => self.connections(call.customer_id)?.jambonz.map(|j| {
-                    platforms::jambonz_kick(&j, call, &self.callbacks(call), self.api_due())
-                }),
-            };
-        match message {
-            Some(m) => db.enqueue(&m)?,
-            // The connection was removed while the call was in: nothing can reach the
-            // platform; the kick grace marks the call left.
-            None => tracing::warn!(
-                call_id = %call.id,
-                dialect = call.dialect.as_str(),
-                "kick not sent: the customer has no connection for the call's platform"
-            ),
-        }
+        let ids = (call.customer_id, call.conference_id);
+        self.send(platform_of(call), Command::Kick { call }, ids)?;
         Ok(())
     }
 
-    /// Starts a new recording on the platform. Twilio records per call, so the recording
-    /// runs on the conference's earliest joined Twilio call (what it hears and says is the
-    /// conference's mix); with none joined yet, it starts when the first one joins
-    /// (`record_on_join`). jambonz cannot record a conference through its API: logged, and
-    /// the recording stays confab's record until stopped. Otherwise a native command.
+    /// Starts a new recording on the platform. With no call of a platform that records per
+    /// call, the platform that records conferences (native) is told. Otherwise the recording
+    /// runs on the conference's earliest joined call of a per-call platform (what it hears
+    /// and says is the conference's mix); with none joined yet, it starts when the first one
+    /// joins (`record_on_join`). Calls whose platforms cannot record leave it confab's record
+    /// only, until stopped.
     pub(crate) fn recording_start_command(
         &self,
         conf: &Conference,
         rec: &mut Recording,
     ) -> Result<(), EngineError> {
-        let db = self.db();
-        let calls = db.calls_in(conf.id)?;
-        let dialect_calls: Vec<&Conferencecall> = calls
+        let calls = self.db().calls_in(conf.id)?;
+        let elsewhere: Vec<&Conferencecall> = calls
             .iter()
-            .filter(|c| c.dialect != Dialect::Native)
+            .filter(|c| platform_of(c).recorder() != Recorder::Conference)
             .collect();
-        if dialect_calls.is_empty() {
-            let data = json!({"recording_id": rec.id, "conference_id": conf.id,
-                "format": rec.format.as_str(), "duration": rec.duration});
-            return self.command(conf.id, "recording_start", data);
+        if elsewhere.is_empty() {
+            let native = dialects::platform(Dialect::Native);
+            let command = Command::RecordingStart {
+                recording: rec,
+                call: None,
+            };
+            self.send(native, command, (rec.customer_id, conf.id))?;
+            return Ok(());
         }
-        let twilio_joined = dialect_calls
+        let per_call = |c: &&&Conferencecall| platform_of(c).recorder() == Recorder::PerCall;
+        match elsewhere
             .iter()
-            .find(|c| c.dialect == Dialect::Twilio && c.status == CallStatus::Joined);
-        match twilio_joined {
-            Some(call) => self.twilio_record(call, rec),
-            None if dialect_calls.iter().any(|c| c.dialect == Dialect::Twilio) => {
+            .find(|c| per_call(c) && c.status == CallStatus::Joined)
+        {
+            Some(call) => self.record_call(call, rec),
+            None if elsewhere.iter().any(|c| per_call(&c)) => {
                 rec.platform_call = RECORDING_PENDING.into();
                 Ok(())
             }
             None => {
                 tracing::warn!(conference_id = %conf.id, recording_id = %rec.id,
-                    "jambonz cannot record a conference through its API; recording not started on the platform");
+                    "the calls' platforms cannot record a conference through their API; recording not started on the platform");
                 rec.platform_call = RECORDING_NOWHERE.into();
                 Ok(())
             }
         }
     }
 
-    /// Starts a recording waiting for a Twilio call to join, on the call that just joined.
+    /// Starts a recording waiting for a per-call platform's call to join, on the call that
+    /// just joined.
     pub(crate) fn record_on_join(
         &self,
         conf: &Conference,
         call: &Conferencecall,
     ) -> Result<(), EngineError> {
         let db = self.db();
-        if call.dialect != Dialect::Twilio {
+        if platform_of(call).recorder() != Recorder::PerCall {
             return Ok(());
         }
         let Some(mut rec) = db.active_recording(conf.id)? else {
@@ -156,52 +178,52 @@ impl Rules<'_> {
         if rec.platform_call != RECORDING_PENDING {
             return Ok(());
         }
-        self.twilio_record(call, &mut rec)?;
+        self.record_call(call, &mut rec)?;
         db.update_recording(&rec)
             .map_err(EngineError::from)
             .map(|_| ())
     }
 
-    fn twilio_record(&self, call: &Conferencecall, rec: &mut Recording) -> Result<(), EngineError> {
-        let db = self.db();
-        let Some(t) = self.connections(call.customer_id)?.twilio else {
-            tracing::warn!(recording_id = %rec.id, "recording not started: the customer has no twilio connection");
-            rec.platform_call = RECORDING_NOWHERE.into();
-            return Ok(());
+    /// Starts recording on one call; a recording its platform cannot start runs nowhere.
+    fn record_call(&self, call: &Conferencecall, rec: &mut Recording) -> Result<(), EngineError> {
+        let command = Command::RecordingStart {
+            recording: rec,
+            call: Some(call),
         };
-        rec.platform_call = call.reference_id.clone();
-        let m = platforms::twilio_recording_start(
-            &t,
-            call,
-            rec.id,
-            &self.callbacks(call),
-            self.api_due(),
-        );
-        db.enqueue(&m)?;
+        let ids = (call.customer_id, call.conference_id);
+        rec.platform_call = if self.send(platform_of(call), command, ids)? {
+            call.reference_id.clone()
+        } else {
+            RECORDING_NOWHERE.into()
+        };
         Ok(())
     }
 
-    /// Stops a recording where it runs: on its Twilio call, or by a native command. False when
-    /// no platform runs it, so nothing will report it finished: it ends now.
+    /// Stops a recording where it runs: on its call, or by a native command. False when no
+    /// platform runs it, so nothing will report it finished: it ends now.
     pub(crate) fn recording_stop_command(&self, rec: &Recording) -> Result<bool, EngineError> {
         let db = self.db();
-        match rec.platform_call.as_str() {
+        let ids = (rec.customer_id, rec.conference_id);
+        let call = match rec.platform_call.as_str() {
             "" => {
-                let data = json!({"recording_id": rec.id, "conference_id": rec.conference_id});
-                self.command(rec.conference_id, "recording_stop", data)?;
+                let native = dialects::platform(Dialect::Native);
+                let command = Command::RecordingStop {
+                    recording: rec,
+                    call: None,
+                };
+                self.send(native, command, ids)?;
                 return Ok(true);
             }
             RECORDING_PENDING | RECORDING_NOWHERE => return Ok(false),
-            _ => {}
-        }
-        let Some(t) = self.connections(rec.customer_id)?.twilio else {
-            tracing::warn!(recording_id = %rec.id, "recording stop not sent: the customer has no twilio connection");
+            platform_call => db.latest_call_in(platform_call, rec.conference_id)?,
+        };
+        let Some(call) = call else {
             return Ok(false);
         };
-        let Some(call) = db.latest_call_in(&rec.platform_call, rec.conference_id)? else {
-            return Ok(false);
+        let command = Command::RecordingStop {
+            recording: rec,
+            call: Some(&call),
         };
-        db.enqueue(&platforms::twilio_recording_stop(&t, &call, self.api_due()))?;
-        Ok(true)
+        self.send(platform_of(&call), command, ids)
     }
 }

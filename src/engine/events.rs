@@ -36,7 +36,7 @@ pub enum EventKind {
     CallJoined {
         call_id: String,
         conference_id: ConferenceId,
-        /// The platform's id of the conference the call joined (Twilio's `ConferenceSid`);
+        /// The platform's own id of the conference the call joined (kept for kicks);
         /// empty for the native protocol.
         platform_conference: String,
     },

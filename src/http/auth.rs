@@ -2,8 +2,8 @@
 
 use super::error::ApiError;
 use super::AppState;
+use crate::domain::signature::constant_time_eq;
 use crate::domain::CustomerId;
-use crate::outbox::signature::constant_time_eq;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::Deserialize;

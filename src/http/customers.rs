@@ -5,9 +5,8 @@ use super::error::ApiError;
 use super::error::ErrorBody;
 use super::input::{json_body, page_size};
 use super::AppState;
+use crate::dialects::settings::{self, Fields};
 use crate::domain::customer::CustomerJson;
-use crate::domain::dialect::Fields;
-use crate::domain::dialect::{JambonzConnectionChange, TwilioConnectionChange};
 use crate::domain::notification::{DeliveryStatus, NotificationType, WebhookMethod};
 use crate::engine::CustomerPatch;
 use crate::engine::Delivery;
@@ -44,7 +43,7 @@ pub async fn create(
         .engine
         .create_customer(&body.name, body.webhook_uri.as_deref().unwrap_or(""))
         .await?;
-    Ok(HttpResponse::Ok().json(customer.json(Some(&key))))
+    Ok(HttpResponse::Ok().json(customer.json(Some(&key), settings::masked(&customer.connections))))
 }
 
 #[utoipa::path(get, path = "/v1.0/customer", operation_id = "get_customer", tag = "customers",
@@ -54,14 +53,14 @@ pub async fn get_self(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     match state.engine.customer(tenant.0).await? {
-        Some(c) => Ok(HttpResponse::Ok().json(c.json(None))),
+        Some(c) => Ok(HttpResponse::Ok().json(c.json(None, settings::masked(&c.connections)))),
         // The key outlived its customer: treat it like any unknown key.
         None => Err(ApiError::unauthenticated()),
     }
 }
 
 /// `PUT /v1.0/customer`: any of `name`, `webhook_uri`, `webhook_method`, `webhook_events`,
-/// `twilio`, `jambonz` (an object sets or changes a connection, `null` removes it).
+/// and the platform connections by name (an object sets or changes one, `null` removes it).
 #[derive(Deserialize, ToSchema)]
 #[schema(as = CustomerChange)]
 struct CustomerBody {
@@ -79,23 +78,26 @@ struct CustomerBody {
     /// The notification types wanted; empty = all.
     #[schema(value_type = Option<Vec<NotificationType>>)]
     webhook_events: Option<Vec<String>>,
-    /// Sets or changes the Twilio connection; `null` removes it.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<TwilioConnectionChange>, nullable)]
-    twilio: Option<Option<Fields>>,
-    /// Sets or changes the jambonz connection; `null` removes it.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<JambonzConnectionChange>, nullable)]
-    jambonz: Option<Option<Fields>>,
+    /// The platform connections, by name; any other field is ignored. Each platform documents
+    /// its own (the document's `CustomerChange` lists them, from `crate::dialects`).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    others: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A field that may be absent (unchanged), `null` (removed) or an object (set): serde maps
-/// both absent and `null` to `None` for a plain `Option`, so presence is wrapped once more.
-fn present<'de, D>(d: D) -> Result<Option<Option<Fields>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    Option::<Fields>::deserialize(d).map(Some)
+/// The connection changes a body carries: absent leaves a connection as it is, `null`
+/// removes it, an object sets or changes it; anything else is refused naming the field.
+fn connection_changes(
+    mut others: serde_json::Map<String, serde_json::Value>,
+) -> Result<settings::Changes, ApiError> {
+    let mut changes = Vec::new();
+    for name in settings::names() {
+        if let Some(value) = others.remove(name) {
+            let change: Option<Fields> = super::input::parse_value(name, value)?;
+            changes.push((name.to_string(), change));
+        }
+    }
+    Ok(changes)
 }
 
 #[utoipa::path(put, path = "/v1.0/customer", operation_id = "update_customer", tag = "customers",
@@ -113,11 +115,10 @@ pub async fn update_self(
         webhook_uri: body.webhook_uri,
         webhook_method: body.webhook_method,
         webhook_events: body.webhook_events,
-        twilio: body.twilio,
-        jambonz: body.jambonz,
+        connections: connection_changes(body.others)?,
     };
     let c = state.engine.update_customer(tenant.0, patch).await?;
-    Ok(HttpResponse::Ok().json(c.json(None)))
+    Ok(HttpResponse::Ok().json(c.json(None, settings::masked(&c.connections))))
 }
 
 #[utoipa::path(post, path = "/v1.0/customer/webhook_secret", operation_id = "rotate_webhook_secret", tag = "customers",
@@ -127,7 +128,7 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let c = state.engine.rotate_webhook_secret(tenant.0).await?;
-    Ok(HttpResponse::Ok().json(c.json(None)))
+    Ok(HttpResponse::Ok().json(c.json(None, settings::masked(&c.connections))))
 }
 
 #[derive(Deserialize, IntoParams)]

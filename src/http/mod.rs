@@ -6,9 +6,9 @@ pub mod conferences;
 pub mod connection;
 pub mod console;
 pub mod customers;
-pub mod dialect;
 pub mod error;
 pub mod flows;
+pub mod hooks;
 pub mod input;
 pub mod openapi;
 pub mod platform;
@@ -35,7 +35,7 @@ pub struct AppState {
     pub body_limit: Limiter<CustomerId>,
     /// Failed authentications per second per client address.
     pub auth_failure_limit: Limiter<std::net::IpAddr>,
-    /// The sound a `beep` plays on TwiML and jambonz (`--beep-url`); `None`: confab's own.
+    /// The sound a `beep` plays on the dialects' platforms (`--beep-url`); `None`: confab's own.
     pub beep_url: Option<String>,
     /// How long a list answer may take to reach its client (`--send-timeout`).
     pub send_timeout: std::time::Duration,
@@ -236,35 +236,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(no_route));
 }
 
-/// The platform dialects' webhooks (§11) and the beep they play. They speak the platforms'
-/// formats (TwiML forms, jambonz JSON), not the JSON API's, so they are documented in the
-/// README rather than in `/openapi.json`.
+/// The platform dialects' webhooks (§11), every hook of every platform that has them, and the
+/// beep they play. They speak the platforms' own formats, not the JSON API's, so they are
+/// documented in the README rather than in `/openapi.json`.
 fn dialect_routes(cfg: &mut web::ServiceConfig) {
-    use dialect::{jambonz, twiml};
-    fn hook<F, A>(path: &str, h: F) -> actix_web::Resource
-    where
-        F: actix_web::Handler<A>,
-        A: actix_web::FromRequest + 'static,
-        F::Output: actix_web::Responder + 'static,
-    {
-        web::resource(path)
-            .route(web::post().to(h))
-            .default_service(wrong_method(allow_of(&["post"])))
+    for platform in crate::dialects::all() {
+        let Some(webhooks) = platform.webhooks() else {
+            continue;
+        };
+        for &(leaf, hook) in webhooks.hooks {
+            let path = format!(
+                "/{}/{{customer_id}}/conferences/{{conference_id}}/{leaf}",
+                webhooks.segment
+            );
+            let handler = move |req: actix_web::HttpRequest,
+                                state: web::Data<AppState>,
+                                path: web::Path<(String, String)>,
+                                payload: web::Payload| {
+                hooks::handle(platform, hook, req, state, path, payload)
+            };
+            cfg.service(
+                web::resource(path)
+                    .route(web::post().to(handler))
+                    .default_service(wrong_method(allow_of(&["post"]))),
+            );
+        }
     }
-    const TWIML: &str = "/twiml/{customer_id}/conferences/{conference_id}";
-    const JAMBONZ: &str = "/jambonz/{customer_id}/conferences/{conference_id}";
-    cfg.service(hook(&format!("{TWIML}/voice"), twiml::voice))
-        .service(hook(&format!("{TWIML}/status"), twiml::status))
-        .service(hook(&format!("{TWIML}/after"), twiml::after))
-        .service(hook(&format!("{TWIML}/recording"), twiml::recording))
-        .service(hook(&format!("{JAMBONZ}/call"), jambonz::call))
-        .service(hook(&format!("{JAMBONZ}/status"), jambonz::status))
-        .service(hook(&format!("{JAMBONZ}/after"), jambonz::after))
-        .service(
-            web::resource("/sounds/beep.wav")
-                .route(web::get().to(dialect::beep))
-                .default_service(wrong_method(allow_of(&["get"]))),
-        );
+    cfg.service(
+        web::resource("/sounds/beep.wav")
+            .route(web::get().to(hooks::beep))
+            .default_service(wrong_method(allow_of(&["get"]))),
+    );
 }
 
 /// The console's page, its two assets and its change stream (§12). Not part of the JSON API's

@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "confab API",
-        description = "The JSON API (`/v1.0`: conferences, their calls and recordings, customer settings, simulations, and the platform event endpoint; every error answer is the `ErrorResponse` envelope) and the XML API (`/v1/account/{account_sid}/conf`, tag `xml`: XML in and out, errors as `XmlErrorResponse`). A method a route does not take answers 405 with `Allow`. The platform dialects' webhooks (TwiML, jambonz) speak the platforms' own formats and are described in the README."
+        description = "The JSON API (`/v1.0`: conferences, their calls and recordings, customer settings, simulations, and the platform event endpoint; every error answer is the `ErrorResponse` envelope) and the XML API (`/v1/account/{account_sid}/conf`, tag `xml`: XML in and out, errors as `XmlErrorResponse`). A method a route does not take answers 405 with `Allow`. The platform dialects' webhooks speak the platforms' own formats and are described in the README."
     ),
     paths(
         super::platform::receive,
@@ -177,7 +177,7 @@ fn error_answers(path: &str, method: &str, op: &mut Operation) {
     if path == "/v1.0/customer" && method == "put" {
         add(
             "400",
-            "`INVALID_JSON_BODY` (malformed JSON or a field of the wrong type, named) or `INVALID_ARGUMENT` naming the field, for rules beyond the schema: a connection's first setting needs its secrets (`twilio`: `account_sid` and `auth_token`; `jambonz`: every field but `tts_vendor`); when `api_url` or `account_sid` changes, the connection's secret (`twilio.auth_token`, `jambonz.api_key`) must be sent again, as a value other than the stored one (the stored secret never follows a moved `api_url`); `api_url` must be an https URL (http only on a server started with `--webhook-allow-private`) of the API's base (`twilio`: without `/2010-04-01`; `jambonz`: without `/v1`); a connection takes only its documented fields; `name` must not be blank",
+            "`INVALID_JSON_BODY` (malformed JSON or a field of the wrong type, named) or `INVALID_ARGUMENT` naming the field, for rules beyond the schema: a connection's first setting needs its secrets (each connection's schema says which fields it requires); when `api_url` or `account_sid` changes, the connection's secret must be sent again, as a value other than the stored one (the stored secret never follows a moved `api_url`); `api_url` must be an https URL (http only on a server started with `--webhook-allow-private`) of the API's base, as its schema describes it; a connection takes only its documented fields; `name` must not be blank",
         );
     }
     add(
@@ -255,6 +255,7 @@ pub fn document() -> &'static serde_json::Value {
         let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
         simulation_subjects(&mut doc);
         uuid_patterns(&mut doc);
+        connections(&mut doc);
         doc
     })
 }
@@ -316,6 +317,65 @@ fn uuid_patterns(doc: &mut serde_json::Value) {
             None => tracing::error!(pointer, "a UUID field is missing from the document"),
         }
     }
+}
+
+/// The platforms' connections as fields of the customer (`Customer`, `CustomerChange`), after
+/// `webhook_events` and required in `Customer`, with the schemas the platforms give them
+/// (`crate::dialects::settings::documented`). The customer types take the connections as a
+/// map, which utoipa cannot see into.
+fn connections(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let documented = crate::dialects::settings::documented();
+    for (schema, shown) in [("Customer", true), ("CustomerChange", false)] {
+        let Some(object) = doc
+            .pointer_mut(&format!("/components/schemas/{schema}"))
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let fields: Vec<(String, Value)> = documented
+            .iter()
+            .map(|(connection, d)| {
+                let (name, description) = if shown { &d.view } else { &d.change };
+                let property = json!({"oneOf": [
+                    {"$ref": format!("#/components/schemas/{name}"), "description": description},
+                    {"type": "null"}
+                ]});
+                (connection.to_string(), property)
+            })
+            .collect();
+        if let Some(Value::Object(properties)) = object.get_mut("properties") {
+            let mut entries: Vec<(String, Value)> =
+                std::mem::take(properties).into_iter().collect();
+            let at = after_events(entries.iter().map(|(k, _)| k.as_str()));
+            entries.splice(at..at, fields);
+            properties.extend(entries);
+        }
+        if let (true, Some(Value::Array(required))) = (shown, object.get_mut("required")) {
+            let at = after_events(required.iter().map(|n| n.as_str().unwrap_or("")));
+            let names = documented.iter().map(|(c, _)| Value::String(c.to_string()));
+            required.splice(at..at, names);
+        }
+    }
+    if let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") {
+        let given = documented.iter().flat_map(|(_, d)| d.schemas.iter());
+        let mut all: Vec<(String, Value)> = std::mem::take(schemas).into_iter().collect();
+        all.extend(
+            given.map(|(name, s)| (name.clone(), serde_json::to_value(s).unwrap_or_default())),
+        );
+        // The components are listed by name, as utoipa lists them.
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        schemas.extend(all);
+    }
+}
+
+/// Where fields go that follow `webhook_events` (the end, without it).
+fn after_events<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> usize {
+    let len = names.len();
+    names
+        .enumerate()
+        .find(|(_, n)| *n == "webhook_events")
+        .map_or(len, |(i, _)| i + 1)
 }
 
 /// The (method, path) pairs the document describes, for the drift check.

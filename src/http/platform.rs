@@ -5,9 +5,9 @@ use super::error::ApiError;
 use super::error::ErrorBody;
 use super::input::{integral, parse_object, parse_value, read_body};
 use super::AppState;
-use crate::domain::dialect::Dialect;
+use crate::dialects::{self, Inbound, Keys, Refused};
+use crate::domain::dialect::{Connections, Dialect};
 use crate::engine::{EngineError, EventKind, PlatformEvent};
-use crate::outbox::signature;
 use crate::render::xml;
 use crate::render::EventAnswer;
 use actix_web::http::StatusCode;
@@ -31,20 +31,24 @@ fn unauthorized(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "AUTHENTICATION_REQUIRED", message)
 }
 
-fn verify(req: &HttpRequest, key: &[u8], body: &[u8]) -> Result<(), ApiError> {
+/// The native platform's check of the Standard Webhooks headers (`crate::dialects::native`);
+/// without a platform secret, unsigned events are accepted.
+fn verify(req: &HttpRequest, key: Option<&[u8]>, body: &[u8]) -> Result<(), ApiError> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let (Some(id), Some(ts), Some(sigs)) = (
-        header("webhook-id"),
-        header("webhook-timestamp"),
-        header("webhook-signature"),
-    ) else {
-        return Err(unauthorized(
-            signature::SignatureError::MissingHeader.to_string(),
-        ));
+    let request = Inbound {
+        // The native signature covers the body, not the URL.
+        url: req.uri().path(),
+        header: &header,
+        body,
+        now: chrono::Utc::now().timestamp(),
     };
-    let now = chrono::Utc::now().timestamp();
-    signature::verify(key, id, ts, sigs, body, now)
-        .map_err(|e| unauthorized(format!("platform event signature: {e}")))
+    let keys = Keys {
+        connections: &Connections::default(),
+        platform_key: key,
+    };
+    dialects::platform(Dialect::Native)
+        .verify(&request, &keys)
+        .map_err(|Refused(why)| unauthorized(why))
 }
 
 /// Longest call id, reason or media URL a platform may send.
@@ -370,9 +374,7 @@ async fn handle(
     payload: web::Payload,
 ) -> Result<EventAnswer, ApiError> {
     let body = read_body(req, payload).await?;
-    if let Some(key) = &state.platform_key {
-        verify(req, key, &body)?;
-    }
+    verify(req, state.platform_key.as_deref(), &body)?;
     let event = parse_event_body(&body)?;
     let id = event.id.clone();
     state.engine.handle_event(event).await.map_err(|e| match e {

@@ -3,16 +3,17 @@
 //! trace of every step. Nothing is stored, sent or started.
 
 use super::auth::Tenant;
-use super::dialect::{beep_url, callback, Route};
 use super::error::ApiError;
+use super::hooks::{beep_url, Route};
 use super::input::{json_body, optional_uuid};
 use super::AppState;
 use crate::actions::schema::Action;
 use crate::actions::simulation::CallEvent;
 use crate::actions::Emitted;
+use crate::dialects::{self, AnswerContext};
 use crate::domain::ConferenceId;
 use crate::engine::{Simulation, SimulationRun, Subject};
-use crate::render::{jambonz, twiml, EventAnswer};
+use crate::render::EventAnswer;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -40,7 +41,7 @@ struct SimulationBody {
     #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     variables: Option<Map<String, Value>>,
     /// How the platform would receive the actions: `native` (JSON, default), `xml` (the
-    /// native XML answer), `twiml` or `jambonz`.
+    /// native XML answer), or a platform dialect by its webhooks' name (its answer).
     #[schema(value_type = Option<SimulatedDialect>, inline)]
     dialect: Option<String>,
 }
@@ -54,23 +55,34 @@ enum SimulatedEvent {
     Leave,
 }
 
-/// How a simulation's actions are rendered.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum SimulatedDialect {
-    Native,
-    Xml,
-    Twiml,
-    Jambonz,
+/// How a simulation's actions are rendered: the native answer's two forms, then each
+/// platform dialect by its webhooks' name.
+struct SimulatedDialect;
+
+fn simulated_dialects() -> Vec<&'static str> {
+    let dialects = dialects::all().filter_map(|p| p.webhooks().map(|w| w.segment));
+    ["native", "xml"].into_iter().chain(dialects).collect()
 }
+
+impl utoipa::PartialSchema for SimulatedDialect {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("How a simulation's actions are rendered."))
+            .enum_values(Some(simulated_dialects()))
+            .into()
+    }
+}
+
+impl ToSchema for SimulatedDialect {}
 
 /// A simulation's answer.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct SimulationAnswer {
-    /// The actions exactly as the platform would receive them: a JSON array (`native`,
-    /// `jambonz`) or a document (`xml`, `twiml`).
+    /// The actions exactly as the platform would receive them: a JSON array where the
+    /// dialect answers JSON (`native`, some platforms), else its document as a string.
     #[schema(value_type = Value)]
     actions: (),
     /// One entry per step (`step`, `id`, `type`, what it did, `next`), then `{"end", "steps"}`.
@@ -100,10 +112,12 @@ pub async fn simulate(
 ) -> Result<HttpResponse, ApiError> {
     let body: SimulationBody = json_body(&req, payload).await?;
     let dialect = body.dialect.clone().unwrap_or_else(|| "native".into());
-    if !matches!(dialect.as_str(), "native" | "xml" | "twiml" | "jambonz") {
+    let names = simulated_dialects();
+    if !names.contains(&dialect.as_str()) {
+        let (last, rest) = names.split_last().unwrap_or((&"native", &[]));
         return Err(ApiError::invalid_argument(
             "dialect",
-            "must be native, xml, twiml or jambonz",
+            format!("must be {} or {last}", rest.join(", ")),
         ));
     }
     let request = parse(body)?;
@@ -156,57 +170,39 @@ async fn render(
     run: &SimulationRun,
 ) -> Result<Value, ApiError> {
     let actions = &run.simulated.actions;
+    let answer = EventAnswer {
+        conferencecall: None,
+        recording: None,
+        actions: Some(actions.clone()),
+    };
+    let platform = match dialect {
+        "xml" => return Ok(Value::String(answer.to_xml())),
+        "native" => return Ok(Value::Array(actions.iter().map(Emitted::to_json).collect())),
+        other => dialects::by_segment(other),
+    };
+    let Some(platform) = platform else {
+        return Err(ApiError::invalid_argument("dialect", "is not a dialect"));
+    };
     let route = Route {
         customer: tenant.0,
         conference: run.conference_id.unwrap_or(ConferenceId::nil()),
     };
-    let conference = route.conference.to_string();
+    let connections = match state.engine.customer(tenant.0).await? {
+        Some(c) => c.connections,
+        None => Default::default(),
+    };
     let beep = beep_url(state);
-    Ok(match dialect {
-        "xml" => Value::String(
-            EventAnswer {
-                conferencecall: None,
-                recording: None,
-                actions: Some(actions.clone()),
-            }
-            .to_xml(),
-        ),
-        "twiml" => {
-            let (after, status) = (
-                callback(state, "twiml", route, "after"),
-                callback(state, "twiml", route, "status"),
-            );
-            let ctx = twiml::Context {
-                conference: &conference,
-                after_url: &after,
-                status_url: &status,
-                beep_url: &beep,
-                label: "simulated",
-            };
-            Value::String(twiml::response(actions, &ctx))
-        }
-        "jambonz" => {
-            let tts_vendor = match state.engine.customer(tenant.0).await? {
-                Some(c) => c
-                    .connections
-                    .jambonz
-                    .map(|j| j.tts_vendor)
-                    .unwrap_or_else(|| "default".into()),
-                None => "default".into(),
-            };
-            let (after, status) = (
-                callback(state, "jambonz", route, "after"),
-                callback(state, "jambonz", route, "status"),
-            );
-            let ctx = jambonz::Context {
-                conference: &conference,
-                after_url: &after,
-                status_url: &status,
-                beep_url: &beep,
-                tts_vendor: &tts_vendor,
-            };
-            jambonz::verbs(actions, &ctx)
-        }
-        _ => Value::Array(actions.iter().map(Emitted::to_json).collect()),
+    let context = AnswerContext {
+        callbacks: route.callbacks(state),
+        beep_url: &beep,
+        label: "simulated",
+        connections: &connections,
+    };
+    let rendered = platform.render(&answer, &context);
+    // A JSON answer is shown as JSON, a document as its text.
+    Ok(if rendered.content_type.starts_with("application/json") {
+        serde_json::from_str(&rendered.body).unwrap_or(Value::String(rendered.body))
+    } else {
+        Value::String(rendered.body)
     })
 }

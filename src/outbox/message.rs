@@ -1,7 +1,8 @@
-//! Outbox messages as the rules create them: a platform command or a customer webhook, new and
-//! pending, to be written in the transaction of the change it reports.
+//! Outbox messages as the rules create them: a platform's command or a customer webhook, new
+//! and pending, to be written in the transaction of the change it reports.
 
 use crate::actions::HttpMethod;
+use crate::dialects::Outbound;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, CustomerId};
 use crate::store::{DeliveryStatus, MessageKind, StoredMessage};
@@ -15,29 +16,31 @@ pub struct Target<'a> {
     pub content_type: &'a str,
 }
 
-/// A platform command (`{"id","type","data"}` already in `body`, whose `id` is `id`).
-pub fn command(
-    id: String,
+/// A command for a platform as its dialect carries it (`crate::dialects::Outbound`). A native
+/// command belongs to no customer: it goes to the operator's platform, signed with the
+/// platform secret, and the dispatcher counts it as the platform's; a REST request is the
+/// customer's, authorized with its connection at each attempt.
+pub fn outbound(
+    request: Outbound,
+    customer: CustomerId,
     conference: ConferenceId,
-    event_type: &str,
-    url: String,
-    body: String,
     first_attempt_at: i64,
     now: Timestamp,
 ) -> StoredMessage {
+    let owner = (request.kind != MessageKind::Command).then_some(customer);
     let target = Target {
-        url: &url,
-        method: HttpMethod::Post,
-        content_type: "application/json",
+        url: &request.url,
+        method: request.method,
+        content_type: request.content_type,
     };
     pending(
-        MessageKind::Command,
-        id,
-        None,
+        request.kind,
+        request.id,
+        owner,
         conference,
-        event_type,
+        &request.event_type,
         target,
-        body,
+        request.body,
         (first_attempt_at, now),
     )
 }
@@ -65,7 +68,7 @@ pub fn webhook(
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn pending(
+fn pending(
     kind: MessageKind,
     id: String,
     customer_id: Option<CustomerId>,

@@ -6,9 +6,7 @@ pub mod courier;
 mod dispatcher;
 mod lane;
 pub mod message;
-pub mod platforms;
 mod send;
-pub mod signature;
 pub mod target;
 
 pub use courier::{Courier, WebhookRequest};

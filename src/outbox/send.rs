@@ -3,12 +3,11 @@
 
 use super::{classify, Attempt, DeliverySettings, ATTEMPT_TIMEOUT};
 use crate::domain::dialect::Connections;
+use crate::domain::signature;
 use crate::domain::timestamp::Clock;
 use crate::domain::CustomerId;
-use crate::outbox::signature;
 use crate::store::MessageKind;
 use crate::store::{OutboxView, StoredMessage};
-use base64::Engine as _;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ pub struct RunContext {
     pub customer_keys: HashMap<CustomerId, Result<Vec<Vec<u8>>, String>>,
     /// Target checks already made in this run, by URL.
     pub targets: HashMap<String, Result<(), String>>,
-    /// Platform connections by customer, for REST calls to Twilio and jambonz.
+    /// Platform connections by customer, for REST calls to the customers' platform accounts.
     pub connections: HashMap<CustomerId, Result<Connections, String>>,
 }
 
@@ -144,7 +143,7 @@ async fn exchange(req: reqwest::RequestBuilder, m: &StoredMessage) -> Sent {
         500..=599 => Some(true),
         _ => None,
     };
-    let attempt = if m.kind == MessageKind::PlatformApi && status == 404 && gone(m, &answer) {
+    let attempt = if m.kind == MessageKind::PlatformApi && gone(m, status, &answer) {
         Attempt::Delivered(status)
     } else {
         classify(status, retry_after)
@@ -190,16 +189,10 @@ async fn read_answer(mut res: reqwest::Response, deadline: tokio::time::Instant)
     }
 }
 
-/// Whether a platform API's 404 says the call (or its recording) is already gone, so the kick
-/// or stop has nothing left to do. Twilio says so with its error code 20404 (a wrong account
-/// or URL is a 404 too, without it, and fails); jambonz answers a finished call with a bare
-/// 404 (its `api_url` is checked to be the API's base when it is set).
-fn gone(m: &StoredMessage, answer: &[u8]) -> bool {
-    if m.event_type.starts_with("twilio.") {
-        let body: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
-        return body["code"].as_i64() == Some(20404);
-    }
-    true
+/// Whether a platform API's failure says the call (or its recording) is already gone, so the
+/// kick or stop has nothing left to do: the request's platform says (`Platform::gone`).
+fn gone(m: &StoredMessage, status: u16, answer: &[u8]) -> bool {
+    crate::dialects::of_message(m).is_some_and(|p| p.gone(status, answer))
 }
 
 /// The Standard Webhooks headers: id, timestamp and one signature per key.
@@ -223,9 +216,9 @@ fn signed(
 }
 
 /// The `Authorization` of a platform API call, from the customer's connection as it is now
-/// (read once per run): Basic with the account and auth token for Twilio, the API key as a
-/// Bearer token for jambonz. A connection that was removed fails the message for good; a
-/// store that cannot be read retries it.
+/// (read once per run), as the request's platform makes it. A connection that was removed
+/// (or moved to another API) fails the message for good; a store that cannot be read retries
+/// it.
 async fn credentials(
     store: &OutboxView,
     run: &mut RunContext,
@@ -238,6 +231,9 @@ async fn credentials(
     let Some(customer) = m.customer_id else {
         return Err(failed("platform API call without a customer".into()));
     };
+    let Some(platform) = crate::dialects::of_message(m) else {
+        return Err(failed(format!("unknown platform of {:?}", m.event_type)));
+    };
     if let std::collections::hash_map::Entry::Vacant(slot) = run.connections.entry(customer) {
         let read = store
             .read(move |db| db.customer(customer))
@@ -246,44 +242,14 @@ async fn credentials(
             .map_err(|e| e.to_string());
         slot.insert(read);
     }
-    let connections = match run.connections.get(&customer) {
-        Some(Ok(c)) => c,
-        Some(Err(e)) => {
-            return Err(Attempt::Retry {
-                status: None,
-                error: e.clone(),
-                retry_after: None,
-            })
-        }
-        None => return Err(failed("customer not read".into())),
-    };
-    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
-    // A message written before the connection moved to another API stays unsent: the
-    // credentials go only to the API they belong to now.
-    let under = |api: &str| {
-        if m.url.starts_with(api.trim_end_matches('/')) {
-            Ok(())
-        } else {
-            Err(failed(
-                "the connection's api_url changed since this call was queued".into(),
-            ))
-        }
-    };
-    match m.event_type.split('.').next() {
-        Some("twilio") => match &connections.twilio {
-            Some(t) => under(&t.api_url).map(|_| {
-                format!(
-                    "Basic {}",
-                    b64(format!("{}:{}", t.account_sid, t.auth_token))
-                )
-            }),
-            None => Err(failed("the customer has no twilio connection".into())),
-        },
-        Some("jambonz") => match &connections.jambonz {
-            Some(j) => under(&j.api_url).map(|_| format!("Bearer {}", j.api_key)),
-            None => Err(failed("the customer has no jambonz connection".into())),
-        },
-        _ => Err(failed(format!("unknown platform of {:?}", m.event_type))),
+    match run.connections.get(&customer) {
+        Some(Ok(connections)) => platform.authorization(m, connections).map_err(failed),
+        Some(Err(e)) => Err(Attempt::Retry {
+            status: None,
+            error: e.clone(),
+            retry_after: None,
+        }),
+        None => Err(failed("customer not read".into())),
     }
 }
 
@@ -318,30 +284,4 @@ async fn keys(
         });
     run.customer_keys.insert(customer, read.clone());
     read
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn message(event_type: &str) -> StoredMessage {
-        crate::outbox::message::command(
-            "id".into(),
-            crate::domain::ConferenceId::new(),
-            event_type,
-            "https://api.example".into(),
-            String::new(),
-            0,
-            crate::domain::timestamp::Timestamp(0),
-        )
-    }
-
-    #[test]
-    fn only_twilios_not_found_code_means_the_call_is_gone() {
-        let t = message("twilio.call_kick");
-        assert!(gone(&t, br#"{"code": 20404, "message": "not found"}"#));
-        assert!(!gone(&t, br#"{"code": 20003}"#), "a wrong account fails");
-        assert!(!gone(&t, b"<html>404</html>"));
-        assert!(gone(&message("jambonz.call_kick"), b""));
-    }
 }

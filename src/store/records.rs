@@ -45,7 +45,7 @@ pub enum MessageKind {
     Command,
     /// A customer webhook: a notification, an XML `onStatus`, or an async `webhook_send`.
     Webhook,
-    /// A request to a customer's platform REST API (Twilio, jambonz): a dialect call's kick
+    /// A request to the REST API of a customer's platform account: a dialect call's kick
     /// or recording, authenticated with the customer's connection.
     PlatformApi,
 }

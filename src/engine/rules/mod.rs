@@ -7,7 +7,6 @@
 
 mod actions;
 mod calls;
-mod commands;
 mod deadlines;
 mod notify;
 mod recordings;

@@ -4,6 +4,7 @@
 use super::auth::Tenant;
 use super::AppState;
 use actix_web::{web, HttpResponse};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 const INDEX: &str = include_str!("index.html");
@@ -27,8 +28,17 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
         .body(body)
 }
 
+/// The page, with the simulator offering every platform dialect there is (written in once).
 pub async fn index() -> HttpResponse {
-    asset("text/html; charset=utf-8", INDEX)
+    static PAGE: OnceLock<String> = OnceLock::new();
+    let page = PAGE.get_or_init(|| {
+        let options: String = crate::dialects::all()
+            .filter_map(|p| p.webhooks())
+            .map(|w| format!("<option>{}</option>", w.segment))
+            .collect();
+        INDEX.replace("<!-- dialects -->", &options)
+    });
+    asset("text/html; charset=utf-8", page)
 }
 
 pub async fn script() -> HttpResponse {

@@ -1,6 +1,8 @@
 //! Replays across builds: stored answers of the previous format read back and render as before.
 
-use crate::render::{jambonz, twiml, EventAnswer};
+use crate::dialects::jambonz::verbs as jambonz;
+use crate::dialects::twilio::twiml;
+use crate::render::EventAnswer;
 
 /// Answers as the previous build (untyped actions) stored them, one per shape it wrote: every
 /// action type, `digits_handle`, escapes and control characters, non-ASCII text, voices with

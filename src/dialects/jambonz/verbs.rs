@@ -1,7 +1,7 @@
 //! jambonz verbs (JSON) rendered from emitted actions.
 
-use super::voices;
 use crate::actions::Emitted;
+use crate::dialects::{voices, whole_seconds};
 use serde_json::{json, Value};
 
 /// What the verbs need besides the actions.
@@ -53,7 +53,7 @@ pub fn verbs(actions: &[Emitted], ctx: &Context<'_>) -> Value {
             }
             Emitted::Beep {} => out.push(json!({"verb": "play", "url": ctx.beep_url})),
             Emitted::Sleep { duration_ms } => {
-                out.push(json!({"verb": "pause", "length": super::whole_seconds(*duration_ms)}))
+                out.push(json!({"verb": "pause", "length": whole_seconds(*duration_ms)}))
             }
             Emitted::Hangup { .. } => out.push(json!({"verb": "hangup"})),
             Emitted::ConferenceJoin { .. } => out.push(json!({

@@ -1,27 +1,25 @@
-//! The platform dialects' webhooks (§11): TwiML (`twiml.rs`) and jambonz (`jambonz.rs`)
-//! translate a platform's own requests into platform events for the one engine and its
-//! answers into the platform's verbs. What they share is here: the customer and its
-//! connection named by the URL, the signed URL, the event outcome, and the beep sound.
-
-pub mod jambonz;
-pub mod signature;
-pub mod twiml;
+//! The platform dialects' webhooks (§11), one handler for every platform: read the body, verify and read it through the platform, make the event, apply it, answer in the platform's words.
+//!
+//! The platforms send no event ids, so confab makes them here from what it knows (`CallEvents`);
+//! everything a platform's request or answer looks like is the platform's (`crate::dialects`).
 
 use super::error::ApiError;
+use super::input::read_body;
 use super::AppState;
-use crate::actions::interpreter::Variables;
-use crate::domain::dialect::Connections;
-use crate::domain::dialect::Dialect;
+use crate::dialects::answer::label;
+use crate::dialects::{
+    AnswerContext, BadInput, Callbacks, Hook, Inbound, Keys, Platform, Reading, Refused,
+};
+use crate::domain::dialect::{Connections, Dialect};
 use crate::domain::{ConferenceId, CustomerId};
 use crate::engine::{EngineError, EventKind, PlatformEvent, Refusal};
 use crate::render::EventAnswer;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
-use serde_json::Value;
+use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::OnceLock;
 use uuid::Uuid;
 
-/// The customer and conference a dialect URL names.
+/// The customer and conference a webhook URL names.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     pub customer: CustomerId,
@@ -40,12 +38,21 @@ impl Route {
             _ => Err(ApiError::not_found()),
         }
     }
+
+    /// The callbacks of this route's customer and conference.
+    pub fn callbacks<'a>(&self, state: &'a AppState) -> Callbacks<'a> {
+        Callbacks {
+            public_url: state.engine.public_url(),
+            customer: self.customer,
+            conference: self.conference,
+        }
+    }
 }
 
 /// 403: the request is not from the customer's platform account. The same answer whether the
 /// customer is unknown, has no connection, or the signature is wrong, so the URL space cannot
 /// be probed; the log says which.
-pub fn forbidden(why: &str) -> ApiError {
+fn forbidden(why: &str) -> ApiError {
     tracing::info!(why, "dialect webhook refused");
     ApiError::new(
         StatusCode::FORBIDDEN,
@@ -54,8 +61,15 @@ pub fn forbidden(why: &str) -> ApiError {
     )
 }
 
+fn bad_input(e: BadInput) -> ApiError {
+    match e {
+        BadInput::Malformed(message) => ApiError::invalid_json(message),
+        BadInput::Field { field, message } => ApiError::invalid_argument(&field, message),
+    }
+}
+
 /// The customer's platform connections, or 403 if there is no such customer.
-pub async fn connections(state: &AppState, customer: CustomerId) -> Result<Connections, ApiError> {
+async fn connections(state: &AppState, customer: CustomerId) -> Result<Connections, ApiError> {
     match state.engine.customer(customer).await? {
         Some(c) => Ok(c.connections),
         None => Err(forbidden("unknown customer")),
@@ -63,24 +77,14 @@ pub async fn connections(state: &AppState, customer: CustomerId) -> Result<Conne
 }
 
 /// The URL the platform called, as it knows it: `--public-url` and the request's path and
-/// query (what Twilio signs).
-pub fn called_url(state: &AppState, req: &HttpRequest) -> String {
+/// query (what URL-covering signatures sign).
+fn called_url(state: &AppState, req: &HttpRequest) -> String {
     let path = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
     format!("{}{path}", state.engine.public_url())
-}
-
-/// A callback URL of a dialect: `{public}/v1.0/{dialect}/{customer}/conferences/{conf}/{leaf}`.
-pub fn callback(state: &AppState, dialect: &str, route: Route, leaf: &str) -> String {
-    crate::outbox::platforms::Callbacks {
-        public_url: state.engine.public_url(),
-        customer: route.customer,
-        conference: route.conference,
-    }
-    .url(dialect, leaf)
 }
 
 /// The beep's URL: `--beep-url`, or the sound confab serves.
@@ -91,26 +95,109 @@ pub fn beep_url(state: &AppState) -> String {
     }
 }
 
-/// Platform fields as variables `platform.<name>`, so flows can use whatever the platform
-/// sends without confab naming its fields. Very long names or values are left out.
-pub fn platform_variables<'a>(fields: impl IntoIterator<Item = (&'a str, String)>) -> Variables {
-    fields
-        .into_iter()
-        .filter(|(name, text)| name.len() <= 64 && text.len() <= 1024)
-        .map(|(name, text)| (format!("platform.{name}"), text))
-        .collect()
+fn respond(answer: crate::dialects::Answer) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(answer.content_type)
+        .body(answer.body)
 }
 
-/// A JSON field as a variable's text: strings, numbers and booleans; nothing else.
-pub fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(_) | Value::Bool(_) => Some(value.to_string()),
-        _ => None,
+/// `POST /v1.0/{segment}/{customer_id}/conferences/{conference_id}/{leaf}`: one hook of one
+/// platform. A call's hooks (`Hook::plays_answer`) answer with its actions, or the
+/// platform's hang-up when confab refuses the call; the others are acknowledged.
+pub async fn handle(
+    platform: &'static dyn Platform,
+    hook: Hook,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let route = Route::parse(&path.0, &path.1)?;
+    let body = read_body(&req, payload).await?;
+    let connections = connections(&state, route.customer).await?;
+    let url = called_url(&state, &req);
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let request = Inbound {
+        url: &url,
+        header: &header,
+        body: &body,
+        now: chrono::Utc::now().timestamp(),
+    };
+    let keys = Keys {
+        connections: &connections,
+        platform_key: None,
+    };
+    platform
+        .verify(&request, &keys)
+        .map_err(|Refused(why)| forbidden(&why))?;
+    let reading = platform.read(hook, &request).map_err(bad_input)?;
+    let Some(event) = event(&state, platform.dialect(), route, reading).await? else {
+        return Ok(respond(platform.acknowledge()));
+    };
+    let outcome = apply(&state, event).await?;
+    if !hook.plays_answer() {
+        return Ok(respond(platform.acknowledge()));
     }
+    Ok(respond(match outcome {
+        Ok(answer) => {
+            let (beep, label) = (beep_url(&state), label(&answer));
+            let context = AnswerContext {
+                callbacks: route.callbacks(&state),
+                beep_url: &beep,
+                label: &label,
+                connections: &connections,
+            };
+            platform.render(&answer, &context)
+        }
+        Err(_) => platform.hang_up(),
+    }))
 }
 
-/// One platform call in the conference a dialect URL names, and the platform events it
+/// The platform event a reading makes, limited to the customer the URL names; `None` for a
+/// reading confab does not act on.
+async fn event(
+    state: &AppState,
+    dialect: Dialect,
+    route: Route,
+    reading: Reading,
+) -> Result<Option<PlatformEvent>, ApiError> {
+    let call = |call_id: String| CallEvents::of(state, dialect, route, call_id);
+    Ok(Some(match reading {
+        Reading::Joining {
+            call_id,
+            from,
+            to,
+            variables,
+        } => call(call_id).await?.joining(from, to, variables),
+        Reading::Joined {
+            call_id,
+            platform_conference,
+        } => call(call_id).await?.joined(platform_conference),
+        Reading::Left { call_id, reason } => call(call_id).await?.left(reason),
+        Reading::RecordingFinished {
+            recording_id,
+            outcome,
+            media_url,
+            duration_ms,
+        } => PlatformEvent {
+            // One event per recording and outcome: a platform's retry replays its answer.
+            id: format!(
+                "{}:{}:recording:{recording_id}:{outcome}",
+                dialect.as_str(),
+                route.customer
+            ),
+            kind: EventKind::RecordingFinished {
+                recording_id,
+                media_url,
+                duration_ms,
+            },
+            scope: Some(route.customer),
+        },
+        Reading::Ignored => return Ok(None),
+    }))
+}
+
+/// One platform call in the conference a webhook URL names, and the platform events it
 /// makes. The platforms send no event ids, so confab makes them from what it knows: the
 /// customer, the conference, the call, and which membership of the call in the conference the
 /// event is about (a call may leave and come back). A platform's retry of a request maps to
@@ -132,16 +219,16 @@ impl CallEvents {
         state: &AppState,
         dialect: Dialect,
         route: Route,
-        call_id: &str,
+        call_id: String,
     ) -> Result<CallEvents, ApiError> {
         let m = state
             .engine
-            .membership(route.customer, route.conference, call_id.to_string())
+            .membership(route.customer, route.conference, call_id.clone())
             .await?;
         Ok(CallEvents {
             dialect,
             route,
-            call_id: call_id.to_string(),
+            call_id,
             left: m.left,
             latest: m
                 .latest
@@ -166,7 +253,12 @@ impl CallEvents {
 
     /// A new membership's `call_joining`, numbered by the memberships that ended before it
     /// (which stays the same until it ends, so a retry gets the same id).
-    pub fn joining(&self, from: String, to: String, variables: Variables) -> PlatformEvent {
+    pub fn joining(
+        &self,
+        from: String,
+        to: String,
+        variables: crate::actions::interpreter::Variables,
+    ) -> PlatformEvent {
         let kind = EventKind::CallJoining {
             call_id: self.call_id.clone(),
             conference_id: self.route.conference,
@@ -197,84 +289,25 @@ impl CallEvents {
     }
 }
 
-/// What an event came to: its answer, or a refusal the dialect answers in its own words
-/// (hang up). Store faults stay errors (503).
-pub enum Outcome {
-    Answered(EventAnswer),
-    Refused(Refusal),
-}
-
-pub async fn apply(state: &AppState, event: PlatformEvent) -> Result<Outcome, ApiError> {
+/// Applies an event: its answer, or a refusal the platform answers in its own words (hang
+/// up). Store faults stay errors (503).
+async fn apply(
+    state: &AppState,
+    event: PlatformEvent,
+) -> Result<Result<EventAnswer, Refusal>, ApiError> {
     let id = event.id.clone();
     match state.engine.handle_event(event).await {
-        Ok(answer) => Ok(Outcome::Answered(answer)),
+        Ok(answer) => Ok(Ok(answer)),
         Err(EngineError::Refused(r)) => {
             tracing::info!(event_id = %id, reason = r.code(), "dialect event refused: {r}");
-            Ok(Outcome::Refused(r))
+            Ok(Err(r))
         }
         Err(other) => Err(ApiError::from(other)),
     }
 }
 
-/// Applies an event and answers in the dialect's words: its answer rendered, or, for a
-/// refusal, the dialect's hang-up.
-pub async fn answer(
-    state: &AppState,
-    event: PlatformEvent,
-    render: impl FnOnce(&EventAnswer) -> HttpResponse,
-    refused: impl FnOnce() -> HttpResponse,
-) -> Result<HttpResponse, ApiError> {
-    Ok(match apply(state, event).await? {
-        Outcome::Answered(a) => render(&a),
-        Outcome::Refused(_) => refused(),
-    })
-}
-
-/// The conferencecall id of an answer, for `participantLabel`.
-pub fn conferencecall_id(answer: &EventAnswer) -> String {
-    answer
-        .conferencecall
-        .as_ref()
-        .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
-        .and_then(|v| v["id"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// Whether a call status (Twilio's `CallStatus`, jambonz's `call_status`) says the call is
-/// over.
-pub fn ended(status: Option<&str>) -> bool {
-    matches!(
-        status,
-        Some("completed" | "busy" | "failed" | "no-answer" | "canceled")
-    )
-}
-
-/// An optional platform field (a caller's number), at most 256 characters as in the native
-/// protocol; absent is empty.
-pub fn bounded(value: Option<&str>, field: &str) -> Result<String, ApiError> {
-    match value {
-        Some(v) if v.len() > 256 => Err(ApiError::invalid_argument(
-            field,
-            "must be at most 256 characters",
-        )),
-        v => Ok(v.unwrap_or("").to_string()),
-    }
-}
-
-/// Checks that a required platform field is present and bounded, naming it otherwise.
-pub fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, ApiError> {
-    match value {
-        Some(v) if !v.is_empty() && v.len() <= 256 => Ok(v),
-        Some(v) if !v.is_empty() => Err(ApiError::invalid_argument(
-            field,
-            "must be at most 256 characters",
-        )),
-        _ => Err(ApiError::invalid_argument(field, "is required")),
-    }
-}
-
-/// `GET /v1.0/sounds/beep.wav`: the beep TwiML and jambonz play for a `beep` action, since
-/// neither has a beep verb. A 1 kHz tone of 250 ms, 8 kHz 16-bit mono PCM, made once.
+/// `GET /v1.0/sounds/beep.wav`: the beep the dialects play for a `beep` action, since their
+/// platforms have no beep verb. A 1 kHz tone of 250 ms, 8 kHz 16-bit mono PCM, made once.
 pub async fn beep() -> HttpResponse {
     static WAV: OnceLock<Vec<u8>> = OnceLock::new();
     let wav = WAV.get_or_init(beep_wav);

@@ -1,4 +1,7 @@
-//! Standard Webhooks signatures: signing outbound messages and verifying platform events.
+//! Standard Webhooks signatures (§7.2) and the constant-time compare every signature check uses.
+//!
+//! Outbound messages are signed here and native platform events verified here; the dialects'
+//! own signature checks compare with `constant_time_eq`. Pure: the clock is passed in.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};

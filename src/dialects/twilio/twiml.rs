@@ -1,8 +1,8 @@
 //! TwiML documents (Twilio, SignalWire cXML, Telnyx TeXML) rendered from emitted actions.
 
-use super::voices;
-use super::xml::xml_safe;
 use crate::actions::Emitted;
+use crate::dialects::{voices, whole_seconds};
+use crate::render::xml::xml_safe;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
@@ -84,7 +84,7 @@ pub fn response(actions: &[Emitted], ctx: &Context<'_>) -> String {
             }
             Emitted::Beep {} => element(&mut w, "Play", &[], Some(ctx.beep_url)),
             Emitted::Sleep { duration_ms } => {
-                let length = super::whole_seconds(*duration_ms).to_string();
+                let length = whole_seconds(*duration_ms).to_string();
                 element(&mut w, "Pause", &[("length", &length)], None);
             }
             Emitted::Hangup { .. } => element(&mut w, "Hangup", &[], None),

@@ -1,0 +1,154 @@
+//! jambonz: JSON webhooks signed with the account's webhook secret, answers as JSON verbs, and its live call control API for kicks.
+
+pub mod connection;
+pub mod inbound;
+pub mod rest;
+pub mod signature;
+pub mod verbs;
+
+use crate::dialects::settings::{ConnectionDoc, Fields, SettingError};
+use crate::dialects::{
+    Answer, AnswerContext, BadInput, Command, Hook, Inbound, Keys, Outbound, Outgoing, Platform,
+    Reading, Recorder, Refused, Unsent, Webhooks,
+};
+use crate::domain::dialect::{Connections, Dialect};
+use crate::render::EventAnswer;
+use crate::store::StoredMessage;
+use connection::{JambonzConnection, JambonzConnectionChange, JambonzConnectionView};
+use serde_json::Value;
+
+/// jambonz's platform.
+pub struct Jambonz;
+
+/// The URL segment of its webhooks: `/v1.0/jambonz/{customer}/conferences/{conference}/…`.
+pub const SEGMENT: &str = "jambonz";
+
+/// Answers are `application/json` arrays of verbs (jambonz ignores any other content type).
+fn verbs_answer(verbs: Value) -> Answer {
+    Answer {
+        content_type: "application/json",
+        body: verbs.to_string(),
+    }
+}
+
+impl Platform for Jambonz {
+    fn dialect(&self) -> Dialect {
+        Dialect::Jambonz
+    }
+
+    fn webhooks(&self) -> Option<Webhooks> {
+        Some(Webhooks {
+            segment: SEGMENT,
+            hooks: &[
+                ("call", Hook::Call),
+                ("status", Hook::Status),
+                ("after", Hook::After),
+            ],
+        })
+    }
+
+    fn verify(&self, request: &Inbound<'_>, keys: &Keys<'_>) -> Result<(), Refused> {
+        inbound::verify(request, keys.connections)
+    }
+
+    fn read(&self, hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
+        inbound::read(hook, request)
+    }
+
+    /// The answer's actions as verbs, with the `conference` verb for a call that joins; its
+    /// hooks report the joins and leaves (`…/status`) and the end (`…/after`). `say` names the
+    /// customer's speech vendor.
+    fn render(&self, answer: &EventAnswer, context: &AnswerContext<'_>) -> Answer {
+        let callbacks = &context.callbacks;
+        let (after, status) = (
+            callbacks.url(SEGMENT, "after"),
+            callbacks.url(SEGMENT, "status"),
+        );
+        let conference = callbacks.conference.to_string();
+        let tts_vendor = JambonzConnection::of(context.connections)
+            .map(|j| j.tts_vendor)
+            .unwrap_or_else(|| "default".into());
+        let ctx = verbs::Context {
+            conference: &conference,
+            after_url: &after,
+            status_url: &status,
+            beep_url: context.beep_url,
+            tts_vendor: &tts_vendor,
+        };
+        verbs_answer(verbs::verbs(answer.actions.as_deref().unwrap_or(&[]), &ctx))
+    }
+
+    fn hang_up(&self) -> Answer {
+        verbs_answer(verbs::hangup())
+    }
+
+    fn acknowledge(&self) -> Answer {
+        verbs_answer(Value::Array(Vec::new()))
+    }
+
+    fn connection_name(&self) -> Option<&'static str> {
+        Some(connection::NAME)
+    }
+
+    fn change_connection(
+        &self,
+        stored: Option<&Value>,
+        change: &Fields,
+    ) -> Result<Value, SettingError> {
+        let old: Option<JambonzConnection> =
+            stored.and_then(|s| crate::dialects::settings::stored(connection::NAME, s));
+        let new = connection::change(old.as_ref(), change)?;
+        Ok(serde_json::to_value(new).unwrap_or(Value::Null))
+    }
+
+    fn mask_connection(&self, stored: &Value) -> Value {
+        crate::dialects::settings::stored::<JambonzConnection>(connection::NAME, stored)
+            .map_or(Value::Null, |j| connection::masked(&j))
+    }
+
+    fn connection_api_url(&self, stored: &Value) -> Option<String> {
+        crate::dialects::settings::stored::<JambonzConnection>(connection::NAME, stored)
+            .map(|j| j.api_url)
+    }
+
+    fn connection_doc(&self) -> Option<ConnectionDoc> {
+        Some(ConnectionDoc::of::<
+            JambonzConnectionChange,
+            JambonzConnectionView,
+        >(
+            "Sets or changes the jambonz connection; `null` removes it.",
+            "The jambonz connection, secrets masked; `null` when none.",
+        ))
+    }
+
+    /// jambonz's API cannot record a conference: a recording stays confab's record only.
+    fn recorder(&self) -> Recorder {
+        Recorder::Unable
+    }
+
+    fn command(&self, command: Command<'_>, out: &Outgoing<'_>) -> Result<Outbound, Unsent> {
+        match command {
+            Command::Kick { call } => {
+                let j = JambonzConnection::of(out.connections).ok_or(Unsent::NoConnection)?;
+                Ok(rest::kick(&j, call, out.public_url))
+            }
+            Command::RecordingStart { .. } | Command::RecordingStop { .. } => {
+                Err(Unsent::Unsupported)
+            }
+        }
+    }
+
+    fn authorization(
+        &self,
+        message: &StoredMessage,
+        connections: &Connections,
+    ) -> Result<String, String> {
+        let j = JambonzConnection::of(connections)
+            .ok_or_else(|| "the customer has no jambonz connection".to_string())?;
+        rest::authorization(&j, message)
+    }
+
+    fn gone(&self, status: u16, _answer: &[u8]) -> bool {
+        rest::gone(status)
+    }
+}

@@ -1,0 +1,153 @@
+//! What confab asks of a platform (kick a call, start or stop a recording) and the request that carries it through the outbox.
+
+use crate::actions::HttpMethod;
+use crate::domain::conference::{Conferencecall, Recording};
+use crate::domain::dialect::Connections;
+use crate::store::MessageKind;
+use uuid::Uuid;
+
+/// A command for the platform a call arrived by.
+#[derive(Debug, Clone, Copy)]
+pub enum Command<'a> {
+    /// Take the call out of its conference.
+    Kick { call: &'a Conferencecall },
+    /// Start recording: the conference (`call` is `None`), or one call's audio for platforms
+    /// that record per call (`Recorder::PerCall`).
+    RecordingStart {
+        recording: &'a Recording,
+        call: Option<&'a Conferencecall>,
+    },
+    /// Stop a recording where it runs.
+    RecordingStop {
+        recording: &'a Recording,
+        call: Option<&'a Conferencecall>,
+    },
+}
+
+impl Command<'_> {
+    /// The command's name, as native commands are typed (`call_kick`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Kick { .. } => "call_kick",
+            Command::RecordingStart { .. } => "recording_start",
+            Command::RecordingStop { .. } => "recording_stop",
+        }
+    }
+}
+
+/// What a command's request needs from confab's settings and the customer.
+pub struct Outgoing<'a> {
+    /// The customer's connections (empty for a platform customers do not connect).
+    pub connections: &'a Connections,
+    /// `--public-url`, for the callbacks a request names.
+    pub public_url: &'a str,
+    /// `--platform-url`, where native commands go.
+    pub platform_url: Option<&'a str>,
+}
+
+/// How a platform records a conference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorder {
+    /// It records the whole conference itself, told by a command about the conference.
+    Conference,
+    /// It records one call, whose audio is the conference's mix: the recording runs on a
+    /// joined call of the platform.
+    PerCall,
+    /// Its API cannot record a conference.
+    Unable,
+}
+
+/// A command as the request that carries it, to be written to the outbox in the
+/// transaction of the change and sent by it. No credentials: a REST request is authorized at
+/// each attempt (`Platform::authorization`), so a changed secret applies to what is waiting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    /// `Command` (signed with the platform secret) or `PlatformApi` (authorized with the
+    /// customer's connection).
+    pub kind: MessageKind,
+    /// The message id (a native command's body carries it too).
+    pub id: String,
+    /// `{type}` of a native command, `{dialect}.{type}` of a REST request: the outbox finds
+    /// the platform that authorizes a request by this prefix.
+    pub event_type: String,
+    pub url: String,
+    pub method: HttpMethod,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// Why a command was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsent {
+    /// The operator has not said where the platform is (`--platform-url`).
+    NotConfigured,
+    /// The customer has no connection to the call's platform (removed while the call was in).
+    NoConnection,
+    /// The platform has no such command (a recording on a platform that cannot record).
+    Unsupported,
+}
+
+/// A REST request to a customer's platform account.
+pub(crate) fn api_request(
+    event_type: String,
+    url: String,
+    method: HttpMethod,
+    content_type: &'static str,
+    body: String,
+) -> Outbound {
+    Outbound {
+        kind: MessageKind::PlatformApi,
+        id: format!("api_{}", Uuid::now_v7().simple()),
+        event_type,
+        url,
+        method,
+        content_type,
+        body,
+    }
+}
+
+/// A form body.
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A platform id as one path segment: ids are plain, but nothing from a webhook may add a
+/// segment or a query to the URL confab calls with the customer's credentials.
+pub(crate) fn path_part(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// Holds a REST request to the API its connection names now: a request written before the
+/// connection moved to another API stays unsent, since the credentials go only to the API
+/// they belong to.
+pub(crate) fn under(url: &str, api_url: &str) -> Result<(), String> {
+    if url.starts_with(api_url.trim_end_matches('/')) {
+        Ok(())
+    } else {
+        Err("the connection's api_url changed since this call was queued".into())
+    }
+}
+
+/// A call for tests of the platforms' requests.
+#[cfg(test)]
+pub(crate) fn test_call(
+    dialect: crate::domain::dialect::Dialect,
+    platform_conference: &str,
+) -> Conferencecall {
+    Conferencecall {
+        id: Default::default(),
+        customer_id: crate::domain::CustomerId::new(),
+        conference_id: crate::domain::ConferenceId::new(),
+        reference_id: "CA1/../x?y".into(),
+        status: crate::domain::conference::CallStatus::Joined,
+        tm_create: crate::domain::timestamp::Timestamp(0),
+        tm_update: crate::domain::timestamp::Timestamp(0),
+        tm_delete: None,
+        dialect,
+        platform_conference: platform_conference.into(),
+    }
+}

@@ -1,0 +1,168 @@
+//! Requests to Twilio's REST API (kicks, call recordings), their `Authorization`, and which failures say the call is gone.
+
+use super::connection::TwilioConnection;
+use super::SEGMENT;
+use crate::actions::HttpMethod;
+use crate::dialects::outbound::{api_request, form, path_part, under};
+use crate::dialects::{Callbacks, Outbound};
+use crate::domain::conference::Conferencecall;
+use crate::domain::RecordingId;
+use crate::store::StoredMessage;
+use base64::Engine as _;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn base(t: &TwilioConnection) -> String {
+    format!(
+        "{}/2010-04-01/Accounts/{}",
+        t.api_url.trim_end_matches('/'),
+        path_part(&t.account_sid)
+    )
+}
+
+fn callbacks<'a>(call: &Conferencecall, public_url: &'a str) -> Callbacks<'a> {
+    Callbacks {
+        public_url,
+        customer: call.customer_id,
+        conference: call.conference_id,
+    }
+}
+
+/// Kicks a call: removes the participant from its conference (the call then leaves the
+/// `<Dial>` and Twilio fetches `…/after`), or, before Twilio has said which conference it is
+/// in (it is still hearing the `pre_actions`), redirects the call to `…/after` directly.
+pub fn kick(t: &TwilioConnection, call: &Conferencecall, public_url: &str) -> Outbound {
+    let base = base(t);
+    let event_type = "twilio.call_kick".to_string();
+    if !call.platform_conference.is_empty() {
+        let url = format!(
+            "{base}/Conferences/{}/Participants/{}.json",
+            path_part(&call.platform_conference),
+            path_part(&call.reference_id)
+        );
+        return api_request(event_type, url, HttpMethod::Delete, FORM, String::new());
+    }
+    let url = format!("{base}/Calls/{}.json", path_part(&call.reference_id));
+    let after = callbacks(call, public_url).url(SEGMENT, "after");
+    let body = form(&[("Url", &after), ("Method", "POST")]);
+    api_request(event_type, url, HttpMethod::Post, FORM, body)
+}
+
+/// Starts recording one call (what it hears and says: the conference's mix), with a status
+/// callback to `…/recording?recording_id=…` that ends confab's recording.
+pub fn recording_start(
+    t: &TwilioConnection,
+    call: &Conferencecall,
+    recording: RecordingId,
+    public_url: &str,
+) -> Outbound {
+    let url = format!(
+        "{}/Calls/{}/Recordings.json",
+        base(t),
+        path_part(&call.reference_id)
+    );
+    let callback = format!(
+        "{}?recording_id={recording}",
+        callbacks(call, public_url).url(SEGMENT, "recording")
+    );
+    let body = form(&[
+        ("RecordingStatusCallback", &callback),
+        (
+            "RecordingStatusCallbackEvent",
+            "in-progress completed absent",
+        ),
+        ("RecordingStatusCallbackMethod", "POST"),
+    ]);
+    api_request(
+        "twilio.recording_start".into(),
+        url,
+        HttpMethod::Post,
+        FORM,
+        body,
+    )
+}
+
+/// Stops the recording running on a call (`Twilio.CURRENT`: the call's current one).
+pub fn recording_stop(t: &TwilioConnection, call: &Conferencecall) -> Outbound {
+    let url = format!(
+        "{}/Calls/{}/Recordings/Twilio.CURRENT.json",
+        base(t),
+        path_part(&call.reference_id)
+    );
+    let body = form(&[("Status", "stopped")]);
+    api_request(
+        "twilio.recording_stop".into(),
+        url,
+        HttpMethod::Post,
+        FORM,
+        body,
+    )
+}
+
+/// Basic with the account and auth token, only to the API the connection names now.
+pub fn authorization(t: &TwilioConnection, message: &StoredMessage) -> Result<String, String> {
+    under(&message.url, &t.api_url)?;
+    let pair = format!("{}:{}", t.account_sid, t.auth_token);
+    Ok(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    ))
+}
+
+/// A 404 with Twilio's error code 20404 says the call (or its recording) is gone; a wrong
+/// account or URL is a 404 too, without it, and fails.
+pub fn gone(status: u16, answer: &[u8]) -> bool {
+    let body: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
+    status == 404 && body["code"].as_i64() == Some(20404)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialects::outbound::test_call;
+    use crate::domain::dialect::Dialect;
+
+    fn connection() -> TwilioConnection {
+        TwilioConnection {
+            account_sid: "AC1".into(),
+            auth_token: "t".into(),
+            api_url: "https://api.twilio.com/".into(),
+            signature_header: "X-Twilio-Signature".into(),
+            signing_key: None,
+        }
+    }
+
+    #[test]
+    fn twilio_kick_removes_the_participant_or_redirects_the_call() {
+        let t = connection();
+        let m = kick(
+            &t,
+            &test_call(Dialect::Twilio, "CF9"),
+            "https://confab.example",
+        );
+        assert_eq!(m.method, HttpMethod::Delete);
+        assert_eq!(
+            m.url,
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Conferences/CF9/Participants/CA1%2F..%2Fx%3Fy.json"
+        );
+        let m = kick(
+            &t,
+            &test_call(Dialect::Twilio, ""),
+            "https://confab.example",
+        );
+        assert_eq!(m.method, HttpMethod::Post);
+        assert!(m.url.ends_with("/Calls/CA1%2F..%2Fx%3Fy.json"));
+        assert!(m
+            .body
+            .starts_with("Url=https%3A%2F%2Fconfab.example%2Fv1.0%2Ftwiml%2F"));
+        assert!(m.body.ends_with("%2Fafter&Method=POST"));
+    }
+
+    #[test]
+    fn only_twilios_not_found_code_means_the_call_is_gone() {
+        assert!(gone(404, br#"{"code": 20404, "message": "not found"}"#));
+        assert!(!gone(404, br#"{"code": 20003}"#), "a wrong account fails");
+        assert!(!gone(404, b"<html>404</html>"));
+        assert!(!gone(500, br#"{"code": 20404}"#));
+    }
+}
