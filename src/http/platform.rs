@@ -59,14 +59,14 @@ const MAX_TEXT: usize = 256;
 struct CallJoiningData {
     /// The platform's call id.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, required = true)]
+    #[schema(min_length = 1, max_length = 256, required = true, pattern = "^[^\\u0000]*$")]
     call_id: String,
     #[serde(default)]
     #[schema(format = Uuid, required = true)]
     conference_id: String,
-    #[schema(max_length = 256)]
+    #[schema(max_length = 256, pattern = "^[^\\u0000]*$")]
     from: Option<String>,
-    #[schema(max_length = 256)]
+    #[schema(max_length = 256, pattern = "^[^\\u0000]*$")]
     to: Option<String>,
     /// Flow variables for the run (`${name}`); numbers and booleans are taken as text.
     #[schema(value_type = Option<std::collections::HashMap<String, VariableValue>>)]
@@ -127,6 +127,7 @@ impl ToSchema for PlatformEventDoc {
                         .schema_type(Type::String)
                         .min_length(Some(1))
                         .max_length(Some(128))
+                        .pattern(Some(NO_NUL_PATTERN))
                         .description(Some("Unique per event: the idempotency key")),
                 )
                 .required("id")
@@ -163,7 +164,7 @@ fn event_component(type_name: &str) -> String {
 #[derive(Deserialize, ToSchema)]
 struct CallJoinedData {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, required = true)]
+    #[schema(min_length = 1, max_length = 256, required = true, pattern = "^[^\\u0000]*$")]
     call_id: String,
     #[serde(default)]
     #[schema(format = Uuid, required = true)]
@@ -174,13 +175,13 @@ struct CallJoinedData {
 #[derive(Deserialize, ToSchema)]
 struct CallLeftData {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, required = true)]
+    #[schema(min_length = 1, max_length = 256, required = true, pattern = "^[^\\u0000]*$")]
     call_id: String,
     #[serde(default)]
     #[schema(format = Uuid, required = true)]
     conference_id: String,
     /// Free text: why it left.
-    #[schema(max_length = 256)]
+    #[schema(max_length = 256, pattern = "^[^\\u0000]*$")]
     reason: Option<String>,
 }
 
@@ -191,7 +192,7 @@ struct RecordingFinishedData {
     #[schema(format = Uuid, required = true)]
     recording_id: String,
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, required = true)]
+    #[schema(min_length = 1, max_length = 256, required = true, pattern = "^[^\\u0000]*$")]
     media_url: String,
     #[schema(minimum = 0)]
     #[serde(default, deserialize_with = "integral")]
@@ -215,6 +216,9 @@ pub fn event_types() -> Vec<(
 /// Why a text holding NUL is refused: PostgreSQL cannot store it, and both backends answer
 /// alike.
 const NO_NUL: &str = "must not contain NUL characters";
+
+/// The document's word for `NO_NUL` (the same pattern is written on each text field).
+const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
 
 /// A text field: required ones must not be empty; none may pass `MAX_TEXT`.
 fn text(name: &str, value: String, required: bool) -> Result<String, ApiError> {
