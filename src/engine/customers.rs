@@ -4,9 +4,9 @@
 use super::conferences::check_text;
 use super::customer_cache::CACHE_LIMIT;
 use super::{invalid, Engine, EngineError, Refusal};
+use crate::dialects::settings::{self, SettingError};
 use crate::domain::conference::MAX_NAME_CHARS;
 use crate::domain::customer::{self, Customer, ROTATION_GRACE_SECONDS};
-use crate::dialects::settings::{self, SettingError};
 use crate::domain::notification::{NotificationType, WebhookMethod};
 use crate::domain::CustomerId;
 use uuid::Uuid;

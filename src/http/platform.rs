@@ -59,7 +59,12 @@ const MAX_TEXT: usize = 256;
 struct CallJoiningData {
     /// The platform's call id.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, required = true, pattern = "^[^\\u0000]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        required = true,
+        pattern = "^[^\\u0000]*$"
+    )]
     call_id: String,
     #[serde(default)]
     #[schema(format = Uuid, required = true)]
@@ -164,7 +169,12 @@ fn event_component(type_name: &str) -> String {
 #[derive(Deserialize, ToSchema)]
 struct CallJoinedData {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, required = true, pattern = "^[^\\u0000]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        required = true,
+        pattern = "^[^\\u0000]*$"
+    )]
     call_id: String,
     #[serde(default)]
     #[schema(format = Uuid, required = true)]
@@ -175,7 +185,12 @@ struct CallJoinedData {
 #[derive(Deserialize, ToSchema)]
 struct CallLeftData {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, required = true, pattern = "^[^\\u0000]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        required = true,
+        pattern = "^[^\\u0000]*$"
+    )]
     call_id: String,
     #[serde(default)]
     #[schema(format = Uuid, required = true)]
@@ -192,7 +207,12 @@ struct RecordingFinishedData {
     #[schema(format = Uuid, required = true)]
     recording_id: String,
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, required = true, pattern = "^[^\\u0000]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        required = true,
+        pattern = "^[^\\u0000]*$"
+    )]
     media_url: String,
     #[schema(minimum = 0)]
     #[serde(default, deserialize_with = "integral")]
