@@ -29,7 +29,6 @@ pub(crate) use answer::whole_seconds;
 use crate::domain::dialect::{Connections, Dialect};
 use crate::render::EventAnswer;
 use crate::store::StoredMessage;
-use settings::{Fields, SettingError};
 
 /// One platform: what confab needs of it, in and out.
 pub trait Platform: Send + Sync {
@@ -56,37 +55,8 @@ pub trait Platform: Send + Sync {
     /// The answer to a request whose answer is not played (a status callback).
     fn acknowledge(&self) -> Answer;
 
-    /// The name of the connection customers store for it (its field in `PUT /v1.0/customer`
-    /// and its key in the stored document); `None` when customers connect no account.
-    fn connection_name(&self) -> Option<&'static str> {
-        None
-    }
-
-    /// Applies a change to the stored connection (`None`: the first setting): the new stored
-    /// settings, or the field that is wrong.
-    fn change_connection(
-        &self,
-        _stored: Option<&serde_json::Value>,
-        _change: &Fields,
-    ) -> Result<serde_json::Value, SettingError> {
-        Err(settings::error(
-            self.dialect().as_str(),
-            "is not a connection customers set",
-        ))
-    }
-
-    /// The stored connection as the API shows it, secrets masked.
-    fn mask_connection(&self, _stored: &serde_json::Value) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-
-    /// The API the stored connection's credentials are sent to.
-    fn connection_api_url(&self, _stored: &serde_json::Value) -> Option<String> {
-        None
-    }
-
-    /// How the OpenAPI document describes its connection.
-    fn connection_doc(&self) -> Option<settings::ConnectionDoc> {
+    /// The account customers connect on it (`PUT /v1.0/customer`), if it takes one.
+    fn connection(&self) -> Option<&'static dyn settings::ConnectionKind> {
         None
     }
 

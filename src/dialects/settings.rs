@@ -3,7 +3,6 @@
 //! A connection is changed field by field (`PUT /v1.0/customer`): absent fields keep their
 //! value, so a client can send back what it read, secrets masked, and keep them.
 
-use super::Platform;
 use crate::domain::customer::ConnectionsView;
 use crate::domain::dialect::Connections;
 use serde_json::Value;
@@ -23,12 +22,81 @@ pub type Fields = serde_json::Map<String, Value>;
 /// or changes it.
 pub type Changes = Vec<(String, Option<Fields>)>;
 
+/// An account customers connect on a platform, as its folder types it: its name, how a change
+/// applies to the stored one, how the API shows it, and the API its credentials go to.
+pub trait Connection: serde::Serialize + serde::de::DeserializeOwned + 'static {
+    /// Its field in `PUT /v1.0/customer` and its key in the stored document.
+    const NAME: &'static str;
+    /// The descriptions of the customer's field in a change and in a view (OpenAPI).
+    const DESCRIBED: (&'static str, &'static str);
+    /// The components a change is given in and the API shows it in.
+    type Change: utoipa::ToSchema;
+    type View: utoipa::ToSchema;
+
+    /// Applies a change to the stored connection (`None`: the first setting).
+    fn change(old: Option<&Self>, fields: &Fields) -> Result<Self, SettingError>;
+    /// The connection as the API shows it, every secret masked.
+    fn masked(&self) -> Value;
+    /// The REST API its credentials are sent to.
+    fn api_url(&self) -> &str;
+
+    /// The customer's connection of this kind, if it has one.
+    fn of(connections: &Connections) -> Option<Self> {
+        connections
+            .get(Self::NAME)
+            .and_then(|s| stored(Self::NAME, s))
+    }
+}
+
+/// A platform's connection as the registry sees it, whatever its type: each platform that
+/// takes one hands out `&ConnectionOf::<ItsType>::KIND`, so the glue is written once.
+pub trait ConnectionKind: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The stored document after a change, or the field that is wrong.
+    fn change(&self, stored: Option<&Value>, fields: &Fields) -> Result<Value, SettingError>;
+    fn mask(&self, stored: &Value) -> Value;
+    fn api_url(&self, stored: &Value) -> Option<String>;
+    fn doc(&self) -> ConnectionDoc;
+}
+
+/// The `ConnectionKind` of a `Connection` type.
+pub struct ConnectionOf<C>(std::marker::PhantomData<fn() -> C>);
+
+impl<C> ConnectionOf<C> {
+    pub const KIND: ConnectionOf<C> = ConnectionOf(std::marker::PhantomData);
+}
+
+impl<C: Connection> ConnectionKind for ConnectionOf<C> {
+    fn name(&self) -> &'static str {
+        C::NAME
+    }
+
+    fn change(&self, stored: Option<&Value>, fields: &Fields) -> Result<Value, SettingError> {
+        let old: Option<C> = stored.and_then(|s| self::stored(C::NAME, s));
+        let new = C::change(old.as_ref(), fields)?;
+        // A connection holds strings only; serializing it cannot fail.
+        Ok(serde_json::to_value(new).unwrap_or(Value::Null))
+    }
+
+    fn mask(&self, stored: &Value) -> Value {
+        self::stored::<C>(C::NAME, stored).map_or(Value::Null, |c| c.masked())
+    }
+
+    fn api_url(&self, stored: &Value) -> Option<String> {
+        self::stored::<C>(C::NAME, stored).map(|c| c.api_url().to_string())
+    }
+
+    fn doc(&self) -> ConnectionDoc {
+        ConnectionDoc::of::<C::Change, C::View>(C::DESCRIBED.0, C::DESCRIBED.1)
+    }
+}
+
 /// Longest accepted setting: account ids, tokens and URLs are far shorter.
 const MAX_SETTING_CHARS: usize = 512;
 
 /// The platforms customers connect accounts of, in the registry's order.
-fn connectable() -> impl Iterator<Item = (&'static str, &'static dyn Platform)> {
-    super::all().filter_map(|p| p.connection_name().map(|name| (name, p)))
+fn connectable() -> impl Iterator<Item = (&'static str, &'static dyn ConnectionKind)> {
+    super::all().filter_map(|p| p.connection().map(|kind| (kind.name(), kind)))
 }
 
 /// The names connections are set by (`PUT /v1.0/customer` takes each as a field).
@@ -44,21 +112,21 @@ pub fn apply(
     changes: &Changes,
     allow_private: bool,
 ) -> Result<(), SettingError> {
-    for (name, platform) in connectable() {
+    for (name, kind) in connectable() {
         let Some((_, change)) = changes.iter().find(|(n, _)| n == name) else {
             continue;
         };
         let next = match change {
-            Some(fields) => Some(platform.change_connection(connections.get(name), fields)?),
+            Some(fields) => Some(kind.change(connections.get(name), fields)?),
             None => None,
         };
         connections.set(name, next);
     }
     if !allow_private {
-        for (name, platform) in connectable() {
+        for (name, kind) in connectable() {
             let url = connections
                 .get(name)
-                .and_then(|stored| platform.connection_api_url(stored));
+                .and_then(|stored| kind.api_url(stored));
             if url.is_some_and(|u| !u.starts_with("https://")) {
                 return Err(error(&format!("{name}.api_url"), "must be an https URL"));
             }
@@ -71,10 +139,10 @@ pub fn apply(
 /// masked, `null` when the customer has none.
 pub fn masked(connections: &Connections) -> ConnectionsView {
     let shown = connectable()
-        .map(|(name, platform)| {
+        .map(|(name, kind)| {
             let shown = connections
                 .get(name)
-                .map_or(Value::Null, |stored| platform.mask_connection(stored));
+                .map_or(Value::Null, |stored| kind.mask(stored));
             (name, shown)
         })
         .collect();
@@ -113,7 +181,7 @@ impl ConnectionDoc {
 /// Every connection's doc, by name in the registry's order.
 pub fn documented() -> Vec<(&'static str, ConnectionDoc)> {
     connectable()
-        .filter_map(|(name, platform)| platform.connection_doc().map(|d| (name, d)))
+        .map(|(name, kind)| (name, kind.doc()))
         .collect()
 }
 

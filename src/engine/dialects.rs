@@ -68,7 +68,7 @@ impl Rules<'_> {
     ) -> Result<bool, EngineError> {
         // Only a platform customers connect needs the customer's connections (read through
         // the writer's customer cache).
-        let connections = match platform.connection_name() {
+        let connections = match platform.connection() {
             Some(_) => self
                 .cached_customer(customer)?
                 .map(|c| c.connections.clone())

@@ -1,7 +1,7 @@
 //! A customer's jambonz account: its settings, their checks, and how the API shows them.
 
 use crate::dialects::settings::{
-    check_url, error, known_fields, mask, secret_follows, setting, Fields, SettingError,
+    check_url, error, known_fields, mask, secret_follows, setting, Connection, Fields, SettingError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -26,12 +26,25 @@ fn default_vendor() -> String {
     "default".into()
 }
 
-impl JambonzConnection {
-    /// The customer's connection, if it has one.
-    pub fn of(connections: &crate::domain::dialect::Connections) -> Option<JambonzConnection> {
-        connections
-            .get(NAME)
-            .and_then(|stored| crate::dialects::settings::stored(NAME, stored))
+impl Connection for JambonzConnection {
+    const NAME: &'static str = NAME;
+    const DESCRIBED: (&'static str, &'static str) = (
+        "Sets or changes the jambonz connection; `null` removes it.",
+        "The jambonz connection, secrets masked; `null` when none.",
+    );
+    type Change = JambonzConnectionChange;
+    type View = JambonzConnectionView;
+
+    fn change(old: Option<&Self>, fields: &Fields) -> Result<Self, SettingError> {
+        change(old, fields)
+    }
+
+    fn masked(&self) -> Value {
+        masked(self)
+    }
+
+    fn api_url(&self) -> &str {
+        &self.api_url
     }
 }
 

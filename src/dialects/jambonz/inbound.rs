@@ -3,6 +3,7 @@
 use super::connection::JambonzConnection;
 use super::signature;
 use crate::dialects::inbound::{bounded, ended, platform_variables, required, scalar};
+use crate::dialects::settings::Connection as _;
 use crate::dialects::{BadInput, Hook, Inbound, Reading, Refused};
 use crate::domain::dialect::Connections;
 use serde_json::{Map, Value};

@@ -6,7 +6,7 @@ pub mod rest;
 pub mod signature;
 pub mod verbs;
 
-use crate::dialects::settings::{ConnectionDoc, Fields, SettingError};
+use crate::dialects::settings::{Connection, ConnectionKind, ConnectionOf};
 use crate::dialects::{
     Answer, AnswerContext, BadInput, Command, Hook, Inbound, Keys, Outbound, Outgoing, Platform,
     Reading, Recorder, Refused, Unsent, Webhooks,
@@ -14,7 +14,7 @@ use crate::dialects::{
 use crate::domain::dialect::{Connections, Dialect};
 use crate::render::EventAnswer;
 use crate::store::StoredMessage;
-use connection::{JambonzConnection, JambonzConnectionChange, JambonzConnectionView};
+use connection::JambonzConnection;
 use serde_json::Value;
 
 /// jambonz's platform.
@@ -86,39 +86,8 @@ impl Platform for Jambonz {
         verbs_answer(Value::Array(Vec::new()))
     }
 
-    fn connection_name(&self) -> Option<&'static str> {
-        Some(connection::NAME)
-    }
-
-    fn change_connection(
-        &self,
-        stored: Option<&Value>,
-        change: &Fields,
-    ) -> Result<Value, SettingError> {
-        let old: Option<JambonzConnection> =
-            stored.and_then(|s| crate::dialects::settings::stored(connection::NAME, s));
-        let new = connection::change(old.as_ref(), change)?;
-        Ok(serde_json::to_value(new).unwrap_or(Value::Null))
-    }
-
-    fn mask_connection(&self, stored: &Value) -> Value {
-        crate::dialects::settings::stored::<JambonzConnection>(connection::NAME, stored)
-            .map_or(Value::Null, |j| connection::masked(&j))
-    }
-
-    fn connection_api_url(&self, stored: &Value) -> Option<String> {
-        crate::dialects::settings::stored::<JambonzConnection>(connection::NAME, stored)
-            .map(|j| j.api_url)
-    }
-
-    fn connection_doc(&self) -> Option<ConnectionDoc> {
-        Some(ConnectionDoc::of::<
-            JambonzConnectionChange,
-            JambonzConnectionView,
-        >(
-            "Sets or changes the jambonz connection; `null` removes it.",
-            "The jambonz connection, secrets masked; `null` when none.",
-        ))
+    fn connection(&self) -> Option<&'static dyn ConnectionKind> {
+        Some(&ConnectionOf::<JambonzConnection>::KIND)
     }
 
     /// jambonz's API cannot record a conference: a recording stays confab's record only.

@@ -1,8 +1,8 @@
 //! A customer's Twilio (or SignalWire, Telnyx TeXML) account: its settings, their checks, and how the API shows them.
 
 use crate::dialects::settings::{
-    check_url, error, known_fields, mask, optional_setting, secret_follows, setting, Fields,
-    SettingError,
+    check_url, error, known_fields, mask, optional_setting, secret_follows, setting, Connection,
+    Fields, SettingError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -28,16 +28,31 @@ pub struct TwilioConnection {
 }
 
 impl TwilioConnection {
-    /// The customer's connection, if it has one.
-    pub fn of(connections: &crate::domain::dialect::Connections) -> Option<TwilioConnection> {
-        connections
-            .get(NAME)
-            .and_then(|stored| crate::dialects::settings::stored(NAME, stored))
-    }
-
     /// The key webhooks are signed with.
     pub fn webhook_key(&self) -> &str {
         self.signing_key.as_deref().unwrap_or(&self.auth_token)
+    }
+}
+
+impl Connection for TwilioConnection {
+    const NAME: &'static str = NAME;
+    const DESCRIBED: (&'static str, &'static str) = (
+        "Sets or changes the Twilio connection; `null` removes it.",
+        "The Twilio connection, secrets masked; `null` when none.",
+    );
+    type Change = TwilioConnectionChange;
+    type View = TwilioConnectionView;
+
+    fn change(old: Option<&Self>, fields: &Fields) -> Result<Self, SettingError> {
+        change(old, fields)
+    }
+
+    fn masked(&self) -> Value {
+        masked(self)
+    }
+
+    fn api_url(&self) -> &str {
+        &self.api_url
     }
 }
 

@@ -3,6 +3,7 @@
 use super::connection::TwilioConnection;
 use super::signature;
 use crate::dialects::inbound::{bounded, ended, platform_variables, required};
+use crate::dialects::settings::Connection as _;
 use crate::dialects::{BadInput, Hook, Inbound, Reading, Refused};
 use crate::domain::dialect::Connections;
 use crate::domain::RecordingId;

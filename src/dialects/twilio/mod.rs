@@ -6,7 +6,7 @@ pub mod rest;
 pub mod signature;
 pub mod twiml;
 
-use crate::dialects::settings::{ConnectionDoc, Fields, SettingError};
+use crate::dialects::settings::{Connection, ConnectionKind, ConnectionOf};
 use crate::dialects::{
     Answer, AnswerContext, BadInput, Command, Hook, Inbound, Keys, Outbound, Outgoing, Platform,
     Reading, Recorder, Refused, Unsent, Webhooks,
@@ -14,8 +14,7 @@ use crate::dialects::{
 use crate::domain::dialect::{Connections, Dialect};
 use crate::render::EventAnswer;
 use crate::store::StoredMessage;
-use connection::{TwilioConnection, TwilioConnectionChange, TwilioConnectionView};
-use serde_json::Value;
+use connection::TwilioConnection;
 
 /// Twilio's platform.
 pub struct Twilio;
@@ -85,39 +84,8 @@ impl Platform for Twilio {
         xml(twiml::empty())
     }
 
-    fn connection_name(&self) -> Option<&'static str> {
-        Some(connection::NAME)
-    }
-
-    fn change_connection(
-        &self,
-        stored: Option<&Value>,
-        change: &Fields,
-    ) -> Result<Value, SettingError> {
-        let old: Option<TwilioConnection> =
-            stored.and_then(|s| crate::dialects::settings::stored(connection::NAME, s));
-        let new = connection::change(old.as_ref(), change)?;
-        Ok(serde_json::to_value(new).unwrap_or(Value::Null))
-    }
-
-    fn mask_connection(&self, stored: &Value) -> Value {
-        crate::dialects::settings::stored::<TwilioConnection>(connection::NAME, stored)
-            .map_or(Value::Null, |t| connection::masked(&t))
-    }
-
-    fn connection_api_url(&self, stored: &Value) -> Option<String> {
-        crate::dialects::settings::stored::<TwilioConnection>(connection::NAME, stored)
-            .map(|t| t.api_url)
-    }
-
-    fn connection_doc(&self) -> Option<ConnectionDoc> {
-        Some(ConnectionDoc::of::<
-            TwilioConnectionChange,
-            TwilioConnectionView,
-        >(
-            "Sets or changes the Twilio connection; `null` removes it.",
-            "The Twilio connection, secrets masked; `null` when none.",
-        ))
+    fn connection(&self) -> Option<&'static dyn ConnectionKind> {
+        Some(&ConnectionOf::<TwilioConnection>::KIND)
     }
 
     /// Twilio records calls, not conferences: a recording runs on one joined call, whose
