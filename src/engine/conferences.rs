@@ -164,10 +164,7 @@ impl Engine {
         let checked = self.check_patch(patch)?;
         self.transact(move |rules| {
             let db = rules.db();
-            db.lock_conference(id)?;
-            let mut c = db
-                .conference(Some(customer), id)?
-                .ok_or(Refusal::ConferenceNotFound)?;
+            let mut c = rules.locked_conference(customer, id)?;
             if !c.status.is_open() || c.tm_delete.is_some() {
                 return Err(EngineError::Refused(Refusal::StateInvalid(format!(
                     "a {} conference cannot be changed",
@@ -196,10 +193,7 @@ impl Engine {
     ) -> Result<ConferenceView, EngineError> {
         self.transact(move |rules| {
             let db = rules.db();
-            db.lock_conference(id)?;
-            let mut c = db
-                .conference(Some(customer), id)?
-                .ok_or(Refusal::ConferenceNotFound)?;
+            let mut c = rules.locked_conference(customer, id)?;
             if c.tm_delete.is_none() {
                 c.tm_delete = Some(rules.now());
                 c.tm_update = rules.now();

@@ -33,10 +33,7 @@ impl Engine {
         }
         self.transact(move |rules| {
             let db = rules.db();
-            db.lock_conference(id)?;
-            let conf = db
-                .conference(Some(customer), id)?
-                .ok_or(Refusal::ConferenceNotFound)?;
+            let conf = rules.locked_conference(customer, id)?;
             rules.start_recording(conf.id, format.unwrap_or(RecordingFormat::Wav), duration)?;
             Ok(db.view(conf)?)
         })
@@ -50,10 +47,7 @@ impl Engine {
     ) -> Result<ConferenceView, EngineError> {
         self.transact(move |rules| {
             let db = rules.db();
-            db.lock_conference(id)?;
-            let conf = db
-                .conference(Some(customer), id)?
-                .ok_or(Refusal::ConferenceNotFound)?;
+            let conf = rules.locked_conference(customer, id)?;
             rules.stop_recording(conf.id)?;
             Ok(db.view(conf)?)
         })

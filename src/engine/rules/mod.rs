@@ -81,6 +81,21 @@ impl<'a> Rules<'a> {
         self.db
     }
 
+    /// Locks a customer's conference for this transaction and reads it: the first step of a
+    /// write that changes a conference. An unknown or another customer's conference is not
+    /// found.
+    pub(crate) fn locked_conference(
+        &self,
+        customer: CustomerId,
+        id: ConferenceId,
+    ) -> Result<crate::domain::conference::Conference, EngineError> {
+        self.db.lock_conference(id)?;
+        Ok(self
+            .db
+            .conference(Some(customer), id)?
+            .ok_or(super::Refusal::ConferenceNotFound)?)
+    }
+
     /// The time of this transaction: every change it makes is stamped with it.
     pub(crate) fn now(&self) -> Timestamp {
         self.now
