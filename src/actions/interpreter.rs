@@ -9,10 +9,6 @@ use uuid::Uuid;
 /// Most steps one run may take (§4).
 pub const MAX_STEPS: usize = 1000;
 
-/// The variable holding the digits a caller keyed in, and what a `branch` without `variable`
-/// reads.
-pub const DIGITS_VARIABLE: &str = "call.digits";
-
 /// Variables visible to `${name}` substitution and to `branch`/`condition_variable`.
 pub type Variables = BTreeMap<String, String>;
 
@@ -93,16 +89,9 @@ fn substitute_json(v: &Value, vars: &Variables) -> Value {
     }
 }
 
-/// Whether `var` compares as the action asks; a string value is substituted first, so a list
-/// can compare with `${conference.data.pin}` (§13).
-fn condition_holds(
-    cond: &crate::actions::Comparison,
-    value: &ConditionValue,
-    var: &str,
-    vars: &Variables,
-) -> bool {
+fn condition_holds(cond: &crate::actions::Comparison, value: &ConditionValue, var: &str) -> bool {
     match value {
-        ConditionValue::String(s) => cond.holds(&var, &substitute(s, vars).as_str()),
+        ConditionValue::String(s) => cond.holds(&var, &s.as_str()),
         ConditionValue::Number(n) => match var.trim().parse::<f64>() {
             Ok(v) => cond.holds(&v, n),
             Err(_) => false,
@@ -240,10 +229,7 @@ impl Run<'_> {
                 default_target_id,
             } => {
                 let value = vars.get(variable).cloned().unwrap_or_default();
-                // Keys are substituted before they are compared, as `value_string` is.
-                let matched = target_ids
-                    .iter()
-                    .find(|(k, _)| substitute(k, vars) == value);
+                let matched = target_ids.iter().find(|(k, _)| *k == value);
                 let target = matched.map(|(_, id)| *id).unwrap_or(*default_target_id);
                 let by = match matched {
                     Some(_) => "target_ids",
@@ -263,7 +249,7 @@ impl Run<'_> {
                 false_target_id,
             } => {
                 let current = vars.get(variable).cloned().unwrap_or_default();
-                let holds = condition_holds(condition, value, &current, vars);
+                let holds = condition_holds(condition, value, &current);
                 self.note(
                     "condition",
                     || json!({"variable": variable, "value": current, "held": holds}),
@@ -406,39 +392,6 @@ mod tests {
                        {"type": "beep"},
                        {"id": a, "type": "stop"}]),
                 json!({"name": "bob"}),
-                json!([{"type": "beep", "option": {}}]),
-            ),
-            // A compared string is substituted first: the PIN is the conference's (§13).
-            (
-                json!([{"type": "condition_variable", "option": {"variable": "call.digits", "value_string": "${conference.data.pin}", "false_target_id": a}},
-                       {"type": "talk", "option": {"text": "welcome"}, "next_id": b},
-                       {"id": a, "type": "hangup", "option": {"reason": "wrong pin"}},
-                       {"id": b, "type": "stop"}]),
-                json!({"call.digits": "4711", "conference.data.pin": "4711"}),
-                json!([{"type": "talk", "option": {"text": "welcome", "gender": "female", "language": "en-US"}}]),
-            ),
-            (
-                json!([{"type": "condition_variable", "option": {"variable": "call.digits", "value_string": "${conference.data.pin}", "false_target_id": a}},
-                       {"type": "talk", "option": {"text": "welcome"}},
-                       {"id": a, "type": "hangup", "option": {"reason": "wrong pin"}}]),
-                json!({"call.digits": "1234", "conference.data.pin": "4711"}),
-                json!([{"type": "hangup", "option": {"reason": "wrong pin"}}]),
-            ),
-            // A branch without a variable reads call.digits, and its keys are substituted.
-            (
-                json!([{"type": "branch", "option": {"target_ids": {"${conference.data.moderator_pin}": a, "2": b}}},
-                       {"type": "stop"},
-                       {"id": a, "type": "talk", "option": {"text": "moderator"}, "next_id": c},
-                       {"id": b, "type": "talk", "option": {"text": "two"}},
-                       {"id": c, "type": "stop"}]),
-                json!({"call.digits": "9999", "conference.data.moderator_pin": "9999"}),
-                json!([{"type": "talk", "option": {"text": "moderator", "gender": "female", "language": "en-US"}}]),
-            ),
-            (
-                json!([{"type": "branch", "option": {"target_ids": {"1": a}, "default_target_id": b}},
-                       {"id": a, "type": "talk", "option": {"text": "one"}},
-                       {"id": b, "type": "beep"}]),
-                json!({}),
                 json!([{"type": "beep", "option": {}}]),
             ),
             // play, sleep; stop ends the list.

@@ -200,11 +200,7 @@ fn goto(o: &Options) -> Result<ActionKind, FieldError> {
 }
 
 fn branch(o: &Options) -> Result<ActionKind, FieldError> {
-    // Without a variable a branch reads what the caller keyed in (§13).
-    let variable = o
-        .opt_str("variable")?
-        .unwrap_or(super::interpreter::DIGITS_VARIABLE)
-        .to_string();
+    let variable = o.req_str("variable")?.to_string();
     let mut target_ids = Vec::new();
     match o.0.get("target_ids") {
         None | Some(Value::Null) => {}

@@ -75,14 +75,11 @@ struct GotoOption {
     loop_count: Option<i64>,
 }
 
-/// `branch`: jump by the variable's value; every target names an action of the same list. Each
-/// key of `target_ids` is `${var}` substituted before it is compared.
+/// `branch`: jump by the variable's value; every target names an action of the same list.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct BranchOption {
-    /// The variable to read; absent or `null`, `call.digits` (what the caller keyed in).
-    #[schema(default = "call.digits")]
-    variable: Option<String>,
+    variable: String,
     #[schema(value_type = Option<std::collections::BTreeMap<String, uuid::Uuid>>)]
     target_ids: Option<()>,
     #[schema(format = Uuid)]
@@ -116,7 +113,7 @@ enum ConditionValueType {
 }
 
 /// `condition_variable`: continue when the comparison holds, else jump to
-/// `false_target_id`. `value_string` is `${var}` substituted before it is compared. `value_number` is required when `value_type` is `number`, and
+/// `false_target_id`. `value_number` is required when `value_type` is `number`, and
 /// `value_length` when it is `length`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -200,7 +197,7 @@ fn variants() -> Vec<(&'static str, &'static str, RefOr<Schema>, bool)> {
             true,
         ),
         ("goto", "GotoAction", GotoOption::schema(), true),
-        ("branch", "BranchAction", BranchOption::schema(), false),
+        ("branch", "BranchAction", BranchOption::schema(), true),
         (
             "condition_variable",
             "ConditionVariableAction",
