@@ -206,7 +206,7 @@ impl App {
         let (server, engine) = self.server()?;
         let (outbox_wake, deadline_wake) = engine.wakers();
         let dispatcher = Arc::new(Dispatcher::new(
-            engine.store().outbox_view(),
+            engine.outbox_view(),
             engine.clock(),
             delivery,
             outbox_wake,
@@ -218,7 +218,7 @@ impl App {
             tokio::spawn(dispatcher.clone().run()),
             tokio::spawn(scheduler::run(
                 engine.clone(),
-                engine.store().deadline_view(),
+                engine.deadline_view(),
                 deadline_wake,
             )),
             tokio::spawn(housekeeping(engine)),

@@ -125,7 +125,11 @@ pub(crate) fn path_part(id: &str) -> String {
 /// connection moved to another API stays unsent, since the credentials go only to the API
 /// they belong to.
 pub(crate) fn under(url: &str, api_url: &str) -> Result<(), String> {
-    if url.starts_with(api_url.trim_end_matches('/')) {
+    // The base must end where a path, query or the URL ends: `https://api.example.com` is
+    // not the base of `https://api.example.com.elsewhere/…`.
+    let base = api_url.trim_end_matches('/');
+    let rest = url.strip_prefix(base);
+    if rest.is_some_and(|r| r.is_empty() || r.starts_with(['/', '?'])) {
         Ok(())
     } else {
         Err("the connection's api_url changed since this call was queued".into())
@@ -149,5 +153,17 @@ pub(crate) fn test_call(
         tm_delete: None,
         dialect,
         platform_conference: platform_conference.into(),
+    }
+}
+
+#[cfg(test)]
+mod under_tests {
+    #[test]
+    fn a_base_covers_its_paths_and_not_a_longer_host() {
+        let base = "https://api.example.com/";
+        assert!(super::under("https://api.example.com/2010-04-01/x", base).is_ok());
+        assert!(super::under("https://api.example.com", base).is_ok());
+        assert!(super::under("https://api.example.com.elsewhere/2010-04-01/x", base).is_err());
+        assert!(super::under("https://api.example.comx/", base).is_err());
     }
 }

@@ -8,7 +8,7 @@ use super::rules::Rules;
 use super::{Engine, EngineError};
 use crate::dialects::{self, Command, Outgoing, Platform, Recorder, Unsent};
 use crate::domain::conference::{CallStatus, Conference, Conferencecall, Recording};
-use crate::domain::dialect::{Connections, Dialect};
+use crate::domain::dialect::Connections;
 use crate::domain::{ConferenceId, CustomerId};
 use crate::outbox::message;
 
@@ -134,12 +134,15 @@ impl Rules<'_> {
             .filter(|c| platform_of(c).recorder() != Recorder::Conference)
             .collect();
         if elsewhere.is_empty() {
-            let native = dialects::platform(Dialect::Native);
+            let Some(recorder) = dialects::conference_recorder() else {
+                rec.platform_call = RECORDING_NOWHERE.into();
+                return Ok(());
+            };
             let command = Command::RecordingStart {
                 recording: rec,
                 call: None,
             };
-            self.send(native, command, (rec.customer_id, conf.id))?;
+            self.send(recorder, command, (rec.customer_id, conf.id))?;
             return Ok(());
         }
         let per_call = |c: &&&Conferencecall| platform_of(c).recorder() == Recorder::PerCall;
@@ -199,19 +202,22 @@ impl Rules<'_> {
         Ok(())
     }
 
-    /// Stops a recording where it runs: on its call, or by a native command. False when no
+    /// Stops a recording where it runs: on its call, or on the platform that records
+    /// conferences. False when no
     /// platform runs it, so nothing will report it finished: it ends now.
     pub(crate) fn recording_stop_command(&self, rec: &Recording) -> Result<bool, EngineError> {
         let db = self.db();
         let ids = (rec.customer_id, rec.conference_id);
         let call = match rec.platform_call.as_str() {
             "" => {
-                let native = dialects::platform(Dialect::Native);
+                let Some(recorder) = dialects::conference_recorder() else {
+                    return Ok(false);
+                };
                 let command = Command::RecordingStop {
                     recording: rec,
                     call: None,
                 };
-                self.send(native, command, ids)?;
+                self.send(recorder, command, ids)?;
                 return Ok(true);
             }
             RECORDING_PENDING | RECORDING_NOWHERE => return Ok(false),

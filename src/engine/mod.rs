@@ -93,8 +93,16 @@ impl Engine {
         }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// What the outbox's dispatcher and lanes may touch of the store: outbox messages and
+    /// customers' reads, never a conference (writes that change conferences go through
+    /// `transact`, which tells the live feed).
+    pub fn outbox_view(&self) -> crate::store::OutboxView {
+        self.store.outbox_view()
+    }
+
+    /// What the deadline scheduler may touch of the store: the due deadlines.
+    pub fn deadline_view(&self) -> crate::store::DeadlineView {
+        self.store.deadline_view()
     }
 
     fn settings(&self) -> &EngineSettings {

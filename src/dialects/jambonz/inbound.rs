@@ -46,7 +46,7 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
         Hook::Status => match get("event").unwrap_or("") {
             "join" => Ok(Reading::Joined {
                 call_id: required(get("call_sid"), "call_sid")?,
-                platform_conference: get("conference_sid").unwrap_or("").to_string(),
+                platform_conference: bounded(get("conference_sid"), "conference_sid")?,
             }),
             "leave" => left(&get),
             // The application's call status webhook pointed here: a call that ended before

@@ -93,7 +93,7 @@ fn status<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
 fn left<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput> {
     Ok(Reading::Left {
         call_id: required(p("CallSid"), "CallSid")?,
-        reason: p("DialCallStatus").unwrap_or("").to_string(),
+        reason: bounded(p("DialCallStatus"), "DialCallStatus")?,
     })
 }
 
@@ -118,7 +118,7 @@ fn recording<'a>(url: &str, p: &impl Fn(&str) -> Option<&'a str>) -> Result<Read
     Ok(Reading::RecordingFinished {
         recording_id: RecordingId(recording_id),
         outcome: outcome.to_string(),
-        media_url: p("RecordingUrl").unwrap_or("").to_string(),
+        media_url: bounded(p("RecordingUrl"), "RecordingUrl")?,
         duration_ms,
     })
 }
