@@ -75,11 +75,11 @@ impl Engine {
     ) -> Result<(Conference, XmlStatus), EngineError> {
         self.transact(move |rules| {
             let db = rules.db();
-            db.lock_conference(id)?;
-            let mut conf = db
-                .conference(Some(customer), id)?
-                .filter(|c| c.tm_delete.is_none())
-                .ok_or(Refusal::ConferenceNotFound)?;
+            let mut conf = rules.locked_conference(customer, id)?;
+            // A disposed conference is gone for the XML API.
+            if conf.tm_delete.is_some() {
+                return Err(Refusal::ConferenceNotFound.into());
+            }
             conf.tm_delete = Some(rules.now());
             conf.tm_update = rules.now();
             db.update_conference(&conf)?;
@@ -99,10 +99,7 @@ impl Engine {
     ) -> Result<Conferencecall, EngineError> {
         self.transact(move |rules| {
             let db = rules.db();
-            db.lock_conference(id)?;
-            if db.conference(Some(customer), id)?.is_none() {
-                return Err(Refusal::ConferenceNotFound.into());
-            }
+            rules.locked_conference(customer, id)?;
             let by_id = ConferencecallId::parse(&call_sid);
             let mut call = db
                 .calls_in(id)?
