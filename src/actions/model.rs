@@ -66,32 +66,10 @@ pub enum ConditionValue {
     Length(i64),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpMethod {
-    Post,
-    Get,
-    Put,
-    Delete,
-}
-
-crate::domain::names::names!(HttpMethod {
-    Post = "POST",
-    Get = "GET",
-    Put = "PUT",
-    Delete = "DELETE",
-});
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum RecordingFormat {
-    Wav,
-    Mp3,
-}
-
-crate::domain::names::names!(RecordingFormat {
-    Wav = "wav",
-    Mp3 = "mp3",
-});
+// The request method of a webhook and the format of a recording are values of the domain
+// (stored with messages and recordings); the action model uses them as they are.
+pub use crate::domain::conference::RecordingFormat;
+pub use crate::domain::notification::HttpMethod;
 
 /// Longest recording the API accepts, in seconds (§6.1).
 pub const MAX_RECORDING_SECONDS: i64 = 86_400;

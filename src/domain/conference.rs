@@ -4,7 +4,6 @@
 use super::dialect::Dialect;
 use super::ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use super::names::names;
-use crate::actions::RecordingFormat;
 use crate::domain::timestamp::{api_or_not_set, ApiTime, Timestamp};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -31,6 +30,19 @@ impl ConferenceType {
         }
     }
 }
+
+// The format of a recording (a plain comment: the document's schema has no description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum RecordingFormat {
+    Wav,
+    Mp3,
+}
+
+crate::domain::names::names!(RecordingFormat {
+    Wav = "wav",
+    Mp3 = "mp3",
+});
 
 /// Conference status; it only ever moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema)]
@@ -179,9 +191,11 @@ pub struct ConferenceJson<'a> {
     /// Seconds after the create or update that set it until the conference ends; 0 = none.
     #[schema(minimum = 0, maximum = 604800)]
     timeout: i64,
-    #[schema(value_type = Vec<crate::actions::schema::Action>)]
+    // Action lists: `http::openapi` names their items' component (`Action`), which the
+    // domain does not know.
+    #[schema(value_type = Vec<Object>)]
     pre_actions: &'a StoredJson,
-    #[schema(value_type = Vec<crate::actions::schema::Action>)]
+    #[schema(value_type = Vec<Object>)]
     post_actions: &'a StoredJson,
     /// The calls now joined, in join order.
     conferencecall_ids: &'a [ConferencecallId],

@@ -52,11 +52,28 @@ names!(WebhookMethod {
     Put = "PUT",
 });
 
-impl From<WebhookMethod> for crate::actions::HttpMethod {
+/// The method of a request confab sends: a customer's webhook, an action's `webhook_send`, a
+/// platform's REST call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    Post,
+    Get,
+    Put,
+    Delete,
+}
+
+crate::domain::names::names!(HttpMethod {
+    Post = "POST",
+    Get = "GET",
+    Put = "PUT",
+    Delete = "DELETE",
+});
+
+impl From<WebhookMethod> for HttpMethod {
     fn from(m: WebhookMethod) -> Self {
         match m {
-            WebhookMethod::Post => crate::actions::HttpMethod::Post,
-            WebhookMethod::Put => crate::actions::HttpMethod::Put,
+            WebhookMethod::Post => HttpMethod::Post,
+            WebhookMethod::Put => HttpMethod::Put,
         }
     }
 }

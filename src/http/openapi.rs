@@ -256,6 +256,7 @@ pub fn document() -> &'static serde_json::Value {
         simulation_subjects(&mut doc);
         uuid_patterns(&mut doc);
         connections(&mut doc);
+        conference_action_lists(&mut doc);
         doc
     })
 }
@@ -292,6 +293,22 @@ fn simulation_subjects(doc: &mut serde_json::Value) {
             "properties": {"actions": {"type": "array"}, "conference_id": {"type": "null"}, "flow": {"type": "null"}}
         }
     ]}]);
+}
+
+/// A conference's `pre_actions` and `post_actions` are lists of `Action`. The conference's
+/// shape is the domain's, which does not know the action schema (that is the action
+/// model's), so the document names it here.
+fn conference_action_lists(doc: &mut serde_json::Value) {
+    for list in ["pre_actions", "post_actions"] {
+        let pointer = format!("/components/schemas/Conference/properties/{list}/items");
+        match doc.pointer_mut(&pointer) {
+            Some(items) => *items = serde_json::json!({"$ref": "#/components/schemas/Action"}),
+            None => tracing::error!(
+                pointer,
+                "a conference's action list is missing from the document"
+            ),
+        }
+    }
 }
 
 const UUID_FIELDS: [&str; 5] = [
