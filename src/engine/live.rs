@@ -2,20 +2,41 @@
 //! transactions commit them, and the problems of the last flows reload.
 
 use super::Engine;
+use crate::domain::notification::NotificationType;
 use crate::domain::{ConferenceId, CustomerId};
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
 
 /// One change: which customer's conference, and what happened. The rules record one wherever
-/// they decide a customer's notification, whether or not the customer asked for it: `what`
-/// is the notification type (`conference_updated`, `conferencecall_joining`, ...), or
-/// `conf_status` for an XML conference's reported status, or `recording_stopped` for a
-/// recording asked to stop.
+/// they decide a customer's notification, whether or not the customer asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub customer: CustomerId,
     pub conference: ConferenceId,
-    pub what: &'static str,
+    pub what: ChangeKind,
+}
+
+/// What a change was: the notification type it is reported by, or one of the two changes no
+/// notification names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Notified(NotificationType),
+    /// An XML conference's status, reported to its `onStatus`.
+    XmlStatus,
+    /// A recording asked to stop: the conference's `recording_id` is nil at once, whether or
+    /// not the platform has reported the recording finished.
+    RecordingStopped,
+}
+
+impl ChangeKind {
+    /// The name the console's stream sends as `what`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Notified(t) => t.as_str(),
+            ChangeKind::XmlStatus => "conf_status",
+            ChangeKind::RecordingStopped => "recording_stopped",
+        }
+    }
 }
 
 /// The change signal and the last reload's problems. A slow listener misses signals rather

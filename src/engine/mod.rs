@@ -28,7 +28,7 @@ pub use deliveries::{Delivery, DeliveryPage};
 pub use dialects::Membership;
 pub use error::{invalid, EngineError, Refusal};
 pub use events::{EventKind, PlatformEvent};
-pub use live::Change;
+pub use live::{Change, ChangeKind};
 pub use operations::{StoreHealth, IDEMPOTENCY_WINDOW_SECONDS, MESSAGE_RETENTION_SECONDS};
 pub use pages::PageLease;
 pub use settings::EngineSettings;

@@ -18,7 +18,7 @@ pub(crate) use notify::Webhook;
 pub(crate) use xml::calls_joining;
 
 use super::customer_cache::CustomerCache;
-use super::live::Change;
+use super::live::{Change, ChangeKind};
 use super::programs::ProgramCache;
 use super::{EngineError, EngineSettings};
 use crate::actions::flows::FlowSet;
@@ -103,7 +103,7 @@ impl<'a> Rules<'a> {
 
     /// Records that a customer's conference changed, for the live feed. The console only
     /// reloads what changed, so the same change twice in one transaction is recorded once.
-    fn record(&self, customer: CustomerId, conference: ConferenceId, what: &'static str) {
+    fn record(&self, customer: CustomerId, conference: ConferenceId, what: ChangeKind) {
         let change = Change {
             customer,
             conference,

@@ -8,6 +8,7 @@ use crate::domain::conference::{Conference, Conferencecall, Recording};
 use crate::domain::customer::Customer;
 use crate::domain::notification::NotificationType;
 use crate::domain::{ConferenceId, CustomerId};
+use crate::engine::live::ChangeKind;
 use crate::engine::EngineError;
 use crate::outbox::message::{self, Target};
 use serde::Serialize;
@@ -54,7 +55,7 @@ impl Rules<'_> {
         conf: &Conference,
         t: NotificationType,
     ) -> Result<(), EngineError> {
-        self.record(conf.customer_id, conf.id, t.as_str());
+        self.record(conf.customer_id, conf.id, ChangeKind::Notified(t));
         let Some(customer) = self.wanting(conf.customer_id, t)? else {
             return Ok(());
         };
@@ -68,7 +69,11 @@ impl Rules<'_> {
         call: &Conferencecall,
         t: NotificationType,
     ) -> Result<(), EngineError> {
-        self.record(call.customer_id, call.conference_id, t.as_str());
+        self.record(
+            call.customer_id,
+            call.conference_id,
+            ChangeKind::Notified(t),
+        );
         let Some(customer) = self.wanting(call.customer_id, t)? else {
             return Ok(());
         };
@@ -81,7 +86,7 @@ impl Rules<'_> {
         rec: &Recording,
         t: NotificationType,
     ) -> Result<(), EngineError> {
-        self.record(rec.customer_id, rec.conference_id, t.as_str());
+        self.record(rec.customer_id, rec.conference_id, ChangeKind::Notified(t));
         let Some(customer) = self.wanting(rec.customer_id, t)? else {
             return Ok(());
         };

@@ -6,11 +6,8 @@ use crate::actions::RecordingFormat;
 use crate::domain::conference::{ConferenceStatus, Recording, RecordingStatus};
 use crate::domain::notification::NotificationType;
 use crate::domain::{ConferenceId, CustomerId, RecordingId};
+use crate::engine::live::ChangeKind;
 use crate::engine::{EngineError, Refusal};
-
-/// The change recorded when a recording is asked to stop: the conference's `recording_id` is
-/// nil at once, whether or not the recording has finished.
-const RECORDING_STOPPED: &str = "recording_stopped";
 
 impl Rules<'_> {
     /// Starts recording a progressing conference: a recording row and the platform's start.
@@ -62,7 +59,11 @@ impl Rules<'_> {
             .db
             .active_recording(conference_id)?
             .ok_or_else(|| Refusal::StateInvalid("no active recording".into()))?;
-        self.record(rec.customer_id, rec.conference_id, RECORDING_STOPPED);
+        self.record(
+            rec.customer_id,
+            rec.conference_id,
+            ChangeKind::RecordingStopped,
+        );
         rec.status = RecordingStatus::Stopping;
         if !self.recording_stop_command(&rec)? {
             // No platform runs it, so none will report it finished: it ends now.

@@ -5,12 +5,14 @@ use super::{Rules, Webhook};
 use crate::actions::HttpMethod;
 use crate::domain::conference::{CallStatus, Conference, Origin, XmlStatus};
 use crate::domain::notification::NotificationType;
+use crate::engine::live::ChangeKind;
 use crate::engine::EngineError;
 use crate::render::xml::ConfDoc;
 use crate::store::prelude::*;
 use crate::store::StoreError;
 
-/// The event type of an `onStatus` report in the outbox, and the change the live feed is told.
+/// The event type of an `onStatus` report in the outbox; the live feed's name for the same
+/// change is `ChangeKind::XmlStatus`.
 const XML_STATUS: &str = "conf_status";
 
 impl Rules<'_> {
@@ -36,7 +38,7 @@ impl Rules<'_> {
             return Ok(false);
         }
         conf.xml.reported_status = status.as_str().into();
-        self.record(conf.customer_id, conf.id, XML_STATUS);
+        self.record(conf.customer_id, conf.id, ChangeKind::XmlStatus);
         if conf.xml.on_status.is_empty() || self.cached_customer(conf.customer_id)?.is_none() {
             return Ok(true);
         }

@@ -74,7 +74,7 @@ pub async fn events(tenant: Tenant, state: web::Data<AppState>) -> HttpResponse 
                     got = rx.recv() => match got {
                         Ok(c) if c.customer == customer => format!(
                             "event: change\ndata: {{\"conference_id\":\"{}\",\"what\":\"{}\"}}\n\n",
-                            c.conference, c.what
+                            c.conference, c.what.as_str()
                         ),
                         Ok(_) => continue,
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
