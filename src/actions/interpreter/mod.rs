@@ -48,6 +48,21 @@ pub struct Outcome {
 
 /// Replaces every `${name}` with its value; unknown names become the empty string.
 pub fn substitute(text: &str, vars: &Variables) -> String {
+    substitute_with(text, vars, &mut false)
+}
+
+/// What a comparison compares with: the text substituted, or `None` when it names a variable
+/// that is not set. A comparison with an unset variable never holds, so a list that checks a
+/// caller's PIN against `${conference.data.pin}` fails closed when the conference has none
+/// (an empty PIN would otherwise equal empty input).
+fn compared(text: &str, vars: &Variables) -> Option<String> {
+    let mut unset = false;
+    let out = substitute_with(text, vars, &mut unset);
+    (!unset).then_some(out)
+}
+
+/// `substitute`, noting in `unset` whether a name had no value.
+fn substitute_with(text: &str, vars: &Variables, unset: &mut bool) -> String {
     if !text.contains("${") {
         return text.to_string();
     }
@@ -58,8 +73,9 @@ pub fn substitute(text: &str, vars: &Variables) -> String {
         let after = &rest[start + 2..];
         match after.find('}') {
             Some(end) => {
-                if let Some(v) = vars.get(&after[..end]) {
-                    out.push_str(v);
+                match vars.get(&after[..end]) {
+                    Some(v) => out.push_str(v),
+                    None => *unset = true,
                 }
                 rest = &after[end + 1..];
             }
@@ -89,9 +105,18 @@ fn substitute_json(v: &Value, vars: &Variables) -> Value {
     }
 }
 
-fn condition_holds(cond: &crate::actions::Comparison, value: &ConditionValue, var: &str) -> bool {
+/// Whether `var` compares as the action asks. A string value is substituted first (§13), and
+/// one that names an unset variable never holds.
+fn condition_holds(
+    cond: &crate::actions::Comparison,
+    value: &ConditionValue,
+    var: &str,
+    vars: &Variables,
+) -> bool {
     match value {
-        ConditionValue::String(s) => cond.holds(&var, &s.as_str()),
+        ConditionValue::String(s) => {
+            compared(s, vars).is_some_and(|s| cond.holds(&var, &s.as_str()))
+        }
         ConditionValue::Number(n) => match var.trim().parse::<f64>() {
             Ok(v) => cond.holds(&v, n),
             Err(_) => false,
@@ -229,7 +254,11 @@ impl Run<'_> {
                 default_target_id,
             } => {
                 let value = vars.get(variable).cloned().unwrap_or_default();
-                let matched = target_ids.iter().find(|(k, _)| *k == value);
+                // Keys are substituted before they are compared (§13); a key naming an unset
+                // variable matches nothing.
+                let matched = target_ids
+                    .iter()
+                    .find(|(k, _)| compared(k, vars).is_some_and(|k| k == value));
                 let target = matched.map(|(_, id)| *id).unwrap_or(*default_target_id);
                 let by = match matched {
                     Some(_) => "target_ids",
@@ -249,7 +278,7 @@ impl Run<'_> {
                 false_target_id,
             } => {
                 let current = vars.get(variable).cloned().unwrap_or_default();
-                let holds = condition_holds(condition, value, &current);
+                let holds = condition_holds(condition, value, &current, vars);
                 self.note(
                     "condition",
                     || json!({"variable": variable, "value": current, "held": holds}),
@@ -328,202 +357,4 @@ fn effect(kind: &ActionKind, vars: &Variables) -> Option<Effect> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::actions::{compile, parse_list, NoFlows};
-    use proptest::prelude::*;
-
-    /// Data-driven cases: (actions, input variables, expected emitted actions).
-    fn cases() -> Vec<(Value, Value, Value)> {
-        let a = "11111111-1111-1111-1111-111111111111";
-        let b = "22222222-2222-2222-2222-222222222222";
-        let c = "33333333-3333-3333-3333-333333333333";
-        vec![
-            // The seed's talk, defaults applied.
-            (
-                json!([{"type": "talk", "option": {"text": "Hello. Welcome to ${conference.name}."}}]),
-                json!({"conference.name": "the test conference"}),
-                json!([{"type": "talk", "option": {"text": "Hello. Welcome to the test conference.", "gender": "female", "language": "en-US"}}]),
-            ),
-            // Unknown variables substitute as empty; variable_set feeds later actions.
-            (
-                json!([{"type": "variable_set", "option": {"key": "who", "value": "${call.from}!"}},
-                       {"type": "talk", "option": {"text": "hi ${who}${nope}", "gender": "male", "language": "ko-KR"}}]),
-                json!({"call.from": "+15551234"}),
-                json!([{"type": "talk", "option": {"text": "hi +15551234!", "gender": "male", "language": "ko-KR"}}]),
-            ),
-            // goto with loop_count 2: the jump is taken twice, then falls through.
-            (
-                json!([{"id": a, "type": "beep"},
-                       {"type": "goto", "option": {"target_id": a, "loop_count": 2}},
-                       {"type": "hangup", "option": {"reason": "done"}}]),
-                json!({}),
-                json!([{"type": "beep", "option": {}}, {"type": "beep", "option": {}}, {"type": "beep", "option": {}},
-                       {"type": "hangup", "option": {"reason": "done"}}]),
-            ),
-            // branch on a platform variable, with a default.
-            (
-                json!([{"type": "branch", "option": {"variable": "digits", "target_ids": {"1": a, "2": b}, "default_target_id": c}},
-                       {"id": a, "type": "talk", "option": {"text": "sales"}, "next_id": c},
-                       {"id": b, "type": "talk", "option": {"text": "support"}},
-                       {"id": c, "type": "beep"}]),
-                json!({"digits": "2"}),
-                json!([{"type": "talk", "option": {"text": "support", "gender": "female", "language": "en-US"}}, {"type": "beep", "option": {}}]),
-            ),
-            (
-                json!([{"type": "branch", "option": {"variable": "digits", "target_ids": {"1": a}, "default_target_id": c}},
-                       {"id": a, "type": "talk", "option": {"text": "sales"}},
-                       {"id": c, "type": "beep"}]),
-                json!({"digits": "9"}),
-                json!([{"type": "beep", "option": {}}]),
-            ),
-            // condition_variable: match continues, no match jumps.
-            (
-                json!([{"type": "condition_variable", "option": {"condition": ">=", "variable": "conference.participant_count", "value_type": "number", "value_number": 2, "false_target_id": a}},
-                       {"type": "talk", "option": {"text": "busy room"}, "next_id": b},
-                       {"id": a, "type": "talk", "option": {"text": "you are first"}},
-                       {"id": b, "type": "stop"},
-                       {"type": "beep"}]),
-                json!({"conference.participant_count": "0"}),
-                json!([{"type": "talk", "option": {"text": "you are first", "gender": "female", "language": "en-US"}}]),
-            ),
-            (
-                json!([{"type": "condition_variable", "option": {"condition": "==", "variable": "name", "value_type": "length", "value_length": 3, "false_target_id": a}},
-                       {"type": "beep"},
-                       {"id": a, "type": "stop"}]),
-                json!({"name": "bob"}),
-                json!([{"type": "beep", "option": {}}]),
-            ),
-            // play, sleep; stop ends the list.
-            (
-                json!([{"type": "play", "option": {"stream_urls": ["https://x.example/${f}.wav"]}},
-                       {"type": "sleep", "option": {"duration": 500}},
-                       {"type": "stop"},
-                       {"type": "beep"}]),
-                json!({"f": "hold"}),
-                json!([{"type": "play", "option": {"stream_urls": ["https://x.example/hold.wav"]}}, {"type": "sleep", "option": {"duration": 500}}]),
-            ),
-        ]
-    }
-
-    fn run_json(actions: &Value, vars: &Value) -> Outcome {
-        let list = parse_list("pre_actions", actions).unwrap();
-        let program = compile("pre_actions", &list.actions, &NoFlows).unwrap();
-        let vars = vars
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-            .collect();
-        run(&program, vars)
-    }
-
-    #[test]
-    fn data_driven_cases() {
-        for (i, (actions, vars, expected)) in cases().into_iter().enumerate() {
-            let out = run_json(&actions, &vars);
-            let emitted: Vec<Value> = out.actions.iter().map(Emitted::to_json).collect();
-            assert_eq!(Value::Array(emitted), expected, "case {i}");
-            assert!(out.error.is_none(), "case {i}");
-        }
-    }
-
-    #[test]
-    fn hangup_ends_the_run_and_is_reported() {
-        let out = run_json(&json!([{"type": "hangup"}, {"type": "beep"}]), &json!({}));
-        assert!(out.hangup);
-        assert_eq!(out.actions.len(), 1);
-    }
-
-    #[test]
-    fn an_endless_loop_stops_at_the_step_bound_keeping_what_was_emitted() {
-        let a = "11111111-1111-1111-1111-111111111111";
-        let out = run_json(
-            &json!([{"id": a, "type": "beep", "next_id": a}]),
-            &json!({}),
-        );
-        assert_eq!(out.steps, MAX_STEPS);
-        assert_eq!(out.actions.len(), MAX_STEPS);
-        assert!(out.error.is_some());
-    }
-
-    #[test]
-    fn effects_are_collected_with_substitution_that_keeps_json_valid() {
-        let out = run_json(
-            &json!([{"type": "webhook_send", "option": {"uri": "https://h.example/${conference.id}", "data": {"who": "${call.from}"}}},
-                    {"type": "recording_start", "option": {"format": "mp3", "duration": 60}},
-                    {"type": "recording_stop"}]),
-            &json!({"conference.id": "c1", "call.from": "say \"hi\""}),
-        );
-        assert_eq!(out.effects.len(), 3);
-        match &out.effects[0] {
-            Effect::Webhook {
-                uri, body, sync, ..
-            } => {
-                assert_eq!(uri, "https://h.example/c1");
-                assert_eq!(
-                    serde_json::from_str::<Value>(body).unwrap(),
-                    json!({"who": "say \"hi\""})
-                );
-                assert!(!sync);
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn substitution_edge_cases() {
-        let vars: Variables = [("a".to_string(), "1".to_string())].into();
-        assert_eq!(substitute("${a}${a}", &vars), "11");
-        assert_eq!(substitute("x ${a", &vars), "x ${a");
-        assert_eq!(substitute("${}", &vars), "");
-        assert_eq!(substitute("${b}-", &vars), "-");
-    }
-
-    fn arb_action(ids: Vec<String>) -> impl Strategy<Value = Value> {
-        let pick = proptest::sample::select(ids);
-        prop_oneof![
-            Just(json!({"type": "beep"})),
-            Just(json!({"type": "stop"})),
-            Just(json!({"type": "talk", "option": {"text": "t ${v}"}})),
-            Just(json!({"type": "variable_set", "option": {"key": "v", "value": "${v}x"}})),
-            pick.clone().prop_map(|t| json!({"type": "beep", "next_id": t})),
-            (pick.clone(), 0u32..=100).prop_map(|(t, n)| json!({"type": "goto", "option": {"target_id": t, "loop_count": n}})),
-            (pick.clone(), pick.clone()).prop_map(|(t, d)| json!({"type": "branch", "option": {"variable": "v", "target_ids": {"x": t}, "default_target_id": d}})),
-            pick.clone().prop_map(|t| json!({"type": "condition_variable", "option": {"condition": "<", "variable": "v", "value_type": "length", "value_length": 5, "false_target_id": t}})),
-        ]
-    }
-
-    fn arb_list() -> impl Strategy<Value = Value> {
-        (1usize..=20).prop_flat_map(|n| {
-            let ids: Vec<String> = (0..n)
-                .map(|i| format!("00000000-0000-0000-0000-{:012}", i + 1))
-                .collect();
-            proptest::collection::vec(arb_action(ids.clone()), n).prop_map(move |actions| {
-                Value::Array(
-                    actions
-                        .into_iter()
-                        .zip(ids.iter())
-                        .map(|(mut a, id)| {
-                            a["id"] = json!(id);
-                            a
-                        })
-                        .collect(),
-                )
-            })
-        })
-    }
-
-    proptest! {
-        #[test]
-        fn any_valid_list_terminates_within_the_step_bound(list in arb_list()) {
-            let parsed = parse_list("pre_actions", &list).unwrap();
-            let program = compile("pre_actions", &parsed.actions, &NoFlows).unwrap();
-            let out = run(&program, Variables::new());
-            prop_assert!(out.steps <= MAX_STEPS);
-            prop_assert!(out.actions.len() <= MAX_STEPS);
-            // Pure: the same input gives the same output.
-            prop_assert_eq!(out, run(&program, Variables::new()));
-        }
-    }
-}
+mod tests;

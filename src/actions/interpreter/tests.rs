@@ -1,0 +1,248 @@
+//! The interpreter's cases: data-driven lists with their variables and expected actions, and
+//! properties every run keeps.
+
+use super::*;
+use crate::actions::{compile, parse_list, NoFlows};
+use proptest::prelude::*;
+
+/// Data-driven cases: (actions, input variables, expected emitted actions).
+fn cases() -> Vec<(Value, Value, Value)> {
+    let a = "11111111-1111-1111-1111-111111111111";
+    let b = "22222222-2222-2222-2222-222222222222";
+    let c = "33333333-3333-3333-3333-333333333333";
+    vec![
+        // The seed's talk, defaults applied.
+        (
+            json!([{"type": "talk", "option": {"text": "Hello. Welcome to ${conference.name}."}}]),
+            json!({"conference.name": "the test conference"}),
+            json!([{"type": "talk", "option": {"text": "Hello. Welcome to the test conference.", "gender": "female", "language": "en-US"}}]),
+        ),
+        // Unknown variables substitute as empty; variable_set feeds later actions.
+        (
+            json!([{"type": "variable_set", "option": {"key": "who", "value": "${call.from}!"}},
+                   {"type": "talk", "option": {"text": "hi ${who}${nope}", "gender": "male", "language": "ko-KR"}}]),
+            json!({"call.from": "+15551234"}),
+            json!([{"type": "talk", "option": {"text": "hi +15551234!", "gender": "male", "language": "ko-KR"}}]),
+        ),
+        // goto with loop_count 2: the jump is taken twice, then falls through.
+        (
+            json!([{"id": a, "type": "beep"},
+                   {"type": "goto", "option": {"target_id": a, "loop_count": 2}},
+                   {"type": "hangup", "option": {"reason": "done"}}]),
+            json!({}),
+            json!([{"type": "beep", "option": {}}, {"type": "beep", "option": {}}, {"type": "beep", "option": {}},
+                   {"type": "hangup", "option": {"reason": "done"}}]),
+        ),
+        // branch on a platform variable, with a default.
+        (
+            json!([{"type": "branch", "option": {"variable": "digits", "target_ids": {"1": a, "2": b}, "default_target_id": c}},
+                   {"id": a, "type": "talk", "option": {"text": "sales"}, "next_id": c},
+                   {"id": b, "type": "talk", "option": {"text": "support"}},
+                   {"id": c, "type": "beep"}]),
+            json!({"digits": "2"}),
+            json!([{"type": "talk", "option": {"text": "support", "gender": "female", "language": "en-US"}}, {"type": "beep", "option": {}}]),
+        ),
+        (
+            json!([{"type": "branch", "option": {"variable": "digits", "target_ids": {"1": a}, "default_target_id": c}},
+                   {"id": a, "type": "talk", "option": {"text": "sales"}},
+                   {"id": c, "type": "beep"}]),
+            json!({"digits": "9"}),
+            json!([{"type": "beep", "option": {}}]),
+        ),
+        // condition_variable: match continues, no match jumps.
+        (
+            json!([{"type": "condition_variable", "option": {"condition": ">=", "variable": "conference.participant_count", "value_type": "number", "value_number": 2, "false_target_id": a}},
+                   {"type": "talk", "option": {"text": "busy room"}, "next_id": b},
+                   {"id": a, "type": "talk", "option": {"text": "you are first"}},
+                   {"id": b, "type": "stop"},
+                   {"type": "beep"}]),
+            json!({"conference.participant_count": "0"}),
+            json!([{"type": "talk", "option": {"text": "you are first", "gender": "female", "language": "en-US"}}]),
+        ),
+        (
+            json!([{"type": "condition_variable", "option": {"condition": "==", "variable": "name", "value_type": "length", "value_length": 3, "false_target_id": a}},
+                   {"type": "beep"},
+                   {"id": a, "type": "stop"}]),
+            json!({"name": "bob"}),
+            json!([{"type": "beep", "option": {}}]),
+        ),
+        // A compared string is substituted first: the PIN is the conference's (§13).
+        (
+            json!([{"type": "condition_variable", "option": {"variable": "digits", "value_string": "${conference.data.pin}", "false_target_id": a}},
+                   {"type": "talk", "option": {"text": "welcome"}, "next_id": b},
+                   {"id": a, "type": "hangup", "option": {"reason": "wrong pin"}},
+                   {"id": b, "type": "stop"}]),
+            json!({"digits": "4711", "conference.data.pin": "4711"}),
+            json!([{"type": "talk", "option": {"text": "welcome", "gender": "female", "language": "en-US"}}]),
+        ),
+        (
+            json!([{"type": "condition_variable", "option": {"variable": "digits", "value_string": "${conference.data.pin}", "false_target_id": a}},
+                   {"type": "talk", "option": {"text": "welcome"}},
+                   {"id": a, "type": "hangup", "option": {"reason": "wrong pin"}}]),
+            json!({"digits": "1234", "conference.data.pin": "4711"}),
+            json!([{"type": "hangup", "option": {"reason": "wrong pin"}}]),
+        ),
+        // No PIN set and nothing entered: an unset variable never compares equal, so the
+        // room stays closed rather than open to everyone.
+        (
+            json!([{"type": "condition_variable", "option": {"variable": "digits", "value_string": "${conference.data.pin}", "false_target_id": a}},
+                   {"type": "talk", "option": {"text": "welcome"}},
+                   {"id": a, "type": "hangup", "option": {"reason": "wrong pin"}}]),
+            json!({}),
+            json!([{"type": "hangup", "option": {"reason": "wrong pin"}}]),
+        ),
+        (
+            json!([{"type": "condition_variable", "option": {"condition": "!=", "variable": "digits", "value_string": "${nope}", "false_target_id": a}},
+                   {"type": "talk", "option": {"text": "held"}},
+                   {"id": a, "type": "beep"}]),
+            json!({"digits": "1"}),
+            json!([{"type": "beep", "option": {}}]),
+        ),
+        // Branch keys are substituted; a key naming an unset variable matches nothing.
+        (
+            json!([{"type": "branch", "option": {"variable": "digits", "target_ids": {"${conference.data.moderator_pin}": a, "${nope}": b}, "default_target_id": c}},
+                   {"id": a, "type": "talk", "option": {"text": "moderator"}, "next_id": c},
+                   {"id": b, "type": "talk", "option": {"text": "unset"}},
+                   {"id": c, "type": "beep"}]),
+            json!({"digits": "9999", "conference.data.moderator_pin": "9999"}),
+            json!([{"type": "talk", "option": {"text": "moderator", "gender": "female", "language": "en-US"}}, {"type": "beep", "option": {}}]),
+        ),
+        (
+            json!([{"type": "branch", "option": {"variable": "digits", "target_ids": {"${nope}": b}, "default_target_id": c}},
+                   {"id": b, "type": "talk", "option": {"text": "unset"}},
+                   {"id": c, "type": "beep"}]),
+            json!({}),
+            json!([{"type": "beep", "option": {}}]),
+        ),
+        // play, sleep; stop ends the list.
+        (
+            json!([{"type": "play", "option": {"stream_urls": ["https://x.example/${f}.wav"]}},
+                   {"type": "sleep", "option": {"duration": 500}},
+                   {"type": "stop"},
+                   {"type": "beep"}]),
+            json!({"f": "hold"}),
+            json!([{"type": "play", "option": {"stream_urls": ["https://x.example/hold.wav"]}}, {"type": "sleep", "option": {"duration": 500}}]),
+        ),
+    ]
+}
+
+fn run_json(actions: &Value, vars: &Value) -> Outcome {
+    let list = parse_list("pre_actions", actions).unwrap();
+    let program = compile("pre_actions", &list.actions, &NoFlows).unwrap();
+    let vars = vars
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    run(&program, vars)
+}
+
+#[test]
+fn data_driven_cases() {
+    for (i, (actions, vars, expected)) in cases().into_iter().enumerate() {
+        let out = run_json(&actions, &vars);
+        let emitted: Vec<Value> = out.actions.iter().map(Emitted::to_json).collect();
+        assert_eq!(Value::Array(emitted), expected, "case {i}");
+        assert!(out.error.is_none(), "case {i}");
+    }
+}
+
+#[test]
+fn hangup_ends_the_run_and_is_reported() {
+    let out = run_json(&json!([{"type": "hangup"}, {"type": "beep"}]), &json!({}));
+    assert!(out.hangup);
+    assert_eq!(out.actions.len(), 1);
+}
+
+#[test]
+fn an_endless_loop_stops_at_the_step_bound_keeping_what_was_emitted() {
+    let a = "11111111-1111-1111-1111-111111111111";
+    let out = run_json(
+        &json!([{"id": a, "type": "beep", "next_id": a}]),
+        &json!({}),
+    );
+    assert_eq!(out.steps, MAX_STEPS);
+    assert_eq!(out.actions.len(), MAX_STEPS);
+    assert!(out.error.is_some());
+}
+
+#[test]
+fn effects_are_collected_with_substitution_that_keeps_json_valid() {
+    let out = run_json(
+        &json!([{"type": "webhook_send", "option": {"uri": "https://h.example/${conference.id}", "data": {"who": "${call.from}"}}},
+                {"type": "recording_start", "option": {"format": "mp3", "duration": 60}},
+                {"type": "recording_stop"}]),
+        &json!({"conference.id": "c1", "call.from": "say \"hi\""}),
+    );
+    assert_eq!(out.effects.len(), 3);
+    match &out.effects[0] {
+        Effect::Webhook {
+            uri, body, sync, ..
+        } => {
+            assert_eq!(uri, "https://h.example/c1");
+            assert_eq!(
+                serde_json::from_str::<Value>(body).unwrap(),
+                json!({"who": "say \"hi\""})
+            );
+            assert!(!sync);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn substitution_edge_cases() {
+    let vars: Variables = [("a".to_string(), "1".to_string())].into();
+    assert_eq!(substitute("${a}${a}", &vars), "11");
+    assert_eq!(substitute("x ${a", &vars), "x ${a");
+    assert_eq!(substitute("${}", &vars), "");
+    assert_eq!(substitute("${b}-", &vars), "-");
+}
+
+fn arb_action(ids: Vec<String>) -> impl Strategy<Value = Value> {
+    let pick = proptest::sample::select(ids);
+    prop_oneof![
+        Just(json!({"type": "beep"})),
+        Just(json!({"type": "stop"})),
+        Just(json!({"type": "talk", "option": {"text": "t ${v}"}})),
+        Just(json!({"type": "variable_set", "option": {"key": "v", "value": "${v}x"}})),
+        pick.clone().prop_map(|t| json!({"type": "beep", "next_id": t})),
+        (pick.clone(), 0u32..=100).prop_map(|(t, n)| json!({"type": "goto", "option": {"target_id": t, "loop_count": n}})),
+        (pick.clone(), pick.clone()).prop_map(|(t, d)| json!({"type": "branch", "option": {"variable": "v", "target_ids": {"x": t}, "default_target_id": d}})),
+        pick.clone().prop_map(|t| json!({"type": "condition_variable", "option": {"condition": "<", "variable": "v", "value_type": "length", "value_length": 5, "false_target_id": t}})),
+    ]
+}
+
+fn arb_list() -> impl Strategy<Value = Value> {
+    (1usize..=20).prop_flat_map(|n| {
+        let ids: Vec<String> = (0..n)
+            .map(|i| format!("00000000-0000-0000-0000-{:012}", i + 1))
+            .collect();
+        proptest::collection::vec(arb_action(ids.clone()), n).prop_map(move |actions| {
+            Value::Array(
+                actions
+                    .into_iter()
+                    .zip(ids.iter())
+                    .map(|(mut a, id)| {
+                        a["id"] = json!(id);
+                        a
+                    })
+                    .collect(),
+            )
+        })
+    })
+}
+
+proptest! {
+    #[test]
+    fn any_valid_list_terminates_within_the_step_bound(list in arb_list()) {
+        let parsed = parse_list("pre_actions", &list).unwrap();
+        let program = compile("pre_actions", &parsed.actions, &NoFlows).unwrap();
+        let out = run(&program, Variables::new());
+        prop_assert!(out.steps <= MAX_STEPS);
+        prop_assert!(out.actions.len() <= MAX_STEPS);
+        // Pure: the same input gives the same output.
+        prop_assert_eq!(out, run(&program, Variables::new()));
+    }
+}
