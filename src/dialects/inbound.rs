@@ -105,11 +105,14 @@ impl BadInput {
 }
 
 /// Platform fields as variables `platform.<name>`, so flows can use whatever the platform
-/// sends without confab naming its fields. Very long names or values are left out.
+/// sends without confab naming its fields. Very long names or values are left out, and so are
+/// those holding NUL (stored text cannot): a field confab does not read does not refuse the
+/// call.
 pub fn platform_variables<'a>(fields: impl IntoIterator<Item = (&'a str, String)>) -> Variables {
     fields
         .into_iter()
         .filter(|(name, text)| name.len() <= 64 && text.len() <= 1024)
+        .filter(|(name, text)| !name.contains('\0') && !text.contains('\0'))
         .map(|(name, text)| (format!("platform.{name}"), text))
         .collect()
 }
@@ -174,7 +177,11 @@ mod tests {
             bounded(Some("+1\0"), "From").is_err() && required(Some("c\0"), "CallSid").is_err()
         );
         assert!(ended(Some("no-answer")) && !ended(Some("in-progress")) && !ended(None));
-        let vars = platform_variables([("A", "1".to_string()), ("B", "x".repeat(2000))]);
+        let vars = platform_variables([
+            ("A", "1".to_string()),
+            ("B", "x".repeat(2000)),
+            ("C", "a\0b".to_string()),
+        ]);
         assert_eq!(vars.len(), 1);
         assert_eq!(vars.get("platform.A").map(String::as_str), Some("1"));
     }

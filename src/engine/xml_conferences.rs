@@ -2,6 +2,7 @@
 //! with extra rules (`rules/xml.rs`) — deleted when nobody joins within the idle timeout or
 //! when they empty after having had participants — and status changes reported to `onStatus`.
 
+use super::conferences::check_text;
 use super::rules::calls_joining;
 use super::{invalid, ConferenceDraft, Engine, EngineError, Refusal};
 use crate::domain::conference::{
@@ -21,21 +22,15 @@ impl Engine {
         customer: CustomerId,
         xml: XmlAttributes,
     ) -> Result<(Conference, XmlStatus), EngineError> {
-        if xml.user_data.chars().count() > MAX_USER_DATA_CHARS {
-            return Err(invalid(
-                "userData",
-                format!("must be at most {MAX_USER_DATA_CHARS} characters"),
-            ));
-        }
+        // Bounded and free of control characters (NUL included) like every stored text.
+        check_text("userData", &xml.user_data, MAX_USER_DATA_CHARS)?;
         if !xml.on_status.is_empty() {
             match reqwest::Url::parse(&xml.on_status) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
                 _ => return Err(invalid("onStatus", "must be an http(s) URL")),
             }
         }
-        if xml.app_sid.chars().count() > 64 {
-            return Err(invalid("appSid", "must be at most 64 characters"));
-        }
+        check_text("appSid", &xml.app_sid, 64)?;
         let draft = ConferenceDraft {
             kind: Some(ConferenceType::Conference),
             origin: Some(Origin::Xml),

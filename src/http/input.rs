@@ -218,7 +218,7 @@ pub fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D
 }
 
 /// Flow variables from a JSON object: strings as they are, numbers and booleans as their text;
-/// anything else is refused naming `{prefix}.{name}`.
+/// anything else, or text holding NUL, is refused naming `{prefix}.{name}`.
 pub fn variables(
     prefix: &str,
     object: serde_json::Map<String, serde_json::Value>,
@@ -236,6 +236,13 @@ pub fn variables(
                 ))
             }
         };
+        // Variables reach stored text (a webhook body, an answer), which cannot hold NUL.
+        if text.contains('\0') || name.contains('\0') {
+            return Err(ApiError::invalid_argument(
+                &format!("{prefix}.{}", name.replace('\0', "\\0")),
+                "must not contain NUL characters",
+            ));
+        }
         vars.insert(name, text);
     }
     Ok(vars)

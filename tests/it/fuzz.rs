@@ -164,7 +164,10 @@ async fn nul_characters_are_refused_naming_their_field() {
     let cid = conf["id"].as_str().unwrap().to_string();
     let joining =
         |call: &str, from: &str| json!({"call_id": call, "conference_id": cid, "from": from});
+    let mut with_variable = joining("c1", "");
+    with_variable["variables"] = json!({"pin": "1\u{0}"});
     for (id, data, field) in [
+        ("nul-var", with_variable, "data.variables.pin"),
         ("nul\u{0}id", joining("c1", ""), "id"),
         ("nul-call", joining("c\u{0}1", ""), "data.call_id"),
         ("nul-from", joining("c1", "+1\u{0}"), "data.from"),
@@ -194,6 +197,18 @@ async fn nul_characters_are_refused_naming_their_field() {
             .starts_with("name: "),
         "{e}"
     );
+    // The XML API's texts are checked like the JSON API's (a character reference is how XML
+    // carries a control character at all).
+    let res = s
+        .client
+        .post(s.url(&format!("/v1/account/{}/conf", a.id)))
+        .bearer_auth(&a.key)
+        .body("<conf><userData>a&#1;b</userData></conf>")
+        .send()
+        .await
+        .unwrap();
+    let doc = res.text().await.unwrap();
+    assert!(doc.contains("userData"), "{doc}");
     // Inside JSON a NUL is stored escaped, so conference data may hold one.
     let (status, e) = s
         .call(
