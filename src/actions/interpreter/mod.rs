@@ -55,10 +55,15 @@ pub fn substitute(text: &str, vars: &Variables) -> String {
 /// that is not set. A comparison with an unset variable never holds, so a list that checks a
 /// caller's PIN against `${conference.data.pin}` fails closed when the conference has none
 /// (an empty PIN would otherwise equal empty input).
-fn compared(text: &str, vars: &Variables) -> Option<String> {
+fn compared<'t>(text: &'t str, vars: &Variables) -> Option<std::borrow::Cow<'t, str>> {
+    // Most keys and values name no variable: compared as they are, without a copy (a branch
+    // tries every key on the writer thread).
+    if !text.contains("${") {
+        return Some(std::borrow::Cow::Borrowed(text));
+    }
     let mut unset = false;
     let out = substitute_with(text, vars, &mut unset);
-    (!unset).then_some(out)
+    (!unset).then_some(std::borrow::Cow::Owned(out))
 }
 
 /// `substitute`, noting in `unset` whether a name had no value.
@@ -115,7 +120,7 @@ fn condition_holds(
 ) -> bool {
     match value {
         ConditionValue::String(s) => {
-            compared(s, vars).is_some_and(|s| cond.holds(&var, &s.as_str()))
+            compared(s, vars).is_some_and(|s| cond.holds(&var, &s.as_ref()))
         }
         ConditionValue::Number(n) => match var.trim().parse::<f64>() {
             Ok(v) => cond.holds(&v, n),
@@ -258,7 +263,7 @@ impl Run<'_> {
                 // variable matches nothing.
                 let matched = target_ids
                     .iter()
-                    .find(|(k, _)| compared(k, vars).is_some_and(|k| k == value));
+                    .find(|(k, _)| compared(k, vars).is_some_and(|k| *k == *value));
                 let target = matched.map(|(_, id)| *id).unwrap_or(*default_target_id);
                 let by = match matched {
                     Some(_) => "target_ids",

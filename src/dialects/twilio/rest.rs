@@ -112,8 +112,10 @@ pub fn authorization(t: &TwilioConnection, message: &StoredMessage) -> Result<St
 /// A 404 with Twilio's error code 20404 says the call (or its recording) is gone; a wrong
 /// account or URL is a 404 too, without it, and fails.
 pub fn gone(status: u16, answer: &[u8]) -> bool {
-    let body: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
-    status == 404 && body["code"].as_i64() == Some(20404)
+    // Only a 404's body is read: every answer of the platform's API comes through here.
+    status == 404
+        && serde_json::from_slice::<serde_json::Value>(answer)
+            .is_ok_and(|body| body["code"].as_i64() == Some(20404))
 }
 
 #[cfg(test)]
