@@ -4,7 +4,7 @@
 
 use super::records::*;
 use super::StoreError;
-use crate::domain::conference::{Conference, ConferenceView, Conferencecall, Origin, Recording};
+use crate::domain::conference::{Conference, ConferenceView, Conferencecall, Recording};
 use crate::domain::customer::Customer;
 use crate::domain::deadline::{DeadlineKind, DueDeadline};
 use crate::domain::timestamp::Timestamp;
@@ -91,9 +91,6 @@ pub trait CallStore {
 
     /// How many calls of a conference have not left, and how many of those are joined.
     fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError>;
-
-    /// Which API created a conference, without loading it.
-    fn conference_origin(&self, id: ConferenceId) -> Result<Option<Origin>, StoreError>;
 
     /// Calls of a conference that have not left, oldest first.
     fn calls_in(&self, conference_id: ConferenceId) -> Result<Vec<Conferencecall>, StoreError>;

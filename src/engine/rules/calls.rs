@@ -199,11 +199,13 @@ impl Rules<'_> {
         call.tm_update = self.now;
         self.db.set_call_status(&call)?;
         self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
-        let (_, joined) = self.db.call_counts(conf.id)?;
-        let vars = variables(conf, &call, "", "", joined);
+        // The counts after the leave; the post_actions' effects (webhooks, recordings) do not
+        // change them, so the rules after the leave use the same.
+        let counts = self.db.call_counts(conf.id)?;
+        let vars = variables(conf, &call, "", "", counts.1);
         let outcome = self.run_list(conf, "post_actions", vars);
         let webhooks = self.apply_effects(conf, &outcome);
-        self.after_leave(conf, &call, was)?;
+        self.after_leave(conf, &call, was, counts)?;
         Ok((
             EventAnswer::call(&call.json(), Some(outcome.actions)),
             webhooks,

@@ -61,16 +61,17 @@ impl Rules<'_> {
 
     /// The conference rules after a call reached `leaved` (§5): an empty terminating
     /// conference terminates; an XML conference that emptied is deleted; a `connect` room
-    /// whose other call is still joined is closed.
+    /// whose other call is still joined is closed. `(remaining, joined)` are the conference's
+    /// call counts after the leave, which the caller has read already.
     pub(crate) fn after_leave(
         &self,
         conf: &mut Conference,
         call: &Conferencecall,
         was: CallStatus,
+        (remaining, joined): (usize, usize),
     ) -> Result<(), EngineError> {
         self.db
             .clear_deadline(DeadlineKind::KickGrace, &call.id.to_string())?;
-        let (remaining, joined) = self.db.call_counts(conf.id)?;
         if conf.status == ConferenceStatus::Terminating && remaining == 0 {
             conf.status = ConferenceStatus::Terminated;
             conf.tm_end = Some(self.now);
@@ -79,7 +80,7 @@ impl Rules<'_> {
             self.notify_conference(conf, NotificationType::ConferenceUpdated)?;
             return Ok(());
         }
-        if self.xml_empty_rule(conf)? {
+        if self.xml_empty_rule(conf, remaining)? {
             return Ok(());
         }
         let had_joined = matches!(was, CallStatus::Joined | CallStatus::Leaving);
@@ -124,7 +125,8 @@ impl Rules<'_> {
         self.db.set_call_status(&call)?;
         self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
         if let Some(mut conf) = self.db.conference(None, call.conference_id)? {
-            self.after_leave(&mut conf, &call, was)?;
+            let counts = self.db.call_counts(conf.id)?;
+            self.after_leave(&mut conf, &call, was, counts)?;
             self.sync_xml_status(&mut conf)?;
         }
         Ok(())

@@ -60,16 +60,17 @@ impl Rules<'_> {
     }
 
     /// The XML rules after a call left: an XML-API conference that had participants and is now
-    /// empty is terminated and deleted. Returns whether it applied.
-    pub(super) fn xml_empty_rule(&self, conf: &mut Conference) -> Result<bool, EngineError> {
-        if conf.origin != Origin::Xml || conf.tm_begin.is_none() || !conf.status.is_open() {
-            return Ok(false);
-        }
-        if self
-            .db
-            .calls_in(conf.id)?
-            .iter()
-            .any(|c| c.status != CallStatus::Leaved)
+    /// empty (`remaining`: its calls not left) is terminated and deleted. Returns whether it
+    /// applied.
+    pub(super) fn xml_empty_rule(
+        &self,
+        conf: &mut Conference,
+        remaining: usize,
+    ) -> Result<bool, EngineError> {
+        if conf.origin != Origin::Xml
+            || conf.tm_begin.is_none()
+            || !conf.status.is_open()
+            || remaining > 0
         {
             return Ok(false);
         }

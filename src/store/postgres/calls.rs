@@ -125,15 +125,6 @@ impl CallStore for PgTx<'_> {
         Ok((active.max(0) as usize, joined.max(0) as usize))
     }
 
-    fn conference_origin(&self, id: ConferenceId) -> Result<Option<Origin>, StoreError> {
-        let origin = self.optional_row(
-            "SELECT origin FROM conferences WHERE id = $1",
-            &[&id.to_string()],
-            |row| row.get::<String>(0),
-        )?;
-        Ok(origin.and_then(|o| Origin::parse(&o)))
-    }
-
     fn calls_in(&self, conference_id: ConferenceId) -> Result<Vec<Conferencecall>, StoreError> {
         self.query(
             &format!(

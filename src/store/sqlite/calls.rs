@@ -125,16 +125,6 @@ impl CallStore for SqliteTx<'_> {
         Ok((active.max(0) as usize, joined.max(0) as usize))
     }
 
-    /// Which API created a conference, without loading it.
-    fn conference_origin(&self, id: ConferenceId) -> Result<Option<Origin>, StoreError> {
-        let origin: Option<String> = self
-            .conn
-            .prepare_cached("SELECT origin FROM conferences WHERE id = ?")?
-            .query_row([id.to_string()], |r| r.get(0))
-            .optional()?;
-        Ok(origin.and_then(|o| Origin::parse(&o)))
-    }
-
     /// Calls of a conference that have not left, oldest first.
     fn calls_in(&self, conference_id: ConferenceId) -> Result<Vec<Conferencecall>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(

@@ -70,7 +70,6 @@ fn event_path(tx: &dyn Tx, conf: &Conference) -> Result<(), StoreError> {
     tx.claim_event("ev-1")?;
     tx.lock_conference(conf.id)?;
     let conf = tx.conference(None, conf.id)?.ok_or(StoreError::Closed)?;
-    tx.conference_origin(conf.id)?;
     tx.active_call("call-1")?;
     tx.call_counts(conf.id)?;
     let mut c = call(&conf, "call-1", CallStatus::Joining, 5000);

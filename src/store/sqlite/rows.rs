@@ -2,7 +2,7 @@
 //! reads its columns.
 
 pub(super) use crate::domain::conference::{
-    CallStatus, Conference, ConferenceView, Conferencecall, Origin, Recording, RecordingStatus,
+    CallStatus, Conference, ConferenceView, Conferencecall, Recording, RecordingStatus,
 };
 pub(super) use crate::domain::customer::Customer;
 pub(super) use crate::domain::timestamp::Timestamp;
