@@ -242,19 +242,18 @@ async fn create_customer(db: Database, name: String, webhook_uri: String) -> Exi
         EngineSettings::default(),
     );
     match engine.create_customer(&name, &webhook_uri).await {
-        Ok((customer, key)) => match serde_json::to_string(&customer.json(
-            Some(&key),
-            crate::dialects::settings::masked(&customer.connections),
-        )) {
-            Ok(s) => {
-                println!("{s}");
-                ExitCode::SUCCESS
+        Ok((customer, key)) => {
+            match serde_json::to_string(&crate::dialects::settings::shown(&customer, Some(&key))) {
+                Ok(s) => {
+                    println!("{s}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("confab: {e}");
+                    ExitCode::FAILURE
+                }
             }
-            Err(e) => {
-                eprintln!("confab: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        }
         Err(e) => {
             eprintln!("confab: {e}");
             ExitCode::FAILURE

@@ -149,6 +149,15 @@ pub fn masked(connections: &Connections) -> ConnectionsView {
     ConnectionsView(shown)
 }
 
+/// A customer as the API shows it: its connections masked by their platforms; `api_key` only
+/// in the answer that created the key.
+pub fn shown<'a>(
+    customer: &'a crate::domain::customer::Customer,
+    api_key: Option<&'a str>,
+) -> crate::domain::customer::CustomerJson<'a> {
+    customer.json(api_key, masked(&customer.connections))
+}
+
 /// How the OpenAPI document describes a connection.
 pub struct ConnectionDoc {
     /// The component a change is given in (`PUT /v1.0/customer`), and the description of the

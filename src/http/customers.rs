@@ -43,7 +43,7 @@ pub async fn create(
         .engine
         .create_customer(&body.name, body.webhook_uri.as_deref().unwrap_or(""))
         .await?;
-    Ok(HttpResponse::Ok().json(customer.json(Some(&key), settings::masked(&customer.connections))))
+    Ok(HttpResponse::Ok().json(settings::shown(&customer, Some(&key))))
 }
 
 #[utoipa::path(get, path = "/v1.0/customer", operation_id = "get_customer", tag = "customers",
@@ -53,7 +53,7 @@ pub async fn get_self(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     match state.engine.customer(tenant.0).await? {
-        Some(c) => Ok(HttpResponse::Ok().json(c.json(None, settings::masked(&c.connections)))),
+        Some(c) => Ok(HttpResponse::Ok().json(settings::shown(&c, None))),
         // The key outlived its customer: treat it like any unknown key.
         None => Err(ApiError::unauthenticated()),
     }
@@ -118,7 +118,7 @@ pub async fn update_self(
         connections: connection_changes(body.others)?,
     };
     let c = state.engine.update_customer(tenant.0, patch).await?;
-    Ok(HttpResponse::Ok().json(c.json(None, settings::masked(&c.connections))))
+    Ok(HttpResponse::Ok().json(settings::shown(&c, None)))
 }
 
 #[utoipa::path(post, path = "/v1.0/customer/webhook_secret", operation_id = "rotate_webhook_secret", tag = "customers",
@@ -128,7 +128,7 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let c = state.engine.rotate_webhook_secret(tenant.0).await?;
-    Ok(HttpResponse::Ok().json(c.json(None, settings::masked(&c.connections))))
+    Ok(HttpResponse::Ok().json(settings::shown(&c, None)))
 }
 
 #[derive(Deserialize, IntoParams)]
