@@ -136,8 +136,8 @@ pub fn ended(status: Option<&str>) -> bool {
 }
 
 /// Why a field holding NUL is refused: PostgreSQL cannot store it, and both backends answer
-/// alike.
-const NO_NUL: &str = "must not contain NUL characters";
+/// alike. Every reader of client text says it in these words.
+pub const NO_NUL: &str = "must not contain NUL characters";
 
 /// An optional platform field (a caller's number), at most 256 characters as in the native
 /// protocol; absent is empty.

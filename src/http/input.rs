@@ -240,7 +240,7 @@ pub fn variables(
         if text.contains('\0') || name.contains('\0') {
             return Err(ApiError::invalid_argument(
                 &format!("{prefix}.{}", name.replace('\0', "\\0")),
-                "must not contain NUL characters",
+                crate::dialects::inbound::NO_NUL,
             ));
         }
         vars.insert(name, text);

@@ -5,6 +5,7 @@ use super::error::ApiError;
 use super::error::ErrorBody;
 use super::input::{integral, parse_object, parse_value, read_body};
 use super::AppState;
+use crate::dialects::inbound::NO_NUL;
 use crate::dialects::{self, Inbound, Keys, Refused};
 use crate::domain::dialect::{Connections, Dialect};
 use crate::engine::{EngineError, EventKind, PlatformEvent};
@@ -232,10 +233,6 @@ pub fn event_types() -> Vec<(
         ("recording_finished", RecordingFinishedData::schema()),
     ]
 }
-
-/// Why a text holding NUL is refused: PostgreSQL cannot store it, and both backends answer
-/// alike.
-const NO_NUL: &str = "must not contain NUL characters";
 
 /// The document's word for `NO_NUL` (the same pattern is written on each text field).
 const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
