@@ -79,6 +79,10 @@ enum FlowsCommand {
         /// A variable, as key=value (repeatable), e.g. --var call.from=+15550100.
         #[arg(long = "var", value_name = "KEY=VALUE")]
         vars: Vec<String>,
+        /// The caller's digits for the next pause (`digits_receive`), in order (repeatable);
+        /// `--input ""` is no input before the timeout.
+        #[arg(long = "input", value_name = "DIGITS")]
+        inputs: Vec<String>,
         /// Flows directory.
         #[arg(long, default_value = "flows", env = "CONFAB_FLOWS_DIR")]
         dir: PathBuf,
@@ -138,17 +142,18 @@ pub fn main() -> ExitCode {
         } => flows_check(&dir),
         Command::Flows {
             command: FlowsCommand::Render { name, vars, dir },
-        } => flows_render(&dir, &name, &vars, None),
+        } => flows_render(&dir, &name, &vars, &[], None),
         Command::Flows {
             command:
                 FlowsCommand::Simulate {
                     name,
                     event,
                     vars,
+                    inputs,
                     dir,
                 },
         } => match crate::actions::simulation::CallEvent::parse(&event) {
-            Some(e) => flows_render(&dir, &name, &vars, Some(e)),
+            Some(e) => flows_render(&dir, &name, &vars, &inputs, Some(e)),
             None => {
                 eprintln!("confab: --event must be join or leave, not {event:?}");
                 ExitCode::FAILURE
@@ -306,8 +311,16 @@ fn flows_render(
     dir: &std::path::Path,
     name: &str,
     vars: &[String],
+    inputs: &[String],
     simulate: Option<crate::actions::simulation::CallEvent>,
 ) -> ExitCode {
+    if let Some(bad) = inputs
+        .iter()
+        .find(|i| !crate::dialects::inbound::is_digits(i))
+    {
+        eprintln!("confab: --input {bad:?} is not keypad digits (0-9, *, #, A-D)");
+        return ExitCode::FAILURE;
+    }
     let set = match FlowSet::load_dir(dir) {
         Ok(s) => s,
         Err(problems) => {
@@ -341,7 +354,8 @@ fn flows_render(
         }
     };
     let event = simulate.unwrap_or(crate::actions::simulation::CallEvent::Join);
-    let out = crate::actions::simulation::simulate(&program, variables, event, "(simulated)");
+    let out =
+        crate::actions::simulation::simulate(&program, variables, event, "(simulated)", inputs);
     if let Some(err) = &out.error {
         eprintln!("confab: {err}");
     }
@@ -357,6 +371,8 @@ fn flows_render(
             "trace": out.trace,
             "effects": out.effects,
             "variables": out.variables,
+            "answers": out.answers,
+            "waiting": out.waiting,
             "hangup": out.hangup,
             "error": out.error,
             "dialect": "native",

@@ -36,6 +36,14 @@ pub enum Emitted {
     Hangup {
         reason: String,
     },
+    /// Collect the caller's digits; the run is paused until they are reported (§13). Always
+    /// the last action of an answer.
+    DigitsReceive {
+        #[serde(rename = "duration")]
+        duration_ms: u32,
+        key: String,
+        length: u32,
+    },
     /// Join the conference: appended to a join's actions unless the run hung up.
     ConferenceJoin {
         conference_id: String,
@@ -51,6 +59,7 @@ impl Emitted {
             Emitted::Beep {} => "beep",
             Emitted::Sleep { .. } => "sleep",
             Emitted::Hangup { .. } => "hangup",
+            Emitted::DigitsReceive { .. } => "digits_receive",
             Emitted::ConferenceJoin { .. } => "conference_join",
         }
     }
@@ -94,6 +103,13 @@ mod tests {
                 json!({"type": "sleep", "option": {"duration": duration_ms}})
             }
             Emitted::Hangup { reason } => json!({"type": "hangup", "option": {"reason": reason}}),
+            Emitted::DigitsReceive {
+                duration_ms,
+                key,
+                length,
+            } => {
+                json!({"type": "digits_receive", "option": {"duration": duration_ms, "key": key, "length": length}})
+            }
             Emitted::ConferenceJoin { conference_id } => {
                 json!({"type": "conference_join", "option": {"conference_id": conference_id}})
             }
@@ -125,6 +141,13 @@ mod tests {
             Just(Emitted::Beep {}),
             any::<u32>().prop_map(|duration_ms| Emitted::Sleep { duration_ms }),
             text.prop_map(|reason| Emitted::Hangup { reason }),
+            (any::<u32>(), text, any::<u32>()).prop_map(|(duration_ms, key, length)| {
+                Emitted::DigitsReceive {
+                    duration_ms,
+                    key,
+                    length,
+                }
+            }),
             text.prop_map(|conference_id| Emitted::ConferenceJoin { conference_id }),
         ]
     }

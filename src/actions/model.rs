@@ -93,6 +93,12 @@ pub enum ActionKind {
     Hangup {
         reason: String,
     },
+    /// Ask the caller for digits and pause the run until they arrive (§13).
+    DigitsReceive {
+        duration_ms: u32,
+        key: String,
+        length: u32,
+    },
     VariableSet {
         key: String,
         value: String,
@@ -144,6 +150,7 @@ impl ActionKind {
             ActionKind::Beep => "beep",
             ActionKind::Sleep { .. } => "sleep",
             ActionKind::Hangup { .. } => "hangup",
+            ActionKind::DigitsReceive { .. } => "digits_receive",
             ActionKind::VariableSet { .. } => "variable_set",
             ActionKind::Goto { .. } => "goto",
             ActionKind::Branch { .. } => "branch",

@@ -87,6 +87,7 @@ fn parse_kind(type_name: &str, o: &Options) -> Result<ActionKind, FieldError> {
         "beep" => Ok(ActionKind::Beep),
         "sleep" => sleep(o),
         "hangup" => hangup(o),
+        "digits_receive" => digits_receive(o),
         "variable_set" => variable_set(o),
         "goto" => goto(o),
         "branch" => branch(o),
@@ -176,6 +177,41 @@ fn hangup(o: &Options) -> Result<ActionKind, FieldError> {
     })
 }
 
+/// Keys that may end a caller's input early (§13).
+pub const FINISH_KEYS: &str = "0123456789*#";
+
+/// The variable a resume sets to the caller's digits, and a `branch` without `variable` reads.
+pub const DIGITS_VARIABLE: &str = "call.digits";
+
+fn digits_receive(o: &Options) -> Result<ActionKind, FieldError> {
+    let duration = o.opt_int("duration")?.unwrap_or(5000);
+    if !(1..=60_000).contains(&duration) {
+        return Err(o.err(
+            "duration",
+            "must be between 1 and 60000 milliseconds".into(),
+        ));
+    }
+    let key = o.opt_str("key")?.unwrap_or("");
+    if key.chars().count() > 12 {
+        return Err(o.err("key", "must be at most 12 keys".into()));
+    }
+    if let Some(bad) = key.chars().find(|c| !FINISH_KEYS.contains(*c)) {
+        return Err(o.err(
+            "key",
+            format!("may hold only the keys 0-9, * and # (found {bad:?})"),
+        ));
+    }
+    let length = o.opt_int("length")?.unwrap_or(1);
+    if !(1..=64).contains(&length) {
+        return Err(o.err("length", "must be between 1 and 64".into()));
+    }
+    Ok(ActionKind::DigitsReceive {
+        duration_ms: duration as u32,
+        key: key.to_string(),
+        length: length as u32,
+    })
+}
+
 fn variable_set(o: &Options) -> Result<ActionKind, FieldError> {
     let key = o.req_str("key")?;
     if key.is_empty() {
@@ -200,7 +236,11 @@ fn goto(o: &Options) -> Result<ActionKind, FieldError> {
 }
 
 fn branch(o: &Options) -> Result<ActionKind, FieldError> {
-    let variable = o.req_str("variable")?.to_string();
+    // Without `variable`, a branch reads the caller's digits (§13).
+    let variable = match o.opt_str("variable")? {
+        Some(v) => v.to_string(),
+        None => DIGITS_VARIABLE.to_string(),
+    };
     let mut target_ids = Vec::new();
     match o.0.get("target_ids") {
         None | Some(Value::Null) => {}

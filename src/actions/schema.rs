@@ -49,6 +49,22 @@ struct SleepOption {
     duration: i64,
 }
 
+/// `digits_receive`: collect the caller's digits; the run pauses until they are reported
+/// (`call_digits_received`) and continues with `call.digits` set.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct DigitsReceiveOption {
+    /// How long the platform waits for input, in milliseconds.
+    #[schema(minimum = 1, maximum = 60000, default = 5000)]
+    duration: Option<i64>,
+    /// Keys that end the input early (a set; a repeated key is the same key).
+    #[schema(pattern = r"^[0-9*#]{0,12}$", default = "")]
+    key: Option<String>,
+    /// How many digits to collect.
+    #[schema(minimum = 1, maximum = 64, default = 1)]
+    length: Option<i64>,
+}
+
 /// `hangup`: end the call.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -79,7 +95,8 @@ struct GotoOption {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct BranchOption {
-    variable: String,
+    /// The variable compared; without it, the caller's digits (`call.digits`).
+    variable: Option<String>,
     #[schema(value_type = Option<std::collections::BTreeMap<String, uuid::Uuid>>)]
     target_ids: Option<()>,
     #[schema(format = Uuid)]
@@ -191,13 +208,19 @@ fn variants() -> Vec<(&'static str, &'static str, RefOr<Schema>, bool)> {
         ("sleep", "SleepAction", SleepOption::schema(), true),
         ("hangup", "HangupAction", HangupOption::schema(), false),
         (
+            "digits_receive",
+            "DigitsReceiveAction",
+            DigitsReceiveOption::schema(),
+            false,
+        ),
+        (
             "variable_set",
             "VariableSetAction",
             VariableSetOption::schema(),
             true,
         ),
         ("goto", "GotoAction", GotoOption::schema(), true),
-        ("branch", "BranchAction", BranchOption::schema(), true),
+        ("branch", "BranchAction", BranchOption::schema(), false),
         (
             "condition_variable",
             "ConditionVariableAction",

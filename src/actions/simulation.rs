@@ -35,8 +35,14 @@ impl CallEvent {
 /// What a dry run produced.
 #[derive(Debug, Clone)]
 pub struct Simulated {
-    /// The actions the call gets, as a platform event's answer carries them.
+    /// The actions the call gets, as platform events' answers carry them: every answer's, in
+    /// order (one answer, unless the run paused for input).
     pub actions: Vec<Emitted>,
+    /// Each answer's actions: the first event's, then one per resume. Every answer but the
+    /// last ends with `digits_receive`; so does the last when `waiting`.
+    pub answers: Vec<Vec<Emitted>>,
+    /// The run ended waiting for input (more pauses than inputs).
+    pub waiting: bool,
     /// One entry per step, then the end.
     pub trace: Vec<Value>,
     /// Webhooks and recordings the run would have caused (none is sent or started).
@@ -65,18 +71,50 @@ pub fn answer_actions(
     emitted
 }
 
-/// Runs `program` with `variables` as a real `event` would and says what happened.
+/// Runs `program` with `variables` as a real `event` would and says what happened. Each
+/// pause takes the next of `inputs` as the caller's digits and the run resumes, as a real
+/// `call_digits_received` resumes it; when the inputs run out at a pause, the simulation ends
+/// there, waiting. Inputs left over are not used.
 pub fn simulate(
     program: &Program,
     variables: Variables,
     event: CallEvent,
     conference_id: &str,
+    inputs: &[String],
 ) -> Simulated {
-    let (outcome, trace) = interpreter::run_traced(program, variables);
+    let (mut outcome, mut trace) = interpreter::run_traced(program, variables);
+    let mut effects: Vec<Value> = outcome.effects.iter().map(effect_json).collect();
+    let mut answers = Vec::new();
+    let mut inputs = inputs.iter();
+    let waiting = loop {
+        let actions = std::mem::take(&mut outcome.actions);
+        let Some(resume) = outcome.paused.take() else {
+            answers.push(answer_actions(
+                actions,
+                outcome.hangup,
+                event,
+                conference_id,
+            ));
+            break false;
+        };
+        answers.push(actions);
+        let Some(digits) = inputs.next() else {
+            break true;
+        };
+        trace.push(json!({"resume": {"pause": answers.len(), "digits": digits}}));
+        let mut vars = std::mem::take(&mut outcome.variables);
+        vars.insert(super::DIGITS_VARIABLE.to_string(), digits.clone());
+        let (next, more) = interpreter::resume_traced(program, vars, resume);
+        trace.extend(more);
+        effects.extend(next.effects.iter().map(effect_json));
+        outcome = next;
+    };
     Simulated {
-        actions: answer_actions(outcome.actions, outcome.hangup, event, conference_id),
+        actions: answers.concat(),
+        answers,
+        waiting,
         trace,
-        effects: outcome.effects.iter().map(effect_json).collect(),
+        effects,
         variables: outcome.variables,
         hangup: outcome.hangup,
         error: outcome.error,

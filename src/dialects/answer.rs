@@ -44,6 +44,17 @@ impl Callbacks<'_> {
     }
 }
 
+impl Callbacks<'_> {
+    /// The gather callback of an answer that pauses, naming its pause (so a platform's retry
+    /// of one pause is never taken for the next); empty when the answer does not pause.
+    pub fn gather_url(&self, segment: &str, answer: &EventAnswer) -> String {
+        match answer.pause {
+            Some(n) => format!("{}?pause={n}", self.url(segment, "gather")),
+            None => String::new(),
+        }
+    }
+}
+
 /// The conferencecall id of an answer, for the platform's participant label; empty when the
 /// answer names none.
 pub fn label(answer: &EventAnswer) -> String {

@@ -14,13 +14,15 @@ pub enum Hook {
     After,
     /// A recording's status.
     Recording,
+    /// The caller's digits for a paused list (§13): the answer continues the list.
+    Gather,
 }
 
 impl Hook {
     /// Whether the platform plays the answer (a call's actions), rather than only taking it
     /// as an acknowledgement.
     pub fn plays_answer(self) -> bool {
-        matches!(self, Hook::Call | Hook::After)
+        matches!(self, Hook::Call | Hook::After | Hook::Gather)
     }
 }
 
@@ -74,6 +76,13 @@ pub enum Reading {
     },
     /// The call has left the conference.
     Left { call_id: String, reason: String },
+    /// The caller entered `digits` (empty: nothing before the timeout) for the call's pause
+    /// numbered `pause` (from the callback URL confab gave, so a retry names the same pause).
+    Digits {
+        call_id: String,
+        digits: String,
+        pause: u32,
+    },
     /// A recording has ended on the platform; `outcome` is the platform's word for how (it
     /// tells two reports of one recording apart).
     RecordingFinished {
@@ -133,6 +142,44 @@ pub fn ended(status: Option<&str>) -> bool {
         status,
         Some("completed" | "busy" | "failed" | "no-answer" | "canceled")
     )
+}
+
+/// Longest digit string confab takes from a platform (a `digits_receive` collects at most 64).
+pub const MAX_DIGITS: usize = 128;
+
+/// Whether `text` is keypad input: DTMF keys only (`0-9`, `*`, `#`, `A-D`), at most
+/// `MAX_DIGITS`.
+pub fn is_digits(text: &str) -> bool {
+    text.len() <= MAX_DIGITS
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D' | 'a'..='d'))
+}
+
+/// The caller's digits a platform reported in `field`; absent is none entered.
+pub fn digits(value: Option<&str>, field: &str) -> Result<String, BadInput> {
+    let text = value.unwrap_or("");
+    if is_digits(text) {
+        Ok(text.to_string())
+    } else {
+        Err(BadInput::field(
+            field,
+            format!("must be keypad digits (0-9, *, #, A-D), at most {MAX_DIGITS}"),
+        ))
+    }
+}
+
+/// The pause a gather callback is for: the `pause` query parameter of the URL confab built.
+pub fn pause_number(url: &str) -> Result<u32, BadInput> {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "pause")
+                .and_then(|(_, n)| n.parse::<u32>().ok())
+        })
+        .filter(|n| *n > 0)
+        .ok_or_else(|| BadInput::field("pause", "must be the pause number confab's URL carries"))
 }
 
 /// Why a field holding NUL is refused: PostgreSQL cannot store it, and both backends answer

@@ -45,6 +45,14 @@ pub enum EventKind {
         conference_id: ConferenceId,
         reason: String,
     },
+    /// The caller's digits for a paused list (§13); `pause`, when the platform names it, must
+    /// be the call's current pause or the event is stale.
+    CallDigitsReceived {
+        call_id: String,
+        conference_id: ConferenceId,
+        digits: String,
+        pause: Option<u32>,
+    },
     RecordingFinished {
         recording_id: RecordingId,
         media_url: String,
@@ -59,7 +67,8 @@ impl EventKind {
         match self {
             EventKind::CallJoining { conference_id, .. }
             | EventKind::CallJoined { conference_id, .. }
-            | EventKind::CallLeft { conference_id, .. } => Some(*conference_id),
+            | EventKind::CallLeft { conference_id, .. }
+            | EventKind::CallDigitsReceived { conference_id, .. } => Some(*conference_id),
             EventKind::RecordingFinished { .. } => None,
         }
     }
@@ -69,6 +78,7 @@ impl EventKind {
             EventKind::CallJoining { .. } => "call_joining",
             EventKind::CallJoined { .. } => "call_joined",
             EventKind::CallLeft { .. } => "call_left",
+            EventKind::CallDigitsReceived { .. } => "call_digits_received",
             EventKind::RecordingFinished { .. } => "recording_finished",
         }
     }

@@ -28,6 +28,8 @@ pub struct Simulation {
     /// Variables the platform would pass (`call.from`, ...). As in a real event, the
     /// conference's own (`conference.*`) win over them.
     pub variables: Variables,
+    /// The caller's digits for each pause, in order (§13).
+    pub inputs: Vec<String>,
 }
 
 /// A simulation's result and the conference it ran against, if any.
@@ -82,7 +84,7 @@ impl Engine {
         variables.extend(conference_vars);
         let target = conference_id.map_or_else(|| "(simulated)".to_string(), |id| id.to_string());
         Ok(SimulationRun {
-            simulated: simulation::simulate(&program, variables, event, &target),
+            simulated: simulation::simulate(&program, variables, event, &target, &request.inputs),
             conference_id,
         })
     }

@@ -174,6 +174,11 @@ async fn event(
             platform_conference,
         } => call(call_id).await?.joined(platform_conference),
         Reading::Left { call_id, reason } => call(call_id).await?.left(reason),
+        Reading::Digits {
+            call_id,
+            digits,
+            pause,
+        } => call(call_id).await?.digits(digits, pause),
         Reading::RecordingFinished {
             recording_id,
             outcome,
@@ -286,6 +291,20 @@ impl CallEvents {
             reason,
         };
         self.event(format!("{}:left", self.latest), kind)
+    }
+}
+
+impl CallEvents {
+    /// The caller's digits for the membership's pause numbered `pause` (the gather URL names
+    /// it): a retry of one pause's report maps to the same id, the next pause's to another.
+    pub fn digits(&self, digits: String, pause: u32) -> PlatformEvent {
+        let kind = EventKind::CallDigitsReceived {
+            call_id: self.call_id.clone(),
+            conference_id: self.route.conference,
+            digits,
+            pause: Some(pause),
+        };
+        self.event(format!("{}:digits:{pause}", self.latest), kind)
     }
 }
 

@@ -313,8 +313,8 @@ fn conference_action_lists(doc: &mut serde_json::Value) {
 
 const UUID_FIELDS: [&str; 5] = [
     "/components/schemas/GotoAction/properties/option/properties/target_id",
-    "/components/schemas/BranchAction/properties/option/properties/default_target_id",
-    "/components/schemas/BranchAction/properties/option/properties/target_ids/additionalProperties",
+    "/components/schemas/BranchAction/properties/option/oneOf/0/properties/default_target_id",
+    "/components/schemas/BranchAction/properties/option/oneOf/0/properties/target_ids/additionalProperties",
     "/components/schemas/ConditionVariableAction/properties/option/properties/false_target_id",
     "/components/schemas/NewSimulation/properties/conference_id",
 ];

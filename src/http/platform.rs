@@ -201,6 +201,31 @@ struct CallLeftData {
     reason: Option<String>,
 }
 
+/// `call_digits_received`: what the caller entered for a paused list (§13); the answer
+/// continues the list.
+#[derive(Deserialize, ToSchema)]
+struct CallDigitsReceivedData {
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        required = true,
+        pattern = "^[^\\u0000]*$"
+    )]
+    call_id: String,
+    #[serde(default)]
+    #[schema(format = Uuid, required = true)]
+    conference_id: String,
+    /// The keys pressed; `""` when nothing was entered before the timeout.
+    #[schema(max_length = 128, pattern = "^[0-9*#A-Da-d]*$")]
+    digits: Option<String>,
+    /// The pause these digits answer, as the paused answer's `pause` said; another pause's
+    /// digits are stale. Absent: the call's current pause.
+    #[schema(minimum = 1, maximum = 4294967295_i64)]
+    #[serde(default, deserialize_with = "integral")]
+    pause: Option<i64>,
+}
+
 /// `recording_finished`: the platform has the media of a recording.
 #[derive(Deserialize, ToSchema)]
 struct RecordingFinishedData {
@@ -230,6 +255,7 @@ pub fn event_types() -> Vec<(
         ("call_joining", CallJoiningData::schema()),
         ("call_joined", CallJoinedData::schema()),
         ("call_left", CallLeftData::schema()),
+        ("call_digits_received", CallDigitsReceivedData::schema()),
         ("recording_finished", RecordingFinishedData::schema()),
     ]
 }
@@ -308,6 +334,30 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
                 reason: text("reason", d.reason.unwrap_or_default(), false)?,
             }
         }
+        "call_digits_received" => {
+            let d: CallDigitsReceivedData = parse_value("data", data)?;
+            let digits = d
+                .digits
+                .ok_or_else(|| ApiError::invalid_argument("data.digits", "is required"))?;
+            if !crate::dialects::inbound::is_digits(&digits) {
+                return Err(ApiError::invalid_argument(
+                    "data.digits",
+                    "must be keypad digits (0-9, *, #, A-D), at most 128",
+                ));
+            }
+            let pause = match d.pause {
+                None => None,
+                Some(n) => Some(u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError::invalid_argument("data.pause", "must be a pause number (1 or more)")
+                })?),
+            };
+            EventKind::CallDigitsReceived {
+                call_id: text("call_id", d.call_id, true)?,
+                conference_id: uuid("conference_id", d.conference_id)?,
+                digits,
+                pause,
+            }
+        }
         "recording_finished" => {
             let d: RecordingFinishedData = parse_value("data", data)?;
             if d.duration_ms.is_some_and(|n| n < 0) {
@@ -325,7 +375,7 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
         other => {
             return Err(ApiError::invalid_argument(
                 "type",
-                format!("unknown event type {other:?}; expected call_joining, call_joined, call_left or recording_finished"),
+                format!("unknown event type {other:?}; expected call_joining, call_joined, call_left, call_digits_received or recording_finished"),
             ))
         }
     };

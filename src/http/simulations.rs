@@ -40,6 +40,11 @@ struct SimulationBody {
     /// booleans); as in a real event, the conference's own `conference.*` win over them.
     #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
     variables: Option<Map<String, Value>>,
+    /// The caller's digits for each pause (`digits_receive`), in order: `["1234", ""]` enters
+    /// 1234 at the first pause and nothing at the second. Left over inputs are not used; at a
+    /// pause with none left the run ends waiting.
+    #[schema(max_items = 20, value_type = Option<Vec<String>>, pattern = "^[0-9*#A-Da-d]{0,128}$")]
+    inputs: Option<Vec<Value>>,
     /// How the platform would receive the actions: `native` (JSON, default), `xml` (the
     /// native XML answer), or a platform dialect by its webhooks' name (its answer).
     #[schema(value_type = Option<SimulatedDialect>, inline)]
@@ -96,8 +101,14 @@ struct SimulationAnswer {
     variables: (),
     /// The run ended with `hangup` (a joining call would not join).
     hangup: bool,
-    /// Why the run stopped early (the step limit), else `null`.
+    /// Why the run stopped early (the step or pause limit), else `null`.
     error: Option<String>,
+    /// Each answer the platform would receive, rendered like `actions`: the first event's,
+    /// then one per resume (every one but the last ends asking for digits).
+    #[schema(value_type = Vec<Value>)]
+    answers: (),
+    /// The run ended at a pause with no input left.
+    waiting: bool,
     dialect: String,
 }
 
@@ -122,7 +133,13 @@ pub async fn simulate(
     }
     let request = parse(body)?;
     let run = state.engine.simulate(tenant.0, request).await?;
-    let actions = render(&state, tenant, &dialect, &run).await?;
+    let actions = render(&state, tenant, &dialect, &run, &run.simulated.actions, None).await?;
+    let mut answers = Vec::new();
+    for (i, answer) in run.simulated.answers.iter().enumerate() {
+        let paused = matches!(answer.last(), Some(Emitted::DigitsReceive { .. }));
+        let pause = paused.then(|| u32::try_from(i + 1).unwrap_or(u32::MAX));
+        answers.push(render(&state, tenant, &dialect, &run, answer, pause).await?);
+    }
     let s = run.simulated;
     Ok(HttpResponse::Ok().json(json!({
         "actions": actions,
@@ -131,6 +148,8 @@ pub async fn simulate(
         "variables": s.variables,
         "hangup": s.hangup,
         "error": s.error,
+        "answers": answers,
+        "waiting": s.waiting,
         "dialect": dialect,
     })))
 }
@@ -155,25 +174,51 @@ fn parse(body: SimulationBody) -> Result<Simulation, ApiError> {
             .ok_or_else(|| ApiError::invalid_argument("event", "must be join or leave"))?,
     };
     let variables = super::input::variables("variables", body.variables.unwrap_or_default())?;
+    let inputs = inputs(body.inputs.unwrap_or_default())?;
     Ok(Simulation {
         subject,
         event,
+        inputs,
         variables,
     })
 }
 
-/// The actions in the dialect asked for, rendered by the same code real answers use.
+/// A simulation's `inputs`: at most 20 (a run pauses at most 20 times), each keypad digits.
+fn inputs(values: Vec<Value>) -> Result<Vec<String>, ApiError> {
+    if values.len() > crate::actions::interpreter::MAX_PAUSES as usize {
+        return Err(ApiError::invalid_argument(
+            "inputs",
+            "must hold at most 20 entries (a run pauses at most 20 times)",
+        ));
+    }
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::String(s) if crate::dialects::inbound::is_digits(&s) => Ok(s),
+            _ => Err(ApiError::invalid_argument(
+                &format!("inputs[{i}]"),
+                "must be a string of keypad digits (0-9, *, #, A-D), at most 128",
+            )),
+        })
+        .collect()
+}
+
+/// Actions in the dialect asked for, rendered by the same code real answers use; `pause`
+/// numbers an answer that asks for digits (its gather callback names it).
 async fn render(
     state: &AppState,
     tenant: Tenant,
     dialect: &str,
     run: &SimulationRun,
+    actions: &[Emitted],
+    pause: Option<u32>,
 ) -> Result<Value, ApiError> {
-    let actions = &run.simulated.actions;
     let answer = EventAnswer {
         conferencecall: None,
         recording: None,
-        actions: Some(actions.clone()),
+        actions: Some(actions.to_vec()),
+        pause,
     };
     let platform = match dialect {
         "xml" => return Ok(Value::String(answer.to_xml())),

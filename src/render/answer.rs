@@ -22,6 +22,11 @@ pub struct EventAnswer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<EmittedAction>>, nullable = false)]
     pub actions: Option<Vec<Emitted>>,
+    /// When the actions end with `digits_receive`: the number of this pause among the call's
+    /// pauses (1, 2, …). A platform may send it back with the digits (`data.pause`), so a
+    /// late report of an earlier pause is told apart from one for this pause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<u32>,
 }
 
 /// An action the platform performs: a media action with its options, variables substituted,
@@ -56,6 +61,7 @@ impl EventAnswer {
             conferencecall: raw(conferencecall),
             recording: None,
             actions,
+            pause: None,
         }
     }
 
@@ -64,6 +70,7 @@ impl EventAnswer {
             conferencecall: None,
             recording: raw(recording),
             actions: None,
+            pause: None,
         }
     }
 

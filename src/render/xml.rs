@@ -91,6 +91,18 @@ fn action_element(w: &mut Writer<Vec<u8>>, action: &Emitted) {
         Emitted::Beep {} => (Vec::new(), None),
         Emitted::Sleep { duration_ms } => (vec![("duration", duration_ms.to_string())], None),
         Emitted::Hangup { reason } => (vec![("reason", xml_safe(reason))], None),
+        Emitted::DigitsReceive {
+            duration_ms,
+            key,
+            length,
+        } => (
+            vec![
+                ("duration", duration_ms.to_string()),
+                ("key", xml_safe(key)),
+                ("length", length.to_string()),
+            ],
+            None,
+        ),
         Emitted::ConferenceJoin { conference_id } => {
             (vec![("conference_id", xml_safe(conference_id))], None)
         }

@@ -59,6 +59,23 @@ impl Value for Option<i64> {
     }
 }
 
+pub const PAUSE_COLUMNS: &str = "conferencecall_id, seq, active, list, program, state, tm_update";
+
+pub fn pause_from_row(row: &dyn Columns) -> Result<crate::store::records::StoredPause, StoreError> {
+    let id: String = row.get(0)?;
+    Ok(crate::store::records::StoredPause {
+        conferencecall_id: Uuid::parse_str(&id)
+            .map(crate::domain::ConferencecallId)
+            .map_err(|_| corrupt("uuid", &id))?,
+        seq: row.get(1)?,
+        active: row.get::<i64>(2)? != 0,
+        list: row.get(3)?,
+        program: row.get(4)?,
+        state: row.get(5)?,
+        tm_update: row.get(6)?,
+    })
+}
+
 pub const MESSAGE_COLUMNS: &str =
     "seq, id, kind, customer_id, ordering_key, event_type, url, method, \
      content_type, body, status, attempts, next_attempt_at, last_status, last_error, tm_create, \

@@ -19,7 +19,7 @@ pub use stats::{histogram, Histogram, ObserveSince, WriterStats, SECONDS as LATE
 pub use health::{LogGate, WriteHealth, WriteState};
 pub use records::{
     CallFilter, ConferenceFilter, CountMove, Cursor, DeliveryStatus, EventClaim, Gauges,
-    MessageKind, Page, StoreGauges, StoredMessage,
+    MessageKind, Page, StoreGauges, StoredMessage, StoredPause,
 };
 pub use roles::{DeadlineView, OutboxView};
 pub use tx::{

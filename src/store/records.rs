@@ -30,6 +30,21 @@ pub struct StoredMessage {
     pub tm_update: i64,
 }
 
+/// A conferencecall's paused action list (§13), as stored: the number of its latest pause in
+/// the membership, and while it is paused, which list, the list's text as it ran, and the
+/// run's state (the engine's, opaque here). `active` is false once the pause was resumed or
+/// dropped; the row stays so the next pause takes the next number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPause {
+    pub conferencecall_id: crate::domain::ConferencecallId,
+    pub seq: i64,
+    pub active: bool,
+    pub list: String,
+    pub program: String,
+    pub state: String,
+    pub tm_update: i64,
+}
+
 /// What `EventStore::claim_event` found: the event is new (this transaction applies it), or it
 /// was answered before (replay this answer, change nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]

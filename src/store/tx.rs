@@ -286,6 +286,17 @@ pub trait ListStore {
     ) -> Result<(Vec<StoredMessage>, Option<i64>), StoreError>;
 }
 
+/// Calls' paused action lists (§13), one row per conferencecall that ever paused.
+pub trait PauseStore {
+    /// The call's pause row, active or not.
+    fn pause(
+        &self,
+        call: crate::domain::ConferencecallId,
+    ) -> Result<Option<crate::store::records::StoredPause>, StoreError>;
+    /// Writes the call's pause row (inserted, or replacing the one there).
+    fn put_pause(&self, p: &crate::store::records::StoredPause) -> Result<(), StoreError>;
+}
+
 /// One transaction of the store: every table's operations, plus nested steps that can fail
 /// alone. Write transactions of every backend take `ConferenceStore::lock_conference` first
 /// for the conference they change.
@@ -294,6 +305,7 @@ pub trait Tx:
     + DeliveryTx
     + ConferenceStore
     + CallStore
+    + PauseStore
     + RecordingStore
     + OutboxStore
     + DeadlineStore

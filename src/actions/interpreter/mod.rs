@@ -2,12 +2,30 @@
 //! I/O, no clock, no store — the same inputs always give the same output.
 
 use crate::actions::{ActionKind, ConditionValue, Emitted, HttpMethod, Program, RecordingFormat};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// Most steps one run may take (§4).
+/// Most steps one run may take (§4), counted across its resumes (§13).
 pub const MAX_STEPS: usize = 1000;
+
+/// Most times one run may pause for caller input (§13); the next `digits_receive` ends it as
+/// the step bound does.
+pub const MAX_PAUSES: u32 = 20;
+
+/// Where a paused run continues and what it has used so far: the step after its
+/// `digits_receive`, the steps and pauses counted against the bounds, and how often each
+/// `goto` has jumped (so a "three tries" loop still stops after three across pauses). Stored
+/// with the paused call; a resume continues from it exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Resume {
+    pub at: usize,
+    pub steps: usize,
+    pub pauses: u32,
+    #[serde(default)]
+    pub loops: BTreeMap<usize, u32>,
+}
 
 /// Variables visible to `${name}` substitution and to `branch`/`condition_variable`.
 pub type Variables = BTreeMap<String, String>;
@@ -42,8 +60,10 @@ pub struct Outcome {
     pub error: Option<String>,
     /// Variables as the run left them.
     pub variables: Variables,
-    /// Steps executed.
+    /// Steps executed, across the resumes of this run.
     pub steps: usize,
+    /// The run paused at a `digits_receive` (the last of `actions`): where it continues.
+    pub paused: Option<Resume>,
 }
 
 /// Replaces every `${name}` with its value; unknown names become the empty string.
@@ -132,30 +152,52 @@ fn condition_holds(
 
 /// Runs `program` from its first step.
 pub fn run(program: &Program, variables: Variables) -> Outcome {
-    execute(program, variables, None)
+    execute(program, variables, Resume::default(), None)
+}
+
+/// Continues a paused run of `program` where `from` says, with `variables` (the paused run's,
+/// plus `call.digits`).
+pub fn resume(program: &Program, variables: Variables, from: Resume) -> Outcome {
+    execute(program, variables, from, None)
 }
 
 /// Runs `program` exactly as `run` does and also returns one trace entry per step: the step,
 /// its action's id and type, what it did (emitted, set, jumped or not and why) and where
 /// control went; the last entry says why the run ended.
 pub fn run_traced(program: &Program, variables: Variables) -> (Outcome, Vec<Value>) {
+    resume_traced(program, variables, Resume::default())
+}
+
+/// `resume`, traced as `run_traced` traces.
+pub fn resume_traced(
+    program: &Program,
+    variables: Variables,
+    from: Resume,
+) -> (Outcome, Vec<Value>) {
     let mut trace = Vec::new();
-    let out = execute(program, variables, Some(&mut trace));
+    let out = execute(program, variables, from, Some(&mut trace));
     (out, trace)
 }
 
-fn execute(program: &Program, variables: Variables, mut trace: Option<&mut Vec<Value>>) -> Outcome {
+fn execute(
+    program: &Program,
+    variables: Variables,
+    from: Resume,
+    mut trace: Option<&mut Vec<Value>>,
+) -> Outcome {
     let mut run = Run {
         program,
         out: Outcome {
             variables,
+            steps: from.steps,
             ..Outcome::default()
         },
-        loops: HashMap::new(),
+        pauses: from.pauses,
+        loops: from.loops,
         note: trace.as_ref().map(|_| Map::new()),
     };
     let end = program.steps.len();
-    let mut pc = 0usize;
+    let mut pc = from.at;
     let ended = loop {
         if pc >= end {
             break "the end of the list";
@@ -174,6 +216,8 @@ fn execute(program: &Program, variables: Variables, mut trace: Option<&mut Vec<V
         match next {
             Some(n) => pc = n,
             None if run.out.hangup => break "hangup",
+            None if run.out.paused.is_some() => break "pause",
+            None if run.out.error.is_some() => break "the pause limit",
             None => break "stop",
         }
     };
@@ -183,12 +227,13 @@ fn execute(program: &Program, variables: Variables, mut trace: Option<&mut Vec<V
     run.out
 }
 
-/// One run in progress: the program, what it has produced, and how often each `goto` jumped.
-/// `note` collects what the current step decided, when the run is traced.
+/// One run in progress: the program, what it has produced, how often it paused and how often
+/// each `goto` jumped. `note` collects what the current step decided, when the run is traced.
 struct Run<'p> {
     program: &'p Program,
     out: Outcome,
-    loops: HashMap<usize, u32>,
+    pauses: u32,
+    loops: BTreeMap<usize, u32>,
     note: Option<Map<String, Value>>,
 }
 
@@ -216,12 +261,49 @@ impl Run<'_> {
             }
             return Some(step.next);
         }
+        if let ActionKind::DigitsReceive {
+            duration_ms,
+            key,
+            length,
+        } = kind
+        {
+            return self.pause(step.next, *duration_ms, key, *length);
+        }
         if let Some(effect) = effect(kind, &self.out.variables) {
             self.note("effect", || super::simulation::effect_json(&effect));
             self.out.effects.push(effect);
             return Some(step.next);
         }
         self.control(pc, kind, step.next)
+    }
+
+    /// A `digits_receive`: emits it and pauses the run, to continue at `next`; past
+    /// `MAX_PAUSES` the run ends instead, as at the step bound.
+    fn pause(&mut self, next: usize, duration_ms: u32, key: &str, length: u32) -> Option<usize> {
+        if self.pauses >= MAX_PAUSES {
+            self.out.error = Some(format!(
+                "the action list paused for input more than {MAX_PAUSES} times and was stopped"
+            ));
+            self.note("paused", || Value::Bool(false));
+            return None;
+        }
+        self.pauses += 1;
+        let action = Emitted::DigitsReceive {
+            duration_ms,
+            key: key.to_string(),
+            length,
+        };
+        self.note("emitted", || action.to_json());
+        let pauses = self.pauses;
+        self.note("paused", || json!({"pause": pauses, "resumes_at": next}));
+        self.out.actions.push(action);
+        self.out.paused = Some(Resume {
+            at: next,
+            steps: self.out.steps,
+            pauses: self.pauses,
+            loops: self.loops.clone(),
+        });
+        None
     }
 
     /// Variables, jumps and the end of the list: where control goes next, or `None` to stop.

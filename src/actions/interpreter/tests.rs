@@ -246,3 +246,112 @@ proptest! {
         prop_assert_eq!(out, run(&program, Variables::new()));
     }
 }
+
+fn program_of(list: Value) -> Program {
+    let parsed = parse_list("pre_actions", &list).unwrap();
+    compile("pre_actions", &parsed.actions, &NoFlows).unwrap()
+}
+
+/// A PIN prompt with three tries: the loop counter, the steps and the pauses carry across
+/// resumes, and `branch` without `variable` reads the digits.
+#[test]
+fn a_paused_run_resumes_where_it_paused_with_its_counters() {
+    let (ask, ok) = (
+        "11111111-1111-1111-1111-111111111111",
+        "22222222-2222-2222-2222-222222222222",
+    );
+    let program = program_of(json!([
+        {"id": ask, "type": "talk", "option": {"text": "PIN?"}},
+        {"type": "digits_receive", "option": {"length": 4, "duration": 3000}},
+        {"type": "branch", "option": {"target_ids": {"${conference.data.pin}": ok}}},
+        {"type": "goto", "option": {"target_id": ask, "loop_count": 2}},
+        {"type": "hangup", "option": {"reason": "wrong pin"}},
+        {"id": ok, "type": "talk", "option": {"text": "welcome"}}
+    ]));
+    let vars: Variables = [("conference.data.pin".to_string(), "1234".to_string())].into();
+    let first = run(&program, vars);
+    let paused = first.paused.clone().expect("paused at digits_receive");
+    assert_eq!(
+        first.actions.last().map(Emitted::to_json),
+        Some(
+            json!({"type": "digits_receive", "option": {"duration": 3000, "key": "", "length": 4}})
+        )
+    );
+    assert_eq!((paused.at, paused.steps, paused.pauses), (2, 2, 1));
+    let mut out = first;
+    for _ in 0..2 {
+        let mut v = out.variables.clone();
+        v.insert("call.digits".into(), "0000".into());
+        out = resume(&program, v, out.paused.clone().unwrap());
+        assert!(out.paused.is_some(), "a wrong PIN asks again");
+    }
+    let resumed = out.paused.clone().unwrap();
+    assert_eq!((resumed.pauses, resumed.loops.get(&3)), (3, Some(&2)));
+    // The third wrong PIN: the loop is spent, the run hangs up.
+    let mut v = out.variables.clone();
+    v.insert("call.digits".into(), "9999".into());
+    let last = resume(&program, v.clone(), resumed.clone());
+    assert!(last.hangup && last.paused.is_none());
+    // The right PIN on the third try joins.
+    v.insert("call.digits".into(), "1234".into());
+    let right = resume(&program, v, resumed);
+    assert!(!right.hangup && right.paused.is_none());
+    assert_eq!(right.actions[0].to_json()["option"]["text"], "welcome");
+    assert!(
+        right.steps > 9,
+        "steps count across resumes: {}",
+        right.steps
+    );
+}
+
+#[test]
+fn the_twenty_first_pause_ends_the_run_as_the_step_bound_does() {
+    let a = "11111111-1111-1111-1111-111111111111";
+    let program = program_of(json!([
+        {"id": a, "type": "digits_receive"},
+        {"type": "goto", "option": {"target_id": a, "loop_count": 100}}
+    ]));
+    let mut out = run(&program, Variables::new());
+    let mut pauses = 0;
+    while let Some(at) = out.paused.clone() {
+        pauses += 1;
+        out = resume(&program, out.variables.clone(), at);
+    }
+    assert_eq!(pauses, MAX_PAUSES);
+    assert!(out.error.unwrap().contains("more than 20 times"));
+    assert!(out.actions.is_empty(), "{:?}", out.actions);
+}
+
+#[test]
+fn digits_receive_options_are_checked_and_defaulted() {
+    let ok = program_of(json!([{"type": "digits_receive"}]));
+    let out = run(&ok, Variables::new());
+    assert_eq!(
+        out.actions[0].to_json(),
+        json!({"type": "digits_receive", "option": {"duration": 5000, "key": "", "length": 1}})
+    );
+    for (option, field) in [
+        (json!({"duration": 0}), "duration"),
+        (json!({"duration": 60001}), "duration"),
+        (json!({"length": 65}), "length"),
+        (json!({"length": 0}), "length"),
+        (json!({"key": "x"}), "key"),
+        (json!({"key": 5}), "key"),
+    ] {
+        let err = parse_list(
+            "pre_actions",
+            &json!([{"type": "digits_receive", "option": option}]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(&format!("pre_actions[0].option.{field}")),
+            "{err}"
+        );
+    }
+    assert!(parse_list(
+        "pre_actions",
+        &json!([{"type": "digits_receive", "option": {"key": "#*"}}])
+    )
+    .is_ok());
+}

@@ -2,7 +2,9 @@
 
 use super::connection::JambonzConnection;
 use super::signature;
-use crate::dialects::inbound::{bounded, ended, platform_variables, required, scalar};
+use crate::dialects::inbound::{
+    bounded, digits, ended, pause_number, platform_variables, required, scalar,
+};
 use crate::dialects::settings::Connection as _;
 use crate::dialects::{BadInput, Hook, Inbound, Reading, Refused};
 use crate::domain::dialect::Connections;
@@ -61,6 +63,13 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
         Hook::After => left(&get),
         // jambonz has no recording hook (it cannot record a conference through its API).
         Hook::Recording => Ok(Reading::Ignored),
+        // `gather`'s `actionHook`: `digits` when the caller entered some; on a timeout jambonz
+        // sends `reason: "timeout"` and no digits, which is none entered.
+        Hook::Gather => Ok(Reading::Digits {
+            call_id: required(get("call_sid"), "call_sid")?,
+            digits: digits(get("digits"), "digits")?,
+            pause: pause_number(request.url)?,
+        }),
     }
 }
 

@@ -43,6 +43,7 @@ impl Platform for Jambonz {
                 ("call", Hook::Call),
                 ("status", Hook::Status),
                 ("after", Hook::After),
+                ("gather", Hook::Gather),
             ],
         })
     }
@@ -64,6 +65,7 @@ impl Platform for Jambonz {
             callbacks.url(SEGMENT, "after"),
             callbacks.url(SEGMENT, "status"),
         );
+        let gather = callbacks.gather_url(SEGMENT, answer);
         let conference = callbacks.conference.to_string();
         let tts_vendor = JambonzConnection::of(context.connections)
             .map(|j| j.tts_vendor)
@@ -72,6 +74,7 @@ impl Platform for Jambonz {
             conference: &conference,
             after_url: &after,
             status_url: &status,
+            gather_url: &gather,
             beep_url: context.beep_url,
             tts_vendor: &tts_vendor,
         };

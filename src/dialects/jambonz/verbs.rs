@@ -12,6 +12,8 @@ pub struct Context<'a> {
     pub after_url: &'a str,
     /// `statusHook`: joins and leaves.
     pub status_url: &'a str,
+    /// `gather`'s `actionHook`: the caller's digits for the pause the answer ends with.
+    pub gather_url: &'a str,
     pub beep_url: &'a str,
     /// The speech vendor `say` names (the customer's `tts_vendor`).
     pub tts_vendor: &'a str,
@@ -56,6 +58,11 @@ pub fn verbs(actions: &[Emitted], ctx: &Context<'_>) -> Value {
                 out.push(json!({"verb": "pause", "length": whole_seconds(*duration_ms)}))
             }
             Emitted::Hangup { .. } => out.push(json!({"verb": "hangup"})),
+            Emitted::DigitsReceive {
+                duration_ms,
+                key,
+                length,
+            } => out.push(gather(*duration_ms, key, *length, ctx.gather_url)),
             Emitted::ConferenceJoin { .. } => out.push(json!({
                 "verb": "conference",
                 "name": ctx.conference,
@@ -68,6 +75,23 @@ pub fn verbs(actions: &[Emitted], ctx: &Context<'_>) -> Value {
         }
     }
     Value::Array(out)
+}
+
+/// A `digits_receive` as the `gather` that ends the verbs: jambonz posts what was entered (or
+/// that nothing was) to `actionHook`, whose answer continues the list. `finishOnKey` is one key
+/// in jambonz, so of several the first is used; none is left out.
+fn gather(duration_ms: u32, key: &str, length: u32, action_hook: &str) -> Value {
+    let mut verb = json!({
+        "verb": "gather",
+        "input": ["digits"],
+        "maxDigits": length,
+        "timeout": whole_seconds(duration_ms),
+        "actionHook": action_hook,
+    });
+    if let Some(first) = key.chars().next() {
+        verb["finishOnKey"] = json!(first.to_string());
+    }
+    verb
 }
 
 /// The answer to a call confab will not take: hang up.
@@ -85,6 +109,7 @@ mod tests {
             conference: "conf-1",
             after_url: "https://c/after",
             status_url: "https://c/status",
+            gather_url: "https://c/gather?pause=1",
             beep_url: "https://c/beep.wav",
             tts_vendor,
         }

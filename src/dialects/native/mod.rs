@@ -90,6 +90,7 @@ impl Platform for Native {
             conferencecall: None,
             recording: None,
             actions: Some(vec![Emitted::Hangup { reason }]),
+            pause: None,
         };
         native_json(answer.to_json())
     }

@@ -2,7 +2,9 @@
 
 use super::connection::TwilioConnection;
 use super::signature;
-use crate::dialects::inbound::{bounded, ended, platform_variables, required};
+use crate::dialects::inbound::{
+    bounded, digits, ended, pause_number, platform_variables, required,
+};
 use crate::dialects::settings::Connection as _;
 use crate::dialects::{BadInput, Hook, Inbound, Reading, Refused};
 use crate::domain::dialect::Connections;
@@ -62,6 +64,12 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
         // ended, or the caller hung up).
         Hook::After => left(&p),
         Hook::Recording => recording(request.url, &p),
+        // `<Gather action>`: what the caller entered (`Digits`, absent when nothing was).
+        Hook::Gather => Ok(Reading::Digits {
+            call_id: required(p("CallSid"), "CallSid")?,
+            digits: digits(p("Digits"), "Digits")?,
+            pause: pause_number(request.url)?,
+        }),
     }
 }
 

@@ -42,6 +42,7 @@ impl Platform for Twilio {
                 ("status", Hook::Status),
                 ("after", Hook::After),
                 ("recording", Hook::Recording),
+                ("gather", Hook::Gather),
             ],
         })
     }
@@ -62,11 +63,13 @@ impl Platform for Twilio {
             callbacks.url(SEGMENT, "after"),
             callbacks.url(SEGMENT, "status"),
         );
+        let gather = callbacks.gather_url(SEGMENT, answer);
         let conference = callbacks.conference.to_string();
         let ctx = twiml::Context {
             conference: &conference,
             after_url: &after,
             status_url: &status,
+            gather_url: &gather,
             beep_url: context.beep_url,
             label: context.label,
         };

@@ -17,6 +17,8 @@ pub struct Context<'a> {
     pub beep_url: &'a str,
     /// `participantLabel`: the conferencecall id, so the platform's participant names it.
     pub label: &'a str,
+    /// `<Gather action>`: the caller's digits for the pause the answer ends with.
+    pub gather_url: &'a str,
 }
 
 fn put(w: &mut Writer<Vec<u8>>, e: Event<'_>) {
@@ -88,11 +90,40 @@ pub fn response(actions: &[Emitted], ctx: &Context<'_>) -> String {
                 element(&mut w, "Pause", &[("length", &length)], None);
             }
             Emitted::Hangup { .. } => element(&mut w, "Hangup", &[], None),
+            Emitted::DigitsReceive {
+                duration_ms,
+                key,
+                length,
+            } => gather(&mut w, *duration_ms, key, *length, ctx.gather_url),
             Emitted::ConferenceJoin { .. } => dial(&mut w, ctx),
         }
     }
     put(&mut w, Event::End(BytesEnd::new("Response")));
     finish(w)
+}
+
+/// A `digits_receive` as the `<Gather>` that ends the document: Twilio collects the digits and
+/// posts them to `action` even when none came (`actionOnEmptyResult`), and the answer to that
+/// continues the list. Twilio ends input on `#` unless told otherwise, so no key is said as an
+/// empty `finishOnKey`; it takes one key, so of several the first is used.
+fn gather(w: &mut Writer<Vec<u8>>, duration_ms: u32, key: &str, length: u32, action: &str) {
+    let digits = length.to_string();
+    let finish: String = key.chars().take(1).collect();
+    let timeout = whole_seconds(duration_ms).to_string();
+    element(
+        w,
+        "Gather",
+        &[
+            ("input", "dtmf"),
+            ("numDigits", &digits),
+            ("finishOnKey", &finish),
+            ("timeout", &timeout),
+            ("action", action),
+            ("method", "POST"),
+            ("actionOnEmptyResult", "true"),
+        ],
+        None,
+    );
 }
 
 /// The `<Dial><Conference>` that puts the call in the conference, with the callbacks that
@@ -147,6 +178,7 @@ mod tests {
             conference: "conf-1",
             after_url: "https://c/after?a=1&b=2",
             status_url: "https://c/status",
+            gather_url: "https://c/gather?pause=1",
             beep_url: "https://c/beep.wav",
             label: "cc-1",
         };

@@ -2,46 +2,43 @@
 //! program, the variables it sees, and the effects that change state or send webhooks.
 
 use super::{Rules, Webhook};
-use crate::actions::interpreter::{self, Effect, Outcome, Variables};
+use crate::actions::interpreter::{Effect, Outcome, Variables};
+use crate::actions::Program;
 use crate::actions::{self};
-use crate::domain::conference::{Conference, Conferencecall};
+use crate::domain::conference::{Conference, Conferencecall, StoredJson};
 use crate::outbox::WebhookRequest;
 use serde_json::Value;
+use std::sync::Arc;
 
 impl Rules<'_> {
-    /// Compiles a conference's list with the flows loaded now and runs it. A list that no
-    /// longer compiles (a flow it includes was removed) runs as empty and is logged.
-    pub(super) fn run_list(
+    /// The compiled program of `text`, a list of `conf` (its stored text, or the text a paused
+    /// run ran), with the flows loaded now; `None`, logged, when it no longer compiles.
+    pub(super) fn program(
         &self,
         conf: &Conference,
         list: &'static str,
-        vars: Variables,
-    ) -> Outcome {
-        let stored = if list == "pre_actions" {
-            &conf.pre_actions
-        } else {
-            &conf.post_actions
-        };
+        text: &str,
+    ) -> Option<Arc<Program>> {
         let flows = self.shared.flows();
-        let compiled = self
-            .shared
+        self.shared
             .programs
-            .get((conf.id, list), stored.text(), &flows, || {
-                let parsed = actions::parse_list(list, &stored.parse()).map_err(|e| {
+            .get((conf.id, list), text, &flows, || {
+                let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                let parsed = actions::parse_list(list, &value).map_err(|e| {
                     tracing::error!(conference_id = %conf.id, error = %e, "stored action list no longer parses; running nothing");
                 })?;
                 actions::compile(list, &parsed.actions, flows.as_ref()).map_err(|e| {
                     tracing::warn!(conference_id = %conf.id, error = %e, "action list no longer compiles; running nothing");
                 })
-            });
-        let Ok(program) = compiled else {
-            return Outcome::default();
-        };
-        let outcome = interpreter::run(&program, vars);
+            })
+            .ok()
+    }
+
+    /// Logs why a run stopped early (the step or pause bound), once.
+    pub(super) fn log_error(&self, conf: &Conference, list: &str, outcome: &Outcome) {
         if let Some(err) = &outcome.error {
             tracing::warn!(conference_id = %conf.id, list, error = %err, "action run stopped");
         }
-        outcome
     }
 
     /// Applies the effects that change state (recordings) inside the transaction and returns
@@ -106,6 +103,15 @@ impl Rules<'_> {
             }
         }
         webhooks
+    }
+}
+
+/// The stored text of one of a conference's lists.
+pub(super) fn stored_list<'c>(conf: &'c Conference, list: &str) -> &'c StoredJson {
+    if list == "pre_actions" {
+        &conf.pre_actions
+    } else {
+        &conf.post_actions
     }
 }
 

@@ -72,6 +72,17 @@ impl Rules<'_> {
                 self.sync_xml_status(&mut conf)?;
                 applied
             }
+            EventKind::CallDigitsReceived {
+                call_id,
+                conference_id,
+                digits,
+                pause,
+            } => {
+                let mut conf = self.conference(scope, *conference_id)?;
+                let applied = self.call_digits(&conf, call_id, digits, *pause)?;
+                self.sync_xml_status(&mut conf)?;
+                applied
+            }
             EventKind::RecordingFinished {
                 recording_id,
                 media_url,
@@ -137,8 +148,14 @@ impl Rules<'_> {
         self.notify_call(&call, NotificationType::ConferencecallJoining)?;
         let mut vars = platform_vars.clone();
         vars.extend(variables(conf, &call, from, to, joined));
-        let outcome = self.run_list(conf, "pre_actions", vars);
+        let (outcome, pause) = self.run_for_call(conf, &call, "pre_actions", vars)?;
         let webhooks = self.apply_effects(conf, &outcome);
+        if pause.is_some() {
+            // The run waits for the caller's digits: no join yet, the call stays `joining`.
+            let mut answer = EventAnswer::call(&call.json(), Some(outcome.actions));
+            answer.pause = pause;
+            return Ok((answer, webhooks));
+        }
         let actions = answer_actions(
             outcome.actions,
             outcome.hangup,
@@ -195,6 +212,10 @@ impl Rules<'_> {
             ));
         }
         let was = call.status;
+        if was == CallStatus::Joining {
+            // It may have left while its `pre_actions` waited for input: that run is over.
+            self.end_pause(&call)?;
+        }
         call.status = CallStatus::Leaved;
         call.tm_update = self.now;
         self.db.set_call_status(&call)?;
@@ -203,12 +224,11 @@ impl Rules<'_> {
         // change them, so the rules after the leave use the same.
         let counts = self.db.call_counts(conf.id)?;
         let vars = variables(conf, &call, "", "", counts.1);
-        let outcome = self.run_list(conf, "post_actions", vars);
+        let (outcome, pause) = self.run_for_call(conf, &call, "post_actions", vars)?;
         let webhooks = self.apply_effects(conf, &outcome);
         self.after_leave(conf, &call, was, counts)?;
-        Ok((
-            EventAnswer::call(&call.json(), Some(outcome.actions)),
-            webhooks,
-        ))
+        let mut answer = EventAnswer::call(&call.json(), Some(outcome.actions));
+        answer.pause = pause;
+        Ok((answer, webhooks))
     }
 }

@@ -9,6 +9,7 @@ mod actions;
 mod calls;
 mod deadlines;
 mod notify;
+mod pauses;
 mod recordings;
 mod termination;
 mod xml;

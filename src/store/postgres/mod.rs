@@ -11,6 +11,7 @@ mod events;
 mod housekeeping;
 mod outbox;
 mod pages;
+mod pauses;
 mod recordings;
 mod rows;
 mod schema;

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "list indexes",
         include_str!("migrations/0004_list_indexes.sql"),
     ),
+    (
+        5,
+        "call pauses",
+        include_str!("migrations/0005_call_pauses.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations ("confab" in ASCII).

@@ -9,6 +9,7 @@ mod events;
 mod housekeeping;
 mod outbox;
 mod pages;
+mod pauses;
 #[cfg(test)]
 mod plans;
 mod recordings;
@@ -138,6 +139,7 @@ fn migrations() -> Migrations<'static> {
         )),
         M::up(include_str!("migrations/0010_platform_dialects.sql")),
         M::up(include_str!("migrations/0011_list_indexes.sql")),
+        M::up(include_str!("migrations/0012_call_pauses.sql")),
     ])
 }
 
