@@ -61,9 +61,12 @@ enum FlowsCommand {
     Render {
         /// Flow name.
         name: String,
-        /// A variable, as key=value (repeatable), e.g. --var digits=1.
+        /// A variable, as key=value (repeatable), e.g. --var conference.data.pin=4711.
         #[arg(long = "var", value_name = "KEY=VALUE")]
         vars: Vec<String>,
+        /// The caller's digits for the next pause (`digits_receive`), in order (repeatable).
+        #[arg(long = "input", value_name = "DIGITS")]
+        inputs: Vec<String>,
         /// Flows directory.
         #[arg(long, default_value = "flows", env = "CONFAB_FLOWS_DIR")]
         dir: PathBuf,
@@ -141,8 +144,14 @@ pub fn main() -> ExitCode {
             command: FlowsCommand::Check { dir },
         } => flows_check(&dir),
         Command::Flows {
-            command: FlowsCommand::Render { name, vars, dir },
-        } => flows_render(&dir, &name, &vars, &[], None),
+            command:
+                FlowsCommand::Render {
+                    name,
+                    vars,
+                    inputs,
+                    dir,
+                },
+        } => flows_render(&dir, &name, &vars, &inputs, None),
         Command::Flows {
             command:
                 FlowsCommand::Simulate {

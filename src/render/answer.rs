@@ -29,8 +29,10 @@ pub struct EventAnswer {
     pub pause: Option<u32>,
 }
 
-/// An action the platform performs: a media action with its options, variables substituted,
-/// or `conference_join` (`option.conference_id`) after the `pre_actions` of a join. This is the
+/// An action the platform performs: a media action with its options, variables substituted;
+/// `digits_receive` (`option.duration`, `key`, `length`), which ends an answer that waits for
+/// the caller's digits; or `conference_join` (`option.conference_id`) after the `pre_actions`
+/// of a join. This is the
 /// OpenAPI description of `Emitted`'s JSON form, kept as it was so the document is unchanged.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -51,6 +53,7 @@ enum EmittedType {
     Beep,
     Sleep,
     Hangup,
+    DigitsReceive,
     ConferenceJoin,
 }
 

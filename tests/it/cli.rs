@@ -64,17 +64,26 @@ fn flows_check_passes_on_the_shipped_flows_and_locates_problems() {
 #[test]
 fn flows_render_prints_what_the_platform_receives() {
     let out = confab()
-        .args(["flows", "render", "menu", "--var", "digits=1", "--dir"])
+        .args(["flows", "render", "menu", "--input", "1", "--dir"])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
         .output()
         .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The menu asks (and pauses); the input 1 resumes it: both answers, in order.
+    assert_eq!(v["actions"][1]["type"], "digits_receive");
     assert_eq!(
-        v["actions"][1]["option"]["text"],
+        v["actions"][2]["option"]["text"],
         "Connecting you to sales."
     );
-    assert_eq!(v["actions"][2]["type"], "conference_join");
+    assert_eq!(v["actions"][3]["type"], "conference_join");
+    let bad = confab()
+        .args(["flows", "render", "menu", "--input", "1x", "--dir"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--input \"1x\""));
 }
 
 #[test]

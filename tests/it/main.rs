@@ -28,6 +28,7 @@ mod multinode;
 mod neighbours;
 mod nodes;
 mod operations;
+mod pauses;
 mod restart;
 mod scenarios;
 mod simulations;

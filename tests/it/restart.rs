@@ -154,3 +154,72 @@ async fn a_killed_server_resumes_deadlines_and_commands_after_restart() {
     let calls = call(&client, &p, reqwest::Method::GET, &path, &key, None).await;
     assert_eq!(calls["result"][0]["status"], "leaved");
 }
+
+/// A signed platform event; returns its answer as JSON.
+async fn answer(client: &reqwest::Client, p: &Process, id: &str, kind: &str, data: Value) -> Value {
+    let envelope = EventPost::envelope(id, kind, data);
+    let answer = EventPost::new(client, &p.base, &envelope).await;
+    assert_eq!(answer.status, 200, "{id}: {}", answer.text());
+    answer.json
+}
+
+/// A PIN room's caller waits at the prompt while the server is SIGKILLed: after the restart
+/// the digits resume the list exactly where it paused, with its tries counted (SPEC §13).
+#[tokio::test]
+async fn a_paused_call_resumes_after_the_server_was_killed() {
+    let platform = Receiver::answering(Reply::status(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDb::new(dir.path()).await;
+    let db = database.arg();
+    let client = reqwest::Client::new();
+    let mut p = spawn(&db, &platform.uri());
+    let key = p.create_customer(&client).await;
+    let body = json!({"data": {"pin": "4711"}, "pre_actions": [{"type": "flow", "option": {"name": "pin"}}]});
+    let conf = call(
+        &client,
+        &p,
+        reqwest::Method::POST,
+        "/v1.0/conferences",
+        &key,
+        Some(body),
+    )
+    .await;
+    let conf = conf["id"].as_str().unwrap().to_string();
+    let data = |digits: Option<&str>| match digits {
+        Some(d) => json!({"call_id": "c1", "conference_id": conf, "digits": d}),
+        None => json!({"call_id": "c1", "conference_id": conf}),
+    };
+    let joined = answer(&client, &p, "j1", "call_joining", data(None)).await;
+    assert_eq!(joined["pause"], 1);
+    let again = answer(&client, &p, "d1", "call_digits_received", data(Some("1"))).await;
+    assert_eq!(again["pause"], 2, "{again}");
+
+    p.child.kill().expect("SIGKILL");
+    let _ = p.child.wait();
+    drop(p);
+    let p = spawn(&db, &platform.uri());
+
+    // The replay of the answered resume is the first answer, byte for byte the same value.
+    let replay = answer(&client, &p, "d1", "call_digits_received", data(Some("1"))).await;
+    assert_eq!(replay, again);
+    // The second wrong try continues the same run (its third pause)...
+    let third = answer(&client, &p, "d2", "call_digits_received", data(Some("2"))).await;
+    assert_eq!(third["pause"], 3, "{third}");
+    // ...and the right PIN joins.
+    let right = answer(
+        &client,
+        &p,
+        "d3",
+        "call_digits_received",
+        data(Some("4711")),
+    )
+    .await;
+    let types: Vec<&str> = right["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["talk", "conference_join"], "{right}");
+    assert_eq!(right["conferencecall"]["status"], "joining");
+}

@@ -174,12 +174,7 @@ async fn a_simulation_emits_exactly_what_a_real_join_and_leave_get() {
 async fn traces_say_why_each_step_went_where_it_went() {
     let s = TestServer::start().await;
     let c = s.create_customer("sim").await;
-    let menu = simulate(
-        &s,
-        &c.key,
-        json!({"flow": "menu", "variables": {"digits": "9"}}),
-    )
-    .await;
+    let menu = simulate(&s, &c.key, json!({"flow": "menu", "inputs": ["9"]})).await;
     let branch = menu["trace"]
         .as_array()
         .unwrap()
@@ -306,12 +301,12 @@ async fn the_cli_prints_the_same_simulation_as_the_api() {
     let api = simulate(
         &s,
         &c.key,
-        json!({"flow": "menu", "event": "join", "variables": {"digits": "1", "call.from": "+15550100"}}),
+        json!({"flow": "menu", "event": "join", "inputs": ["1"], "variables": {"call.from": "+15550100"}}),
     )
     .await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
         .args([
-            "flows", "simulate", "menu", "--event", "join", "--var", "digits=1",
+            "flows", "simulate", "menu", "--event", "join", "--input", "1",
         ])
         .args(["--var", "call.from=+15550100", "--dir"])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
@@ -330,6 +325,8 @@ async fn the_cli_prints_the_same_simulation_as_the_api() {
         "variables",
         "hangup",
         "error",
+        "answers",
+        "waiting",
     ] {
         assert_eq!(cli[field], api[field], "{field}");
     }
@@ -449,6 +446,70 @@ async fn the_documented_subjects_are_the_accepted_ones() {
         assert_eq!(
             status, expected,
             "{body} ({holding} branches hold): {answer}"
+        );
+    }
+}
+
+/// Caller input in a simulation (SPEC §13): each pause takes the next input, the trace shows
+/// each pause and resume, every answer is rendered as the platform gets it (a TwiML answer
+/// that asks ends with a `<Gather>` naming its pause), and a run out of inputs ends waiting.
+#[tokio::test]
+async fn inputs_resume_each_pause_in_order() {
+    let s = TestServer::start().await;
+    let c = s.create_customer("sim").await;
+    let pin = |inputs: Value, dialect: &str| {
+        json!({"flow": "pin", "inputs": inputs, "dialect": dialect,
+            "variables": {"conference.data.pin": "4711"}})
+    };
+    let native = simulate(&s, &c.key, pin(json!(["1111", "4711"]), "native")).await;
+    assert_eq!(native["waiting"], false);
+    let answers = native["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 3, "{native}");
+    let last = |a: &Value| a.as_array().unwrap().last().unwrap()["type"].clone();
+    assert_eq!(last(&answers[0]), "digits_receive");
+    assert_eq!(last(&answers[1]), "digits_receive");
+    assert_eq!(last(&answers[2]), "conference_join");
+    let trace = native["trace"].as_array().unwrap();
+    let resumes: Vec<&Value> = trace.iter().filter(|t| t.get("resume").is_some()).collect();
+    assert_eq!(resumes.len(), 2);
+    assert_eq!(resumes[1]["resume"], json!({"pause": 2, "digits": "4711"}));
+    let pauses = trace.iter().filter(|t| t["end"] == "pause").count();
+    assert_eq!(pauses, 2, "each part that paused says so");
+    assert_eq!(native["variables"]["call.digits"], "4711");
+
+    let twiml = simulate(&s, &c.key, pin(json!(["1111"]), "twiml")).await;
+    assert_eq!(
+        twiml["waiting"], true,
+        "one input for two pauses: waiting at the second"
+    );
+    let docs = twiml["answers"].as_array().unwrap();
+    assert_eq!(docs.len(), 2);
+    for (i, doc) in docs.iter().enumerate() {
+        let doc = doc.as_str().unwrap();
+        assert!(
+            doc.contains("<Gather input=\"dtmf\" numDigits=\"8\" finishOnKey=\"#\" timeout=\"10\""),
+            "{doc}"
+        );
+        assert!(doc.contains(&format!("/gather?pause={}\"", i + 1)), "{doc}");
+    }
+
+    for (inputs, field) in [
+        (json!(["1", "x"]), "inputs[1]"),
+        (json!([1]), "inputs[0]"),
+        (json!(vec!["1"; 21]), "inputs"),
+    ] {
+        let (status, body) = s
+            .call(
+                "POST",
+                "/v1.0/simulations",
+                Some(&c.key),
+                Some(pin(inputs, "native")),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
         );
     }
 }

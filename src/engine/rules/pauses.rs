@@ -28,6 +28,7 @@ struct PausedRun {
 /// the list they were in (a PIN room must not let a caller in because its list changed).
 const CHANGED: &str = "the action list changed while the call waited for input";
 const CLOSED: &str = "the conference closed while the call waited for input";
+const KICKED: &str = "the call was removed while it waited for input";
 
 impl Rules<'_> {
     /// Runs one of a conference's lists for a call from its start; a run that pauses is
@@ -132,8 +133,16 @@ impl Rules<'_> {
         }
         let joining = stored.list == "pre_actions";
         if joining && call.status != CallStatus::Joining {
-            // The platform put the call in the room without waiting for the input.
             self.clear(&mut stored)?;
+            if call.status == CallStatus::Leaving {
+                // Kicked while it waited (its conference closed): the platform is hanging it
+                // up; the answer says so too rather than continuing towards a join.
+                let hangup = vec![Emitted::Hangup {
+                    reason: KICKED.to_string(),
+                }];
+                return Ok((EventAnswer::call(&call.json(), Some(hangup)), Vec::new()));
+            }
+            // The platform put the call in the room without waiting for the input.
             return stale(&call);
         }
         let list: &'static str = if joining {
