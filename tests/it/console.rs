@@ -1,5 +1,6 @@
 //! The console (§12) in a real browser: headless Debian Chromium driven by playwright-core
-//! (`tests/console/console_test.cjs`), against the real server. Screenshots of each step are
+//! (`tests/console/console_test.cjs`), against the real server, including a PIN room's
+//! simulation with the caller's digits (§13). Screenshots of each step are
 //! kept in `target/console-screenshots/` for review.
 
 use crate::support::tools::{chromium, playwright_node_modules};
@@ -22,7 +23,13 @@ async fn a_flow_author_signs_in_watches_edits_saves_and_simulates() {
             json!({"name": "Console room", "pre_actions": [{"type": "talk", "option": {"text": "Welcome"}}]}),
         )
         .await;
-    // A hundred newer conferences put "Console room" on the list's second page.
+    // A PIN room (§13): the shipped `pin` flow asks for its data's PIN, pausing the list.
+    s.create_conference(
+        &c.key,
+        json!({"name": "PIN room", "data": {"pin": "4711"}, "pre_actions": [{"type": "flow", "option": {"name": "pin"}}]}),
+    )
+    .await;
+    // A hundred newer conferences put "Console room" and "PIN room" on the list's second page.
     for i in 0..100 {
         s.create_conference(&c.key, json!({"name": format!("Newer {i}")}))
             .await;

@@ -214,6 +214,47 @@ async function save(event) {
 
 // ---- simulator --------------------------------------------------------------------------
 
+// The caller's digits for each pause, as the simulation takes them (`inputs`): entered
+// comma-separated, `-` for a pause where the caller enters nothing (sent as "").
+const MAX_INPUTS = 20;
+const MAX_KEYS = 128;
+const KEYPAD = /^[0-9*#A-Da-d]*$/;
+
+function parseInputs(text) {
+  if (!text.trim()) return { value: [], errors: [] };
+  const entries = text.split(',').map((e) => e.trim());
+  const errors = [];
+  if (entries.length > MAX_INPUTS) errors.push(entries.length + ' entries: at most ' + MAX_INPUTS + ' (a run pauses at most ' + MAX_INPUTS + ' times).');
+  const value = entries.map((entry, i) => {
+    const n = 'Entry ' + (i + 1);
+    if (entry === '-') return '';
+    if (entry === '') errors.push(n + ' is empty: write - for a pause where the caller enters nothing.');
+    else if (!KEYPAD.test(entry)) errors.push(n + ' ("' + entry + '"): only the keypad keys 0-9, *, # and A-D.');
+    else if (entry.length > MAX_KEYS) errors.push(n + ' is ' + entry.length + ' keys long: at most ' + MAX_KEYS + '.');
+    return entry;
+  });
+  return { value, errors };
+}
+
+function showInputErrors(messages) {
+  $('sim-inputs').setAttribute('aria-invalid', String(messages.length > 0));
+  $('sim-inputs-errors').replaceChildren(...messages.map((m) => el('li', { text: m })));
+}
+
+// The server names a refused entry `inputs[i]`; the field shows it as the author counts it.
+function serverInputError(message) {
+  const m = /^inputs\[(\d+)\]/.exec(message);
+  return m ? 'Entry ' + (Number(m[1]) + 1) + ' refused by confab: ' + message : 'Refused by confab: ' + message;
+}
+
+function clearResult(outcome) {
+  $('sim-outcome').textContent = outcome;
+  $('sim-outcome').className = outcome ? 'refused' : '';
+  $('sim-answers').replaceChildren();
+  $('sim-trace').replaceChildren();
+  $('sim-detail').hidden = true;
+}
+
 async function simulate(event) {
   event.preventDefault();
   const variables = {};
@@ -221,37 +262,98 @@ async function simulate(event) {
     const at = line.indexOf('=');
     if (at > 0) variables[line.slice(0, at).trim()] = line.slice(at + 1).trim();
   }
+  const inputs = parseInputs($('sim-inputs').value);
+  showInputErrors(inputs.errors);
+  if (inputs.errors.length) { clearResult('Not run: fix the digits first.'); $('sim-inputs').focus(); return; }
   const which = $('sim-event').value;
-  const body = { conference_id: state.selected, event: which, dialect: $('sim-dialect').value, variables };
+  const body = { conference_id: state.selected, event: which, dialect: $('sim-dialect').value, variables, inputs: inputs.value };
   // An edited list is tried as it stands in the editor, before it is saved.
   const list = which === 'join' ? 'pre_actions' : 'post_actions';
   if (state.dirty[list]) {
     const parsed = parseList(list);
-    if (parsed.error) { $('sim-actions').textContent = parsed.error; $('sim-trace').replaceChildren(); return; }
+    if (parsed.error) return clearResult('Not run: ' + parsed.error);
     body.actions = parsed.value;
   }
   const r = await api('POST', '/v1.0/simulations', body);
   if (!r.ok) {
-    $('sim-actions').textContent = r.json?.error?.message || 'refused (' + r.status + ')';
-    $('sim-trace').replaceChildren();
-    return;
+    const message = r.json?.error?.message || 'refused (' + r.status + ')';
+    if (message.startsWith('inputs')) {
+      showInputErrors([serverInputError(message)]);
+      return clearResult('Not run: confab refused the digits.');
+    }
+    return clearResult('Not run: ' + message);
   }
-  const a = r.json.actions;
-  $('sim-actions').textContent = typeof a === 'string' ? a : JSON.stringify(a, null, 2);
-  $('sim-trace').replaceChildren(...r.json.trace.map((t) => el('li', { text: describe(t) })));
+  renderSimulation(r.json, which, inputs.value.length);
+}
+
+function renderSimulation(s, which, given) {
+  const resumes = s.trace.filter((t) => t.resume).map((t) => t.resume);
+  const pauses = s.answers.length - (s.waiting ? 0 : 1);
+  $('sim-detail').hidden = false;
+  $('sim-outcome').className = s.error ? 'refused' : '';
+  $('sim-outcome').textContent = outcome(s, which, pauses, given - resumes.length);
+  $('sim-answers').replaceChildren(...s.answers.map((a, i) => {
+    const to = i === 0 ? 'the call\u2019s ' + which + ' event' : 'the digits of pause ' + i + ': ' + shownDigits(resumes[i - 1]?.digits);
+    const last = i === s.answers.length - 1;
+    let ends;
+    if (!last || s.waiting) ends = 'asks for digits (pause ' + (i + 1) + ')';
+    else if (s.hangup) ends = 'ends with hangup';
+    else if (s.error) ends = 'stopped early';
+    else ends = which === 'join' ? 'ends with conference_join' : 'ends the list';
+    return el('li', { class: 'answer' },
+      el('p', { class: 'answer-title', text: 'Answer to ' + to + ' \u2014 ' + ends }),
+      el('pre', { text: typeof a === 'string' ? a : JSON.stringify(a, null, 2) }));
+  }));
+  let pause = 0;
+  $('sim-trace').replaceChildren(...s.trace.map((t, i) => {
+    if (t.paused) pause = t.paused.pause;
+    if (t.resume) {
+      return el('li', { class: 'resume' }, el('span', { class: 'icon', 'aria-hidden': 'true' }),
+        'resumed with ' + shownDigits(t.resume.digits) + ' (pause ' + t.resume.pause + ')');
+    }
+    if (t.end === 'pause') {
+      const more = i < s.trace.length - 1 ? '' : ': no digits left, the run ends here';
+      return el('li', { class: 'pause' }, el('span', { class: 'icon', 'aria-hidden': 'true' }),
+        'waiting for digits (pause ' + pause + ') after ' + t.steps + ' steps' + more);
+    }
+    return el('li', { text: describe(t) });
+  }));
+}
+
+function shownDigits(digits) {
+  return digits ? digits : 'nothing entered';
+}
+
+function outcome(s, which, pauses, unused) {
+  const asked = pauses === 0 ? '' : ' after ' + pauses + (pauses === 1 ? ' pause' : ' pauses');
+  let text;
+  if (s.waiting) text = 'Ends waiting for digits at pause ' + pauses + ': no entry left for it.';
+  else if (s.error) text = 'Stopped early' + asked + ': ' + s.error;
+  else if (s.hangup) text = 'The call is hung up' + asked + '.';
+  else text = (which === 'join' ? 'The call joins the conference' : 'The list runs to its end') + asked + '.';
+  if (unused > 0) text += ' ' + unused + (unused === 1 ? ' entry was' : ' entries were') + ' not used.';
+  return text;
 }
 
 function describe(t) {
   if (t.end) return 'ended: ' + t.end + ' after ' + t.steps + ' steps';
   const parts = ['step ' + t.step + ' ' + t.type];
   if (t.emitted) parts.push('emitted ' + t.emitted.type + (t.emitted.option?.text ? ' "' + t.emitted.option.text + '"' : ''));
+  if (t.emitted?.type === 'digits_receive') parts.push(askFor(t.emitted.option));
   if (t.set) parts.push('set ' + Object.entries(t.set).map(([k, v]) => k + '=' + v).join(', '));
   if (t.goto) parts.push(t.goto.jumped ? 'jumped (' + t.goto.jumps_taken + ' of ' + t.goto.loop_count + ')' : 'fell through after ' + t.goto.loop_count + ' jumps');
   if (t.branch) parts.push(t.branch.variable + '="' + t.branch.value + '" chose by ' + t.branch.by);
   if (t.condition) parts.push(t.condition.variable + '="' + t.condition.value + '" ' + (t.condition.held ? 'held' : 'did not hold'));
   if (t.effect) parts.push('would ' + t.effect.type + (t.effect.uri ? ' ' + t.effect.uri : ''));
-  parts.push(t.next === null ? '→ end' : '→ step ' + t.next);
+  if (t.paused) parts.push('pause ' + t.paused.pause + ' → resumes at ' + (t.paused.resumes_at === null ? 'the end' : 'step ' + t.paused.resumes_at));
+  else if (t.paused === false) parts.push('not paused: the pause limit → end');
+  else parts.push(t.next === null ? '→ end' : '→ step ' + t.next);
   return parts.join(': ');
+}
+
+function askFor(o) {
+  if (!o) return 'asks for digits';
+  return 'asks for up to ' + o.length + (o.length === 1 ? ' key' : ' keys') + (o.key ? ', ending on ' + o.key : '') + ', waiting ' + o.duration / 1000 + ' s';
 }
 
 // ---- flows ------------------------------------------------------------------------------
@@ -335,5 +437,10 @@ $('pre-actions').addEventListener('input', onEdit);
 $('post-actions').addEventListener('input', onEdit);
 $('editor').addEventListener('submit', save);
 $('simulator').addEventListener('submit', simulate);
+// Checked when the author leaves the field (not at every key, mid-entry); once marked, every
+// key re-checks it, so a fixed entry clears at once.
+const checkInputs = () => showInputErrors(parseInputs($('sim-inputs').value).errors);
+$('sim-inputs').addEventListener('change', checkInputs);
+$('sim-inputs').addEventListener('input', () => { if ($('sim-inputs').getAttribute('aria-invalid') === 'true') checkInputs(); });
 $('detail-title').setAttribute('tabindex', '-1');
 if (state.key) signIn(state.key);
