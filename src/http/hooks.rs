@@ -139,6 +139,20 @@ pub async fn handle(
         return Ok(respond(platform.acknowledge()));
     }
     Ok(respond(match outcome {
+        // A stale gather: digits for a call that is not waiting at that pause, which the
+        // engine answers with the call and no actions. The caller is on the line waiting for
+        // this answer, so it must say what happens next. It is not a retry of a pause confab
+        // answered (a retry has the same event id and replays that answer), so confab has
+        // ended this membership's list (the call was kicked, left or already got its join) or
+        // never gave out that pause: nothing may continue, least of all into a PIN room. An
+        // empty document would end the call too (TwiML ends the call at the end of the
+        // document; jambonz ends it after the gather, the last verb), but only by each
+        // platform's rules for running out of verbs; the platform's own hang-up says it
+        // outright, as for a refused call.
+        Ok(answer) if hook == Hook::Gather && answer.actions.is_none() => {
+            tracing::info!(conference_id = %route.conference, "stale gather callback; hanging up");
+            platform.hang_up()
+        }
         Ok(answer) => {
             let (beep, label) = (beep_url(&state), label(&answer));
             let context = AnswerContext {

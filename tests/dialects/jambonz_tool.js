@@ -8,7 +8,8 @@
 //   node jambonz_tool.js schema-verbs     stdin: verb array; @jambonz/schema (JSON Schema)
 //   node jambonz_tool.js payload KIND     stdin: a webhook body jambonz sends; @jambonz/schema
 //                                         callbacks/KIND.schema.json (session-new,
-//                                         conference-status, conference, call-status, ...)
+//                                         conference-status, conference, gather, call-status,
+//                                         ...)
 //
 // Exit 0: valid. Exit 1: invalid, the validator's message on stderr. Exit 2: the tool itself
 // failed (bad arguments, stdin not JSON, package missing).

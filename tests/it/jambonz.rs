@@ -1,8 +1,9 @@
 //! The jambonz dialect end to end: a jambonz call joins through `…/call`, the conference
 //! verb's status events arrive at `…/status`, a kick redirects the call through the fake
-//! live call control API, and `…/after` plays the `post_actions`. Every answer is checked
-//! with `@jambonz/verb-specifications` (what jambonz's feature server runs) and
-//! `@jambonz/schema`; the test payloads are checked with `@jambonz/schema` too.
+//! live call control API, `…/after` plays the `post_actions`, and a `gather`'s digits come
+//! back to `…/gather` (§13). Every answer is checked with `@jambonz/verb-specifications`
+//! (what jambonz's feature server runs) and `@jambonz/schema`; the test payloads are checked
+//! with `@jambonz/schema` too.
 
 use crate::support::dialects::{
     jambonz_sign, jambonz_valid, Dialect, JAMBONZ_ACCOUNT, JAMBONZ_KEY,
@@ -293,4 +294,145 @@ async fn a_recording_no_platform_runs_ends_when_stopped() {
     let (_, r) = d.api("GET", &format!("/v1.0/recordings/{rec}"), None).await;
     assert_eq!(r["status"], "ended");
     assert_eq!(d.api.arrivals().len(), 0, "nothing was sent to jambonz");
+}
+
+/// What jambonz posts to a `gather`'s actionHook: the call's fields, why the gather ended and,
+/// when the caller entered some, the digits.
+fn gather_body(digits: Option<&str>) -> Value {
+    let mut b = call_body();
+    b["call_status"] = json!("in-progress");
+    b["sip_status"] = json!(200);
+    match digits {
+        Some(d) => {
+            b["reason"] = json!("dtmfDetected");
+            b["digits"] = json!(d);
+        }
+        None => b["reason"] = json!("timeout"),
+    }
+    b
+}
+
+/// The PIN room (the shipped `pin` flow) on jambonz: `say` and a `gather` whose actionHook is
+/// `…/gather?pause=N`; a wrong PIN and a timeout each ask again under the next pause, the right
+/// PIN joins the conference, a retried hook replays its answer, and a hook for a pause the
+/// call is not waiting at hangs up. Every answer passes jambonz's validators, every body posted
+/// here `@jambonz/schema`'s callback schemas.
+#[tokio::test]
+async fn a_pin_room_asks_through_gather_and_lets_the_right_pin_in() {
+    let d = Dialect::jambonz(|_| {}).await;
+    let (status, body) = d
+        .api(
+            "PUT",
+            &format!("/v1.0/conferences/{}", d.conf),
+            Some(json!({"data": {"pin": "4711"},
+                "pre_actions": [{"type": "flow", "option": {"name": "pin"}}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let say = |text: &str| {
+        json!({"verb": "say", "text": text,
+            "synthesizer": {"vendor": "default", "language": "en-US"}})
+    };
+    let prompt = say("Please enter the conference PIN, then press pound.");
+    let wrong = say("That PIN is not correct.");
+    let gather = |pause: u32| {
+        json!({"verb": "gather", "input": ["digits"], "maxDigits": 8, "finishOnKey": "#",
+            "timeout": 10, "actionHook": d.server.url(&d.path(&format!("gather?pause={pause}")))})
+    };
+
+    let (status, verbs) = d.jambonz_post("call", &call_body()).await;
+    assert_eq!(status, 200, "{verbs}");
+    valid_verbs(&verbs).await;
+    assert_eq!(verbs, json!([prompt, gather(1)]));
+
+    let wrong_pin = gather_body(Some("1234"));
+    valid_payload("gather", &wrong_pin).await;
+    let (status, first) = d.jambonz_post("gather?pause=1", &wrong_pin).await;
+    assert_eq!(status, 200, "{first}");
+    valid_verbs(&first).await;
+    assert_eq!(first, json!([wrong, prompt, gather(2)]));
+
+    // Nothing entered before the timeout: no `digits`, which is a wrong PIN too.
+    let timed_out = gather_body(None);
+    valid_payload("gather", &timed_out).await;
+    let (status, verbs) = d.jambonz_post("gather?pause=2", &timed_out).await;
+    assert_eq!(status, 200, "{verbs}");
+    valid_verbs(&verbs).await;
+    assert_eq!(verbs, json!([wrong, prompt, gather(3)]));
+
+    let right_pin = gather_body(Some("4711"));
+    let (status, verbs) = d.jambonz_post("gather?pause=3", &right_pin).await;
+    assert_eq!(status, 200, "{verbs}");
+    valid_verbs(&verbs).await;
+    assert_eq!(
+        verbs,
+        json!([
+            say("Thank you. You are joining the conference."),
+            {"verb": "conference", "name": d.conf, "beep": false, "startConferenceOnEnter": true,
+             "statusHook": d.server.url(&d.path("status")), "statusEvents": ["join", "leave"],
+             "actionHook": d.server.url(&d.path("after"))}
+        ])
+    );
+
+    // jambonz retrying the first hook gets the first answer again, byte for byte.
+    let raw = |v: &Value| v.to_string();
+    let (status, again) = d.jambonz_post("gather?pause=1", &wrong_pin).await;
+    assert_eq!((status, raw(&again)), (200, raw(&first)));
+    // A pause the call is not waiting at: nothing continues; the caller is hung up, not let in.
+    let (status, stale) = d.jambonz_post("gather?pause=4", &right_pin).await;
+    assert_eq!((status, stale), (200, json!([{"verb": "hangup"}])));
+
+    d.jambonz_post("status", &status_body("join", &d.conf))
+        .await;
+    let conf = d.server.conference(&d.customer.key, &d.conf).await;
+    assert_eq!(conf["conferencecall_ids"].as_array().map(Vec::len), Some(1));
+}
+
+/// A gather hook is believed only when signed, and read strictly: keypad digits only, and the
+/// pause number confab put in the actionHook.
+#[tokio::test]
+async fn a_gather_hook_is_signed_and_names_its_pause() {
+    let d = Dialect::jambonz(|_| {}).await;
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(json!({"data": {"pin": "4711"},
+            "pre_actions": [{"type": "flow", "option": {"name": "pin"}}]})),
+    )
+    .await;
+    d.jambonz_post("call", &call_body()).await;
+    let raw = gather_body(Some("4711")).to_string();
+    let now = crate::support::signature::unix_now();
+    let wrong = format!("t={now},v1={}", jambonz_sign("another secret", now, &raw));
+    for header in [None, Some(wrong.as_str())] {
+        let (status, body) = d.jambonz_post_signed("gather?pause=1", &raw, header).await;
+        assert_eq!(status, 403, "{header:?}: {body}");
+    }
+    let refused = |err: &Value, field: &str| {
+        assert_eq!(err["error"]["reason"], "INVALID_ARGUMENT", "{err}");
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(&format!("{field}:")), "{err}");
+    };
+    let (status, err) = d
+        .jambonz_post("gather?pause=1", &gather_body(Some("12x")))
+        .await;
+    assert_eq!(status, 400);
+    refused(&err, "digits");
+    let mut no_call = gather_body(Some("4711"));
+    if let Some(fields) = no_call.as_object_mut() {
+        fields.remove("call_sid");
+    }
+    let (status, err) = d.jambonz_post("gather?pause=1", &no_call).await;
+    assert_eq!(status, 400);
+    refused(&err, "call_sid");
+    for leaf in ["gather", "gather?pause=0", "gather?pause=x"] {
+        let (status, err) = d.jambonz_post(leaf, &gather_body(Some("4711"))).await;
+        assert_eq!(status, 400, "{leaf}: {err}");
+        refused(&err, "pause");
+    }
+    let (status, verbs) = d
+        .jambonz_post("gather?pause=1", &gather_body(Some("4711")))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(verbs[1]["verb"], "conference", "{verbs}");
 }

@@ -1,7 +1,8 @@
 //! The TwiML dialect end to end: a Twilio call joins through `…/voice`, its participant
-//! events arrive at `…/status`, a kick reaches the fake Twilio API, and `…/after` plays the
-//! `post_actions`; signatures are made by twilio-python, answers compared with what
-//! twilio-python's `VoiceResponse` builds for the same verbs.
+//! events arrive at `…/status`, a kick reaches the fake Twilio API, `…/after` plays the
+//! `post_actions`, and a `<Gather>`'s digits come back to `…/gather` (§13); signatures are
+//! made by twilio-python, answers compared with what twilio-python's `VoiceResponse` builds
+//! for the same verbs.
 
 use crate::support::dialects::{
     twilio_signature, twilio_twiml, twiml_shape, Dialect, TWILIO_ACCOUNT, TWILIO_TOKEN,
@@ -439,4 +440,238 @@ async fn another_customers_requests_cannot_touch_this_customers_calls() {
     let (status, twiml) = d.twilio_post("after", &[("CallSid", CALL)]).await;
     assert_eq!(status, 200);
     assert!(twiml.contains("Good bye"), "{twiml}");
+}
+
+/// The PIN room (the shipped `pin` flow) on Twilio: the caller hears the prompt and a
+/// `<Gather>` that posts to `…/gather?pause=N`; a wrong PIN asks again under the next pause,
+/// the right one dials into the conference, a retried callback replays its answer, and a
+/// callback for a pause the call is not waiting at hangs up.
+#[tokio::test]
+async fn a_pin_room_asks_through_gather_and_lets_the_right_pin_in() {
+    let d = Dialect::twilio(|_| {}).await;
+    let (status, body) = d
+        .api(
+            "PUT",
+            &format!("/v1.0/conferences/{}", d.conf),
+            Some(json!({"data": {"pin": "4711"},
+                "pre_actions": [{"type": "flow", "option": {"name": "pin"}}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let prompt = json!({"verb": "say", "text": "Please enter the conference PIN, then press pound.",
+        "voice": "Polly.Joanna", "language": "en-US"});
+    let gather = |pause: u32| {
+        json!({"verb": "gather", "input": "dtmf", "num_digits": 8, "finish_on_key": "#",
+            "timeout": 10, "action": d.server.url(&d.path(&format!("gather?pause={pause}"))),
+            "method": "POST", "action_on_empty_result": true})
+    };
+
+    let (status, twiml) = d.twilio_post("voice", &voice_params()).await;
+    assert_eq!(status, 200, "{twiml}");
+    let expected = twilio_twiml(json!([prompt, gather(1)])).await;
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
+    let cc = calls["result"][0]["id"].as_str().expect("call").to_string();
+    assert_eq!(calls["result"][0]["status"], "joining");
+
+    // What Twilio posts to the Gather action: the call's parameters, `Digits` and the key
+    // that ended the input (every one of them signed).
+    let entered = |digits: &'static str| {
+        vec![
+            ("AccountSid", TWILIO_ACCOUNT),
+            ("CallSid", CALL),
+            ("From", "+15550001"),
+            ("To", "+15559999"),
+            ("CallStatus", "in-progress"),
+            ("Direction", "inbound"),
+            ("Digits", digits),
+            ("FinishedOnKey", "#"),
+        ]
+    };
+    let (status, first) = d.twilio_post("gather?pause=1", &entered("1234")).await;
+    assert_eq!(status, 200, "{first}");
+    let wrong = json!({"verb": "say", "text": "That PIN is not correct.",
+        "voice": "Polly.Joanna", "language": "en-US"});
+    let expected = twilio_twiml(json!([wrong, prompt, gather(2)])).await;
+    assert_eq!(twiml_shape(&first), twiml_shape(&expected));
+
+    let (status, twiml) = d.twilio_post("gather?pause=2", &entered("4711")).await;
+    assert_eq!(status, 200, "{twiml}");
+    let expected = twilio_twiml(json!([
+        {"verb": "say", "text": "Thank you. You are joining the conference.",
+         "voice": "Polly.Joanna", "language": "en-US"},
+        {"verb": "dial", "action": d.server.url(&d.path("after")), "method": "POST", "time_limit": 86400,
+         "conference": {"name": d.conf, "beep": "false", "participant_label": cc,
+            "status_callback": d.server.url(&d.path("status")),
+            "status_callback_event": "join leave", "status_callback_method": "POST"}}
+    ]))
+    .await;
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+
+    // Twilio retrying the first callback gets the first answer, byte for byte.
+    let (status, again) = d.twilio_post("gather?pause=1", &entered("1234")).await;
+    assert_eq!((status, again.as_str()), (200, first.as_str()));
+    // A pause the call is not waiting at: nothing continues; the caller is hung up, not let in.
+    let (status, stale) = d.twilio_post("gather?pause=3", &entered("4711")).await;
+    assert_eq!(status, 200);
+    let hangup = twilio_twiml(json!([{"verb": "hangup"}])).await;
+    assert_eq!(twiml_shape(&stale), twiml_shape(&hangup));
+
+    d.twilio_post("status", &participant("participant-join", "1"))
+        .await;
+    let (_, call) = d
+        .api("GET", &format!("/v1.0/conferencecalls/{cc}"), None)
+        .await;
+    assert_eq!(call["status"], "joined");
+}
+
+/// A gather callback is believed only when signed, and read strictly: keypad digits only,
+/// and the pause number confab put in the URL.
+#[tokio::test]
+async fn a_gather_callback_is_signed_and_names_its_pause() {
+    let d = Dialect::twilio(|_| {}).await;
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(json!({"data": {"pin": "4711"},
+            "pre_actions": [{"type": "flow", "option": {"name": "pin"}}]})),
+    )
+    .await;
+    d.twilio_post("voice", &voice_params()).await;
+    let params = [("CallSid", CALL), ("Digits", "4711")];
+    let url = d.server.url(&d.path("gather?pause=1"));
+    let other_url = d.server.url(&d.path("gather?pause=2"));
+    let other_token = twilio_signature("another-token", &url, &params).await;
+    // Signed for another pause's URL: the pause is covered by the signature.
+    let other_pause = twilio_signature(TWILIO_TOKEN, &other_url, &params).await;
+    for signature in [None, Some(other_token.as_str()), Some(other_pause.as_str())] {
+        let (status, body) = d
+            .twilio_post_signed("gather?pause=1", &params, signature)
+            .await;
+        assert_eq!(status, 403, "{signature:?}: {body}");
+    }
+    let refused = |body: &str, field: &str| {
+        let err: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        assert_eq!(err["error"]["reason"], "INVALID_ARGUMENT", "{body}");
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(&format!("{field}:")), "{body}");
+    };
+    let (status, body) = d
+        .twilio_post("gather?pause=1", &[("CallSid", CALL), ("Digits", "12x")])
+        .await;
+    assert_eq!(status, 400);
+    refused(&body, "Digits");
+    for leaf in [
+        "gather",
+        "gather?pause=",
+        "gather?pause=0",
+        "gather?pause=one",
+        "gather?pause=-1",
+        "gather?pause=4294967296",
+        "gather?other=1",
+    ] {
+        let (status, body) = d.twilio_post(leaf, &params).await;
+        assert_eq!(status, 400, "{leaf}: {body}");
+        refused(&body, "pause");
+    }
+    // None of that moved the call: the right PIN for pause 1 still lets it in.
+    let (status, twiml) = d.twilio_post("gather?pause=1", &params).await;
+    assert_eq!(status, 200);
+    assert!(twiml.contains("<Dial"), "{twiml}");
+}
+
+/// `digits_receive` without a key: `finishOnKey=""` (Twilio would otherwise end the input on
+/// `#`), as twilio-python writes it; a timeout posts no `Digits`, which resumes with none.
+#[tokio::test]
+async fn a_gather_without_a_key_turns_off_twilios_default_and_a_timeout_enters_nothing() {
+    let d = Dialect::twilio(|_| {}).await;
+    let actions = json!([
+        {"type": "digits_receive", "option": {"length": 4, "duration": 2500}},
+        {"type": "talk", "option": {"text": "You entered [${call.digits}]."}}
+    ]);
+    let (status, body) = d
+        .api(
+            "PUT",
+            &format!("/v1.0/conferences/{}", d.conf),
+            Some(json!({"pre_actions": actions})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, twiml) = d.twilio_post("voice", &voice_params()).await;
+    assert_eq!(status, 200, "{twiml}");
+    let expected = twilio_twiml(json!([
+        {"verb": "gather", "input": "dtmf", "num_digits": 4, "finish_on_key": "", "timeout": 3,
+         "action": d.server.url(&d.path("gather?pause=1")), "method": "POST",
+         "action_on_empty_result": true}
+    ]))
+    .await;
+    assert!(expected.contains("finishOnKey=\"\""), "{expected}");
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+    let (status, twiml) = d
+        .twilio_post(
+            "gather?pause=1",
+            &[("AccountSid", TWILIO_ACCOUNT), ("CallSid", CALL)],
+        )
+        .await;
+    assert_eq!(status, 200, "{twiml}");
+    assert!(twiml.contains(">You entered [].</Say><Dial"), "{twiml}");
+}
+
+/// `post_actions` may ask too: the leave's answer ends with a `<Gather>`, whichever of the
+/// leave status event and the Dial action reports the leave first (the other replays the same
+/// answer), and the gather callback continues the list after the call has left.
+#[tokio::test]
+async fn post_actions_ask_after_the_conference_whichever_leave_report_comes_first() {
+    let d = Dialect::twilio(|_| {}).await;
+    let post = json!([
+        {"type": "talk", "option": {"text": "Press one to five to rate the call."}},
+        {"type": "digits_receive", "option": {"length": 1, "duration": 5000}},
+        {"type": "talk", "option": {"text": "You gave ${call.digits}. Good bye."}},
+        {"type": "hangup"}
+    ]);
+    let (status, body) = d
+        .api(
+            "PUT",
+            &format!("/v1.0/conferences/{}", d.conf),
+            Some(json!({"post_actions": post})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "1"))
+        .await;
+    // The leave status event first: acknowledged, the post_actions wait for digits.
+    let (status, ack) = d
+        .twilio_post("status", &participant("participant-leave", "2"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(!ack.contains("<Gather"), "{ack}");
+    let after = [
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("CallSid", CALL),
+        ("DialCallStatus", "completed"),
+    ];
+    let (status, twiml) = d.twilio_post("after", &after).await;
+    assert_eq!(status, 200, "{twiml}");
+    let expected = twilio_twiml(json!([
+        {"verb": "say", "text": "Press one to five to rate the call.",
+         "voice": "Polly.Joanna", "language": "en-US"},
+        {"verb": "gather", "input": "dtmf", "num_digits": 1, "finish_on_key": "", "timeout": 5,
+         "action": d.server.url(&d.path("gather?pause=1")), "method": "POST",
+         "action_on_empty_result": true}
+    ]))
+    .await;
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+    let (status, twiml) = d
+        .twilio_post("gather?pause=1", &[("CallSid", CALL), ("Digits", "5")])
+        .await;
+    assert_eq!(status, 200, "{twiml}");
+    let expected = twilio_twiml(json!([
+        {"verb": "say", "text": "You gave 5. Good bye.", "voice": "Polly.Joanna", "language": "en-US"},
+        {"verb": "hangup"}
+    ]))
+    .await;
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
+    assert_eq!(calls["result"][0]["status"], "leaved");
 }

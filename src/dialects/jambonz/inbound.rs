@@ -1,4 +1,4 @@
-//! jambonz webhooks read: the signature over the body's raw bytes, and what `…/call`, `…/status` and `…/after` say about a call.
+//! jambonz webhooks read: the signature over the body's raw bytes, and what `…/call`, `…/status`, `…/after` and `…/gather` say about a call.
 
 use super::connection::JambonzConnection;
 use super::signature;

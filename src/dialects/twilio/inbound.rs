@@ -1,4 +1,4 @@
-//! TwiML webhooks read: the signature over the called URL and every form parameter, and what `…/voice`, `…/status`, `…/after` and `…/recording` say about a call.
+//! TwiML webhooks read: the signature over the called URL and every form parameter, and what `…/voice`, `…/status`, `…/after`, `…/recording` and `…/gather` say about a call.
 
 use super::connection::TwilioConnection;
 use super::signature;

@@ -220,7 +220,8 @@ pub fn jambonz_schema_validate(verbs: &Value) -> Result<(), String> {
 
 /// Checks a webhook body jambonz would send against `@jambonz/schema`'s
 /// `callbacks/{kind}.schema.json`: `session-new` (the call webhook), `conference-status`
-/// (a conference statusHook), `conference` (its actionHook), `call-status`, ...
+/// (a conference statusHook), `conference` (its actionHook), `gather` (a gather's actionHook),
+/// `call-status`, ...
 pub fn jambonz_payload(kind: &str, body: &Value) -> Result<(), String> {
     jambonz_tool(&["payload", kind], body)
 }
