@@ -1,6 +1,7 @@
 //! What a run emits for the call to perform: media actions as resolved, and `conference_join`.
 
 use super::Gender;
+use crate::domain::room::{JoinOptions, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -44,13 +45,59 @@ pub enum Emitted {
         key: String,
         length: u32,
     },
-    /// Join the conference: appended to a join's actions unless the run hung up.
+    /// Join the conference: appended to a join's actions unless the run hung up or paused.
+    /// How the call joins (§14) is carried since roles exist; answers stored before have only
+    /// `conference_id`, read back with the rest absent and written out as they were.
     ConferenceJoin {
         conference_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<Role>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        muted: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_on_enter: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end_on_exit: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_music_url: Option<String>,
     },
 }
 
 impl Emitted {
+    /// The `conference_join` that puts a call in a conference with these options.
+    pub fn join(conference_id: &str, options: JoinOptions) -> Emitted {
+        Emitted::ConferenceJoin {
+            conference_id: conference_id.to_string(),
+            role: Some(options.role),
+            muted: Some(options.muted),
+            start_on_enter: Some(options.start_on_enter),
+            end_on_exit: Some(options.end_on_exit),
+            wait_music_url: Some(options.wait_music_url),
+        }
+    }
+
+    /// How a `conference_join` puts the call in the room; `None` for other actions and for a
+    /// join stored before roles existed (rendered as joins were then).
+    pub fn join_options(&self) -> Option<JoinOptions> {
+        match self {
+            Emitted::ConferenceJoin {
+                role: Some(role),
+                muted,
+                start_on_enter,
+                end_on_exit,
+                wait_music_url,
+                ..
+            } => Some(JoinOptions {
+                role: *role,
+                muted: muted.unwrap_or(false),
+                start_on_enter: start_on_enter.unwrap_or(true),
+                end_on_exit: end_on_exit.unwrap_or(false),
+                wait_music_url: wait_music_url.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The action's `type`, as its JSON form names it (a test holds the two together).
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -110,9 +157,23 @@ mod tests {
             } => {
                 json!({"type": "digits_receive", "option": {"duration": duration_ms, "key": key, "length": length}})
             }
-            Emitted::ConferenceJoin { conference_id } => {
+            Emitted::ConferenceJoin {
+                conference_id,
+                role: None,
+                ..
+            } => {
                 json!({"type": "conference_join", "option": {"conference_id": conference_id}})
             }
+            Emitted::ConferenceJoin {
+                conference_id,
+                role: Some(role),
+                muted,
+                start_on_enter,
+                end_on_exit,
+                wait_music_url,
+            } => json!({"type": "conference_join", "option": {"conference_id": conference_id,
+                "role": role.as_str(), "muted": muted, "start_on_enter": start_on_enter,
+                "end_on_exit": end_on_exit, "wait_music_url": wait_music_url}}),
         }
     }
 
@@ -148,7 +209,23 @@ mod tests {
                     length,
                 }
             }),
-            text.prop_map(|conference_id| Emitted::ConferenceJoin { conference_id }),
+            text.prop_map(|conference_id| Emitted::ConferenceJoin {
+                conference_id,
+                role: None,
+                muted: None,
+                start_on_enter: None,
+                end_on_exit: None,
+                wait_music_url: None,
+            }),
+            (text, any::<bool>(), any::<bool>(), text).prop_map(|(id, a, b, url)| {
+                let rules = crate::domain::room::RoomRules {
+                    wait_for_moderator: a,
+                    end_on_moderator_exit: b,
+                    wait_music_url: url,
+                    ..Default::default()
+                };
+                Emitted::join(&id, rules.join_options(Role::Moderator))
+            }),
         ]
     }
 

@@ -17,7 +17,7 @@ pub use model::{
     Action, ActionKind, ActionList, Comparison, ConditionValue, Gender, HttpMethod,
     RecordingFormat, MAX_RECORDING_SECONDS,
 };
-pub use parse::{parse_list, DIGITS_VARIABLE, FINISH_KEYS};
+pub use parse::{is_http_url, parse_list, DIGITS_VARIABLE, FINISH_KEYS, ROLE_VARIABLE};
 
 /// Most actions one list may hold (§3.1).
 pub const MAX_ACTIONS: usize = 100;

@@ -93,6 +93,10 @@ pub enum ActionKind {
     Hangup {
         reason: String,
     },
+    /// Set the role the call joins with (§14).
+    RoleSet {
+        role: crate::domain::room::Role,
+    },
     /// Ask the caller for digits and pause the run until they arrive (§13).
     DigitsReceive {
         duration_ms: u32,
@@ -151,6 +155,7 @@ impl ActionKind {
             ActionKind::Sleep { .. } => "sleep",
             ActionKind::Hangup { .. } => "hangup",
             ActionKind::DigitsReceive { .. } => "digits_receive",
+            ActionKind::RoleSet { .. } => "role_set",
             ActionKind::VariableSet { .. } => "variable_set",
             ActionKind::Goto { .. } => "goto",
             ActionKind::Branch { .. } => "branch",

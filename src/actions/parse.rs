@@ -88,6 +88,7 @@ fn parse_kind(type_name: &str, o: &Options) -> Result<ActionKind, FieldError> {
         "sleep" => sleep(o),
         "hangup" => hangup(o),
         "digits_receive" => digits_receive(o),
+        "role_set" => role_set(o),
         "variable_set" => variable_set(o),
         "goto" => goto(o),
         "branch" => branch(o),
@@ -210,6 +211,22 @@ fn digits_receive(o: &Options) -> Result<ActionKind, FieldError> {
         key: key.to_string(),
         length: length as u32,
     })
+}
+
+/// The variable `role_set` sets: the role the call joins with, read when its `pre_actions` end
+/// in a join (§14). Confab sets it to `participant` before a join's run; a platform's
+/// variables cannot set it.
+pub const ROLE_VARIABLE: &str = "conferencecall.role";
+
+fn role_set(o: &Options) -> Result<ActionKind, FieldError> {
+    let name = o.req_str("role")?;
+    let role = crate::domain::room::Role::parse(name).ok_or_else(|| {
+        o.err(
+            "role",
+            "must be one of participant, moderator, listener".into(),
+        )
+    })?;
+    Ok(ActionKind::RoleSet { role })
 }
 
 fn variable_set(o: &Options) -> Result<ActionKind, FieldError> {
@@ -432,7 +449,8 @@ impl<'a> Options<'a> {
     }
 }
 
-fn is_http_url(s: &str) -> bool {
+/// Whether `s` is an absolute http(s) URL with a host and no whitespace.
+pub fn is_http_url(s: &str) -> bool {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"));

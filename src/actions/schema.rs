@@ -65,6 +65,15 @@ struct DigitsReceiveOption {
     length: Option<i64>,
 }
 
+/// `role_set`: the role the call joins with (§14): a `moderator` starts the room (and, with
+/// `end_on_moderator_exit`, ends it when the last one leaves); a `listener` joins muted.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct RoleSetOption {
+    #[schema(inline)]
+    role: crate::domain::room::Role,
+}
+
 /// `hangup`: end the call.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -207,6 +216,7 @@ fn variants() -> Vec<(&'static str, &'static str, RefOr<Schema>, bool)> {
         ("beep", "BeepAction", NoOption::schema(), false),
         ("sleep", "SleepAction", SleepOption::schema(), true),
         ("hangup", "HangupAction", HangupOption::schema(), false),
+        ("role_set", "RoleSetAction", RoleSetOption::schema(), true),
         (
             "digits_receive",
             "DigitsReceiveAction",

@@ -5,6 +5,7 @@
 
 use super::interpreter::{self, Effect, Variables};
 use super::{Emitted, HttpMethod, Program};
+use crate::domain::room::{Role, RoomRules};
 use serde_json::{json, Map, Value};
 
 /// Which list a call runs: `pre_actions` on a join, `post_actions` on a leave.
@@ -55,20 +56,32 @@ pub struct Simulated {
     pub error: Option<String>,
 }
 
-/// The actions a call gets: on a join, what the list emitted and then `conference_join`
-/// unless it hung up; on a leave, what the list emitted.
+/// The actions a call gets: on a join, what the list emitted and then `join` unless it hung
+/// up; on a leave, what the list emitted.
 pub fn answer_actions(
     mut emitted: Vec<Emitted>,
     hangup: bool,
     event: CallEvent,
-    conference_id: &str,
+    join: impl FnOnce() -> Emitted,
 ) -> Vec<Emitted> {
     if event == CallEvent::Join && !hangup {
-        emitted.push(Emitted::ConferenceJoin {
-            conference_id: conference_id.to_string(),
-        });
+        emitted.push(join());
     }
     emitted
+}
+
+/// The `conference_join` that ends a join's run: the role its `role_set` chose (a participant
+/// unless one did) and how the room's rules put such a call in it (§14).
+pub fn conference_join(conference_id: &str, room: &RoomRules, variables: &Variables) -> Emitted {
+    Emitted::join(conference_id, room.join_options(role_of(variables)))
+}
+
+/// The role a run left in `conferencecall.role`; `participant` when none is set.
+pub fn role_of(variables: &Variables) -> Role {
+    variables
+        .get(super::ROLE_VARIABLE)
+        .and_then(|r| Role::parse(r))
+        .unwrap_or_default()
 }
 
 /// Runs `program` with `variables` as a real `event` would and says what happened. Each
@@ -80,6 +93,7 @@ pub fn simulate(
     variables: Variables,
     event: CallEvent,
     conference_id: &str,
+    room: &RoomRules,
     inputs: &[String],
 ) -> Simulated {
     let (mut outcome, mut trace) = interpreter::run_traced(program, variables);
@@ -89,12 +103,9 @@ pub fn simulate(
     let waiting = loop {
         let actions = std::mem::take(&mut outcome.actions);
         let Some(resume) = outcome.paused.take() else {
-            answers.push(answer_actions(
-                actions,
-                outcome.hangup,
-                event,
-                conference_id,
-            ));
+            let vars = &outcome.variables;
+            let join = || conference_join(conference_id, room, vars);
+            answers.push(answer_actions(actions, outcome.hangup, event, join));
             break false;
         };
         answers.push(actions);

@@ -16,13 +16,15 @@ pub enum Hook {
     Recording,
     /// The caller's digits for a paused list (§13): the answer continues the list.
     Gather,
+    /// A caller waits for a moderator (§14): the answer is what it hears meanwhile.
+    Wait,
 }
 
 impl Hook {
     /// Whether the platform plays the answer (a call's actions), rather than only taking it
     /// as an acknowledgement.
     pub fn plays_answer(self) -> bool {
-        matches!(self, Hook::Call | Hook::After | Hook::Gather)
+        matches!(self, Hook::Call | Hook::After | Hook::Gather | Hook::Wait)
     }
 }
 
@@ -91,6 +93,8 @@ pub enum Reading {
         media_url: String,
         duration_ms: Option<i64>,
     },
+    /// A caller waits for the room to start: the answer is the room's wait music.
+    Wait,
     /// Nothing confab acts on (another conference event, a recording still running).
     Ignored,
 }

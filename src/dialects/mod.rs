@@ -55,6 +55,12 @@ pub trait Platform: Send + Sync {
     /// The answer to a request whose answer is not played (a status callback).
     fn acknowledge(&self) -> Answer;
 
+    /// What a caller waiting for a moderator hears (`Hook::Wait`), for a platform that asks
+    /// confab for it: the room's music, or nothing.
+    fn wait(&self, _music_url: &str) -> Answer {
+        self.acknowledge()
+    }
+
     /// The account customers connect on it (`PUT /v1.0/customer`), if it takes one.
     fn connection(&self) -> Option<&'static dyn settings::ConnectionKind> {
         None

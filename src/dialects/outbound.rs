@@ -153,6 +153,8 @@ pub(crate) fn test_call(
         tm_delete: None,
         dialect,
         platform_conference: platform_conference.into(),
+        role: Default::default(),
+        muted: false,
     }
 }
 

@@ -44,6 +44,7 @@ fn renderings(stored: &str) -> String {
                 after_url: "https://confab.example/v1.0/jambonz/a/conferences/b/after",
                 status_url: "https://confab.example/v1.0/jambonz/a/conferences/b/status",
                 gather_url: "https://confab.example/v1.0/jambonz/a/conferences/b/gather?pause=1",
+                wait_url: "https://confab.example/v1.0/jambonz/a/conferences/b/wait",
                 beep_url: "https://confab.example/v1.0/sounds/beep.wav",
                 tts_vendor,
             },

@@ -4,6 +4,7 @@
 use super::dialect::Dialect;
 use super::ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use super::names::names;
+use super::room::{Role, RoomRules};
 use crate::domain::timestamp::{api_or_not_set, ApiTime, Timestamp};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -131,8 +132,8 @@ const JSON_ID_ITEM: usize = 39;
 /// Upper bounds of the parts of each JSON shape below that do not vary (names, punctuation,
 /// ids, timestamps, numbers, enums), so `json_len` estimates are never below the real length
 /// and a page cut by them never passes its byte budget. Checked by the tests at the end.
-const CONFERENCE_JSON_FIXED: usize = 450;
-const CALL_JSON_FIXED: usize = 340;
+const CONFERENCE_JSON_FIXED: usize = 580;
+const CALL_JSON_FIXED: usize = 380;
 const RECORDING_JSON_FIXED: usize = 390;
 
 /// A conference as stored.
@@ -158,6 +159,8 @@ pub struct Conference {
     pub tm_begin: Option<Timestamp>,
     /// When the conference reached `terminated` (the XML API's `endTime`).
     pub tm_end: Option<Timestamp>,
+    /// Who may join and how (§14).
+    pub room: RoomRules,
 }
 
 /// A conference with the lists derived from its calls and recordings, as the API shows it.
@@ -210,6 +213,18 @@ pub struct ConferenceJson<'a> {
     /// Set by DELETE; `9999-01-01 00:00:00.000000` until then.
     #[schema(value_type = ApiTime)]
     tm_delete: String,
+    /// Calls joining or joined at most; 0 = no limit.
+    #[schema(minimum = 0, maximum = 1000)]
+    max_participants: i64,
+    /// No call may join while set; calls already in stay.
+    locked: bool,
+    /// Only a moderator starts the room; the others hear `wait_music_url` until one joins.
+    wait_for_moderator: bool,
+    /// When the last joined moderator leaves, confab kicks the other joined calls; the
+    /// conference stays open.
+    end_on_moderator_exit: bool,
+    /// What waiting callers hear (an http(s) URL), or `""`.
+    wait_music_url: &'a str,
 }
 
 impl ConferenceView {
@@ -223,6 +238,7 @@ impl ConferenceView {
             + c.data.text().len()
             + c.pre_actions.text().len()
             + c.post_actions.text().len()
+            + json_string_len(&c.room.wait_music_url)
             + JSON_ID_ITEM * (self.conferencecall_ids.len() + self.recording_ids.len())
     }
 
@@ -245,6 +261,11 @@ impl ConferenceView {
             tm_create: c.tm_create.to_api(),
             tm_update: c.tm_update.to_api(),
             tm_delete: api_or_not_set(c.tm_delete),
+            max_participants: c.room.max_participants,
+            locked: c.room.locked,
+            wait_for_moderator: c.room.wait_for_moderator,
+            end_on_moderator_exit: c.room.end_on_moderator_exit,
+            wait_music_url: &c.room.wait_music_url,
         }
     }
 }
@@ -282,6 +303,10 @@ pub struct Conferencecall {
     /// The platform's own id of the conference the call is in (kept for kicks), once
     /// the platform has said; empty for the native protocol.
     pub platform_conference: String,
+    /// The role it joins with (§14), set when its `pre_actions` end in a join.
+    pub role: Role,
+    /// Whether it is muted in the room (a listener joins muted).
+    pub muted: bool,
 }
 
 /// What a conferencecall refers to: always a call.
@@ -319,6 +344,11 @@ pub struct ConferencecallJson<'a> {
     tm_update: String,
     #[schema(value_type = ApiTime)]
     tm_delete: String,
+    /// The role it joins with: `participant` unless a `role_set` action said otherwise.
+    #[schema(value_type = Role)]
+    role: &'static str,
+    /// Whether it is muted in the room.
+    muted: bool,
 }
 
 impl Conferencecall {
@@ -338,6 +368,8 @@ impl Conferencecall {
             tm_create: self.tm_create.to_api(),
             tm_update: self.tm_update.to_api(),
             tm_delete: api_or_not_set(self.tm_delete),
+            role: self.role.as_str(),
+            muted: self.muted,
         }
     }
 }
@@ -428,7 +460,11 @@ impl Recording {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinRefusal {
     Closed,
+    /// A `connect` room holds two calls.
     Full,
+    /// The room holds `max_participants` calls (§14).
+    AtLimit(i64),
+    Locked,
 }
 
 /// Decides whether one more call may join, given how many calls are joining or joined now.
@@ -436,10 +472,16 @@ pub fn admit(conference: &Conference, active_calls: usize) -> Result<(), JoinRef
     if !conference.status.is_open() || conference.tm_delete.is_some() {
         return Err(JoinRefusal::Closed);
     }
-    match conference.kind.capacity() {
-        Some(cap) if active_calls >= cap => Err(JoinRefusal::Full),
-        _ => Ok(()),
+    if conference.room.locked {
+        return Err(JoinRefusal::Locked);
     }
+    if conference.kind.capacity().is_some_and(|cap| active_calls >= cap) {
+        return Err(JoinRefusal::Full);
+    }
+    if !conference.room.has_room_for_one_more(active_calls) {
+        return Err(JoinRefusal::AtLimit(conference.room.max_participants));
+    }
+    Ok(())
 }
 
 /// The status a conference takes when asked to terminate, given the calls still in it.
@@ -484,6 +526,10 @@ mod tests {
             tm_delete: None,
             tm_begin: None,
             tm_end: None,
+            room: RoomRules {
+                wait_music_url: "https://music.example/hold \"q\".mp3".into(),
+                ..RoomRules::default()
+            },
         }
     }
 
@@ -521,6 +567,8 @@ mod tests {
             tm_delete: Some(Timestamp(0)),
             dialect: Dialect::Native,
             platform_conference: String::new(),
+            role: Role::Participant,
+            muted: false,
         };
         assert_close(call.json_len(), call.json());
         call.reference_id.clear();

@@ -8,6 +8,7 @@ use crate::domain::conference::{
     XmlAttributes, MAX_DATA_BYTES, MAX_DETAIL_CHARS, MAX_NAME_CHARS, MAX_TIMEOUT_SECONDS,
 };
 use crate::domain::notification::NotificationType;
+use crate::domain::room::{RoomRules, MAX_PARTICIPANTS};
 use crate::domain::{ConferenceId, CustomerId};
 use serde_json::Value;
 
@@ -23,6 +24,64 @@ pub struct ConferenceDraft {
     pub post_actions: Option<Value>,
     pub origin: Option<Origin>,
     pub xml: XmlAttributes,
+    pub room: RoomChange,
+}
+
+/// Room rules (§14) a create or change sets; `None` leaves one as it is (or its default).
+#[derive(Debug, Clone, Default)]
+pub struct RoomChange {
+    pub max_participants: Option<i64>,
+    pub locked: Option<bool>,
+    pub wait_for_moderator: Option<bool>,
+    pub end_on_moderator_exit: Option<bool>,
+    pub wait_music_url: Option<String>,
+}
+
+/// Longest `wait_music_url`.
+const MAX_URL_CHARS: usize = 2048;
+
+impl RoomChange {
+    fn check(&self) -> Result<(), EngineError> {
+        if let Some(n) = self.max_participants {
+            if !(0..=MAX_PARTICIPANTS).contains(&n) {
+                return Err(invalid(
+                    "max_participants",
+                    format!("must be 0 (no limit) or 1 to {MAX_PARTICIPANTS}"),
+                ));
+            }
+        }
+        if let Some(url) = &self.wait_music_url {
+            let fine = url.is_empty()
+                || (crate::actions::is_http_url(url)
+                    && url.chars().count() <= MAX_URL_CHARS
+                    && !url.chars().any(char::is_control));
+            if !fine {
+                return Err(invalid(
+                    "wait_music_url",
+                    format!("must be \"\" or an http(s) URL of at most {MAX_URL_CHARS} characters"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_to(self, room: &mut RoomRules) {
+        if let Some(n) = self.max_participants {
+            room.max_participants = n;
+        }
+        if let Some(b) = self.locked {
+            room.locked = b;
+        }
+        if let Some(b) = self.wait_for_moderator {
+            room.wait_for_moderator = b;
+        }
+        if let Some(b) = self.end_on_moderator_exit {
+            room.end_on_moderator_exit = b;
+        }
+        if let Some(u) = self.wait_music_url {
+            room.wait_music_url = u;
+        }
+    }
 }
 
 /// Changes to a conference; `None` leaves a field as it is.
@@ -34,6 +93,7 @@ pub struct ConferencePatch {
     pub timeout: Option<i64>,
     pub pre_actions: Option<Value>,
     pub post_actions: Option<Value>,
+    pub room: RoomChange,
 }
 
 /// A conference patch checked and its action lists compiled, ready to apply.
@@ -98,6 +158,9 @@ impl Engine {
         check_data(&data)?;
         let timeout = draft.timeout.unwrap_or(0);
         check_timeout(timeout)?;
+        draft.room.check()?;
+        let mut room = RoomRules::default();
+        draft.room.apply_to(&mut room);
         let empty = Value::Array(Vec::new());
         let pre_actions =
             self.action_list("pre_actions", draft.pre_actions.as_ref().unwrap_or(&empty))?;
@@ -126,6 +189,7 @@ impl Engine {
                 tm_delete: None,
                 tm_begin: None,
                 tm_end: None,
+                room,
             };
             rules.db().insert_conference(&conference)?;
             rules.notify_conference(&conference, NotificationType::ConferenceCreated)?;
@@ -220,6 +284,7 @@ impl Engine {
         if let Some(t) = patch.timeout {
             check_timeout(t)?;
         }
+        patch.room.check()?;
         let pre = patch
             .pre_actions
             .as_ref()
@@ -257,6 +322,7 @@ impl CheckedPatch {
         if let Some(p) = post {
             c.post_actions = StoredJson::from_value(&p.to_json());
         }
+        patch.room.apply_to(&mut c.room);
         timeout_set
     }
 }

@@ -43,6 +43,10 @@ pub enum Refusal {
     ConferenceClosed,
     #[error("the conference is full: a connect conference holds two calls")]
     ConferenceFull,
+    #[error("the conference is full: it holds at most {0} calls")]
+    ConferenceAtLimit(i64),
+    #[error("the conference is locked: no call may join")]
+    ConferenceLocked,
     #[error("the call is already in conference {0}")]
     CallBusy(ConferenceId),
     #[error("{0}")]
@@ -58,7 +62,8 @@ impl Refusal {
             Refusal::RecordingNotFound => "RECORDING_NOT_FOUND",
             Refusal::DeliveryNotFound => "DELIVERY_NOT_FOUND",
             Refusal::ConferenceClosed => "CONFERENCE_CLOSED",
-            Refusal::ConferenceFull => "CONFERENCE_FULL",
+            Refusal::ConferenceFull | Refusal::ConferenceAtLimit(_) => "CONFERENCE_FULL",
+            Refusal::ConferenceLocked => "CONFERENCE_LOCKED",
             Refusal::CallBusy(_) => "CALL_BUSY",
             Refusal::StateInvalid(_) => "STATE_INVALID",
         }
@@ -73,6 +78,7 @@ impl Refusal {
             "RECORDING_NOT_FOUND" => Refusal::RecordingNotFound,
             "CONFERENCE_CLOSED" => Refusal::ConferenceClosed,
             "CONFERENCE_FULL" => Refusal::ConferenceFull,
+            "CONFERENCE_LOCKED" => Refusal::ConferenceLocked,
             "CALL_BUSY" => Refusal::CallBusy(
                 message
                     .rsplit(' ')

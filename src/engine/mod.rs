@@ -22,7 +22,7 @@ mod shares;
 mod simulation;
 mod xml_conferences;
 
-pub use conferences::{ConferenceDraft, ConferencePatch};
+pub use conferences::{ConferenceDraft, ConferencePatch, RoomChange};
 pub use customers::CustomerPatch;
 pub use deliveries::{Delivery, DeliveryPage};
 pub use dialects::Membership;

@@ -47,6 +47,7 @@ impl Engine {
     ) -> Result<SimulationRun, EngineError> {
         let flows = self.flows();
         let event = request.event;
+        let mut room = crate::domain::room::RoomRules::default();
         let (program, conference_vars, conference_id) = match request.subject {
             Subject::Conference(id, draft) => {
                 let view = self.conference(customer, id).await?;
@@ -64,6 +65,7 @@ impl Engine {
                     CallEvent::Leave => joined.saturating_sub(1),
                 };
                 let vars = super::rules::conference_variables(conf, participants);
+                room = conf.room.clone();
                 (program, vars, Some(id))
             }
             Subject::Flow(name) => {
@@ -84,7 +86,14 @@ impl Engine {
         variables.extend(conference_vars);
         let target = conference_id.map_or_else(|| "(simulated)".to_string(), |id| id.to_string());
         Ok(SimulationRun {
-            simulated: simulation::simulate(&program, variables, event, &target, &request.inputs),
+            simulated: simulation::simulate(
+                &program,
+                variables,
+                event,
+                &target,
+                &room,
+                &request.inputs,
+            ),
             conference_id,
         })
     }

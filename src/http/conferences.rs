@@ -16,7 +16,7 @@ use crate::domain::conference::{
 };
 use crate::domain::conference::{ConferenceJson, ConferencecallJson, RecordingJson};
 use crate::domain::query::{CallFilter, ConferenceFilter, Page};
-use crate::engine::{ConferenceDraft, ConferencePatch, PageLease};
+use crate::engine::{ConferenceDraft, ConferencePatch, PageLease, RoomChange};
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,19 @@ struct ConferenceBody {
     pre_actions: Option<Vec<Value>>,
     #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
     post_actions: Option<Vec<Value>>,
+    /// Calls joining or joined at most (SPEC §14); 0 = no limit.
+    #[schema(minimum = 0, maximum = 1000)]
+    #[serde(default, deserialize_with = "integral")]
+    max_participants: Option<i64>,
+    /// No call may join while set; calls already in stay.
+    locked: Option<bool>,
+    /// Only a moderator starts the room; the others hear `wait_music_url` until one joins.
+    wait_for_moderator: Option<bool>,
+    /// When the last joined moderator leaves, the other joined calls are kicked.
+    end_on_moderator_exit: Option<bool>,
+    /// What waiting callers hear: an http(s) URL, or `""`.
+    #[schema(max_length = 2048, pattern = r"^(|https?://[^/\s\u0000-\u001f\u007f-\u009f][^\s\u0000-\u001f\u007f-\u009f]*)$")]
+    wait_music_url: Option<String>,
 }
 
 /// A change to a conference: absent fields stay as they are. `type` cannot be changed; a body
@@ -85,6 +98,19 @@ struct ConferenceChange {
     pre_actions: Option<Vec<Value>>,
     #[schema(value_type = Option<Vec<Action>>, max_items = 100)]
     post_actions: Option<Vec<Value>>,
+    /// Calls joining or joined at most (SPEC §14); 0 = no limit.
+    #[schema(minimum = 0, maximum = 1000)]
+    #[serde(default, deserialize_with = "integral")]
+    max_participants: Option<i64>,
+    /// No call may join while set; calls already in stay.
+    locked: Option<bool>,
+    /// Only a moderator starts the room; the others hear `wait_music_url` until one joins.
+    wait_for_moderator: Option<bool>,
+    /// When the last joined moderator leaves, the other joined calls are kicked.
+    end_on_moderator_exit: Option<bool>,
+    /// What waiting callers hear: an http(s) URL, or `""`.
+    #[schema(max_length = 2048, pattern = r"^(|https?://[^/\s\u0000-\u001f\u007f-\u009f][^\s\u0000-\u001f\u007f-\u009f]*)$")]
+    wait_music_url: Option<String>,
 }
 
 /// A list answer: `{"result": [...], "next_page_token": "..."}`. It is written straight to
@@ -216,6 +242,13 @@ pub async fn create(
         timeout: body.timeout,
         pre_actions: body.pre_actions.map(Value::Array),
         post_actions: body.post_actions.map(Value::Array),
+        room: RoomChange {
+            max_participants: body.max_participants,
+            locked: body.locked,
+            wait_for_moderator: body.wait_for_moderator,
+            end_on_moderator_exit: body.end_on_moderator_exit,
+            wait_music_url: body.wait_music_url,
+        },
         ..Default::default()
     };
     let view = state.engine.create_conference(tenant.0, draft).await?;
@@ -324,6 +357,13 @@ pub async fn update(
         timeout: body.timeout,
         pre_actions: body.pre_actions.map(Value::Array),
         post_actions: body.post_actions.map(Value::Array),
+        room: RoomChange {
+            max_participants: body.max_participants,
+            locked: body.locked,
+            wait_for_moderator: body.wait_for_moderator,
+            end_on_moderator_exit: body.end_on_moderator_exit,
+            wait_music_url: body.wait_music_url,
+        },
     };
     let view = state.engine.update_conference(tenant.0, id, patch).await?;
     Ok(HttpResponse::Ok().json(view.json()))

@@ -185,6 +185,8 @@ pub fn refusal_status(r: &Refusal) -> StatusCode {
         | Refusal::DeliveryNotFound => StatusCode::NOT_FOUND,
         Refusal::ConferenceClosed
         | Refusal::ConferenceFull
+        | Refusal::ConferenceAtLimit(_)
+        | Refusal::ConferenceLocked
         | Refusal::CallBusy(_)
         | Refusal::StateInvalid(_) => StatusCode::CONFLICT,
     }

@@ -131,6 +131,9 @@ pub async fn handle(
         .verify(&request, &keys)
         .map_err(|Refused(why)| forbidden(&why))?;
     let reading = platform.read(hook, &request).map_err(bad_input)?;
+    if reading == Reading::Wait {
+        return wait(&state, platform, route).await;
+    }
     let Some(event) = event(&state, platform.dialect(), route, reading).await? else {
         return Ok(respond(platform.acknowledge()));
     };
@@ -165,6 +168,25 @@ pub async fn handle(
         }
         Err(_) => platform.hang_up(),
     }))
+}
+
+/// What a caller waiting for a moderator hears: the conference's `wait_music_url` as it is
+/// now (a conference confab does not know has none).
+async fn wait(
+    state: &AppState,
+    platform: &'static dyn Platform,
+    route: Route,
+) -> Result<HttpResponse, ApiError> {
+    let music = match state
+        .engine
+        .conference(route.customer, route.conference)
+        .await
+    {
+        Ok(view) => view.conference.room.wait_music_url,
+        Err(EngineError::Refused(_)) => String::new(),
+        Err(other) => return Err(other.into()),
+    };
+    Ok(respond(platform.wait(&music)))
 }
 
 /// The platform event a reading makes, limited to the customer the URL names; `None` for a
@@ -212,7 +234,7 @@ async fn event(
             },
             scope: Some(route.customer),
         },
-        Reading::Ignored => return Ok(None),
+        Reading::Ignored | Reading::Wait => return Ok(None),
     }))
 }
 

@@ -103,8 +103,16 @@ fn action_element(w: &mut Writer<Vec<u8>>, action: &Emitted) {
             ],
             None,
         ),
-        Emitted::ConferenceJoin { conference_id } => {
-            (vec![("conference_id", xml_safe(conference_id))], None)
+        Emitted::ConferenceJoin { conference_id, .. } => {
+            let mut attrs = vec![("conference_id", xml_safe(conference_id))];
+            if let Some(o) = action.join_options() {
+                attrs.push(("role", o.role.as_str().to_string()));
+                attrs.push(("muted", o.muted.to_string()));
+                attrs.push(("start_on_enter", o.start_on_enter.to_string()));
+                attrs.push(("end_on_exit", o.end_on_exit.to_string()));
+                attrs.push(("wait_music_url", xml_safe(&o.wait_music_url)));
+            }
+            (attrs, None)
         }
     };
     let name = action.type_name();
@@ -308,6 +316,11 @@ mod tests {
                 },
                 Emitted::ConferenceJoin {
                     conference_id: "k".into(),
+                    role: None,
+                    muted: None,
+                    start_on_enter: None,
+                    end_on_exit: None,
+                    wait_music_url: None,
                 },
             ]),
         );
@@ -338,6 +351,8 @@ mod tests {
                 tm_delete: None,
                 dialect: Default::default(),
                 platform_conference: String::new(),
+                role: Default::default(),
+                muted: false,
             };
             let empty = document(&Node::Element("parts", vec![])).len();
             let actual = document(&Node::Element("parts", vec![part_node(&c)])).len() - empty;

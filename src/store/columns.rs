@@ -9,6 +9,7 @@ use crate::domain::conference::{
 use crate::domain::customer::Customer;
 use crate::domain::dialect::{Connections, Dialect};
 use crate::domain::notification::{NotificationType, WebhookMethod};
+use crate::domain::room::{Role, RoomRules};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::CustomerId;
 use crate::store::records::{DeliveryStatus, MessageKind, StoredMessage};
@@ -144,7 +145,8 @@ pub fn opt_ts(row: &dyn Columns, idx: usize) -> Result<Option<Timestamp>, StoreE
 
 pub const CONFERENCE_COLUMNS: &str = "id, customer_id, type, status, name, detail, data, timeout, \
      pre_actions, post_actions, origin, app_sid, user_data, on_status, tm_create, tm_update, \
-     tm_delete, tm_begin, tm_end, xml_status";
+     tm_delete, tm_begin, tm_end, xml_status, max_participants, locked, wait_for_moderator, \
+     end_on_moderator_exit, wait_music_url";
 
 pub fn conference_from_row(row: &dyn Columns) -> Result<Conference, StoreError> {
     let kind: String = row.get(2)?;
@@ -177,11 +179,18 @@ pub fn conference_from_row(row: &dyn Columns) -> Result<Conference, StoreError> 
         tm_delete: opt_ts(row, 16)?,
         tm_begin: opt_ts(row, 17)?,
         tm_end: opt_ts(row, 18)?,
+        room: RoomRules {
+            max_participants: row.get(20)?,
+            locked: row.get::<i64>(21)? != 0,
+            wait_for_moderator: row.get::<i64>(22)? != 0,
+            end_on_moderator_exit: row.get::<i64>(23)? != 0,
+            wait_music_url: row.get(24)?,
+        },
     })
 }
 
 pub const CALL_COLUMNS: &str = "id, customer_id, conference_id, reference_id, status, \
-     tm_create, tm_update, tm_delete, dialect, platform_conference";
+     tm_create, tm_update, tm_delete, dialect, platform_conference, role, muted";
 
 pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
     let status: String = row.get(4)?;
@@ -197,6 +206,11 @@ pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
         tm_delete: opt_ts(row, 7)?,
         dialect: Dialect::parse(&dialect).ok_or_else(|| corrupt("dialect", &dialect))?,
         platform_conference: row.get(9)?,
+        role: {
+            let role: String = row.get(10)?;
+            Role::parse(&role).ok_or_else(|| corrupt("role", &role))?
+        },
+        muted: row.get::<i64>(11)? != 0,
     })
 }
 

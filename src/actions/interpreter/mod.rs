@@ -376,6 +376,14 @@ impl Run<'_> {
                     jump(*false_target_id)
                 })
             }
+            ActionKind::RoleSet { role } => {
+                self.note("set", || json!({crate::actions::ROLE_VARIABLE: role.as_str()}));
+                self.out.variables.insert(
+                    crate::actions::ROLE_VARIABLE.to_string(),
+                    role.as_str().to_string(),
+                );
+                Some(next)
+            }
             ActionKind::Stop => None,
             ActionKind::Jump { target_id } => Some(jump(*target_id)),
             // Compilation inlines every flow; one left here is a bug, so skip it harmlessly.

@@ -70,6 +70,7 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
             digits: digits(get("digits"), "digits")?,
             pause: pause_number(request.url)?,
         }),
+        Hook::Wait => Ok(Reading::Wait),
     }
 }
 

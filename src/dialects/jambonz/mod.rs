@@ -44,6 +44,7 @@ impl Platform for Jambonz {
                 ("status", Hook::Status),
                 ("after", Hook::After),
                 ("gather", Hook::Gather),
+                ("wait", Hook::Wait),
             ],
         })
     }
@@ -66,6 +67,7 @@ impl Platform for Jambonz {
             callbacks.url(SEGMENT, "status"),
         );
         let gather = callbacks.gather_url(SEGMENT, answer);
+        let wait = callbacks.url(SEGMENT, "wait");
         let conference = callbacks.conference.to_string();
         let tts_vendor = JambonzConnection::of(context.connections)
             .map(|j| j.tts_vendor)
@@ -75,6 +77,7 @@ impl Platform for Jambonz {
             after_url: &after,
             status_url: &status,
             gather_url: &gather,
+            wait_url: &wait,
             beep_url: context.beep_url,
             tts_vendor: &tts_vendor,
         };
@@ -83,6 +86,10 @@ impl Platform for Jambonz {
 
     fn hang_up(&self) -> Answer {
         verbs_answer(verbs::hangup())
+    }
+
+    fn wait(&self, music_url: &str) -> Answer {
+        verbs_answer(verbs::wait(music_url))
     }
 
     fn acknowledge(&self) -> Answer {

@@ -14,6 +14,8 @@ pub struct Context<'a> {
     pub status_url: &'a str,
     /// `gather`'s `actionHook`: the caller's digits for the pause the answer ends with.
     pub gather_url: &'a str,
+    /// `conference`'s `waitHook`: what a caller waiting for the room to start hears.
+    pub wait_url: &'a str,
     pub beep_url: &'a str,
     /// The speech vendor `say` names (the customer's `tts_vendor`).
     pub tts_vendor: &'a str,
@@ -63,18 +65,44 @@ pub fn verbs(actions: &[Emitted], ctx: &Context<'_>) -> Value {
                 key,
                 length,
             } => out.push(gather(*duration_ms, key, *length, ctx.gather_url)),
-            Emitted::ConferenceJoin { .. } => out.push(json!({
-                "verb": "conference",
-                "name": ctx.conference,
-                "beep": false,
-                "startConferenceOnEnter": true,
-                "statusHook": ctx.status_url,
-                "statusEvents": ["join", "leave"],
-                "actionHook": ctx.after_url,
-            })),
+            Emitted::ConferenceJoin { .. } => out.push(conference(action, ctx)),
         }
     }
     Value::Array(out)
+}
+
+/// The `conference` verb that puts the call in the room, with the hooks that report its joins
+/// and leaves and its end. A join carrying room rules (§14) says whether this call starts and
+/// ends the room and joins muted; a caller who waits for a moderator hears the room's music
+/// through `waitHook`, which confab answers with a looping `play`.
+fn conference(action: &Emitted, ctx: &Context<'_>) -> Value {
+    let mut verb = json!({
+        "verb": "conference",
+        "name": ctx.conference,
+        "beep": false,
+        "startConferenceOnEnter": true,
+        "statusHook": ctx.status_url,
+        "statusEvents": ["join", "leave"],
+        "actionHook": ctx.after_url,
+    });
+    if let Some(o) = action.join_options() {
+        verb["startConferenceOnEnter"] = json!(o.start_on_enter);
+        verb["endConferenceOnExit"] = json!(o.end_on_exit);
+        verb["joinMuted"] = json!(o.muted);
+        if !o.wait_music_url.is_empty() {
+            verb["waitHook"] = json!(ctx.wait_url);
+        }
+    }
+    verb
+}
+
+/// What a caller waiting for the room to start hears: the room's music, looped; nothing when
+/// it has none.
+pub fn wait(music_url: &str) -> Value {
+    if music_url.is_empty() {
+        return json!([]);
+    }
+    json!([{"verb": "play", "url": music_url, "loop": "forever"}])
 }
 
 /// A `digits_receive` as the `gather` that ends the verbs: jambonz posts what was entered (or
@@ -110,6 +138,7 @@ mod tests {
             after_url: "https://c/after",
             status_url: "https://c/status",
             gather_url: "https://c/gather?pause=1",
+            wait_url: "https://c/wait",
             beep_url: "https://c/beep.wav",
             tts_vendor,
         }
@@ -136,6 +165,11 @@ mod tests {
                 Emitted::Sleep { duration_ms: 10 },
                 Emitted::ConferenceJoin {
                     conference_id: "conf-1".into(),
+                    role: None,
+                    muted: None,
+                    start_on_enter: None,
+                    end_on_exit: None,
+                    wait_music_url: None,
                 },
             ],
             &ctx("default"),

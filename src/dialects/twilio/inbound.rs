@@ -70,6 +70,8 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
             digits: digits(p("Digits"), "Digits")?,
             pause: pause_number(request.url)?,
         }),
+        // Twilio fetches the wait music from `waitUrl` itself; confab gives it no such hook.
+        Hook::Wait => Ok(Reading::Ignored),
     }
 }
 

@@ -1,6 +1,7 @@
 //! TwiML documents (Twilio, SignalWire cXML, Telnyx TeXML) rendered from emitted actions.
 
 use crate::actions::Emitted;
+use crate::domain::room::JoinOptions;
 use crate::dialects::{voices, whole_seconds};
 use crate::render::xml::xml_safe;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -95,7 +96,7 @@ pub fn response(actions: &[Emitted], ctx: &Context<'_>) -> String {
                 key,
                 length,
             } => gather(&mut w, *duration_ms, key, *length, ctx.gather_url),
-            Emitted::ConferenceJoin { .. } => dial(&mut w, ctx),
+            Emitted::ConferenceJoin { .. } => dial(&mut w, ctx, action.join_options()),
         }
     }
     put(&mut w, Event::End(BytesEnd::new("Response")));
@@ -127,8 +128,11 @@ fn gather(w: &mut Writer<Vec<u8>>, duration_ms: u32, key: &str, length: u32, act
 }
 
 /// The `<Dial><Conference>` that puts the call in the conference, with the callbacks that
-/// report its joins and leaves and its end.
-fn dial(w: &mut Writer<Vec<u8>>, ctx: &Context<'_>) {
+/// report its joins and leaves and its end. A join carrying room rules (§14) says whether the
+/// call starts and ends the room and joins muted; a call that waits for a moderator hears
+/// `waitUrl` (Twilio plays an audio URL as it is; `""` is silence, where leaving it out would
+/// be Twilio's own hold music).
+fn dial(w: &mut Writer<Vec<u8>>, ctx: &Context<'_>, join: Option<JoinOptions>) {
     let mut dial = BytesStart::new("Dial");
     dial.push_attribute(("action", xml_safe(ctx.after_url).as_str()));
     dial.push_attribute(("method", "POST"));
@@ -136,18 +140,23 @@ fn dial(w: &mut Writer<Vec<u8>>, ctx: &Context<'_>) {
     // until confab ends it, up to Twilio's 24-hour maximum.
     dial.push_attribute(("timeLimit", "86400"));
     put(w, Event::Start(dial));
-    element(
-        w,
-        "Conference",
-        &[
-            ("beep", "false"),
-            ("participantLabel", ctx.label),
-            ("statusCallback", ctx.status_url),
-            ("statusCallbackEvent", "join leave"),
-            ("statusCallbackMethod", "POST"),
-        ],
-        Some(ctx.conference),
-    );
+    let mut attrs: Vec<(&str, String)> = vec![
+        ("beep", "false".into()),
+        ("participantLabel", ctx.label.into()),
+        ("statusCallback", ctx.status_url.into()),
+        ("statusCallbackEvent", "join leave".into()),
+        ("statusCallbackMethod", "POST".into()),
+    ];
+    if let Some(o) = join {
+        attrs.push(("startConferenceOnEnter", o.start_on_enter.to_string()));
+        attrs.push(("endConferenceOnExit", o.end_on_exit.to_string()));
+        attrs.push(("muted", o.muted.to_string()));
+        if !o.start_on_enter || !o.wait_music_url.is_empty() {
+            attrs.push(("waitUrl", o.wait_music_url));
+        }
+    }
+    let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    element(w, "Conference", &attrs, Some(ctx.conference));
     put(w, Event::End(BytesEnd::new("Dial")));
 }
 
@@ -197,6 +206,11 @@ mod tests {
                 Emitted::Sleep { duration_ms: 1500 },
                 Emitted::ConferenceJoin {
                     conference_id: "conf-1".into(),
+                    role: None,
+                    muted: None,
+                    start_on_enter: None,
+                    end_on_exit: None,
+                    wait_music_url: None,
                 },
             ],
             &ctx,

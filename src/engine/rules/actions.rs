@@ -128,6 +128,10 @@ pub(super) fn variables(
     v.insert("call.from".into(), from.to_string());
     v.insert("call.to".into(), to.to_string());
     v.insert("conferencecall.id".into(), call.id.to_string());
+    v.insert(
+        crate::actions::ROLE_VARIABLE.into(),
+        call.role.as_str().to_string(),
+    );
     v
 }
 

@@ -4,9 +4,10 @@
 use super::actions::variables;
 use super::Rules;
 use crate::actions::interpreter::Variables;
-use crate::actions::simulation::{answer_actions, CallEvent};
+use crate::actions::simulation::{answer_actions, conference_join, role_of, CallEvent};
 use crate::domain::conference::{self, CallStatus, Conference, Conferencecall, JoinRefusal};
 use crate::domain::dialect::Dialect;
+use crate::domain::room::Role;
 use crate::domain::notification::NotificationType;
 use crate::domain::{ConferenceId, ConferencecallId, CustomerId};
 use crate::engine::{EngineError, EventKind, PlatformEvent, Refusal};
@@ -131,6 +132,8 @@ impl Rules<'_> {
         conference::admit(conf, active).map_err(|r| match r {
             JoinRefusal::Closed => Refusal::ConferenceClosed,
             JoinRefusal::Full => Refusal::ConferenceFull,
+            JoinRefusal::AtLimit(n) => Refusal::ConferenceAtLimit(n),
+            JoinRefusal::Locked => Refusal::ConferenceLocked,
         })?;
         let mut call = Conferencecall {
             id: ConferencecallId::new(),
@@ -143,6 +146,8 @@ impl Rules<'_> {
             tm_delete: None,
             dialect,
             platform_conference: String::new(),
+            role: Role::Participant,
+            muted: false,
         };
         self.db.insert_call(&call)?;
         self.notify_call(&call, NotificationType::ConferencecallJoining)?;
@@ -156,12 +161,12 @@ impl Rules<'_> {
             answer.pause = pause;
             return Ok((answer, webhooks));
         }
-        let actions = answer_actions(
-            outcome.actions,
-            outcome.hangup,
-            CallEvent::Join,
-            &conf.id.to_string(),
-        );
+        let conference_id = conf.id.to_string();
+        let join = || conference_join(&conference_id, &conf.room, &outcome.variables);
+        let actions = answer_actions(outcome.actions, outcome.hangup, CallEvent::Join, join);
+        if !outcome.hangup {
+            self.take_role(&mut call, &outcome.variables)?;
+        }
         if outcome.hangup {
             call.status = CallStatus::Leaved;
             call.tm_update = self.now;
@@ -169,6 +174,22 @@ impl Rules<'_> {
             self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
         }
         Ok((EventAnswer::call(&call.json(), Some(actions)), webhooks))
+    }
+
+    /// Gives a call whose `pre_actions` end in a join the role they chose (a listener is
+    /// muted). A participant, as inserted, writes nothing more.
+    pub(super) fn take_role(
+        &self,
+        call: &mut Conferencecall,
+        variables: &Variables,
+    ) -> Result<(), EngineError> {
+        let role = role_of(variables);
+        if role != call.role {
+            call.role = role;
+            call.muted = role == Role::Listener;
+            self.db.set_call_status(call)?;
+        }
+        Ok(())
     }
 
     /// Only `joining` moves to `joined`; anything later means this event is stale (it arrived
@@ -212,8 +233,10 @@ impl Rules<'_> {
             ));
         }
         let was = call.status;
-        if was == CallStatus::Joining {
-            // It may have left while its `pre_actions` waited for input: that run is over.
+        if matches!(was, CallStatus::Joining | CallStatus::Leaving) {
+            // It may have left while its `pre_actions` waited for input (also when it was
+            // kicked there, which made it `leaving`): that run is over. A call that had
+            // joined has no pause of its `pre_actions` left, so its leave reads nothing.
             self.end_pause(&call)?;
         }
         call.status = CallStatus::Leaved;

@@ -5,7 +5,7 @@ use super::actions::stored_list;
 use super::calls::Applied;
 use super::Rules;
 use crate::actions::interpreter::{self, Outcome, Resume, Variables};
-use crate::actions::simulation::{answer_actions, CallEvent};
+use crate::actions::simulation::{answer_actions, conference_join, CallEvent};
 use crate::actions::{Emitted, Program, DIGITS_VARIABLE};
 use crate::domain::conference::{CallStatus, Conference, Conferencecall};
 use crate::domain::notification::NotificationType;
@@ -187,12 +187,12 @@ impl Rules<'_> {
                 webhooks,
             ));
         }
-        let actions = answer_actions(
-            outcome.actions,
-            outcome.hangup,
-            CallEvent::Join,
-            &conf.id.to_string(),
-        );
+        let conference_id = conf.id.to_string();
+        let join = || conference_join(&conference_id, &conf.room, &outcome.variables);
+        let actions = answer_actions(outcome.actions, outcome.hangup, CallEvent::Join, join);
+        if !outcome.hangup {
+            self.take_role(&mut call, &outcome.variables)?;
+        }
         if outcome.hangup {
             call.status = CallStatus::Leaved;
             call.tm_update = self.now;

@@ -7,6 +7,7 @@ use crate::domain::conference::{
     self, CallStatus, Conference, ConferenceStatus, ConferenceType, Conferencecall,
 };
 use crate::domain::deadline::DeadlineKind;
+use crate::domain::room::Role;
 use crate::domain::notification::NotificationType;
 use crate::engine::EngineError;
 
@@ -88,6 +89,34 @@ impl Rules<'_> {
         {
             self.terminate(conf)?;
             self.notify_conference(conf, NotificationType::ConferenceUpdated)?;
+            return Ok(());
+        }
+        if conf.room.end_on_moderator_exit
+            && conf.status.is_open()
+            && had_joined
+            && call.role == Role::Moderator
+            && joined > 0
+        {
+            self.moderator_left(conf)?;
+        }
+        Ok(())
+    }
+
+    /// A joined moderator of an `end_on_moderator_exit` room left (§14): when it was the last
+    /// joined moderator, every other joined call is kicked; the conference stays open for the
+    /// next moderator. Under the conference's lock, so of two moderators leaving at once on
+    /// two nodes only the second sees none left, and the kicks are decided once.
+    fn moderator_left(&self, conf: &Conference) -> Result<(), EngineError> {
+        let mut calls = self.db.calls_in(conf.id)?;
+        let moderator_in = calls
+            .iter()
+            .any(|c| c.status == CallStatus::Joined && c.role == Role::Moderator);
+        if moderator_in {
+            return Ok(());
+        }
+        tracing::info!(conference_id = %conf.id, "the last moderator left; kicking the others");
+        for c in calls.iter_mut().filter(|c| c.status == CallStatus::Joined) {
+            self.kick(c)?;
         }
         Ok(())
     }

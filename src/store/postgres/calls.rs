@@ -9,7 +9,7 @@ impl CallStore for PgTx<'_> {
         self.execute(
             &format!(
                 "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             ),
             &[
                 &c.id.to_string(),
@@ -22,6 +22,8 @@ impl CallStore for PgTx<'_> {
                 &c.tm_delete.map(Timestamp::micros),
                 &c.dialect.as_str(),
                 &c.platform_conference,
+                &c.role.as_str(),
+                &i64::from(c.muted),
             ],
         )?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
@@ -42,7 +44,8 @@ impl CallStore for PgTx<'_> {
         let join_seq = self.move_counts(c.conference_id, CountMove::between(from, c.status))?;
         self.execute(
             "UPDATE conferencecalls SET status = $1, tm_update = $2, tm_delete = $3, \
-             join_seq = COALESCE($4, join_seq), platform_conference = $6 WHERE id = $5",
+             join_seq = COALESCE($4, join_seq), platform_conference = $6, role = $7, \
+             muted = $8 WHERE id = $5",
             &[
                 &c.status.as_str(),
                 &c.tm_update.micros(),
@@ -50,6 +53,8 @@ impl CallStore for PgTx<'_> {
                 &join_seq,
                 &id,
                 &c.platform_conference,
+                &c.role.as_str(),
+                &i64::from(c.muted),
             ],
         )?;
         Ok(())

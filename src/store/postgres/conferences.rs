@@ -15,7 +15,8 @@ impl ConferenceStore for PgTx<'_> {
         self.execute(
             &format!(
                 "INSERT INTO conferences ({CONFERENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, \
-                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                 $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+                 $23, $24, $25)"
             ),
             &[
                 &c.id.to_string(),
@@ -38,6 +39,11 @@ impl ConferenceStore for PgTx<'_> {
                 &c.tm_begin.map(Timestamp::micros),
                 &c.tm_end.map(Timestamp::micros),
                 &c.xml.reported_status,
+                &c.room.max_participants,
+                &i64::from(c.room.locked),
+                &i64::from(c.room.wait_for_moderator),
+                &i64::from(c.room.end_on_moderator_exit),
+                &c.room.wait_music_url,
             ],
         )?;
         Ok(())
@@ -48,7 +54,8 @@ impl ConferenceStore for PgTx<'_> {
             "UPDATE conferences SET status = $1, name = $2, detail = $3, data = $4, \
              timeout = $5, pre_actions = $6, post_actions = $7, app_sid = $8, user_data = $9, \
              on_status = $10, tm_update = $11, tm_delete = $12, tm_begin = $13, tm_end = $14, \
-             xml_status = $15 WHERE id = $16",
+             xml_status = $15, max_participants = $17, locked = $18, wait_for_moderator = $19, \
+             end_on_moderator_exit = $20, wait_music_url = $21 WHERE id = $16",
             &[
                 &c.status.as_str(),
                 &c.name,
@@ -66,6 +73,11 @@ impl ConferenceStore for PgTx<'_> {
                 &c.tm_end.map(Timestamp::micros),
                 &c.xml.reported_status,
                 &c.id.to_string(),
+                &c.room.max_participants,
+                &i64::from(c.room.locked),
+                &i64::from(c.room.wait_for_moderator),
+                &i64::from(c.room.end_on_moderator_exit),
+                &c.room.wait_music_url,
             ],
         )?;
         Ok(())

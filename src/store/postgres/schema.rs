@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "call pauses",
         include_str!("migrations/0005_call_pauses.sql"),
     ),
+    (
+        6,
+        "room rules and roles",
+        include_str!("migrations/0006_room_rules_and_roles.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations ("confab" in ASCII).

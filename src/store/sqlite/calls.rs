@@ -9,7 +9,7 @@ impl CallStore for SqliteTx<'_> {
     fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))?
             .execute(params![
                 c.id.to_string(),
@@ -22,6 +22,8 @@ impl CallStore for SqliteTx<'_> {
                 c.tm_delete.map(Timestamp::micros),
                 c.dialect.as_str(),
                 c.platform_conference,
+                c.role.as_str(),
+                i64::from(c.muted),
             ])?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
         Ok(())
@@ -41,7 +43,8 @@ impl CallStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE conferencecalls SET status = ?1, tm_update = ?2, tm_delete = ?3, \
-                 join_seq = COALESCE(?4, join_seq), platform_conference = ?6 WHERE id = ?5",
+                 join_seq = COALESCE(?4, join_seq), platform_conference = ?6, role = ?7, \
+                 muted = ?8 WHERE id = ?5",
             )?
             .execute(params![
                 c.status.as_str(),
@@ -50,6 +53,8 @@ impl CallStore for SqliteTx<'_> {
                 join_seq,
                 id,
                 c.platform_conference,
+                c.role.as_str(),
+                i64::from(c.muted),
             ])?;
         Ok(())
     }

@@ -16,7 +16,7 @@ impl ConferenceStore for SqliteTx<'_> {
         self.conn
             .prepare_cached(&format!(
                 "INSERT INTO conferences ({CONFERENCE_COLUMNS}) VALUES \
-                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))?
             .execute(params![
                 c.id.to_string(),
@@ -39,6 +39,11 @@ impl ConferenceStore for SqliteTx<'_> {
                 c.tm_begin.map(Timestamp::micros),
                 c.tm_end.map(Timestamp::micros),
                 c.xml.reported_status,
+                c.room.max_participants,
+                i64::from(c.room.locked),
+                i64::from(c.room.wait_for_moderator),
+                i64::from(c.room.end_on_moderator_exit),
+                c.room.wait_music_url,
             ])?;
         Ok(())
     }
@@ -49,7 +54,9 @@ impl ConferenceStore for SqliteTx<'_> {
             .prepare_cached(
                 "UPDATE conferences SET status = ?, name = ?, detail = ?, data = ?, timeout = ?, \
                  pre_actions = ?, post_actions = ?, app_sid = ?, user_data = ?, on_status = ?, \
-                 tm_update = ?, tm_delete = ?, tm_begin = ?, tm_end = ?, xml_status = ? WHERE id = ?",
+                 tm_update = ?, tm_delete = ?, tm_begin = ?, tm_end = ?, xml_status = ?, \
+                 max_participants = ?, locked = ?, wait_for_moderator = ?, \
+                 end_on_moderator_exit = ?, wait_music_url = ? WHERE id = ?",
             )?
             .execute(params![
                 c.status.as_str(),
@@ -67,6 +74,11 @@ impl ConferenceStore for SqliteTx<'_> {
                 c.tm_begin.map(Timestamp::micros),
                 c.tm_end.map(Timestamp::micros),
                 c.xml.reported_status,
+                c.room.max_participants,
+                i64::from(c.room.locked),
+                i64::from(c.room.wait_for_moderator),
+                i64::from(c.room.end_on_moderator_exit),
+                c.room.wait_music_url,
                 c.id.to_string(),
             ])?;
         Ok(())

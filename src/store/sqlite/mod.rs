@@ -140,6 +140,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0010_platform_dialects.sql")),
         M::up(include_str!("migrations/0011_list_indexes.sql")),
         M::up(include_str!("migrations/0012_call_pauses.sql")),
+        M::up(include_str!("migrations/0013_room_rules_and_roles.sql")),
     ])
 }
 

@@ -32,6 +32,8 @@ fn call(conf: &Conference, reference: &str, status: CallStatus, at: i64) -> Conf
         tm_delete: None,
         dialect: Default::default(),
         platform_conference: String::new(),
+        role: Default::default(),
+        muted: false,
     }
 }
 
