@@ -363,15 +363,14 @@ fn flows_render(
         }
     };
     let event = simulate.unwrap_or(crate::actions::simulation::CallEvent::Join);
-    let out =
-        crate::actions::simulation::simulate(
-            &program,
-            variables,
-            event,
-            "(simulated)",
-            &crate::domain::room::RoomRules::default(),
-            inputs,
-        );
+    let out = crate::actions::simulation::simulate(
+        &program,
+        variables,
+        event,
+        "(simulated)",
+        &crate::domain::room::RoomRules::default(),
+        inputs,
+    );
     if let Some(err) = &out.error {
         eprintln!("confab: {err}");
     }

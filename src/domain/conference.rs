@@ -475,7 +475,11 @@ pub fn admit(conference: &Conference, active_calls: usize) -> Result<(), JoinRef
     if conference.room.locked {
         return Err(JoinRefusal::Locked);
     }
-    if conference.kind.capacity().is_some_and(|cap| active_calls >= cap) {
+    if conference
+        .kind
+        .capacity()
+        .is_some_and(|cap| active_calls >= cap)
+    {
         return Err(JoinRefusal::Full);
     }
     if !conference.room.has_room_for_one_more(active_calls) {

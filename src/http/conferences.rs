@@ -65,7 +65,10 @@ struct ConferenceBody {
     /// When the last joined moderator leaves, the other joined calls are kicked.
     end_on_moderator_exit: Option<bool>,
     /// What waiting callers hear: an http(s) URL, or `""`.
-    #[schema(max_length = 2048, pattern = r"^(|https?://[^/\s\u0000-\u001f\u007f-\u009f][^\s\u0000-\u001f\u007f-\u009f]*)$")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^(|https?://[^/\s\u0000-\u001f\u007f-\u009f][^\s\u0000-\u001f\u007f-\u009f]*)$"
+    )]
     wait_music_url: Option<String>,
 }
 
@@ -109,7 +112,10 @@ struct ConferenceChange {
     /// When the last joined moderator leaves, the other joined calls are kicked.
     end_on_moderator_exit: Option<bool>,
     /// What waiting callers hear: an http(s) URL, or `""`.
-    #[schema(max_length = 2048, pattern = r"^(|https?://[^/\s\u0000-\u001f\u007f-\u009f][^\s\u0000-\u001f\u007f-\u009f]*)$")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^(|https?://[^/\s\u0000-\u001f\u007f-\u009f][^\s\u0000-\u001f\u007f-\u009f]*)$"
+    )]
     wait_music_url: Option<String>,
 }
 

@@ -217,7 +217,12 @@ struct CallDigitsReceivedData {
     #[schema(format = Uuid, required = true)]
     conference_id: String,
     /// The keys pressed; `""` when nothing was entered before the timeout.
-    #[schema(max_length = 128, pattern = "^[0-9*#A-Da-d]*$", required = true, nullable = false)]
+    #[schema(
+        max_length = 128,
+        pattern = "^[0-9*#A-Da-d]*$",
+        required = true,
+        nullable = false
+    )]
     digits: Option<String>,
     /// The pause these digits answer, as the paused answer's `pause` said; another pause's
     /// digits are stale. Absent: the call's current pause.

@@ -528,3 +528,103 @@ async fn a_paused_call_resumes_once_on_any_node() {
         .await;
     assert_eq!(joining, 10, "every caller was let in once");
 }
+
+/// 100 simultaneous joins over 3 nodes into a `max_participants: 10` room admit exactly 10
+/// (SPEC §14): joining calls count, and the limit is decided under the conference's lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (CONFAB_TEST_PG): run with -- --include-ignored, as the PostgreSQL pass does"]
+async fn three_nodes_admit_exactly_max_participants_of_a_hundred_joins() {
+    let cluster = Cluster::start(3, &[]).await;
+    let key = cluster.customer("").await;
+    let conf = cluster
+        .conference(0, &key, json!({"max_participants": 10}))
+        .await;
+    let joins = (0..100).map(|i| {
+        let (cluster, conf) = (&cluster, conf.clone());
+        async move {
+            let data = json!({"call_id": format!("call-{i}"), "conference_id": conf});
+            let (status, body) = cluster
+                .event(i % 3, &format!("join-{i}"), "call_joining", &data)
+                .await;
+            (status, body)
+        }
+    });
+    let answers = futures_util::future::join_all(joins).await;
+    let admitted = answers.iter().filter(|a| a.0 == 200).count();
+    let full = answers
+        .iter()
+        .filter(|a| a.0 == 409 && String::from_utf8_lossy(&a.1).contains("CONFERENCE_FULL"))
+        .count();
+    assert_eq!((admitted, full), (10, 90));
+    let rows = cluster
+        .db
+        .query_i64("SELECT COUNT(*) FROM conferencecalls")
+        .await;
+    assert_eq!(rows, 10, "only admitted calls are stored");
+}
+
+/// Two moderators of an `end_on_moderator_exit` room leave at once through two nodes: only the
+/// last one's leave kicks the others, and each of them is kicked once (one `call_kick`
+/// command each); the conference stays open (SPEC §14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (CONFAB_TEST_PG): run with -- --include-ignored, as the PostgreSQL pass does"]
+async fn the_last_moderator_leaving_on_any_node_kicks_the_others_once() {
+    let platform = Receiver::answering(Reply::status(200)).await;
+    let cluster = Cluster::start(2, &["--platform-url", &platform.uri()]).await;
+    let key = cluster.customer("").await;
+    for round in 0..5 {
+        let body = json!({"end_on_moderator_exit": true, "pre_actions": [
+            {"type": "branch", "option": {"variable": "role", "target_ids": {"m": "6d0d0000-0000-4000-8000-000000000001"}, "default_target_id": "6d0d0000-0000-4000-8000-000000000002"}},
+            {"id": "6d0d0000-0000-4000-8000-000000000001", "type": "role_set", "option": {"role": "moderator"}},
+            {"id": "6d0d0000-0000-4000-8000-000000000002", "type": "stop"}]});
+        let conf = cluster.conference(0, &key, body).await;
+        let calls = [
+            ("m1", "m"),
+            ("m2", "m"),
+            ("p1", "p"),
+            ("p2", "p"),
+            ("p3", "p"),
+        ];
+        for (call, role) in calls {
+            let data = json!({"call_id": format!("{call}-{round}"), "conference_id": conf, "variables": {"role": role}});
+            let (s, b) = cluster
+                .event(0, &format!("j-{call}-{round}"), "call_joining", &data)
+                .await;
+            assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+            let (s, _) = cluster
+                .event(1, &format!("jd-{call}-{round}"), "call_joined", &data)
+                .await;
+            assert_eq!(s, 200);
+        }
+        let left =
+            |call: &str| json!({"call_id": format!("{call}-{round}"), "conference_id": conf});
+        let (l1, l2) = (left("m1"), left("m2"));
+        let (a, b) = tokio::join!(
+            cluster.event(0, &format!("l-m1-{round}"), "call_left", &l1),
+            cluster.event(1, &format!("l-m2-{round}"), "call_left", &l2),
+        );
+        assert_eq!((a.0, b.0), (200, 200));
+        let sql = format!(
+            "SELECT COUNT(*) FROM outbox WHERE event_type = 'call_kick' AND body LIKE '%{conf}%'"
+        );
+        assert_eq!(
+            cluster.db.query_i64(&sql).await,
+            3,
+            "each participant kicked once"
+        );
+        let leaving = format!(
+            "SELECT COUNT(*) FROM conferencecalls WHERE conference_id = '{conf}' AND status = 'leaving'"
+        );
+        assert_eq!(cluster.db.query_i64(&leaving).await, 3);
+        let (_, room) = cluster
+            .call(
+                1,
+                "GET",
+                &format!("/v1.0/conferences/{conf}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(room["status"], "progressing", "the room stays open");
+    }
+}

@@ -377,7 +377,10 @@ impl Run<'_> {
                 })
             }
             ActionKind::RoleSet { role } => {
-                self.note("set", || json!({crate::actions::ROLE_VARIABLE: role.as_str()}));
+                self.note(
+                    "set",
+                    || json!({crate::actions::ROLE_VARIABLE: role.as_str()}),
+                );
                 self.out.variables.insert(
                     crate::actions::ROLE_VARIABLE.to_string(),
                     role.as_str().to_string(),

@@ -1,8 +1,8 @@
 //! TwiML documents (Twilio, SignalWire cXML, Telnyx TeXML) rendered from emitted actions.
 
 use crate::actions::Emitted;
-use crate::domain::room::JoinOptions;
 use crate::dialects::{voices, whole_seconds};
+use crate::domain::room::JoinOptions;
 use crate::render::xml::xml_safe;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;

@@ -7,8 +7,8 @@ use crate::domain::conference::{
     self, CallStatus, Conference, ConferenceStatus, ConferenceType, Conferencecall,
 };
 use crate::domain::deadline::DeadlineKind;
-use crate::domain::room::Role;
 use crate::domain::notification::NotificationType;
+use crate::domain::room::Role;
 use crate::engine::EngineError;
 
 impl Rules<'_> {
