@@ -570,7 +570,12 @@ def run(base_url: str, api_key: str, wire: Wire, done: list[str]) -> None:
     check(talk.gender == TalkActionOptionGenderType0.FEMALE and talk.language == "en-US",
           f"call_joining: talk gender/language = {talk.gender!r}/{talk.language!r}")
     join = actions[-1].option
-    check(join.additional_keys == ["conference_id"] and join["conference_id"] == str(conf_id),
+    # How the call joins (SPEC §14): a participant of a room without rules starts it.
+    check(join.additional_keys == ["conference_id", "role", "muted", "start_on_enter",
+                                   "end_on_exit", "wait_music_url"]
+          and join["conference_id"] == str(conf_id) and join["role"] == "participant"
+          and join["muted"] is False and join["start_on_enter"] is True
+          and join["end_on_exit"] is False and join["wait_music_url"] == "",
           f"call_joining: conference_join option = {join.to_dict()}")
     check(isinstance(ans.recording, Unset), f"call_joining: unexpected recording {ans.recording!r}")
 

@@ -4,7 +4,8 @@ use crate::support::{seed_conference_body, TestServer, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
-const FIELDS: [&str; 16] = [
+/// The seed's 16 fields, then the room rules of SPEC §14.
+const FIELDS: [&str; 21] = [
     "id",
     "customer_id",
     "type",
@@ -21,6 +22,11 @@ const FIELDS: [&str; 16] = [
     "tm_create",
     "tm_update",
     "tm_delete",
+    "max_participants",
+    "locked",
+    "wait_for_moderator",
+    "end_on_moderator_exit",
+    "wait_music_url",
 ];
 
 fn is_api_timestamp(v: &Value) -> bool {

@@ -32,7 +32,8 @@ async fn seed_conference_join_and_leave_say_the_seed_texts() {
         joined.json["actions"],
         json!([
             {"type": "talk", "option": {"text": "Hello. Welcome to the test conference.", "gender": "female", "language": "en-US"}},
-            {"type": "conference_join", "option": {"conference_id": cid}}
+            {"type": "conference_join", "option": {"conference_id": cid, "role": "participant", "muted": false,
+                "start_on_enter": true, "end_on_exit": false, "wait_music_url": ""}}
         ])
     );
     let left = s
