@@ -3,7 +3,7 @@
 
 use super::actions::variables;
 use super::Rules;
-use crate::actions::interpreter::Variables;
+use crate::actions::interpreter::{Outcome, Variables};
 use crate::actions::simulation::{answer_actions, conference_join, role_of, CallEvent};
 use crate::domain::conference::{self, CallStatus, Conference, Conferencecall, JoinRefusal};
 use crate::domain::dialect::Dialect;
@@ -135,7 +135,7 @@ impl Rules<'_> {
             JoinRefusal::AtLimit(n) => Refusal::ConferenceAtLimit(n),
             JoinRefusal::Locked => Refusal::ConferenceLocked,
         })?;
-        let mut call = Conferencecall {
+        let call = Conferencecall {
             id: ConferencecallId::new(),
             customer_id: conf.customer_id,
             conference_id: conf.id,
@@ -161,35 +161,37 @@ impl Rules<'_> {
             answer.pause = pause;
             return Ok((answer, webhooks));
         }
+        self.end_join_run(conf, call, outcome, webhooks)
+    }
+
+    /// The answer of a join's `pre_actions` that ran to their end (not paused): `conference_join`
+    /// appended with the role the run chose, which the call takes (a listener is muted; a
+    /// participant, as inserted, writes nothing more); or, when the run hung up, the call is
+    /// `leaved`.
+    pub(super) fn end_join_run(
+        &self,
+        conf: &Conference,
+        mut call: Conferencecall,
+        outcome: Outcome,
+        webhooks: Vec<WebhookRequest>,
+    ) -> Result<Applied, EngineError> {
         let conference_id = conf.id.to_string();
         let join = || conference_join(&conference_id, &conf.room, &outcome.variables);
         let actions = answer_actions(outcome.actions, outcome.hangup, CallEvent::Join, join);
-        if !outcome.hangup {
-            self.take_role(&mut call, &outcome.variables)?;
-        }
         if outcome.hangup {
             call.status = CallStatus::Leaved;
             call.tm_update = self.now;
             self.db.set_call_status(&call)?;
             self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
+        } else {
+            let role = role_of(&outcome.variables);
+            if role != call.role {
+                call.role = role;
+                call.muted = role == Role::Listener;
+                self.db.set_call_status(&call)?;
+            }
         }
         Ok((EventAnswer::call(&call.json(), Some(actions)), webhooks))
-    }
-
-    /// Gives a call whose `pre_actions` end in a join the role they chose (a listener is
-    /// muted). A participant, as inserted, writes nothing more.
-    pub(super) fn take_role(
-        &self,
-        call: &mut Conferencecall,
-        variables: &Variables,
-    ) -> Result<(), EngineError> {
-        let role = role_of(variables);
-        if role != call.role {
-            call.role = role;
-            call.muted = role == Role::Listener;
-            self.db.set_call_status(call)?;
-        }
-        Ok(())
     }
 
     /// Only `joining` moves to `joined`; anything later means this event is stale (it arrived

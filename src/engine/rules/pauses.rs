@@ -5,10 +5,8 @@ use super::actions::stored_list;
 use super::calls::Applied;
 use super::Rules;
 use crate::actions::interpreter::{self, Outcome, Resume, Variables};
-use crate::actions::simulation::{answer_actions, conference_join, CallEvent};
 use crate::actions::{Emitted, Program, DIGITS_VARIABLE};
 use crate::domain::conference::{CallStatus, Conference, Conferencecall};
-use crate::domain::notification::NotificationType;
 use crate::engine::{EngineError, Refusal};
 use crate::render::EventAnswer;
 use crate::store::{StoreError, StoredPause};
@@ -120,7 +118,7 @@ impl Rules<'_> {
         digits: &str,
         pause: Option<u32>,
     ) -> Result<Applied, EngineError> {
-        let mut call = self
+        let call = self
             .db
             .latest_call_in(call_id, conf.id)?
             .ok_or(Refusal::ConferencecallNotFound)?;
@@ -187,19 +185,7 @@ impl Rules<'_> {
                 webhooks,
             ));
         }
-        let conference_id = conf.id.to_string();
-        let join = || conference_join(&conference_id, &conf.room, &outcome.variables);
-        let actions = answer_actions(outcome.actions, outcome.hangup, CallEvent::Join, join);
-        if !outcome.hangup {
-            self.take_role(&mut call, &outcome.variables)?;
-        }
-        if outcome.hangup {
-            call.status = CallStatus::Leaved;
-            call.tm_update = self.now;
-            self.db.set_call_status(&call)?;
-            self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
-        }
-        Ok((EventAnswer::call(&call.json(), Some(actions)), webhooks))
+        self.end_join_run(conf, call, outcome, webhooks)
     }
 }
 
