@@ -77,7 +77,8 @@ async fn a_jambonz_call_joins_is_kicked_and_hears_the_post_actions() {
              "synthesizer": {"vendor": "default", "language": "en-US"}},
             {"verb": "conference", "name": d.conf, "beep": false, "startConferenceOnEnter": true,
              "statusHook": d.server.url(&d.path("status")), "statusEvents": ["join", "leave"],
-             "actionHook": d.server.url(&d.path("after"))}
+             "actionHook": d.server.url(&d.path("after")),
+             "endConferenceOnExit": false, "joinMuted": false}
         ])
     );
     let join = status_body("join", &d.conf);
@@ -370,7 +371,8 @@ async fn a_pin_room_asks_through_gather_and_lets_the_right_pin_in() {
             say("Thank you. You are joining the conference."),
             {"verb": "conference", "name": d.conf, "beep": false, "startConferenceOnEnter": true,
              "statusHook": d.server.url(&d.path("status")), "statusEvents": ["join", "leave"],
-             "actionHook": d.server.url(&d.path("after"))}
+             "actionHook": d.server.url(&d.path("after")),
+             "endConferenceOnExit": false, "joinMuted": false}
         ])
     );
 
@@ -435,4 +437,275 @@ async fn a_gather_hook_is_signed_and_names_its_pause() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(verbs[1]["verb"], "conference", "{verbs}");
+}
+
+const MUSIC: &str = "https://music.example/hold.mp3";
+
+/// A room where only a moderator starts the conference and its leaving ends it for the others;
+/// the caller's number (`platform.from`) picks the role.
+fn moderated_room() -> Value {
+    let (m, l, j) = (
+        "7a0e0000-0000-4000-8000-000000000001",
+        "7a0e0000-0000-4000-8000-000000000002",
+        "7a0e0000-0000-4000-8000-000000000003",
+    );
+    json!({
+        "wait_for_moderator": true, "end_on_moderator_exit": true, "wait_music_url": MUSIC,
+        "pre_actions": [
+            {"type": "branch", "option": {"variable": "platform.from",
+                "target_ids": {"+15550001": m, "+15550003": l}, "default_target_id": j}},
+            {"id": m, "type": "role_set", "option": {"role": "moderator"}, "next_id": j},
+            {"id": l, "type": "role_set", "option": {"role": "listener"}, "next_id": j},
+            {"id": j, "type": "talk", "option": {"text": "You join as ${conferencecall.role}."}}
+        ]
+    })
+}
+
+/// The call webhook for call `sid` from `from`.
+fn call_from(sid: &str, from: &str) -> Value {
+    let mut b = call_body();
+    b["call_sid"] = json!(sid);
+    b["from"] = json!(from);
+    b
+}
+
+/// A conference status event of call `sid`.
+fn status_of(sid: &str, event: &str, conf: &str) -> Value {
+    let mut b = status_body(event, conf);
+    b["call_sid"] = json!(sid);
+    b
+}
+
+/// Room rules on jambonz (§14): the role a flow picks from the caller's number decides the
+/// `conference` verb's startConferenceOnEnter, endConferenceOnExit and joinMuted, and a room
+/// with music names confab's `…/wait` as its waitHook. Every answer passes
+/// `@jambonz/verb-specifications` and `@jambonz/schema`. When the last joined moderator
+/// leaves, every other joined call is redirected through live call control exactly once; a
+/// call still joining is not.
+#[tokio::test]
+async fn a_moderated_room_joins_each_role_as_jambonz_accepts_and_the_moderator_leaving_redirects_the_others(
+) {
+    let d = Dialect::jambonz(|_| {}).await;
+    let (status, body) = d
+        .api(
+            "PUT",
+            &format!("/v1.0/conferences/{}", d.conf),
+            Some(moderated_room()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let conference = |start: bool, end: bool, muted: bool, wait: bool| {
+        let mut v = json!({"verb": "conference", "name": d.conf, "beep": false,
+            "startConferenceOnEnter": start, "endConferenceOnExit": end, "joinMuted": muted,
+            "statusHook": d.server.url(&d.path("status")), "statusEvents": ["join", "leave"],
+            "actionHook": d.server.url(&d.path("after"))});
+        if wait {
+            v["waitHook"] = json!(d.server.url(&d.path("wait")));
+        }
+        v
+    };
+    let say = |role: &str| {
+        json!({"verb": "say", "text": format!("You join as {role}."),
+            "synthesizer": {"vendor": "default", "language": "en-US"}})
+    };
+    let roles = [
+        ("js-mod", "+15550001", "moderator", true, true, false),
+        ("js-part", "+15550002", "participant", false, false, false),
+        ("js-listen", "+15550003", "listener", false, false, true),
+    ];
+    for (sid, from, role, start, end, muted) in roles {
+        let (status, verbs) = d.jambonz_post("call", &call_from(sid, from)).await;
+        assert_eq!(status, 200, "{verbs}");
+        valid_verbs(&verbs).await;
+        assert_eq!(
+            verbs,
+            json!([say(role), conference(start, end, muted, true)])
+        );
+    }
+
+    // Without music there is no waitHook: a caller who waits hears silence.
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(json!({"wait_music_url": ""})),
+    )
+    .await;
+    let (_, verbs) = d
+        .jambonz_post("call", &call_from("js-late", "+15550004"))
+        .await;
+    valid_verbs(&verbs).await;
+    assert_eq!(
+        verbs,
+        json!([say("participant"), conference(false, false, false, false)])
+    );
+
+    // The three join; the fourth is still on its way in (joining).
+    for sid in ["js-mod", "js-part", "js-listen"] {
+        let (status, _) = d
+            .jambonz_post("status", &status_of(sid, "join", &d.conf))
+            .await;
+        assert_eq!(status, 200);
+    }
+    d.server.drain_outbox().await;
+    assert_eq!(
+        d.api.arrivals().len(),
+        0,
+        "nothing is kicked while a moderator is in"
+    );
+
+    // The moderator leaves: the participant and the listener are redirected, once each.
+    let leave = status_of("js-mod", "leave", &d.conf);
+    valid_payload("conference-status", &leave).await;
+    let (status, _) = d.jambonz_post("status", &leave).await;
+    assert_eq!(status, 200);
+    let redirect = json!({"call_hook": {"url": d.server.url(&d.path("after")), "method": "POST"}});
+    let redirected = |arrivals: Vec<crate::support::Arrival>| {
+        let mut r: Vec<String> = arrivals
+            .iter()
+            .map(|a| {
+                assert_eq!(a.method(), "PUT");
+                assert_eq!(a.header("authorization"), format!("Bearer {JAMBONZ_KEY}"));
+                assert_eq!(a.json(), redirect);
+                a.path().to_string()
+            })
+            .collect();
+        r.sort();
+        r
+    };
+    let call_path = |sid: &str| format!("/api/v1/Accounts/{JAMBONZ_ACCOUNT}/Calls/{sid}");
+    let want = vec![call_path("js-listen"), call_path("js-part")];
+    let got = d.api.wait_for_total(2, Duration::from_secs(5)).await;
+    assert_eq!(redirected(got), want);
+    // jambonz retrying the leave, then the moderator's actionHook: the same leave, no new kick.
+    d.jambonz_post("status", &leave).await;
+    let (status, verbs) = d
+        .jambonz_post("after", &call_from("js-mod", "+15550001"))
+        .await;
+    assert_eq!(status, 200);
+    valid_verbs(&verbs).await;
+    // The redirected calls fetch …/after and leave; that kicks nobody either.
+    for sid in ["js-part", "js-listen"] {
+        let (status, verbs) = d.jambonz_post("after", &call_from(sid, "+1")).await;
+        assert_eq!(status, 200);
+        valid_verbs(&verbs).await;
+        d.jambonz_post("status", &status_of(sid, "leave", &d.conf))
+            .await;
+    }
+    d.server.drain_outbox().await;
+    assert_eq!(
+        redirected(d.api.arrivals()),
+        want,
+        "each kicked exactly once"
+    );
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
+    let late = calls["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["reference_id"] == "js-late")
+        .map(|c| c["status"].clone());
+    assert_eq!(
+        late,
+        Some(json!("joining")),
+        "a call on its way in is not kicked"
+    );
+    let conf = d.server.conference(&d.customer.key, &d.conf).await;
+    assert_eq!(conf["status"], "progressing", "the room stays open");
+}
+
+/// The conference verb's waitHook: signed like every jambonz webhook (bad or missing → 403),
+/// answered with the room's music as a `play` looping `"forever"` (which jambonz's feature
+/// server plays until the conference starts and kills it), or `[]` when the room has none.
+#[tokio::test]
+async fn the_wait_hook_is_signed_and_plays_the_rooms_music() {
+    let d = Dialect::jambonz(|_| {}).await;
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(moderated_room()),
+    )
+    .await;
+    let (_, verbs) = d
+        .jambonz_post("call", &call_from("js-w", "+15550002"))
+        .await;
+    assert_eq!(verbs[1]["waitHook"], json!(d.server.url(&d.path("wait"))));
+
+    // What jambonz posts to a waitHook: the call's details.
+    let mut waiting = call_from("js-w", "+15550002");
+    waiting["call_status"] = json!("in-progress");
+    waiting["sip_status"] = json!(200);
+    valid_payload("conference-wait", &waiting).await;
+    let raw = waiting.to_string();
+    let now = crate::support::signature::unix_now();
+    let wrong = format!("t={now},v1={}", jambonz_sign("another secret", now, &raw));
+    for header in [None, Some(wrong.as_str())] {
+        let (status, body) = d.jambonz_post_signed("wait", &raw, header).await;
+        assert_eq!(status, 403, "{header:?}: {body}");
+    }
+    let (status, music) = d.jambonz_post("wait", &waiting).await;
+    assert_eq!(status, 200);
+    valid_verbs(&music).await;
+    assert_eq!(
+        music,
+        json!([{"verb": "play", "url": MUSIC, "loop": "forever"}])
+    );
+    // The music as the room has it now.
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(json!({"wait_music_url": ""})),
+    )
+    .await;
+    let (status, silence) = d.jambonz_post("wait", &waiting).await;
+    assert_eq!((status, silence.clone()), (200, json!([])));
+    valid_verbs(&silence).await;
+}
+
+/// A full room (`max_participants`, counting calls still joining) and a locked one refuse a
+/// jambonz caller with `hangup`, never a `conference`; the call already in stays.
+#[tokio::test]
+async fn a_full_or_locked_room_hangs_up_on_jambonz() {
+    let d = Dialect::jambonz(|_| {}).await;
+    let hangup = json!([{"verb": "hangup"}]);
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(json!({"max_participants": 1})),
+    )
+    .await;
+    let (_, first) = d
+        .jambonz_post("call", &call_from("js-1", "+15550001"))
+        .await;
+    assert_eq!(first[1]["verb"], "conference", "{first}");
+    // The first call has not joined yet: it counts all the same.
+    let (status, full) = d
+        .jambonz_post("call", &call_from("js-2", "+15550002"))
+        .await;
+    assert_eq!((status, full.clone()), (200, hangup.clone()));
+    valid_verbs(&full).await;
+    d.jambonz_post("status", &status_of("js-1", "join", &d.conf))
+        .await;
+
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(json!({"max_participants": 0, "locked": true})),
+    )
+    .await;
+    let (status, locked) = d
+        .jambonz_post("call", &call_from("js-3", "+15550003"))
+        .await;
+    assert_eq!((status, locked), (200, hangup));
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
+    let refs: Vec<(&str, &str)> = calls["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c["reference_id"].as_str()?, c["status"].as_str()?)))
+        .collect();
+    assert_eq!(
+        refs,
+        [("js-1", "joined")],
+        "refused calls are not stored; js-1 stays"
+    );
 }

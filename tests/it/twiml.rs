@@ -53,7 +53,8 @@ async fn a_twilio_call_joins_is_kicked_and_hears_the_post_actions() {
         {"verb": "dial", "action": d.server.url(&d.path("after")), "method": "POST", "time_limit": 86400,
          "conference": {"name": d.conf, "beep": "false", "participant_label": cc,
             "status_callback": d.server.url(&d.path("status")),
-            "status_callback_event": "join leave", "status_callback_method": "POST"}}
+            "status_callback_event": "join leave", "status_callback_method": "POST",
+            "start_conference_on_enter": true, "end_conference_on_exit": false, "muted": false}}
     ]))
     .await;
     assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
@@ -503,7 +504,8 @@ async fn a_pin_room_asks_through_gather_and_lets_the_right_pin_in() {
         {"verb": "dial", "action": d.server.url(&d.path("after")), "method": "POST", "time_limit": 86400,
          "conference": {"name": d.conf, "beep": "false", "participant_label": cc,
             "status_callback": d.server.url(&d.path("status")),
-            "status_callback_event": "join leave", "status_callback_method": "POST"}}
+            "status_callback_event": "join leave", "status_callback_method": "POST",
+            "start_conference_on_enter": true, "end_conference_on_exit": false, "muted": false}}
     ]))
     .await;
     assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
@@ -674,4 +676,270 @@ async fn post_actions_ask_after_the_conference_whichever_leave_report_comes_firs
     assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
     let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
     assert_eq!(calls["result"][0]["status"], "leaved");
+}
+
+const MUSIC: &str = "https://music.example/hold.mp3";
+const MODERATOR_ID: &str = "7a0e0000-0000-4000-8000-000000000001";
+const LISTENER_ID: &str = "7a0e0000-0000-4000-8000-000000000002";
+const JOIN_ID: &str = "7a0e0000-0000-4000-8000-000000000003";
+
+/// A room where only a moderator starts the conference and its leaving ends it for the others;
+/// the caller's number (`platform.From`) picks the role.
+fn moderated_room(from_var: &str, moderator: &str, listener: &str) -> serde_json::Value {
+    json!({
+        "wait_for_moderator": true, "end_on_moderator_exit": true, "wait_music_url": MUSIC,
+        "pre_actions": [
+            {"type": "branch", "option": {"variable": from_var,
+                "target_ids": {moderator: MODERATOR_ID, listener: LISTENER_ID},
+                "default_target_id": JOIN_ID}},
+            {"id": MODERATOR_ID, "type": "role_set", "option": {"role": "moderator"}, "next_id": JOIN_ID},
+            {"id": LISTENER_ID, "type": "role_set", "option": {"role": "listener"}, "next_id": JOIN_ID},
+            {"id": JOIN_ID, "type": "talk", "option": {"text": "You join as ${conferencecall.role}."}}
+        ]
+    })
+}
+
+/// Twilio's voice webhook for call `sid` from `from`.
+fn call_from(sid: &'static str, from: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("CallSid", sid),
+        ("From", from),
+        ("To", "+15559999"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ]
+}
+
+fn participant_of(
+    sid: &'static str,
+    event: &'static str,
+    seq: &'static str,
+) -> Vec<(&'static str, &'static str)> {
+    let mut p = participant(event, seq);
+    p[4] = ("CallSid", sid);
+    p
+}
+
+/// The conferencecall id of the platform call `reference`.
+async fn call_id_of(d: &Dialect, reference: &str) -> String {
+    let (_, calls) = d
+        .api(
+            "GET",
+            &format!("/v1.0/conferencecalls?conference_id={}", d.conf),
+            None,
+        )
+        .await;
+    calls["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["reference_id"] == reference)
+        .and_then(|c| c["id"].as_str())
+        .unwrap_or_else(|| panic!("no call {reference}: {calls}"))
+        .to_string()
+}
+
+/// Room rules on Twilio (§14): the role a flow picks from the caller's number decides the
+/// `<Conference>`'s startConferenceOnEnter, endConferenceOnExit, muted and waitUrl (the room's
+/// music, fetched with GET; `""` is silence for a caller who waits in a room without music), each
+/// document equal to what twilio-python's `VoiceResponse().dial().conference()` builds. When
+/// the last joined moderator leaves, every other joined participant is removed through
+/// Twilio's REST API exactly once; a call still joining is not.
+#[tokio::test]
+async fn a_moderated_room_joins_each_role_as_twilio_builds_it_and_the_moderator_leaving_removes_the_others(
+) {
+    let d = Dialect::twilio(|_| {}).await;
+    let (status, body) = d
+        .api(
+            "PUT",
+            &format!("/v1.0/conferences/{}", d.conf),
+            Some(moderated_room("platform.From", "+15550001", "+15550003")),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    const MOD: &str = "CA00000000000000000000000000000011";
+    const PART: &str = "CA00000000000000000000000000000012";
+    const LISTEN: &str = "CA00000000000000000000000000000013";
+    const LATE: &str = "CA00000000000000000000000000000014";
+    let expected = |label: String, role: &str, start: bool, end: bool, muted: bool, music: &str| {
+        let mut conference = json!({"name": d.conf, "beep": "false", "participant_label": label,
+            "status_callback": d.server.url(&d.path("status")),
+            "status_callback_event": "join leave", "status_callback_method": "POST",
+            "start_conference_on_enter": start, "end_conference_on_exit": end, "muted": muted,
+            "wait_url": music});
+        if !music.is_empty() {
+            conference["wait_method"] = json!("GET");
+        }
+        json!([
+            {"verb": "say", "text": format!("You join as {role}."),
+             "voice": "Polly.Joanna", "language": "en-US"},
+            {"verb": "dial", "action": d.server.url(&d.path("after")), "method": "POST",
+             "time_limit": 86400, "conference": conference}
+        ])
+    };
+    let roles = [
+        (MOD, "+15550001", "moderator", true, true, false),
+        (PART, "+15550002", "participant", false, false, false),
+        (LISTEN, "+15550003", "listener", false, false, true),
+    ];
+    for (sid, from, role, start, end, muted) in roles {
+        let (status, twiml) = d.twilio_post("voice", &call_from(sid, from)).await;
+        assert_eq!(status, 200, "{twiml}");
+        let cc = call_id_of(&d, sid).await;
+        let want = twilio_twiml(expected(cc, role, start, end, muted, MUSIC)).await;
+        assert_eq!(twiml_shape(&twiml), twiml_shape(&want), "{role}");
+        assert!(
+            twiml.contains(&format!("waitMethod=\"GET\" waitUrl=\"{MUSIC}\"")),
+            "{twiml}"
+        );
+    }
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
+    let roles: Vec<(&str, &str, bool)> = calls["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            Some((
+                c["reference_id"].as_str()?,
+                c["role"].as_str()?,
+                c["muted"].as_bool()?,
+            ))
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            (LISTEN, "listener", true),
+            (PART, "participant", false),
+            (MOD, "moderator", false)
+        ]
+    );
+
+    // Without music, a caller who waits hears silence (`waitUrl=""`), not Twilio's hold music.
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(json!({"wait_music_url": ""})),
+    )
+    .await;
+    let (_, twiml) = d.twilio_post("voice", &call_from(LATE, "+15550004")).await;
+    let cc = call_id_of(&d, LATE).await;
+    let want = twilio_twiml(expected(cc, "participant", false, false, false, "")).await;
+    assert!(want.contains("waitUrl=\"\""), "{want}");
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&want));
+
+    // The three join; the fourth is still on its way in (joining).
+    for (sid, seq) in [(MOD, "1"), (PART, "2"), (LISTEN, "3")] {
+        let (status, _) = d
+            .twilio_post("status", &participant_of(sid, "participant-join", seq))
+            .await;
+        assert_eq!(status, 200);
+    }
+    d.server.drain_outbox().await;
+    assert_eq!(
+        d.api.arrivals().len(),
+        0,
+        "nothing is kicked while a moderator is in"
+    );
+
+    // The moderator leaves: the participant and the listener are removed, once each.
+    let (status, _) = d
+        .twilio_post("status", &participant_of(MOD, "participant-leave", "4"))
+        .await;
+    assert_eq!(status, 200);
+    let removal = |sid: &str| {
+        format!(
+            "/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Conferences/{CONFERENCE_SID}/Participants/{sid}.json"
+        )
+    };
+    let kicked = |arrivals: Vec<crate::support::Arrival>| {
+        let mut k: Vec<(String, String)> = arrivals
+            .iter()
+            .map(|a| (a.method().to_string(), a.path().to_string()))
+            .collect();
+        k.sort();
+        k
+    };
+    let mut want = vec![
+        ("DELETE".to_string(), removal(PART)),
+        ("DELETE".to_string(), removal(LISTEN)),
+    ];
+    want.sort();
+    let got = d.api.wait_for_total(2, Duration::from_secs(5)).await;
+    assert_eq!(kicked(got), want);
+    // Twilio retrying the leave, then the moderator's Dial action: the same leave, no new kick.
+    d.twilio_post("status", &participant_of(MOD, "participant-leave", "4"))
+        .await;
+    let (status, twiml) = d.twilio_post("after", &call_from(MOD, "+15550001")).await;
+    assert_eq!(status, 200);
+    assert!(twiml.contains("Good bye"), "{twiml}");
+    // The removed calls reach their Dial action and leave; that kicks nobody either.
+    for (sid, seq) in [(PART, "5"), (LISTEN, "6")] {
+        let (status, twiml) = d.twilio_post("after", &call_from(sid, "+1")).await;
+        assert_eq!(status, 200);
+        assert!(twiml.contains("Good bye"), "{twiml}");
+        d.twilio_post("status", &participant_of(sid, "participant-leave", seq))
+            .await;
+    }
+    d.server.drain_outbox().await;
+    assert_eq!(kicked(d.api.arrivals()), want, "each kicked exactly once");
+    let (_, late) = d
+        .api(
+            "GET",
+            &format!("/v1.0/conferencecalls/{}", call_id_of(&d, LATE).await),
+            None,
+        )
+        .await;
+    assert_eq!(
+        late["status"], "joining",
+        "a call on its way in is not kicked"
+    );
+    let conf = d.server.conference(&d.customer.key, &d.conf).await;
+    assert_eq!(conf["status"], "progressing", "the room stays open");
+}
+
+/// A full room (`max_participants`, counting calls still joining) and a locked one refuse a
+/// Twilio caller with `<Hangup/>`, never a `<Dial>`; the call already in stays.
+#[tokio::test]
+async fn a_full_or_locked_room_hangs_up_on_twilio() {
+    let d = Dialect::twilio(|_| {}).await;
+    let hangup = twilio_twiml(json!([{"verb": "hangup"}])).await;
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(json!({"max_participants": 1})),
+    )
+    .await;
+    let (status, first) = d.twilio_post("voice", &call_from("CA1", "+15550001")).await;
+    assert_eq!(status, 200);
+    assert!(first.contains("<Dial"), "{first}");
+    // The first call has not joined yet: it counts all the same.
+    let (status, full) = d.twilio_post("voice", &call_from("CA2", "+15550002")).await;
+    assert_eq!(status, 200);
+    assert_eq!(twiml_shape(&full), twiml_shape(&hangup));
+    d.twilio_post("status", &participant_of("CA1", "participant-join", "1"))
+        .await;
+
+    d.api(
+        "PUT",
+        &format!("/v1.0/conferences/{}", d.conf),
+        Some(json!({"max_participants": 0, "locked": true})),
+    )
+    .await;
+    let (status, locked) = d.twilio_post("voice", &call_from("CA3", "+15550003")).await;
+    assert_eq!(status, 200);
+    assert_eq!(twiml_shape(&locked), twiml_shape(&hangup));
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
+    let refs: Vec<(&str, &str)> = calls["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c["reference_id"].as_str()?, c["status"].as_str()?)))
+        .collect();
+    assert_eq!(
+        refs,
+        [("CA1", "joined")],
+        "refused calls are not stored; CA1 stays"
+    );
 }

@@ -130,8 +130,8 @@ fn gather(w: &mut Writer<Vec<u8>>, duration_ms: u32, key: &str, length: u32, act
 /// The `<Dial><Conference>` that puts the call in the conference, with the callbacks that
 /// report its joins and leaves and its end. A join carrying room rules (§14) says whether the
 /// call starts and ends the room and joins muted; a call that waits for a moderator hears
-/// `waitUrl` (Twilio plays an audio URL as it is; `""` is silence, where leaving it out would
-/// be Twilio's own hold music).
+/// `waitUrl` (Twilio plays an audio URL as it is, fetched with GET; `""` is silence, where
+/// leaving it out would be Twilio's own hold music).
 fn dial(w: &mut Writer<Vec<u8>>, ctx: &Context<'_>, join: Option<JoinOptions>) {
     let mut dial = BytesStart::new("Dial");
     dial.push_attribute(("action", xml_safe(ctx.after_url).as_str()));
@@ -151,6 +151,12 @@ fn dial(w: &mut Writer<Vec<u8>>, ctx: &Context<'_>, join: Option<JoinOptions>) {
         attrs.push(("startConferenceOnEnter", o.start_on_enter.to_string()));
         attrs.push(("endConferenceOnExit", o.end_on_exit.to_string()));
         attrs.push(("muted", o.muted.to_string()));
+        if !o.wait_music_url.is_empty() {
+            // Twilio requests `waitUrl` with POST unless told otherwise; the music is an audio
+            // file, which static hosts (nginx, S3) refuse to POST and which Twilio caches only
+            // when fetched with GET, as its docs ask for a WAV or MP3.
+            attrs.push(("waitMethod", "GET".into()));
+        }
         if !o.start_on_enter || !o.wait_music_url.is_empty() {
             attrs.push(("waitUrl", o.wait_music_url));
         }
@@ -181,16 +187,20 @@ mod tests {
     use super::*;
     use crate::actions::Gender;
 
-    #[test]
-    fn actions_render_as_twiml_with_the_dial_last() {
-        let ctx = Context {
+    fn context() -> Context<'static> {
+        Context {
             conference: "conf-1",
             after_url: "https://c/after?a=1&b=2",
             status_url: "https://c/status",
             gather_url: "https://c/gather?pause=1",
             beep_url: "https://c/beep.wav",
             label: "cc-1",
-        };
+        }
+    }
+
+    #[test]
+    fn actions_render_as_twiml_with_the_dial_last() {
+        let ctx = context();
         let doc = response(
             &[
                 Emitted::Talk {
@@ -234,5 +244,38 @@ mod tests {
         );
         assert!(hung_up.ends_with("<Response><Hangup/></Response>"));
         assert_eq!(hung_up, hangup());
+    }
+
+    /// A join with room rules (§14) says how the call enters; the music is fetched with GET
+    /// (a static audio file), and a caller who waits without music hears silence.
+    #[test]
+    fn a_join_with_room_rules_says_how_the_call_enters_the_room() {
+        use crate::domain::room::{Role, RoomRules};
+        let join = |rules: &RoomRules, role: Role| {
+            response(
+                &[Emitted::join("conf-1", rules.join_options(role))],
+                &context(),
+            )
+        };
+        let moderated = RoomRules {
+            wait_for_moderator: true,
+            end_on_moderator_exit: true,
+            wait_music_url: "https://m/hold.mp3?a=1&b=2".into(),
+            ..RoomRules::default()
+        };
+        assert!(join(&moderated, Role::Moderator).contains(
+            "startConferenceOnEnter=\"true\" endConferenceOnExit=\"true\" muted=\"false\" \
+             waitMethod=\"GET\" waitUrl=\"https://m/hold.mp3?a=1&amp;b=2\">conf-1<"
+        ));
+        let silent = RoomRules {
+            wait_for_moderator: true,
+            ..RoomRules::default()
+        };
+        assert!(join(&silent, Role::Listener).contains(
+            "startConferenceOnEnter=\"false\" endConferenceOnExit=\"false\" muted=\"true\" \
+             waitUrl=\"\">conf-1<"
+        ));
+        let open = join(&RoomRules::default(), Role::Participant);
+        assert!(open.contains("muted=\"false\">conf-1<"), "{open}");
     }
 }
