@@ -16,6 +16,8 @@ pub enum Hook {
     Recording,
     /// The caller's digits for a paused list (§13): the answer continues the list.
     Gather,
+    /// The platform fetches what to say to a call or room (§15): the answer is it.
+    Announce,
     /// A caller waits for a moderator (§14): the answer is what it hears meanwhile.
     Wait,
 }
@@ -24,7 +26,10 @@ impl Hook {
     /// Whether the platform plays the answer (a call's actions), rather than only taking it
     /// as an acknowledgement.
     pub fn plays_answer(self) -> bool {
-        matches!(self, Hook::Call | Hook::After | Hook::Gather | Hook::Wait)
+        matches!(
+            self,
+            Hook::Call | Hook::After | Hook::Gather | Hook::Wait | Hook::Announce
+        )
     }
 }
 
@@ -93,8 +98,19 @@ pub enum Reading {
         media_url: String,
         duration_ms: Option<i64>,
     },
-    /// A caller waits for the room to start: the answer is the room's wait music.
-    Wait,
+    /// The platform reports a call muted or unmuted, held or resumed; `sequence` is the
+    /// platform's number of the report (a retry repeats it).
+    Updated {
+        call_id: String,
+        muted: Option<bool>,
+        hold: Option<bool>,
+        sequence: String,
+    },
+    /// The platform fetches the announcement `id` names.
+    Announce { id: uuid::Uuid },
+    /// A caller waits for the room to start, or is on hold: the answer is the music the
+    /// hook's URL names (a hold's), else the room's wait music.
+    Wait { music: Option<String> },
     /// Nothing confab acts on (another conference event, a recording still running).
     Ignored,
 }

@@ -69,6 +69,18 @@ pub trait Platform: Send + Sync {
     /// How it records a conference.
     fn recorder(&self) -> Recorder;
 
+    /// Whether it says something to a whole room with one request (`Command::RoomPlay`);
+    /// otherwise each of its joined calls is told (`Command::Play`).
+    fn plays_to_rooms(&self) -> bool {
+        true
+    }
+
+    /// Whether it fetches what to say from a URL confab serves (`…/announce?id=`), so the
+    /// actions must be kept under the announcement's id.
+    fn fetches_announcements(&self) -> bool {
+        false
+    }
+
     /// A command as the request that carries it, or why it cannot be sent.
     fn command(&self, command: Command<'_>, out: &Outgoing<'_>) -> Result<Outbound, Unsent>;
 

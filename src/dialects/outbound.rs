@@ -1,6 +1,6 @@
-//! What confab asks of a platform (kick a call, start or stop a recording) and the request that carries it through the outbox.
+//! What confab asks of a platform (kick a call, start or stop a recording, mute, hold, say something) and the request that carries it through the outbox.
 
-use crate::actions::HttpMethod;
+use crate::actions::{Emitted, HttpMethod};
 use crate::domain::conference::{Conferencecall, Recording};
 use crate::domain::dialect::Connections;
 use crate::store::MessageKind;
@@ -22,6 +22,32 @@ pub enum Command<'a> {
         recording: &'a Recording,
         call: Option<&'a Conferencecall>,
     },
+    /// Mute a joined call, or unmute it (§15).
+    Mute {
+        call: &'a Conferencecall,
+        muted: bool,
+    },
+    /// Put a joined call on hold with `music_url` (`""`: the platform's own), or take it off.
+    Hold {
+        call: &'a Conferencecall,
+        hold: bool,
+        music_url: &'a str,
+    },
+    /// Say or play `actions` (media actions, resolved) to one joined call. `announcement`
+    /// names the stored copy a platform that fetches what to say from a URL is pointed at.
+    Play {
+        call: &'a Conferencecall,
+        actions: &'a [Emitted],
+        announcement: Uuid,
+    },
+    /// Say or play `actions` to the whole room, on the platform of `call` (a joined call of
+    /// the room, whose platform conference names it). A platform without a room-wide request
+    /// answers `Unsupported`, and each of its joined calls is told with `Play`.
+    RoomPlay {
+        call: &'a Conferencecall,
+        actions: &'a [Emitted],
+        announcement: Uuid,
+    },
 }
 
 impl Command<'_> {
@@ -31,6 +57,12 @@ impl Command<'_> {
             Command::Kick { .. } => "call_kick",
             Command::RecordingStart { .. } => "recording_start",
             Command::RecordingStop { .. } => "recording_stop",
+            Command::Mute { muted: true, .. } => "call_mute",
+            Command::Mute { muted: false, .. } => "call_unmute",
+            Command::Hold { hold: true, .. } => "call_hold",
+            Command::Hold { hold: false, .. } => "call_unhold",
+            Command::Play { .. } => "call_play",
+            Command::RoomPlay { .. } => "conference_play",
         }
     }
 }
@@ -155,6 +187,7 @@ pub(crate) fn test_call(
         platform_conference: platform_conference.into(),
         role: Default::default(),
         muted: false,
+        hold: false,
     }
 }
 

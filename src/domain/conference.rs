@@ -133,7 +133,7 @@ const JSON_ID_ITEM: usize = 39;
 /// ids, timestamps, numbers, enums), so `json_len` estimates are never below the real length
 /// and a page cut by them never passes its byte budget. Checked by the tests at the end.
 const CONFERENCE_JSON_FIXED: usize = 580;
-const CALL_JSON_FIXED: usize = 380;
+const CALL_JSON_FIXED: usize = 400;
 const RECORDING_JSON_FIXED: usize = 390;
 
 /// A conference as stored.
@@ -307,6 +307,8 @@ pub struct Conferencecall {
     pub role: Role,
     /// Whether it is muted in the room (a listener joins muted).
     pub muted: bool,
+    /// Whether it is on hold (§15).
+    pub hold: bool,
 }
 
 /// What a conferencecall refers to: always a call.
@@ -349,9 +351,20 @@ pub struct ConferencecallJson<'a> {
     role: &'static str,
     /// Whether it is muted in the room.
     muted: bool,
+    /// Whether it is on hold.
+    hold: bool,
 }
 
 impl Conferencecall {
+    /// The call has left: `leaved` at `now`. It is no longer muted or on hold (§15), whatever
+    /// a command still on its way to the platform said.
+    pub fn mark_leaved(&mut self, now: Timestamp) {
+        self.status = CallStatus::Leaved;
+        self.tm_update = now;
+        self.muted = false;
+        self.hold = false;
+    }
+
     /// At least the length of `json()` rendered.
     pub fn json_len(&self) -> usize {
         CALL_JSON_FIXED + json_string_len(&self.reference_id)
@@ -370,6 +383,7 @@ impl Conferencecall {
             tm_delete: api_or_not_set(self.tm_delete),
             role: self.role.as_str(),
             muted: self.muted,
+            hold: self.hold,
         }
     }
 }
@@ -573,6 +587,7 @@ mod tests {
             platform_conference: String::new(),
             role: Role::Participant,
             muted: false,
+            hold: false,
         };
         assert_close(call.json_len(), call.json());
         call.reference_id.clear();

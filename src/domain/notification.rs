@@ -22,6 +22,7 @@ pub enum NotificationType {
     ConferencecallJoined,
     ConferencecallLeaving,
     ConferencecallLeaved,
+    ConferencecallUpdated,
     RecordingStarted,
     RecordingFinished,
 }
@@ -34,6 +35,7 @@ names!(NotificationType {
     ConferencecallJoined = "conferencecall_joined",
     ConferencecallLeaving = "conferencecall_leaving",
     ConferencecallLeaved = "conferencecall_leaved",
+    ConferencecallUpdated = "conferencecall_updated",
     RecordingStarted = "recording_started",
     RecordingFinished = "recording_finished",
 });

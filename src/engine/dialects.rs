@@ -109,6 +109,80 @@ impl Rules<'_> {
         }
     }
 
+    /// Carries a command about one call (mute, hold, say) to the platform it arrived by.
+    pub(crate) fn call_command(
+        &self,
+        call: &Conferencecall,
+        command: Command<'_>,
+    ) -> Result<(), EngineError> {
+        self.send(
+            platform_of(call),
+            command,
+            (call.customer_id, call.conference_id),
+        )?;
+        Ok(())
+    }
+
+    /// Says `actions` to the joined calls of a room, the way each came in: one room-wide
+    /// request per platform that has one (through any of its joined calls), else one per call.
+    /// A platform that fetches what to say from confab gets an announcement stored for it.
+    pub(crate) fn room_command(
+        &self,
+        conf: &Conference,
+        joined: &[Conferencecall],
+        actions: &[crate::actions::Emitted],
+    ) -> Result<(), EngineError> {
+        for platform in dialects::all() {
+            let calls: Vec<&Conferencecall> = joined
+                .iter()
+                .filter(|c| c.dialect == platform.dialect())
+                .collect();
+            let Some(first) = calls.first() else {
+                continue;
+            };
+            let announcement = self.announcement(platform, conf, actions)?;
+            if platform.plays_to_rooms() {
+                let command = Command::RoomPlay {
+                    call: first,
+                    actions,
+                    announcement,
+                };
+                self.send(platform, command, (conf.customer_id, conf.id))?;
+                continue;
+            }
+            for call in calls {
+                let command = Command::Play {
+                    call,
+                    actions,
+                    announcement,
+                };
+                self.send(platform, command, (conf.customer_id, conf.id))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The id a platform fetches `actions` by, stored for it when it fetches them from confab.
+    pub(crate) fn announcement(
+        &self,
+        platform: &dyn Platform,
+        conf: &Conference,
+        actions: &[crate::actions::Emitted],
+    ) -> Result<uuid::Uuid, EngineError> {
+        let id = uuid::Uuid::now_v7();
+        if platform.fetches_announcements() {
+            let text = serde_json::to_string(actions).unwrap_or_else(|_| "[]".into());
+            self.db().insert_announcement(
+                id,
+                conf.customer_id,
+                conf.id,
+                &text,
+                self.now().micros(),
+            )?;
+        }
+        Ok(id)
+    }
+
     /// Tells the platform the call arrived by to take it out of its conference. Unsent, the
     /// kick grace marks the call left.
     pub(crate) fn kick_command(&self, call: &Conferencecall) -> Result<(), EngineError> {

@@ -53,6 +53,14 @@ pub enum EventKind {
         digits: String,
         pause: Option<u32>,
     },
+    /// The platform reports a call muted or unmuted, held or resumed (§15): the state
+    /// follows, nothing is sent back.
+    CallUpdated {
+        call_id: String,
+        conference_id: ConferenceId,
+        muted: Option<bool>,
+        hold: Option<bool>,
+    },
     RecordingFinished {
         recording_id: RecordingId,
         media_url: String,
@@ -68,7 +76,8 @@ impl EventKind {
             EventKind::CallJoining { conference_id, .. }
             | EventKind::CallJoined { conference_id, .. }
             | EventKind::CallLeft { conference_id, .. }
-            | EventKind::CallDigitsReceived { conference_id, .. } => Some(*conference_id),
+            | EventKind::CallDigitsReceived { conference_id, .. }
+            | EventKind::CallUpdated { conference_id, .. } => Some(*conference_id),
             EventKind::RecordingFinished { .. } => None,
         }
     }
@@ -79,6 +88,7 @@ impl EventKind {
             EventKind::CallJoined { .. } => "call_joined",
             EventKind::CallLeft { .. } => "call_left",
             EventKind::CallDigitsReceived { .. } => "call_digits_received",
+            EventKind::CallUpdated { .. } => "call_updated",
             EventKind::RecordingFinished { .. } => "recording_finished",
         }
     }

@@ -2,6 +2,7 @@
 //! deadlines), each applying the conference rules of `rules/` inside one store transaction
 //! opened by `Engine::transact`. It knows nothing of HTTP.
 
+mod call_control;
 mod calls;
 mod conferences;
 mod customer_cache;
@@ -22,6 +23,7 @@ mod shares;
 mod simulation;
 mod xml_conferences;
 
+pub use call_control::CallControl;
 pub use conferences::{ConferenceDraft, ConferencePatch, RoomChange};
 pub use customers::CustomerPatch;
 pub use deliveries::{Delivery, DeliveryPage};

@@ -131,8 +131,29 @@ pub async fn handle(
         .verify(&request, &keys)
         .map_err(|Refused(why)| forbidden(&why))?;
     let reading = platform.read(hook, &request).map_err(bad_input)?;
-    if reading == Reading::Wait {
-        return wait(&state, platform, route).await;
+    if let Reading::Wait { music } = reading {
+        return wait(&state, platform, route, music).await;
+    }
+    if let Reading::Announce { id } = reading {
+        let actions = state
+            .engine
+            .announcement(route.customer, route.conference, id)
+            .await?
+            .unwrap_or_default();
+        let answer = EventAnswer {
+            conferencecall: None,
+            recording: None,
+            actions: Some(actions),
+            pause: None,
+        };
+        let beep = beep_url(&state);
+        let context = AnswerContext {
+            callbacks: route.callbacks(&state),
+            beep_url: &beep,
+            label: "",
+            connections: &connections,
+        };
+        return Ok(respond(platform.render(&answer, &context)));
     }
     let Some(event) = event(&state, platform.dialect(), route, reading).await? else {
         return Ok(respond(platform.acknowledge()));
@@ -171,12 +192,16 @@ pub async fn handle(
 }
 
 /// What a caller waiting for a moderator hears: the conference's `wait_music_url` as it is
-/// now (a conference confab does not know has none).
+/// now (a conference confab does not know has none); on hold, the hold's music.
 async fn wait(
     state: &AppState,
     platform: &'static dyn Platform,
     route: Route,
+    hold_music: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(music) = hold_music {
+        return Ok(respond(platform.wait(&music)));
+    }
     let music = match state
         .engine
         .conference(route.customer, route.conference)
@@ -234,7 +259,13 @@ async fn event(
             },
             scope: Some(route.customer),
         },
-        Reading::Ignored | Reading::Wait => return Ok(None),
+        Reading::Updated {
+            call_id,
+            muted,
+            hold,
+            sequence,
+        } => call(call_id).await?.updated(muted, hold, &sequence),
+        Reading::Ignored | Reading::Wait { .. } | Reading::Announce { .. } => return Ok(None),
     }))
 }
 
@@ -331,6 +362,18 @@ impl CallEvents {
 }
 
 impl CallEvents {
+    /// A reported mute or hold, numbered by the platform (`sequence`), so a retry of one
+    /// report is the same event.
+    pub fn updated(&self, muted: Option<bool>, hold: Option<bool>, sequence: &str) -> PlatformEvent {
+        let kind = EventKind::CallUpdated {
+            call_id: self.call_id.clone(),
+            conference_id: self.route.conference,
+            muted,
+            hold,
+        };
+        self.event(format!("{}:update:{sequence}", self.latest), kind)
+    }
+
     /// The caller's digits for the membership's pause numbered `pause` (the gather URL names
     /// it): a retry of one pause's report maps to the same id, the next pause's to another.
     pub fn digits(&self, digits: String, pause: u32) -> PlatformEvent {

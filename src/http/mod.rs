@@ -2,6 +2,7 @@
 //! engine and nothing else.
 
 pub mod auth;
+pub mod call_control;
 pub mod conferences;
 pub mod connection;
 pub mod console;
@@ -171,6 +172,7 @@ fn resource(path: &str, routes: Vec<MethodRoute>) -> actix_web::Resource {
 /// routes (platform events, conference reads) come first and patterns with placeholders, which
 /// need a regex, come after the static ones.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use call_control as control;
     use conferences as conf;
     cfg.app_data(
         web::QueryConfig::default()
@@ -219,6 +221,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource(
                 "/conferencecalls/{id}",
                 vec![get(conf::get_call), delete(conf::kick_call)],
+            ))
+            .service(resource(
+                "/conferencecalls/{id}/mute",
+                vec![post(control::mute), delete(control::unmute)],
+            ))
+            .service(resource(
+                "/conferencecalls/{id}/hold",
+                vec![post(control::hold), delete(control::unhold)],
+            ))
+            .service(resource(
+                "/conferencecalls/{id}/actions",
+                vec![post(control::say_to_call)],
+            ))
+            .service(resource(
+                "/conferences/{id}/actions",
+                vec![post(control::say_to_conference)],
             ))
             .service(resource("/recordings/{id}", vec![get(conf::get_recording)]))
             .service(resource(

@@ -353,6 +353,7 @@ mod tests {
                 platform_conference: String::new(),
                 role: Default::default(),
                 muted: false,
+                hold: false,
             };
             let empty = document(&Node::Element("parts", vec![])).len();
             let actual = document(&Node::Element("parts", vec![part_node(&c)])).len() - empty;

@@ -190,7 +190,7 @@ pub fn conference_from_row(row: &dyn Columns) -> Result<Conference, StoreError> 
 }
 
 pub const CALL_COLUMNS: &str = "id, customer_id, conference_id, reference_id, status, \
-     tm_create, tm_update, tm_delete, dialect, platform_conference, role, muted";
+     tm_create, tm_update, tm_delete, dialect, platform_conference, role, muted, hold";
 
 pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
     let status: String = row.get(4)?;
@@ -211,6 +211,7 @@ pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
             Role::parse(&role).ok_or_else(|| corrupt("role", &role))?
         },
         muted: row.get::<i64>(11)? != 0,
+        hold: row.get::<i64>(12)? != 0,
     })
 }
 

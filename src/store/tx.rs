@@ -297,6 +297,27 @@ pub trait PauseStore {
     fn put_pause(&self, p: &crate::store::records::StoredPause) -> Result<(), StoreError>;
 }
 
+/// What confab says to a call or room on request (§15), kept for platforms that fetch it from
+/// a URL naming it.
+pub trait AnnouncementStore {
+    /// Stores `actions` (their JSON) under `id`.
+    fn insert_announcement(
+        &self,
+        id: uuid::Uuid,
+        customer: CustomerId,
+        conference: crate::domain::ConferenceId,
+        actions: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The actions of a customer's announcement in a conference.
+    fn announcement(
+        &self,
+        id: uuid::Uuid,
+        customer: CustomerId,
+        conference: crate::domain::ConferenceId,
+    ) -> Result<Option<String>, StoreError>;
+}
+
 /// One transaction of the store: every table's operations, plus nested steps that can fail
 /// alone. Write transactions of every backend take `ConferenceStore::lock_conference` first
 /// for the conference they change.
@@ -306,6 +327,7 @@ pub trait Tx:
     + ConferenceStore
     + CallStore
     + PauseStore
+    + AnnouncementStore
     + RecordingStore
     + OutboxStore
     + DeadlineStore

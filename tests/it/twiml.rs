@@ -53,7 +53,7 @@ async fn a_twilio_call_joins_is_kicked_and_hears_the_post_actions() {
         {"verb": "dial", "action": d.server.url(&d.path("after")), "method": "POST", "time_limit": 86400,
          "conference": {"name": d.conf, "beep": "false", "participant_label": cc,
             "status_callback": d.server.url(&d.path("status")),
-            "status_callback_event": "join leave", "status_callback_method": "POST",
+            "status_callback_event": "join leave mute hold", "status_callback_method": "POST",
             "start_conference_on_enter": true, "end_conference_on_exit": false, "muted": false}}
     ]))
     .await;
@@ -504,7 +504,7 @@ async fn a_pin_room_asks_through_gather_and_lets_the_right_pin_in() {
         {"verb": "dial", "action": d.server.url(&d.path("after")), "method": "POST", "time_limit": 86400,
          "conference": {"name": d.conf, "beep": "false", "participant_label": cc,
             "status_callback": d.server.url(&d.path("status")),
-            "status_callback_event": "join leave", "status_callback_method": "POST",
+            "status_callback_event": "join leave mute hold", "status_callback_method": "POST",
             "start_conference_on_enter": true, "end_conference_on_exit": false, "muted": false}}
     ]))
     .await;
@@ -765,7 +765,7 @@ async fn a_moderated_room_joins_each_role_as_twilio_builds_it_and_the_moderator_
     let expected = |label: String, role: &str, start: bool, end: bool, muted: bool, music: &str| {
         let mut conference = json!({"name": d.conf, "beep": "false", "participant_label": label,
             "status_callback": d.server.url(&d.path("status")),
-            "status_callback_event": "join leave", "status_callback_method": "POST",
+            "status_callback_event": "join leave mute hold", "status_callback_method": "POST",
             "start_conference_on_enter": start, "end_conference_on_exit": end, "muted": muted,
             "wait_url": music});
         if !music.is_empty() {

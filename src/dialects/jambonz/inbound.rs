@@ -70,7 +70,17 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
             digits: digits(get("digits"), "digits")?,
             pause: pause_number(request.url)?,
         }),
-        Hook::Wait => Ok(Reading::Wait),
+        // A hold's `waitHook` names its music (`?music=`); the room's `waitHook` does not.
+        // jambonz fetches nothing to say from confab: it is whispered in the request.
+        Hook::Announce => Ok(Reading::Ignored),
+        Hook::Wait => Ok(Reading::Wait {
+            music: url::Url::parse(request.url).ok().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "music")
+                    .map(|(_, v)| v.into_owned())
+                    .filter(|m| crate::actions::is_http_url(m))
+            }),
+        }),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod verbs;
 
 use crate::dialects::settings::{Connection, ConnectionKind, ConnectionOf};
 use crate::dialects::{
+    Callbacks,
     Answer, AnswerContext, BadInput, Command, Hook, Inbound, Keys, Outbound, Outgoing, Platform,
     Reading, Recorder, Refused, Unsent, Webhooks,
 };
@@ -105,6 +106,11 @@ impl Platform for Jambonz {
         Recorder::Unable
     }
 
+    /// Live call control whispers to one member; the room hears it member by member.
+    fn plays_to_rooms(&self) -> bool {
+        false
+    }
+
     fn command(&self, command: Command<'_>, out: &Outgoing<'_>) -> Result<Outbound, Unsent> {
         match command {
             Command::Kick { call } => {
@@ -114,6 +120,43 @@ impl Platform for Jambonz {
             Command::RecordingStart { .. } | Command::RecordingStop { .. } => {
                 Err(Unsent::Unsupported)
             }
+            Command::Mute { call, muted } => {
+                let j = JambonzConnection::of(out.connections).ok_or(Unsent::NoConnection)?;
+                Ok(rest::mute(&j, call, muted))
+            }
+            Command::Hold {
+                call,
+                hold,
+                music_url,
+            } => {
+                let j = JambonzConnection::of(out.connections).ok_or(Unsent::NoConnection)?;
+                Ok(rest::hold(&j, call, hold, music_url, out.public_url))
+            }
+            Command::Play { call, actions, .. } => {
+                let j = JambonzConnection::of(out.connections).ok_or(Unsent::NoConnection)?;
+                let conference = call.conference_id.to_string();
+                let callbacks = Callbacks {
+                    public_url: out.public_url,
+                    customer: call.customer_id,
+                    conference: call.conference_id,
+                };
+                let beep = format!(
+                    "{}/v1.0/sounds/beep.wav",
+                    out.public_url.trim_end_matches('/')
+                );
+                let ctx = verbs::Context {
+                    conference: &conference,
+                    after_url: "",
+                    status_url: "",
+                    gather_url: "",
+                    wait_url: &callbacks.url(SEGMENT, "wait"),
+                    beep_url: &beep,
+                    tts_vendor: &j.tts_vendor,
+                };
+                Ok(rest::whisper(&j, call, verbs::verbs(actions, &ctx)))
+            }
+            // jambonz has no room-wide announcement: each joined member is whispered to.
+            Command::RoomPlay { .. } => Err(Unsent::Unsupported),
         }
     }
 

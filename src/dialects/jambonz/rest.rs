@@ -34,6 +34,64 @@ pub fn kick(j: &JambonzConnection, call: &Conferencecall, public_url: &str) -> O
     )
 }
 
+/// A live call control request (`PUT …/Calls/{call}`) with `body`.
+fn update(j: &JambonzConnection, call: &Conferencecall, kind: &str, body: serde_json::Value) -> Outbound {
+    let url = format!(
+        "{}/v1/Accounts/{}/Calls/{}",
+        j.api_url.trim_end_matches('/'),
+        path_part(&j.account_sid),
+        path_part(&call.reference_id)
+    );
+    api_request(
+        format!("jambonz.{kind}"),
+        url,
+        HttpMethod::Put,
+        "application/json",
+        body.to_string(),
+    )
+}
+
+/// Mutes or unmutes a conference member (`conf_mute_status`).
+pub fn mute(j: &JambonzConnection, call: &Conferencecall, muted: bool) -> Outbound {
+    let (kind, status) = if muted {
+        ("call_mute", "mute")
+    } else {
+        ("call_unmute", "unmute")
+    };
+    update(j, call, kind, json!({"conf_mute_status": status}))
+}
+
+/// Holds or resumes a conference member (`conf_hold_status`); on hold it hears what confab's
+/// `…/wait?music=` hook answers (`music_url` looped, or nothing).
+pub fn hold(
+    j: &JambonzConnection,
+    call: &Conferencecall,
+    hold: bool,
+    music_url: &str,
+    public_url: &str,
+) -> Outbound {
+    if !hold {
+        return update(j, call, "call_unhold", json!({"conf_hold_status": "unhold"}));
+    }
+    let mut body = json!({"conf_hold_status": "hold"});
+    if !music_url.is_empty() {
+        let music: String = url::form_urlencoded::byte_serialize(music_url.as_bytes()).collect();
+        let wait = Callbacks {
+            public_url,
+            customer: call.customer_id,
+            conference: call.conference_id,
+        }
+        .url(SEGMENT, "wait");
+        body["waitHook"] = json!(format!("{wait}?music={music}"));
+    }
+    update(j, call, "call_hold", body)
+}
+
+/// Whispers verbs to one conference member (`whisper`): only that call hears them.
+pub fn whisper(j: &JambonzConnection, call: &Conferencecall, verbs: serde_json::Value) -> Outbound {
+    update(j, call, "call_play", json!({"whisper": verbs}))
+}
+
 /// The API key as a Bearer token, only to the API the connection names now.
 pub fn authorization(j: &JambonzConnection, message: &StoredMessage) -> Result<String, String> {
     under(&message.url, &j.api_url)?;

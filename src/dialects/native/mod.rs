@@ -124,6 +124,32 @@ impl Platform for Native {
                 kind,
                 json!({"recording_id": r.id, "conference_id": r.conference_id}),
             ),
+            Command::Mute { call, .. } | Command::Hold { call, hold: false, .. } => {
+                native_command(
+                    base,
+                    kind,
+                    json!({"call_id": call.reference_id, "conference_id": call.conference_id}),
+                )
+            }
+            Command::Hold {
+                call, music_url, ..
+            } => native_command(
+                base,
+                kind,
+                json!({"call_id": call.reference_id, "conference_id": call.conference_id,
+                    "music_url": music_url}),
+            ),
+            Command::Play { call, actions, .. } => native_command(
+                base,
+                kind,
+                json!({"call_id": call.reference_id, "conference_id": call.conference_id,
+                    "actions": actions}),
+            ),
+            Command::RoomPlay { call, actions, .. } => native_command(
+                base,
+                kind,
+                json!({"conference_id": call.conference_id, "actions": actions}),
+            ),
         })
     }
 

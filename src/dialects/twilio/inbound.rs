@@ -72,6 +72,17 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
         }),
         // Twilio fetches the wait music from `waitUrl` itself; confab gives it no such hook.
         Hook::Wait => Ok(Reading::Ignored),
+        // `AnnounceUrl`: `…/announce?id=` names what to say.
+        Hook::Announce => Ok(Reading::Announce {
+            id: url::Url::parse(request.url)
+                .ok()
+                .and_then(|u| {
+                    u.query_pairs()
+                        .find(|(k, _)| k == "id")
+                        .and_then(|(_, v)| Uuid::parse_str(&v).ok())
+                })
+                .ok_or_else(|| BadInput::field("id", "must be a UUID"))?,
+        }),
     }
 }
 
@@ -87,6 +98,19 @@ fn status<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
             })
         }
         "participant-leave" => left(p),
+        // Mute and hold, reported as they happen (also those confab asked for): the state
+        // follows; Twilio numbers its conference events, so a retry is the same event.
+        event @ ("participant-mute" | "participant-unmute" | "participant-hold"
+        | "participant-unhold") => {
+            let on = !event.contains("-un");
+            let muting = event.ends_with("mute");
+            Ok(Reading::Updated {
+                call_id: required(p("CallSid"), "CallSid")?,
+                muted: muting.then_some(on),
+                hold: (!muting).then_some(on),
+                sequence: required(p("SequenceNumber"), "SequenceNumber")?,
+            })
+        }
         // A call status callback (the number's "call status changes" URL pointed here): a
         // call that ended before it reached the conference (the caller hung up during the
         // `pre_actions`) leaves; for a call that did, it is the same leave again.

@@ -43,6 +43,7 @@ impl Platform for Twilio {
                 ("after", Hook::After),
                 ("recording", Hook::Recording),
                 ("gather", Hook::Gather),
+                ("announce", Hook::Announce),
             ],
         })
     }
@@ -97,6 +98,11 @@ impl Platform for Twilio {
         Recorder::PerCall
     }
 
+    /// `AnnounceUrl` is fetched from confab (`…/announce?id=`).
+    fn fetches_announcements(&self) -> bool {
+        true
+    }
+
     fn command(&self, command: Command<'_>, out: &Outgoing<'_>) -> Result<Outbound, Unsent> {
         let t = TwilioConnection::of(out.connections).ok_or(Unsent::NoConnection)?;
         match command {
@@ -115,6 +121,24 @@ impl Platform for Twilio {
             } => Ok(rest::recording_stop(&t, call)),
             Command::RecordingStart { call: None, .. }
             | Command::RecordingStop { call: None, .. } => Err(Unsent::Unsupported),
+            Command::Mute { call, muted } => Ok(rest::mute(&t, call, muted)),
+            Command::Hold {
+                call,
+                hold,
+                music_url,
+            } => Ok(rest::hold(&t, call, hold, music_url)),
+            Command::Play {
+                call, announcement, ..
+            } => {
+                let url = rest::announce_url(call, out.public_url, announcement);
+                Ok(rest::announce_to_call(&t, call, &url))
+            }
+            Command::RoomPlay {
+                call, announcement, ..
+            } => {
+                let url = rest::announce_url(call, out.public_url, announcement);
+                Ok(rest::announce_to_room(&t, call, &url))
+            }
         }
     }
 

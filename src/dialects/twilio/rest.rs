@@ -99,6 +99,85 @@ pub fn recording_stop(t: &TwilioConnection, call: &Conferencecall) -> Outbound {
     )
 }
 
+/// A participant's own resource in its conference.
+fn participant(t: &TwilioConnection, call: &Conferencecall) -> String {
+    format!(
+        "{}/Conferences/{}/Participants/{}.json",
+        base(t),
+        path_part(&call.platform_conference),
+        path_part(&call.reference_id)
+    )
+}
+
+/// Mutes or unmutes a participant (Participant update, `Muted`).
+pub fn mute(t: &TwilioConnection, call: &Conferencecall, muted: bool) -> Outbound {
+    let body = form(&[("Muted", if muted { "true" } else { "false" })]);
+    let kind = if muted { "mute" } else { "unmute" };
+    api_request(
+        format!("twilio.call_{kind}"),
+        participant(t, call),
+        HttpMethod::Post,
+        FORM,
+        body,
+    )
+}
+
+/// Holds a participant with `music_url` (Twilio's own hold music when empty), or resumes it
+/// (Participant update, `Hold` and `HoldUrl`).
+pub fn hold(t: &TwilioConnection, call: &Conferencecall, hold: bool, music_url: &str) -> Outbound {
+    let mut pairs = vec![("Hold", if hold { "true" } else { "false" })];
+    if hold && !music_url.is_empty() {
+        pairs.push(("HoldUrl", music_url));
+        pairs.push(("HoldMethod", "GET"));
+    }
+    let kind = if hold { "hold" } else { "unhold" };
+    api_request(
+        format!("twilio.call_{kind}"),
+        participant(t, call),
+        HttpMethod::Post,
+        FORM,
+        form(&pairs),
+    )
+}
+
+/// The URL Twilio fetches an announcement's TwiML from: confab's `…/announce` with the
+/// announcement's id, nothing else (the actions stay in confab; the request is signed).
+pub fn announce_url(call: &Conferencecall, public_url: &str, announcement: uuid::Uuid) -> String {
+    format!(
+        "{}?id={announcement}",
+        callbacks(call, public_url).url(SEGMENT, "announce")
+    )
+}
+
+/// Says something to one participant (Participant update, `AnnounceUrl`).
+pub fn announce_to_call(t: &TwilioConnection, call: &Conferencecall, url: &str) -> Outbound {
+    let body = form(&[("AnnounceUrl", url), ("AnnounceMethod", "POST")]);
+    api_request(
+        "twilio.call_play".into(),
+        participant(t, call),
+        HttpMethod::Post,
+        FORM,
+        body,
+    )
+}
+
+/// Says something to the whole conference (Conference update, `AnnounceUrl`).
+pub fn announce_to_room(t: &TwilioConnection, call: &Conferencecall, url: &str) -> Outbound {
+    let target = format!(
+        "{}/Conferences/{}.json",
+        base(t),
+        path_part(&call.platform_conference)
+    );
+    let body = form(&[("AnnounceUrl", url), ("AnnounceMethod", "POST")]);
+    api_request(
+        "twilio.conference_play".into(),
+        target,
+        HttpMethod::Post,
+        FORM,
+        body,
+    )
+}
+
 /// Basic with the account and auth token, only to the API the connection names now.
 pub fn authorization(t: &TwilioConnection, message: &StoredMessage) -> Result<String, String> {
     under(&message.url, &t.api_url)?;

@@ -144,7 +144,7 @@ fn dial(w: &mut Writer<Vec<u8>>, ctx: &Context<'_>, join: Option<JoinOptions>) {
         ("beep", "false".into()),
         ("participantLabel", ctx.label.into()),
         ("statusCallback", ctx.status_url.into()),
-        ("statusCallbackEvent", "join leave".into()),
+        ("statusCallbackEvent", "join leave mute hold".into()),
         ("statusCallbackMethod", "POST".into()),
     ];
     if let Some(o) = join {
@@ -233,7 +233,7 @@ mod tests {
              <Play>https://c/beep.wav</Play><Pause length=\"2\"/>\
              <Dial action=\"https://c/after?a=1&amp;b=2\" method=\"POST\" timeLimit=\"86400\"><Conference beep=\"false\" \
              participantLabel=\"cc-1\" statusCallback=\"https://c/status\" \
-             statusCallbackEvent=\"join leave\" statusCallbackMethod=\"POST\">conf-1</Conference>\
+             statusCallbackEvent=\"join leave mute hold\" statusCallbackMethod=\"POST\">conf-1</Conference>\
              </Dial></Response>"
         );
         let hung_up = response(

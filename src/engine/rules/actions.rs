@@ -116,7 +116,7 @@ pub(super) fn stored_list<'c>(conf: &'c Conference, list: &str) -> &'c StoredJso
 }
 
 /// The variables every run sees (§4).
-pub(super) fn variables(
+pub(crate) fn variables(
     conf: &Conference,
     call: &Conferencecall,
     from: &str,

@@ -84,6 +84,20 @@ impl Rules<'_> {
                 self.sync_xml_status(&mut conf)?;
                 applied
             }
+            EventKind::CallUpdated {
+                call_id,
+                conference_id,
+                muted,
+                hold,
+            } => {
+                let conf = self.conference(scope, *conference_id)?;
+                let mut call = self
+                    .db
+                    .latest_call_in(call_id, conf.id)?
+                    .ok_or(Refusal::ConferencecallNotFound)?;
+                self.reported_state(&mut call, *muted, *hold)?;
+                (EventAnswer::call(&call.json(), None), Vec::new())
+            }
             EventKind::RecordingFinished {
                 recording_id,
                 media_url,
@@ -148,6 +162,7 @@ impl Rules<'_> {
             platform_conference: String::new(),
             role: Role::Participant,
             muted: false,
+            hold: false,
         };
         self.db.insert_call(&call)?;
         self.notify_call(&call, NotificationType::ConferencecallJoining)?;
@@ -179,8 +194,7 @@ impl Rules<'_> {
         let join = || conference_join(&conference_id, &conf.room, &outcome.variables);
         let actions = answer_actions(outcome.actions, outcome.hangup, CallEvent::Join, join);
         if outcome.hangup {
-            call.status = CallStatus::Leaved;
-            call.tm_update = self.now;
+            call.mark_leaved(self.now);
             self.db.set_call_status(&call)?;
             self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
         } else {
@@ -241,8 +255,7 @@ impl Rules<'_> {
             // joined has no pause of its `pre_actions` left, so its leave reads nothing.
             self.end_pause(&call)?;
         }
-        call.status = CallStatus::Leaved;
-        call.tm_update = self.now;
+        call.mark_leaved(self.now);
         self.db.set_call_status(&call)?;
         self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
         // The counts after the leave; the post_actions' effects (webhooks, recordings) do not

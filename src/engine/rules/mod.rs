@@ -6,6 +6,7 @@
 //! methods) open the transaction with `Engine::transact` and call the rules inside it.
 
 mod actions;
+mod call_control;
 mod calls;
 mod deadlines;
 mod notify;

@@ -149,8 +149,7 @@ impl Rules<'_> {
         }
         tracing::info!(conferencecall_id = %call.id, "kicked call not reported left in time; marking it left");
         let was = call.status;
-        call.status = CallStatus::Leaved;
-        call.tm_update = self.now;
+        call.mark_leaved(self.now);
         self.db.set_call_status(&call)?;
         self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
         if let Some(mut conf) = self.db.conference(None, call.conference_id)? {

@@ -2,6 +2,7 @@
 //! each own a connection; every write job is its own transaction, which takes the locks of
 //! what it changes (the conference first) so nodes agree on one order.
 
+mod announcements;
 mod calls;
 mod conferences;
 mod connection;

@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "room rules and roles",
         include_str!("migrations/0006_room_rules_and_roles.sql"),
     ),
+    (
+        7,
+        "hold and announcements",
+        include_str!("migrations/0007_hold_and_announcements.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations ("confab" in ASCII).

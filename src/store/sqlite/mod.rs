@@ -1,6 +1,7 @@
 //! The SQLite backend: one writer thread that group-commits, a pool of reader threads, and
 //! every SQL statement of the embedded store, split by table.
 
+mod announcements;
 mod calls;
 mod conferences;
 mod customers;
@@ -141,6 +142,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0011_list_indexes.sql")),
         M::up(include_str!("migrations/0012_call_pauses.sql")),
         M::up(include_str!("migrations/0013_room_rules_and_roles.sql")),
+        M::up(include_str!("migrations/0014_hold_and_announcements.sql")),
     ])
 }
 

@@ -34,6 +34,7 @@ fn call(conf: &Conference, reference: &str, status: CallStatus, at: i64) -> Conf
         platform_conference: String::new(),
         role: Default::default(),
         muted: false,
+        hold: false,
     }
 }
 
