@@ -109,7 +109,7 @@ mod tests {
         for t in NotificationType::ALL {
             assert_eq!(NotificationType::parse(t.as_str()), Some(*t));
         }
-        assert_eq!(NotificationType::ALL.len(), 9);
+        assert_eq!(NotificationType::ALL.len(), 10);
         assert_eq!(
             serde_json::to_string(&NotificationType::ConferencecallLeaved).unwrap(),
             r#""conferencecall_leaved""#
