@@ -599,9 +599,10 @@ async fn the_last_moderator_leaving_on_any_node_kicks_the_others_once() {
         let left =
             |call: &str| json!({"call_id": format!("{call}-{round}"), "conference_id": conf});
         let (l1, l2) = (left("m1"), left("m2"));
+        let (id1, id2) = (format!("l-m1-{round}"), format!("l-m2-{round}"));
         let (a, b) = tokio::join!(
-            cluster.event(0, &format!("l-m1-{round}"), "call_left", &l1),
-            cluster.event(1, &format!("l-m2-{round}"), "call_left", &l2),
+            cluster.event(0, &id1, "call_left", &l1),
+            cluster.event(1, &id2, "call_left", &l2),
         );
         assert_eq!((a.0, b.0), (200, 200));
         let sql = format!(
