@@ -1,6 +1,7 @@
 //! The console (§12) in a real browser: headless Debian Chromium driven by playwright-core
 //! (`tests/console/console_test.cjs`), against the real server, including a PIN room's
-//! simulation with the caller's digits (§13). Screenshots of each step are
+//! simulation with the caller's digits (§13) and a conference created with room rules whose
+//! calls show their roles (§14). Screenshots of each step are
 //! kept in `target/console-screenshots/` for review.
 
 use crate::support::tools::{chromium, playwright_node_modules};

@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const NIL = '00000000-0000-0000-0000-000000000000';
-const state = { key: sessionStorage.getItem('confab.key'), selected: null, stream: null, dirty: {}, pages: 1 };
+const state = { key: sessionStorage.getItem('confab.key'), selected: null, stream: null, dirty: {}, pages: 1, touched: new Set(), shown: null };
 
 async function api(method, path, body) {
   const headers = { Authorization: 'Bearer ' + state.key };
@@ -78,9 +78,11 @@ async function loadConferences() {
   const body = $('conferences').querySelector('tbody');
   body.replaceChildren(...items.map((c) => {
     const open = el('button', { type: 'button', class: 'link', text: c.name || c.id, 'aria-label': 'Open conference ' + (c.name || c.id), onclick: () => select(c.id) });
+    const status = el('td', { text: c.status });
+    if (c.locked) status.append(' ', badge('locked', 'locked'));
     const row = el('tr', { 'data-id': c.id, 'aria-selected': String(c.id === state.selected) },
-      el('td', {}, open), el('td', { text: c.status }), el('td', { text: c.type }),
-      el('td', { class: 'participants', text: String(c.conferencecall_ids.length) }),
+      el('td', {}, open), status, el('td', { text: c.type }),
+      participants(c),
       el('td', { text: c.recording_id !== NIL ? 'recording' : '—' }));
     row.addEventListener('click', (e) => { if (e.target === row || e.target.tagName === 'TD') select(c.id); });
     return row;
@@ -88,9 +90,22 @@ async function loadConferences() {
   $('more-conferences').hidden = !more;
 }
 
+// The calls joined, and the room's limit when it has one: "1 / 10", read as "1 of at most 10".
+function participants(c) {
+  const cell = el('td', { class: 'participants', text: String(c.conferencecall_ids.length) });
+  if (c.max_participants) {
+    cell.append(el('span', { class: 'limit' }, el('span', { 'aria-hidden': 'true', text: ' / ' }),
+      el('span', { class: 'visually-hidden', text: ' of at most ' }), String(c.max_participants)));
+  }
+  return cell;
+}
+
 async function select(id) {
   state.selected = id;
   state.dirty = {};
+  state.touched.clear();
+  $('settings-status').textContent = '';
+  for (const f of ['name', ...RULES.map((r) => r.name)]) showFieldErrors('settings', f, []);
   for (const row of document.querySelectorAll('#conferences tbody tr')) row.setAttribute('aria-selected', String(row.dataset.id === id));
   $('detail').hidden = false;
   await loadDetail(true);
@@ -110,13 +125,33 @@ async function loadDetail(fillEditor) {
   const c = conf.json;
   $('detail-title').textContent = 'Conference ' + (c.name || c.id);
   $('detail-status').textContent = c.status;
+  $('detail-locked').hidden = !c.locked;
   $('participant-count').textContent = String(c.conferencecall_ids.length);
   $('recording-count').textContent = String(c.recording_ids.length);
   for (const list of ['pre_actions', 'post_actions']) {
     const area = $(list.replace('_', '-'));
     if (fillEditor || !state.dirty[list]) area.value = JSON.stringify(c[list], null, 2);
   }
+  fillSettings(c);
+  renderCalls(calls.json?.result || []);
   renderTimeline(calls.json?.result || [], recs.json?.result || [], hooks.json?.result || []);
+}
+
+function badge(kind, text) {
+  return el('span', { class: 'badge ' + kind, text });
+}
+
+// The calls now in the room (joining, joined or leaving), each with its role and whether it
+// is muted; redrawn with the rest of the detail on every change the live feed reports.
+function renderCalls(calls) {
+  const inRoom = calls.filter((call) => call.status !== 'leaved');
+  $('calls').querySelector('tbody').replaceChildren(...inRoom.map((call) => {
+    const role = el('td', { class: 'role' }, badge('role-' + call.role, call.role));
+    if (call.muted) role.append(' ', badge('muted', 'muted'));
+    return el('tr', { 'data-call': call.reference_id },
+      el('td', { class: 'call', text: call.reference_id }), el('td', { text: call.status }), role);
+  }));
+  if (!inRoom.length) $('calls').querySelector('tbody').replaceChildren(el('tr', {}, el('td', { colspan: '3', text: 'No calls in the room.' })));
 }
 
 function renderTimeline(calls, recordings, deliveries) {
@@ -210,6 +245,175 @@ async function save(event) {
   const list = message.startsWith('post_actions') ? 'post_actions' : 'pre_actions';
   showErrors(list, [message]);
   $('save-status').textContent = 'Not saved.';
+}
+
+// ---- conference settings: created with POST, changed with PUT (only what changed) ------
+
+// The room rules (SPEC §14), as the create form and the settings form both show them.
+const RULES = [
+  { name: 'max_participants', kind: 'number', label: 'Max participants',
+    hint: '0 = no limit; otherwise 1 to 1000 calls, joining or joined. A call past the limit is refused (CONFERENCE_FULL).' },
+  { name: 'locked', kind: 'checkbox', label: 'Locked',
+    hint: 'Every new call is refused (CONFERENCE_LOCKED); calls already in stay.' },
+  { name: 'wait_for_moderator', kind: 'checkbox', label: 'Wait for a moderator',
+    hint: 'Only a moderator starts the room; the others hear the wait music until one joins.' },
+  { name: 'end_on_moderator_exit', kind: 'checkbox', label: 'End when the last moderator leaves',
+    hint: 'When the last joined moderator leaves, confab removes the other calls (the conference stays open).' },
+  { name: 'wait_music_url', kind: 'url', label: 'Wait music URL',
+    hint: 'What callers waiting for a moderator hear: an http(s) URL, or empty for silence.' },
+];
+const MAX_PARTICIPANTS = 1000;
+const MAX_NAME_CHARS = 255;
+const MAX_URL_CHARS = 2048;
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+const FIELDS = ['name', 'type', ...RULES.map((r) => r.name)];
+
+const fieldId = (form, name) => form + '-' + name;
+
+function ruleFields(form) {
+  return RULES.map((r) => {
+    const id = fieldId(form, r.name);
+    const described = id + '-hint ' + id + '-errors';
+    // The API's name beside the label, as the errors name the field; not read out twice.
+    const label = el('label', { for: id }, r.label + ' ', el('code', { 'aria-hidden': 'true', text: r.name }));
+    const hint = el('p', { id: id + '-hint', class: 'hint', text: r.hint });
+    const errors = el('ul', { id: id + '-errors', class: 'errors', 'aria-live': 'polite' });
+    if (r.kind === 'checkbox') {
+      const input = el('input', { id, type: 'checkbox', 'aria-describedby': described });
+      return el('div', { class: 'field check' }, el('div', { class: 'check-row' }, input, label), hint, errors);
+    }
+    const attrs = r.kind === 'number'
+      ? { id, type: 'number', min: '0', max: String(MAX_PARTICIPANTS), step: '1', inputmode: 'numeric', value: '0' }
+      : { id, type: 'url', inputmode: 'url', autocomplete: 'off', spellcheck: 'false' };
+    return el('div', { class: 'field ' + r.kind }, label, el('input', { ...attrs, 'aria-describedby': described }), hint, errors);
+  });
+}
+
+/** The value a field holds, as the API takes it. */
+function fieldValue(form, name) {
+  const input = $(fieldId(form, name));
+  if (!input) return undefined;
+  if (input.type === 'checkbox') return input.checked;
+  if (name === 'max_participants') return input.value.trim() === '' ? NaN : Number(input.value);
+  if (name === 'wait_music_url') return input.value.trim();
+  return input.value;
+}
+
+/** What is wrong with a field's value, named as confab names it; [] when nothing. */
+function fieldErrors(form, name) {
+  const input = $(fieldId(form, name));
+  const value = fieldValue(form, name);
+  if (name === 'max_participants') {
+    const whole = !input.validity.badInput && Number.isInteger(value);
+    return whole && value >= 0 && value <= MAX_PARTICIPANTS ? [] : ['max_participants: must be 0 (no limit) or 1 to ' + MAX_PARTICIPANTS];
+  }
+  if (name === 'wait_music_url') {
+    const fine = value === '' || (/^https?:\/\/[^/\s][^\s]*$/.test(value) && [...value].length <= MAX_URL_CHARS && !CONTROL.test(value));
+    return fine ? [] : ['wait_music_url: must be empty or an http(s) URL without spaces, of at most ' + MAX_URL_CHARS + ' characters'];
+  }
+  if (name === 'name') {
+    if ([...value].length > MAX_NAME_CHARS) return ['name: must be at most ' + MAX_NAME_CHARS + ' characters'];
+    if (CONTROL.test(value)) return ['name: must not contain control characters'];
+  }
+  return [];
+}
+
+function showFieldErrors(form, name, messages) {
+  const input = $(fieldId(form, name));
+  if (!input) return;
+  input.setAttribute('aria-invalid', String(messages.length > 0));
+  $(fieldId(form, name) + '-errors').replaceChildren(...messages.map((m) => el('li', { text: m })));
+}
+
+/** Checks every field of a form, showing each one's errors; the first bad field, or null. */
+function checkForm(form) {
+  let first = null;
+  for (const name of FIELDS) {
+    if (!$(fieldId(form, name))) continue;
+    const errors = fieldErrors(form, name);
+    showFieldErrors(form, name, errors);
+    if (errors.length && !first) first = $(fieldId(form, name));
+  }
+  return first;
+}
+
+/** A refusal from confab, shown at the field its message names (or in the form's status). */
+function showRefusal(form, r, what) {
+  const message = r.json?.error?.message || 'refused (' + r.status + ')';
+  const named = /^([a-z_]+)\b/.exec(message)?.[1];
+  if (r.status === 400 && FIELDS.includes(named) && $(fieldId(form, named))) {
+    showFieldErrors(form, named, ['Refused by confab: ' + message]);
+    $(fieldId(form, named)).focus();
+    $(form + '-status').textContent = what + ': confab refused ' + named + '.';
+  } else {
+    $(form + '-status').textContent = what + ': ' + message;
+  }
+}
+
+// Checked when the author leaves a field (not at every key); once marked, every change
+// re-checks it, so a fixed value clears at once. Leaving it for the form's submit button is
+// left to the submit, which checks every field: an error appearing as the button is pressed
+// would move the button from under the pointer, and the click would be lost.
+function watchFields(form, onChange) {
+  for (const name of FIELDS) {
+    const input = $(fieldId(form, name));
+    if (!input) continue;
+    const check = () => showFieldErrors(form, name, fieldErrors(form, name));
+    input.addEventListener('change', () => onChange?.(name));
+    input.addEventListener('focusout', (e) => {
+      const to = e.relatedTarget;
+      if (!(to && to.type === 'submit' && to.form === input.form)) check();
+    });
+    input.addEventListener('input', () => { onChange?.(name); if (input.getAttribute('aria-invalid') === 'true') check(); });
+  }
+}
+
+async function createConference(event) {
+  event.preventDefault();
+  $('create-status').textContent = '';
+  $('created').textContent = '';
+  const bad = checkForm('create');
+  if (bad) { $('create-status').textContent = 'Not created: fix the errors first.'; bad.focus(); return; }
+  const body = {};
+  for (const name of FIELDS) body[name] = fieldValue('create', name);
+  const r = await api('POST', '/v1.0/conferences', body);
+  if (!r.ok) return showRefusal('create', r, 'Not created');
+  $('create').reset();
+  $('new-conference').open = false;
+  $('created').textContent = 'Created ' + (r.json.name || r.json.id) + '.';
+  await loadConferences();
+  await select(r.json.id);
+}
+
+/** Fills the settings form from the conference as stored, except fields being edited. */
+function fillSettings(c) {
+  state.shown = c;
+  for (const name of FIELDS) {
+    const input = $(fieldId('settings', name));
+    if (!input || state.touched.has(name)) continue;
+    if (input.type === 'checkbox') input.checked = Boolean(c[name]); else input.value = String(c[name] ?? '');
+  }
+}
+
+async function saveSettings(event) {
+  event.preventDefault();
+  $('settings-status').textContent = '';
+  const bad = checkForm('settings');
+  if (bad) { $('settings-status').textContent = 'Not saved: fix the errors first.'; bad.focus(); return; }
+  // PUT is partial: only the fields that differ from the conference as last read.
+  const body = {};
+  for (const name of FIELDS) {
+    if (!$(fieldId('settings', name))) continue;
+    const value = fieldValue('settings', name);
+    if (value !== state.shown[name]) body[name] = value;
+  }
+  if (!Object.keys(body).length) { state.touched.clear(); $('settings-status').textContent = 'Nothing changed.'; return; }
+  const r = await api('PUT', '/v1.0/conferences/' + state.selected, body);
+  if (!r.ok) return showRefusal('settings', r, 'Not saved');
+  state.touched.clear();
+  $('settings-status').textContent = 'Saved: ' + Object.keys(body).join(', ') + '.';
+  fillSettings(r.json);
+  await loadDetail(false);
 }
 
 // ---- simulator --------------------------------------------------------------------------
@@ -436,6 +640,12 @@ $('more-conferences').addEventListener('click', () => { state.pages += 1; loadCo
 $('pre-actions').addEventListener('input', onEdit);
 $('post-actions').addEventListener('input', onEdit);
 $('editor').addEventListener('submit', save);
+$('create-rules').append(...ruleFields('create'));
+$('settings-rules').append(...ruleFields('settings'));
+$('create').addEventListener('submit', createConference);
+$('settings').addEventListener('submit', saveSettings);
+watchFields('create');
+watchFields('settings', (name) => state.touched.add(name));
 $('simulator').addEventListener('submit', simulate);
 // Checked when the author leaves the field (not at every key, mid-entry); once marked, every
 // key re-checks it, so a fixed entry clears at once.
