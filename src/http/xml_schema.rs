@@ -86,6 +86,10 @@ pub struct Part {
     status: String,
     #[schema(rename = "createTime")]
     create_time: String,
+    /// `true` while muted (§15).
+    muted: bool,
+    /// `true` while on hold (§15).
+    hold: bool,
 }
 
 /// `<response><parts><part>…</part>…</parts><nextPageToken/>?</response>`: oldest first; a

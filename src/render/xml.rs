@@ -182,7 +182,7 @@ fn xml_text_len(s: &str) -> usize {
 }
 
 /// Upper bound of a `<part>` element besides its `callSid` text; checked by a test below.
-const PART_XML_FIXED: usize = 200;
+const PART_XML_FIXED: usize = 240;
 
 /// A participant as the XML API shows it (§6.2): `<part><sid/><confSid/><callSid/><status/>
 /// <createTime/></part>`.
@@ -195,6 +195,10 @@ pub fn part_node(c: &crate::domain::conference::Conferencecall) -> Node<'static>
             Node::Text("callSid", c.reference_id.clone()),
             Node::Text("status", c.status.as_str().to_string()),
             Node::Text("createTime", c.tm_create.to_seconds_format()),
+            // §15: whether the participant is muted or on hold, after the fields the XML
+            // API's clients already read.
+            Node::Text("muted", c.muted.to_string()),
+            Node::Text("hold", c.hold.to_string()),
         ],
     )
 }
