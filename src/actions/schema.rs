@@ -348,6 +348,35 @@ impl PartialSchema for Action {
     }
 }
 
+/// The media actions (`talk`, `play`, `beep`, `sleep`): what may be said or played to a live
+/// call or room (§15). They run in the order written.
+pub struct MediaAction;
+
+/// The action types a media list takes.
+pub const MEDIA_TYPES: [&str; 4] = ["talk", "play", "beep", "sleep"];
+
+impl PartialSchema for MediaAction {
+    fn schema() -> RefOr<Schema> {
+        tagged_union(
+            variants()
+                .into_iter()
+                .filter(|(type_name, ..)| MEDIA_TYPES.contains(type_name))
+                .map(|(type_name, component, _, _)| (type_name, component))
+                .collect(),
+        )
+    }
+}
+
+impl ToSchema for MediaAction {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("MediaAction")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <Action as ToSchema>::schemas(schemas);
+    }
+}
+
 impl ToSchema for Action {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Action")

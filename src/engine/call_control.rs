@@ -93,8 +93,8 @@ impl Engine {
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
-    /// A list of media actions only, checked as a conference's lists are (§4): errors name
-    /// `actions`, the index and the field.
+    /// A list of media actions only, each checked as in a conference's lists (§4): errors
+    /// name `actions`, the index and the field.
     fn media_list(&self, list: &Value) -> Result<Program, EngineError> {
         let parsed = actions::parse_list("actions", list)?;
         if parsed.actions.is_empty() {
@@ -121,7 +121,19 @@ impl Engine {
                 .into());
             }
         }
-        Ok(actions::compile("actions", &parsed.actions, &actions::NoFlows)?)
+        // Said in the order written: there is nothing to jump between, so `id` and `next_id`
+        // are taken as they come and not followed (a `next_id` could only loop the list).
+        let steps = parsed.actions.into_iter().enumerate();
+        let program = Program {
+            steps: steps
+                .map(|(i, action)| actions::Step {
+                    action,
+                    next: i + 1,
+                })
+                .collect(),
+            index: Default::default(),
+        };
+        Ok(program)
     }
 }
 

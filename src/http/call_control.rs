@@ -6,7 +6,7 @@ use super::auth::Tenant;
 use super::error::{ApiError, ErrorBody};
 use super::input::{parse_object, path_id, read_body};
 use super::AppState;
-use crate::actions::schema::Action;
+use crate::actions::schema::MediaAction;
 use crate::domain::conference::{ConferenceJson, ConferencecallJson};
 use crate::engine::CallControl;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -27,12 +27,13 @@ struct HoldBody {
 }
 
 /// What to say or play: media actions only (`talk`, `play`, `beep`, `sleep`), checked as a
-/// conference's lists are (§4).
+/// conference's lists are (§4) and said in the order written (there is nothing to jump
+/// between, so `next_id` does not reorder them).
 #[derive(Deserialize, ToSchema)]
 #[schema(as = MediaActions)]
 struct ActionsBody {
     #[serde(default)]
-    #[schema(value_type = Vec<Action>, min_items = 1, max_items = 100)]
+    #[schema(value_type = Vec<MediaAction>, min_items = 1, max_items = 100, required = true, nullable = false)]
     actions: Option<Vec<Value>>,
 }
 

@@ -8,9 +8,8 @@ pub mod verbs;
 
 use crate::dialects::settings::{Connection, ConnectionKind, ConnectionOf};
 use crate::dialects::{
-    Callbacks,
-    Answer, AnswerContext, BadInput, Command, Hook, Inbound, Keys, Outbound, Outgoing, Platform,
-    Reading, Recorder, Refused, Unsent, Webhooks,
+    Answer, AnswerContext, BadInput, Callbacks, Command, Hook, Inbound, Keys, Outbound, Outgoing,
+    Platform, Reading, Recorder, Refused, Unsent, Webhooks,
 };
 use crate::domain::dialect::{Connections, Dialect};
 use crate::render::EventAnswer;

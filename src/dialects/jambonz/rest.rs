@@ -35,7 +35,12 @@ pub fn kick(j: &JambonzConnection, call: &Conferencecall, public_url: &str) -> O
 }
 
 /// A live call control request (`PUT …/Calls/{call}`) with `body`.
-fn update(j: &JambonzConnection, call: &Conferencecall, kind: &str, body: serde_json::Value) -> Outbound {
+fn update(
+    j: &JambonzConnection,
+    call: &Conferencecall,
+    kind: &str,
+    body: serde_json::Value,
+) -> Outbound {
     let url = format!(
         "{}/v1/Accounts/{}/Calls/{}",
         j.api_url.trim_end_matches('/'),
@@ -71,7 +76,12 @@ pub fn hold(
     public_url: &str,
 ) -> Outbound {
     if !hold {
-        return update(j, call, "call_unhold", json!({"conf_hold_status": "unhold"}));
+        return update(
+            j,
+            call,
+            "call_unhold",
+            json!({"conf_hold_status": "unhold"}),
+        );
     }
     let mut body = json!({"conf_hold_status": "hold"});
     if !music_url.is_empty() {
