@@ -5,7 +5,9 @@
 // caller's digits (a wrong PIN, then the right one) and read its pauses, resumes and answers,
 // create a conference with room rules (§14; a bad max_participants is named at its field
 // before anything is sent), see its calls' roles and muting live, lock it with a PUT of only
-// what changed, see confab's refusal at the field it names, and use it in a narrow window.
+// what changed, see confab's refusal at the field it names, act on a joined call (§15: mute,
+// hold with music, say to it and to the room; refusals shown beside the control, a change made
+// elsewhere shown live; a joining call has no controls), and use it in a narrow window.
 // A screenshot of each step is saved for review.
 //
 // Input (environment): CONFAB_URL, CONFAB_KEY, CONFAB_CONFERENCE (an empty conference named
@@ -321,17 +323,156 @@ try {
   await settings.getByRole('button', { name: 'Save settings' }).click();
   await page.locator('#settings-status').filter({ hasText: 'Nothing changed.' }).waitFor();
   expect(puts.length === 1, 'an unchanged form was sent');
+
+  step = 'a call that is only joining has no controls';
+  const apiGet = async (path) => (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } })).json();
+  const callsOf = async () => Object.fromEntries((await apiGet(`/v1.0/conferencecalls?conference_id=${rulesRoom}`)).result.map((c) => [c.reference_id, c]));
+  const ids = Object.fromEntries(Object.entries(await callsOf()).map(([ref, c]) => [ref, c.id]));
+  const controls = page.locator('#calls tr.controls[data-controls-for="rules-moderator"]');
+  await controls.waitFor();
+  expect((await page.locator('#calls tr.controls[data-controls-for="rules-listener"]').count()) === 0, 'the joining call has controls');
+  expect((await page.getByRole('button', { name: 'Mute rules-listener' }).count()) === 0, 'the joining call has a mute button');
+  expect((await page.locator('#calls tr.controls').count()) === 1, 'not one row of controls');
+
+  step = 'mute (keyboard): the row shows muted, and so does the API';
+  const mute = page.getByRole('button', { name: 'Mute rules-moderator' });
+  const hold = page.getByRole('button', { name: 'Hold rules-moderator' });
+  expect((await mute.getAttribute('aria-pressed')) === 'false' && (await hold.getAttribute('aria-pressed')) === 'false', 'the toggles do not start unpressed');
+  const controlRequests = [];
+  page.on('request', (r) => { if (r.url().includes('/v1.0/conferencecalls/') || r.url().endsWith(`/v1.0/conferences/${rulesRoom}/actions`)) controlRequests.push(`${r.method()} ${new URL(r.url()).pathname} ${r.postData() || ''}`); });
+  await mute.focus();
+  await page.keyboard.press('Space');
+  await page.locator('#calls tr.controls button[aria-pressed="true"]').filter({ hasText: 'Mute' }).waitFor();
+  await moderatorRow.locator('.badge.muted').filter({ hasText: /^muted$/ }).waitFor();
+  expect(await mute.evaluate((e) => e === document.activeElement), 'the mute button lost the focus');
+  expect((await callsOf())['rules-moderator'].muted === true, 'the API does not show the call muted');
+  expect(controlRequests.includes(`POST /v1.0/conferencecalls/${ids['rules-moderator']}/mute `), `the requests: ${controlRequests.join('; ')}`);
+
+  step = 'unmute';
+  await mute.click();
+  await page.waitForFunction(() => document.querySelector('#calls tr.controls button.toggle').getAttribute('aria-pressed') === 'false');
+  await moderatorRow.locator('.badge.muted').waitFor({ state: 'detached' });
+  expect((await callsOf())['rules-moderator'].muted === false, 'the API shows the call muted');
+  expect(controlRequests.includes(`DELETE /v1.0/conferencecalls/${ids['rules-moderator']}/mute `), `the requests: ${controlRequests.join('; ')}`);
+
+  step = 'a bad hold music URL is named beside the control, before anything is sent';
+  const music = controls.getByLabel('Hold music URL');
+  const holdError = page.locator(`#cc-${ids['rules-moderator']}-hold-error`);
+  await music.fill('music.example/hold.mp3');
+  await hold.click();
+  await holdError.getByText(/^Not held: the hold music must be empty or an http\(s\) URL/).waitFor();
+  expect((await music.getAttribute('aria-invalid')) === 'true', 'the music URL is not marked invalid');
+  expect(!controlRequests.some((r) => r.includes('/hold')), 'a bad music URL was sent');
+
+  step = "confab's 400 about the music URL is shown beside the control";
+  await page.route('**/v1.0/conferencecalls/*/hold', (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    return route.continue({ postData: JSON.stringify({ music_url: 'ftp://music.example/hold.mp3' }) });
+  });
+  await music.fill('https://music.example/held.mp3');
+  await hold.click();
+  await holdError.getByText(/^Not held: confab refused the music URL: music_url: must be/).waitFor();
+  expect((await music.getAttribute('aria-invalid')) === 'true', 'the refused URL is not marked invalid');
+  expect((await hold.getAttribute('aria-pressed')) === 'false', 'the refused hold shows pressed');
+  await page.unroute('**/v1.0/conferencecalls/*/hold');
+
+  step = 'hold with a music URL, then resume';
+  const held = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/hold'));
+  await hold.click();
+  expect((await held).status() === 200, 'the hold was refused');
+  await page.locator('#calls tr.controls button[aria-pressed="true"]').filter({ hasText: 'Hold' }).waitFor();
+  await moderatorRow.locator('.badge.hold').filter({ hasText: /^on hold$/ }).waitFor();
+  expect((await holdError.textContent()) === '', 'the refusal is still shown');
+  expect((await music.getAttribute('aria-invalid')) === 'false', 'the music URL is still marked invalid');
+  expect(controlRequests.includes(`POST /v1.0/conferencecalls/${ids['rules-moderator']}/hold {"music_url":"https://music.example/held.mp3"}`), `the requests: ${controlRequests.join('; ')}`);
+  expect((await callsOf())['rules-moderator'].hold === true, 'the API does not show the call on hold');
+  await controls.screenshot({ path: join(shots, '18-call-on-hold.png') });
+  await hold.click();
+  await page.waitForFunction(() => document.querySelectorAll('#calls tr.controls button.toggle')[1].getAttribute('aria-pressed') === 'false');
+  await moderatorRow.locator('.badge.hold').waitFor({ state: 'detached' });
+  expect((await callsOf())['rules-moderator'].hold === false, 'the API shows the call on hold');
+
+  step = 'a 409 is shown beside the control, in words';
+  // The console offers no controls for a joining call; the request is sent on to one.
+  await page.route('**/v1.0/conferencecalls/*/mute', (route) =>
+    route.continue({ url: route.request().url().replace(ids['rules-moderator'], ids['rules-listener']) }));
+  await mute.click();
+  const muteError = page.locator(`#cc-${ids['rules-moderator']}-mute-error`);
+  await muteError.getByText('Not muted: only a joined call can be muted; this one is joining.').waitFor();
+  expect((await mute.getAttribute('aria-pressed')) === 'false', 'the refused mute shows pressed');
+  expect((await mute.getAttribute('aria-describedby')).includes(`cc-${ids['rules-moderator']}-mute-error`), 'the mute button is not described by its error');
+  await page.unroute('**/v1.0/conferencecalls/*/mute');
+
+  step = 'say "hello" to the call (typed, sent with Enter)';
+  const sayText = controls.getByLabel('Say to this call');
+  const sayError = page.locator(`#cc-${ids['rules-moderator']}-say-error`);
+  await controls.getByRole('button', { name: 'Say to rules-moderator' }).click();
+  await sayError.getByText('Not said: Write what to say first.').waitFor();
+  expect(!controlRequests.some((r) => r.includes('/actions')), 'an empty text was sent');
+  await sayText.focus();
+  await page.keyboard.type('hello');
+  const saidToCall = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/v1.0/conferencecalls/${ids['rules-moderator']}/actions`));
+  await page.keyboard.press('Enter');
+  expect((await saidToCall).status() === 200, 'saying to the call was refused');
+  await page.locator(`#cc-${ids['rules-moderator']}-said`).filter({ hasText: 'Said to this call: \u201chello\u201d' }).waitFor();
+  expect((await sayError.textContent()) === '' && (await sayText.inputValue()) === '', 'the error or the text is still shown');
+  expect(controlRequests.includes(`POST /v1.0/conferencecalls/${ids['rules-moderator']}/actions {"actions":[{"type":"talk","option":{"text":"hello"}}]}`), `the requests: ${controlRequests.join('; ')}`);
+
+  step = 'say "hello" to the room';
+  const roomText = page.getByLabel('Say to everyone in the room');
+  await roomText.fill('hello');
+  const saidToRoom = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/v1.0/conferences/${rulesRoom}/actions`));
+  await page.getByRole('button', { name: 'Say to the room' }).click();
+  expect((await saidToRoom).status() === 200, 'saying to the room was refused');
+  await page.locator('#say-room-status').filter({ hasText: 'Said to the room: \u201chello\u201d (1 joined call).' }).waitFor();
+  expect(controlRequests.includes(`POST /v1.0/conferences/${rulesRoom}/actions {"actions":[{"type":"talk","option":{"text":"hello"}}]}`), `the requests: ${controlRequests.join('; ')}`);
+
+  step = 'a mute made elsewhere shows live';
+  const elsewhere = await fetch(`${base}/v1.0/conferencecalls/${ids['rules-moderator']}/mute`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+  expect(elsewhere.ok, `the API refused the mute: ${elsewhere.status}`);
+  await page.locator('#calls tr.controls button[aria-pressed="true"]').filter({ hasText: 'Mute' }).waitFor({ timeout: 5000 });
+  await moderatorRow.locator('.badge.muted').waitFor();
+  expect((await muteError.textContent()) === '', 'the refusal is still shown after the call was muted');
+  expect((await sayText.inputValue()) === '' && (await page.locator(`#cc-${ids['rules-moderator']}-said`).textContent()).startsWith('Said'), 'the live update lost the message');
+
+  step = 'the controls are labelled, and the list is not cut';
+  const unlabeledControls = await page.evaluate(() => [...document.querySelectorAll('#detail input, #detail button')]
+    .filter((e) => !e.closest('[hidden]'))
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+    .map((e) => e.outerHTML));
+  expect(unlabeledControls.length === 0, `controls without a label: ${unlabeledControls.join(' ')}`);
+  const cut = () => page.evaluate(() => ['#conferences-wrap', '#calls'].map((s) => {
+    const wrap = s === '#calls' ? document.querySelector(s).parentElement : document.querySelector(s);
+    return wrap.scrollWidth - wrap.clientWidth;
+  }));
+  const [listCut, callsCut] = await cut();
+  expect(listCut <= 1 && callsCut <= 1, `cut at 1280 px: the list by ${listCut}px, the calls by ${callsCut}px`);
+  // Beside the conference the list folds type and recording under the name; the rest fits.
+  const headerCut = () => page.evaluate(() => {
+    const wrap = document.querySelector('#conferences-wrap').getBoundingClientRect();
+    return [...document.querySelectorAll('#conferences th')].filter((th) => th.offsetWidth > 0)
+      .filter((th) => th.getBoundingClientRect().right > wrap.right + 1 || th.scrollWidth > th.clientWidth + 1).map((th) => th.textContent);
+  });
+  expect((await headerCut()).length === 0, `headers cut at 1280 px: ${await headerCut()}`);
+  await page.locator(`#conferences tr[data-id="${rulesRoom}"] .sub`).filter({ hasText: /^conference$/ }).waitFor();
+  await page.evaluate(() => document.querySelector('#calls-title').scrollIntoView());
+  await page.screenshot({ path: join(shots, '19-call-controls.png') });
   // What the author sees: the list's top (the newest, locked room) beside the room's calls.
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(shots, '13-room-rules.png') });
   await page.evaluate(() => document.querySelector('#settings').scrollIntoView());
   await page.screenshot({ path: join(shots, '13b-room-settings.png') });
 
-  step = 'room rules and roles in a narrow window';
+  step = 'room rules, roles and call controls in a narrow window';
   await page.setViewportSize({ width: 320, height: 800 });
   const rulesOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const [narrowListCut, narrowCallsCut] = await cut();
+  expect(narrowListCut <= 1 && narrowCallsCut <= 1, `cut at 320 px: the list by ${narrowListCut}px, the calls by ${narrowCallsCut}px`);
+  expect((await headerCut()).length === 0, `headers cut at 320 px: ${await headerCut()}`);
   await page.evaluate(() => document.querySelector('#calls-title').scrollIntoView());
   await page.screenshot({ path: join(shots, '14-room-rules-narrow.png') });
+  await page.evaluate(() => document.querySelector('#calls tr.controls').scrollIntoView());
+  await page.screenshot({ path: join(shots, '20-call-controls-narrow.png') });
   await page.evaluate(() => document.querySelector('#settings').scrollIntoView());
   await page.screenshot({ path: join(shots, '15-settings-narrow.png') });
   await page.evaluate(() => window.scrollTo(0, 0));

@@ -1,8 +1,9 @@
 //! The console (§12) in a real browser: headless Debian Chromium driven by playwright-core
 //! (`tests/console/console_test.cjs`), against the real server, including a PIN room's
-//! simulation with the caller's digits (§13) and a conference created with room rules whose
-//! calls show their roles (§14). Screenshots of each step are
-//! kept in `target/console-screenshots/` for review.
+//! simulation with the caller's digits (§13), a conference created with room rules whose
+//! calls show their roles (§14), and a joined call muted, held, resumed and spoken to, and the
+//! room spoken to, from its controls (§15). Screenshots of each step are kept in
+//! `target/console-screenshots/` for review.
 
 use crate::support::tools::{chromium, playwright_node_modules};
 use crate::support::{signed, TestServer, PLATFORM_SECRET};

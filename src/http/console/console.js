@@ -80,10 +80,14 @@ async function loadConferences() {
     const open = el('button', { type: 'button', class: 'link', text: c.name || c.id, 'aria-label': 'Open conference ' + (c.name || c.id), onclick: () => select(c.id) });
     const status = el('td', { text: c.status });
     if (c.locked) status.append(' ', badge('locked', 'locked'));
+    const recording = c.recording_id !== NIL;
+    // In a narrow list the type and recording columns give way to a line under the name
+    // (console.css); only one of the two is ever shown, so it is read once.
+    const sub = el('span', { class: 'sub', text: c.type + (recording ? ', recording' : '') });
     const row = el('tr', { 'data-id': c.id, 'aria-selected': String(c.id === state.selected) },
-      el('td', {}, open), status, el('td', { text: c.type }),
+      el('td', { class: 'name' }, open, sub), status, el('td', { class: 'type', text: c.type }),
       participants(c),
-      el('td', { text: c.recording_id !== NIL ? 'recording' : '—' }));
+      el('td', { class: 'recording', text: recording ? 'recording' : '—' }));
     row.addEventListener('click', (e) => { if (e.target === row || e.target.tagName === 'TD') select(c.id); });
     return row;
   }));
@@ -101,6 +105,11 @@ function participants(c) {
 }
 
 async function select(id) {
+  if (id !== state.selected) {
+    $('say-room-text').value = '';
+    setMessage($('say-room-errors'), '', $('say-room-text'));
+    setMessage($('say-room-status'), '');
+  }
   state.selected = id;
   state.dirty = {};
   state.touched.clear();
@@ -133,6 +142,7 @@ async function loadDetail(fillEditor) {
     if (fillEditor || !state.dirty[list]) area.value = JSON.stringify(c[list], null, 2);
   }
   fillSettings(c);
+  showRoomSay(c);
   renderCalls(calls.json?.result || []);
   renderTimeline(calls.json?.result || [], recs.json?.result || [], hooks.json?.result || []);
 }
@@ -141,17 +151,222 @@ function badge(kind, text) {
   return el('span', { class: 'badge ' + kind, text });
 }
 
-// The calls now in the room (joining, joined or leaving), each with its role and whether it
-// is muted; redrawn with the rest of the detail on every change the live feed reports.
+// ---- calls in the room: their state, live, and a joined call's controls (SPEC §15) ------
+
+// The calls shown, by conferencecall id: { call, row, controls }. Rows are updated in place,
+// so a live update keeps the focus, a half-typed text and a message shown beside a control.
+const shownCalls = new Map();
+const MAX_TALK_CHARS = 5000;
+
+// The calls now in the room (joining, joined or leaving), each with its role, muting and
+// hold; redrawn with the rest of the detail on every change the live feed reports.
 function renderCalls(calls) {
+  const body = $('calls').querySelector('tbody');
   const inRoom = calls.filter((call) => call.status !== 'leaved');
-  $('calls').querySelector('tbody').replaceChildren(...inRoom.map((call) => {
-    const role = el('td', { class: 'role' }, badge('role-' + call.role, call.role));
-    if (call.muted) role.append(' ', badge('muted', 'muted'));
-    return el('tr', { 'data-call': call.reference_id },
-      el('td', { class: 'call', text: call.reference_id }), el('td', { text: call.status }), role);
-  }));
-  if (!inRoom.length) $('calls').querySelector('tbody').replaceChildren(el('tr', {}, el('td', { colspan: '3', text: 'No calls in the room.' })));
+  const ids = new Set(inRoom.map((call) => call.id));
+  for (const [id, shown] of shownCalls) {
+    if (ids.has(id)) continue;
+    shown.row.remove();
+    shown.controls?.row.remove();
+    shownCalls.delete(id);
+  }
+  if (!inRoom.length) {
+    body.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: '3', text: 'No calls in the room.' })));
+    return;
+  }
+  body.querySelector('tr.empty')?.remove();
+  const order = [];
+  for (const call of inRoom) {
+    const shown = showCall(call);
+    order.push(shown.row);
+    if (shown.controls) order.push(shown.controls.row);
+  }
+  // Only a row out of place moves: moving a row takes the focus from its controls.
+  order.forEach((row, i) => { if (body.children[i] !== row) body.insertBefore(row, body.children[i] || null); });
+}
+
+/** Shows a call as read (from a list or a request's answer); a read older than the one shown
+ * is ignored. Answers the call's entry in `shownCalls`. */
+function showCall(call) {
+  let shown = shownCalls.get(call.id);
+  if (!shown) {
+    const row = el('tr', { 'data-call': call.reference_id, 'data-id': call.id },
+      el('td', { class: 'call', text: call.reference_id }), el('td', { class: 'status' }), el('td', { class: 'role' }));
+    shown = { call, row, controls: null };
+    shownCalls.set(call.id, shown);
+  } else if (call.tm_update < shown.call.tm_update) {
+    return shown;
+  }
+  // A message beside Mute or Hold is about an attempt that the state has since overtaken.
+  if (shown.controls && call.muted !== shown.call.muted) setMessage(shown.controls.muteError, '');
+  if (shown.controls && call.hold !== shown.call.hold) setMessage(shown.controls.holdError, '', shown.controls.music);
+  shown.call = call;
+  const [, status, role] = shown.row.children;
+  status.textContent = call.status;
+  const badges = [badge('role-' + call.role, call.role)];
+  if (call.muted) badges.push(' ', badge('muted', 'muted'));
+  if (call.hold) badges.push(' ', badge('hold', 'on hold'));
+  role.replaceChildren(...badges);
+  // Controls only for a joined call: confab refuses the others (409).
+  if (call.status === 'joined') {
+    shown.controls ||= callControls(shown);
+    shown.controls.mute.setAttribute('aria-pressed', String(call.muted));
+    shown.controls.hold.setAttribute('aria-pressed', String(call.hold));
+  } else if (shown.controls) {
+    shown.controls.row.remove();
+    shown.controls = null;
+  }
+  return shown;
+}
+
+/** A call as a request about it answered: shown at once, before the live feed says so. */
+function answered(call) {
+  const shown = showCall(call);
+  if (shown.controls && !shown.controls.row.isConnected && shown.row.isConnected) shown.row.after(shown.controls.row);
+}
+
+// The row under a joined call's row: Mute and Hold (toggles, aria-pressed), the hold music,
+// and a text said to this call only. Each control has its message beside it.
+function callControls(shown) {
+  const ref = shown.call.reference_id;
+  const id = 'cc-' + shown.call.id;
+  const message = (name, kind) => el('p', { id: id + '-' + name, class: kind, 'aria-live': 'polite' });
+  const c = {
+    mute: el('button', { type: 'button', class: 'toggle', 'aria-pressed': 'false', 'aria-label': 'Mute ' + ref, 'aria-describedby': id + '-mute-error' }, 'Mute'),
+    muteError: message('mute-error', 'error'),
+    hold: el('button', { type: 'button', class: 'toggle', 'aria-pressed': 'false', 'aria-label': 'Hold ' + ref, 'aria-describedby': id + '-hold-error' }, 'Hold'),
+    music: el('input', { id: id + '-music', type: 'url', inputmode: 'url', autocomplete: 'off', spellcheck: 'false', maxlength: String(MAX_URL_CHARS), 'aria-describedby': id + '-hold-error' }),
+    holdError: message('hold-error', 'error'),
+    text: el('input', { id: id + '-say', type: 'text', autocomplete: 'off', maxlength: String(MAX_TALK_CHARS), 'aria-describedby': id + '-say-error ' + id + '-said' }),
+    say: el('button', { type: 'submit', 'aria-label': 'Say to ' + ref }, 'Say'),
+    sayError: message('say-error', 'error'),
+    said: message('said', 'done'),
+  };
+  c.mute.addEventListener('click', () => toggleMute(shown));
+  c.hold.addEventListener('click', () => toggleHold(shown));
+  // Enter in the music field puts the call on hold (and does nothing when it is held).
+  c.music.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); if (!shown.call.hold) toggleHold(shown); } });
+  const hidden = (text) => el('span', { class: 'visually-hidden', text });
+  const sayForm = el('form', { class: 'ctl say', novalidate: '' },
+    el('label', { for: c.text.id }, 'Say to this call', hidden(' (' + ref + ')')),
+    el('div', { class: 'say-row' }, c.text, c.say), c.sayError, c.said);
+  sayForm.addEventListener('submit', (e) => { e.preventDefault(); sayToCall(shown); });
+  const group = el('div', { class: 'call-controls', role: 'group', 'aria-label': 'Controls for call ' + ref },
+    el('div', { class: 'ctl mute' }, el('span', { class: 'label-space', 'aria-hidden': 'true', text: '\u00a0' }), c.mute, c.muteError),
+    el('div', { class: 'ctl hold' },
+      el('label', { for: c.music.id }, 'Hold music URL', hidden(' for ' + ref), el('span', { class: 'optional', text: ' (optional)' })),
+      el('div', { class: 'say-row' }, c.music, c.hold), c.holdError),
+    sayForm);
+  c.row = el('tr', { class: 'controls', 'data-controls-for': ref }, el('td', { colspan: '3' }, group));
+  return c;
+}
+
+/** A request from a control, which is marked busy (not disabled: it keeps the focus) until
+ * the answer; a second press meanwhile is ignored. No answer at all is status 0. */
+async function send(button, method, path, body) {
+  if (button.getAttribute('aria-disabled') === 'true') return null;
+  button.setAttribute('aria-disabled', 'true');
+  try {
+    return await api(method, path, body);
+  } catch (_) {
+    return { status: 0, ok: false, json: null };
+  } finally {
+    button.removeAttribute('aria-disabled');
+  }
+}
+
+/** Why confab refused, in its words, as a sentence. */
+function reason(r) {
+  const message = r.json?.error?.message || (r.status ? 'confab answered ' + r.status : 'confab could not be reached');
+  return /[.!?]$/.test(message) ? message : message + '.';
+}
+
+function setMessage(node, text, input) {
+  node.textContent = text;
+  if (input) input.setAttribute('aria-invalid', String(Boolean(text)));
+}
+
+async function toggleMute(shown) {
+  const c = shown.controls;
+  const on = !shown.call.muted;
+  const r = await send(c.mute, on ? 'POST' : 'DELETE', '/v1.0/conferencecalls/' + shown.call.id + '/mute');
+  if (!r) return;
+  if (r.ok) { setMessage(c.muteError, ''); answered(r.json); } else setMessage(c.muteError, (on ? 'Not muted: ' : 'Not unmuted: ') + reason(r));
+}
+
+/** What is wrong with a hold music URL: '' when nothing (empty is the platform's music). */
+function musicError(url) {
+  const fine = url === '' || (/^https?:\/\/[^/\s][^\s]*$/.test(url) && [...url].length <= MAX_URL_CHARS && !CONTROL.test(url));
+  return fine ? '' : 'Not held: the hold music must be empty or an http(s) URL without spaces, of at most ' + MAX_URL_CHARS + ' characters.';
+}
+
+async function toggleHold(shown) {
+  const c = shown.controls;
+  const on = !shown.call.hold;
+  let body;
+  if (on) {
+    const url = c.music.value.trim();
+    const bad = musicError(url);
+    if (bad) { setMessage(c.holdError, bad, c.music); c.music.focus(); return; }
+    if (url) body = { music_url: url };
+  }
+  const r = await send(c.hold, on ? 'POST' : 'DELETE', '/v1.0/conferencecalls/' + shown.call.id + '/hold', body);
+  if (!r) return;
+  if (r.ok) { setMessage(c.holdError, '', c.music); answered(r.json); return; }
+  // A 400 names the field it refuses: the music is the only one.
+  const music = r.status === 400 && /^music_url\b/.test(r.json?.error?.message || '');
+  setMessage(c.holdError, (on ? 'Not held: ' : 'Not resumed: ') + (music ? 'confab refused the music URL: ' : '') + reason(r), music ? c.music : null);
+  if (music) c.music.focus();
+}
+
+/** What is wrong with a text to say: '' when nothing. */
+function talkError(text) {
+  if (!text.trim()) return 'Write what to say first.';
+  if ([...text].length > MAX_TALK_CHARS) return 'At most ' + MAX_TALK_CHARS + ' characters can be said at once.';
+  return '';
+}
+
+/** Says `text` (a talk action) at `path`; shows what happened in `error`/`done`. */
+async function say(path, input, button, error, done, to) {
+  setMessage(done, '');
+  const text = input.value;
+  const bad = talkError(text);
+  if (bad) { setMessage(error, 'Not said: ' + bad, input); input.focus(); return null; }
+  const r = await send(button, 'POST', path, { actions: [{ type: 'talk', option: { text } }] });
+  if (!r) return null;
+  if (!r.ok) {
+    // A 400 names the action's field (`actions[0].option.text: ...`): the text is at fault.
+    setMessage(error, 'Not said: ' + reason(r), r.status === 400 ? input : null);
+    return null;
+  }
+  setMessage(error, '', input);
+  input.value = '';
+  setMessage(done, 'Said to ' + to + ': \u201c' + text + '\u201d');
+  return r.json;
+}
+
+async function sayToCall(shown) {
+  const c = shown.controls;
+  const call = await say('/v1.0/conferencecalls/' + shown.call.id + '/actions', c.text, c.say, c.sayError, c.said, 'this call');
+  if (call) answered(call);
+}
+
+async function sayToRoom(event) {
+  event.preventDefault();
+  const form = $('say-room');
+  const conf = await say('/v1.0/conferences/' + state.selected + '/actions', $('say-room-text'), form.querySelector('button'),
+    $('say-room-errors'), $('say-room-status'), 'the room');
+  if (conf) {
+    const n = conf.conferencecall_ids.length;
+    $('say-room-status').append(' (' + n + (n === 1 ? ' joined call' : ' joined calls') + ').');
+  }
+}
+
+/** The room box: for a room that can still be spoken to (starting or progressing). */
+function showRoomSay(c) {
+  const open = c.status === 'starting' || c.status === 'progressing';
+  if (!open && !$('say-room').hidden) { setMessage($('say-room-errors'), '', $('say-room-text')); setMessage($('say-room-status'), ''); }
+  $('say-room').hidden = !open;
 }
 
 function renderTimeline(calls, recordings, deliveries) {
@@ -647,6 +862,7 @@ $('settings').addEventListener('submit', saveSettings);
 watchFields('create');
 watchFields('settings', (name) => state.touched.add(name));
 $('simulator').addEventListener('submit', simulate);
+$('say-room').addEventListener('submit', sayToRoom);
 // Checked when the author leaves the field (not at every key, mid-entry); once marked, every
 // key re-checks it, so a fixed entry clears at once.
 const checkInputs = () => showInputErrors(parseInputs($('sim-inputs').value).errors);
