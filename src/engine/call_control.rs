@@ -121,7 +121,11 @@ impl Engine {
                 .into());
             }
         }
-        Ok(actions::compile("actions", &parsed.actions, &actions::NoFlows)?)
+        Ok(actions::compile(
+            "actions",
+            &parsed.actions,
+            &actions::NoFlows,
+        )?)
     }
 }
 

@@ -364,7 +364,12 @@ impl CallEvents {
 impl CallEvents {
     /// A reported mute or hold, numbered by the platform (`sequence`), so a retry of one
     /// report is the same event.
-    pub fn updated(&self, muted: Option<bool>, hold: Option<bool>, sequence: &str) -> PlatformEvent {
+    pub fn updated(
+        &self,
+        muted: Option<bool>,
+        hold: Option<bool>,
+        sequence: &str,
+    ) -> PlatformEvent {
         let kind = EventKind::CallUpdated {
             call_id: self.call_id.clone(),
             conference_id: self.route.conference,

@@ -124,13 +124,14 @@ impl Platform for Native {
                 kind,
                 json!({"recording_id": r.id, "conference_id": r.conference_id}),
             ),
-            Command::Mute { call, .. } | Command::Hold { call, hold: false, .. } => {
-                native_command(
-                    base,
-                    kind,
-                    json!({"call_id": call.reference_id, "conference_id": call.conference_id}),
-                )
-            }
+            Command::Mute { call, .. }
+            | Command::Hold {
+                call, hold: false, ..
+            } => native_command(
+                base,
+                kind,
+                json!({"call_id": call.reference_id, "conference_id": call.conference_id}),
+            ),
             Command::Hold {
                 call, music_url, ..
             } => native_command(

@@ -37,7 +37,11 @@ impl AnnouncementStore for PgTx<'_> {
         self.optional_row(
             "SELECT actions FROM announcements WHERE id = $1 AND customer_id = $2 \
              AND conference_id = $3",
-            &[&id.to_string(), &customer.to_string(), &conference.to_string()],
+            &[
+                &id.to_string(),
+                &customer.to_string(),
+                &conference.to_string(),
+            ],
             |row| row.get(0),
         )
     }
