@@ -9,13 +9,22 @@ Commands ("cmd"):
   validate  {auth_token, url, signature, params | body}         -> {"valid"}
   hash      {body}                                              -> {"hash"}  (bodySHA256)
   twiml     {verbs: [{"verb": "say", "text": ..., ...}, ...]}   -> {"twiml"}
+  rest      {account_sid, auth_token, resource: [[name, sid], ...], action, args: {...}}
+            -> {"method", "url", "form": [[name, value], ...], "auth": [user, password]}
+            the request twilio-python's REST client sends for e.g.
+            client.conferences("CF..").participants("CA..").update(muted=True), recorded by
+            a fake HTTP client instead of sent
 """
 
 import json
+import logging
 import re
 import sys
 
+from twilio.http import HttpClient
+from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 
@@ -63,6 +72,36 @@ def add_element(parent, spec):
         add_element(element, child)
 
 
+class Recorder(HttpClient):
+    """An HTTP client that sends nothing: it keeps the request the library made and answers
+    200 with an empty resource, which the library reads as it reads any answer."""
+
+    def __init__(self):
+        super().__init__(logging.getLogger("twilio_tool"), is_async=False)
+        self.requests = []
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None,
+                timeout=None, allow_redirects=False):
+        self.requests.append({"method": method, "url": url, "params": params or {},
+                              "data": data or {}, "auth": list(auth) if auth else None})
+        return Response(200, "{}")
+
+
+def rest(req):
+    """One REST call made through twilio-python's own resource classes, as recorded."""
+    recorder = Recorder()
+    client = Client(req["account_sid"], req["auth_token"], http_client=recorder)
+    target = client
+    for name, sid in req["resource"]:
+        target = getattr(target, name)(sid)
+    getattr(target, req["action"])(**(req.get("args") or {}))
+    if len(recorder.requests) != 1:
+        raise ValueError(f"expected one request, the library made {len(recorder.requests)}")
+    sent = recorder.requests[0]
+    return {"method": sent["method"], "url": sent["url"],
+            "form": [[k, str(v)] for k, v in sent["data"].items()], "auth": sent["auth"]}
+
+
 def run(req):
     cmd = req.get("cmd")
     if cmd == "sign":
@@ -80,6 +119,8 @@ def run(req):
         for spec in req["verbs"]:
             add_element(response, spec)
         return {"twiml": str(response)}
+    if cmd == "rest":
+        return rest(req)
     raise ValueError(f"unknown cmd {cmd!r}")
 
 

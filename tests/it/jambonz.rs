@@ -709,3 +709,148 @@ async fn a_full_or_locked_room_hangs_up_on_jambonz() {
         "refused calls are not stored; js-1 stays"
     );
 }
+
+/// Acting on a live jambonz call (§15) through live call control (`PUT
+/// …/v1/Accounts/{account}/Calls/{call}`, the API key as Bearer), in the fields
+/// jambonz-api-server's `updateCall` accepts and its feature server's conference task reads:
+/// mute is the member's own `conferenceParticipantAction` (`conf_mute_status` would mute every
+/// non-moderator), hold is `conf_hold_status` with the music named by `wait_hook`, confab's
+/// `…/wait?music=`, which jambonz then fetches and gets the music looping. Asking for the
+/// state the call has sends nothing. jambonz can say nothing to a conference member (its
+/// `whisper` plays only during a `dial`), so a say to the call or the room is answered and
+/// sends nothing. A call that leaves is neither muted nor held.
+#[tokio::test]
+async fn a_joined_jambonz_call_is_muted_and_held_through_live_call_control() {
+    const HOLD_MUSIC: &str = "https://music.example/hold.mp3?a=1&b=2";
+    let d = Dialect::jambonz(|_| {}).await;
+    d.jambonz_post("call", &call_body()).await;
+    d.jambonz_post("status", &status_body("join", &d.conf))
+        .await;
+    let conf = d.server.conference(&d.customer.key, &d.conf).await;
+    let cc = conf["conferencecall_ids"][0]
+        .as_str()
+        .expect("joined")
+        .to_string();
+    let control = |leaf: &str| format!("/v1.0/conferencecalls/{cc}/{leaf}");
+    let quiet = Duration::from_millis(400);
+    let wait = format!(
+        "{}?music=https%3A%2F%2Fmusic.example%2Fhold.mp3%3Fa%3D1%26b%3D2",
+        d.server.url(&d.path("wait"))
+    );
+    let steps = [
+        (
+            "POST",
+            "mute",
+            None,
+            ("muted", true),
+            json!({"conferenceParticipantAction": {"action": "mute"}}),
+        ),
+        (
+            "DELETE",
+            "mute",
+            None,
+            ("muted", false),
+            json!({"conferenceParticipantAction": {"action": "unmute"}}),
+        ),
+        (
+            "POST",
+            "hold",
+            Some(json!({"music_url": HOLD_MUSIC})),
+            ("hold", true),
+            json!({"conf_hold_status": "hold", "wait_hook": wait}),
+        ),
+        (
+            "DELETE",
+            "hold",
+            None,
+            ("hold", false),
+            json!({"conf_hold_status": "unhold"}),
+        ),
+        // Without music the member hears nothing while held.
+        (
+            "POST",
+            "hold",
+            None,
+            ("hold", true),
+            json!({"conf_hold_status": "hold"}),
+        ),
+    ];
+    let sent = steps.len();
+    for (n, (method, leaf, body, (state, value), want)) in steps.into_iter().enumerate() {
+        let (status, call) = d.api(method, &control(leaf), body.clone()).await;
+        assert_eq!(
+            (status, &call[state]),
+            (200, &json!(value)),
+            "{method} {leaf}: {call}"
+        );
+        let got = d.api.wait_for_total(n + 1, Duration::from_secs(5)).await;
+        let got = &got[n];
+        assert_eq!(
+            (got.method(), got.path()),
+            (
+                "PUT",
+                format!("/api/v1/Accounts/{JAMBONZ_ACCOUNT}/Calls/{CALL}").as_str()
+            )
+        );
+        assert_eq!(got.header("authorization"), format!("Bearer {JAMBONZ_KEY}"));
+        assert_eq!(got.header("content-type"), "application/json");
+        assert_eq!(got.json(), want, "{method} {leaf}");
+        let (status, again) = d.api(method, &control(leaf), body).await;
+        assert_eq!((status, &again[state]), (200, &json!(value)));
+        d.api
+            .assert_stays_at(
+                n + 1,
+                quiet,
+                "asking for the state the call has sends nothing",
+            )
+            .await;
+    }
+
+    // On hold with music, jambonz fetches the wait_hook (signed): the music, looping.
+    valid_payload("conference-wait", &call_body()).await;
+    let (status, verbs) = d
+        .jambonz_post(
+            "wait?music=https%3A%2F%2Fmusic.example%2Fhold.mp3%3Fa%3D1%26b%3D2",
+            &call_body(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    valid_verbs(&verbs).await;
+    assert_eq!(
+        verbs,
+        json!([{"verb": "play", "url": HOLD_MUSIC, "loop": "forever"}])
+    );
+
+    // Said to the call, or to the room: answered, nothing sent.
+    let said = json!({"actions": [{"type": "talk", "option": {"text": "You are next."}}]});
+    let (status, call) = d.api("POST", &control("actions"), Some(said.clone())).await;
+    assert_eq!((status, call["id"].as_str()), (200, Some(cc.as_str())));
+    let (status, _) = d
+        .api(
+            "POST",
+            &format!("/v1.0/conferences/{}/actions", d.conf),
+            Some(said),
+        )
+        .await;
+    assert_eq!(status, 200);
+    d.api
+        .assert_stays_at(
+            sent,
+            quiet,
+            "jambonz cannot say anything to a conference member",
+        )
+        .await;
+
+    // It leaves, held: neither muted nor held any more.
+    d.api("POST", &control("mute"), None).await;
+    d.api.wait_for_total(sent + 1, Duration::from_secs(5)).await;
+    d.jambonz_post("status", &status_body("leave", &d.conf))
+        .await;
+    let (_, call) = d
+        .api("GET", &format!("/v1.0/conferencecalls/{cc}"), None)
+        .await;
+    assert_eq!(
+        (&call["status"], &call["muted"], &call["hold"]),
+        (&json!("leaved"), &json!(false), &json!(false))
+    );
+}

@@ -2,10 +2,12 @@
 //! events arrive at `…/status`, a kick reaches the fake Twilio API, `…/after` plays the
 //! `post_actions`, and a `<Gather>`'s digits come back to `…/gather` (§13); signatures are
 //! made by twilio-python, answers compared with what twilio-python's `VoiceResponse` builds
-//! for the same verbs.
+//! for the same verbs, and the REST requests confab makes (kicks, §15's mute, hold and
+//! announcements) with what twilio-python's REST client sends for the same call.
 
 use crate::support::dialects::{
-    twilio_signature, twilio_twiml, twiml_shape, Dialect, TWILIO_ACCOUNT, TWILIO_TOKEN,
+    twilio_rest, twilio_signature, twilio_twiml, twiml_shape, Dialect, TwilioRequest,
+    TWILIO_ACCOUNT, TWILIO_TOKEN,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -942,4 +944,315 @@ async fn a_full_or_locked_room_hangs_up_on_twilio() {
         [("CA1", "joined")],
         "refused calls are not stored; CA1 stays"
     );
+}
+
+/// The `n`th request (from 1) the fake Twilio API received, as compared.
+async fn nth_request(d: &Dialect, n: usize) -> TwilioRequest {
+    let got = d.api.wait_for_total(n, Duration::from_secs(5)).await;
+    TwilioRequest::received(&got[n - 1])
+}
+
+/// A form field of a received request.
+fn field(r: &TwilioRequest, name: &str) -> String {
+    r.form
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no {name} in {r:?}"))
+}
+
+/// Acting on a live Twilio call (§15): mute, hold (with music, and Twilio's own) and their
+/// undoing are Participant updates, and a say to the call or to the room is a Participant or
+/// Conference update whose `AnnounceUrl` is confab's; each request is exactly the one
+/// twilio-python's `client.conferences(…).participants(…).update(…)` (or
+/// `client.conferences(…).update(…)`) sends, with the account's Basic auth. Asking for the
+/// state the call has sends nothing. Twilio fetches the announcement signed and gets the media
+/// as TwiML (what `VoiceResponse` builds); unsigned, or signed for another URL, it is refused.
+#[tokio::test]
+async fn a_joined_twilio_call_is_muted_held_and_told_things_as_twilio_python_asks() {
+    const MUSIC: &str = "https://music.example/hold.mp3?a=1&b=2";
+    let d = Dialect::twilio(|_| {}).await;
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "1"))
+        .await;
+    let cc = call_id_of(&d, CALL).await;
+    let control = |leaf: &str| format!("/v1.0/conferencecalls/{cc}/{leaf}");
+    let member = || json!([["conferences", CONFERENCE_SID], ["participants", CALL]]);
+    let quiet = Duration::from_millis(400);
+
+    // (method, route, body, what the call then is, what twilio-python sends for it)
+    let steps = [
+        (
+            "POST",
+            "mute",
+            None,
+            ("muted", true),
+            json!({"muted": true}),
+        ),
+        (
+            "DELETE",
+            "mute",
+            None,
+            ("muted", false),
+            json!({"muted": false}),
+        ),
+        (
+            "POST",
+            "hold",
+            Some(json!({"music_url": MUSIC})),
+            ("hold", true),
+            json!({"hold": true, "hold_url": MUSIC, "hold_method": "GET"}),
+        ),
+        (
+            "DELETE",
+            "hold",
+            None,
+            ("hold", false),
+            json!({"hold": false}),
+        ),
+        // Without music, Twilio plays its own.
+        ("POST", "hold", None, ("hold", true), json!({"hold": true})),
+        (
+            "DELETE",
+            "hold",
+            None,
+            ("hold", false),
+            json!({"hold": false}),
+        ),
+    ];
+    let mut sent = steps.len();
+    for (n, (method, leaf, body, (state, value), args)) in steps.into_iter().enumerate() {
+        let (status, call) = d.api(method, &control(leaf), body.clone()).await;
+        assert_eq!(
+            (status, &call[state]),
+            (200, &json!(value)),
+            "{method} {leaf}: {call}"
+        );
+        let want = twilio_rest(member(), "update", args).await;
+        assert_eq!(nth_request(&d, n + 1).await, want, "{method} {leaf}");
+        // The same again: the state it has, nothing sent.
+        let (status, again) = d.api(method, &control(leaf), body).await;
+        assert_eq!((status, &again[state]), (200, &json!(value)));
+        d.api
+            .assert_stays_at(
+                n + 1,
+                quiet,
+                "asking for the state the call has sends nothing",
+            )
+            .await;
+    }
+
+    // Said to this call only: a Participant update pointing at confab's …/announce.
+    let said = json!({"actions": [
+        {"type": "talk", "option": {"text": "You are next.", "gender": "male", "language": "en-US"}},
+        {"type": "play", "option": {"stream_urls": ["https://media.example/chime.wav"]}},
+        {"type": "sleep", "option": {"duration": 1500}}]});
+    let (status, call) = d.api("POST", &control("actions"), Some(said)).await;
+    assert_eq!((status, call["id"].as_str()), (200, Some(cc.as_str())));
+    sent += 1;
+    let got = nth_request(&d, sent).await;
+    let announce = field(&got, "AnnounceUrl");
+    let leaf = announce
+        .strip_prefix(&d.server.url(&d.path("")))
+        .unwrap_or_else(|| panic!("confab's own URL: {announce}"))
+        .to_string();
+    assert!(leaf.starts_with("announce?id="), "{leaf}");
+    let want = twilio_rest(
+        member(),
+        "update",
+        json!({"announce_url": announce, "announce_method": "POST"}),
+    )
+    .await;
+    assert_eq!(got, want);
+
+    // Twilio fetches it, signed: the media as TwiML, to this call.
+    let fetch = [
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("ConferenceSid", CONFERENCE_SID),
+        ("CallSid", CALL),
+    ];
+    let (status, twiml) = d.twilio_post(&leaf, &fetch).await;
+    assert_eq!(status, 200, "{twiml}");
+    let expected = twilio_twiml(json!([
+        {"verb": "say", "text": "You are next.", "voice": "Polly.Matthew", "language": "en-US"},
+        {"verb": "play", "url": "https://media.example/chime.wav"},
+        {"verb": "pause", "length": 2}
+    ]))
+    .await;
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+    // Unsigned, or signed for another announcement's URL: refused.
+    let (status, _) = d.twilio_post_signed(&leaf, &fetch, None).await;
+    assert_eq!(status, 403);
+    let other = d
+        .server
+        .url(&d.path(&format!("announce?id={}", uuid::Uuid::new_v4())));
+    let wrong = twilio_signature(TWILIO_TOKEN, &other, &fetch).await;
+    let (status, _) = d.twilio_post_signed(&leaf, &fetch, Some(&wrong)).await;
+    assert_eq!(status, 403);
+    // An id confab never gave out (or another conference's) says nothing.
+    let (status, nothing) = d
+        .twilio_post(&format!("announce?id={}", uuid::Uuid::new_v4()), &fetch)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(twiml_shape(&nothing), ["Response []"]);
+
+    // Said to the whole room: one Conference update.
+    let room = json!({"actions": [{"type": "talk", "option": {"text": "Five minutes left.",
+        "gender": "female", "language": "en-US"}}, {"type": "beep"}]});
+    let (status, conf) = d
+        .api(
+            "POST",
+            &format!("/v1.0/conferences/{}/actions", d.conf),
+            Some(room),
+        )
+        .await;
+    assert_eq!((status, conf["id"].as_str()), (200, Some(d.conf.as_str())));
+    sent += 1;
+    let got = nth_request(&d, sent).await;
+    let announce = field(&got, "AnnounceUrl");
+    let want = twilio_rest(
+        json!([["conferences", CONFERENCE_SID]]),
+        "update",
+        json!({"announce_url": announce, "announce_method": "POST"}),
+    )
+    .await;
+    assert_eq!(got, want);
+    let leaf = announce
+        .strip_prefix(&d.server.url(&d.path("")))
+        .expect("confab's own URL")
+        .to_string();
+    let (status, twiml) = d.twilio_post(&leaf, &fetch[..2]).await;
+    assert_eq!(status, 200);
+    let expected = twilio_twiml(json!([
+        {"verb": "say", "text": "Five minutes left.", "voice": "Polly.Joanna", "language": "en-US"},
+        {"verb": "play", "url": d.server.url("/v1.0/sounds/beep.wav")}
+    ]))
+    .await;
+    assert_eq!(twiml_shape(&twiml), twiml_shape(&expected));
+    d.api
+        .assert_stays_at(sent, quiet, "one request per say")
+        .await;
+}
+
+/// Twilio reports mutes and holds as they happen (`statusCallbackEvent` `mute hold`), those
+/// confab asked for too: the call's state follows and the customer hears
+/// `conferencecall_updated`, and nothing goes back to Twilio. A retried report (the same
+/// `SequenceNumber`) is the same event and changes nothing; Twilio's report of confab's own
+/// request finds the state already there. A call that leaves is neither muted nor held.
+#[tokio::test]
+async fn twilio_reports_mutes_and_holds_and_the_call_follows_without_asking_back() {
+    let d = Dialect::twilio(|_| {}).await;
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "1"))
+        .await;
+    let cc = call_id_of(&d, CALL).await;
+    let state = || call_state(&d, &cc);
+    let report = |event, seq| report_to_status(&d, event, seq);
+    let joined = |muted, hold| ("joined".to_string(), Some(muted), Some(hold));
+
+    report("participant-mute", "2").await;
+    assert_eq!(state().await, joined(true, false));
+    report("participant-hold", "3").await;
+    assert_eq!(state().await, joined(true, true));
+    report("participant-unmute", "4").await;
+    assert_eq!(state().await, joined(false, true));
+    // Twilio retries the first report: the same event, nothing changes.
+    report("participant-mute", "2").await;
+    assert_eq!(state().await, joined(false, true));
+
+    // confab's own requests, then Twilio's reports of them: already so.
+    d.api("DELETE", &format!("/v1.0/conferencecalls/{cc}/hold"), None)
+        .await;
+    d.api("POST", &format!("/v1.0/conferencecalls/{cc}/mute"), None)
+        .await;
+    d.api.wait_for_total(2, Duration::from_secs(5)).await;
+    report("participant-unhold", "5").await;
+    report("participant-mute", "6").await;
+    assert_eq!(state().await, joined(true, false));
+
+    // Held again, it leaves: neither muted nor held any more.
+    report("participant-hold", "7").await;
+    assert_eq!(state().await, joined(true, true));
+    report("participant-leave", "8").await;
+    assert_eq!(
+        state().await,
+        ("leaved".to_string(), Some(false), Some(false))
+    );
+    // A report after the leave changes nothing; a request is refused.
+    report("participant-unmute", "9").await;
+    let (status, err) = d
+        .api("POST", &format!("/v1.0/conferencecalls/{cc}/mute"), None)
+        .await;
+    assert_eq!(
+        (status, err["error"]["reason"].as_str()),
+        (409, Some("STATE_INVALID")),
+        "{err}"
+    );
+    d.api
+        .assert_stays_at(
+            2,
+            Duration::from_millis(400),
+            "reports send nothing back: only confab's own two requests",
+        )
+        .await;
+
+    // One conferencecall_updated per change: three reported, two asked, one reported.
+    let types = d.webhook_types(10).await;
+    assert_eq!(
+        types,
+        [
+            "conference_created",
+            "conferencecall_joining",
+            "conferencecall_joined",
+            "conferencecall_updated",
+            "conferencecall_updated",
+            "conferencecall_updated",
+            "conferencecall_updated",
+            "conferencecall_updated",
+            "conferencecall_updated",
+            "conferencecall_leaved",
+        ]
+    );
+    let hooks = d.hooks.arrivals();
+    let updates: Vec<(bool, bool)> = hooks
+        .iter()
+        .map(|h| h.json())
+        .filter(|h| h["type"] == "conferencecall_updated")
+        .map(|h| {
+            (
+                h["data"]["muted"].as_bool().unwrap_or_default(),
+                h["data"]["hold"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            (true, false),
+            (true, true),
+            (false, true),
+            (false, false),
+            (true, false),
+            (true, true)
+        ]
+    );
+}
+
+/// A call's status, `muted` and `hold`.
+async fn call_state(d: &Dialect, cc: &str) -> (String, Option<bool>, Option<bool>) {
+    let (_, call) = d
+        .api("GET", &format!("/v1.0/conferencecalls/{cc}"), None)
+        .await;
+    (
+        call["status"].as_str().unwrap_or("").to_string(),
+        call["muted"].as_bool(),
+        call["hold"].as_bool(),
+    )
+}
+
+/// Twilio's conference status callback `event` numbered `seq`, acknowledged with `<Response/>`.
+async fn report_to_status(d: &Dialect, event: &'static str, seq: &'static str) {
+    let (status, twiml) = d.twilio_post("status", &participant(event, seq)).await;
+    assert_eq!(status, 200, "{event} {seq}: {twiml}");
+    assert_eq!(twiml_shape(&twiml), ["Response []"]);
 }

@@ -70,9 +70,10 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
             digits: digits(get("digits"), "digits")?,
             pause: pause_number(request.url)?,
         }),
-        // A hold's `waitHook` names its music (`?music=`); the room's `waitHook` does not.
-        // jambonz fetches nothing to say from confab: it is whispered in the request.
+        // jambonz fetches nothing to say from confab (it cannot be told to say anything to a
+        // conference member).
         Hook::Announce => Ok(Reading::Ignored),
+        // A hold's `wait_hook` names its music (`?music=`); the room's `waitHook` does not.
         Hook::Wait => Ok(Reading::Wait {
             music: url::Url::parse(request.url).ok().and_then(|u| {
                 u.query_pairs()

@@ -1,4 +1,4 @@
-//! jambonz: JSON webhooks signed with the account's webhook secret, answers as JSON verbs, and its live call control API for kicks.
+//! jambonz: JSON webhooks signed with the account's webhook secret, answers as JSON verbs, and its live call control API for kicks, mute and hold.
 
 pub mod connection;
 pub mod inbound;
@@ -8,8 +8,8 @@ pub mod verbs;
 
 use crate::dialects::settings::{Connection, ConnectionKind, ConnectionOf};
 use crate::dialects::{
-    Answer, AnswerContext, BadInput, Callbacks, Command, Hook, Inbound, Keys, Outbound, Outgoing,
-    Platform, Reading, Recorder, Refused, Unsent, Webhooks,
+    Answer, AnswerContext, BadInput, Command, Hook, Inbound, Keys, Outbound, Outgoing, Platform,
+    Reading, Recorder, Refused, Unsent, Webhooks,
 };
 use crate::domain::dialect::{Connections, Dialect};
 use crate::render::EventAnswer;
@@ -105,9 +105,10 @@ impl Platform for Jambonz {
         Recorder::Unable
     }
 
-    /// Live call control whispers to one member; the room hears it member by member.
+    /// jambonz can say nothing to a conference member (see `command`), so a room is asked
+    /// once, and refused once, rather than call by call.
     fn plays_to_rooms(&self) -> bool {
-        false
+        true
     }
 
     fn command(&self, command: Command<'_>, out: &Outgoing<'_>) -> Result<Outbound, Unsent> {
@@ -131,31 +132,10 @@ impl Platform for Jambonz {
                 let j = JambonzConnection::of(out.connections).ok_or(Unsent::NoConnection)?;
                 Ok(rest::hold(&j, call, hold, music_url, out.public_url))
             }
-            Command::Play { call, actions, .. } => {
-                let j = JambonzConnection::of(out.connections).ok_or(Unsent::NoConnection)?;
-                let conference = call.conference_id.to_string();
-                let callbacks = Callbacks {
-                    public_url: out.public_url,
-                    customer: call.customer_id,
-                    conference: call.conference_id,
-                };
-                let beep = format!(
-                    "{}/v1.0/sounds/beep.wav",
-                    out.public_url.trim_end_matches('/')
-                );
-                let ctx = verbs::Context {
-                    conference: &conference,
-                    after_url: "",
-                    status_url: "",
-                    gather_url: "",
-                    wait_url: &callbacks.url(SEGMENT, "wait"),
-                    beep_url: &beep,
-                    tts_vendor: &j.tts_vendor,
-                };
-                Ok(rest::whisper(&j, call, verbs::verbs(actions, &ctx)))
-            }
-            // jambonz has no room-wide announcement: each joined member is whispered to.
-            Command::RoomPlay { .. } => Err(Unsent::Unsupported),
+            // Live call control's `whisper` plays only to a call in a `dial` (or `listen`):
+            // jambonz's feature server ignores it for a call in a `conference`, and nothing
+            // else says something to a member or a room. Not sent (logged).
+            Command::Play { .. } | Command::RoomPlay { .. } => Err(Unsent::Unsupported),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Requests to jambonz's live call control API (kicks), their `Authorization`, and which failures say the call is gone.
+//! Requests to jambonz's live call control API (kicks, mute, hold), their `Authorization`, and which failures say the call is gone.
 
 use super::connection::JambonzConnection;
 use super::SEGMENT;
@@ -56,18 +56,22 @@ fn update(
     )
 }
 
-/// Mutes or unmutes a conference member (`conf_mute_status`).
+/// Mutes or unmutes one conference member: `conferenceParticipantAction` `mute`/`unmute`
+/// (jambonz's `conf_mute_status` is not this: it mutes every non-moderator of the room).
 pub fn mute(j: &JambonzConnection, call: &Conferencecall, muted: bool) -> Outbound {
-    let (kind, status) = if muted {
+    let (kind, action) = if muted {
         ("call_mute", "mute")
     } else {
         ("call_unmute", "unmute")
     };
-    update(j, call, kind, json!({"conf_mute_status": status}))
+    let body = json!({"conferenceParticipantAction": {"action": action}});
+    update(j, call, kind, body)
 }
 
 /// Holds or resumes a conference member (`conf_hold_status`); on hold it hears what confab's
-/// `…/wait?music=` hook answers (`music_url` looped, or nothing).
+/// `…/wait?music=` hook answers (`music_url` looped), named by `wait_hook` (jambonz's
+/// feature server reads that name here, not the conference verb's `waitHook`). Without music
+/// it hears nothing.
 pub fn hold(
     j: &JambonzConnection,
     call: &Conferencecall,
@@ -92,14 +96,9 @@ pub fn hold(
             conference: call.conference_id,
         }
         .url(SEGMENT, "wait");
-        body["waitHook"] = json!(format!("{wait}?music={music}"));
+        body["wait_hook"] = json!(format!("{wait}?music={music}"));
     }
     update(j, call, "call_hold", body)
-}
-
-/// Whispers verbs to one conference member (`whisper`): only that call hears them.
-pub fn whisper(j: &JambonzConnection, call: &Conferencecall, verbs: serde_json::Value) -> Outbound {
-    update(j, call, "call_play", json!({"whisper": verbs}))
 }
 
 /// The API key as a Bearer token, only to the API the connection names now.
@@ -145,5 +144,58 @@ mod tests {
             json!({"call_hook": {"url": after, "method": "POST"}}).to_string()
         );
         assert!(gone(404) && !gone(410));
+    }
+
+    /// What jambonz-api-server's `validateUpdateCall` and the feature server's
+    /// `Conference.doConferenceMute` / `doConferenceHold` read.
+    #[test]
+    fn mute_is_the_members_own_and_hold_names_its_music_by_wait_hook() {
+        let j = JambonzConnection {
+            account_sid: "acct".into(),
+            api_key: "k".into(),
+            webhook_secret: "s".into(),
+            api_url: "https://j.example/api".into(),
+            tts_vendor: "default".into(),
+        };
+        let call = test_call(Dialect::Jambonz, "");
+        let body = |m: Outbound| serde_json::from_str::<serde_json::Value>(&m.body).ok();
+        let m = mute(&j, &call, true);
+        assert_eq!(
+            (m.method, m.event_type.as_str()),
+            (HttpMethod::Put, "jambonz.call_mute")
+        );
+        assert_eq!(
+            body(m),
+            Some(json!({"conferenceParticipantAction": {"action": "mute"}}))
+        );
+        assert_eq!(
+            body(mute(&j, &call, false)),
+            Some(json!({"conferenceParticipantAction": {"action": "unmute"}}))
+        );
+        let wait = format!(
+            "https://confab.example/v1.0/jambonz/{}/conferences/{}/wait?music=https%3A%2F%2Fm%2Fa.mp3%3Fx%3D1",
+            call.customer_id, call.conference_id
+        );
+        let held = hold(
+            &j,
+            &call,
+            true,
+            "https://m/a.mp3?x=1",
+            "https://confab.example",
+        );
+        assert_eq!(
+            body(held),
+            Some(json!({"conf_hold_status": "hold", "wait_hook": wait}))
+        );
+        let silent = hold(&j, &call, true, "", "https://confab.example");
+        assert_eq!(body(silent), Some(json!({"conf_hold_status": "hold"})));
+        let resumed = hold(
+            &j,
+            &call,
+            false,
+            "https://m/a.mp3",
+            "https://confab.example",
+        );
+        assert_eq!(body(resumed), Some(json!({"conf_hold_status": "unhold"})));
     }
 }

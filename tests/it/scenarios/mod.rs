@@ -196,9 +196,6 @@ impl Run {
         if let Some(path) = step.get("xml_posts").and_then(Value::as_str) {
             return Some(self.xml_posts(path, &expected()));
         }
-        if let Some(prefix) = step.get("platform_api").and_then(Value::as_str) {
-            return Some(self.platform_api(prefix, &expected()));
-        }
         let commands = substitute(step.get("commands")?, &self.vars);
         Some(self.received("/commands", PLATFORM_SECRET, &commands))
     }
@@ -206,6 +203,13 @@ impl Run {
     async fn step(&mut self, step: &Map<String, Value>) -> Result<(), String> {
         if let Some(outcome) = self.peer_step(step) {
             return outcome;
+        }
+        // The platform API's calls so far; `save` takes values from them (`0.body.AnnounceUrl`).
+        if let Some(prefix) = step.get("platform_api").and_then(Value::as_str) {
+            let expected = substitute(step.get("expect").unwrap_or(&Value::Null), &self.vars);
+            let got = self.platform_calls(prefix);
+            matches(&expected, Some(&got), prefix)?;
+            return self.save(step, &got);
         }
         let (status, text) = if let Some(r) = step.get("request") {
             self.send_request(&substitute(r, &self.vars)).await?
@@ -282,6 +286,25 @@ impl Run {
         Ok((answer.status, answer.text()))
     }
 
+    /// Saves the step's `save`: each name's dot path into `actual`.
+    fn save(&mut self, step: &Map<String, Value>, actual: &Value) -> Result<(), String> {
+        for (name, path) in step
+            .get("save")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let p = path.as_str().unwrap_or_default();
+            let v = lookup(actual, p).ok_or(format!("save {name}: no {p} in {actual}"))?;
+            let s = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            self.vars.insert(name.clone(), s);
+        }
+        Ok(())
+    }
+
     /// Checks `expect` (status, body, text, xml) and saves `save` and `save_xml`.
     fn check_answer(
         &mut self,
@@ -312,20 +335,7 @@ impl Run {
                 return Err(format!("body does not contain {t:?}: {text}"));
             }
         }
-        for (name, path) in step
-            .get("save")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            let p = path.as_str().unwrap_or_default();
-            let v = lookup(&actual, p).ok_or(format!("save {name}: no {p} in {actual}"))?;
-            let s = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            self.vars.insert(name.clone(), s);
-        }
+        self.save(step, &actual)?;
         for (name, element) in step
             .get("save_xml")
             .and_then(Value::as_object)

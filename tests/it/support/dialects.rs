@@ -223,6 +223,68 @@ pub async fn twilio_twiml(verbs: Value) -> String {
     out["twiml"].as_str().expect("twiml").to_string()
 }
 
+/// One REST request to Twilio, as the tests compare them: method, path (`/2010-04-01/…`),
+/// form fields sorted by name (Twilio reads them by name), and `Authorization`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwilioRequest {
+    pub method: String,
+    pub path: String,
+    pub form: Vec<(String, String)>,
+    pub authorization: String,
+}
+
+impl TwilioRequest {
+    /// What the fake Twilio API received (it is the connection's `api_url`, so paths are
+    /// Twilio's own).
+    pub fn received(arrival: &super::Arrival) -> TwilioRequest {
+        let mut form: Vec<(String, String)> =
+            url::form_urlencoded::parse(arrival.text().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        form.sort();
+        TwilioRequest {
+            method: arrival.method().to_string(),
+            path: arrival.path().to_string(),
+            form,
+            authorization: arrival.header("authorization"),
+        }
+    }
+}
+
+/// The request twilio-python's REST client makes for `client.<name>(sid)….<action>(**args)`
+/// (`resource` is `[[name, sid], …]`) with the tests' account, recorded by a fake HTTP client
+/// in twilio_tool.py instead of sent: what Twilio's own library says a call of its API is.
+pub async fn twilio_rest(resource: Value, action: &str, args: Value) -> TwilioRequest {
+    let req = json!({"cmd": "rest", "account_sid": TWILIO_ACCOUNT, "auth_token": TWILIO_TOKEN,
+        "resource": resource, "action": action, "args": args});
+    let out = tokio::task::spawn_blocking(move || tools::twilio_tool(req))
+        .await
+        .expect("twilio tool");
+    let text = |v: &Value| v.as_str().expect("twilio tool string").to_string();
+    let url = text(&out["url"]);
+    let mut form: Vec<(String, String)> = out["form"]
+        .as_array()
+        .expect("twilio tool form")
+        .iter()
+        .map(|pair| (text(&pair[0]), text(&pair[1])))
+        .collect();
+    form.sort();
+    let auth = format!("{}:{}", text(&out["auth"][0]), text(&out["auth"][1]));
+    use base64::Engine as _;
+    TwilioRequest {
+        method: text(&out["method"]),
+        path: url
+            .strip_prefix("https://api.twilio.com")
+            .expect("twilio-python's API host")
+            .to_string(),
+        form,
+        authorization: format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(auth)
+        ),
+    }
+}
+
 /// Validates verbs with `@jambonz/verb-specifications`, as jambonz's feature server does.
 pub async fn jambonz_valid(verbs: &Value) -> Result<(), String> {
     let verbs = verbs.clone();
