@@ -454,7 +454,10 @@ pub fn is_http_url(s: &str) -> bool {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"));
-    matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.chars().any(char::is_whitespace))
+    // Whitespace as the document's pattern says it (`\s` and NEL): Unicode's white space and
+    // the byte order mark, so what the pattern admits the parser takes (found by schemathesis).
+    let space = |c: char| c.is_whitespace() || c == '\u{feff}';
+    matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.chars().any(space))
 }
 
 /// A loose BCP-47 check: alphanumeric subtags of 1 to 8 characters joined by hyphens, the first

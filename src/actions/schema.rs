@@ -37,7 +37,7 @@ struct TalkOption {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct PlayOption {
-    #[schema(min_items = 1, max_items = 10, value_type = Vec<String>, pattern = r"^https?://[^/\s][^\s]*$")]
+    #[schema(min_items = 1, max_items = 10, value_type = Vec<String>, pattern = r"^https?://[^/\s\u0085][^\s\u0085]*$")]
     stream_urls: Vec<String>,
 }
 
@@ -173,7 +173,7 @@ enum WebhookMethod {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct WebhookSendOption {
-    #[schema(pattern = r"^https?://[^/\s][^\s]*$")]
+    #[schema(pattern = r"^https?://[^/\s\u0085][^\s\u0085]*$")]
     uri: String,
     #[schema(inline, default = "POST")]
     method: Option<WebhookMethod>,

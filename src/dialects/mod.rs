@@ -69,6 +69,11 @@ pub trait Platform: Send + Sync {
     /// How it records a conference.
     fn recorder(&self) -> Recorder;
 
+    /// Whether it can say or play something to one call in a conference at all.
+    fn plays_to_calls(&self) -> bool {
+        true
+    }
+
     /// Whether it says something to a whole room with one request (`Command::RoomPlay`);
     /// otherwise each of its joined calls is told (`Command::Play`).
     fn plays_to_rooms(&self) -> bool {

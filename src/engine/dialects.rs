@@ -140,6 +140,11 @@ impl Rules<'_> {
             let Some(first) = calls.first() else {
                 continue;
             };
+            if !platform.plays_to_calls() {
+                tracing::info!(conference_id = %conf.id, dialect = platform.dialect().as_str(),
+                    calls = calls.len(), "the room's calls of this platform cannot be spoken to");
+                continue;
+            }
             let announcement = self.announcement(platform, conf, actions)?;
             if platform.plays_to_rooms() {
                 let command = Command::RoomPlay {

@@ -821,10 +821,18 @@ async fn a_joined_jambonz_call_is_muted_and_held_through_live_call_control() {
         json!([{"verb": "play", "url": HOLD_MUSIC, "loop": "forever"}])
     );
 
-    // Said to the call, or to the room: answered, nothing sent.
+    // Said to the call: refused, saying why (jambonz plays nothing into a conference); said
+    // to the room: answered (for the room's other calls), nothing sent to jambonz.
     let said = json!({"actions": [{"type": "talk", "option": {"text": "You are next."}}]});
-    let (status, call) = d.api("POST", &control("actions"), Some(said.clone())).await;
-    assert_eq!((status, call["id"].as_str()), (200, Some(cc.as_str())));
+    let (status, refused) = d.api("POST", &control("actions"), Some(said.clone())).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["reason"], "STATE_INVALID");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("jambonz call cannot be spoken to")),
+        "{refused}"
+    );
     let (status, _) = d
         .api(
             "POST",

@@ -107,6 +107,10 @@ impl Platform for Jambonz {
 
     /// jambonz can say nothing to a conference member (see `command`), so a room is asked
     /// once, and refused once, rather than call by call.
+    fn plays_to_calls(&self) -> bool {
+        false
+    }
+
     fn plays_to_rooms(&self) -> bool {
         true
     }

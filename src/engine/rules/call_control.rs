@@ -68,6 +68,14 @@ impl Rules<'_> {
     ) -> Result<(), EngineError> {
         joined(call, "spoken to")?;
         let platform = crate::dialects::platform(call.dialect);
+        if !platform.plays_to_calls() {
+            // Said plainly rather than accepted and dropped: nothing would reach the caller.
+            return Err(Refusal::StateInvalid(format!(
+                "a {} call cannot be spoken to: its platform plays nothing into a conference",
+                call.dialect
+            ))
+            .into());
+        }
         let announcement = self.announcement(platform, conf, actions)?;
         let command = Command::Play {
             call,
