@@ -270,10 +270,13 @@ impl ConferenceView {
     }
 }
 
-/// Conferencecall status (§3.2); forward only.
+/// Conferencecall status (§3.2); forward only. `dialing` comes first and only for a call
+/// confab dials out (§15): it counts as active (admission, `max_participants`, `locked`)
+/// from the moment it is dialled, so a room cannot be overfilled by calls still ringing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum CallStatus {
+    Dialing,
     Joining,
     Joined,
     Leaving,
@@ -281,6 +284,7 @@ pub enum CallStatus {
 }
 
 names!(CallStatus {
+    Dialing = "dialing",
     Joining = "joining",
     Joined = "joined",
     Leaving = "leaving",
@@ -521,6 +525,7 @@ mod tests {
         assert!(ConferenceStatus::Progressing.is_open());
         assert!(!ConferenceStatus::Terminating.is_open());
         assert!(CallStatus::Joined < CallStatus::Leaved);
+        assert!(CallStatus::Dialing < CallStatus::Joining);
         assert_eq!(status_on_terminate(0), ConferenceStatus::Terminated);
         assert_eq!(status_on_terminate(3), ConferenceStatus::Terminating);
     }
