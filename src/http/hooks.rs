@@ -338,6 +338,7 @@ impl CallEvents {
             to,
             variables,
             dialect: self.dialect,
+            dialled: None,
         };
         self.event(format!("joining:{}", self.left), kind)
     }
@@ -356,6 +357,7 @@ impl CallEvents {
             call_id: self.call_id.clone(),
             conference_id: self.route.conference,
             reason,
+            dialled: None,
         };
         self.event(format!("{}:left", self.latest), kind)
     }
