@@ -79,7 +79,10 @@ struct CallJoiningData {
     variables: Option<Map<String, Value>>,
     /// The callee of a dial-out (`call_dial`) names the conferencecall it answers: it takes
     /// that `dialing` conferencecall instead of a new one, and is not admitted again.
-    #[schema(format = Uuid)]
+    #[schema(
+        format = Uuid,
+        pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     conferencecall_id: Option<String>,
 }
 
@@ -206,7 +209,10 @@ struct CallLeftData {
     reason: Option<String>,
     /// The dialled conferencecall it is about: a dial-out that was never answered is known
     /// to confab only by it.
-    #[schema(format = Uuid)]
+    #[schema(
+        format = Uuid,
+        pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     conferencecall_id: Option<String>,
 }
 
