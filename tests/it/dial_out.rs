@@ -1,7 +1,9 @@
 //! Dial-out (SPEC §15, issue 27) beyond scenario 037: the dial timeout deadline, reached by
-//! moving confab's clock, and dials racing a lock and each other for the room's last place.
+//! moving confab's clock, dials racing a lock and each other for the room's last place, and
+//! the per-customer cap held by several nodes on PostgreSQL.
 
-use crate::support::{signed, Receiver, TestServer};
+use crate::multinode::Cluster;
+use crate::support::{signed, Receiver, Reply, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -149,4 +151,42 @@ async fn dials_racing_a_lock_and_each_other_are_admitted_one_at_a_time() {
             (409, Some("CONFERENCE_LOCKED"))
         );
     }
+}
+
+/// 60 simultaneous dials of one customer into 10 conferences over 3 nodes with
+/// `--dial-limit 7`: exactly 7 are admitted. The conferences' locks do not order dials of
+/// different conferences; the customer's dial lock does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (CONFAB_TEST_PG): run with -- --include-ignored, as the PostgreSQL pass does"]
+async fn three_nodes_hold_the_customers_dial_cap_across_conferences() {
+    let platform = Receiver::answering(Reply::status(200)).await;
+    let url = platform.uri();
+    let cluster = Cluster::start(3, &["--platform-url", &url, "--dial-limit", "7"]).await;
+    let key = cluster.customer("").await;
+    let mut confs = Vec::new();
+    for i in 0..10 {
+        confs.push(cluster.conference(i % 3, &key, json!({})).await);
+    }
+    let dials = (0..60u32).map(|i| {
+        let (cluster, key) = (&cluster, key.clone());
+        let conf = confs[i as usize % confs.len()].clone();
+        async move {
+            let path = format!("/v1.0/conferences/{conf}/conferencecalls");
+            cluster
+                .call(i as usize % 3, "POST", &path, Some(&key), Some(callee(i)))
+                .await
+        }
+    });
+    let answers = futures_util::future::join_all(dials).await;
+    let admitted = answers.iter().filter(|a| a.0 == 200).count();
+    let capped = answers
+        .iter()
+        .filter(|a| a.0 == 429 && a.1["error"]["reason"] == "DIAL_LIMIT")
+        .count();
+    assert_eq!((admitted, capped), (7, 53));
+    let rows = cluster
+        .db
+        .query_i64("SELECT COUNT(*) FROM conferencecalls WHERE status = 'dialing'")
+        .await;
+    assert_eq!(rows, 7, "only admitted dials are stored");
 }
