@@ -198,6 +198,7 @@ pub(crate) fn test_call(
         role: Default::default(),
         muted: false,
         hold: false,
+        leave_reason: String::new(),
     }
 }
 

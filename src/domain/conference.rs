@@ -313,6 +313,9 @@ pub struct Conferencecall {
     pub muted: bool,
     /// Whether it is on hold (§15).
     pub hold: bool,
+    /// Why a dialled call ended without being answered (§15): the platform's word
+    /// (`no-answer`, `busy`, `failed`) or `timeout`; empty for every other call.
+    pub leave_reason: String,
 }
 
 /// What a conferencecall refers to: always a call.
@@ -357,6 +360,10 @@ pub struct ConferencecallJson<'a> {
     muted: bool,
     /// Whether it is on hold.
     hold: bool,
+    /// Why a dialled call ended without being answered: the platform's word (`no-answer`,
+    /// `busy`, `failed`, …) or `timeout` when nothing was reported; `""` for every other call.
+    #[schema(max_length = 256)]
+    leave_reason: &'a str,
 }
 
 impl Conferencecall {
@@ -371,7 +378,7 @@ impl Conferencecall {
 
     /// At least the length of `json()` rendered.
     pub fn json_len(&self) -> usize {
-        CALL_JSON_FIXED + json_string_len(&self.reference_id)
+        CALL_JSON_FIXED + json_string_len(&self.reference_id) + json_string_len(&self.leave_reason)
     }
 
     pub fn json(&self) -> ConferencecallJson<'_> {
@@ -388,6 +395,7 @@ impl Conferencecall {
             role: self.role.as_str(),
             muted: self.muted,
             hold: self.hold,
+            leave_reason: &self.leave_reason,
         }
     }
 }
@@ -593,6 +601,7 @@ mod tests {
             role: Role::Participant,
             muted: false,
             hold: false,
+            leave_reason: String::new(),
         };
         assert_close(call.json_len(), call.json());
         call.reference_id.clear();

@@ -67,6 +67,7 @@ async fn a_dial_nobody_reports_ends_at_its_timeout() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, "leaved", "the dial timeout marks it left");
+    assert_eq!(call(&s, &a.key, &id).await["leave_reason"], "timeout");
     // The callee answering after that is refused; the platform hangs it up.
     let late = s
         .event(

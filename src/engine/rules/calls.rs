@@ -202,6 +202,7 @@ impl Rules<'_> {
             role: Role::Participant,
             muted: false,
             hold: false,
+            leave_reason: String::new(),
         };
         self.db.insert_call(&call)?;
         Ok(call)

@@ -76,6 +76,7 @@ impl Rules<'_> {
             role: Role::Participant,
             muted: false,
             hold: false,
+            leave_reason: String::new(),
         };
         self.db.insert_call(&call)?;
         self.notify_call(&call, NotificationType::ConferencecallDialing)?;
@@ -154,6 +155,9 @@ impl Rules<'_> {
         tracing::info!(conferencecall_id = %call.id, reason, "dialled call ended unanswered");
         let was = call.status;
         call.mark_leaved(self.now);
+        // Kept on the call (the API, the `conferencecall_leaved` webhook): the one thing the
+        // customer learns of a dial that never reached anyone. The event readers bound it.
+        call.leave_reason = reason.to_string();
         self.db.set_call_status(call)?;
         self.notify_call(call, NotificationType::ConferencecallLeaved)?;
         self.db

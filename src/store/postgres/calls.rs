@@ -9,7 +9,7 @@ impl CallStore for PgTx<'_> {
         self.execute(
             &format!(
                 "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             ),
             &[
                 &c.id.to_string(),
@@ -25,6 +25,7 @@ impl CallStore for PgTx<'_> {
                 &c.role.as_str(),
                 &i64::from(c.muted),
                 &i64::from(c.hold),
+                &c.leave_reason,
             ],
         )?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
@@ -46,7 +47,7 @@ impl CallStore for PgTx<'_> {
         self.execute(
             "UPDATE conferencecalls SET status = $1, tm_update = $2, tm_delete = $3, \
              join_seq = COALESCE($4, join_seq), platform_conference = $6, role = $7, \
-             muted = $8, hold = $9, reference_id = $10 WHERE id = $5",
+             muted = $8, hold = $9, reference_id = $10, leave_reason = $11 WHERE id = $5",
             &[
                 &c.status.as_str(),
                 &c.tm_update.micros(),
@@ -58,6 +59,7 @@ impl CallStore for PgTx<'_> {
                 &i64::from(c.muted),
                 &i64::from(c.hold),
                 &c.reference_id,
+                &c.leave_reason,
             ],
         )?;
         Ok(())
