@@ -105,6 +105,7 @@ impl App {
             platform_url,
             public_url,
             kick_grace_seconds: config.kick_grace as i64,
+            dial_limit: usize::try_from(config.dial_limit).unwrap_or(usize::MAX),
             idle_timeout_seconds: config.idle_timeout as i64,
             command_first_delay_micros: command_policy.first_delay_micros(),
             webhook_first_delay_micros: webhook_policy.first_delay_micros(),

@@ -37,6 +37,10 @@ pub struct Config {
     /// Seconds a kicked call has to be reported as left before confab marks it left itself.
     #[arg(long, env = "CONFAB_KICK_GRACE", default_value_t = 30)]
     pub kick_grace: u64,
+    /// Calls one customer may have being dialled out (`dialing`) at once, across all its
+    /// conferences; a dial past it is refused with 429 `DIAL_LIMIT`.
+    #[arg(long, env = "CONFAB_DIAL_LIMIT", default_value_t = 20)]
+    pub dial_limit: u64,
     /// Delays in seconds between customer webhook attempts.
     #[arg(
         long,
@@ -171,6 +175,7 @@ impl Config {
             platform_secret: None,
             idle_timeout: 600,
             kick_grace: 30,
+            dial_limit: 20,
             webhook_retry_schedule: "0,5,300,1800,7200,18000,36000,36000".into(),
             command_retry_schedule: "0,1,2,5,10,30,60".into(),
             webhook_allow_private: false,

@@ -48,6 +48,15 @@ pub enum Command<'a> {
         actions: &'a [Emitted],
         announcement: Uuid,
     },
+    /// Dial `destination` from `from` for `call`, a conferencecall being dialled (§15), ringing
+    /// for at most `timeout` seconds; the callee then joins the conference like any call,
+    /// naming `call` so confab knows it was dialled.
+    Dial {
+        call: &'a Conferencecall,
+        destination: &'a str,
+        from: &'a str,
+        timeout: i64,
+    },
 }
 
 impl Command<'_> {
@@ -63,6 +72,7 @@ impl Command<'_> {
             Command::Hold { hold: false, .. } => "call_unhold",
             Command::Play { .. } => "call_play",
             Command::RoomPlay { .. } => "conference_play",
+            Command::Dial { .. } => "call_dial",
         }
     }
 }
@@ -188,6 +198,7 @@ pub(crate) fn test_call(
         role: Default::default(),
         muted: false,
         hold: false,
+        leave_reason: String::new(),
     }
 }
 

@@ -270,10 +270,13 @@ impl ConferenceView {
     }
 }
 
-/// Conferencecall status (§3.2); forward only.
+/// Conferencecall status (§3.2); forward only. `dialing` comes first and only for a call
+/// confab dials out (§15): it counts as active (admission, `max_participants`, `locked`)
+/// from the moment it is dialled, so a room cannot be overfilled by calls still ringing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum CallStatus {
+    Dialing,
     Joining,
     Joined,
     Leaving,
@@ -281,6 +284,7 @@ pub enum CallStatus {
 }
 
 names!(CallStatus {
+    Dialing = "dialing",
     Joining = "joining",
     Joined = "joined",
     Leaving = "leaving",
@@ -309,6 +313,9 @@ pub struct Conferencecall {
     pub muted: bool,
     /// Whether it is on hold (§15).
     pub hold: bool,
+    /// Why a dialled call ended without being answered (§15): the platform's word
+    /// (`no-answer`, `busy`, `failed`) or `timeout`; empty for every other call.
+    pub leave_reason: String,
 }
 
 /// What a conferencecall refers to: always a call.
@@ -353,6 +360,10 @@ pub struct ConferencecallJson<'a> {
     muted: bool,
     /// Whether it is on hold.
     hold: bool,
+    /// Why a dialled call ended without being answered: the platform's word (`no-answer`,
+    /// `busy`, `failed`, …) or `timeout` when nothing was reported; `""` for every other call.
+    #[schema(max_length = 256)]
+    leave_reason: &'a str,
 }
 
 impl Conferencecall {
@@ -367,7 +378,7 @@ impl Conferencecall {
 
     /// At least the length of `json()` rendered.
     pub fn json_len(&self) -> usize {
-        CALL_JSON_FIXED + json_string_len(&self.reference_id)
+        CALL_JSON_FIXED + json_string_len(&self.reference_id) + json_string_len(&self.leave_reason)
     }
 
     pub fn json(&self) -> ConferencecallJson<'_> {
@@ -384,6 +395,7 @@ impl Conferencecall {
             role: self.role.as_str(),
             muted: self.muted,
             hold: self.hold,
+            leave_reason: &self.leave_reason,
         }
     }
 }
@@ -521,6 +533,7 @@ mod tests {
         assert!(ConferenceStatus::Progressing.is_open());
         assert!(!ConferenceStatus::Terminating.is_open());
         assert!(CallStatus::Joined < CallStatus::Leaved);
+        assert!(CallStatus::Dialing < CallStatus::Joining);
         assert_eq!(status_on_terminate(0), ConferenceStatus::Terminated);
         assert_eq!(status_on_terminate(3), ConferenceStatus::Terminating);
     }
@@ -588,6 +601,7 @@ mod tests {
             role: Role::Participant,
             muted: false,
             hold: false,
+            leave_reason: String::new(),
         };
         assert_close(call.json_len(), call.json());
         call.reference_id.clear();

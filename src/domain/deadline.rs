@@ -10,12 +10,16 @@ pub enum DeadlineKind {
     KickGrace,
     /// An XML-API conference nobody joined in time: terminate and delete it.
     Idle,
+    /// A call dialled out (§15) was not reported answered or failed in time: mark it left,
+    /// so no call stays `dialing` after a lost report.
+    DialTimeout,
 }
 
 names!(DeadlineKind {
     ConferenceTimeout = "conference_timeout",
     KickGrace = "kick_grace",
     Idle = "idle",
+    DialTimeout = "dial_timeout",
 });
 
 /// A deadline that is due, as the store holds it.

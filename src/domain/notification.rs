@@ -18,6 +18,8 @@ pub enum NotificationType {
     ConferenceCreated,
     ConferenceUpdated,
     ConferenceDeleted,
+    /// A call confab dials out (§15) was created and is being dialled.
+    ConferencecallDialing,
     ConferencecallJoining,
     ConferencecallJoined,
     ConferencecallLeaving,
@@ -31,6 +33,7 @@ names!(NotificationType {
     ConferenceCreated = "conference_created",
     ConferenceUpdated = "conference_updated",
     ConferenceDeleted = "conference_deleted",
+    ConferencecallDialing = "conferencecall_dialing",
     ConferencecallJoining = "conferencecall_joining",
     ConferencecallJoined = "conferencecall_joined",
     ConferencecallLeaving = "conferencecall_leaving",
@@ -109,7 +112,7 @@ mod tests {
         for t in NotificationType::ALL {
             assert_eq!(NotificationType::parse(t.as_str()), Some(*t));
         }
-        assert_eq!(NotificationType::ALL.len(), 10);
+        assert_eq!(NotificationType::ALL.len(), 11);
         assert_eq!(
             serde_json::to_string(&NotificationType::ConferencecallLeaved).unwrap(),
             r#""conferencecall_leaved""#

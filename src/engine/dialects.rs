@@ -5,7 +5,7 @@
 //! outbox in the transaction of the change.
 
 use super::rules::Rules;
-use super::{Engine, EngineError};
+use super::{invalid, Engine, EngineError};
 use crate::dialects::{self, Command, Outgoing, Platform, Recorder, Unsent};
 use crate::domain::conference::{CallStatus, Conference, Conferencecall, Recording};
 use crate::domain::dialect::Connections;
@@ -64,8 +64,72 @@ impl Rules<'_> {
         &self,
         platform: &dyn Platform,
         command: Command<'_>,
-        (customer, conference): (CustomerId, ConferenceId),
+        ids: (CustomerId, ConferenceId),
     ) -> Result<bool, EngineError> {
+        let kind = command.name();
+        match self.try_send(platform, command, ids)? {
+            Ok(()) => Ok(true),
+            Err(Unsent::NotConfigured) => {
+                tracing::debug!(kind, "no --platform-url: command not sent");
+                Ok(false)
+            }
+            Err(why) => {
+                // The connection was removed while the call was in, or the platform has no
+                // such command: nothing can reach the platform.
+                tracing::warn!(
+                    dialect = platform.dialect().as_str(),
+                    kind,
+                    ?why,
+                    conference = %ids.1,
+                    "command not sent to the call's platform"
+                );
+                Ok(false)
+            }
+        }
+    }
+
+    /// Writes a dial-out's command to the outbox, the way `call.dialect` says. A dial that
+    /// cannot be sent is refused (400 naming `dialect`) rather than left ringing nowhere
+    /// until its timeout: the transaction that would have created the call is not committed.
+    pub(crate) fn dial_command(
+        &self,
+        call: &Conferencecall,
+        destination: &str,
+        from: &str,
+        timeout: i64,
+    ) -> Result<(), EngineError> {
+        let command = Command::Dial {
+            call,
+            destination,
+            from,
+            timeout,
+        };
+        let ids = (call.customer_id, call.conference_id);
+        let name = call.dialect.as_str();
+        match self.try_send(platform_of(call), command, ids)? {
+            Ok(()) => Ok(()),
+            Err(Unsent::NotConfigured) => Err(invalid(
+                "dialect",
+                format!("{name}: confab has no --platform-url to send the dial to"),
+            )),
+            Err(Unsent::NoConnection) => Err(invalid(
+                "dialect",
+                format!("{name}: the customer has no {name} connection (PUT /v1.0/customer)"),
+            )),
+            Err(Unsent::Unsupported) => Err(invalid(
+                "dialect",
+                format!("{name}: dial-out through this platform is not supported yet"),
+            )),
+        }
+    }
+
+    /// Writes a command to the outbox, or says why it cannot be sent.
+    fn try_send(
+        &self,
+        platform: &dyn Platform,
+        command: Command<'_>,
+        (customer, conference): (CustomerId, ConferenceId),
+    ) -> Result<Result<(), Unsent>, EngineError> {
         // Only a platform customers connect needs the customer's connections (read through
         // the writer's customer cache).
         let connections = match platform.connection() {
@@ -80,7 +144,6 @@ impl Rules<'_> {
             public_url: &self.settings.public_url,
             platform_url: self.settings.platform_url.as_deref(),
         };
-        let kind = command.name();
         match platform.command(command, &out) {
             Ok(request) => {
                 let now = self.now();
@@ -88,24 +151,9 @@ impl Rules<'_> {
                 self.db().enqueue(&message::outbound(
                     request, customer, conference, first, now,
                 ))?;
-                Ok(true)
+                Ok(Ok(()))
             }
-            Err(Unsent::NotConfigured) => {
-                tracing::debug!(kind, "no --platform-url: command not sent");
-                Ok(false)
-            }
-            Err(why) => {
-                // The connection was removed while the call was in, or the platform has no
-                // such command: nothing can reach the platform.
-                tracing::warn!(
-                    dialect = platform.dialect().as_str(),
-                    kind,
-                    ?why,
-                    %conference,
-                    "command not sent to the call's platform"
-                );
-                Ok(false)
-            }
+            Err(why) => Ok(Err(why)),
         }
     }
 

@@ -51,6 +51,9 @@ pub enum Refusal {
     CallBusy(ConferenceId),
     #[error("{0}")]
     StateInvalid(String),
+    /// The customer has as many calls being dialled out as `--dial-limit` allows.
+    #[error("the customer already has {0} calls being dialled, the most allowed at once")]
+    DialLimit(usize),
 }
 
 impl Refusal {
@@ -66,6 +69,7 @@ impl Refusal {
             Refusal::ConferenceLocked => "CONFERENCE_LOCKED",
             Refusal::CallBusy(_) => "CALL_BUSY",
             Refusal::StateInvalid(_) => "STATE_INVALID",
+            Refusal::DialLimit(_) => "DIAL_LIMIT",
         }
     }
 

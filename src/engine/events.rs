@@ -5,7 +5,7 @@
 use super::{Engine, EngineError, Refusal};
 use crate::actions::interpreter::Variables;
 use crate::domain::dialect::Dialect;
-use crate::domain::{ConferenceId, CustomerId, RecordingId};
+use crate::domain::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use crate::outbox::WebhookRequest;
 use crate::render::EventAnswer;
 use crate::store::{EventClaim, StoreError};
@@ -32,6 +32,8 @@ pub enum EventKind {
         variables: Variables,
         /// The protocol the call arrived by; its kicks and recordings go back the same way.
         dialect: Dialect,
+        /// The dialled conferencecall this call answers (the callee of a dial-out, §15).
+        dialled: Option<ConferencecallId>,
     },
     CallJoined {
         call_id: String,
@@ -44,6 +46,9 @@ pub enum EventKind {
         call_id: String,
         conference_id: ConferenceId,
         reason: String,
+        /// The dialled conferencecall it is about: a dial that was never answered has no
+        /// platform call id in confab, so its report names the conferencecall.
+        dialled: Option<ConferencecallId>,
     },
     /// The caller's digits for a paused list (§13); `pause`, when the platform names it, must
     /// be the call's current pause or the event is stale.

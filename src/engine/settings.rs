@@ -6,6 +6,8 @@ pub struct EngineSettings {
     /// Base URL of the platform; commands are not sent without it.
     pub platform_url: Option<String>,
     pub kick_grace_seconds: i64,
+    /// Calls one customer may have `dialing` at once (`--dial-limit`).
+    pub dial_limit: usize,
     pub idle_timeout_seconds: i64,
     /// Delay before a command's first attempt (the first entry of its retry schedule).
     pub command_first_delay_micros: i64,
@@ -26,6 +28,7 @@ impl Default for EngineSettings {
         EngineSettings {
             platform_url: None,
             kick_grace_seconds: 30,
+            dial_limit: 20,
             idle_timeout_seconds: 600,
             command_first_delay_micros: 0,
             webhook_first_delay_micros: 0,

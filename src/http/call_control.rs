@@ -165,3 +165,61 @@ pub async fn say_to_conference(
         .await?;
     Ok(HttpResponse::Ok().json(view.json()))
 }
+
+/// Whom to call into the conference (§15). The call is `dialing` until the callee answers;
+/// then it runs the conference's `pre_actions` like any joining call.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = DialOut)]
+struct DialBody {
+    /// Whom to call: an E.164 number or a `sip:` URI.
+    #[schema(
+        max_length = 256,
+        pattern = r"^(\+[1-9][0-9]{1,14}|sip:[^\s\u0000-\u001f\u007f-\u009f]+)$",
+        required = true,
+        nullable = false
+    )]
+    destination: Option<String>,
+    /// The caller id they see: an E.164 number or a `sip:` URI.
+    #[schema(
+        max_length = 256,
+        pattern = r"^(\+[1-9][0-9]{1,14}|sip:[^\s\u0000-\u001f\u007f-\u009f]+)$",
+        required = true,
+        nullable = false
+    )]
+    from: Option<String>,
+    /// The platform that places the call (`native` unless said); `twilio` and `jambonz` need
+    /// the customer's connection.
+    #[schema(value_type = Option<String>, pattern = "^(native|twilio|jambonz)$")]
+    dialect: Option<String>,
+    /// Seconds it may ring, 5 to 120 (30 unless said).
+    #[schema(minimum = 5, maximum = 120)]
+    timeout: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/v1.0/conferences/{id}/conferencecalls", operation_id = "dial_out", tag = "conferences",
+    params(("id" = Uuid, Path, description = "The conference id")),
+    request_body = DialBody,
+    responses(
+        (status = 200, description = "The new conferencecall, `dialing`; the dial is carried to the platform `dialect` names", body = ConferencecallJson),
+        (status = 400, description = "`INVALID_ARGUMENT` naming `destination`, `from`, `dialect` or `timeout`", body = ErrorBody),
+        (status = 404, description = "`CONFERENCE_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`STATE_INVALID`: the conference is not `progressing`; `CONFERENCE_FULL`, `CONFERENCE_LOCKED`: the room admits no one more (calls being dialled count)", body = ErrorBody),
+        (status = 429, description = "`DIAL_LIMIT`: the customer has `--dial-limit` calls being dialled already", body = ErrorBody)))]
+pub async fn dial(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let body: DialBody = super::input::json_body(&req, payload).await?;
+    let request = crate::engine::DialRequest {
+        destination: body.destination,
+        from: body.from,
+        dialect: body.dialect,
+        timeout: body.timeout,
+    };
+    let call = state.engine.dial(tenant.0, id, request).await?;
+    Ok(HttpResponse::Ok().json(call.json()))
+}

@@ -419,7 +419,10 @@ pub async fn list_calls(
         status: match q.status.as_deref() {
             None => None,
             Some(s) => Some(CallStatus::parse(s).ok_or_else(|| {
-                ApiError::invalid_argument("status", "must be joining, joined, leaving or leaved")
+                ApiError::invalid_argument(
+                    "status",
+                    "must be dialing, joining, joined, leaving or leaved",
+                )
             })?),
         },
     };

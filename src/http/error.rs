@@ -189,6 +189,8 @@ pub fn refusal_status(r: &Refusal) -> StatusCode {
         | Refusal::ConferenceLocked
         | Refusal::CallBusy(_)
         | Refusal::StateInvalid(_) => StatusCode::CONFLICT,
+        // A rate of its own kind: the customer may dial again once one of its dials ends.
+        Refusal::DialLimit(_) => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 

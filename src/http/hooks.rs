@@ -11,7 +11,7 @@ use crate::dialects::{
     AnswerContext, BadInput, Callbacks, Hook, Inbound, Keys, Platform, Reading, Refused,
 };
 use crate::domain::dialect::{Connections, Dialect};
-use crate::domain::{ConferenceId, CustomerId};
+use crate::domain::{ConferenceId, ConferencecallId, CustomerId};
 use crate::engine::{EngineError, EventKind, PlatformEvent, Refusal};
 use crate::render::EventAnswer;
 use actix_web::http::StatusCode;
@@ -131,6 +131,7 @@ pub async fn handle(
         .verify(&request, &keys)
         .map_err(|Refused(why)| forbidden(&why))?;
     let reading = platform.read(hook, &request).map_err(bad_input)?;
+    let dialled = dialled(&url)?;
     if let Reading::Wait { music } = reading {
         return wait(&state, platform, route, music).await;
     }
@@ -155,7 +156,7 @@ pub async fn handle(
         };
         return Ok(respond(platform.render(&answer, &context)));
     }
-    let Some(event) = event(&state, platform.dialect(), route, reading).await? else {
+    let Some(event) = event(&state, platform.dialect(), route, reading, dialled).await? else {
         return Ok(respond(platform.acknowledge()));
     };
     let outcome = apply(&state, event).await?;
@@ -214,13 +215,29 @@ async fn wait(
     Ok(respond(platform.wait(&music)))
 }
 
+/// The dialled conferencecall a dial-out's hooks name (`?conferencecall=`, in the URLs confab
+/// gave the platform when it dialled), read the same for every platform.
+fn dialled(url: &str) -> Result<Option<ConferencecallId>, ApiError> {
+    let Some(value) = url::Url::parse(url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "conferencecall")
+            .map(|(_, v)| v.into_owned())
+    }) else {
+        return Ok(None);
+    };
+    ConferencecallId::parse(&value)
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid_argument("conferencecall", "must be a UUID"))
+}
+
 /// The platform event a reading makes, limited to the customer the URL names; `None` for a
-/// reading confab does not act on.
+/// reading confab does not act on. `dialled` names the conferencecall of a dial-out.
 async fn event(
     state: &AppState,
     dialect: Dialect,
     route: Route,
     reading: Reading,
+    dialled: Option<ConferencecallId>,
 ) -> Result<Option<PlatformEvent>, ApiError> {
     let call = |call_id: String| CallEvents::of(state, dialect, route, call_id);
     Ok(Some(match reading {
@@ -229,12 +246,12 @@ async fn event(
             from,
             to,
             variables,
-        } => call(call_id).await?.joining(from, to, variables),
+        } => call(call_id).await?.joining(from, to, variables, dialled),
         Reading::Joined {
             call_id,
             platform_conference,
         } => call(call_id).await?.joined(platform_conference),
-        Reading::Left { call_id, reason } => call(call_id).await?.left(reason),
+        Reading::Left { call_id, reason } => call(call_id).await?.left(reason, dialled),
         Reading::Digits {
             call_id,
             digits,
@@ -330,6 +347,7 @@ impl CallEvents {
         from: String,
         to: String,
         variables: crate::actions::interpreter::Variables,
+        dialled: Option<ConferencecallId>,
     ) -> PlatformEvent {
         let kind = EventKind::CallJoining {
             call_id: self.call_id.clone(),
@@ -338,6 +356,7 @@ impl CallEvents {
             to,
             variables,
             dialect: self.dialect,
+            dialled,
         };
         self.event(format!("joining:{}", self.left), kind)
     }
@@ -351,11 +370,12 @@ impl CallEvents {
         self.event(format!("{}:joined", self.latest), kind)
     }
 
-    pub fn left(&self, reason: String) -> PlatformEvent {
+    pub fn left(&self, reason: String, dialled: Option<ConferencecallId>) -> PlatformEvent {
         let kind = EventKind::CallLeft {
             call_id: self.call_id.clone(),
             conference_id: self.route.conference,
             reason,
+            dialled,
         };
         self.event(format!("{}:left", self.latest), kind)
     }

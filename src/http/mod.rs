@@ -238,6 +238,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/conferences/{id}/actions",
                 vec![post(control::say_to_conference)],
             ))
+            .service(resource(
+                "/conferences/{id}/conferencecalls",
+                vec![post(control::dial)],
+            ))
             .service(resource("/recordings/{id}", vec![get(conf::get_recording)]))
             .service(resource(
                 "/webhook_deliveries/{id}/retry",

@@ -34,6 +34,7 @@ use utoipa::OpenApi;
         super::call_control::unhold,
         super::call_control::say_to_call,
         super::call_control::say_to_conference,
+        super::call_control::dial,
         super::conferences::list_recordings,
         super::conferences::get_recording,
         super::flows::list,

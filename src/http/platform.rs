@@ -77,6 +77,13 @@ struct CallJoiningData {
     /// Flow variables for the run (`${name}`); numbers and booleans are taken as text.
     #[schema(value_type = Option<std::collections::HashMap<String, VariableValue>>)]
     variables: Option<Map<String, Value>>,
+    /// The callee of a dial-out (`call_dial`) names the conferencecall it answers: it takes
+    /// that `dialing` conferencecall instead of a new one, and is not admitted again.
+    #[schema(
+        format = Uuid,
+        pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
+    conferencecall_id: Option<String>,
 }
 
 /// A variable's value: text, a number or a boolean.
@@ -196,9 +203,17 @@ struct CallLeftData {
     #[serde(default)]
     #[schema(format = Uuid, required = true)]
     conference_id: String,
-    /// Free text: why it left.
+    /// Free text: why it left. A dial that was not answered says why (`no-answer`, `busy`,
+    /// `failed`).
     #[schema(max_length = 256, pattern = "^[^\\u0000]*$")]
     reason: Option<String>,
+    /// The dialled conferencecall it is about: a dial-out that was never answered is known
+    /// to confab only by it.
+    #[schema(
+        format = Uuid,
+        pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
+    conferencecall_id: Option<String>,
 }
 
 /// `call_digits_received`: what the caller entered for a paused list (§13); the answer
@@ -321,6 +336,7 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
                 to: text("to", d.to.unwrap_or_default(), false)?,
                 variables: super::input::variables("data.variables", d.variables.unwrap_or_default())?,
                 dialect: Dialect::Native,
+                dialled: d.conferencecall_id.map(|id| uuid("conferencecall_id", id)).transpose()?,
             }
         }
         "call_joined" => {
@@ -337,6 +353,7 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
                 call_id: text("call_id", d.call_id, true)?,
                 conference_id: uuid("conference_id", d.conference_id)?,
                 reason: text("reason", d.reason.unwrap_or_default(), false)?,
+                dialled: d.conferencecall_id.map(|id| uuid("conferencecall_id", id)).transpose()?,
             }
         }
         "call_digits_received" => {

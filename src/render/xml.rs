@@ -358,6 +358,7 @@ mod tests {
                 role: Default::default(),
                 muted: false,
                 hold: false,
+                leave_reason: String::new(),
             };
             let empty = document(&Node::Element("parts", vec![])).len();
             let actual = document(&Node::Element("parts", vec![part_node(&c)])).len() - empty;

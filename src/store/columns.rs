@@ -190,7 +190,8 @@ pub fn conference_from_row(row: &dyn Columns) -> Result<Conference, StoreError> 
 }
 
 pub const CALL_COLUMNS: &str = "id, customer_id, conference_id, reference_id, status, \
-     tm_create, tm_update, tm_delete, dialect, platform_conference, role, muted, hold";
+     tm_create, tm_update, tm_delete, dialect, platform_conference, role, muted, hold, \
+     leave_reason";
 
 pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
     let status: String = row.get(4)?;
@@ -212,6 +213,7 @@ pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
         },
         muted: row.get::<i64>(11)? != 0,
         hold: row.get::<i64>(12)? != 0,
+        leave_reason: row.get(13)?,
     })
 }
 

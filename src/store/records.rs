@@ -152,6 +152,11 @@ mod tests {
 
     #[test]
     fn counts_follow_a_call_through_its_life() {
+        // A dialled call is active from the start; its answer moves nothing.
+        let m = CountMove::between(None, Dialing);
+        assert_eq!((m.active, m.joined, m.takes_join_seq), (1, 0, false));
+        let m = CountMove::between(Some(Dialing), Joining);
+        assert!(m.is_none());
         let m = CountMove::between(None, Joining);
         assert_eq!((m.active, m.joined, m.takes_join_seq), (1, 0, false));
         let m = CountMove::between(Some(Joining), Joined);

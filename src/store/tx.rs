@@ -62,7 +62,8 @@ pub trait ConferenceStore {
 pub trait CallStore {
     fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError>;
 
-    /// Moves a call to `status`. Reaching `joined` also takes the next join position.
+    /// Moves a call to `status` (and writes its `reference_id`, which a dialled call learns
+    /// when the callee answers). Reaching `joined` also takes the next join position.
     fn set_call_status(&self, c: &Conferencecall) -> Result<(), StoreError>;
 
     fn call(
@@ -94,6 +95,12 @@ pub trait CallStore {
 
     /// Calls of a conference that have not left, oldest first.
     fn calls_in(&self, conference_id: ConferenceId) -> Result<Vec<Conferencecall>, StoreError>;
+
+    /// How many of a customer's calls are being dialled (`dialing`) now, across all its
+    /// conferences. On PostgreSQL it takes the customer's dial lock first (after the
+    /// conference's, the last lock of a write), so two nodes dialling for one customer at
+    /// once count each other's dials.
+    fn dialing_count(&self, customer: CustomerId) -> Result<usize, StoreError>;
 }
 
 /// Recordings of conferences.

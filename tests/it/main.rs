@@ -17,6 +17,7 @@ mod bounds;
 mod cli;
 mod console;
 mod contract;
+mod dial_out;
 mod dialect_tools;
 mod events;
 mod faults;

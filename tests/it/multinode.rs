@@ -14,14 +14,14 @@ use std::time::Duration;
 
 /// `n` nodes on one fresh database; a short outbox lease so a dead node's deliveries are taken
 /// over within seconds.
-struct Cluster {
-    db: TestDb,
+pub(crate) struct Cluster {
+    pub(crate) db: TestDb,
     nodes: Vec<Option<Process>>,
     client: reqwest::Client,
 }
 
 impl Cluster {
-    async fn start(n: usize, extra: &[&str]) -> Cluster {
+    pub(crate) async fn start(n: usize, extra: &[&str]) -> Cluster {
         let db = TestDb::postgres().await;
         let mut args = vec![
             "--admin-token",
@@ -65,7 +65,7 @@ impl Cluster {
     }
 
     /// Creates a customer through node 0; returns its API key.
-    async fn customer(&self, webhook_uri: &str) -> String {
+    pub(crate) async fn customer(&self, webhook_uri: &str) -> String {
         let (status, c) = self
             .call(
                 0,
@@ -79,7 +79,7 @@ impl Cluster {
         c["api_key"].as_str().expect("api_key").to_string()
     }
 
-    async fn conference(&self, node: usize, key: &str, body: Value) -> String {
+    pub(crate) async fn conference(&self, node: usize, key: &str, body: Value) -> String {
         let (status, c) = self
             .call(node, "POST", "/v1.0/conferences", Some(key), Some(body))
             .await;
@@ -87,7 +87,7 @@ impl Cluster {
         c["id"].as_str().expect("id").to_string()
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         node: usize,
         method: &str,

@@ -89,7 +89,9 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
 fn left<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput> {
     Ok(Reading::Left {
         call_id: required(get("call_sid"), "call_sid")?,
-        reason: String::new(),
+        // A call status webhook says how the call ended (a dial-out's `no-answer`, `busy`,
+        // `failed`); the conference's leave event and `…/after` say nothing.
+        reason: bounded(get("call_status"), "call_status")?,
     })
 }
 
@@ -138,7 +140,7 @@ mod tests {
             ),
             Ok(Reading::Left {
                 call_id: "c1".into(),
-                reason: String::new()
+                reason: "completed".into()
             })
         );
     }

@@ -140,6 +140,20 @@ impl Platform for Jambonz {
             // jambonz's feature server ignores it for a call in a `conference`, and nothing
             // else says something to a member or a room. Not sent (logged).
             Command::Play { .. } | Command::RoomPlay { .. } => Err(Unsent::Unsupported),
+            Command::Dial {
+                call,
+                destination,
+                from,
+                timeout,
+            } => {
+                let j = JambonzConnection::of(out.connections).ok_or(Unsent::NoConnection)?;
+                Ok(rest::dial(
+                    &j,
+                    call,
+                    (destination, from, timeout),
+                    out.public_url,
+                ))
+            }
         }
     }
 

@@ -34,6 +34,50 @@ pub fn kick(j: &JambonzConnection, call: &Conferencecall, public_url: &str) -> O
     )
 }
 
+/// Dials out (§15) with REST create-call: `call_hook` is confab's `…/call?conferencecall={id}`,
+/// so the answered callee runs the `pre_actions` like any arriving call, and
+/// `call_status_hook` (`…/status?conferencecall={id}`) reports a call that ended unanswered
+/// (`call_status` `no-answer`, `busy`, `failed`). `to` is a `phone` target for an E.164
+/// number, a `sip` target for a `sip:` URI.
+pub fn dial(
+    j: &JambonzConnection,
+    call: &Conferencecall,
+    (destination, from, timeout): (&str, &str, i64),
+    public_url: &str,
+) -> Outbound {
+    let cb = Callbacks {
+        public_url,
+        customer: call.customer_id,
+        conference: call.conference_id,
+    };
+    let hook = format!("{}?conferencecall={}", cb.url(SEGMENT, "call"), call.id);
+    let status = format!("{}?conferencecall={}", cb.url(SEGMENT, "status"), call.id);
+    let to = if destination.starts_with("sip:") {
+        json!({"type": "sip", "sipUri": destination})
+    } else {
+        json!({"type": "phone", "number": destination})
+    };
+    let body = json!({
+        "call_hook": {"url": hook, "method": "POST"},
+        "call_status_hook": {"url": status, "method": "POST"},
+        "from": from,
+        "to": to,
+        "timeout": timeout,
+    });
+    let url = format!(
+        "{}/v1/Accounts/{}/Calls",
+        j.api_url.trim_end_matches('/'),
+        path_part(&j.account_sid)
+    );
+    api_request(
+        "jambonz.call_dial".into(),
+        url,
+        HttpMethod::Post,
+        "application/json",
+        body.to_string(),
+    )
+}
+
 /// A live call control request (`PUT …/Calls/{call}`) with `body`.
 fn update(
     j: &JambonzConnection,

@@ -151,6 +151,17 @@ impl Platform for Native {
                 kind,
                 json!({"conference_id": call.conference_id, "actions": actions}),
             ),
+            Command::Dial {
+                call,
+                destination,
+                from,
+                timeout,
+            } => native_command(
+                base,
+                kind,
+                json!({"conference_id": call.conference_id, "destination": destination,
+                    "from": from, "conferencecall_id": call.id, "timeout": timeout}),
+            ),
         })
     }
 

@@ -127,7 +127,12 @@ fn status<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
 fn left<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput> {
     Ok(Reading::Left {
         call_id: required(p("CallSid"), "CallSid")?,
-        reason: bounded(p("DialCallStatus"), "DialCallStatus")?,
+        // `…/after` says how the `<Dial>` ended; a dial-out's status callback has only the
+        // call's status (`no-answer`, `busy`, `failed`, …).
+        reason: match p("DialCallStatus") {
+            Some(status) => bounded(Some(status), "DialCallStatus")?,
+            None => bounded(p("CallStatus"), "CallStatus")?,
+        },
     })
 }
 

@@ -139,6 +139,17 @@ impl Platform for Twilio {
                 let url = rest::announce_url(call, out.public_url, announcement);
                 Ok(rest::announce_to_room(&t, call, &url))
             }
+            Command::Dial {
+                call,
+                destination,
+                from,
+                timeout,
+            } => Ok(rest::dial(
+                &t,
+                call,
+                (destination, from, timeout),
+                out.public_url,
+            )),
         }
     }
 

@@ -48,6 +48,35 @@ pub fn kick(t: &TwilioConnection, call: &Conferencecall, public_url: &str) -> Ou
     api_request(event_type, url, HttpMethod::Post, FORM, body)
 }
 
+/// Dials out (§15) with Calls create, not Participants create: a participant created into
+/// Twilio's conference joins it directly and never runs confab's `pre_actions`, where a call
+/// created with `Url` = confab's `…/voice?conferencecall={id}` is answered like any arriving
+/// call (prompts, roles, the join). `StatusCallback` (`…/status?conferencecall={id}`, on
+/// `completed`, Twilio's default, which carries `CallStatus` `no-answer`, `busy`, `failed`
+/// or `canceled` for a call that never answered) ends the dial.
+pub fn dial(
+    t: &TwilioConnection,
+    call: &Conferencecall,
+    (destination, from, timeout): (&str, &str, i64),
+    public_url: &str,
+) -> Outbound {
+    let cb = callbacks(call, public_url);
+    let voice = format!("{}?conferencecall={}", cb.url(SEGMENT, "voice"), call.id);
+    let status = format!("{}?conferencecall={}", cb.url(SEGMENT, "status"), call.id);
+    let timeout = timeout.to_string();
+    let body = form(&[
+        ("To", destination),
+        ("From", from),
+        ("Url", &voice),
+        ("Method", "POST"),
+        ("StatusCallback", &status),
+        ("StatusCallbackMethod", "POST"),
+        ("Timeout", &timeout),
+    ]);
+    let url = format!("{}/Calls.json", base(t));
+    api_request("twilio.call_dial".into(), url, HttpMethod::Post, FORM, body)
+}
+
 /// Starts recording one call (what it hears and says: the conference's mix), with a status
 /// callback to `…/recording?recording_id=…` that ends confab's recording.
 pub fn recording_start(

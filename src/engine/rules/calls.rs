@@ -23,6 +23,18 @@ struct Caller<'a> {
     from: &'a str,
     to: &'a str,
     dialect: Dialect,
+    /// The dialled conferencecall it answers, for the callee of a dial-out.
+    dialled: Option<ConferencecallId>,
+}
+
+/// The refusal of a join the room's rules do not admit.
+pub(super) fn join_refusal(r: JoinRefusal) -> Refusal {
+    match r {
+        JoinRefusal::Closed => Refusal::ConferenceClosed,
+        JoinRefusal::Full => Refusal::ConferenceFull,
+        JoinRefusal::AtLimit(n) => Refusal::ConferenceAtLimit(n),
+        JoinRefusal::Locked => Refusal::ConferenceLocked,
+    }
 }
 
 impl Rules<'_> {
@@ -41,6 +53,7 @@ impl Rules<'_> {
                 to,
                 variables,
                 dialect,
+                dialled,
             } => {
                 let mut conf = self.conference(scope, *conference_id)?;
                 let caller = Caller {
@@ -48,6 +61,7 @@ impl Rules<'_> {
                     from,
                     to,
                     dialect: *dialect,
+                    dialled: *dialled,
                 };
                 let applied = self.call_joining(&conf, caller, variables)?;
                 self.sync_xml_status(&mut conf)?;
@@ -66,10 +80,11 @@ impl Rules<'_> {
             EventKind::CallLeft {
                 call_id,
                 conference_id,
-                reason: _,
+                reason,
+                dialled,
             } => {
                 let mut conf = self.conference(scope, *conference_id)?;
-                let applied = self.call_left(&mut conf, call_id)?;
+                let applied = self.call_left(&mut conf, call_id, *dialled, reason)?;
                 self.sync_xml_status(&mut conf)?;
                 applied
             }
@@ -126,7 +141,8 @@ impl Rules<'_> {
     }
 
     /// Admits a call (or refuses it), inserts it as `joining` and runs `pre_actions`; a
-    /// `hangup` among them moves it straight to `leaved`.
+    /// `hangup` among them moves it straight to `leaved`. The callee of a dial-out takes its
+    /// dialled conferencecall instead, admitted when it was dialled.
     fn call_joining(
         &self,
         conf: &Conference,
@@ -138,17 +154,40 @@ impl Rules<'_> {
             from,
             to,
             dialect,
+            dialled,
         } = caller;
         if let Some(active) = self.db.active_call(call_id)? {
             return Err(Refusal::CallBusy(active.conference_id).into());
         }
         let (active, joined) = self.db.call_counts(conf.id)?;
-        conference::admit(conf, active).map_err(|r| match r {
-            JoinRefusal::Closed => Refusal::ConferenceClosed,
-            JoinRefusal::Full => Refusal::ConferenceFull,
-            JoinRefusal::AtLimit(n) => Refusal::ConferenceAtLimit(n),
-            JoinRefusal::Locked => Refusal::ConferenceLocked,
-        })?;
+        let call = match dialled {
+            Some(id) => self.dial_answered(conf, id, call_id)?,
+            None => {
+                conference::admit(conf, active).map_err(join_refusal)?;
+                self.insert_joining(conf, call_id, dialect)?
+            }
+        };
+        self.notify_call(&call, NotificationType::ConferencecallJoining)?;
+        let mut vars = platform_vars.clone();
+        vars.extend(variables(conf, &call, from, to, joined));
+        let (outcome, pause) = self.run_for_call(conf, &call, "pre_actions", vars)?;
+        let webhooks = self.apply_effects(conf, &outcome);
+        if pause.is_some() {
+            // The run waits for the caller's digits: no join yet, the call stays `joining`.
+            let mut answer = EventAnswer::call(&call.json(), Some(outcome.actions));
+            answer.pause = pause;
+            return Ok((answer, webhooks));
+        }
+        self.end_join_run(conf, call, outcome, webhooks)
+    }
+
+    /// A new conferencecall for an arriving call, `joining`.
+    fn insert_joining(
+        &self,
+        conf: &Conference,
+        call_id: &str,
+        dialect: Dialect,
+    ) -> Result<Conferencecall, EngineError> {
         let call = Conferencecall {
             id: ConferencecallId::new(),
             customer_id: conf.customer_id,
@@ -163,20 +202,10 @@ impl Rules<'_> {
             role: Role::Participant,
             muted: false,
             hold: false,
+            leave_reason: String::new(),
         };
         self.db.insert_call(&call)?;
-        self.notify_call(&call, NotificationType::ConferencecallJoining)?;
-        let mut vars = platform_vars.clone();
-        vars.extend(variables(conf, &call, from, to, joined));
-        let (outcome, pause) = self.run_for_call(conf, &call, "pre_actions", vars)?;
-        let webhooks = self.apply_effects(conf, &outcome);
-        if pause.is_some() {
-            // The run waits for the caller's digits: no join yet, the call stays `joining`.
-            let mut answer = EventAnswer::call(&call.json(), Some(outcome.actions));
-            answer.pause = pause;
-            return Ok((answer, webhooks));
-        }
-        self.end_join_run(conf, call, outcome, webhooks)
+        Ok(call)
     }
 
     /// The answer of a join's `pre_actions` that ran to their end (not paused): `conference_join`
@@ -235,12 +264,23 @@ impl Rules<'_> {
         Ok((EventAnswer::call(&call.json(), None), Vec::new()))
     }
 
-    /// A call left: `leaved`, `post_actions` run, and the conference rules after a leave.
-    fn call_left(&self, conf: &mut Conference, call_id: &str) -> Result<Applied, EngineError> {
-        let mut call = self
-            .db
-            .latest_call_in(call_id, conf.id)?
-            .ok_or(Refusal::ConferencecallNotFound)?;
+    /// A call left: `leaved`, `post_actions` run, and the conference rules after a leave. A
+    /// dialled call that was never answered ends without `post_actions` (`reason` says why,
+    /// in the log).
+    fn call_left(
+        &self,
+        conf: &mut Conference,
+        call_id: &str,
+        dialled: Option<ConferencecallId>,
+        reason: &str,
+    ) -> Result<Applied, EngineError> {
+        let mut call = self.leaving_call(conf, call_id, dialled)?;
+        if self.dial_ended(conf, &mut call, reason)? {
+            return Ok((
+                EventAnswer::call(&call.json(), Some(Vec::new())),
+                Vec::new(),
+            ));
+        }
         if call.status == CallStatus::Leaved {
             // A second `call_left`: already handled, nothing runs again.
             return Ok((

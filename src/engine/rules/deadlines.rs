@@ -45,13 +45,14 @@ impl Rules<'_> {
         id: Uuid,
         due_at: i64,
     ) -> Result<(), EngineError> {
-        // A timeout or idle rule is about a conference; a kick grace about a call, whose
+        // A timeout or idle rule is about a conference; a kick grace or a dial timeout about a
+        // call, whose
         // conference is locked before the call is read again.
         match kind {
             DeadlineKind::ConferenceTimeout | DeadlineKind::Idle => {
                 self.db.lock_conference(id.into())?
             }
-            DeadlineKind::KickGrace => {
+            DeadlineKind::KickGrace | DeadlineKind::DialTimeout => {
                 if let Some(call) = self.db.call(None, id.into())? {
                     self.db.lock_conference(call.conference_id)?;
                 }
@@ -75,6 +76,11 @@ impl Rules<'_> {
             DeadlineKind::KickGrace => {
                 if let Some(call) = self.db.call(None, id.into())? {
                     self.kick_grace_elapsed(call)?;
+                }
+            }
+            DeadlineKind::DialTimeout => {
+                if let Some(call) = self.db.call(None, id.into())? {
+                    self.dial_timed_out(call)?;
                 }
             }
         }

@@ -9,6 +9,7 @@ mod actions;
 mod call_control;
 mod calls;
 mod deadlines;
+mod dial;
 mod notify;
 mod pauses;
 mod recordings;
@@ -16,6 +17,7 @@ mod termination;
 mod xml;
 
 pub(crate) use actions::conference_variables;
+pub(crate) use dial::Dial;
 pub(crate) use notify::Webhook;
 pub(crate) use xml::calls_joining;
 

@@ -15,15 +15,24 @@ impl Rules<'_> {
     /// Kicks one call: `leaving`, a kick sent the way the call arrived, and a kick-grace
     /// deadline after which confab marks it left itself. Calls already leaving or left are
     /// untouched.
+    /// A call still being dialled has no platform call id to kick yet: it goes `leaving`
+    /// without a command, and the platform's report of the dial (refused on answer, or its
+    /// no-answer) or the kick grace ends it.
     pub(crate) fn kick(&self, call: &mut Conferencecall) -> Result<(), EngineError> {
-        if !matches!(call.status, CallStatus::Joining | CallStatus::Joined) {
+        let dialing = call.status == CallStatus::Dialing;
+        if !matches!(
+            call.status,
+            CallStatus::Dialing | CallStatus::Joining | CallStatus::Joined
+        ) {
             return Ok(());
         }
         call.status = CallStatus::Leaving;
         call.tm_update = self.now;
         self.db.set_call_status(call)?;
         self.notify_call(call, NotificationType::ConferencecallLeaving)?;
-        self.kick_command(call)?;
+        if !dialing {
+            self.kick_command(call)?;
+        }
         self.db.set_deadline(
             DeadlineKind::KickGrace,
             &call.id.to_string(),

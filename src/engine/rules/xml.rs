@@ -81,7 +81,7 @@ impl Rules<'_> {
     }
 }
 
-/// Whether any call of the conference is still joining, where the XML status depends on it:
+/// Whether any call of the conference is still joining (or being dialled), where the XML status depends on it:
 /// only before anyone has joined, and then only when the counts kept on the conference say
 /// some call is neither joined nor gone (so a running conference never reads its calls).
 pub(crate) fn calls_joining(db: &dyn Tx, conf: &Conference) -> Result<bool, StoreError> {
@@ -95,5 +95,5 @@ pub(crate) fn calls_joining(db: &dyn Tx, conf: &Conference) -> Result<bool, Stor
     Ok(db
         .calls_in(conf.id)?
         .iter()
-        .any(|c| c.status == CallStatus::Joining))
+        .any(|c| matches!(c.status, CallStatus::Dialing | CallStatus::Joining)))
 }

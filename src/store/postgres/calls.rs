@@ -9,7 +9,7 @@ impl CallStore for PgTx<'_> {
         self.execute(
             &format!(
                 "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             ),
             &[
                 &c.id.to_string(),
@@ -25,6 +25,7 @@ impl CallStore for PgTx<'_> {
                 &c.role.as_str(),
                 &i64::from(c.muted),
                 &i64::from(c.hold),
+                &c.leave_reason,
             ],
         )?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
@@ -46,7 +47,7 @@ impl CallStore for PgTx<'_> {
         self.execute(
             "UPDATE conferencecalls SET status = $1, tm_update = $2, tm_delete = $3, \
              join_seq = COALESCE($4, join_seq), platform_conference = $6, role = $7, \
-             muted = $8, hold = $9 WHERE id = $5",
+             muted = $8, hold = $9, reference_id = $10, leave_reason = $11 WHERE id = $5",
             &[
                 &c.status.as_str(),
                 &c.tm_update.micros(),
@@ -57,6 +58,8 @@ impl CallStore for PgTx<'_> {
                 &c.role.as_str(),
                 &i64::from(c.muted),
                 &i64::from(c.hold),
+                &c.reference_id,
+                &c.leave_reason,
             ],
         )?;
         Ok(())
@@ -130,6 +133,22 @@ impl CallStore for PgTx<'_> {
         )?;
         let (active, joined) = counts.unwrap_or((0, 0));
         Ok((active.max(0) as usize, joined.max(0) as usize))
+    }
+
+    /// Read by `conferencecalls_by_customer_status` (customer, status, …), under the
+    /// customer's dial lock.
+    fn dialing_count(&self, customer: CustomerId) -> Result<usize, StoreError> {
+        let customer = customer.to_string();
+        self.lock(LockSpace::Dials, &customer)?;
+        let n = self
+            .optional_row(
+                "SELECT COUNT(*) FROM conferencecalls WHERE customer_id = $1 \
+                 AND status = 'dialing'",
+                &[&customer],
+                |row| row.get::<i64>(0),
+            )?
+            .unwrap_or(0);
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     fn calls_in(&self, conference_id: ConferenceId) -> Result<Vec<Conferencecall>, StoreError> {

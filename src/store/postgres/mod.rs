@@ -43,6 +43,9 @@ enum LockSpace {
     Conference = 2,
     /// A platform call id: a call joins at most one conference at a time.
     Call = 3,
+    /// A customer's dial-outs: its cap on calls being dialled holds across conferences and
+    /// nodes. Taken last, after the conference's, and only by a dial.
+    Dials = 4,
 }
 
 /// What the writes of a transaction did that background tasks must hear about.

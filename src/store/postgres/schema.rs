@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "hold and announcements",
         include_str!("migrations/0007_hold_and_announcements.sql"),
     ),
+    (8, "dial-out", include_str!("migrations/0008_dial_out.sql")),
 ];
 
 /// The advisory lock key of migrations ("confab" in ASCII).

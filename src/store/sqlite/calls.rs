@@ -9,7 +9,7 @@ impl CallStore for SqliteTx<'_> {
     fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))?
             .execute(params![
                 c.id.to_string(),
@@ -25,6 +25,7 @@ impl CallStore for SqliteTx<'_> {
                 c.role.as_str(),
                 i64::from(c.muted),
                 i64::from(c.hold),
+                c.leave_reason,
             ])?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
         Ok(())
@@ -45,7 +46,7 @@ impl CallStore for SqliteTx<'_> {
             .prepare_cached(
                 "UPDATE conferencecalls SET status = ?1, tm_update = ?2, tm_delete = ?3, \
                  join_seq = COALESCE(?4, join_seq), platform_conference = ?6, role = ?7, \
-                 muted = ?8, hold = ?9 WHERE id = ?5",
+                 muted = ?8, hold = ?9, reference_id = ?10, leave_reason = ?11 WHERE id = ?5",
             )?
             .execute(params![
                 c.status.as_str(),
@@ -57,6 +58,8 @@ impl CallStore for SqliteTx<'_> {
                 c.role.as_str(),
                 i64::from(c.muted),
                 i64::from(c.hold),
+                c.reference_id,
+                c.leave_reason,
             ])?;
         Ok(())
     }
@@ -130,6 +133,17 @@ impl CallStore for SqliteTx<'_> {
             .optional()?;
         let (active, joined) = counts.unwrap_or((0, 0));
         Ok((active.max(0) as usize, joined.max(0) as usize))
+    }
+
+    /// Read by `conferencecalls_by_customer_status` (customer, status, …).
+    fn dialing_count(&self, customer: CustomerId) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM conferencecalls WHERE customer_id = ? AND status = 'dialing'",
+            )?
+            .query_row([customer.to_string()], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Calls of a conference that have not left, oldest first.

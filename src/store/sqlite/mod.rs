@@ -143,6 +143,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0012_call_pauses.sql")),
         M::up(include_str!("migrations/0013_room_rules_and_roles.sql")),
         M::up(include_str!("migrations/0014_hold_and_announcements.sql")),
+        M::up(include_str!("migrations/0015_dial_out.sql")),
     ])
 }
 

@@ -35,6 +35,7 @@ fn call(conf: &Conference, reference: &str, status: CallStatus, at: i64) -> Conf
         role: Default::default(),
         muted: false,
         hold: false,
+        leave_reason: String::new(),
     }
 }
 

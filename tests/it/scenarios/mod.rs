@@ -374,6 +374,7 @@ fn scenario_config(config: Option<Value>, peer: String) -> impl FnOnce(&mut Conf
             match (k.as_str(), v) {
                 ("idle_timeout", Value::Number(n)) => c.idle_timeout = n.as_u64().unwrap_or(600),
                 ("kick_grace", Value::Number(n)) => c.kick_grace = n.as_u64().unwrap_or(30),
+                ("dial_limit", Value::Number(n)) => c.dial_limit = n.as_u64().unwrap_or(20),
                 ("platform_secret", Value::Null) => c.platform_secret = None,
                 (other, _) => panic!("scenario config {other:?} is not supported"),
             }

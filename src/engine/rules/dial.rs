@@ -1,0 +1,182 @@
+//! Dial-out (§15): a conferencecall confab creates by calling someone. It is `dialing` from
+//! the moment it is dialled (and counted in the room's admission from then on), becomes
+//! `joining` when the callee's call arrives naming it, and `leaved` when the platform reports
+//! that nobody answered, or when nothing was reported before its dial timeout.
+
+use super::calls::join_refusal;
+use super::Rules;
+use crate::domain::conference::{self, CallStatus, Conference, ConferenceStatus, Conferencecall};
+use crate::domain::deadline::DeadlineKind;
+use crate::domain::dialect::Dialect;
+use crate::domain::notification::NotificationType;
+use crate::domain::room::Role;
+use crate::domain::ConferencecallId;
+use crate::engine::{EngineError, Refusal};
+
+/// A dial-out as the customer asked for it, its fields checked already.
+#[derive(Debug, Clone)]
+pub struct Dial {
+    /// Whom to call: an E.164 number or a `sip:` URI.
+    pub destination: String,
+    /// The caller id shown to them: an E.164 number or a `sip:` URI.
+    pub from: String,
+    /// The platform that places the call.
+    pub dialect: Dialect,
+    /// Seconds the platform lets it ring.
+    pub timeout: i64,
+}
+
+/// The `reference_id` of a call being dialled: the platform's call id is not known until the
+/// callee answers, and this one cannot be any platform's (the unique index on active calls'
+/// reference ids must not see two dials collide).
+pub(crate) fn dial_reference(id: ConferencecallId) -> String {
+    format!("dial:{id}")
+}
+
+/// Whether the call was dialled and never answered: it still carries its dial reference.
+fn unanswered(call: &Conferencecall) -> bool {
+    call.reference_id == dial_reference(call.id)
+}
+
+impl Rules<'_> {
+    /// Creates a dialled conferencecall and sends the dial, under the conference's lock: a
+    /// progressing conference only, admitted as a join is (a full or locked room refuses),
+    /// and within the customer's cap on calls being dialled at once. The dial timeout
+    /// deadline is set with it.
+    pub(crate) fn dial(
+        &self,
+        conf: &Conference,
+        dial: &Dial,
+    ) -> Result<Conferencecall, EngineError> {
+        if conf.status != ConferenceStatus::Progressing || conf.tm_delete.is_some() {
+            return Err(Refusal::StateInvalid(format!(
+                "only a progressing conference can dial out; this one is {}",
+                conf.status
+            ))
+            .into());
+        }
+        let (active, _) = self.db.call_counts(conf.id)?;
+        conference::admit(conf, active).map_err(join_refusal)?;
+        let limit = self.settings.dial_limit;
+        if self.db.dialing_count(conf.customer_id)? >= limit {
+            return Err(Refusal::DialLimit(limit).into());
+        }
+        let id = ConferencecallId::new();
+        let call = Conferencecall {
+            id,
+            customer_id: conf.customer_id,
+            conference_id: conf.id,
+            reference_id: dial_reference(id),
+            status: CallStatus::Dialing,
+            tm_create: self.now,
+            tm_update: self.now,
+            tm_delete: None,
+            dialect: dial.dialect,
+            platform_conference: String::new(),
+            role: Role::Participant,
+            muted: false,
+            hold: false,
+            leave_reason: String::new(),
+        };
+        self.db.insert_call(&call)?;
+        self.notify_call(&call, NotificationType::ConferencecallDialing)?;
+        self.dial_command(&call, &dial.destination, &dial.from, dial.timeout)?;
+        // The platform gives up ringing after `timeout`; the kick grace is the time its report
+        // may take to arrive before confab stops waiting for it.
+        let due = self
+            .now
+            .plus_seconds(dial.timeout + self.settings.kick_grace_seconds);
+        self.db
+            .set_deadline(DeadlineKind::DialTimeout, &id.to_string(), due)?;
+        Ok(call)
+    }
+
+    /// The callee of a dial answered: its call (`call_id`) takes the dialled conferencecall,
+    /// which moves to `joining` without being admitted again (it was counted when dialled).
+    /// Only a call still `dialing` in this conference can be answered.
+    pub(super) fn dial_answered(
+        &self,
+        conf: &Conference,
+        id: ConferencecallId,
+        call_id: &str,
+    ) -> Result<Conferencecall, EngineError> {
+        let mut call = self
+            .db
+            .call(Some(conf.customer_id), id)?
+            .filter(|c| c.conference_id == conf.id)
+            .ok_or(Refusal::ConferencecallNotFound)?;
+        if call.status != CallStatus::Dialing {
+            return Err(Refusal::StateInvalid(format!(
+                "the dialled conferencecall is {}; only a dialing one can be answered",
+                call.status
+            ))
+            .into());
+        }
+        call.reference_id = call_id.to_string();
+        call.status = CallStatus::Joining;
+        call.tm_update = self.now;
+        self.db.set_call_status(&call)?;
+        self.db
+            .clear_deadline(DeadlineKind::DialTimeout, &id.to_string())?;
+        Ok(call)
+    }
+
+    /// The conferencecall a `call_left` is about: the one it names (a dial's report names it,
+    /// since a call never answered has no platform call id in confab), else the platform
+    /// call's newest membership of the conference.
+    pub(super) fn leaving_call(
+        &self,
+        conf: &Conference,
+        call_id: &str,
+        dialled: Option<ConferencecallId>,
+    ) -> Result<Conferencecall, EngineError> {
+        let found = match dialled {
+            Some(id) => self
+                .db
+                .call(Some(conf.customer_id), id)?
+                .filter(|c| c.conference_id == conf.id),
+            None => self.db.latest_call_in(call_id, conf.id)?,
+        };
+        Ok(found.ok_or(Refusal::ConferencecallNotFound)?)
+    }
+
+    /// A dialled call that was never answered ends (no answer, busy, failed, or kicked while
+    /// ringing): `leaved`, with no `post_actions` (the callee heard nothing), and the rules
+    /// after a leave. `Ok(false)` when the call was answered, which leaves as any call does.
+    pub(super) fn dial_ended(
+        &self,
+        conf: &mut Conference,
+        call: &mut Conferencecall,
+        reason: &str,
+    ) -> Result<bool, EngineError> {
+        if !unanswered(call) || call.status == CallStatus::Leaved {
+            return Ok(false);
+        }
+        tracing::info!(conferencecall_id = %call.id, reason, "dialled call ended unanswered");
+        let was = call.status;
+        call.mark_leaved(self.now);
+        // Kept on the call (the API, the `conferencecall_leaved` webhook): the one thing the
+        // customer learns of a dial that never reached anyone. The event readers bound it.
+        call.leave_reason = reason.to_string();
+        self.db.set_call_status(call)?;
+        self.notify_call(call, NotificationType::ConferencecallLeaved)?;
+        self.db
+            .clear_deadline(DeadlineKind::DialTimeout, &call.id.to_string())?;
+        let counts = self.db.call_counts(conf.id)?;
+        self.after_leave(conf, call, was, counts)?;
+        Ok(true)
+    }
+
+    /// The dial timeout fired: a call still `dialing` was not reported answered or failed in
+    /// time (a lost report, a platform that never dialled), so confab ends it itself.
+    pub(crate) fn dial_timed_out(&self, mut call: Conferencecall) -> Result<(), EngineError> {
+        if call.status != CallStatus::Dialing {
+            return Ok(());
+        }
+        if let Some(mut conf) = self.db.conference(None, call.conference_id)? {
+            self.dial_ended(&mut conf, &mut call, "timeout")?;
+            self.sync_xml_status(&mut conf)?;
+        }
+        Ok(())
+    }
+}
