@@ -2,11 +2,12 @@
 //! (`tests/console/console_test.cjs`), against the real server, including a PIN room's
 //! simulation with the caller's digits (§13), a conference created with room rules whose
 //! calls show their roles (§14), and a joined call muted, held, resumed and spoken to, and the
-//! room spoken to, from its controls (§15). Screenshots of each step are kept in
+//! room spoken to, from its controls (§15), and a call dialled into a room from its dial box
+//! (§15, issue 27). Screenshots of each step are kept in
 //! `target/console-screenshots/` for review.
 
 use crate::support::tools::{chromium, playwright_node_modules};
-use crate::support::{signed, TestServer, PLATFORM_SECRET};
+use crate::support::{signed, Receiver, TestServer, PLATFORM_SECRET};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,7 +18,14 @@ async fn a_flow_author_signs_in_watches_edits_saves_and_simulates() {
         tokio::task::spawn_blocking(|| (playwright_node_modules(), chromium()))
             .await
             .expect("install thread");
-    let s = TestServer::start_with(signed).await;
+    // The platform a native dial's command goes to (§15: dial-out needs a --platform-url).
+    let platform = Receiver::start().await;
+    let platform_url = platform.uri();
+    let s = TestServer::start_with(move |c| {
+        signed(c);
+        c.platform_url = Some(platform_url);
+    })
+    .await;
     let c = s.create_customer("console").await;
     let conf = s
         .create_conference(
