@@ -72,6 +72,27 @@ async fn a_flow_author_signs_in_watches_edits_saves_and_simulates() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The console's dial reached the platform as one call_dial command, as it was typed (the
+    // dial into the locked room was refused: nothing was sent for it).
+    let is_dial =
+        |a: &crate::support::Arrival| a.path() == "/commands" && a.json()["type"] == "call_dial";
+    platform
+        .wait_for(
+            std::time::Duration::from_secs(10),
+            "a call_dial command",
+            |all| all.iter().any(is_dial).then_some(()),
+        )
+        .await;
+    let dials: Vec<_> = platform
+        .arrivals()
+        .iter()
+        .filter(|a| is_dial(a))
+        .map(|a| a.json())
+        .collect();
+    assert_eq!(dials.len(), 1, "{dials:?}");
+    assert_eq!(dials[0]["data"]["destination"], "+15550100");
+    assert_eq!(dials[0]["data"]["from"], "+15550199");
+    assert_eq!(dials[0]["data"]["timeout"], 30);
 }
 
 #[tokio::test]
