@@ -2,11 +2,12 @@
 //! (`tests/console/console_test.cjs`), against the real server, including a PIN room's
 //! simulation with the caller's digits (§13), a conference created with room rules whose
 //! calls show their roles (§14), and a joined call muted, held, resumed and spoken to, and the
-//! room spoken to, from its controls (§15). Screenshots of each step are kept in
+//! room spoken to, from its controls (§15), and a call dialled into a room from its dial box
+//! (§15, issue 27). Screenshots of each step are kept in
 //! `target/console-screenshots/` for review.
 
 use crate::support::tools::{chromium, playwright_node_modules};
-use crate::support::{signed, TestServer, PLATFORM_SECRET};
+use crate::support::{signed, Receiver, TestServer, PLATFORM_SECRET};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,7 +18,14 @@ async fn a_flow_author_signs_in_watches_edits_saves_and_simulates() {
         tokio::task::spawn_blocking(|| (playwright_node_modules(), chromium()))
             .await
             .expect("install thread");
-    let s = TestServer::start_with(signed).await;
+    // The platform a native dial's command goes to (§15: dial-out needs a --platform-url).
+    let platform = Receiver::start().await;
+    let platform_url = platform.uri();
+    let s = TestServer::start_with(move |c| {
+        signed(c);
+        c.platform_url = Some(platform_url);
+    })
+    .await;
     let c = s.create_customer("console").await;
     let conf = s
         .create_conference(
@@ -64,6 +72,27 @@ async fn a_flow_author_signs_in_watches_edits_saves_and_simulates() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The console's dial reached the platform as one call_dial command, as it was typed (the
+    // dial into the locked room was refused: nothing was sent for it).
+    let is_dial =
+        |a: &crate::support::Arrival| a.path() == "/commands" && a.json()["type"] == "call_dial";
+    platform
+        .wait_for(
+            std::time::Duration::from_secs(10),
+            "a call_dial command",
+            |all| all.iter().any(is_dial).then_some(()),
+        )
+        .await;
+    let dials: Vec<_> = platform
+        .arrivals()
+        .iter()
+        .filter(|a| is_dial(a))
+        .map(|a| a.json())
+        .collect();
+    assert_eq!(dials.len(), 1, "{dials:?}");
+    assert_eq!(dials[0]["data"]["destination"], "+15550100");
+    assert_eq!(dials[0]["data"]["from"], "+15550199");
+    assert_eq!(dials[0]["data"]["timeout"], 30);
 }
 
 #[tokio::test]

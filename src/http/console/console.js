@@ -46,6 +46,7 @@ async function signIn(key) {
   $('signin').hidden = true;
   $('session').hidden = false;
   $('whoami').textContent = 'Signed in as ' + me.json.name;
+  offerDialects(me.json);
   $('app').hidden = false;
   await Promise.all([loadConferences(), loadFlows()]);
   listen();
@@ -109,6 +110,7 @@ async function select(id) {
     $('say-room-text').value = '';
     setMessage($('say-room-errors'), '', $('say-room-text'));
     setMessage($('say-room-status'), '');
+    clearDial();
   }
   state.selected = id;
   state.dirty = {};
@@ -143,6 +145,7 @@ async function loadDetail(fillEditor) {
   }
   fillSettings(c);
   showRoomSay(c);
+  showDial(c);
   renderCalls(calls.json?.result || []);
   renderTimeline(calls.json?.result || [], recs.json?.result || [], hooks.json?.result || []);
 }
@@ -369,12 +372,129 @@ function showRoomSay(c) {
   $('say-room').hidden = !open;
 }
 
+// ---- dial-out: call someone into the conference (§15, issue 27) -------------------------
+
+// The dial's fields as the API names them; each input is `dial-{name}`.
+const DIAL_FIELDS = ['destination', 'from', 'dialect', 'timeout'];
+const E164 = /^\+[1-9][0-9]{1,14}$/;
+const MAX_SIP_CHARS = 256;
+const DIAL_TIMEOUT = { min: 5, max: 120, default: 30 };
+
+/** native always (whether confab has a --platform-url is not the console's to know); twilio
+ * and jambonz when the customer has their connection (GET /v1.0/customer shows it, masked). */
+function offerDialects(customer) {
+  const names = ['native', ...['twilio', 'jambonz'].filter((n) => customer[n])];
+  $('dial-dialect').replaceChildren(...names.map((n) => el('option', { value: n, text: n })));
+}
+
+function dialValue(name) {
+  const input = $(fieldId('dial', name));
+  return name === 'dialect' ? input.value : input.value.trim();
+}
+
+/** What is wrong with a dial field, named as confab names it; [] when nothing. */
+function dialErrors(name) {
+  const value = dialValue(name);
+  if (name === 'destination' || name === 'from') {
+    if (value === '') return [name + ': is required'];
+    const sip = /^sip:\S+$/.test(value) && [...value].length <= MAX_SIP_CHARS && !CONTROL.test(value);
+    if (E164.test(value) || sip) return [];
+    return [name + ': must be an E.164 number (+ and 2 to 15 digits, such as +15550100) or a sip: URI of at most ' + MAX_SIP_CHARS + ' characters, without spaces'];
+  }
+  if (name === 'timeout') {
+    if (value === '' && !$('dial-timeout').validity.badInput) return [];
+    const n = Number(value);
+    return Number.isInteger(n) && n >= DIAL_TIMEOUT.min && n <= DIAL_TIMEOUT.max ? []
+      : ['timeout: must be ' + DIAL_TIMEOUT.min + ' to ' + DIAL_TIMEOUT.max + ' seconds, or empty for ' + DIAL_TIMEOUT.default];
+  }
+  return [];
+}
+
+/** What the author can do about a refusal of the room or of the customer's dials. */
+function dialAdvice(r) {
+  switch (r.json?.error?.reason) {
+    case 'CONFERENCE_LOCKED': return ' Unlock the room in its settings to dial into it.';
+    case 'CONFERENCE_FULL': return ' Calls still being dialled count in the room.';
+    case 'DIAL_LIMIT': return ' Dial again once one of your calls being dialled answers or ends.';
+    default: return '';
+  }
+}
+
+function clearDial() {
+  for (const name of DIAL_FIELDS) showFieldErrors('dial', name, []);
+  setMessage($('dial-status'), '');
+  setMessage($('dial-refused'), '');
+}
+
+/** The dial box: only a progressing room dials (confab refuses the others, 409). */
+function showDial(c) {
+  const open = c.status === 'progressing';
+  if (!open && !$('dial').hidden) clearDial();
+  $('dial').hidden = !open;
+  $('dial-closed').textContent = open ? '' : 'Only a progressing room dials calls in; this one is ' + c.status + '.';
+  $('dial-closed').hidden = open;
+}
+
+async function dialOut(event) {
+  event.preventDefault();
+  setMessage($('dial-status'), '');
+  setMessage($('dial-refused'), '');
+  let first = null;
+  for (const name of DIAL_FIELDS) {
+    const errors = dialErrors(name);
+    showFieldErrors('dial', name, errors);
+    if (errors.length && !first) first = $(fieldId('dial', name));
+  }
+  if (first) { setMessage($('dial-refused'), 'Not dialled: fix the errors first.'); first.focus(); return; }
+  const body = { destination: dialValue('destination'), from: dialValue('from'), dialect: dialValue('dialect') };
+  if (dialValue('timeout') !== '') body.timeout = Number(dialValue('timeout'));
+  const conference = state.selected;
+  const r = await send($('dial').querySelector('button[type="submit"]'), 'POST', '/v1.0/conferences/' + conference + '/conferencecalls', body);
+  if (!r || conference !== state.selected) return;
+  if (!r.ok) {
+    // A 400 names the field it refuses (`destination: must be ...`): shown there.
+    const named = /^([a-z_]+):/.exec(r.json?.error?.message || '')?.[1];
+    if (r.status === 400 && DIAL_FIELDS.includes(named)) {
+      showFieldErrors('dial', named, ['Refused by confab: ' + r.json.error.message]);
+      $(fieldId('dial', named)).focus();
+      setMessage($('dial-refused'), 'Not dialled: confab refused ' + named + '.');
+      return;
+    }
+    setMessage($('dial-refused'), 'Not dialled: ' + reason(r) + dialAdvice(r));
+    return;
+  }
+  $('dial-destination').value = '';
+  setMessage($('dial-status'), 'Dialling ' + body.destination + ' from ' + body.from + ': the call is ' + r.json.status + ' in the room above.');
+  // Shown at once; the live feed's change then redraws the table in the list's order.
+  const shown = showCall(r.json);
+  const tbody = $('calls').querySelector('tbody');
+  if (!shown.row.isConnected) { tbody.querySelector('tr.empty')?.remove(); tbody.append(shown.row); }
+}
+
+function watchDial() {
+  for (const name of DIAL_FIELDS) {
+    const input = $(fieldId('dial', name));
+    const check = () => showFieldErrors('dial', name, dialErrors(name));
+    // As the settings form: checked on leaving the field (not for its own submit button),
+    // then at every change once marked. A field left empty is only called required by the
+    // submit: the destination is emptied after each dial, and the focus leaves it after.
+    input.addEventListener('focusout', (e) => {
+      const to = e.relatedTarget;
+      if (to && to.type === 'submit' && to.form === input.form) return;
+      if (input.value.trim() === '' && input.getAttribute('aria-invalid') !== 'true' && !input.validity?.badInput) return;
+      check();
+    });
+    input.addEventListener('input', () => { if (input.getAttribute('aria-invalid') === 'true') check(); });
+  }
+}
+
 function renderTimeline(calls, recordings, deliveries) {
   const items = [];
   // A call's list entry holds when it came (joining) and where it is now.
   for (const call of calls) {
-    items.push({ at: call.tm_create, text: 'call ' + call.reference_id + ' joining' });
-    if (call.status !== 'joining') items.push({ at: call.tm_update, text: 'call ' + call.reference_id + ' ' + call.status });
+    const first = call.status === 'dialing' ? 'dialing' : 'joining';
+    items.push({ at: call.tm_create, text: 'call ' + call.reference_id + ' ' + first });
+    if (call.status !== first) items.push({ at: call.tm_update, text: 'call ' + call.reference_id + ' ' + call.status });
   }
   for (const r of recordings) items.push({ at: r.tm_create, text: 'recording ' + r.id.slice(0, 8) + ' ' + r.status + (r.media_url ? ' ' + r.media_url : '') });
   for (const d of deliveries) {
@@ -863,6 +983,8 @@ watchFields('create');
 watchFields('settings', (name) => state.touched.add(name));
 $('simulator').addEventListener('submit', simulate);
 $('say-room').addEventListener('submit', sayToRoom);
+$('dial').addEventListener('submit', dialOut);
+watchDial();
 // Checked when the author leaves the field (not at every key, mid-entry); once marked, every
 // key re-checks it, so a fixed entry clears at once.
 const checkInputs = () => showInputErrors(parseInputs($('sim-inputs').value).errors);
