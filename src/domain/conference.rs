@@ -4,6 +4,9 @@
 use super::dialect::Dialect;
 use super::ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};
 use super::names::names;
+pub use super::recording::{
+    Recording, RecordingFormat, RecordingJson, RecordingReferenceType, RecordingStatus,
+};
 use super::room::{Role, RoomRules};
 use crate::domain::timestamp::{api_or_not_set, ApiTime, Timestamp};
 use serde::Serialize;
@@ -31,19 +34,6 @@ impl ConferenceType {
         }
     }
 }
-
-// The format of a recording (a plain comment: the document's schema has no description).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum RecordingFormat {
-    Wav,
-    Mp3,
-}
-
-crate::domain::names::names!(RecordingFormat {
-    Wav = "wav",
-    Mp3 = "mp3",
-});
 
 /// Conference status; it only ever moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema)]
@@ -134,7 +124,6 @@ const JSON_ID_ITEM: usize = 39;
 /// and a page cut by them never passes its byte budget. Checked by the tests at the end.
 const CONFERENCE_JSON_FIXED: usize = 580;
 const CALL_JSON_FIXED: usize = 400;
-const RECORDING_JSON_FIXED: usize = 390;
 
 /// A conference as stored.
 #[derive(Debug, Clone)]
@@ -326,14 +315,6 @@ pub enum CallReferenceType {
     Call,
 }
 
-/// What a recording refers to: always a conference.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum RecordingReferenceType {
-    Conference,
-}
-
 /// One call's stay in one conference (§3.2).
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Conferencecall)]
@@ -396,88 +377,6 @@ impl Conferencecall {
             muted: self.muted,
             hold: self.hold,
             leave_reason: &self.leave_reason,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum RecordingStatus {
-    Recording,
-    Stopping,
-    Ended,
-}
-
-names!(RecordingStatus {
-    Recording = "recording",
-    Stopping = "stopping",
-    Ended = "ended",
-});
-
-/// A recording of a conference (§3.3).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recording {
-    pub id: RecordingId,
-    pub customer_id: CustomerId,
-    pub conference_id: ConferenceId,
-    pub status: RecordingStatus,
-    pub format: RecordingFormat,
-    pub duration: i64,
-    pub media_url: String,
-    pub tm_start: Timestamp,
-    pub tm_end: Option<Timestamp>,
-    pub tm_create: Timestamp,
-    /// The platform call the recording runs on, for dialects that record per call;
-    /// empty when the platform records the conference itself.
-    pub platform_call: String,
-}
-
-/// A recording of a conference (§3.3).
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = Recording)]
-pub struct RecordingJson<'a> {
-    id: RecordingId,
-    customer_id: CustomerId,
-    #[schema(value_type = RecordingReferenceType)]
-    reference_type: &'static str,
-    /// The conference recorded.
-    reference_id: ConferenceId,
-    #[schema(value_type = RecordingStatus)]
-    status: &'static str,
-    #[schema(value_type = RecordingFormat)]
-    format: &'static str,
-    /// The longest it may run, in seconds.
-    #[schema(minimum = 0, maximum = 86400)]
-    duration: i64,
-    /// Where the platform put the media; empty until it has finished.
-    media_url: &'a str,
-    #[schema(value_type = ApiTime)]
-    tm_start: String,
-    #[schema(value_type = ApiTime)]
-    tm_end: String,
-    #[schema(value_type = ApiTime)]
-    tm_create: String,
-}
-
-impl Recording {
-    /// At least the length of `json()` rendered.
-    pub fn json_len(&self) -> usize {
-        RECORDING_JSON_FIXED + json_string_len(&self.media_url)
-    }
-
-    pub fn json(&self) -> RecordingJson<'_> {
-        RecordingJson {
-            id: self.id,
-            customer_id: self.customer_id,
-            reference_type: "conference",
-            reference_id: self.conference_id,
-            status: self.status.as_str(),
-            format: self.format.as_str(),
-            duration: self.duration,
-            media_url: &self.media_url,
-            tm_start: self.tm_start.to_api(),
-            tm_end: api_or_not_set(self.tm_end),
-            tm_create: self.tm_create.to_api(),
         }
     }
 }

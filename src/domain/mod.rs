@@ -11,6 +11,7 @@ pub(crate) mod names;
 pub mod notification;
 pub mod origin;
 pub mod query;
+pub mod recording;
 pub mod room;
 pub mod signature;
 pub mod timestamp;
