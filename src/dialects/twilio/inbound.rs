@@ -50,6 +50,17 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
     match hook {
         // The call joins; every parameter is offered to the flow as `platform.<name>`.
         Hook::Call => {
+            // A dial-out answered by a machine or a fax (Twilio's answering machine detection,
+            // which confab asks for when it dials): the call leaves instead of joining, with
+            // who answered as the reason, and hears nothing (an empty answer hangs up).
+            if let Some(machine) =
+                p("AnsweredBy").filter(|a| a.starts_with("machine") || *a == "fax")
+            {
+                return Ok(Reading::Left {
+                    call_id: required(p("CallSid"), "CallSid")?,
+                    reason: bounded(Some(machine), "AnsweredBy")?,
+                });
+            }
             let variables = platform_variables(params.iter().map(|(k, v)| (k.as_str(), v.clone())));
             let (from, to) = (bounded(p("From"), "From")?, bounded(p("To"), "To")?);
             Ok(Reading::Joining {
@@ -192,6 +203,23 @@ mod tests {
         };
         assert_eq!((call_id.as_str(), from.as_str()), ("CA1", "+1"));
         assert_eq!(variables.get("platform.To").map(String::as_str), Some("+2"));
+        let machine = b"CallSid=CA9&AnsweredBy=machine_start&From=%2B1";
+        assert_eq!(
+            read(
+                Hook::Call,
+                &inbound("https://c/voice?conferencecall=x", machine)
+            ),
+            Ok(Reading::Left {
+                call_id: "CA9".into(),
+                reason: "machine_start".into()
+            }),
+            "a machine that answers a dial-out leaves"
+        );
+        let human = b"CallSid=CA9&AnsweredBy=human";
+        assert!(matches!(
+            read(Hook::Call, &inbound("https://c/voice", human)),
+            Ok(Reading::Joining { .. })
+        ));
         let join = b"StatusCallbackEvent=participant-join&CallSid=CA1";
         assert_eq!(
             read(Hook::Status, &inbound("https://c/status", join)),

@@ -72,6 +72,9 @@ pub fn dial(
         ("StatusCallback", &status),
         ("StatusCallbackMethod", "POST"),
         ("Timeout", &timeout),
+        // Twilio says who answered (`AnsweredBy`) on the voice URL: a machine or a fax is
+        // not let into the conference (see `inbound::read`).
+        ("MachineDetection", "Enable"),
     ]);
     let url = format!("{}/Calls.json", base(t));
     api_request("twilio.call_dial".into(), url, HttpMethod::Post, FORM, body)
