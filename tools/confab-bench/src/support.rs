@@ -72,14 +72,14 @@ pub fn try_start_confab(db: &OsStr, extra: &[String]) -> Result<(Child, String, 
         } else {
             &["--rate-limit", "0", "--body-rate-limit-mb", "0"][..]
         })
-        .args([
-            "--flows-dir",
-            "/nonexistent",
-            "--admin-token",
-            ADMIN,
-            "--platform-secret",
-            SECRET,
-        ])
+        // No flows unless the caller names a directory: a flow file in the working directory
+        // must not change what the load measures.
+        .args(if extra.iter().any(|a| a == "--flows-dir") {
+            &[][..]
+        } else {
+            &["--flows-dir", "/nonexistent"][..]
+        })
+        .args(["--admin-token", ADMIN, "--platform-secret", SECRET])
         .env("RUST_LOG", "warn,confab::cli=info")
         .stderr(Stdio::piped())
         .spawn()
@@ -284,6 +284,19 @@ pub async fn send_event(
     base: &str,
     e: SignedEvent,
 ) -> Result<u16, String> {
+    send_event_checked(client, base, e, |_| Ok(()))
+        .await
+        .map(|(st, _)| st)
+}
+
+/// Sends one event and hands its answer's body to `check`; returns the status and what
+/// `check` found wrong with the answer, if anything.
+pub async fn send_event_checked(
+    client: &reqwest::Client,
+    base: &str,
+    e: SignedEvent,
+    check: impl FnOnce(&[u8]) -> Result<(), String>,
+) -> Result<(u16, Option<String>), String> {
     let res = client
         .post(format!("{base}/v1.0/platform/events"))
         .header("webhook-id", e.id)
@@ -295,8 +308,8 @@ pub async fn send_event(
         .await
         .map_err(|e| e.to_string())?;
     let st = res.status().as_u16();
-    res.bytes().await.map_err(|e| e.to_string())?;
-    Ok(st)
+    let body = res.bytes().await.map_err(|e| e.to_string())?;
+    Ok((st, check(&body).err()))
 }
 
 pub fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -376,6 +389,20 @@ pub async fn create_conferences(
     n: usize,
     connections: usize,
 ) -> Vec<String> {
+    create_conferences_with(base, key, n, connections, seed_body).await
+}
+
+/// Creates `n` conferences, conference i with `body(i)`, from up to `connections` connections.
+pub async fn create_conferences_with<F>(
+    base: &str,
+    key: &str,
+    n: usize,
+    connections: usize,
+    body: F,
+) -> Vec<String>
+where
+    F: Fn(usize) -> Value + Copy + Send + 'static,
+{
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..connections.min(n.max(1)) {
@@ -388,7 +415,7 @@ pub async fn create_conferences(
                 if i >= n {
                     break;
                 }
-                ids.push(create_conference(&c, &base, &key, &seed_body(i)).await);
+                ids.push(create_conference(&c, &base, &key, &body(i)).await);
             }
             ids
         }));
