@@ -32,12 +32,14 @@ pub struct Options {
     pub connections: usize,
     /// Every n-th call enters a wrong PIN before the right one; 0: none does.
     pub wrong_every: usize,
-    /// Plain and PIN loads, alternating which goes first.
+    /// Plain and PIN loads, alternating which goes first; 0: only the busy conferences.
     pub rounds: usize,
     /// Seconds each busy conference is cycled; 0 skips the busy conferences.
     pub hot_seconds: u64,
     /// Windows the busy run is cut into.
     pub windows: usize,
+    /// The busy conferences, in the order they run: `false` plain, `true` PIN.
+    pub hot_pin: Vec<bool>,
     /// The flows directory given to the server (it must hold pin.json).
     pub flows_dir: PathBuf,
 }
@@ -368,6 +370,7 @@ struct Sample {
     apply: BTreeMap<String, (f64, f64)>,
     server_cpu: f64,
     generator_cpu: f64,
+    machine_cpu: f64,
 }
 
 impl Sample {
@@ -377,6 +380,7 @@ impl Sample {
             apply: apply_by_type(&server.base).await,
             server_cpu: cpu_seconds(&server.child.id().to_string()),
             generator_cpu: cpu_seconds("self"),
+            machine_cpu: machine_busy_seconds(),
         }
     }
 }
@@ -422,6 +426,8 @@ struct Row {
     apply_us: BTreeMap<String, f64>,
     server_cores: f64,
     generator_cores: f64,
+    /// The rest of the machine's busy time: the kernel's networking, and any other process.
+    rest_cores: f64,
     server_cpu_s: f64,
     rss_mb: f64,
 }
@@ -449,13 +455,16 @@ impl Row {
             })
             .collect();
         let server_cpu_s = after.server_cpu - before.server_cpu;
+        let generator_cpu_s = after.generator_cpu - before.generator_cpu;
+        let machine_cpu_s = after.machine_cpu - before.machine_cpu;
         Row {
             room,
             label,
             server: before.times.until(&after.times),
             apply_us,
             server_cores: server_cpu_s / wall,
-            generator_cores: (after.generator_cpu - before.generator_cpu) / wall,
+            generator_cores: generator_cpu_s / wall,
+            rest_cores: (machine_cpu_s - server_cpu_s - generator_cpu_s).max(0.0) / wall,
             server_cpu_s,
             rss_mb: server.peak_rss(),
             driven,
@@ -534,6 +543,11 @@ impl Row {
             self.generator_cores,
             "cores",
         );
+        report(
+            "  rest of the machine (kernel, other processes)",
+            self.rest_cores,
+            "cores",
+        );
         report("  server CPU per call", self.cpu_per_call_us(), "µs");
         report("  server CPU per event", self.cpu_per_event_us(), "µs");
         report("  server peak RSS", self.rss_mb, "MB");
@@ -560,7 +574,7 @@ pub async fn run(opts: &Options) -> bool {
     );
     let mut ok = true;
     let mut spread_rows = Vec::new();
-    for round in 1..=opts.rounds.max(1) {
+    for round in 1..=opts.rounds {
         let order = if round % 2 == 1 {
             [Room::Plain, Room::Pin]
         } else {
@@ -574,7 +588,8 @@ pub async fn run(opts: &Options) -> bool {
     }
     let mut hot_rows = Vec::new();
     if opts.hot_seconds > 0 {
-        for room in [Room::Plain, Room::Pin] {
+        for &pin in &opts.hot_pin {
+            let room = if pin { Room::Pin } else { Room::Plain };
             let (rows, exact) = hot(room, opts).await;
             ok &= exact
                 && rows
@@ -785,17 +800,33 @@ fn pauses(db: &Path) -> Result<Pauses, String> {
 
 /// The figures as Markdown tables, ready for BENCHMARKS.md.
 fn print_tables(opts: &Options, spread: &[(Row, bool)], hot: &[(Vec<Row>, bool)]) {
-    let state = |exact: bool| if exact { "exact" } else { "MISMATCH" };
+    if !spread.is_empty() {
+        print_spread(opts, spread);
+    }
+    if !hot.is_empty() {
+        print_hot(hot);
+    }
+}
+
+fn state(exact: bool) -> &'static str {
+    if exact {
+        "exact"
+    } else {
+        "MISMATCH"
+    }
+}
+
+fn print_spread(opts: &Options, spread: &[(Row, bool)]) {
     println!(
         "\n-- plain against PIN joins: {} conferences x {} calls, {} connections, every {} call(s) a wrong PIN first\n",
         opts.conferences, opts.calls, opts.connections, opts.wrong_every
     );
-    println!("| rooms | round | events/s | calls/s | event p50 / p99 / p99.9 | server CPU | CPU per call / per event | commit, writes per commit | failures / wrong answers | final state |");
+    println!("| rooms | round | events/s | calls/s | event p50 / p99 / p99.9 | CPU: server / generator / rest | server CPU per call / per event | commit, writes per commit | failures / wrong answers | final state |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (r, exact) in spread {
         let all = r.driven.all_latencies();
         println!(
-            "| {} | {} | {:.0} | {:.0} | {:.1} / {:.1} / {:.1} ms | {:.2} cores | {:.0} / {:.0} µs | {:.0} µs, {:.1} | {} / {} | {} |",
+            "| {} | {} | {:.0} | {:.0} | {:.1} / {:.1} / {:.1} ms | {:.2} / {:.2} / {:.2} cores | {:.0} / {:.0} µs | {:.0} µs, {:.1} | {} / {} | {} |",
             r.room.name(),
             r.label,
             r.events_per_s(),
@@ -804,6 +835,8 @@ fn print_tables(opts: &Options, spread: &[(Row, bool)], hot: &[(Vec<Row>, bool)]
             percentile(&all, 0.99),
             percentile(&all, 0.999),
             r.server_cores,
+            r.generator_cores,
+            r.rest_cores,
             r.cpu_per_call_us(),
             r.cpu_per_event_us(),
             r.server.commit_us(),
@@ -836,12 +869,12 @@ fn print_tables(opts: &Options, spread: &[(Row, bool)], hot: &[(Vec<Row>, bool)]
             );
         }
     }
-    if hot.is_empty() {
-        return;
-    }
+}
+
+fn print_hot(hot: &[(Vec<Row>, bool)]) {
     println!("\n-- one busy conference, every connection cycling calls through it\n");
-    println!("| rooms | window | calls so far | events/s | calls/s | p50 / p99 | apply: joining / digits / left | commit, writes per commit | CPU per event | × window 1 |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| rooms | window | calls so far | events/s | calls/s | p50 / p99 | apply: joining / digits / left | commit, writes per commit | server CPU per event | CPU: server / rest | × window 1 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (rows, exact) in hot {
         let first = rows.first().map_or(1.0, Row::events_per_s).max(1e-9);
         let mut so_far = 0;
@@ -849,7 +882,7 @@ fn print_tables(opts: &Options, spread: &[(Row, bool)], hot: &[(Vec<Row>, bool)]
             so_far += r.driven.calls;
             let all = r.driven.all_latencies();
             println!(
-                "| {} | {} | {} | {:.0} | {:.0} | {:.1} / {:.1} ms | {:.0} / {:.0} / {:.0} µs | {:.0} µs, {:.1} | {:.0} µs | {:.2} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.1} / {:.1} ms | {:.0} / {:.0} / {:.0} µs | {:.0} µs, {:.1} | {:.0} µs | {:.2} / {:.2} cores | {:.2} |",
                 r.room.name(),
                 r.label,
                 so_far,
@@ -863,6 +896,8 @@ fn print_tables(opts: &Options, spread: &[(Row, bool)], hot: &[(Vec<Row>, bool)]
                 r.server.commit_us(),
                 r.server.batch(),
                 r.cpu_per_event_us(),
+                r.server_cores,
+                r.rest_cores,
                 r.events_per_s() / first
             );
         }

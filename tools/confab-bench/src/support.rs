@@ -231,6 +231,28 @@ pub fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds the whole machine has been busy (every core: user, nice, system, irq, softirq,
+/// steal), from /proc/stat; beside a process's own CPU it shows what the rest used.
+pub fn machine_busy_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy: f64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum();
+    busy / 100.0
+}
+
 pub fn sign(id: &str, body: &[u8]) -> (String, String) {
     let key = base64::engine::general_purpose::STANDARD
         .decode(SECRET.trim_start_matches("whsec_"))

@@ -119,16 +119,20 @@ struct Args {
     /// Every n-th PIN call enters a wrong PIN before the right one (0: none).
     #[arg(long, default_value_t = 4)]
     pin_wrong_every: usize,
-    /// Rounds of plain and PIN loads, alternating which runs first.
+    /// Rounds of plain and PIN loads, alternating which runs first (0: only the busy
+    /// conferences).
     #[arg(long, default_value_t = 1)]
     pin_rounds: usize,
-    /// Seconds every connection cycles calls through one busy conference, plain and then PIN
-    /// (0 skips them).
+    /// Seconds every connection cycles calls through one busy conference of each kind of
+    /// --pin-hot-rooms (0 skips them).
     #[arg(long, default_value_t = 60)]
     pin_hot_seconds: u64,
     /// Windows the busy conferences' runs are reported in (first against last).
     #[arg(long, default_value_t = 6)]
     pin_windows: usize,
+    /// The busy conferences and their order, comma-separated: plain, pin.
+    #[arg(long, value_delimiter = ',', default_value = "plain,pin", value_parser = ["plain", "pin"])]
+    pin_hot_rooms: Vec<String>,
     /// The flows directory the PIN runs' servers load (it must hold pin.json); default
     /// CONFAB_FLOWS_DIR, else this repository's flows/ as it was when the bench was built.
     #[arg(long)]
@@ -292,6 +296,7 @@ fn pin_options(args: &Args) -> confab_bench::pin::Options {
         rounds: args.pin_rounds,
         hot_seconds: args.pin_hot_seconds,
         windows: args.pin_windows,
+        hot_pin: args.pin_hot_rooms.iter().map(|r| r == "pin").collect(),
         flows_dir,
     }
 }
