@@ -7,6 +7,7 @@ pub mod crash;
 pub mod history;
 pub mod load;
 pub mod neighbours;
+pub mod pin;
 pub mod scenario_table;
 pub mod scenarios;
 pub mod support;

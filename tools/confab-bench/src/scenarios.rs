@@ -86,20 +86,25 @@ pub async fn run(opts: &Options) -> bool {
 }
 
 /// confab on a SQLite file of its own, with a customer; killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-    key: String,
-    db: PathBuf,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) key: String,
+    pub(crate) db: PathBuf,
     // Held so the file outlives the server; removed with the scenario.
     _dir: TempDir,
 }
 
 impl Server {
     async fn start() -> Server {
+        Server::start_with(&[]).await
+    }
+
+    /// A server started with `extra` flags (see `start_confab_with`).
+    pub(crate) async fn start_with(extra: &[String]) -> Server {
         let dir = TempDir::new();
         let db = dir.path().join("hot.db");
-        let (child, base, _) = start_confab(&db);
+        let (child, base, _) = start_confab_with(&db, extra);
         let key = create_customer(&base).await;
         Server {
             child,
@@ -124,7 +129,7 @@ impl Server {
         Ok(())
     }
 
-    fn peak_rss(&self) -> f64 {
+    pub(crate) fn peak_rss(&self) -> f64 {
         peak_rss_mb(self.child.id()).unwrap_or(0.0)
     }
 
@@ -174,7 +179,7 @@ impl Server {
 
     /// The final state, through the API and straight from the file, against `expected` calls
     /// per conference; prints what it found.
-    async fn check(&self, what: &str, expected: &[(String, usize)]) -> bool {
+    pub(crate) async fn check(&self, what: &str, expected: &[(String, usize)]) -> bool {
         let confs: Vec<String> = expected.iter().map(|(c, _)| c.clone()).collect();
         let checked = match self.idle(&confs).await {
             Ok(()) => check_left_calls(&self.db, expected),

@@ -72,14 +72,14 @@ pub fn try_start_confab(db: &OsStr, extra: &[String]) -> Result<(Child, String, 
         } else {
             &["--rate-limit", "0", "--body-rate-limit-mb", "0"][..]
         })
-        .args([
-            "--flows-dir",
-            "/nonexistent",
-            "--admin-token",
-            ADMIN,
-            "--platform-secret",
-            SECRET,
-        ])
+        // No flows unless the caller names a directory: a flow file in the working directory
+        // must not change what the load measures.
+        .args(if extra.iter().any(|a| a == "--flows-dir") {
+            &[][..]
+        } else {
+            &["--flows-dir", "/nonexistent"][..]
+        })
+        .args(["--admin-token", ADMIN, "--platform-secret", SECRET])
         .env("RUST_LOG", "warn,confab::cli=info")
         .stderr(Stdio::piped())
         .spawn()
@@ -231,6 +231,28 @@ pub fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds the whole machine has been busy (every core: user, nice, system, irq, softirq,
+/// steal), from /proc/stat; beside a process's own CPU it shows what the rest used.
+pub fn machine_busy_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy: f64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum();
+    busy / 100.0
+}
+
 pub fn sign(id: &str, body: &[u8]) -> (String, String) {
     let key = base64::engine::general_purpose::STANDARD
         .decode(SECRET.trim_start_matches("whsec_"))
@@ -284,6 +306,19 @@ pub async fn send_event(
     base: &str,
     e: SignedEvent,
 ) -> Result<u16, String> {
+    send_event_checked(client, base, e, |_| Ok(()))
+        .await
+        .map(|(st, _)| st)
+}
+
+/// Sends one event and hands its answer's body to `check`; returns the status and what
+/// `check` found wrong with the answer, if anything.
+pub async fn send_event_checked(
+    client: &reqwest::Client,
+    base: &str,
+    e: SignedEvent,
+    check: impl FnOnce(&[u8]) -> Result<(), String>,
+) -> Result<(u16, Option<String>), String> {
     let res = client
         .post(format!("{base}/v1.0/platform/events"))
         .header("webhook-id", e.id)
@@ -295,8 +330,8 @@ pub async fn send_event(
         .await
         .map_err(|e| e.to_string())?;
     let st = res.status().as_u16();
-    res.bytes().await.map_err(|e| e.to_string())?;
-    Ok(st)
+    let body = res.bytes().await.map_err(|e| e.to_string())?;
+    Ok((st, check(&body).err()))
 }
 
 pub fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -376,6 +411,20 @@ pub async fn create_conferences(
     n: usize,
     connections: usize,
 ) -> Vec<String> {
+    create_conferences_with(base, key, n, connections, seed_body).await
+}
+
+/// Creates `n` conferences, conference i with `body(i)`, from up to `connections` connections.
+pub async fn create_conferences_with<F>(
+    base: &str,
+    key: &str,
+    n: usize,
+    connections: usize,
+    body: F,
+) -> Vec<String>
+where
+    F: Fn(usize) -> Value + Copy + Send + 'static,
+{
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..connections.min(n.max(1)) {
@@ -388,7 +437,7 @@ pub async fn create_conferences(
                 if i >= n {
                     break;
                 }
-                ids.push(create_conference(&c, &base, &key, &seed_body(i)).await);
+                ids.push(create_conference(&c, &base, &key, &body(i)).await);
             }
             ids
         }));

@@ -108,6 +108,35 @@ struct Args {
     /// Seconds of the sustained spread load.
     #[arg(long, default_value_t = 60)]
     sustained_seconds: u64,
+    /// Instead of the benchmark, PIN joins (issue 24): --conferences × --calls calls on plain
+    /// conferences, then the same on PIN rooms (the flow `pin`), each on a fresh SQLite server;
+    /// a PIN call sends call_joining, call_digits_received (a wrong PIN first for every
+    /// --pin-wrong-every-th call, then the right one), call_joined and call_left. Then one busy
+    /// conference of each kind for --pin-hot-seconds. Events only, no reads mixed in; exits 1
+    /// if an answer, an event or a final state is wrong.
+    #[arg(long)]
+    pin: bool,
+    /// Every n-th PIN call enters a wrong PIN before the right one (0: none).
+    #[arg(long, default_value_t = 4)]
+    pin_wrong_every: usize,
+    /// Rounds of plain and PIN loads, alternating which runs first (0: only the busy
+    /// conferences).
+    #[arg(long, default_value_t = 1)]
+    pin_rounds: usize,
+    /// Seconds every connection cycles calls through one busy conference of each kind of
+    /// --pin-hot-rooms (0 skips them).
+    #[arg(long, default_value_t = 60)]
+    pin_hot_seconds: u64,
+    /// Windows the busy conferences' runs are reported in (first against last).
+    #[arg(long, default_value_t = 6)]
+    pin_windows: usize,
+    /// The busy conferences and their order, comma-separated: plain, pin.
+    #[arg(long, value_delimiter = ',', default_value = "plain,pin", value_parser = ["plain", "pin"])]
+    pin_hot_rooms: Vec<String>,
+    /// The flows directory the PIN runs' servers load (it must hold pin.json); default
+    /// CONFAB_FLOWS_DIR, else this repository's flows/ as it was when the bench was built.
+    #[arg(long)]
+    flows_dir: Option<std::path::PathBuf>,
 }
 
 /// What the phases share once the nodes are up: where they answer (node 1 first), the
@@ -152,6 +181,10 @@ async fn main() {
         return;
     }
     let backend = backend(&args);
+    if args.pin {
+        let exact = confab_bench::pin::run(&pin_options(&args)).await;
+        std::process::exit(if exact { 0 } else { 1 });
+    }
     if let Some(scenario) = args.scenario {
         let exact = run_scenarios(&args, scenario).await;
         std::process::exit(if exact { 0 } else { 1 });
@@ -202,6 +235,10 @@ fn backend(args: &Args) -> Backend {
     if args.scenario.is_some() && (args.target.is_some() || args.postgres.is_some()) {
         fail("--scenario runs on SQLite servers it starts; not with --target or --postgres");
     }
+    // The PIN runs read the pauses from the server's SQLite file.
+    if args.pin && (args.target.is_some() || args.postgres.is_some()) {
+        fail("--pin runs on SQLite servers it starts; not with --target or --postgres");
+    }
     match &args.postgres {
         Some(url) => Backend::Postgres(PgServer {
             base: url.trim_end_matches('/').to_string(),
@@ -241,6 +278,27 @@ async fn run_scenarios(args: &Args, scenario: Scenario) -> bool {
         std::env::consts::ARCH
     );
     scenarios::run(&opts).await
+}
+
+/// The PIN runs' sizes from the flags; the flows directory from --flows-dir, else
+/// CONFAB_FLOWS_DIR, else the repository's.
+fn pin_options(args: &Args) -> confab_bench::pin::Options {
+    let flows_dir = args
+        .flows_dir
+        .clone()
+        .or_else(|| std::env::var_os("CONFAB_FLOWS_DIR").map(Into::into))
+        .unwrap_or_else(confab_bench::pin::repo_flows_dir);
+    confab_bench::pin::Options {
+        conferences: args.conferences,
+        calls: args.calls,
+        connections: args.connections,
+        wrong_every: args.pin_wrong_every,
+        rounds: args.pin_rounds,
+        hot_seconds: args.pin_hot_seconds,
+        windows: args.pin_windows,
+        hot_pin: args.pin_hot_rooms.iter().map(|r| r == "pin").collect(),
+        flows_dir,
+    }
 }
 
 /// Flags every node gets beyond the ones `start_confab` always passes.
