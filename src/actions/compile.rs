@@ -23,6 +23,37 @@ pub struct Step {
 pub struct Program {
     pub steps: Vec<Step>,
     pub index: HashMap<Uuid, usize>,
+    /// The program's fingerprint once computed (`fingerprint`): programs are cached and
+    /// shared, so a pause and its resume write it out once per compiled program, not per
+    /// event.
+    pub memo: Memo,
+}
+
+/// A value computed once for a program and kept with it; it takes no part in equality.
+#[derive(Debug, Clone, Default)]
+pub struct Memo(std::sync::OnceLock<String>);
+
+impl PartialEq for Memo {
+    fn eq(&self, _: &Memo) -> bool {
+        true
+    }
+}
+
+impl Program {
+    /// A fingerprint of the program, the same on every node and build that compiles the same
+    /// steps: FNV-1a over the steps as written out. A paused run keeps it, and a resume runs
+    /// only a program with the same one.
+    pub fn fingerprint(&self) -> &str {
+        self.memo.0.get_or_init(|| {
+            let text = format!("{:?}", self.steps);
+            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in text.bytes() {
+                hash ^= u64::from(b);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+            format!("{:016x}:{}", hash, self.steps.len())
+        })
+    }
 }
 
 impl Program {
@@ -99,7 +130,11 @@ pub fn compile(
         };
         steps.push(Step { action, next });
     }
-    Ok(Program { steps, index })
+    Ok(Program {
+        steps,
+        index,
+        memo: Memo::default(),
+    })
 }
 
 fn expand(

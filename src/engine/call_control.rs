@@ -132,6 +132,7 @@ impl Engine {
                 })
                 .collect(),
             index: Default::default(),
+            memo: Default::default(),
         };
         Ok(program)
     }

@@ -74,7 +74,7 @@ impl Rules<'_> {
         let state = PausedRun {
             resume: resume.clone(),
             variables: outcome.variables.clone(),
-            program: fingerprint(program),
+            program: program.fingerprint().to_string(),
         };
         let seq = before + 1;
         self.db.put_pause(&StoredPause {
@@ -153,7 +153,7 @@ impl Rules<'_> {
         let closed = joining && (!conf.status.is_open() || conf.tm_delete.is_some());
         let program = self
             .program(conf, list, &stored.program)
-            .filter(|p| fingerprint(p) == state.program);
+            .filter(|p| p.fingerprint() == state.program);
         let outcome = match program {
             Some(program) if !closed => {
                 let mut vars = state.variables;
@@ -198,16 +198,4 @@ fn hung_up(reason: &str) -> Outcome {
         hangup: true,
         ..Outcome::default()
     }
-}
-
-/// A compiled program's fingerprint: FNV-1a over its steps as written out, the same on every
-/// node and build that compiles the same program.
-fn fingerprint(program: &Program) -> String {
-    let text = format!("{:?}", program.steps);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{:016x}:{}", hash, program.steps.len())
 }
