@@ -198,6 +198,8 @@ pub(crate) fn test_call(
         role: Default::default(),
         muted: false,
         hold: false,
+        tm_joined: None,
+        tm_left: None,
         leave_reason: String::new(),
     }
 }

@@ -8,6 +8,7 @@ pub use super::recording::{
     Recording, RecordingFormat, RecordingJson, RecordingReferenceType, RecordingStatus,
 };
 use super::room::{Role, RoomRules};
+use super::usage::{seconds_between, CallUsage};
 use crate::domain::timestamp::{api_or_not_set, ApiTime, Timestamp};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -123,7 +124,7 @@ const JSON_ID_ITEM: usize = 39;
 /// ids, timestamps, numbers, enums), so `json_len` estimates are never below the real length
 /// and a page cut by them never passes its byte budget. Checked by the tests at the end.
 const CONFERENCE_JSON_FIXED: usize = 580;
-const CALL_JSON_FIXED: usize = 400;
+const CALL_JSON_FIXED: usize = 470;
 
 /// A conference as stored.
 #[derive(Debug, Clone)]
@@ -302,6 +303,10 @@ pub struct Conferencecall {
     pub muted: bool,
     /// Whether it is on hold (§15).
     pub hold: bool,
+    /// When it joined the room (`joined`), if it did (§16).
+    pub tm_joined: Option<Timestamp>,
+    /// When it left (`leaved`), if it has.
+    pub tm_left: Option<Timestamp>,
     /// Why a dialled call ended without being answered (§15): the platform's word
     /// (`no-answer`, `busy`, `failed`) or `timeout`; empty for every other call.
     pub leave_reason: String,
@@ -341,6 +346,13 @@ pub struct ConferencecallJson<'a> {
     muted: bool,
     /// Whether it is on hold.
     hold: bool,
+    /// When it joined the room; `9999-…` if it never did.
+    #[schema(value_type = ApiTime)]
+    tm_joined: String,
+    /// When it left; `9999-…` while it has not. Its billable time is `tm_left − tm_joined`
+    /// in whole seconds (rounded down).
+    #[schema(value_type = ApiTime)]
+    tm_left: String,
     /// Why a dialled call ended without being answered: the platform's word (`no-answer`,
     /// `busy`, `failed`, …) or `timeout` when nothing was reported; `""` for every other call.
     #[schema(max_length = 256)]
@@ -349,12 +361,32 @@ pub struct ConferencecallJson<'a> {
 
 impl Conferencecall {
     /// The call has left: `leaved` at `now`. It is no longer muted or on hold (§15), whatever
-    /// a command still on its way to the platform said.
-    pub fn mark_leaved(&mut self, now: Timestamp) {
+    /// a command still on its way to the platform said. What it used of the room is returned,
+    /// to be counted (§16); a call already left returns nothing and keeps its `tm_left`.
+    #[must_use = "the usage of a call that left must be counted"]
+    pub fn mark_leaved(&mut self, now: Timestamp) -> Option<CallUsage> {
+        let already = self.status == CallStatus::Leaved;
         self.status = CallStatus::Leaved;
         self.tm_update = now;
         self.muted = false;
         self.hold = false;
+        if already && self.tm_left.is_some() {
+            return None;
+        }
+        self.tm_left = Some(now);
+        Some(CallUsage {
+            customer: self.customer_id,
+            conference: self.conference_id,
+            left: now,
+            seconds: self.tm_joined.map(|joined| seconds_between(joined, now)),
+        })
+    }
+
+    /// The call has joined the room at `now`.
+    pub fn mark_joined(&mut self, now: Timestamp) {
+        self.status = CallStatus::Joined;
+        self.tm_update = now;
+        self.tm_joined = Some(now);
     }
 
     /// At least the length of `json()` rendered.
@@ -376,6 +408,8 @@ impl Conferencecall {
             role: self.role.as_str(),
             muted: self.muted,
             hold: self.hold,
+            tm_joined: api_or_not_set(self.tm_joined),
+            tm_left: api_or_not_set(self.tm_left),
             leave_reason: &self.leave_reason,
         }
     }
@@ -500,6 +534,8 @@ mod tests {
             role: Role::Participant,
             muted: false,
             hold: false,
+            tm_joined: Some(Timestamp(0)),
+            tm_left: None,
             leave_reason: String::new(),
         };
         assert_close(call.json_len(), call.json());

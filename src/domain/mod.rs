@@ -15,5 +15,6 @@ pub mod recording;
 pub mod room;
 pub mod signature;
 pub mod timestamp;
+pub mod usage;
 
 pub use ids::{ConferenceId, ConferencecallId, CustomerId, RecordingId};

@@ -192,6 +192,7 @@ impl Engine {
                 room,
             };
             rules.db().insert_conference(&conference)?;
+            rules.count_conference(&conference)?;
             rules.notify_conference(&conference, NotificationType::ConferenceCreated)?;
             rules.schedule_idle(&conference)?;
             rules.schedule_timeout(&conference)?;

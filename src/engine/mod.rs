@@ -22,6 +22,7 @@ mod rules;
 mod settings;
 mod shares;
 mod simulation;
+mod usage;
 mod xml_conferences;
 
 pub use call_control::CallControl;
@@ -173,7 +174,7 @@ impl Engine {
             .write(move |db| {
                 let rules = Rules::new(db, now, &shared);
                 let value = f(&rules)?;
-                Ok::<_, EngineError>((value, rules.into_changes()))
+                Ok::<_, EngineError>((value, rules.into_committed()))
             })
             .await;
         let (outbox, deadlines) = self.store.take_signals();
@@ -183,8 +184,11 @@ impl Engine {
         if deadlines {
             self.deadline_wake.notify_one();
         }
-        let (value, changes) = result?;
-        self.live.announce(changes);
+        let (value, committed) = result?;
+        self.shared
+            .metrics
+            .participant_seconds(committed.participant_seconds);
+        self.live.announce(committed.changes);
         Ok(value)
     }
 }

@@ -14,6 +14,7 @@ pub mod input;
 pub mod openapi;
 pub mod platform;
 pub mod simulations;
+pub mod usage;
 pub mod xml_api;
 pub mod xml_schema;
 
@@ -192,6 +193,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/conferencecalls", vec![get(conf::list_calls)]))
             .service(resource("/recordings", vec![get(conf::list_recordings)]))
             .service(resource("/flows", vec![get(flows::list)]))
+            .service(resource("/usage", vec![get(usage::usage)]))
             .service(resource("/simulations", vec![post(simulations::simulate)]))
             .service(resource("/customers", vec![post(customers::create)]))
             .service(resource(
@@ -241,6 +243,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource(
                 "/conferences/{id}/conferencecalls",
                 vec![post(control::dial)],
+            ))
+            .service(resource(
+                "/conferences/{id}/summary",
+                vec![get(usage::summary)],
             ))
             .service(resource("/recordings/{id}", vec![get(conf::get_recording)]))
             .service(resource(

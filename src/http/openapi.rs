@@ -35,6 +35,8 @@ use utoipa::OpenApi;
         super::call_control::say_to_call,
         super::call_control::say_to_conference,
         super::call_control::dial,
+        super::usage::summary,
+        super::usage::usage,
         super::conferences::list_recordings,
         super::conferences::get_recording,
         super::flows::list,

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub rate_limited: Counter,
     request_seconds: Histograms,
     apply_seconds: Histograms,
+    /// Seconds calls spent in rooms, counted as this node commits each call's leave.
+    participant_seconds: Counter,
 }
 
 impl Default for Metrics {
@@ -42,6 +44,7 @@ impl Default for Metrics {
             rate_limited: Counter::default(),
             request_seconds: Family::new_with_constructor(latency),
             apply_seconds: Family::new_with_constructor(latency),
+            participant_seconds: Counter::default(),
         };
         let mut registry = Registry::default();
         registry.register(
@@ -73,6 +76,13 @@ impl Default for Metrics {
             "confab_platform_event_apply_seconds",
             "Time a platform event's rules took inside its write transaction, by type",
             m.apply_seconds.clone(),
+        );
+        // No customer label: the number of customers has no bound, and every label value is a
+        // series Prometheus keeps. Per-customer usage is `GET /v1.0/usage`.
+        registry.register(
+            "confab_participant_seconds",
+            "Seconds calls spent joined to a room, counted when each call leaves (as this node commits it; sum over nodes)",
+            m.participant_seconds.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -111,6 +121,13 @@ impl Metrics {
             ("outcome", outcome.into()),
         ];
         self.events.get_or_create(&labels).inc();
+    }
+
+    /// Participant seconds a committed transaction counted.
+    pub fn participant_seconds(&self, seconds: i64) {
+        if seconds > 0 {
+            self.participant_seconds.inc_by(seconds as u64);
+        }
     }
 
     /// `outcome`: `delivered`, `retry` or `failed`.

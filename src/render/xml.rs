@@ -358,6 +358,8 @@ mod tests {
                 role: Default::default(),
                 muted: false,
                 hold: false,
+                tm_joined: None,
+                tm_left: None,
                 leave_reason: String::new(),
             };
             let empty = document(&Node::Element("parts", vec![])).len();

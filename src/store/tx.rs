@@ -325,6 +325,37 @@ pub trait AnnouncementStore {
     ) -> Result<Option<String>, StoreError>;
 }
 
+/// Usage you can bill from (§16): each customer's usage per UTC day, added to in the
+/// transactions that create conferences, let calls leave and end recordings, and what a
+/// conference's summary reads.
+pub trait UsageStore {
+    /// Adds `usage` to one shard of a customer's day.
+    fn add_usage(
+        &self,
+        customer: CustomerId,
+        day: crate::domain::usage::Day,
+        shard: i32,
+        usage: &crate::domain::usage::Usage,
+    ) -> Result<(), StoreError>;
+    /// A customer's days `from..=to` that have usage, in order, the shards summed.
+    fn usage_days(
+        &self,
+        customer: CustomerId,
+        from: crate::domain::usage::Day,
+        to: crate::domain::usage::Day,
+    ) -> Result<Vec<(crate::domain::usage::Day, crate::domain::usage::Usage)>, StoreError>;
+    /// `(tm_joined, tm_left)` of every call of a conference that joined the room.
+    fn stays(
+        &self,
+        conference: crate::domain::ConferenceId,
+    ) -> Result<Vec<(Timestamp, Option<Timestamp>)>, StoreError>;
+    /// `(tm_start, tm_end)` of a conference's ended recordings.
+    fn recorded_spans(
+        &self,
+        conference: crate::domain::ConferenceId,
+    ) -> Result<Vec<(Timestamp, Timestamp)>, StoreError>;
+}
+
 /// One transaction of the store: every table's operations, plus nested steps that can fail
 /// alone. Write transactions of every backend take `ConferenceStore::lock_conference` first
 /// for the conference they change.
@@ -335,6 +366,7 @@ pub trait Tx:
     + CallStore
     + PauseStore
     + AnnouncementStore
+    + UsageStore
     + RecordingStore
     + OutboxStore
     + DeadlineStore

@@ -34,5 +34,6 @@ mod restart;
 mod scenarios;
 mod simulations;
 mod twiml;
+mod usage;
 mod webhooks;
 mod xml_api;

@@ -202,6 +202,8 @@ impl Rules<'_> {
             role: Role::Participant,
             muted: false,
             hold: false,
+            tm_joined: None,
+            tm_left: None,
             leave_reason: String::new(),
         };
         self.db.insert_call(&call)?;
@@ -223,8 +225,7 @@ impl Rules<'_> {
         let join = || conference_join(&conference_id, &conf.room, &outcome.variables);
         let actions = answer_actions(outcome.actions, outcome.hangup, CallEvent::Join, join);
         if outcome.hangup {
-            call.mark_leaved(self.now);
-            self.db.set_call_status(&call)?;
+            self.leave(&mut call)?;
             self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
         } else {
             let role = role_of(&outcome.variables);
@@ -250,8 +251,7 @@ impl Rules<'_> {
             .latest_call_in(call_id, conf.id)?
             .ok_or(Refusal::ConferencecallNotFound)?;
         if call.status == CallStatus::Joining {
-            call.status = CallStatus::Joined;
-            call.tm_update = self.now;
+            call.mark_joined(self.now);
             call.platform_conference = platform_conference.to_string();
             self.db.set_call_status(&call)?;
             self.notify_call(&call, NotificationType::ConferencecallJoined)?;
@@ -295,8 +295,7 @@ impl Rules<'_> {
             // joined has no pause of its `pre_actions` left, so its leave reads nothing.
             self.end_pause(&call)?;
         }
-        call.mark_leaved(self.now);
-        self.db.set_call_status(&call)?;
+        self.leave(&mut call)?;
         self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
         // The counts after the leave; the post_actions' effects (webhooks, recordings) do not
         // change them, so the rules after the leave use the same.

@@ -76,6 +76,8 @@ impl Rules<'_> {
             role: Role::Participant,
             muted: false,
             hold: false,
+            tm_joined: None,
+            tm_left: None,
             leave_reason: String::new(),
         };
         self.db.insert_call(&call)?;
@@ -154,11 +156,10 @@ impl Rules<'_> {
         }
         tracing::info!(conferencecall_id = %call.id, reason, "dialled call ended unanswered");
         let was = call.status;
-        call.mark_leaved(self.now);
         // Kept on the call (the API, the `conferencecall_leaved` webhook): the one thing the
         // customer learns of a dial that never reached anyone. The event readers bound it.
         call.leave_reason = reason.to_string();
-        self.db.set_call_status(call)?;
+        self.leave(call)?;
         self.notify_call(call, NotificationType::ConferencecallLeaved)?;
         self.db
             .clear_deadline(DeadlineKind::DialTimeout, &call.id.to_string())?;

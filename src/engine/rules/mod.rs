@@ -14,6 +14,7 @@ mod notify;
 mod pauses;
 mod recordings;
 mod termination;
+mod usage;
 mod xml;
 
 pub(crate) use actions::conference_variables;
@@ -31,7 +32,7 @@ use crate::domain::timestamp::Timestamp;
 use crate::domain::{ConferenceId, CustomerId};
 use crate::ops::metrics::Metrics;
 use crate::store::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, RwLock};
 
 /// The parts of the engine the rules read besides the transaction, shared by every
@@ -67,6 +68,14 @@ pub(crate) struct Rules<'a> {
     shared: &'a Shared,
     /// What changed, in order, each (customer, conference, what) once.
     changes: RefCell<Vec<Change>>,
+    /// Participant seconds counted so far, for `/metrics` once the transaction commits.
+    participant_seconds: Cell<i64>,
+}
+
+/// What a committed transaction's rules leave for the engine to announce.
+pub(crate) struct Committed {
+    pub(crate) changes: Vec<Change>,
+    pub(crate) participant_seconds: i64,
 }
 
 impl<'a> Rules<'a> {
@@ -77,6 +86,7 @@ impl<'a> Rules<'a> {
             settings: &shared.settings,
             shared,
             changes: RefCell::new(Vec::new()),
+            participant_seconds: Cell::new(0),
         }
     }
 
@@ -119,9 +129,13 @@ impl<'a> Rules<'a> {
         }
     }
 
-    /// The changes this transaction made, to announce once it has committed.
-    pub(crate) fn into_changes(self) -> Vec<Change> {
-        self.changes.into_inner()
+    /// The changes this transaction made and the usage it counted, to announce once it has
+    /// committed.
+    pub(crate) fn into_committed(self) -> Committed {
+        Committed {
+            changes: self.changes.into_inner(),
+            participant_seconds: self.participant_seconds.get(),
+        }
     }
 
     /// Runs `f` in a step of its own: if it fails, what it wrote is undone and what it
@@ -131,9 +145,11 @@ impl<'a> Rules<'a> {
         f: impl FnOnce(&Self) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
         let mark = self.changes.borrow().len();
+        let counted = self.participant_seconds.get();
         let result = crate::store::atomically(self.db, |_| f(self));
         if result.is_err() {
             self.changes.borrow_mut().truncate(mark);
+            self.participant_seconds.set(counted);
         }
         result
     }

@@ -70,6 +70,7 @@ impl Rules<'_> {
             rec.status = RecordingStatus::Ended;
             rec.tm_end = Some(self.now);
             self.db.update_recording(&rec)?;
+            self.count_recording(&rec)?;
             self.notify_recording(&rec, NotificationType::RecordingFinished)?;
         } else {
             self.db.update_recording(&rec)?;
@@ -100,6 +101,7 @@ impl Rules<'_> {
             rec.media_url = media_url.to_string();
             rec.tm_end = Some(self.now);
             self.db.update_recording(&rec)?;
+            self.count_recording(&rec)?;
             self.notify_recording(&rec, NotificationType::RecordingFinished)?;
         }
         Ok(rec)

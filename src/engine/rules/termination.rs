@@ -158,8 +158,7 @@ impl Rules<'_> {
         }
         tracing::info!(conferencecall_id = %call.id, "kicked call not reported left in time; marking it left");
         let was = call.status;
-        call.mark_leaved(self.now);
-        self.db.set_call_status(&call)?;
+        self.leave(&mut call)?;
         self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
         if let Some(mut conf) = self.db.conference(None, call.conference_id)? {
             let counts = self.db.call_counts(conf.id)?;

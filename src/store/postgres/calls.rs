@@ -9,7 +9,7 @@ impl CallStore for PgTx<'_> {
         self.execute(
             &format!(
                 "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             ),
             &[
                 &c.id.to_string(),
@@ -26,6 +26,8 @@ impl CallStore for PgTx<'_> {
                 &i64::from(c.muted),
                 &i64::from(c.hold),
                 &c.leave_reason,
+                &c.tm_joined.map(Timestamp::micros),
+                &c.tm_left.map(Timestamp::micros),
             ],
         )?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
@@ -47,7 +49,8 @@ impl CallStore for PgTx<'_> {
         self.execute(
             "UPDATE conferencecalls SET status = $1, tm_update = $2, tm_delete = $3, \
              join_seq = COALESCE($4, join_seq), platform_conference = $6, role = $7, \
-             muted = $8, hold = $9, reference_id = $10, leave_reason = $11 WHERE id = $5",
+             muted = $8, hold = $9, reference_id = $10, leave_reason = $11, tm_joined = $12, \
+             tm_left = $13 WHERE id = $5",
             &[
                 &c.status.as_str(),
                 &c.tm_update.micros(),
@@ -60,6 +63,8 @@ impl CallStore for PgTx<'_> {
                 &i64::from(c.hold),
                 &c.reference_id,
                 &c.leave_reason,
+                &c.tm_joined.map(Timestamp::micros),
+                &c.tm_left.map(Timestamp::micros),
             ],
         )?;
         Ok(())

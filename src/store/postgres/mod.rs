@@ -3,6 +3,7 @@
 //! what it changes (the conference first) so nodes agree on one order.
 
 mod announcements;
+mod usage;
 mod calls;
 mod conferences;
 mod connection;

@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0007_hold_and_announcements.sql"),
     ),
     (8, "dial-out", include_str!("migrations/0008_dial_out.sql")),
+    (9, "usage", include_str!("migrations/0009_usage.sql")),
 ];
 
 /// The advisory lock key of migrations ("confab" in ASCII).

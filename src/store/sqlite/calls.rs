@@ -9,7 +9,7 @@ impl CallStore for SqliteTx<'_> {
     fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))?
             .execute(params![
                 c.id.to_string(),
@@ -26,6 +26,8 @@ impl CallStore for SqliteTx<'_> {
                 i64::from(c.muted),
                 i64::from(c.hold),
                 c.leave_reason,
+                c.tm_joined.map(Timestamp::micros),
+                c.tm_left.map(Timestamp::micros),
             ])?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
         Ok(())
@@ -46,7 +48,8 @@ impl CallStore for SqliteTx<'_> {
             .prepare_cached(
                 "UPDATE conferencecalls SET status = ?1, tm_update = ?2, tm_delete = ?3, \
                  join_seq = COALESCE(?4, join_seq), platform_conference = ?6, role = ?7, \
-                 muted = ?8, hold = ?9, reference_id = ?10, leave_reason = ?11 WHERE id = ?5",
+                 muted = ?8, hold = ?9, reference_id = ?10, leave_reason = ?11, tm_joined = ?12, \
+                 tm_left = ?13 WHERE id = ?5",
             )?
             .execute(params![
                 c.status.as_str(),
@@ -60,6 +63,8 @@ impl CallStore for SqliteTx<'_> {
                 i64::from(c.hold),
                 c.reference_id,
                 c.leave_reason,
+                c.tm_joined.map(Timestamp::micros),
+                c.tm_left.map(Timestamp::micros),
             ])?;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! every SQL statement of the embedded store, split by table.
 
 mod announcements;
+mod usage;
 mod calls;
 mod conferences;
 mod customers;
@@ -144,6 +145,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0013_room_rules_and_roles.sql")),
         M::up(include_str!("migrations/0014_hold_and_announcements.sql")),
         M::up(include_str!("migrations/0015_dial_out.sql")),
+        M::up(include_str!("migrations/0016_usage.sql")),
     ])
 }
 

@@ -35,6 +35,8 @@ fn call(conf: &Conference, reference: &str, status: CallStatus, at: i64) -> Conf
         role: Default::default(),
         muted: false,
         hold: false,
+        tm_joined: None,
+        tm_left: None,
         leave_reason: String::new(),
     }
 }

@@ -101,6 +101,11 @@ impl TestServer {
         &self.db
     }
 
+    /// What confab's clock says now (µs since the epoch), as the test has moved it.
+    pub fn now_micros(&self) -> i64 {
+        confab::domain::timestamp::Clock::now(&*self.clock).0
+    }
+
     /// Moves confab's clock forward and wakes what waits on it: deadlines and retries that
     /// come due within `by` are handled now, without the test sleeping.
     pub fn advance(&self, by: Duration) {

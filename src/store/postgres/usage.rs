@@ -1,0 +1,97 @@
+//! Usage per customer and day, and what a conference's summary reads (§16), in PostgreSQL.
+
+use super::rows::*;
+use super::PgTx;
+use crate::domain::usage::{Day, Usage};
+use crate::store::tx::UsageStore;
+
+impl UsageStore for PgTx<'_> {
+    /// One statement, so two nodes adding to the same row never lose an update: the second
+    /// waits for the first's row lock and adds to what it wrote.
+    fn add_usage(
+        &self,
+        customer: CustomerId,
+        day: Day,
+        shard: i32,
+        u: &Usage,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO usage_days (customer_id, day, shard, conferences, calls, \
+             participant_seconds, recording_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (customer_id, day, shard) DO UPDATE SET \
+             conferences = usage_days.conferences + $4, calls = usage_days.calls + $5, \
+             participant_seconds = usage_days.participant_seconds + $6, \
+             recording_seconds = usage_days.recording_seconds + $7",
+            &[
+                &customer.to_string(),
+                &day.0,
+                &shard,
+                &u.conferences,
+                &u.calls,
+                &u.participant_seconds,
+                &u.recording_seconds,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn usage_days(
+        &self,
+        customer: CustomerId,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<(Day, Usage)>, StoreError> {
+        self.query(
+            "SELECT day, SUM(conferences)::BIGINT, SUM(calls)::BIGINT, \
+             SUM(participant_seconds)::BIGINT, SUM(recording_seconds)::BIGINT FROM usage_days \
+             WHERE customer_id = $1 AND day BETWEEN $2 AND $3 GROUP BY day ORDER BY day",
+            &[&customer.to_string(), &from.0, &to.0],
+        )?
+        .iter()
+        .map(|row| {
+            Ok((
+                Day(row.try_get(0)?),
+                Usage {
+                    conferences: row.try_get(1)?,
+                    calls: row.try_get(2)?,
+                    participant_seconds: row.try_get(3)?,
+                    recording_seconds: row.try_get(4)?,
+                },
+            ))
+        })
+        .collect()
+    }
+
+    fn stays(
+        &self,
+        conference: ConferenceId,
+    ) -> Result<Vec<(Timestamp, Option<Timestamp>)>, StoreError> {
+        self.query(
+            "SELECT tm_joined, tm_left FROM conferencecalls \
+             WHERE conference_id = $1 AND tm_joined IS NOT NULL",
+            &[&conference.to_string()],
+        )?
+        .iter()
+        .map(|row| {
+            Ok((
+                Timestamp(row.try_get(0)?),
+                row.try_get::<_, Option<i64>>(1)?.map(Timestamp),
+            ))
+        })
+        .collect()
+    }
+
+    fn recorded_spans(
+        &self,
+        conference: ConferenceId,
+    ) -> Result<Vec<(Timestamp, Timestamp)>, StoreError> {
+        self.query(
+            "SELECT tm_start, tm_end FROM recordings \
+             WHERE conference_id = $1 AND status = 'ended' AND tm_end IS NOT NULL",
+            &[&conference.to_string()],
+        )?
+        .iter()
+        .map(|row| Ok((Timestamp(row.try_get(0)?), Timestamp(row.try_get(1)?))))
+        .collect()
+    }
+}

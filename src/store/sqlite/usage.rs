@@ -1,0 +1,98 @@
+//! Usage per customer and day, and what a conference's summary reads (§16), in SQLite.
+
+use super::rows::*;
+use super::SqliteTx;
+use crate::domain::usage::{Day, Usage};
+use crate::store::tx::UsageStore;
+
+impl UsageStore for SqliteTx<'_> {
+    fn add_usage(
+        &self,
+        customer: CustomerId,
+        day: Day,
+        shard: i32,
+        u: &Usage,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO usage_days (customer_id, day, shard, conferences, calls, \
+                 participant_seconds, recording_seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (customer_id, day, shard) DO UPDATE SET \
+                 conferences = conferences + ?4, calls = calls + ?5, \
+                 participant_seconds = participant_seconds + ?6, \
+                 recording_seconds = recording_seconds + ?7",
+            )?
+            .execute(params![
+                customer.to_string(),
+                day.0,
+                shard,
+                u.conferences,
+                u.calls,
+                u.participant_seconds,
+                u.recording_seconds
+            ])?;
+        Ok(())
+    }
+
+    fn usage_days(
+        &self,
+        customer: CustomerId,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<(Day, Usage)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT day, SUM(conferences), SUM(calls), SUM(participant_seconds), \
+             SUM(recording_seconds) FROM usage_days \
+             WHERE customer_id = ? AND day BETWEEN ? AND ? GROUP BY day ORDER BY day",
+        )?;
+        let mut rows = stmt.query(params![customer.to_string(), from.0, to.0])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push((
+                Day(row.get(0)?),
+                Usage {
+                    conferences: row.get(1)?,
+                    calls: row.get(2)?,
+                    participant_seconds: row.get(3)?,
+                    recording_seconds: row.get(4)?,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    fn stays(
+        &self,
+        conference: ConferenceId,
+    ) -> Result<Vec<(Timestamp, Option<Timestamp>)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tm_joined, tm_left FROM conferencecalls \
+             WHERE conference_id = ? AND tm_joined IS NOT NULL",
+        )?;
+        let mut rows = stmt.query([conference.to_string()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push((
+                Timestamp(row.get(0)?),
+                row.get::<_, Option<i64>>(1)?.map(Timestamp),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn recorded_spans(
+        &self,
+        conference: ConferenceId,
+    ) -> Result<Vec<(Timestamp, Timestamp)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tm_start, tm_end FROM recordings \
+             WHERE conference_id = ? AND status = 'ended' AND tm_end IS NOT NULL",
+        )?;
+        let mut rows = stmt.query([conference.to_string()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push((Timestamp(row.get(0)?), Timestamp(row.get(1)?)));
+        }
+        Ok(out)
+    }
+}
