@@ -221,7 +221,7 @@ pub struct UsagePeriod {
     pub usage: Usage,
 }
 
-/// One conference's shape (§16), from its calls' join and leave times and its recordings.
+/// One conference's shape (§16): its span and the totals its row keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConferenceSummary {
     pub conference_id: ConferenceId,
@@ -239,51 +239,37 @@ pub struct ConferenceSummary {
     pub recording_seconds: i64,
 }
 
+/// What a conference's row keeps for its summary, added to as calls join and leave and
+/// recordings end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConferenceTotals {
+    pub participant_seconds: i64,
+    pub recording_seconds: i64,
+    pub max_concurrent: i64,
+    pub unique_calls: i64,
+}
+
 impl ConferenceSummary {
-    /// Builds the summary from each joined call's `(tm_joined, tm_left)` and each ended
-    /// recording's seconds.
+    /// The summary of a conference that began at `tm_start` (its first join) and ended at
+    /// `tm_end`, from the totals on its row, as of `now`.
     pub fn build(
         conference_id: ConferenceId,
         span: (Option<Timestamp>, Option<Timestamp>),
-        stays: &[(Timestamp, Option<Timestamp>)],
-        recording_seconds: i64,
+        totals: ConferenceTotals,
         now: Timestamp,
     ) -> ConferenceSummary {
         let (tm_start, tm_end) = span;
-        let participant_seconds = stays
-            .iter()
-            .filter_map(|(joined, left)| left.map(|l| seconds_between(*joined, l)))
-            .sum();
         ConferenceSummary {
             conference_id,
             tm_start,
             tm_end,
             duration_seconds: tm_start.map_or(0, |s| seconds_between(s, tm_end.unwrap_or(now))),
-            participant_seconds,
-            max_concurrent: max_concurrent(stays),
-            unique_calls: stays.len() as i64,
-            recording_seconds,
+            participant_seconds: totals.participant_seconds,
+            max_concurrent: totals.max_concurrent,
+            unique_calls: totals.unique_calls,
+            recording_seconds: totals.recording_seconds,
         }
     }
-}
-
-/// The most stays that overlap at one instant. A leave at the very instant of another's join
-/// is counted first, so back-to-back calls are not concurrent.
-pub fn max_concurrent(stays: &[(Timestamp, Option<Timestamp>)]) -> i64 {
-    let mut edges: Vec<(Timestamp, i64)> = Vec::with_capacity(stays.len() * 2);
-    for (joined, left) in stays {
-        edges.push((*joined, 1));
-        if let Some(l) = left {
-            edges.push((*l, -1));
-        }
-    }
-    edges.sort();
-    let (mut now, mut most) = (0i64, 0i64);
-    for (_, step) in edges {
-        now += step;
-        most = most.max(now);
-    }
-    most
 }
 
 #[cfg(test)]
@@ -307,15 +293,29 @@ mod tests {
 
     #[test]
     fn parse_day_is_strict() {
-        for bad in ["2026-02-30", "2026-13-01", "26-12-05", "2026-12-5", "yesterday", "", "2026-12-05T00"] {
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "26-12-05",
+            "2026-12-5",
+            "yesterday",
+            "",
+            "2026-12-05T00",
+        ] {
             assert_eq!(parse_day(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn seconds_round_down_per_call() {
-        assert_eq!(seconds_between(at("2026-01-01 00:00:00.9"), at("2026-01-01 00:00:02.899")), 1);
-        assert_eq!(seconds_between(at("2026-01-01 00:00:02"), at("2026-01-01 00:00:01")), 0);
+        assert_eq!(
+            seconds_between(at("2026-01-01 00:00:00.9"), at("2026-01-01 00:00:02.899")),
+            1
+        );
+        assert_eq!(
+            seconds_between(at("2026-01-01 00:00:02"), at("2026-01-01 00:00:01")),
+            0
+        );
     }
 
     #[test]
@@ -325,12 +325,15 @@ mod tests {
         assert_eq!(err(Some("2026-13-01"), None, None), "from");
         assert_eq!(err(None, Some("x"), None), "to");
         assert_eq!(err(Some("2026-12-06"), Some("2026-12-05"), None), "from");
-        assert_eq!(err(Some("2025-01-01"), Some("2026-01-01"), None), "to");
+        assert_eq!(err(Some("2025-01-01"), Some("2026-01-02"), None), "to");
         assert_eq!(err(None, None, Some("week")), "granularity");
         let r = UsageRange::parse(Some("2025-01-01"), Some("2025-12-31"), None, today).unwrap();
         assert_eq!(r.to.0 - r.from.0 + 1, 365);
         let r = UsageRange::parse(None, None, None, today).unwrap();
-        assert_eq!((r.from.to_iso(), r.to.to_iso()), ("2026-12-01".into(), "2026-12-05".into()));
+        assert_eq!(
+            (r.from.to_iso(), r.to.to_iso()),
+            ("2026-12-01".into(), "2026-12-05".into())
+        );
     }
 
     #[test]
@@ -356,19 +359,16 @@ mod tests {
         let r = UsageRange::parse(Some("2026-11-29"), Some("2026-12-03"), Some("month"), today)
             .unwrap();
         let p = r.periods(&days);
-        assert_eq!(p.iter().map(|p| p.period.as_str()).collect::<Vec<_>>(), ["2026-11", "2026-12"]);
-        assert_eq!((p[0].usage.participant_seconds, p[1].usage.participant_seconds), (10, 12));
-    }
-
-    #[test]
-    fn concurrency_counts_overlaps_only() {
-        let t = |s: i64| Timestamp(s * 1_000_000);
-        assert_eq!(max_concurrent(&[]), 0);
-        // Back to back: one leaves as the next joins.
-        assert_eq!(max_concurrent(&[(t(0), Some(t(10))), (t(10), Some(t(20)))]), 1);
         assert_eq!(
-            max_concurrent(&[(t(0), Some(t(10))), (t(5), None), (t(6), Some(t(7))), (t(11), None)]),
-            3
+            p.iter().map(|p| p.period.as_str()).collect::<Vec<_>>(),
+            ["2026-11", "2026-12"]
+        );
+        assert_eq!(
+            (
+                p[0].usage.participant_seconds,
+                p[1].usage.participant_seconds
+            ),
+            (10, 12)
         );
     }
 }

@@ -1,8 +1,8 @@
-//! Usage reports and conference summaries (§16), read from the counters and the calls' join
-//! and leave times the rules keep.
+//! Usage reports and conference summaries (§16), read from the counters the rules keep: per
+//! customer and day, and on each conference's row.
 
 use super::{Engine, EngineError, Refusal};
-use crate::domain::usage::{seconds_between, ConferenceSummary, Day, UsagePeriod, UsageRange};
+use crate::domain::usage::{ConferenceSummary, Day, UsagePeriod, UsageRange};
 use crate::domain::{ConferenceId, CustomerId};
 
 impl Engine {
@@ -25,7 +25,8 @@ impl Engine {
         Ok(range.periods(&days))
     }
 
-    /// A customer's conference's summary: its span, and the calls and recordings it had.
+    /// A customer's conference's summary: its span, and the calls and recordings it had. It
+    /// reads the conference's row only, however many calls it had.
     pub async fn conference_summary(
         &self,
         customer: CustomerId,
@@ -38,17 +39,11 @@ impl Engine {
                 let Some(conf) = db.conference(Some(customer), id)? else {
                     return Ok(None);
                 };
-                let stays = db.stays(id)?;
-                let recorded: i64 = db
-                    .recorded_spans(id)?
-                    .into_iter()
-                    .map(|(start, end)| seconds_between(start, end))
-                    .sum();
+                let totals = db.conference_totals(id)?;
                 Ok(Some(ConferenceSummary::build(
                     id,
                     (conf.tm_begin, conf.tm_end),
-                    &stays,
-                    recorded,
+                    totals,
                     now,
                 )))
             })

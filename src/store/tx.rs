@@ -329,10 +329,12 @@ pub trait AnnouncementStore {
 /// transactions that create conferences, let calls leave and end recordings, and what a
 /// conference's summary reads.
 pub trait UsageStore {
-    /// Adds `usage` to one shard of a customer's day.
+    /// Adds `usage` to one shard of a customer's day, and its seconds to the conference's
+    /// totals.
     fn add_usage(
         &self,
         customer: CustomerId,
+        conference: crate::domain::ConferenceId,
         day: crate::domain::usage::Day,
         shard: i32,
         usage: &crate::domain::usage::Usage,
@@ -344,16 +346,11 @@ pub trait UsageStore {
         from: crate::domain::usage::Day,
         to: crate::domain::usage::Day,
     ) -> Result<Vec<(crate::domain::usage::Day, crate::domain::usage::Usage)>, StoreError>;
-    /// `(tm_joined, tm_left)` of every call of a conference that joined the room.
-    fn stays(
+    /// A conference's totals, kept on its row.
+    fn conference_totals(
         &self,
         conference: crate::domain::ConferenceId,
-    ) -> Result<Vec<(Timestamp, Option<Timestamp>)>, StoreError>;
-    /// `(tm_start, tm_end)` of a conference's ended recordings.
-    fn recorded_spans(
-        &self,
-        conference: crate::domain::ConferenceId,
-    ) -> Result<Vec<(Timestamp, Timestamp)>, StoreError>;
+    ) -> Result<crate::domain::usage::ConferenceTotals, StoreError>;
 }
 
 /// One transaction of the store: every table's operations, plus nested steps that can fail

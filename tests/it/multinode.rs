@@ -116,7 +116,13 @@ impl Cluster {
 
     /// Posts a platform event (unsigned: no platform secret is configured) to one node;
     /// returns the status and the raw answer.
-    async fn event(&self, node: usize, id: &str, kind: &str, data: &Value) -> (u16, Vec<u8>) {
+    pub(crate) async fn event(
+        &self,
+        node: usize,
+        id: &str,
+        kind: &str,
+        data: &Value,
+    ) -> (u16, Vec<u8>) {
         let body = json!({"id": id, "type": kind, "data": data}).to_string();
         let res = self
             .client

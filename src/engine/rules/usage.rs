@@ -54,7 +54,7 @@ impl Rules<'_> {
         usage: &Usage,
     ) -> Result<(), EngineError> {
         self.db
-            .add_usage(customer, day, shard_of(conference), usage)?;
+            .add_usage(customer, conference, day, shard_of(conference), usage)?;
         self.participant_seconds
             .set(self.participant_seconds.get() + usage.participant_seconds);
         Ok(())

@@ -183,7 +183,8 @@ impl PgTx<'_> {
         }
         let last = self.optional_row(
             "UPDATE conferences SET calls_active = calls_active + $1, \
-             calls_joined = calls_joined + $2, join_seq_last = join_seq_last + $3 \
+             calls_joined = calls_joined + $2, join_seq_last = join_seq_last + $3, \
+             max_concurrent = GREATEST(max_concurrent, calls_joined + $2) \
              WHERE id = $4 RETURNING join_seq_last",
             &[
                 &m.active,

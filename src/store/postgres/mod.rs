@@ -3,7 +3,6 @@
 //! what it changes (the conference first) so nodes agree on one order.
 
 mod announcements;
-mod usage;
 mod calls;
 mod conferences;
 mod connection;
@@ -17,6 +16,7 @@ mod pauses;
 mod recordings;
 mod rows;
 mod schema;
+mod usage;
 
 use super::health::WriteHealth;
 use super::tx::Tx;

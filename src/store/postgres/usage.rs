@@ -2,7 +2,7 @@
 
 use super::rows::*;
 use super::PgTx;
-use crate::domain::usage::{Day, Usage};
+use crate::domain::usage::{ConferenceTotals, Day, Usage};
 use crate::store::tx::UsageStore;
 
 impl UsageStore for PgTx<'_> {
@@ -11,6 +11,7 @@ impl UsageStore for PgTx<'_> {
     fn add_usage(
         &self,
         customer: CustomerId,
+        conference: ConferenceId,
         day: Day,
         shard: i32,
         u: &Usage,
@@ -32,6 +33,17 @@ impl UsageStore for PgTx<'_> {
                 &u.recording_seconds,
             ],
         )?;
+        if u.participant_seconds != 0 || u.recording_seconds != 0 {
+            self.execute(
+                "UPDATE conferences SET participant_seconds = participant_seconds + $1, \
+                 recording_seconds = recording_seconds + $2 WHERE id = $3",
+                &[
+                    &u.participant_seconds,
+                    &u.recording_seconds,
+                    &conference.to_string(),
+                ],
+            )?;
+        }
         Ok(())
     }
 
@@ -62,36 +74,21 @@ impl UsageStore for PgTx<'_> {
         .collect()
     }
 
-    fn stays(
-        &self,
-        conference: ConferenceId,
-    ) -> Result<Vec<(Timestamp, Option<Timestamp>)>, StoreError> {
-        self.query(
-            "SELECT tm_joined, tm_left FROM conferencecalls \
-             WHERE conference_id = $1 AND tm_joined IS NOT NULL",
-            &[&conference.to_string()],
-        )?
-        .iter()
-        .map(|row| {
-            Ok((
-                Timestamp(row.try_get(0)?),
-                row.try_get::<_, Option<i64>>(1)?.map(Timestamp),
-            ))
-        })
-        .collect()
-    }
-
-    fn recorded_spans(
-        &self,
-        conference: ConferenceId,
-    ) -> Result<Vec<(Timestamp, Timestamp)>, StoreError> {
-        self.query(
-            "SELECT tm_start, tm_end FROM recordings \
-             WHERE conference_id = $1 AND status = 'ended' AND tm_end IS NOT NULL",
-            &[&conference.to_string()],
-        )?
-        .iter()
-        .map(|row| Ok((Timestamp(row.try_get(0)?), Timestamp(row.try_get(1)?))))
-        .collect()
+    fn conference_totals(&self, conference: ConferenceId) -> Result<ConferenceTotals, StoreError> {
+        Ok(self
+            .optional_row(
+                "SELECT participant_seconds, recording_seconds, max_concurrent, join_seq_last \
+                 FROM conferences WHERE id = $1",
+                &[&conference.to_string()],
+                |row| {
+                    Ok(ConferenceTotals {
+                        participant_seconds: row.get(0)?,
+                        recording_seconds: row.get(1)?,
+                        max_concurrent: row.get(2)?,
+                        unique_calls: row.get(3)?,
+                    })
+                },
+            )?
+            .unwrap_or_default())
     }
 }

@@ -181,7 +181,8 @@ impl SqliteTx<'_> {
             .conn
             .prepare_cached(
                 "UPDATE conferences SET calls_active = calls_active + ?1, \
-                 calls_joined = calls_joined + ?2, join_seq_last = join_seq_last + ?3 \
+                 calls_joined = calls_joined + ?2, join_seq_last = join_seq_last + ?3, \
+                 max_concurrent = MAX(max_concurrent, calls_joined + ?2) \
                  WHERE id = ?4 RETURNING join_seq_last",
             )?
             .query_row(

@@ -2,7 +2,6 @@
 //! every SQL statement of the embedded store, split by table.
 
 mod announcements;
-mod usage;
 mod calls;
 mod conferences;
 mod customers;
@@ -17,6 +16,7 @@ mod plans;
 mod recordings;
 mod reserve;
 mod rows;
+mod usage;
 mod writer;
 
 use super::health::WriteHealth;

@@ -2,13 +2,14 @@
 
 use super::rows::*;
 use super::SqliteTx;
-use crate::domain::usage::{Day, Usage};
+use crate::domain::usage::{ConferenceTotals, Day, Usage};
 use crate::store::tx::UsageStore;
 
 impl UsageStore for SqliteTx<'_> {
     fn add_usage(
         &self,
         customer: CustomerId,
+        conference: ConferenceId,
         day: Day,
         shard: i32,
         u: &Usage,
@@ -31,6 +32,18 @@ impl UsageStore for SqliteTx<'_> {
                 u.participant_seconds,
                 u.recording_seconds
             ])?;
+        if u.participant_seconds != 0 || u.recording_seconds != 0 {
+            self.conn
+                .prepare_cached(
+                    "UPDATE conferences SET participant_seconds = participant_seconds + ?1, \
+                     recording_seconds = recording_seconds + ?2 WHERE id = ?3",
+                )?
+                .execute(params![
+                    u.participant_seconds,
+                    u.recording_seconds,
+                    conference.to_string()
+                ])?;
+        }
         Ok(())
     }
 
@@ -61,38 +74,21 @@ impl UsageStore for SqliteTx<'_> {
         Ok(out)
     }
 
-    fn stays(
-        &self,
-        conference: ConferenceId,
-    ) -> Result<Vec<(Timestamp, Option<Timestamp>)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT tm_joined, tm_left FROM conferencecalls \
-             WHERE conference_id = ? AND tm_joined IS NOT NULL",
-        )?;
-        let mut rows = stmt.query([conference.to_string()])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push((
-                Timestamp(row.get(0)?),
-                row.get::<_, Option<i64>>(1)?.map(Timestamp),
-            ));
-        }
-        Ok(out)
-    }
-
-    fn recorded_spans(
-        &self,
-        conference: ConferenceId,
-    ) -> Result<Vec<(Timestamp, Timestamp)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT tm_start, tm_end FROM recordings \
-             WHERE conference_id = ? AND status = 'ended' AND tm_end IS NOT NULL",
-        )?;
-        let mut rows = stmt.query([conference.to_string()])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push((Timestamp(row.get(0)?), Timestamp(row.get(1)?)));
-        }
-        Ok(out)
+    fn conference_totals(&self, conference: ConferenceId) -> Result<ConferenceTotals, StoreError> {
+        Ok(self
+            .optional_row(
+                "SELECT participant_seconds, recording_seconds, max_concurrent, join_seq_last \
+                 FROM conferences WHERE id = ?",
+                [conference.to_string()],
+                |row| {
+                    Ok(ConferenceTotals {
+                        participant_seconds: row.get(0)?,
+                        recording_seconds: row.get(1)?,
+                        max_concurrent: row.get(2)?,
+                        unique_calls: row.get(3)?,
+                    })
+                },
+            )?
+            .unwrap_or_default())
     }
 }

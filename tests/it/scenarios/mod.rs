@@ -415,11 +415,20 @@ async fn run_file(path: &Path) -> Result<usize, String> {
         run.vars.insert(format!("{name}.key"), c.key.clone());
         run.keys.insert(name.to_string(), c.key);
     }
+    set_today(&mut run);
     let outcome = run_steps(&mut run, &doc).await;
     // Stop this scenario's server before the next one starts, so nothing it still sends
     // reaches the next scenario.
     run.server.stop().await;
     outcome
+}
+
+/// `${today}`: the UTC day on confab's clock, as the scenario has moved it.
+fn set_today(run: &mut Run) {
+    let today = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(run.server.now_micros())
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    run.vars.insert("today".into(), today);
 }
 
 async fn run_steps(run: &mut Run, doc: &Value) -> Result<usize, String> {
@@ -434,6 +443,11 @@ async fn run_steps(run: &mut Run, doc: &Value) -> Result<usize, String> {
         let label = step.get("name").and_then(Value::as_str).unwrap_or("");
         if let Some(ms) = step.get("sleep_ms").and_then(Value::as_u64) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
+            continue;
+        }
+        if let Some(seconds) = step.get("advance_s").and_then(Value::as_u64) {
+            run.server.advance(Duration::from_secs(seconds));
+            set_today(run);
             continue;
         }
         let repeat = step.get("repeat").and_then(Value::as_u64).unwrap_or(1);

@@ -11,4 +11,5 @@ pub mod pin;
 pub mod scenario_table;
 pub mod scenarios;
 pub mod support;
+pub mod usage;
 pub mod watch;

@@ -18,6 +18,12 @@ CREATE TABLE usage_days (
     PRIMARY KEY (customer_id, day, shard)
 );
 
--- A conference's summary reads its calls' join and leave times.
-CREATE INDEX conferencecalls_stays ON conferencecalls(conference_id, tm_joined)
-    WHERE tm_joined IS NOT NULL;
+-- A conference's summary (GET /v1.0/conferences/{id}/summary) reads its row only: the seconds
+-- of its calls that left and of its ended recordings, added to with the day counters, and the
+-- most calls joined at once, raised as calls join (its calls that joined are `join_seq_last`).
+-- A conference from before this change starts from what is known now: nothing counted, and
+-- the calls joined at this moment as its most at once.
+ALTER TABLE conferences ADD COLUMN participant_seconds BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE conferences ADD COLUMN recording_seconds BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE conferences ADD COLUMN max_concurrent BIGINT NOT NULL DEFAULT 0;
+UPDATE conferences SET max_concurrent = calls_joined;

@@ -137,6 +137,18 @@ struct Args {
     /// CONFAB_FLOWS_DIR, else this repository's flows/ as it was when the bench was built.
     #[arg(long)]
     flows_dir: Option<std::path::PathBuf>,
+    /// Instead of the benchmark, usage reports (issue 28): --conferences × --calls calls
+    /// through confab, then --history-calls left calls seeded into one conference over the
+    /// last 30 days; times a month's usage alone and beside one busy conference for
+    /// --usage-hot-seconds, and checks it against a scan of every call. SQLite, or
+    /// --postgres.
+    #[arg(long)]
+    usage: bool,
+    /// Usage requests per measurement alone.
+    #[arg(long, default_value_t = 1_000)]
+    usage_queries: usize,
+    #[arg(long, default_value_t = 20)]
+    usage_hot_seconds: u64,
 }
 
 /// What the phases share once the nodes are up: where they answer (node 1 first), the
@@ -181,6 +193,19 @@ async fn main() {
         return;
     }
     let backend = backend(&args);
+    if args.usage {
+        let exact = confab_bench::usage::run(&confab_bench::usage::Options {
+            backend: backend.clone(),
+            history: args.history_calls,
+            conferences: args.conferences,
+            calls: args.calls,
+            connections: args.connections,
+            queries: args.usage_queries,
+            hot_seconds: args.usage_hot_seconds,
+        })
+        .await;
+        std::process::exit(if exact { 0 } else { 1 });
+    }
     if args.pin {
         let exact = confab_bench::pin::run(&pin_options(&args)).await;
         std::process::exit(if exact { 0 } else { 1 });
@@ -236,6 +261,9 @@ fn backend(args: &Args) -> Backend {
         fail("--scenario runs on SQLite servers it starts; not with --target or --postgres");
     }
     // The PIN runs read the pauses from the server's SQLite file.
+    if args.usage && args.target.is_some() {
+        fail("--usage starts its own server; not with --target");
+    }
     if args.pin && (args.target.is_some() || args.postgres.is_some()) {
         fail("--pin runs on SQLite servers it starts; not with --target or --postgres");
     }
