@@ -9,12 +9,18 @@
 // hold with music, say to it and to the room; refusals shown beside the control, a change made
 // elsewhere shown live; a joining call has no controls), dial a call into a room (issue 27:
 // a bad destination refused at its field unsent, confab's 400 at the field it names, the row
-// dialing, a locked room's 409 by the form), and use it in a narrow window.
+// dialing, a locked room's 409 by the form), read the charts (§16, issue 28: the usage per
+// day, a bar a day with the API's values, its table, the keyboard on its bars, per month, a
+// 400 at its field; a room's participants over time on calls that joined and left at known
+// moments, its figures, the live feed), and use it in a narrow window.
 // A screenshot of each step is saved for review.
 //
 // Input (environment): CONFAB_URL, CONFAB_KEY, CONFAB_CONFERENCE (an empty conference named
 // "Console room"; a conference "PIN room" runs the `pin` flow with PIN 4711), CONFAB_PLATFORM_SECRET (whsec_...), CHROMIUM (the browser's path),
-// SCREENSHOTS (a directory). Exit 0 when every step passed; otherwise the failing step.
+// SCREENSHOTS (a directory), CONFAB_CHART_CONFERENCE ("Chart room": chart-c1 joined, 10 s
+// later chart-c2, 20 s later chart-c1 left, 15 s later chart-c3 joined, 30 s later chart-c2
+// left; chart-c4 never joined; the only calls that have left) and CONFAB_TODAY (the day they
+// left, YYYY-MM-DD, on confab's clock). Exit 0 when every step passed; otherwise the failing step.
 
 'use strict';
 // CommonJS, so that NODE_PATH (the tests' pinned node_modules) resolves playwright-core.
@@ -89,6 +95,7 @@ try {
   const shownTo = await page.locator('#usage-to').inputValue();
   expect(daysBetween(shownFrom, shownTo) === 29, `the default range is ${shownFrom} to ${shownTo}`);
   expect((await page.locator('#usage-table tbody tr').count()) === 30, 'the table does not have 30 rows');
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '25-usage-30-days.png') });
 
   step = 'a 7-day range ending on confab\u2019s today: 7 bars, today\u2019s with the API\u2019s value';
   const weekFrom = addDays(today, -6);
@@ -120,7 +127,7 @@ try {
   // The highest bar is today's, drawn to the value it says.
   const heights = await usageChart.locator('.bar .fill').evaluateAll((all) => all.map((r) => Number(r.getAttribute('height'))));
   expect(heights[6] === Math.max(...heights) && heights[6] > 0, `the bars' heights: ${heights}`);
-  await page.locator('#usage-panel').screenshot({ path: join(shots, '25-usage.png') });
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '26-usage-week.png') });
 
   step = 'the keyboard reaches the bars: Tab to the chart, End to today, arrows between bars';
   await page.getByRole('button', { name: 'Show usage' }).focus();
@@ -139,7 +146,7 @@ try {
   await page.keyboard.press('ArrowLeft');
   expect((await focusedBar())?.period === addDays(today, -1), 'ArrowLeft did not move to the day before');
   await page.keyboard.press('ArrowRight');
-  await page.locator('#usage-panel').screenshot({ path: join(shots, '26-usage-focused-bar.png') });
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '27-usage-focused-bar.png') });
   // One Tab stop: the next Tab leaves the chart.
   await page.keyboard.press('Tab');
   expect((await focusedBar()) === null, 'Tab did not leave the chart');
@@ -150,6 +157,7 @@ try {
   await page.waitForFunction((n) => document.querySelector('#usage-chart .bar')?.dataset.period.length === 7 && document.querySelectorAll('#usage-chart .bar').length === n, months.length);
   expect((await page.locator('#usage-table tbody tr').count()) === months.length, 'the table does not have a row a month');
   expect((await bars.last().getAttribute('aria-label')).includes(`(${months[months.length - 1].participant_seconds} s)`), 'the month\u2019s bar does not have the API\u2019s value');
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '28-usage-month.png') });
   await usageForm.getByLabel('day', { exact: true }).check();
   await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 7);
 
@@ -161,7 +169,7 @@ try {
   expect(await usageForm.getByLabel('From', { exact: true }).evaluate((e) => e === document.activeElement), 'the refused from does not have the focus');
   await page.locator('#usage-status').filter({ hasText: 'Not shown: confab refused from.' }).waitFor();
   expect((await bars.count()) === 7, 'the last usage shown was dropped');
-  await page.locator('#usage-panel').screenshot({ path: join(shots, '27-usage-refused.png') });
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '29-usage-refused.png') });
   await usageForm.getByLabel('From', { exact: true }).fill(weekFrom);
   await page.getByRole('button', { name: 'Show usage' }).click();
   await page.locator('#usage-from-errors li').waitFor({ state: 'detached' });
@@ -197,6 +205,9 @@ try {
   // The step line: up and down at each change, then on at 1 (c3 is still joined) to now.
   const line = await page.locator('#participants-chart path.line').getAttribute('d');
   expect((line.match(/V/g) || []).length === 5 && (line.match(/H/g) || []).length === 5, `the step line is ${line}`);
+  // c3 is still joined: the line runs on past the last change, to confab's now.
+  const lastChange = Number(await points.last().locator('.dot').getAttribute('cx'));
+  expect(Number(/H([\d.]+)$/.exec(line)[1]) > lastChange + 5, `the line stops at the last change: ${line}`);
 
   step = 'the keyboard reaches the points: Shift+Tab from the table\u2019s disclosure, arrows between points';
   await page.locator('#participants-figure details > summary').focus();
@@ -214,7 +225,7 @@ try {
   await page.evaluate(() => document.querySelector('#participants-heading').scrollIntoView());
   await page.keyboard.press('ArrowRight');
   await page.locator('#participants-chart .point').nth(2).focus();
-  await page.screenshot({ path: join(shots, '28-participants.png') });
+  await page.screenshot({ path: join(shots, '30-participants.png') });
 
   step = 'c3 leaves: the chart follows the live feed, the focus stays on its point';
   await platformEvent('chart-c3-left', 'call_left', { call_id: 'chart-c3', conference_id: chartRoom });
@@ -233,12 +244,12 @@ try {
     return box.querySelector('svg').getBoundingClientRect().width - box.clientWidth;
   }));
   await page.evaluate(() => document.querySelector('#participants-heading').scrollIntoView());
-  await page.screenshot({ path: join(shots, '29-participants-narrow.png') });
+  await page.screenshot({ path: join(shots, '31-participants-narrow.png') });
   await page.evaluate(() => document.querySelector('#usage-title').scrollIntoView());
-  await page.screenshot({ path: join(shots, '30-usage-narrow.png') });
+  await page.screenshot({ path: join(shots, '32-usage-narrow.png') });
   await page.evaluate(() => document.querySelector('#usage-chart').scrollIntoView());
   await page.locator('#usage-chart .bar').last().focus();
-  await page.screenshot({ path: join(shots, '31-usage-narrow-chart.png') });
+  await page.screenshot({ path: join(shots, '33-usage-narrow-chart.png') });
   expect(chartsOverflow <= 1, `the charts' page is ${chartsOverflow}px wider than a narrow window`);
   expect(narrowCharts.every((d) => Math.abs(d) <= 1), `the charts are wider than their boxes: ${narrowCharts}`);
   expect((await page.locator('#usage-chart .bar').count()) === 7, 'the narrow usage chart does not have 7 bars');

@@ -152,7 +152,7 @@ async function loadDetail(fillEditor) {
   showDial(c);
   renderCalls(calls.calls);
   renderTimeline(calls.calls, recs.json?.result || [], hooks.json?.result || []);
-  renderParticipants(calls.calls);
+  renderParticipants(calls.calls, confabNow(summary.ok ? summary.json : null));
   renderSummary(summary.ok ? summary.json : null);
 }
 
@@ -631,21 +631,32 @@ function axes(f, { yTicks, y, yFormat, yName, xTicks, xName }) {
   return g;
 }
 
-/** The tooltip: the focused or pointed-at mark's value, in a dark box over the chart. */
+/** Splits a label into lines of at most `most` px (as `widthOf` measures), after its ": " and
+ * ", ", so a tooltip fits a narrow chart. */
+function wrapLabel(label, widthOf, most) {
+  const lines = [];
+  let line = '';
+  for (const part of label.split(/(?<=: |, )/)) {
+    if (line && widthOf((line + part).trim()) > most) { lines.push(line.trim()); line = part; } else line += part;
+  }
+  return [...lines, line.trim()];
+}
+
+/** The tooltip: the focused or pointed-at mark's value in a dark box, above the mark (below
+ * it when there is no room above), on as many lines as the chart's width needs. */
 function tooltip(f) {
-  const text = svg('text', { y: 0, dy: '0.32em' });
-  const g = svg('g', { class: 'tip', 'aria-hidden': 'true', visibility: 'hidden' }, svg('rect', { rx: 3 }), text);
+  const text = svg('text');
+  const box = svg('rect', { rx: 3 });
+  const g = svg('g', { class: 'tip', 'aria-hidden': 'true', visibility: 'hidden' }, box, text);
+  const widthOf = (line) => { text.textContent = line; return text.getComputedTextLength(); };
   g.show = (x, y, label) => {
-    text.textContent = label;
-    const w = text.getComputedTextLength() + 12;
+    const lines = wrapLabel(label, widthOf, f.width - 16);
+    const w = Math.max(...lines.map(widthOf)) + 12;
+    const h = lines.length * 16 + 6;
     const left = Math.min(Math.max(x - w / 2, 2), f.width - w - 2);
-    const top = Math.max(y - 30, 2);
-    text.setAttribute('x', left + 6);
-    text.setAttribute('y', top + 11);
-    g.firstChild.setAttribute('x', left);
-    g.firstChild.setAttribute('y', top);
-    g.firstChild.setAttribute('width', w);
-    g.firstChild.setAttribute('height', 22);
+    const top = y - h - 8 >= 2 ? y - h - 8 : Math.min(y + 8, f.height - h - 2);
+    text.replaceChildren(...lines.map((line, i) => svg('tspan', { x: left + 6, y: top + 15 + i * 16, text: line })));
+    for (const [k, v] of Object.entries({ x: left, y: top, width: w, height: h })) box.setAttribute(k, v);
     g.setAttribute('visibility', 'visible');
   };
   g.hide = () => g.setAttribute('visibility', 'hidden');
@@ -719,7 +730,7 @@ function chartSvg(f, name, title) {
 /** How many calls were joined, from each call's tm_joined and tm_left: one point where the
  * count changes. A call that never joined is left out; a call still joined stays to `now`.
  * A leave at the very instant of a join counts first, as confab's max_concurrent counts. */
-function participantSteps(calls) {
+function participantSteps(calls, now) {
   const edges = [];
   for (const call of calls) {
     const joined = apiTime(call.tm_joined);
@@ -737,9 +748,8 @@ function participantSteps(calls) {
     else points.push({ t, n: joined });
   }
   const changes = points.filter((p, i) => p.n !== (i ? points[i - 1].n : 0));
-  // confab's clock may be ahead of this browser's: the chart never ends before its last event.
   const last = edges.length ? edges[edges.length - 1][0] : 0;
-  const end = joined > 0 ? Math.max(Date.now(), last) : last;
+  const end = joined > 0 ? Math.max(now, last) : last;
   return { points: changes, end };
 }
 
@@ -760,7 +770,7 @@ function drawParticipants(steps, width) {
   const y = (n) => f.bottom - (n / yTicks[yTicks.length - 1]) * (f.bottom - f.top);
   const span = to - from;
   const tickLabel = (t) => (span > 86400000 ? dayOf(t) + ' ' + clock(t).slice(0, 5) : clock(t));
-  const xTicks = timeTicks(from, to, f.right - f.left, span > 86400000 ? 130 : 90).map((t) => ({ x: x(t), label: tickLabel(t) }));
+  const xTicks = timeTicks(from, to, f.right - f.left, span > 86400000 ? 120 : 72).map((t) => ({ x: x(t), label: tickLabel(t) }));
   let line = `M${x(from)},${y(0)}`;
   points.forEach((p, i) => {
     line += `V${y(p.n)}H${x(i + 1 < points.length ? points[i + 1].t : to)}`;
@@ -781,9 +791,17 @@ function drawParticipants(steps, width) {
   return { svg: root, marks, tip };
 }
 
+/** "Now" by confab's clock, which the calls' times are on: while the room runs, its summary's
+ * duration runs from tm_start to confab's now. This browser's clock otherwise. */
+function confabNow(summary) {
+  const start = apiTime(summary?.tm_start);
+  if (start === null || apiTime(summary.tm_end) !== null) return Date.now();
+  return start + summary.duration_seconds * 1000;
+}
+
 /** The participants chart of the conference shown, from all its calls, with its table. */
-function renderParticipants(calls) {
-  const steps = participantSteps(calls);
+function renderParticipants(calls, now) {
+  const steps = participantSteps(calls, now);
   const box = $('participants-chart');
   const none = !steps.points.length;
   $('participants-empty').hidden = !none;
@@ -898,13 +916,15 @@ function drawUsage(periods, month, width) {
     .filter((t) => (periods.length - 1 - t.i) % every === 0);
   const root = chartSvg(f, 'usage-chart', 'Participant-minutes per ' + (month ? 'month' : 'day'));
   const tip = tooltip(f);
+  // A bar is at most 64 px wide; its column (what the pointer and the focus outline) is wider.
+  const bar = Math.min(slot - gap, 64);
   const marks = periods.map((p, i) => {
     const v = minutes(p.participant_seconds);
-    const x = f.left + slot * i + gap / 2;
+    const centre = f.left + slot * (i + 0.5);
     const node = svg('g', { class: 'mark bar', 'data-period': p.period },
-      svg('rect', { class: 'hit', x, y: f.top, width: slot - gap, height: f.bottom - f.top }),
-      svg('rect', { class: 'fill', x, y: y(v), width: slot - gap, height: f.bottom - y(v) }));
-    return { node, x: x + (slot - gap) / 2, y: y(v), label: usageLabel(p) };
+      svg('rect', { class: 'hit', x: centre - (slot - gap) / 2, y: f.top, width: slot - gap, height: f.bottom - f.top }),
+      svg('rect', { class: 'fill', x: centre - bar / 2, y: y(v), width: bar, height: f.bottom - y(v) }));
+    return { node, x: centre, y: y(v), label: usageLabel(p) };
   });
   root.append(axes(f, { yTicks, y, yFormat: (v) => String(v), yName: 'Participant-minutes', xTicks, xName: (month ? 'Month' : 'Day') + ' (UTC)' }),
     ...marks.map((m) => m.node), tip);
