@@ -536,7 +536,8 @@ async function retryDelivery(id) {
 // a namespace URI).
 const SVG_NS = (() => { const probe = document.createElement('div'); probe.innerHTML = '<svg></svg>'; return probe.firstChild.namespaceURI; })();
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-// What each chart box last drew, so a resize can draw it again: box id -> draw function.
+// Each chart box's drawing, so a resize or a live update draws it again: box id ->
+// { width, keys, render }.
 const charts = new Map();
 
 function svg(tag, attrs, ...children) {
@@ -585,9 +586,10 @@ function duration(seconds) {
 const minutes = (seconds) => Math.round(seconds / 6) / 10;
 
 /** Ticks for a value axis from 0: steps of 1, 2 or 5 times a power of ten, at most `most`
- * of them, the last at or above `max`. Whole numbers when `whole`. */
+ * of them, the last at or above `max` (and at least 1, so an empty chart has an axis).
+ * Whole numbers when `whole`; otherwise steps of at least 0.1, the precision shown. */
 function valueTicks(max, most, whole) {
-  const top = Math.max(max, whole ? 1 : 0.1);
+  const top = Math.max(max, 1);
   let step = Math.pow(10, Math.floor(Math.log10(top / most)));
   for (const f of [1, 2, 5, 10]) if (top / (step * f) <= most) { step *= f; break; }
   if (whole) step = Math.max(1, Math.round(step));
@@ -750,27 +752,34 @@ function participantSteps(calls, now) {
   const changes = points.filter((p, i) => p.n !== (i ? points[i - 1].n : 0));
   const last = edges.length ? edges[edges.length - 1][0] : 0;
   const end = joined > 0 ? Math.max(now, last) : last;
-  return { points: changes, end };
+  // Each point knows the count before it (for its label) and whether the chart spans days.
+  changes.forEach((p, i) => { p.before = i ? changes[i - 1].n : 0; });
+  const days = changes.length > 0 && isoDay(changes[0].t) !== isoDay(end);
+  return { points: changes, end, days };
 }
 
-function pointLabel(p, before) {
+/** A moment of the chart: its time, with its day when the chart spans more than one day. */
+function momentOf(t, days) {
+  return (days ? dayOf(t) + ' ' : '') + clock(t) + ' UTC';
+}
+
+function pointLabel(p, before, days) {
   const calls = p.n === 1 ? '1 call joined' : p.n + ' calls joined';
-  return clock(p.t) + ' UTC: ' + calls + (p.n > before ? ' (up from ' : ' (down from ') + before + ')';
+  return momentOf(p.t, days) + ': ' + calls + (p.n > before ? ' (up from ' : ' (down from ') + before + ')';
 }
 
 /** The step chart: a line and area of calls joined over time, a point at each change. */
 function drawParticipants(steps, width) {
   const f = frame(width);
-  const { points, end } = steps;
+  const { points, end, days } = steps;
   const from = points[0].t;
   const to = Math.max(end, from + 1000);
   const most = Math.max(...points.map((p) => p.n));
   const yTicks = valueTicks(most, f.bottom - f.top < 160 ? 4 : 6, true);
   const x = (t) => f.left + ((t - from) / (to - from)) * (f.right - f.left - 8);
   const y = (n) => f.bottom - (n / yTicks[yTicks.length - 1]) * (f.bottom - f.top);
-  const span = to - from;
-  const tickLabel = (t) => (span > 86400000 ? dayOf(t) + ' ' + clock(t).slice(0, 5) : clock(t));
-  const xTicks = timeTicks(from, to, f.right - f.left, span > 86400000 ? 120 : 72).map((t) => ({ x: x(t), label: tickLabel(t) }));
+  const tickLabel = (t) => (days ? dayOf(t) + ' ' + clock(t).slice(0, 5) : clock(t));
+  const xTicks = timeTicks(from, to, f.right - f.left, days ? 120 : 72).map((t) => ({ x: x(t), label: tickLabel(t) }));
   let line = `M${x(from)},${y(0)}`;
   points.forEach((p, i) => {
     line += `V${y(p.n)}H${x(i + 1 < points.length ? points[i + 1].t : to)}`;
@@ -778,11 +787,11 @@ function drawParticipants(steps, width) {
   const area = line + `V${y(0)}Z`;
   const root = chartSvg(f, 'participants', 'Calls joined over time');
   const tip = tooltip(f);
-  const marks = points.map((p, i) => {
+  const marks = points.map((p) => {
     const node = svg('g', { class: 'mark point' },
       svg('circle', { class: 'hit', cx: x(p.t), cy: y(p.n), r: 11 }),
       svg('circle', { class: 'dot', cx: x(p.t), cy: y(p.n), r: 4.5 }));
-    return { node, x: x(p.t), y: y(p.n) - 6, label: pointLabel(p, i ? points[i - 1].n : 0) };
+    return { node, x: x(p.t), y: y(p.n) - 6, label: pointLabel(p, p.before, days) };
   });
   root.append(axes(f, { yTicks, y, yFormat: String, yName: 'Calls joined', xTicks, xName: 'Time (UTC)' }),
     svg('path', { class: 'area', d: area, 'aria-hidden': 'true' }),
@@ -806,9 +815,9 @@ function renderParticipants(calls, now) {
   const none = !steps.points.length;
   $('participants-empty').hidden = !none;
   $('participants-figure').hidden = none;
-  $('participants-table').querySelector('tbody').replaceChildren(...steps.points.map((p, i) =>
-    el('tr', {}, el('th', { scope: 'row', text: clock(p.t) + ' UTC' }), el('td', { text: String(p.n) }),
-      el('td', { text: (p.n > (i ? steps.points[i - 1].n : 0) ? '+' : '') + (p.n - (i ? steps.points[i - 1].n : 0)) }))));
+  $('participants-table').querySelector('tbody').replaceChildren(...steps.points.map((p) =>
+    el('tr', {}, el('th', { scope: 'row', text: momentOf(p.t, steps.days) }), el('td', { text: String(p.n) }),
+      el('td', { text: (p.n > p.before ? '+' : '') + (p.n - p.before) }))));
   if (none) { charts.delete(box.id); box.replaceChildren(); return; }
   showChart(box, (width) => drawParticipants(steps, width));
 }
