@@ -194,7 +194,7 @@ try {
   const chartCalls = Object.fromEntries((await apiGet(`/v1.0/conferencecalls?conference_id=${chartRoom}&page_size=100`)).result.map((c) => [c.reference_id, c]));
   const clockOf = (t) => t.slice(11, 19) + ' UTC';
   const moments = [chartCalls['chart-c1'].tm_joined, chartCalls['chart-c2'].tm_joined, chartCalls['chart-c1'].tm_left, chartCalls['chart-c3'].tm_joined, chartCalls['chart-c2'].tm_left].map(clockOf);
-  pointLabels.forEach((l, i) => expect(l.startsWith(moments[i]), `point ${i} reads "${l}", not at ${moments[i]}`));
+  pointLabels.forEach((l, i) => expect(l.includes(moments[i] + ': '), `point ${i} reads "${l}", not at ${moments[i]}`));
   const yTop = await page.locator('#participants-chart .axes text').evaluateAll((all) => all.map((t) => t.textContent));
   expect(yTop.includes('2') && !yTop.includes('3') && yTop.includes('Calls joined') && yTop.includes('Time (UTC)'), `the axes read ${yTop}`);
   const figure = (name) => page.locator(`#summary [data-figure="${name}"] dd`);
@@ -258,6 +258,8 @@ try {
   step = 'open the conference';
   await page.getByRole('button', { name: 'Open conference Console room' }).click();
   await page.locator('#participant-count').filter({ hasText: /^0$/ }).waitFor();
+  await page.locator('#participants-empty').filter({ hasText: 'No call has joined this conference yet.' }).waitFor();
+  expect(await page.locator('#participants-figure').isHidden(), 'an empty room shows a chart');
   await shot('02-conference.png');
 
   step = 'the participant count follows platform events (no reload)';
@@ -268,6 +270,11 @@ try {
   const row = page.locator(`#conferences tr[data-id="${conference}"] .participants`);
   expect((await row.textContent()) === '1', 'the list does not show 1 participant');
   await shot('03-live-participant.png');
+  // The call still joined: one point, its line running on to now.
+  await page.waitForFunction(() => document.querySelectorAll('#participants-chart .point').length === 1);
+  expect((await page.locator('#participants-chart .point').getAttribute('aria-label')).includes(': 1 call joined (up from 0)'), 'the joined call is not the chart\u2019s point');
+  expect(await page.locator('#participants-empty').isHidden(), 'the room with a call says none joined');
+  await page.locator('#participants-figure').screenshot({ path: join(shots, '03b-live-participant-chart.png') });
 
   step = 'an action list with an error is named at its field';
   const pre = page.getByLabel('pre_actions (run when a call joins)');
