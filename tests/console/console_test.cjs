@@ -253,6 +253,18 @@ try {
   expect(chartsOverflow <= 1, `the charts' page is ${chartsOverflow}px wider than a narrow window`);
   expect(narrowCharts.every((d) => Math.abs(d) <= 1), `the charts are wider than their boxes: ${narrowCharts}`);
   expect((await page.locator('#usage-chart .bar').count()) === 7, 'the narrow usage chart does not have 7 bars');
+  // The longest range confab answers, in the narrowest window: a bar a day, a label every so often.
+  await usageForm.getByLabel('From', { exact: true }).fill(addDays(today, -365));
+  await page.getByRole('button', { name: 'Show usage' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 366);
+  await page.evaluate(() => document.querySelector('#usage-chart').scrollIntoView());
+  await page.screenshot({ path: join(shots, '34-usage-year-narrow.png') });
+  await usageForm.getByLabel('month', { exact: true }).check();
+  await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 13);
+  await page.evaluate(() => document.querySelector('#usage-chart-title').scrollIntoView());
+  await page.screenshot({ path: join(shots, '35-usage-year-by-month-narrow.png') });
+  const yearOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(yearOverflow <= 1, `a year of usage is ${yearOverflow}px wider than a narrow window`);
   await page.setViewportSize({ width: 1280, height: 900 });
 
   step = 'open the conference';

@@ -925,8 +925,9 @@ function drawUsage(periods, month, width) {
     .filter((t) => (periods.length - 1 - t.i) % every === 0);
   const root = chartSvg(f, 'usage-chart', 'Participant-minutes per ' + (month ? 'month' : 'day'));
   const tip = tooltip(f);
-  // A bar is at most 64 px wide; its column (what the pointer and the focus outline) is wider.
-  const bar = Math.min(slot - gap, 64);
+  // A bar is 1 to 64 px wide (a year of days on a phone: 1 px); its column, which the pointer
+  // and the focus outline take, is the whole slot.
+  const bar = Math.max(1, Math.min(slot - gap, 64));
   const marks = periods.map((p, i) => {
     const v = minutes(p.participant_seconds);
     const centre = f.left + slot * (i + 0.5);
