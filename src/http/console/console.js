@@ -825,7 +825,7 @@ function renderParticipants(calls, now) {
 /** The conference's figures, as confab sums them (GET /conferences/{id}/summary). */
 function renderSummary(s) {
   const figures = !s ? [] : [
-    ['Duration', s.duration_seconds ? duration(s.duration_seconds) : 'not started'],
+    ['Duration', apiTime(s.tm_start) === null ? 'not started' : duration(s.duration_seconds)],
     ['Participant time', minutes(s.participant_seconds) + ' participant-minutes (' + s.participant_seconds + ' s)'],
     ['Most calls at once', String(s.max_concurrent)],
     ['Calls that joined', String(s.unique_calls)],
@@ -841,7 +841,7 @@ async function allCalls(id) {
   let token = '';
   for (let page = 0; page < 50; page++) {
     const r = await api('GET', '/v1.0/conferencecalls?page_size=100&conference_id=' + id + (token ? '&page_token=' + encodeURIComponent(token) : ''));
-    if (!r.ok) return { ok: false, calls, r };
+    if (!r.ok) return { ok: false, calls };
     calls.push(...r.json.result);
     token = r.json.next_page_token;
     if (!token) break;
@@ -852,6 +852,9 @@ async function allCalls(id) {
 // ---- usage per day or month -------------------------------------------------------------
 
 const USAGE_FIELDS = ['from', 'to', 'granularity'];
+// The query whose answer is shown, which a live update asks again; and a count of the
+// author's questions, so that an answer to an older one is not drawn over a newer one.
+const usage = { shown: null, turn: 0 };
 
 /** The range first shown: the last 30 days, today (UTC) included. */
 function defaultUsageRange() {
@@ -878,16 +881,20 @@ function showUsageErrors(field, message) {
   }
 }
 
-/** Asks for the usage the form shows (`query`, or the last one asked on a live update). */
+/** Asks for usage: the author's `query`, or (a live update, no query) the one shown again.
+ * Only the author's question shows a refusal and moves the focus: a live update that fails
+ * leaves the page as it is, and one that succeeds leaves a refusal of the author's standing. */
 async function loadUsage(query) {
-  if (query) state.usageQuery = query;
-  if (!state.usageQuery) return;
-  const asked = state.usageQuery;
+  const live = !query;
+  const asked = query || usage.shown;
+  if (!asked) return;
+  const turn = live ? usage.turn : ++usage.turn;
   const r = await api('GET', '/v1.0/usage?' + asked);
-  if (asked !== state.usageQuery) return;
-  if (!r.ok) return usageRefused(r);
-  showUsageErrors(null);
-  $('usage-status').textContent = '';
+  // The author asked again meanwhile, or (live) the author's newer question is now shown.
+  if (turn !== usage.turn || (live && asked !== usage.shown)) return;
+  if (!r.ok) { if (!live) usageRefused(r); return; }
+  usage.shown = asked;
+  if (!live) { showUsageErrors(null); $('usage-status').textContent = ''; }
   renderUsage(r.json.result, asked.includes('granularity=month') ? 'month' : 'day');
 }
 
