@@ -4,8 +4,8 @@
 //! calls show their roles (§14), and a joined call muted, held, resumed and spoken to, and the
 //! room spoken to, from its controls (§15), and a call dialled into a room from its dial box
 //! (§15, issue 27), and the charts of a room's participants over time and of the customer's
-//! usage per day (§16, issue 28), on calls that joined and left at known moments. Screenshots of each step are kept in
-//! `target/console-screenshots/` for review.
+//! usage per day (§16, issue 28), on calls that joined and left at known moments. Screenshots
+//! of each step are kept in `target/console-screenshots/` for review.
 
 use crate::support::tools::{chromium, playwright_node_modules};
 use crate::support::{signed, Receiver, TestServer, PLATFORM_SECRET};
