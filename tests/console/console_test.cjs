@@ -9,12 +9,18 @@
 // hold with music, say to it and to the room; refusals shown beside the control, a change made
 // elsewhere shown live; a joining call has no controls), dial a call into a room (issue 27:
 // a bad destination refused at its field unsent, confab's 400 at the field it names, the row
-// dialing, a locked room's 409 by the form), and use it in a narrow window.
+// dialing, a locked room's 409 by the form), read the charts (§16, issue 28: the usage per
+// day, a bar a day with the API's values, its table, the keyboard on its bars, per month, a
+// 400 at its field; a room's participants over time on calls that joined and left at known
+// moments, its figures, the live feed), and use it in a narrow window.
 // A screenshot of each step is saved for review.
 //
 // Input (environment): CONFAB_URL, CONFAB_KEY, CONFAB_CONFERENCE (an empty conference named
 // "Console room"; a conference "PIN room" runs the `pin` flow with PIN 4711), CONFAB_PLATFORM_SECRET (whsec_...), CHROMIUM (the browser's path),
-// SCREENSHOTS (a directory). Exit 0 when every step passed; otherwise the failing step.
+// SCREENSHOTS (a directory), CONFAB_CHART_CONFERENCE ("Chart room": chart-c1 joined, 10 s
+// later chart-c2, 20 s later chart-c1 left, 15 s later chart-c3 joined, 30 s later chart-c2
+// left; chart-c4 never joined; the only calls that have left) and CONFAB_TODAY (the day they
+// left, YYYY-MM-DD, on confab's clock). Exit 0 when every step passed; otherwise the failing step.
 
 'use strict';
 // CommonJS, so that NODE_PATH (the tests' pinned node_modules) resolves playwright-core.
@@ -26,6 +32,8 @@ const { join } = require('node:path');
 const base = process.env.CONFAB_URL;
 const key = process.env.CONFAB_KEY;
 const conference = process.env.CONFAB_CONFERENCE;
+const chartRoom = process.env.CONFAB_CHART_CONFERENCE;
+const today = process.env.CONFAB_TODAY;
 const secret = process.env.CONFAB_PLATFORM_SECRET;
 const shots = process.env.SCREENSHOTS;
 mkdirSync(shots, { recursive: true });
@@ -47,6 +55,12 @@ async function platformEvent(id, type, data) {
   expect(res.ok, `platform event ${type} answered ${res.status}: ${await res.text()}`);
 }
 
+/** A day (YYYY-MM-DD) `n` days after another. */
+const addDays = (day, n) => new Date(Date.parse(day + 'T00:00:00Z') + n * 86400000).toISOString().slice(0, 10);
+/** Seconds as the console shows them in minutes: one decimal. */
+const minutes = (seconds) => Math.round(seconds / 6) / 10;
+const daysBetween = (from, to) => Math.round((Date.parse(to + 'T00:00:00Z') - Date.parse(from + 'T00:00:00Z')) / 86400000);
+
 /** Waits until a list of errors is empty. */
 async function waitCleared(list) {
   await list.locator('li').first().waitFor({ state: 'detached' });
@@ -60,6 +74,7 @@ try {
   page.on('request', (r) => { if (!r.url().startsWith(base)) foreign.push(r.url()); });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  const apiGet = async (path) => (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } })).json();
   const shot = (name) => page.screenshot({ path: join(shots, name), fullPage: true });
 
   step = 'sign in with the keyboard';
@@ -73,14 +88,195 @@ try {
   await page.getByText('live', { exact: true }).waitFor();
   await shot('01-signed-in.png');
 
+  step = 'the usage chart shows the last 30 days by default, one bar a day';
+  const usageForm = page.locator('#usage-form');
+  const usageChart = page.locator('#usage-chart');
+  const bars = usageChart.locator('.bar');
+  await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 30);
+  const shownFrom = await page.locator('#usage-from').inputValue();
+  const shownTo = await page.locator('#usage-to').inputValue();
+  expect(daysBetween(shownFrom, shownTo) === 29, `the default range is ${shownFrom} to ${shownTo}`);
+  expect((await page.locator('#usage-table tbody tr').count()) === 30, 'the table does not have 30 rows');
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '25-usage-30-days.png') });
+
+  step = 'a 7-day range ending on confab\u2019s today: 7 bars, today\u2019s with the API\u2019s value';
+  const weekFrom = addDays(today, -6);
+  await usageForm.getByLabel('From', { exact: true }).fill(weekFrom);
+  await usageForm.getByLabel('To (included)').fill(today);
+  await page.getByRole('button', { name: 'Show usage' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 7);
+  const week = (await apiGet(`/v1.0/usage?from=${weekFrom}&to=${today}&granularity=day`)).result;
+  expect(week.length === 7 && week[6].period === today, `the API's week: ${JSON.stringify(week)}`);
+  // Only the chart room's calls have left so far: c1's 30 s and c2's 65 s, today (c1 the day
+  // before, should the test have set off 45 s before midnight).
+  const weekSum = (k) => week.reduce((n, p) => n + p[k], 0);
+  expect(weekSum('participant_seconds') === 95 && weekSum('calls') === 2 && week[6].participant_seconds >= 65, `the week's usage: ${JSON.stringify(week)}`);
+  const barLabels = await bars.evaluateAll((all) => all.map((b) => [b.dataset.period, b.getAttribute('aria-label'), b.getAttribute('role')]));
+  week.forEach((p, i) => {
+    const [period, label, role] = barLabels[i];
+    expect(period === p.period && role === 'img', `bar ${i} is ${period} (${role}), not ${p.period}`);
+    expect(label.includes(`(${p.participant_seconds} s)`) && label.includes(`${p.calls} call`), `bar ${p.period} reads "${label}", the API ${JSON.stringify(p)}`);
+  });
+  const todays = week[6].participant_seconds;
+  expect(barLabels[6][1].includes(`${minutes(todays)} participant-minutes (${todays} s), ${week[6].calls} call`), `today's bar reads "${barLabels[6][1]}"`);
+  const usageRows = await page.locator('#usage-table tbody tr').evaluateAll((rows) => rows.map((r) => [r.dataset.period, ...[...r.cells].map((c) => c.textContent)]));
+  expect(usageRows.length === 7, `the table has ${usageRows.length} rows`);
+  week.forEach((p, i) => {
+    const [period, , seconds, , calls, conferences, recorded] = usageRows[i];
+    expect(period === p.period && seconds === String(p.participant_seconds) && calls === String(p.calls) && conferences === String(p.conferences) && recorded === String(p.recording_seconds),
+      `row ${i} is ${usageRows[i]}, the API ${JSON.stringify(p)}`);
+  });
+  expect((await page.locator('#usage-table caption').textContent()).startsWith('Usage per day'), 'the table has no caption');
+  const total = week.reduce((n, p) => n + p.participant_seconds, 0);
+  await page.locator('#usage-totals [data-figure="Participant time"] dd').filter({ hasText: `(${total} s)` }).waitFor();
+  // The highest bar is today's, drawn to the value it says.
+  const heights = await usageChart.locator('.bar .fill').evaluateAll((all) => all.map((r) => Number(r.getAttribute('height'))));
+  expect(heights[6] === Math.max(...heights) && heights[6] > 0, `the bars' heights: ${heights}`);
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '26-usage-week.png') });
+
+  step = 'the keyboard reaches the bars: Tab to the chart, End to today, arrows between bars';
+  await page.getByRole('button', { name: 'Show usage' }).focus();
+  await page.keyboard.press('Tab');
+  const focusedBar = () => page.evaluate(() => {
+    const e = document.activeElement;
+    return e && e.closest('#usage-chart') ? { period: e.dataset.period, label: e.getAttribute('aria-label'), visible: e.matches(':focus-visible') } : null;
+  });
+  const firstBar = await focusedBar();
+  expect(firstBar && firstBar.period === weekFrom, `Tab after Show usage reached ${JSON.stringify(firstBar)}`);
+  await page.keyboard.press('End');
+  const todayBar = await focusedBar();
+  expect(todayBar && todayBar.period === today && todayBar.label.includes(`(${todays} s)`) && todayBar.visible, `End reached ${JSON.stringify(todayBar)}`);
+  const tip = usageChart.locator('.tip');
+  expect((await tip.getAttribute('visibility')) === 'visible' && (await tip.locator('text').textContent()) === todayBar.label, 'the tooltip does not show the bar\u2019s value');
+  await page.keyboard.press('ArrowLeft');
+  expect((await focusedBar())?.period === addDays(today, -1), 'ArrowLeft did not move to the day before');
+  await page.keyboard.press('ArrowRight');
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '27-usage-focused-bar.png') });
+  // One Tab stop: the next Tab leaves the chart.
+  await page.keyboard.press('Tab');
+  expect((await focusedBar()) === null, 'Tab did not leave the chart');
+
+  step = 'per month: one bar a month of the range';
+  await usageForm.getByLabel('month', { exact: true }).check();
+  const months = (await apiGet(`/v1.0/usage?from=${weekFrom}&to=${today}&granularity=month`)).result;
+  await page.waitForFunction((n) => document.querySelector('#usage-chart .bar')?.dataset.period.length === 7 && document.querySelectorAll('#usage-chart .bar').length === n, months.length);
+  expect((await page.locator('#usage-table tbody tr').count()) === months.length, 'the table does not have a row a month');
+  expect((await bars.last().getAttribute('aria-label')).includes(`(${months[months.length - 1].participant_seconds} s)`), 'the month\u2019s bar does not have the API\u2019s value');
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '28-usage-month.png') });
+  await usageForm.getByLabel('day', { exact: true }).check();
+  await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 7);
+
+  step = 'confab\u2019s 400 is shown beside the field at fault';
+  await usageForm.getByLabel('From', { exact: true }).fill(addDays(today, 1));
+  await page.getByRole('button', { name: 'Show usage' }).click();
+  await page.locator('#usage-from-errors').getByText('Refused by confab: from: must not be after to').waitFor();
+  expect((await usageForm.getByLabel('From', { exact: true }).getAttribute('aria-invalid')) === 'true', 'the refused from is not marked invalid');
+  expect(await usageForm.getByLabel('From', { exact: true }).evaluate((e) => e === document.activeElement), 'the refused from does not have the focus');
+  await page.locator('#usage-status').filter({ hasText: 'Not shown: confab refused from.' }).waitFor();
+  expect((await bars.count()) === 7, 'the last usage shown was dropped');
+  await page.locator('#usage-panel').screenshot({ path: join(shots, '29-usage-refused.png') });
+  await usageForm.getByLabel('From', { exact: true }).fill(weekFrom);
+  await page.getByRole('button', { name: 'Show usage' }).click();
+  await page.locator('#usage-from-errors li').waitFor({ state: 'detached' });
+  expect((await usageForm.getByLabel('From', { exact: true }).getAttribute('aria-invalid')) === 'false', 'the fixed from is still marked invalid');
+
   step = 'page to the conference (100 newer ones are on the first page)';
   await page.locator('#conferences tbody tr').nth(99).waitFor();
   expect((await page.locator('#conferences tbody tr').count()) === 100, 'the first page is not 100 conferences');
   await page.getByRole('button', { name: 'Show more conferences' }).click();
 
+  step = 'the chart room: its participants over time, and its figures';
+  await page.getByRole('button', { name: 'Open conference Chart room' }).click();
+  await page.locator('#detail-title').filter({ hasText: 'Conference Chart room' }).waitFor();
+  const points = page.locator('#participants-chart .point');
+  await page.waitForFunction(() => document.querySelectorAll('#participants-chart .point').length === 5);
+  const pointLabels = await points.evaluateAll((all) => all.map((p) => p.getAttribute('aria-label')));
+  const joinedCounts = pointLabels.map((l) => Number(/: (\d+) calls? joined/.exec(l)?.[1]));
+  expect(JSON.stringify(joinedCounts) === '[1,2,1,2,1]', `the points read ${JSON.stringify(pointLabels)}`);
+  const partRows = await page.locator('#participants-table tbody tr').evaluateAll((rows) => rows.map((r) => r.cells[1].textContent));
+  expect(JSON.stringify(partRows) === '["1","2","1","2","1"]', `the table's rows: ${partRows}`);
+  // The times: c2 10 s after c1, c1 leaving 20 s later, c3 15 s later, c2 30 s later.
+  const chartCalls = Object.fromEntries((await apiGet(`/v1.0/conferencecalls?conference_id=${chartRoom}&page_size=100`)).result.map((c) => [c.reference_id, c]));
+  const clockOf = (t) => t.slice(11, 19) + ' UTC';
+  const moments = [chartCalls['chart-c1'].tm_joined, chartCalls['chart-c2'].tm_joined, chartCalls['chart-c1'].tm_left, chartCalls['chart-c3'].tm_joined, chartCalls['chart-c2'].tm_left].map(clockOf);
+  pointLabels.forEach((l, i) => expect(l.includes(moments[i] + ': '), `point ${i} reads "${l}", not at ${moments[i]}`));
+  const yTop = await page.locator('#participants-chart .axes text').evaluateAll((all) => all.map((t) => t.textContent));
+  expect(yTop.includes('2') && !yTop.includes('3') && yTop.includes('Calls joined') && yTop.includes('Time (UTC)'), `the axes read ${yTop}`);
+  const figure = (name) => page.locator(`#summary [data-figure="${name}"] dd`);
+  await figure('Most calls at once').filter({ hasText: /^2$/ }).waitFor();
+  await figure('Calls that joined').filter({ hasText: /^3$/ }).waitFor();
+  await figure('Participant time').filter({ hasText: '1.6 participant-minutes (95 s)' }).waitFor();
+  await figure('Recorded').filter({ hasText: /^0 s$/ }).waitFor();
+  // The step line: up and down at each change, then on at 1 (c3 is still joined) to now.
+  const line = await page.locator('#participants-chart path.line').getAttribute('d');
+  expect((line.match(/V/g) || []).length === 5 && (line.match(/H/g) || []).length === 5, `the step line is ${line}`);
+  // c3 is still joined: the line runs on past the last change, to confab's now.
+  const lastChange = Number(await points.last().locator('.dot').getAttribute('cx'));
+  expect(Number(/H([\d.]+)$/.exec(line)[1]) > lastChange + 5, `the line stops at the last change: ${line}`);
+
+  step = 'the keyboard reaches the points: Shift+Tab from the table\u2019s disclosure, arrows between points';
+  await page.locator('#participants-figure details > summary').focus();
+  await page.keyboard.press('Shift+Tab');
+  const focusedPoint = () => page.evaluate(() => {
+    const e = document.activeElement;
+    return e && e.closest('#participants-chart') ? { label: e.getAttribute('aria-label'), visible: e.matches(':focus-visible') } : null;
+  });
+  const firstPoint = await focusedPoint();
+  expect(firstPoint && firstPoint.label === pointLabels[0] && firstPoint.visible, `Shift+Tab reached ${JSON.stringify(firstPoint)}`);
+  await page.keyboard.press('ArrowRight');
+  const secondPoint = await focusedPoint();
+  expect(secondPoint && secondPoint.label.includes('2 calls joined (up from 1)'), `ArrowRight reached ${JSON.stringify(secondPoint)}`);
+  await page.locator('#participants-figure details > summary').click();
+  await page.evaluate(() => document.querySelector('#participants-heading').scrollIntoView());
+  await page.keyboard.press('ArrowRight');
+  await page.locator('#participants-chart .point').nth(2).focus();
+  await page.screenshot({ path: join(shots, '30-participants.png') });
+
+  step = 'c3 leaves: the chart follows the live feed, the focus stays on its point';
+  await platformEvent('chart-c3-left', 'call_left', { call_id: 'chart-c3', conference_id: chartRoom });
+  await page.waitForFunction(() => document.querySelectorAll('#participants-chart .point').length === 6);
+  expect((await points.last().getAttribute('aria-label')).includes('0 calls joined (down from 1)'), 'the last point is not the room emptied');
+  expect((await page.locator('#participants-table tbody tr').count()) === 6, 'the table did not follow');
+  expect((await focusedPoint())?.label === pointLabels[2], 'the live update lost the focused point');
+  await figure('Participant time').filter({ hasText: /\((?!95 s)\d+ s\)/ }).waitFor({ timeout: 5000 });
+
+  step = 'the charts in a narrow window';
+  await page.setViewportSize({ width: 320, height: 800 });
+  await page.waitForFunction(() => Number(document.querySelector('#participants-chart svg').getAttribute('viewBox').split(' ')[2]) <= 320);
+  const chartsOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const narrowCharts = await page.evaluate(() => ['#participants-chart', '#usage-chart'].map((s) => {
+    const box = document.querySelector(s);
+    return box.querySelector('svg').getBoundingClientRect().width - box.clientWidth;
+  }));
+  await page.evaluate(() => document.querySelector('#participants-heading').scrollIntoView());
+  await page.screenshot({ path: join(shots, '31-participants-narrow.png') });
+  await page.evaluate(() => document.querySelector('#usage-title').scrollIntoView());
+  await page.screenshot({ path: join(shots, '32-usage-narrow.png') });
+  await page.evaluate(() => document.querySelector('#usage-chart').scrollIntoView());
+  await page.locator('#usage-chart .bar').last().focus();
+  await page.screenshot({ path: join(shots, '33-usage-narrow-chart.png') });
+  expect(chartsOverflow <= 1, `the charts' page is ${chartsOverflow}px wider than a narrow window`);
+  expect(narrowCharts.every((d) => Math.abs(d) <= 1), `the charts are wider than their boxes: ${narrowCharts}`);
+  expect((await page.locator('#usage-chart .bar').count()) === 7, 'the narrow usage chart does not have 7 bars');
+  // The longest range confab answers, in the narrowest window: a bar a day, a label every so often.
+  await usageForm.getByLabel('From', { exact: true }).fill(addDays(today, -365));
+  await page.getByRole('button', { name: 'Show usage' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 366);
+  await page.evaluate(() => document.querySelector('#usage-chart').scrollIntoView());
+  await page.screenshot({ path: join(shots, '34-usage-year-narrow.png') });
+  await usageForm.getByLabel('month', { exact: true }).check();
+  await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 13);
+  await page.evaluate(() => document.querySelector('#usage-chart-title').scrollIntoView());
+  await page.screenshot({ path: join(shots, '35-usage-year-by-month-narrow.png') });
+  const yearOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(yearOverflow <= 1, `a year of usage is ${yearOverflow}px wider than a narrow window`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+
   step = 'open the conference';
   await page.getByRole('button', { name: 'Open conference Console room' }).click();
   await page.locator('#participant-count').filter({ hasText: /^0$/ }).waitFor();
+  await page.locator('#participants-empty').filter({ hasText: 'No call has joined this conference yet.' }).waitFor();
+  expect(await page.locator('#participants-figure').isHidden(), 'an empty room shows a chart');
   await shot('02-conference.png');
 
   step = 'the participant count follows platform events (no reload)';
@@ -91,6 +287,11 @@ try {
   const row = page.locator(`#conferences tr[data-id="${conference}"] .participants`);
   expect((await row.textContent()) === '1', 'the list does not show 1 participant');
   await shot('03-live-participant.png');
+  // The call still joined: one point, its line running on to now.
+  await page.waitForFunction(() => document.querySelectorAll('#participants-chart .point').length === 1);
+  expect((await page.locator('#participants-chart .point').getAttribute('aria-label')).includes(': 1 call joined (up from 0)'), 'the joined call is not the chart\u2019s point');
+  expect(await page.locator('#participants-empty').isHidden(), 'the room with a call says none joined');
+  await page.locator('#participants-figure').screenshot({ path: join(shots, '03b-live-participant-chart.png') });
 
   step = 'an action list with an error is named at its field';
   const pre = page.getByLabel('pre_actions (run when a call joins)');
@@ -327,7 +528,6 @@ try {
   expect(puts.length === 1, 'an unchanged form was sent');
 
   step = 'a call that is only joining has no controls';
-  const apiGet = async (path) => (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } })).json();
   const callsOf = async () => Object.fromEntries((await apiGet(`/v1.0/conferencecalls?conference_id=${rulesRoom}`)).result.map((c) => [c.reference_id, c]));
   const ids = Object.fromEntries(Object.entries(await callsOf()).map(([ref, c]) => [ref, c.id]));
   const controls = page.locator('#calls tr.controls[data-controls-for="rules-moderator"]');

@@ -3,8 +3,9 @@
 //! simulation with the caller's digits (§13), a conference created with room rules whose
 //! calls show their roles (§14), and a joined call muted, held, resumed and spoken to, and the
 //! room spoken to, from its controls (§15), and a call dialled into a room from its dial box
-//! (§15, issue 27). Screenshots of each step are kept in
-//! `target/console-screenshots/` for review.
+//! (§15, issue 27), and the charts of a room's participants over time and of the customer's
+//! usage per day (§16, issue 28), on calls that joined and left at known moments. Screenshots
+//! of each step are kept in `target/console-screenshots/` for review.
 
 use crate::support::tools::{chromium, playwright_node_modules};
 use crate::support::{signed, Receiver, TestServer, PLATFORM_SECRET};
@@ -39,6 +40,37 @@ async fn a_flow_author_signs_in_watches_edits_saves_and_simulates() {
         json!({"name": "PIN room", "data": {"pin": "4711"}, "pre_actions": [{"type": "flow", "option": {"name": "pin"}}]}),
     )
     .await;
+    // A room whose calls join and leave at known moments on confab's clock (moved here, 75 s
+    // in all: within the platform signature's tolerance of the browser's clock), for the
+    // participants chart (§16): c1 joins; 10 s later c2; 20 s later c1 leaves; 15 s later c3
+    // joins; 30 s later c2 leaves; c3 stays. A fourth call never joins. Joined: 1, 2, 1, 2, 1
+    // (five changes, at most 2); c1 stayed 30 s and c2 65 s: 95 participant-seconds today.
+    let chart = s
+        .create_conference(&c.key, json!({"name": "Chart room"}))
+        .await;
+    let chart_id = chart["id"].as_str().unwrap().to_string();
+    let event = |call: &str, kind: &str| {
+        let data = json!({"call_id": call, "conference_id": chart_id});
+        s.event(&format!("{call}-{kind}"), kind, data)
+    };
+    for call in ["chart-c1", "chart-c2", "chart-c3", "chart-c4"] {
+        assert_eq!(event(call, "call_joining").await.status, 200);
+    }
+    for (after, call, kind) in [
+        (0, "chart-c1", "call_joined"),
+        (10, "chart-c2", "call_joined"),
+        (20, "chart-c1", "call_left"),
+        (15, "chart-c3", "call_joined"),
+        (30, "chart-c2", "call_left"),
+    ] {
+        s.advance(std::time::Duration::from_secs(after));
+        assert_eq!(event(call, kind).await.status, 200, "{call} {kind}");
+    }
+    // The day those calls left on confab's clock: the usage chart's last day.
+    let today = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(s.now_micros())
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string();
     // A hundred newer conferences put "Console room" and "PIN room" on the list's second page.
     for i in 0..100 {
         s.create_conference(&c.key, json!({"name": format!("Newer {i}")}))
@@ -58,6 +90,8 @@ async fn a_flow_author_signs_in_watches_edits_saves_and_simulates() {
             .env("CONFAB_URL", base)
             .env("CONFAB_KEY", key)
             .env("CONFAB_CONFERENCE", id)
+            .env("CONFAB_CHART_CONFERENCE", chart_id)
+            .env("CONFAB_TODAY", today)
             .env("CONFAB_PLATFORM_SECRET", PLATFORM_SECRET)
             .env("CHROMIUM", browser)
             .env("SCREENSHOTS", &screenshots)
