@@ -150,9 +150,12 @@ async function loadDetail(fillEditor) {
   fillSettings(c);
   showRoomSay(c);
   showDial(c);
-  renderCalls(calls.calls);
-  renderTimeline(calls.calls, recs.json?.result || [], hooks.json?.result || []);
+  // The list and the timeline show the newest 100 calls, as they did before the chart needed
+  // more of them.
+  renderCalls(calls.calls.slice(0, 100));
+  renderTimeline(calls.calls.slice(0, 100), recs.json?.result || [], hooks.json?.result || []);
   renderParticipants(calls.calls, confabNow(summary.ok ? summary.json : null));
+  $('participants-cut').hidden = !calls.more;
   renderSummary(summary.ok ? summary.json : null);
 }
 
@@ -835,7 +838,9 @@ function renderSummary(s) {
     el('div', { 'data-figure': name }, el('dt', { text: name }), el('dd', { text: value }))));
 }
 
-/** Every call of a conference, leaved ones included, page by page (at most 50 pages). */
+/** A conference's calls, leaved ones included, newest first, page by page: at most 50 pages
+ * (5,000 calls), so a room with a long history does not hold the console; `more` says the
+ * oldest were left out. */
 async function allCalls(id) {
   const calls = [];
   let token = '';
@@ -846,7 +851,7 @@ async function allCalls(id) {
     token = r.json.next_page_token;
     if (!token) break;
   }
-  return { ok: true, calls };
+  return { ok: true, calls, more: Boolean(token) };
 }
 
 // ---- usage per day or month -------------------------------------------------------------
