@@ -1,0 +1,553 @@
+//! Secrets at rest (§17): with `--secrets-key-file` no customer secret is in the database in
+//! clear (its files read as bytes, its rows read with SQL), yet webhooks stay signed and the
+//! platforms get the right credentials; `confab secrets rotate` reseals under load without
+//! losing a write; a value moved to another customer is refused; start-up refuses a missing
+//! key and a malformed key file names the line.
+
+use crate::support::dialects::{
+    Dialect, JAMBONZ_ACCOUNT, JAMBONZ_KEY, JAMBONZ_SECRET, TWILIO_ACCOUNT, TWILIO_TOKEN,
+};
+use crate::support::{allow_private, Receiver, Reply, TestDb, TestServer};
+use base64::Engine as _;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// A key file in a directory of its own.
+struct Keys {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+/// A key line `ID:BASE64` with 32 fresh random bytes.
+fn key_line(id: &str) -> String {
+    let mut bytes = uuid::Uuid::new_v4().as_bytes().to_vec();
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    format!(
+        "{id}:{}\n",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+impl Keys {
+    fn new(ids: &[&str]) -> Keys {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("keys");
+        let text: String = ids.iter().map(|id| key_line(id)).collect();
+        std::fs::write(&path, text).expect("write the key file");
+        Keys { _dir: dir, path }
+    }
+
+    /// Appends a new (newest) key, as an operator rotating does.
+    fn append(&self, id: &str) {
+        let mut text = std::fs::read_to_string(&self.path).expect("read the key file");
+        text.push_str(&key_line(id));
+        std::fs::write(&self.path, text).expect("write the key file");
+    }
+
+    fn config(&self) -> impl FnOnce(&mut confab::Config) + '_ {
+        move |c| c.secrets_key_file = Some(self.path.clone())
+    }
+}
+
+fn confab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(args)
+        .output()
+        .expect("confab runs")
+}
+
+/// `confab secrets rotate` on `db` (off the async executor: it blocks until done).
+async fn rotate(db: &TestDb, keys: &Path, batch: usize) -> (bool, String) {
+    let (db, keys) = (db.arg(), keys.display().to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        confab(&[
+            "secrets",
+            "rotate",
+            "--db",
+            &db,
+            "--secrets-key-file",
+            &keys,
+            "--batch",
+            &batch.to_string(),
+        ])
+    })
+    .await
+    .expect("rotate ran");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Everything a reader of the database sees: the SQLite files (and WAL) as bytes, or every
+/// row of every table as PostgreSQL prints it.
+async fn raw_contents(db: &TestDb) -> String {
+    if let Some(path) = db.sqlite_path() {
+        let mut all = Vec::new();
+        for suffix in ["", "-wal"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(bytes) = std::fs::read(&file) {
+                all.extend_from_slice(&bytes);
+            }
+        }
+        return String::from_utf8_lossy(&all).into_owned();
+    }
+    let mut all = String::new();
+    for table in [
+        "customers",
+        "api_keys",
+        "conferences",
+        "conferencecalls",
+        "platform_events",
+        "outbox",
+        "deadlines",
+        "call_pauses",
+        "announcements",
+    ] {
+        let sql = format!("SELECT t::text FROM {table} t");
+        all.push_str(&db.query_texts(&sql).await.join("\n"));
+    }
+    all
+}
+
+/// The secret columns of every customer as stored.
+async fn stored_secrets(db: &TestDb) -> Vec<String> {
+    db.query_texts(
+        "SELECT webhook_secret, webhook_secret_previous, connections FROM customers ORDER BY id",
+    )
+    .await
+    .iter()
+    .flat_map(|row| row.split(' ').map(str::to_string).collect::<Vec<_>>())
+    .filter(|v| !v.is_empty())
+    .collect()
+}
+
+/// How many stored secret values name key `id`.
+async fn sealed_under(db: &TestDb, id: &str) -> i64 {
+    let like = format!("'enc:v1:{id}:%'");
+    db.query_i64(&format!(
+        "SELECT (SELECT COUNT(*) FROM customers WHERE webhook_secret LIKE {like}) \
+         + (SELECT COUNT(*) FROM customers WHERE webhook_secret_previous LIKE {like}) \
+         + (SELECT COUNT(*) FROM customers WHERE connections LIKE {like})"
+    ))
+    .await
+}
+
+fn assert_absent(raw: &str, secrets: &[&str]) {
+    for s in secrets {
+        assert!(!raw.contains(s), "a secret is stored in clear: {s}");
+    }
+}
+
+const CALL: &str = "CA00000000000000000000000000000001";
+const CONFERENCE_SID: &str = "CF00000000000000000000000000000009";
+
+#[tokio::test]
+async fn twilio_and_jambonz_credentials_are_sealed_and_still_sign_and_authenticate() {
+    let keys = Keys::new(&["k1"]);
+    let d = Dialect::twilio(keys.config()).await;
+    let jambonz = json!({"jambonz": {"account_sid": JAMBONZ_ACCOUNT, "api_key": JAMBONZ_KEY,
+        "webhook_secret": JAMBONZ_SECRET, "api_url": d.api.url("/api")}});
+    let (status, body) = d.api("PUT", "/v1.0/customer", Some(jambonz)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, rotated) = d.api("POST", "/v1.0/customer/webhook_secret", None).await;
+    assert_eq!(status, 200, "{rotated}");
+    let (old, new) = (
+        d.customer.secret.clone(),
+        rotated["webhook_secret"].to_string(),
+    );
+    let new = new.trim_matches('"').to_string();
+    assert_ne!(old, new);
+
+    // The Twilio signature of the call is checked with the sealed auth token.
+    let voice = [
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("CallSid", CALL),
+        ("From", "+15550001"),
+        ("To", "+15559999"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ];
+    let (status, twiml) = d.twilio_post("voice", &voice).await;
+    assert_eq!(status, 200, "{twiml}");
+    let (status, _) = d.twilio_post_signed("voice", &voice, Some("bad")).await;
+    assert_eq!(status, 403, "a wrong signature is still refused");
+    let join = [
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("ConferenceSid", CONFERENCE_SID),
+        ("StatusCallbackEvent", "participant-join"),
+        ("CallSid", CALL),
+        ("SequenceNumber", "1"),
+    ];
+    let (status, _) = d.twilio_post("status", &join).await;
+    assert_eq!(status, 200);
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
+    let cc = calls["result"][0]["id"]
+        .as_str()
+        .expect("a call")
+        .to_string();
+
+    // A kick reaches the fake Twilio API with the account's Basic auth.
+    let (status, _) = d
+        .api("DELETE", &format!("/v1.0/conferencecalls/{cc}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let got = d
+        .api
+        .wait_for_total(1, Duration::from_secs(5))
+        .await
+        .remove(0);
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{TWILIO_ACCOUNT}:{TWILIO_TOKEN}"));
+    assert_eq!(got.header("authorization"), format!("Basic {basic}"));
+
+    // Webhooks sent after the rotation verify with the new secret and, during the grace
+    // period, with the old one (checked by the tests' own Standard Webhooks implementation).
+    let hooks = d.hooks.wait_for_total(3, Duration::from_secs(5)).await;
+    let last = hooks.last().expect("a webhook");
+    assert!(last.signed_by(&new), "signed with the new secret");
+    assert!(last.signed_by(&old), "and with the previous one");
+    assert!(!last.signed_by("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+
+    // Nothing secret is in the database in clear, and every secret names the key k1.
+    let raw = raw_contents(d.server.db()).await;
+    assert_absent(
+        &raw,
+        &[TWILIO_TOKEN, JAMBONZ_KEY, JAMBONZ_SECRET, &old, &new],
+    );
+    let stored = stored_secrets(d.server.db()).await;
+    assert_eq!(
+        stored.len(),
+        3,
+        "current, previous and connections: {stored:?}"
+    );
+    assert!(
+        stored.iter().all(|v| v.starts_with("enc:v1:k1:")),
+        "{stored:?}"
+    );
+    // The API still shows them as before: the webhook secret whole, platform secrets masked.
+    let (_, me) = d.api("GET", "/v1.0/customer", None).await;
+    assert_eq!(me["webhook_secret"], new.as_str());
+    assert_eq!(me["twilio"]["auth_token"], "****9012");
+}
+
+#[tokio::test]
+async fn a_jambonz_webhook_is_verified_and_its_call_control_authenticated_with_sealed_secrets() {
+    let keys = Keys::new(&["k1"]);
+    let d = Dialect::jambonz(keys.config()).await;
+    let call = json!({"call_sid": "5f1c2e5b-8a2d-4a39-9f5e-1c2d3e4f5a6b", "direction": "inbound",
+        "from": "+15550001", "to": "+15559999", "call_id": "sip-1", "sip_status": 100,
+        "call_status": "trying", "account_sid": JAMBONZ_ACCOUNT});
+    let (status, verbs) = d.jambonz_post("call", &call).await;
+    assert_eq!(status, 200, "{verbs}");
+    let (status, _) = d
+        .jambonz_post_signed("call", &call.to_string(), Some("t=1,v1=00"))
+        .await;
+    assert_eq!(status, 403, "a wrong signature is still refused");
+    let mut join = call.clone();
+    join["call_status"] = json!("in-progress");
+    join["event"] = json!("join");
+    join["conference_sid"] = json!(format!("conf:{JAMBONZ_ACCOUNT}:{}", d.conf));
+    join["friendly_name"] = json!(d.conf);
+    join["members"] = json!(1);
+    let (status, _) = d.jambonz_post("status", &join).await;
+    assert_eq!(status, 200);
+    let conf = d.server.conference(&d.customer.key, &d.conf).await;
+    let cc = conf["conferencecall_ids"][0].as_str().expect("joined");
+    let (status, _) = d
+        .api("DELETE", &format!("/v1.0/conferencecalls/{cc}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let got = d
+        .api
+        .wait_for_total(1, Duration::from_secs(5))
+        .await
+        .remove(0);
+    assert_eq!(got.header("authorization"), format!("Bearer {JAMBONZ_KEY}"));
+    let raw = raw_contents(d.server.db()).await;
+    assert_absent(&raw, &[JAMBONZ_KEY, JAMBONZ_SECRET, &d.customer.secret]);
+}
+
+#[tokio::test]
+async fn secrets_stored_in_clear_before_the_key_file_are_sealed_by_rotate() {
+    let server = TestServer::start().await;
+    let c = server.create_customer("early").await;
+    let twilio = json!({"twilio": {"account_sid": TWILIO_ACCOUNT, "auth_token": TWILIO_TOKEN}});
+    let (status, body) = server
+        .call("PUT", "/v1.0/customer", Some(&c.key), Some(twilio))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let db = server.db().clone();
+    assert!(
+        raw_contents(&db).await.contains(TWILIO_TOKEN),
+        "in clear without a key file"
+    );
+
+    let keys = Keys::new(&["k1"]);
+    let server = server.restart_with(keys.config()).await;
+    // Still readable while in clear; rotate seals them.
+    let (_, me) = server
+        .call("GET", "/v1.0/customer", Some(&c.key), None)
+        .await;
+    assert_eq!(me["webhook_secret"], c.secret.as_str());
+    let (ok, report) = rotate(&db, &keys.path, 10).await;
+    assert!(ok, "{report}");
+    assert!(
+        report.contains("resealed 2 value(s) under key k1"),
+        "{report}"
+    );
+    assert!(report.contains("key k1: 2 value(s) (newest)"), "{report}");
+    assert!(report.contains("in clear: 0"), "{report}");
+    let stored = stored_secrets(&db).await;
+    assert!(
+        stored.iter().all(|v| v.starts_with("enc:v1:k1:")),
+        "{stored:?}"
+    );
+    let (_, me) = server
+        .call("GET", "/v1.0/customer", Some(&c.key), None)
+        .await;
+    assert_eq!(me["webhook_secret"], c.secret.as_str());
+    assert_eq!(me["twilio"]["auth_token"], "****9012");
+    // A SQLite file keeps freed pages: what matters is the live rows, checked above, and
+    // on PostgreSQL every row as printed.
+    if db.sqlite_path().is_none() {
+        assert_absent(&raw_contents(&db).await, &[TWILIO_TOKEN, &c.secret]);
+    }
+}
+
+/// One customer's writer during the rotation: alternately sets a new Twilio auth token and
+/// rotates the webhook secret, and returns what it last had acknowledged.
+async fn keep_writing(
+    server: &TestServer,
+    key: &str,
+    until: &tokio::sync::watch::Receiver<bool>,
+) -> (String, String) {
+    let (mut token, mut secret) = (String::new(), String::new());
+    let mut n = 0u32;
+    while n < 6 || !*until.borrow() {
+        n += 1;
+        let t = format!("{:032}", u64::from(n) * 7919 + 17);
+        let body = json!({"twilio": {"account_sid": TWILIO_ACCOUNT, "auth_token": t}});
+        let (status, got) = server
+            .call("PUT", "/v1.0/customer", Some(key), Some(body))
+            .await;
+        assert_eq!(status, 200, "{got}");
+        token = t;
+        let (status, got) = server
+            .call("POST", "/v1.0/customer/webhook_secret", Some(key), None)
+            .await;
+        assert_eq!(status, 200, "{got}");
+        secret = got["webhook_secret"].as_str().expect("secret").to_string();
+    }
+    (token, secret)
+}
+
+#[tokio::test]
+async fn rotate_under_load_loses_no_write_and_leaves_nothing_under_the_old_key() {
+    let keys = Keys::new(&["k1"]);
+    let server = TestServer::start_with(keys.config()).await;
+    let mut customers = Vec::new();
+    for i in 0..12 {
+        customers.push(server.create_customer(&format!("c{i}")).await);
+    }
+    let db = server.db().clone();
+    assert_eq!(
+        sealed_under(&db, "k1").await,
+        12 * 2,
+        "secret and connections"
+    );
+
+    keys.append("k2");
+    let (stop, until) = tokio::sync::watch::channel(false);
+    let writers = customers
+        .iter()
+        .map(|c| keep_writing(&server, &c.key, &until));
+    let rotation = async {
+        let out = rotate(&db, &keys.path, 2).await;
+        let _ = stop.send(true);
+        out
+    };
+    let (written, (ok, report)) = tokio::join!(futures_util::future::join_all(writers), rotation);
+    assert!(ok, "{report}");
+    assert!(
+        report.contains("key k1: 0 value(s) (protects nothing"),
+        "{report}"
+    );
+
+    // Every acknowledged write is what the customer has now.
+    for (c, (token, secret)) in customers.iter().zip(&written) {
+        let (status, me) = server
+            .call("GET", "/v1.0/customer", Some(&c.key), None)
+            .await;
+        assert_eq!(status, 200, "{me}");
+        assert_eq!(me["webhook_secret"], secret.as_str(), "{}", c.id);
+        assert_eq!(
+            me["twilio"]["auth_token"],
+            format!("****{}", &token[28..]),
+            "{}",
+            c.id
+        );
+    }
+    assert_eq!(
+        sealed_under(&db, "k1").await,
+        0,
+        "no ciphertext left under k1"
+    );
+    assert_eq!(sealed_under(&db, "k2").await, 12 * 3);
+    // k1 may go: the server starts without it.
+    std::fs::write(
+        &keys.path,
+        std::fs::read_to_string(&keys.path)
+            .expect("key file")
+            .lines()
+            .filter(|l| l.starts_with("k2:"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .expect("write the key file");
+    let server = server.restart_with(keys.config()).await;
+    let (status, _) = server
+        .call("GET", "/v1.0/customer", Some(&customers[0].key), None)
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_secret_moved_to_another_customer_is_refused_and_reported() {
+    let keys = Keys::new(&["k1"]);
+    let api = Receiver::answering(Reply::status(204)).await;
+    let server = TestServer::start_with(|c| {
+        allow_private(c);
+        c.secrets_key_file = Some(keys.path.clone());
+    })
+    .await;
+    let a = server.create_customer("a").await;
+    let b = server.create_customer("b").await;
+    for (c, token) in [(&a, "a".repeat(32)), (&b, TWILIO_TOKEN.to_string())] {
+        let body = json!({"twilio": {"account_sid": TWILIO_ACCOUNT, "auth_token": token,
+            "api_url": api.uri()}});
+        let (status, got) = server
+            .call("PUT", "/v1.0/customer", Some(&c.key), Some(body))
+            .await;
+        assert_eq!(status, 200, "{got}");
+    }
+    let db = server.db().clone();
+    // Someone with write access to the database gives a b's credentials.
+    let moved = db
+        .execute(&format!(
+            "UPDATE customers SET connections = (SELECT connections FROM customers WHERE id = '{}') \
+             WHERE id = '{}'",
+            b.id, a.id
+        ))
+        .await;
+    assert_eq!(moved, 1);
+    // Started again (the cache forgotten), confab starts, and refuses to use a's value.
+    let server = server
+        .restart_with(|c| {
+            allow_private(c);
+            c.secrets_key_file = Some(keys.path.clone());
+        })
+        .await;
+    let (status, body) = server
+        .call("GET", "/v1.0/customer", Some(&a.key), None)
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["reason"], "SECRET_UNREADABLE", "{body}");
+    assert!(!body.to_string().contains(TWILIO_TOKEN), "{body}");
+    assert!(!body.to_string().contains("9012"), "{body}");
+    let (status, me) = server
+        .call("GET", "/v1.0/customer", Some(&b.key), None)
+        .await;
+    assert_eq!(
+        (status, me["twilio"]["auth_token"].as_str()),
+        (200, Some("****9012"))
+    );
+    // A Twilio webhook for a is refused, not verified with b's token.
+    let path = format!(
+        "/v1.0/twiml/{}/conferences/{}/voice",
+        a.id,
+        uuid::Uuid::new_v4()
+    );
+    let res = server
+        .client
+        .post(server.url(&path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", "x")
+        .body("CallSid=CA1")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(res.status().as_u16(), 500);
+    assert!(api.arrivals().is_empty(), "no platform call was made");
+    // The rotation reports it by customer and field, and leaves it alone.
+    let (ok, report) = rotate(&db, &keys.path, 10).await;
+    assert!(!ok, "{report}");
+    assert!(
+        report.contains(&format!("unreadable: customer {} connections", a.id)),
+        "{report}"
+    );
+    assert!(!report.contains(TWILIO_TOKEN), "{report}");
+}
+
+/// `confab serve` on `db` with `args` that must fail to start: its stderr.
+fn refused_start(db: &TestDb, args: &[&str]) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/flows");
+    let mut all = vec!["serve", "--bind", "127.0.0.1:0", "--flows-dir", dir];
+    let arg = db.arg();
+    all.extend(["--db", &arg]);
+    all.extend(args);
+    let out = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(&all)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("confab runs");
+    assert!(!out.status.success(), "confab started: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_missing_key_or_a_malformed_key_file_stops_start_up() {
+    let keys = Keys::new(&["k1"]);
+    let server = TestServer::start_with(keys.config()).await;
+    server.create_customer("sealed").await;
+    let stopped = server.stop().await;
+    let db = stopped.db.clone();
+
+    let other = Keys::new(&["k2"]);
+    let err = refused_start(
+        &db,
+        &["--secrets-key-file", &other.path.display().to_string()],
+    );
+    assert!(err.contains("key \"k1\""), "{err}");
+    assert!(err.contains("does not hold"), "{err}");
+    let err = refused_start(&db, &[]);
+    assert!(
+        err.contains("key \"k1\"") && err.contains("no --secrets-key-file"),
+        "{err}"
+    );
+
+    let text = std::fs::read_to_string(&keys.path).expect("key file");
+    let material = text
+        .trim()
+        .split_once(':')
+        .expect("a key line")
+        .1
+        .to_string();
+    let bad = keys.path.with_file_name("bad");
+    std::fs::write(&bad, format!("{text}# a comment\nk2 {material}\n")).expect("write");
+    let err = refused_start(&db, &["--secrets-key-file", &bad.display().to_string()]);
+    assert!(err.contains("line 3"), "{err}");
+    assert!(!err.contains(&material), "the key is never echoed: {err}");
+    std::fs::write(&bad, format!("k2:{}\n", &material[..20])).expect("write");
+    let err = refused_start(&db, &["--secrets-key-file", &bad.display().to_string()]);
+    assert!(err.contains("line 1") && err.contains("32 bytes"), "{err}");
+
+    // With the right key it starts again.
+    let server = stopped.start_with(keys.config()).await;
+    let (status, _) = server.call("GET", "/healthz", None, None).await;
+    assert_eq!(status, 200);
+}
