@@ -26,7 +26,8 @@ pub use roles::{DeadlineView, OutboxView};
 pub use secrets::{Census, Rotation, SecretField, StoredSecrets};
 pub use tx::{
     CallStore, ConferenceStore, CustomerReads, CustomerStore, DeadlineStore, DeliveryFilter,
-    DeliveryTx, EventStore, HousekeepingStore, ListStore, OutboxStore, RecordingStore, Tx,
+    DeliveryTx, EventStore, HousekeepingStore, ListStore, OutboxStore, RecordingStore, SecretStore,
+    Tx,
 };
 
 /// Everything a caller of `Store::read`/`Store::write` needs to call the store's operations on

@@ -346,24 +346,29 @@ async fn keep_writing(
     (token, secret)
 }
 
+const CUSTOMERS: usize = 30;
+const WRITTEN: usize = 8;
+
 #[tokio::test]
 async fn rotate_under_load_loses_no_write_and_leaves_nothing_under_the_old_key() {
     let keys = Keys::new(&["k1"]);
     let server = TestServer::start_with(keys.config()).await;
     let mut customers = Vec::new();
-    for i in 0..12 {
+    // The first WRITTEN customers are written to throughout; the rest are left for the
+    // rotation to reseal.
+    for i in 0..CUSTOMERS {
         customers.push(server.create_customer(&format!("c{i}")).await);
     }
     let db = server.db().clone();
     assert_eq!(
         sealed_under(&db, "k1").await,
-        12 * 2,
+        CUSTOMERS as i64 * 2,
         "secret and connections"
     );
 
     keys.append("k2");
     let (stop, until) = tokio::sync::watch::channel(false);
-    let writers = customers
+    let writers = customers[..WRITTEN]
         .iter()
         .map(|c| keep_writing(&server, &c.key, &until));
     let rotation = async {
@@ -373,6 +378,15 @@ async fn rotate_under_load_loses_no_write_and_leaves_nothing_under_the_old_key()
     };
     let (written, (ok, report)) = tokio::join!(futures_util::future::join_all(writers), rotation);
     assert!(ok, "{report}");
+    // Every value no one wrote meanwhile was resealed by the rotation itself (a written
+    // customer's too if the rotation reached it before its first write).
+    let untouched = (CUSTOMERS - WRITTEN) * 2;
+    let resealed: usize = report
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(resealed >= untouched, "{report}");
     assert!(
         report.contains("key k1: 0 value(s) (protects nothing"),
         "{report}"
@@ -397,7 +411,8 @@ async fn rotate_under_load_loses_no_write_and_leaves_nothing_under_the_old_key()
         0,
         "no ciphertext left under k1"
     );
-    assert_eq!(sealed_under(&db, "k2").await, 12 * 3);
+    let written_values = WRITTEN * 3 + (CUSTOMERS - WRITTEN) * 2;
+    assert_eq!(sealed_under(&db, "k2").await, written_values as i64);
     // k1 may go: the server starts without it.
     std::fs::write(
         &keys.path,
@@ -550,4 +565,46 @@ async fn a_missing_key_or_a_malformed_key_file_stops_start_up() {
     let server = stopped.start_with(keys.config()).await;
     let (status, _) = server.call("GET", "/healthz", None, None).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_reseal_never_overwrites_a_value_changed_since_it_was_read() {
+    use confab::store::{SecretField, Store, StoreError, StoreOptions};
+    let keys = Keys::new(&["k1"]);
+    let server = TestServer::start_with(keys.config()).await;
+    let c = server.create_customer("c").await;
+    let db = server.db().clone();
+    let options = StoreOptions {
+        readers: 1,
+        pg_writers: 1,
+        secrets: confab::secrets::Secrets::from_file(&keys.path).expect("keys"),
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(&db.database(), options).expect("the store opens");
+    // What a rotation read, then a customer's write before the rotation writes.
+    let read = store
+        .read(|tx| tx.stored_secrets("", 10))
+        .await
+        .expect("read");
+    let stale = read[0].values[0].clone();
+    let (status, rotated) = server
+        .call("POST", "/v1.0/customer/webhook_secret", Some(&c.key), None)
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let id = c.id.clone();
+    let replaced = store
+        .write(move |tx| {
+            let junk = "enc:v1:k1:AAAA";
+            tx.replace_stored_secret(&id, SecretField::WebhookSecret, &stale, junk)
+        })
+        .await;
+    assert!(
+        matches!(replaced, Ok(false)),
+        "{:?}",
+        replaced.map_err(|e: StoreError| e.to_string())
+    );
+    let (_, me) = server
+        .call("GET", "/v1.0/customer", Some(&c.key), None)
+        .await;
+    assert_eq!(me["webhook_secret"], rotated["webhook_secret"]);
 }
