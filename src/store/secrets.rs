@@ -1,4 +1,6 @@
-//! Secrets at the store boundary: which columns hold secrets, sealing them as a customer is written and opening them as it is read, the start-up census, and the rotation.
+//! Secrets at the store boundary: the secret columns, sealed on write and opened on read.
+//!
+//! Also the start-up census (every value's key is held) and the rotation (`Store::rotate_secrets`).
 //!
 //! Three columns of `customers` hold secrets: `webhook_secret`, `webhook_secret_previous`
 //! and `connections`. The connections document is sealed whole: only each platform knows

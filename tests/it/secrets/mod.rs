@@ -349,6 +349,25 @@ async fn a_secret_moved_to_another_customer_is_refused_and_reported() {
         "{report}"
     );
     assert!(!report.contains(TWILIO_TOKEN), "{report}");
+    // The operator's remedy (docs/operations.md): replace the value; the rotation seals it.
+    let fixed = db
+        .execute(&format!(
+            "UPDATE customers SET connections = '{{}}' WHERE id = '{}'",
+            a.id
+        ))
+        .await;
+    assert_eq!(fixed, 1);
+    let (status, me) = server
+        .call("GET", "/v1.0/customer", Some(&a.key), None)
+        .await;
+    assert_eq!(
+        (status, &me["twilio"]),
+        (200, &serde_json::Value::Null),
+        "{me}"
+    );
+    let (ok, report) = rotate(&db, &keys.path, 10).await;
+    assert!(ok, "{report}");
+    assert!(report.contains("in clear: 0"), "{report}");
 }
 
 /// `confab serve` on `db` with `args` that must fail to start: its stderr.
