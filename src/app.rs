@@ -71,6 +71,9 @@ impl App {
         };
         let secrets = match &config.secrets_key_file {
             Some(path) => {
+                if let Some(mode) = crate::secrets::keyfile::readable_by_others(path) {
+                    tracing::warn!(file = %path.display(), mode = format!("{mode:o}"), "secrets: the key file can be read by others than its owner; chmod 0600 it");
+                }
                 Secrets::from_file(path).map_err(|e| StartError::Secrets(e.to_string()))?
             }
             None => Secrets::none(),

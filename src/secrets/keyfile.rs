@@ -100,6 +100,22 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Key>, KeyFileError> {
     Ok(keys)
 }
 
+/// The file's permission bits when others than its owner may read it (it should be 0600),
+/// so start-up can warn; `None` when only the owner can, or on systems without them.
+pub fn readable_by_others(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Whether `id` may name a key: it is stored inside each sealed value, between colons.
 pub fn valid_key_id(id: &str) -> bool {
     !id.is_empty()
@@ -147,5 +163,18 @@ mod tests {
             parse("\n# nothing\n", "keys"),
             Err(KeyFileError::Empty { .. })
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_noticed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, format!("k1:{K1}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(readable_by_others(&path), None);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(readable_by_others(&path), Some(0o644));
     }
 }

@@ -172,7 +172,8 @@ pub struct PgStore {
     signals: Arc<WriteSignals>,
     health: Arc<WriteHealth>,
     stats: Arc<crate::store::WriterStats>,
-    secrets: Arc<Secrets>,
+    /// Cheap to clone: the keys are shared.
+    secrets: Secrets,
 }
 
 impl PgStore {
@@ -239,7 +240,7 @@ impl PgStore {
             signals: Arc::new(WriteSignals::default()),
             health: Arc::new(WriteHealth::default()),
             stats: Arc::default(),
-            secrets: Arc::new(options.secrets),
+            secrets: options.secrets,
         })
     }
 

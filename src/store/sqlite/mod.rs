@@ -137,7 +137,8 @@ pub struct SqliteStore {
     readers: Sender<ReadJob>,
     path: PathBuf,
     wal_limit_bytes: u64,
-    secrets: Arc<Secrets>,
+    /// Cheap to clone: the keys are shared.
+    secrets: Secrets,
 }
 
 fn migrations() -> Migrations<'static> {
@@ -203,7 +204,7 @@ impl SqliteStore {
             let tx = SqliteTx::reader(&conn).sealing(&options.secrets);
             crate::store::secrets::check_at_open(&tx, &options.secrets)?;
         }
-        let secrets = Arc::new(options.secrets.clone());
+        let secrets = options.secrets.clone();
         // The writer touches every hot index on each event: a page cache that holds them
         // (SQLite's default is 2 MB) saves a pread per miss inside the write transaction.
         // Readers keep the default-sized cache of their own; memory stays bounded.
