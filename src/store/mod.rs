@@ -73,9 +73,10 @@ pub enum StoreError {
         field: &'static str,
         error: crate::secrets::SecretError,
     },
-    /// Stored secrets are sealed under a key this confab was not given: it does not start.
+    /// Stored secrets cannot be opened with the keys this confab was given (a key is missing,
+    /// or is not the one they were sealed with): it does not start.
     #[error("{0}")]
-    MissingKey(String),
+    SecretKeys(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

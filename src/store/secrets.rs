@@ -115,6 +115,9 @@ pub struct Census {
     /// Values that do not open with their key: altered, or copied from another customer or
     /// column. (customer id, column, why)
     pub unreadable: Vec<(String, SecretField, SecretError)>,
+    /// How many of `unreadable` each key id names: a key that opens none of its values is
+    /// not the key they were sealed with.
+    pub failed_by_key: BTreeMap<String, u64>,
 }
 
 /// Rows a census or a rotation reads per transaction.
@@ -137,7 +140,12 @@ impl Census {
             Err(SecretError::MissingKey { key_id } | SecretError::NoKeyFile { key_id }) => {
                 *self.missing.entry(key_id).or_default() += 1;
             }
-            Err(e) => self.unreadable.push((customer.to_string(), field, e)),
+            Err(e) => {
+                if let Ok(id) = id {
+                    *self.failed_by_key.entry(id.to_string()).or_default() += 1;
+                }
+                self.unreadable.push((customer.to_string(), field, e));
+            }
         }
     }
 
@@ -168,10 +176,22 @@ impl Census {
             } else {
                 "but no --secrets-key-file is set; start with the key file that holds it"
             };
-            return Err(StoreError::MissingKey(format!(
+            return Err(StoreError::SecretKeys(format!(
                 "{count} stored secret(s) are sealed under key {key_id:?}, {how} \
                  (see docs/operations.md, 'Secrets at rest')"
             )));
+        }
+        // One value that does not open was altered or moved; a key that opens none of its
+        // values is the wrong key (a key file whose line was regenerated, say): confab would
+        // fail every customer's requests, so it does not start.
+        for (key_id, failed) in &self.failed_by_key {
+            if self.by_key.get(key_id).copied().unwrap_or(0) == 0 {
+                return Err(StoreError::SecretKeys(format!(
+                    "none of the {failed} stored secret(s) sealed under key {key_id:?} decrypt \
+                     with the key file's {key_id:?}: it is not the key they were sealed with; \
+                     start with the key file that holds it (see docs/operations.md, 'Secrets at rest')"
+                )));
+            }
         }
         for (customer, field, error) in &self.unreadable {
             tracing::error!(%customer, %field, %error, "secrets: a stored secret cannot be used; requests that need it fail until the customer sets it again");

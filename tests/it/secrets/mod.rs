@@ -401,6 +401,16 @@ async fn a_missing_key_or_a_malformed_key_file_stops_start_up() {
     );
     assert!(err.contains("key \"k1\""), "{err}");
     assert!(err.contains("does not hold"), "{err}");
+    // A key file whose k1 line was regenerated: the id is there, the key is wrong.
+    let wrong = Keys::new(&["k1"]);
+    let err = refused_start(
+        &db,
+        &["--secrets-key-file", &wrong.path.display().to_string()],
+    );
+    assert!(
+        err.contains("key \"k1\"") && err.contains("not the key"),
+        "{err}"
+    );
     let err = refused_start(&db, &[]);
     assert!(
         err.contains("key \"k1\"") && err.contains("no --secrets-key-file"),
