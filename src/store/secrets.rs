@@ -12,6 +12,7 @@ use super::{Store, StoreError, Tx};
 use crate::domain::customer::Customer;
 use crate::secrets::{Binding, SecretError, Secrets};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// A column of `customers` that holds a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,7 +261,39 @@ fn reseal_batch(
     Ok((rows.len(), last, resealed, changed))
 }
 
+/// How long a rotation's batch keeps being retried while the database is busy (SQLite: the
+/// service's writer holding the write lock batch after batch) before the rotation gives up.
+const BUSY_PATIENCE: Duration = Duration::from_secs(120);
+
 impl Store {
+    /// One batch (`reseal_batch`) in a write transaction of its own. A database that cannot
+    /// take the write now (SQLite's lock is not fair: a busy service can keep it for longer
+    /// than the busy timeout) is retried with a growing pause: the batch reads again from
+    /// `after`, so a retry repeats nothing.
+    async fn reseal_with_retries(
+        &self,
+        after: &str,
+        limit: usize,
+    ) -> Result<(usize, Option<String>, u64, u64), StoreError> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let secrets = self.secrets.clone();
+            let from = after.to_string();
+            match self
+                .write(move |tx| reseal_batch(tx, &secrets, &from, limit))
+                .await
+            {
+                Err(StoreError::Unavailable(reason)) if started.elapsed() < BUSY_PATIENCE => {
+                    tracing::info!(%reason, "secrets rotate: the database cannot take this batch now; retrying it");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// The census of stored secrets under this store's keys.
     pub async fn secrets_census(&self) -> Result<Census, StoreError> {
         let secrets = self.secrets.clone();
@@ -286,12 +319,8 @@ impl Store {
             let mut after = String::new();
             let mut changed = 0;
             loop {
-                let secrets = self.secrets.clone();
-                let from = after.clone();
                 let limit = batch.max(1);
-                let (rows, last, resealed, moved) = self
-                    .write(move |tx| reseal_batch(tx, &secrets, &from, limit))
-                    .await?;
+                let (rows, last, resealed, moved) = self.reseal_with_retries(&after, limit).await?;
                 rotation.resealed += resealed;
                 changed += moved;
                 progress(rotation.resealed);

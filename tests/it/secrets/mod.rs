@@ -438,3 +438,115 @@ async fn a_missing_key_or_a_malformed_key_file_stops_start_up() {
     let (status, _) = server.call("GET", "/healthz", None, None).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn logs_show_neither_keys_nor_secrets() {
+    let keys = Keys::new(&["k1"]);
+    let key_material = std::fs::read_to_string(&keys.path).expect("key file");
+    let key_material = key_material
+        .trim()
+        .split_once(':')
+        .expect("a line")
+        .1
+        .to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = TestDb::new(dir.path()).await;
+    let log_path = dir.path().join("confab.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--admin-token",
+            "adm",
+            "--db",
+        ])
+        .arg(db.arg())
+        .args(["--flows-dir", concat!(env!("CARGO_MANIFEST_DIR"), "/flows")])
+        .arg("--secrets-key-file")
+        .arg(&keys.path)
+        .env("RUST_LOG", "debug")
+        .stderr(log)
+        .spawn()
+        .expect("confab starts");
+    let addr = crate::support::poll_until(Duration::from_secs(20), "confab listens", || async {
+        let text = std::fs::read_to_string(&log_path).ok()?;
+        let rest = text.split("addr=").nth(1)?;
+        Some(rest.split_whitespace().next()?.to_string())
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, key: &str, body: Option<serde_json::Value>| {
+        let mut req = client
+            .request(method, format!("http://{addr}{path}"))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let res = req.send().await.expect("answer");
+            let status = res.status().as_u16();
+            (
+                status,
+                res.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let mut customers = Vec::new();
+    for name in ["a", "b"] {
+        let (_, c) = call(
+            reqwest::Method::POST,
+            "/v1.0/customers",
+            "adm",
+            Some(json!({"name": name})),
+        )
+        .await;
+        let key = c["api_key"].as_str().expect("api key").to_string();
+        let twilio = json!({"twilio": {"account_sid": TWILIO_ACCOUNT, "auth_token": TWILIO_TOKEN}});
+        let (status, _) = call(reqwest::Method::PUT, "/v1.0/customer", &key, Some(twilio)).await;
+        assert_eq!(status, 200);
+        let (_, rotated) = call(
+            reqwest::Method::POST,
+            "/v1.0/customer/webhook_secret",
+            &key,
+            None,
+        )
+        .await;
+        customers.push((
+            c["id"].as_str().expect("id").to_string(),
+            key,
+            c["webhook_secret"].clone(),
+            rotated["webhook_secret"].clone(),
+        ));
+    }
+    // A value moved between customers: its failure is logged, naming where it is stored.
+    db.execute(&format!(
+        "UPDATE customers SET connections = (SELECT connections FROM customers WHERE id = '{}') \
+         WHERE id = '{}'",
+        customers[1].0, customers[0].0
+    ))
+    .await;
+    let (status, _) = call(
+        reqwest::Method::GET,
+        "/v1.0/customer",
+        &customers[0].1,
+        None,
+    )
+    .await;
+    assert_eq!(status, 500);
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).expect("log");
+    assert!(
+        text.contains("cannot be used") && text.contains(&customers[0].0),
+        "{text}"
+    );
+    let mut secrets = vec![TWILIO_TOKEN.to_string(), key_material];
+    for (_, _, old, new) in &customers {
+        secrets.extend([old, new].map(|s| s.as_str().expect("a secret").to_string()));
+    }
+    for s in &secrets {
+        assert!(!text.contains(s.as_str()), "the log shows a secret or key");
+    }
+}
