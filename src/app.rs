@@ -8,6 +8,7 @@ use crate::http::{self, AppState};
 use crate::ops::ratelimit::Limiter;
 use crate::outbox::{DeliverySettings, Dispatcher, RetryPolicy};
 use crate::scheduler;
+use crate::secrets::Secrets;
 use crate::store::{Store, StoreOptions};
 use actix_web::{web, HttpServer};
 use std::future::Future;
@@ -24,6 +25,8 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("flows: {0}")]
     Flows(String),
+    #[error("{0}")]
+    Secrets(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -66,6 +69,18 @@ impl App {
             }
             None => None,
         };
+        let secrets = match &config.secrets_key_file {
+            Some(path) => {
+                if let Some(mode) = crate::secrets::keyfile::readable_by_others(path) {
+                    tracing::warn!(file = %path.display(), mode = format!("{mode:o}"), "secrets: the key file can be read by others than its owner; chmod 0600 it");
+                }
+                Secrets::from_file(path).map_err(|e| StartError::Secrets(e.to_string()))?
+            }
+            None => Secrets::none(),
+        };
+        if let Some(newest) = secrets.newest_key_id() {
+            tracing::info!(keys = ?secrets.key_ids(), %newest, "secrets: stored secrets are sealed under the newest key");
+        }
         let store = Store::connect(
             &config.db,
             StoreOptions {
@@ -75,6 +90,8 @@ impl App {
                 disk_reserve_bytes: config.disk_reserve_mb * 1024 * 1024,
                 pg_writers: usize::from(config.pg_writers),
                 node_name: config.node_name.clone(),
+                secrets,
+                check_secrets: true,
             },
         )?;
         tracing::info!(db = %config.db, "store opened and migrated");

@@ -1,10 +1,12 @@
-//! The `confab` command line: `serve`, `customer create`, `flows check|render`.
+//! The `confab` command line: `serve`, `customer create`, `backup`, `secrets rotate`,
+//! `flows check|render|simulate`.
 
 use crate::actions::flows::FlowSet;
 use crate::app::App;
 use crate::config::Config;
 use crate::domain::timestamp::SystemClock;
 use crate::engine::{Engine, EngineSettings};
+use crate::secrets::Secrets;
 use crate::store::{Database, Store, StoreOptions};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -41,6 +43,11 @@ enum Command {
         /// Where to write the copy (must not exist).
         #[arg(long)]
         to: PathBuf,
+    },
+    /// Secrets at rest: re-encrypt stored secrets under the newest key.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
     },
     /// Check and try out flow files.
     Flows {
@@ -93,6 +100,29 @@ enum FlowsCommand {
 }
 
 #[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every stored secret (and seal those still in clear) under the newest key of
+    /// the key file, in committed batches, while the service runs; then print how many values
+    /// each key still protects. Run it again after an interruption.
+    Rotate {
+        /// The database: a SQLite file or a `postgres://` URL, as for `serve`.
+        #[arg(
+            long,
+            env = "CONFAB_DB",
+            default_value = "confab.db",
+            hide_env_values = true
+        )]
+        db: Database,
+        /// The key file, as for `serve` (its last line is the newest key).
+        #[arg(long, env = "CONFAB_SECRETS_KEY_FILE")]
+        secrets_key_file: PathBuf,
+        /// Customers per transaction.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10000))]
+        batch: u64,
+    },
+}
+
+#[derive(Subcommand)]
 enum CustomerCommand {
     /// Create a customer and print it, with its API key, as one JSON object.
     Create {
@@ -108,6 +138,10 @@ enum CustomerCommand {
         name: String,
         #[arg(long, default_value = "")]
         webhook_uri: String,
+        /// The key file the service runs with, so the new customer's secrets are stored
+        /// encrypted.
+        #[arg(long, env = "CONFAB_SECRETS_KEY_FILE")]
+        secrets_key_file: Option<PathBuf>,
     },
 }
 
@@ -137,8 +171,17 @@ pub fn main() -> ExitCode {
                     db,
                     name,
                     webhook_uri,
+                    secrets_key_file,
                 },
-        } => runtime.block_on(create_customer(db, name, webhook_uri)),
+        } => runtime.block_on(create_customer(db, name, webhook_uri, secrets_key_file)),
+        Command::Secrets {
+            command:
+                SecretsCommand::Rotate {
+                    db,
+                    secrets_key_file,
+                    batch,
+                },
+        } => runtime.block_on(secrets_rotate(db, &secrets_key_file, batch)),
         Command::Backup { db, to } => backup(&db, &to),
         Command::Flows {
             command: FlowsCommand::Check { dir },
@@ -236,10 +279,23 @@ pub async fn shutdown_signal() {
     }
 }
 
-async fn create_customer(db: Database, name: String, webhook_uri: String) -> ExitCode {
+async fn create_customer(
+    db: Database,
+    name: String,
+    webhook_uri: String,
+    key_file: Option<PathBuf>,
+) -> ExitCode {
+    let secrets = match key_file.as_deref().map(Secrets::from_file).transpose() {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("confab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let options = StoreOptions {
         readers: 1,
         pg_writers: 1,
+        secrets,
         ..StoreOptions::default()
     };
     let store = match Store::connect(&db, options) {
@@ -272,6 +328,76 @@ async fn create_customer(db: Database, name: String, webhook_uri: String) -> Exi
             eprintln!("confab: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `confab secrets rotate`: reseals in committed batches beside the running service, then
+/// prints how many values each key protects (never a value or a key).
+async fn secrets_rotate(db: Database, key_file: &std::path::Path, batch: u64) -> ExitCode {
+    let secrets = match Secrets::from_file(key_file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("confab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let keys = secrets.key_ids();
+    let newest = secrets.newest_key_id().unwrap_or_default();
+    let options = StoreOptions {
+        readers: 1,
+        pg_writers: 1,
+        secrets,
+        ..StoreOptions::default()
+    };
+    let store = match Store::connect(&db, options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("confab: {db}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let batch = usize::try_from(batch).unwrap_or(100);
+    let rotation = match store.rotate_secrets(batch, |_| {}).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "confab: secrets rotate stopped (what was committed stays; run it again): {e}"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "resealed {} value(s) under key {newest} ({} changed by the service meanwhile, which sealed them itself)",
+        rotation.resealed, rotation.changed_meanwhile
+    );
+    let census = &rotation.census;
+    for id in &keys {
+        let count = census.by_key.get(id).copied().unwrap_or(0);
+        let note = if *id == newest {
+            "newest"
+        } else if count == 0 {
+            "protects nothing: its line may be removed from the key file"
+        } else {
+            "still in use: keep its line, run secrets rotate again"
+        };
+        println!("key {id}: {count} value(s) ({note})");
+    }
+    println!("in clear: {} value(s)", census.clear);
+    let mut healthy = census.clear == 0;
+    for (id, count) in &census.missing {
+        println!(
+            "key {id}: {count} value(s) (NOT in the key file: they cannot be read or resealed)"
+        );
+        healthy = false;
+    }
+    for (customer, field, error) in &census.unreadable {
+        println!("unreadable: customer {customer} {field}: {error}");
+        healthy = false;
+    }
+    if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -122,6 +122,11 @@ pub struct Config {
     /// verb). Unset: the beep confab serves itself at {public-url}/v1.0/sounds/beep.wav.
     #[arg(long, env = "CONFAB_BEEP_URL", value_parser = parse_public_url)]
     pub beep_url: Option<String>,
+    /// A file of lines KEY_ID:BASE64 (32-byte keys, the last line the newest): customers'
+    /// secrets (webhook secrets, platform credentials) are stored encrypted under the newest
+    /// key. Unset: they are stored in clear (a warning says so). See docs/operations.md.
+    #[arg(long, env = "CONFAB_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 /// An http(s) URL, kept without a trailing slash so paths can be appended.
@@ -193,6 +198,7 @@ impl Config {
             node_name: None,
             public_url: None,
             beep_url: None,
+            secrets_key_file: None,
         }
     }
 }

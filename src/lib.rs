@@ -13,6 +13,7 @@ pub mod ops;
 pub mod outbox;
 pub mod render;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 
 pub use app::App;

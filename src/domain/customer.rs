@@ -10,7 +10,7 @@ use serde::ser::SerializeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Customer {
     pub id: CustomerId,
     pub name: String,
@@ -24,6 +24,28 @@ pub struct Customer {
     pub connections: Connections,
     pub tm_create: Timestamp,
     pub tm_update: Timestamp,
+}
+
+// The webhook secrets never reach a log through `Debug` (the connections' own `Debug` shows
+// only which platforms are connected).
+impl std::fmt::Debug for Customer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Customer")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("webhook_uri", &self.webhook_uri)
+            .field("webhook_method", &self.webhook_method)
+            .field("webhook_secret", &"(redacted)")
+            .field("webhook_events", &self.webhook_events)
+            .field(
+                "previous_secret_until",
+                &self.previous_secret.as_ref().map(|(_, until)| until),
+            )
+            .field("connections", &self.connections)
+            .field("tm_create", &self.tm_create)
+            .field("tm_update", &self.tm_update)
+            .finish()
+    }
 }
 
 /// A customer's connections as the API shows them: by name, in the platforms' order, each
@@ -154,5 +176,32 @@ mod tests {
             .unwrap();
         assert_eq!(raw.len(), 24);
         assert_eq!(hash_api_key("a"), hash_api_key("a"));
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut connections = Connections::default();
+        connections.set(
+            "twilio",
+            Some(serde_json::json!({"auth_token": "tok-s3cr3t"})),
+        );
+        let c = Customer {
+            id: CustomerId(uuid::Uuid::nil()),
+            name: "acme".into(),
+            webhook_uri: String::new(),
+            webhook_method: WebhookMethod::Post,
+            webhook_secret: "whsec_current-s3cr3t".into(),
+            webhook_events: Vec::new(),
+            previous_secret: Some(("whsec_old-s3cr3t".into(), Timestamp(5))),
+            connections,
+            tm_create: Timestamp(1),
+            tm_update: Timestamp(2),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("acme") && shown.contains("twilio"),
+            "{shown}"
+        );
     }
 }

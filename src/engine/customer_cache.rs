@@ -1,11 +1,15 @@
-//! The writer's customer cache: the rules read a customer (its webhook settings, its platform
+//! The customer cache: the rules read a customer (its webhook settings, its platform
 //! connections) for nearly every change, and a read is trusted for at most one second.
+//!
+//! It holds customers as the store hands them out, their secrets decrypted (`secrets`), so
+//! a busy customer's secrets are decrypted about once a second, not once per event.
 
 use crate::domain::customer::Customer;
 use crate::domain::CustomerId;
 use crate::store::prelude::*;
 use crate::store::StoreError;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -16,11 +20,13 @@ const CUSTOMER_CACHE_TTL: Duration = Duration::from_secs(1);
 /// `customers.rs`); beyond it a cache starts over.
 pub(super) const CACHE_LIMIT: usize = 100_000;
 
-/// Customers as the writer last read them, and when. Only the writer fills it; customer
-/// changes (also on the writer) evict.
+/// Customers as last read, and when. The writer fills it inside its transactions, and the
+/// platforms' webhooks through `offer`; customer changes (on the writer) evict.
 #[derive(Default)]
 pub(crate) struct CustomerCache {
     entries: RwLock<HashMap<CustomerId, (Instant, Arc<Customer>)>>,
+    /// Counts evictions: a read that began before one must not put back what it evicted.
+    evictions: AtomicU64,
 }
 
 impl CustomerCache {
@@ -30,31 +36,52 @@ impl CustomerCache {
         db: &dyn Tx,
         id: CustomerId,
     ) -> Result<Option<Arc<Customer>>, StoreError> {
-        if let Ok(cache) = self.entries.read() {
-            // A change made through another node (or the CLI) is seen once the entry is a
-            // second old: settings reach every node within a second.
-            if let Some((read_at, c)) = cache.get(&id) {
-                if read_at.elapsed() < CUSTOMER_CACHE_TTL {
-                    return Ok(Some(c.clone()));
-                }
-            }
+        if let Some(c) = self.fresh(id) {
+            return Ok(Some(c));
         }
         let Some(c) = db.customer(id)? else {
             return Ok(None);
         };
         let c = Arc::new(c);
+        self.insert(id, c.clone());
+        Ok(Some(c))
+    }
+
+    /// The cached customer while its read is fresh.
+    pub(crate) fn fresh(&self, id: CustomerId) -> Option<Arc<Customer>> {
+        let cache = self.entries.read().ok()?;
+        // A change made through another node (or the CLI) is seen once the entry is a second
+        // old: settings reach every node within a second.
+        let (read_at, c) = cache.get(&id)?;
+        (read_at.elapsed() < CUSTOMER_CACHE_TTL).then(|| c.clone())
+    }
+
+    /// The eviction count to give `offer` with a read made outside the writer.
+    pub(crate) fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Acquire)
+    }
+
+    /// Keeps a customer read outside the writer, unless a customer was evicted since the read
+    /// began (`evictions` then): that read may predate the change and must not outlive it.
+    pub(crate) fn offer(&self, id: CustomerId, c: Arc<Customer>, evictions_before: u64) {
+        if self.evictions() == evictions_before {
+            self.insert(id, c);
+        }
+    }
+
+    fn insert(&self, id: CustomerId, c: Arc<Customer>) {
         if let Ok(mut cache) = self.entries.write() {
             if cache.len() >= CACHE_LIMIT {
                 cache.clear();
             }
-            cache.insert(id, (Instant::now(), c.clone()));
+            cache.insert(id, (Instant::now(), c));
         }
-        Ok(Some(c))
     }
 
     /// Forgets a customer after a change to it.
     pub(crate) fn evict(&self, id: CustomerId) {
         if let Ok(mut cache) = self.entries.write() {
+            self.evictions.fetch_add(1, Ordering::AcqRel);
             cache.remove(&id);
         }
     }

@@ -9,6 +9,7 @@ use crate::domain::conference::MAX_NAME_CHARS;
 use crate::domain::customer::{self, Customer, ROTATION_GRACE_SECONDS};
 use crate::domain::notification::{NotificationType, WebhookMethod};
 use crate::domain::CustomerId;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Changes a customer makes to itself; `None` leaves a field as it is.
@@ -118,6 +119,25 @@ impl Engine {
 
     pub async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, EngineError> {
         Ok(self.store.read(move |db| db.customer(id)).await?)
+    }
+
+    /// A customer for a platform's webhook: from the customer cache while its read is fresh
+    /// (a second), so its secrets are not decrypted again for every event.
+    pub async fn customer_for_event(
+        &self,
+        id: CustomerId,
+    ) -> Result<Option<Arc<Customer>>, EngineError> {
+        let cache = &self.shared.customers;
+        if let Some(c) = cache.fresh(id) {
+            return Ok(Some(c));
+        }
+        let before = cache.evictions();
+        let found = self.store.read(move |db| db.customer(id)).await?;
+        Ok(found.map(|c| {
+            let c = Arc::new(c);
+            cache.offer(id, c.clone(), before);
+            c
+        }))
     }
 
     pub async fn update_customer(

@@ -119,6 +119,19 @@ impl ApiError {
         e
     }
 
+    /// A stored secret this request needs does not decrypt (its key is missing, or it was
+    /// altered or copied from another customer): never used. The log names the customer, the
+    /// field and why; the answer says only that a stored secret is unusable.
+    pub fn secret_unreadable(detail: &dyn std::fmt::Display) -> ApiError {
+        let e = ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SECRET_UNREADABLE",
+            "a stored secret of this customer cannot be decrypted; quote the request_id to the operator",
+        );
+        tracing::error!(request_id = %e.request_id, error = %detail, "secrets: a stored secret cannot be used");
+        e
+    }
+
     /// The store cannot write right now (disk full, I/O error): a 503 with `Retry-After` and
     /// the reason, which says nothing about the client's request.
     pub fn unavailable(reason: &str) -> ApiError {
@@ -219,6 +232,9 @@ impl From<EngineError> for ApiError {
                     "body",
                     "holds a character that cannot be stored (text must not contain NUL)",
                 )
+            }
+            EngineError::Store(e @ crate::store::StoreError::Secret { .. }) => {
+                ApiError::secret_unreadable(&e)
             }
             EngineError::Store(s) => ApiError::internal(&s),
         }

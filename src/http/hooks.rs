@@ -70,8 +70,8 @@ fn bad_input(e: BadInput) -> ApiError {
 
 /// The customer's platform connections, or 403 if there is no such customer.
 async fn connections(state: &AppState, customer: CustomerId) -> Result<Connections, ApiError> {
-    match state.engine.customer(customer).await? {
-        Some(c) => Ok(c.connections),
+    match state.engine.customer_for_event(customer).await? {
+        Some(c) => Ok(c.connections.clone()),
         None => Err(forbidden("unknown customer")),
     }
 }

@@ -12,7 +12,9 @@ use crate::domain::notification::{NotificationType, WebhookMethod};
 use crate::domain::room::{Role, RoomRules};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::CustomerId;
+use crate::secrets::Secrets;
 use crate::store::records::{DeliveryStatus, MessageKind, StoredMessage};
+use crate::store::secrets::{SecretField, StoredSecrets};
 use crate::store::StoreError;
 use uuid::Uuid;
 
@@ -246,19 +248,28 @@ pub const CUSTOMER_COLUMNS: &str = "id, name, webhook_uri, webhook_method, webho
      webhook_events, tm_create, tm_update, webhook_secret_previous, \
      webhook_secret_previous_until, connections";
 
-pub fn customer_from_row(row: &dyn Columns) -> Result<Customer, StoreError> {
+/// A customer row, its secret columns opened with `secrets` (see `store::secrets`).
+pub fn customer_from_row(row: &dyn Columns, secrets: &Secrets) -> Result<Customer, StoreError> {
+    let id: String = row.get(0)?;
     let method: String = row.get(3)?;
     let events: String = row.get(5)?;
-    let connections: String = row.get(10)?;
+    let open = |idx: usize, field: SecretField| -> Result<String, StoreError> {
+        let stored: String = row.get(idx)?;
+        crate::store::secrets::open(secrets, &id, field, &stored)
+    };
+    let connections = open(10, SecretField::Connections)?;
     Ok(Customer {
         id: uuid_col(row, 0)?,
         name: row.get(1)?,
         webhook_uri: row.get(2)?,
         webhook_method: WebhookMethod::parse(&method)
             .ok_or_else(|| corrupt("webhook_method", &method))?,
-        webhook_secret: row.get(4)?,
+        webhook_secret: open(4, SecretField::WebhookSecret)?,
         webhook_events: notification_types(&events)?,
-        previous_secret: match (row.get::<String>(8)?, opt_ts(row, 9)?) {
+        previous_secret: match (
+            open(8, SecretField::WebhookSecretPrevious)?,
+            opt_ts(row, 9)?,
+        ) {
             (s, Some(until)) if !s.is_empty() => Some((s, until)),
             _ => None,
         },
@@ -266,5 +277,15 @@ pub fn customer_from_row(row: &dyn Columns) -> Result<Customer, StoreError> {
             .map_err(|_| corrupt("connections", "(not shown: holds secrets)"))?,
         tm_create: ts(row, 6)?,
         tm_update: ts(row, 7)?,
+    })
+}
+
+/// The columns `stored_secrets_from_row` reads, in its order.
+pub const SECRET_COLUMNS: &str = "id, webhook_secret, webhook_secret_previous, connections";
+
+pub fn stored_secrets_from_row(row: &dyn Columns) -> Result<StoredSecrets, StoreError> {
+    Ok(StoredSecrets {
+        customer: row.get(0)?,
+        values: [row.get(1)?, row.get(2)?, row.get(3)?],
     })
 }

@@ -9,6 +9,7 @@ mod pages;
 mod postgres;
 mod records;
 mod roles;
+mod secrets;
 mod sqlite;
 mod stats;
 mod tx;
@@ -22,9 +23,11 @@ pub use records::{
     MessageKind, Page, StoreGauges, StoredMessage, StoredPause,
 };
 pub use roles::{DeadlineView, OutboxView};
+pub use secrets::{Census, Rotation, SecretField, StoredSecrets};
 pub use tx::{
     CallStore, ConferenceStore, CustomerReads, CustomerStore, DeadlineStore, DeliveryFilter,
-    DeliveryTx, EventStore, HousekeepingStore, ListStore, OutboxStore, RecordingStore, Tx,
+    DeliveryTx, EventStore, HousekeepingStore, ListStore, OutboxStore, RecordingStore, SecretStore,
+    Tx,
 };
 
 /// Everything a caller of `Store::read`/`Store::write` needs to call the store's operations on
@@ -36,6 +39,7 @@ pub mod prelude {
     };
 }
 
+use crate::secrets::Secrets;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +65,18 @@ pub enum StoreError {
     /// naming their field; this is the net under any that is not.
     #[error("a text value holds a character the database cannot store: {0}")]
     Unstorable(String),
+    /// A stored secret cannot be opened (its key is missing, or it was altered or copied from
+    /// another customer or column). Names where it is stored, never its value.
+    #[error("the stored {field} of customer {customer} cannot be used: {error}")]
+    Secret {
+        customer: String,
+        field: &'static str,
+        error: crate::secrets::SecretError,
+    },
+    /// Stored secrets cannot be opened with the keys this confab was given (a key is missing,
+    /// or is not the one they were sealed with): it does not start.
+    #[error("{0}")]
+    SecretKeys(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -131,6 +147,11 @@ pub struct StoreOptions {
     /// PostgreSQL only: this node's stable name (`--node-name`); with `reset_leases`, the
     /// leases its previous life held are given back at open.
     pub node_name: Option<String>,
+    /// The keys stored secrets are sealed with (`--secrets-key-file`); none = in clear.
+    pub secrets: Secrets,
+    /// Check at open that every stored secret's key is held (the server; not the CLI, which
+    /// may run to repair exactly that).
+    pub check_secrets: bool,
 }
 
 impl Default for StoreOptions {
@@ -142,6 +163,8 @@ impl Default for StoreOptions {
             disk_reserve_bytes: 0,
             pg_writers: 8,
             node_name: None,
+            secrets: Secrets::none(),
+            check_secrets: false,
         }
     }
 }
@@ -151,6 +174,8 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// The keys the backend seals with too; the census and the rotation use them.
+    secrets: Secrets,
 }
 
 #[derive(Clone)]
@@ -173,13 +198,14 @@ impl Store {
 
     /// Opens either backend and applies its migrations.
     pub fn connect(db: &Database, options: StoreOptions) -> Result<Store, StoreError> {
+        let secrets = options.secrets.clone();
         let backend = match db {
             Database::Sqlite(path) => {
                 Backend::Sqlite(sqlite::SqliteStore::open_with(path, options)?)
             }
             Database::Postgres(url) => Backend::Postgres(postgres::PgStore::open(url, options)?),
         };
-        Ok(Store { backend })
+        Ok(Store { backend, secrets })
     }
 
     /// Whether several nodes may share this store (PostgreSQL): then another node's writes

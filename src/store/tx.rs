@@ -3,6 +3,7 @@
 //! see only their role's part (`DeliveryTx`, `DeadlineStore`; see `roles`).
 
 use super::records::*;
+use super::secrets::{SecretField, StoredSecrets};
 use super::StoreError;
 use crate::domain::conference::{Conference, ConferenceView, Conferencecall, Recording};
 use crate::domain::customer::Customer;
@@ -33,6 +34,23 @@ pub trait CustomerReads {
         customer: CustomerId,
         now: Timestamp,
     ) -> Result<Vec<String>, StoreError>;
+}
+
+/// Customers' secret columns as stored (sealed or in clear), for the start-up census and the
+/// rotation (`store::secrets`); every other read sees them opened, in `Customer`.
+pub trait SecretStore {
+    /// Up to `limit` customers whose id sorts after `after` (`""` = from the first), by id.
+    fn stored_secrets(&self, after: &str, limit: usize) -> Result<Vec<StoredSecrets>, StoreError>;
+
+    /// Replaces one stored secret with `new` only if it still holds `old`: false (and nothing
+    /// changed) when a concurrent write changed it since it was read.
+    fn replace_stored_secret(
+        &self,
+        customer: &str,
+        field: SecretField,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Conferences and their derived views.
@@ -370,6 +388,7 @@ pub trait Tx:
     + EventStore
     + ListStore
     + HousekeepingStore
+    + SecretStore
 {
     /// Starts a nested step: its changes can be undone without ending the transaction.
     fn begin_step(&self) -> Result<(), StoreError>;

@@ -32,6 +32,7 @@ mod operations;
 mod pauses;
 mod restart;
 mod scenarios;
+mod secrets;
 mod simulations;
 mod twiml;
 mod usage;

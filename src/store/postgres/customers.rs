@@ -2,10 +2,12 @@
 
 use super::rows::*;
 use super::PgTx;
+use crate::store::secrets::sealed_columns;
 use crate::store::tx::{CustomerReads, CustomerStore};
 
 impl CustomerStore for PgTx<'_> {
     fn insert_customer(&self, c: &Customer, key_hash: &[u8; 32]) -> Result<(), StoreError> {
+        let [secret, _, connections] = sealed_columns(self.secrets, c)?;
         let events = serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into());
         self.execute(
             "INSERT INTO customers (id, name, webhook_uri, webhook_method, webhook_secret, \
@@ -16,11 +18,11 @@ impl CustomerStore for PgTx<'_> {
                 &c.name,
                 &c.webhook_uri,
                 &c.webhook_method.as_str(),
-                &c.webhook_secret,
+                &secret,
                 &events,
                 &c.tm_create.micros(),
                 &c.tm_update.micros(),
-                &c.connections.to_stored(),
+                &connections,
             ],
         )?;
         self.execute(
@@ -32,10 +34,8 @@ impl CustomerStore for PgTx<'_> {
 
     /// Writes every mutable column of a customer.
     fn update_customer(&self, c: &Customer) -> Result<(), StoreError> {
-        let (previous, until) = match &c.previous_secret {
-            Some((s, t)) => (s.clone(), Some(t.micros())),
-            None => (String::new(), None),
-        };
+        let until = c.previous_secret.as_ref().map(|(_, t)| t.micros());
+        let [secret, previous, connections] = sealed_columns(self.secrets, c)?;
         let events = serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into());
         self.execute(
             "UPDATE customers SET name = $1, webhook_uri = $2, webhook_method = $3, \
@@ -46,12 +46,12 @@ impl CustomerStore for PgTx<'_> {
                 &c.name,
                 &c.webhook_uri,
                 &c.webhook_method.as_str(),
-                &c.webhook_secret,
+                &secret,
                 &events,
                 &previous,
                 &until,
                 &c.tm_update.micros(),
-                &c.connections.to_stored(),
+                &connections,
                 &c.id.to_string(),
             ],
         )?;
@@ -69,11 +69,12 @@ impl CustomerStore for PgTx<'_> {
 
 impl CustomerReads for PgTx<'_> {
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
-        self.optional_row(
+        self.query_opt(
             &format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1"),
             &[&id.to_string()],
-            customer_from_row,
-        )
+        )?
+        .map(|row| customer_from_row(&row, self.secrets))
+        .transpose()
     }
 
     fn signing_secrets(

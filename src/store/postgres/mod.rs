@@ -16,11 +16,13 @@ mod pauses;
 mod recordings;
 mod rows;
 mod schema;
+mod secrets;
 mod usage;
 
 use super::health::WriteHealth;
 use super::tx::Tx;
 use super::{StoreError, StoreFault, StoreOptions};
+use crate::secrets::Secrets;
 use crate::store::ObserveSince as _;
 use connection::{Link, Statements};
 use crossbeam_channel::Sender;
@@ -75,6 +77,8 @@ pub struct PgTx<'c> {
     statements: &'c RefCell<Statements>,
     /// Set on writer transactions; `None` on readers.
     signals: Option<&'c WriteSignals>,
+    /// Seals and opens the customers' secret columns.
+    secrets: &'c Secrets,
 }
 
 impl PgTx<'_> {
@@ -169,6 +173,8 @@ pub struct PgStore {
     signals: Arc<WriteSignals>,
     health: Arc<WriteHealth>,
     stats: Arc<crate::store::WriterStats>,
+    /// Cheap to clone: the keys are shared.
+    secrets: Secrets,
 }
 
 impl PgStore {
@@ -185,6 +191,7 @@ impl PgStore {
             .clone()
             .filter(|_| options.reset_leases)
             .map(|name| format!("{name}/"));
+        let check = options.check_secrets.then(|| options.secrets.clone());
         std::thread::Builder::new()
             .name("store-open".into())
             .spawn(move || -> Result<(), StoreError> {
@@ -197,6 +204,11 @@ impl PgStore {
                          WHERE left(lease_owner, length($1)) = $1",
                         &[&prefix],
                     )?;
+                }
+                if let Some(secrets) = check {
+                    run(&mut link, None, &secrets, |tx| {
+                        crate::store::secrets::check_at_open(tx, &secrets)
+                    })?;
                 }
                 Ok(())
             })
@@ -229,6 +241,7 @@ impl PgStore {
             signals: Arc::new(WriteSignals::default()),
             health: Arc::new(WriteHealth::default()),
             stats: Arc::default(),
+            secrets: options.secrets,
         })
     }
 
@@ -252,8 +265,9 @@ impl PgStore {
         F: FnOnce(&dyn Tx) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let secrets = self.secrets.clone();
         let job: Job = Box::new(move |link| {
-            let _ = tx.send(run(link, None, f));
+            let _ = tx.send(run(link, None, &secrets, f));
         });
         self.readers.send(job).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -271,8 +285,9 @@ impl PgStore {
         let signals = self.signals.clone();
         let health = self.health.clone();
         let stats = self.stats.clone();
+        let secrets = self.secrets.clone();
         let job: Job = Box::new(move |link| {
-            let outcome = run(link, Some((&signals, &stats)), f);
+            let outcome = run(link, Some((&signals, &stats)), &secrets, f);
             match &outcome {
                 Ok(_) => health.committed(),
                 Err(e) => {
@@ -295,6 +310,7 @@ impl PgStore {
 fn run<T, E, F>(
     link: &mut Link,
     writer: Option<(&WriteSignals, &crate::store::WriterStats)>,
+    secrets: &Secrets,
     f: F,
 ) -> Result<T, E>
 where
@@ -306,6 +322,7 @@ where
         client: RefCell::new(client),
         statements,
         signals: writer.map(|w| w.0),
+        secrets,
     };
     let result = f(&tx);
     let client = tx.client.into_inner();

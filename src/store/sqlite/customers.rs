@@ -2,11 +2,13 @@
 
 use super::rows::*;
 use super::SqliteTx;
+use crate::store::secrets::sealed_columns;
 use crate::store::tx::{CustomerReads, CustomerStore};
 use crate::store::*;
 
 impl CustomerStore for SqliteTx<'_> {
     fn insert_customer(&self, c: &Customer, key_hash: &[u8; 32]) -> Result<(), StoreError> {
+        let [secret, _, connections] = sealed_columns(self.secrets, c)?;
         self.conn
             .prepare_cached(
                 "INSERT INTO customers (id, name, webhook_uri, webhook_method, webhook_secret, \
@@ -18,11 +20,11 @@ impl CustomerStore for SqliteTx<'_> {
                 c.name,
                 c.webhook_uri,
                 c.webhook_method.as_str(),
-                c.webhook_secret,
+                secret,
                 serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into()),
                 c.tm_create.micros(),
                 c.tm_update.micros(),
-                c.connections.to_stored(),
+                connections,
             ])?;
         self.conn
             .prepare_cached(
@@ -38,10 +40,8 @@ impl CustomerStore for SqliteTx<'_> {
 
     /// Writes every mutable column of a customer.
     fn update_customer(&self, c: &Customer) -> Result<(), StoreError> {
-        let (previous, until) = match &c.previous_secret {
-            Some((s, t)) => (s.clone(), Some(t.micros())),
-            None => (String::new(), None),
-        };
+        let until = c.previous_secret.as_ref().map(|(_, t)| t.micros());
+        let [secret, previous, connections] = sealed_columns(self.secrets, c)?;
         self.conn
             .prepare_cached(
                 "UPDATE customers SET name = ?, webhook_uri = ?, webhook_method = ?, \
@@ -52,12 +52,12 @@ impl CustomerStore for SqliteTx<'_> {
                 c.name,
                 c.webhook_uri,
                 c.webhook_method.as_str(),
-                c.webhook_secret,
+                secret,
                 serde_json::to_string(&c.webhook_events).unwrap_or_else(|_| "[]".into()),
                 previous,
                 until,
                 c.tm_update.micros(),
-                c.connections.to_stored(),
+                connections,
                 c.id.to_string(),
             ])?;
         Ok(())
@@ -85,7 +85,7 @@ impl CustomerReads for SqliteTx<'_> {
         ))?;
         let mut rows = stmt.query([id.to_string()])?;
         match rows.next()? {
-            Some(row) => Ok(Some(customer_from_row(row)?)),
+            Some(row) => Ok(Some(customer_from_row(row, self.secrets)?)),
             None => Ok(None),
         }
     }

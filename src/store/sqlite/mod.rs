@@ -16,12 +16,14 @@ mod plans;
 mod recordings;
 mod reserve;
 mod rows;
+mod secrets;
 mod usage;
 mod writer;
 
 use super::health::WriteHealth;
 use super::tx::Tx;
 use super::{StoreError, StoreFault, StoreOptions};
+use crate::secrets::Secrets;
 use crossbeam_channel::Sender;
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
@@ -36,7 +38,12 @@ pub struct SqliteTx<'c> {
     conn: &'c Connection,
     /// Set when this write queued a message or set a deadline; `None` on readers.
     signals: Option<&'c WriteSignals>,
+    /// Seals and opens the customers' secret columns.
+    secrets: &'c Secrets,
 }
+
+/// The keys of a connection opened without any (tests of the queries themselves).
+static NO_SECRETS: Secrets = Secrets::none();
 
 /// What the writes of a batch did that background tasks must hear about once it commits.
 #[derive(Debug, Default)]
@@ -79,6 +86,7 @@ impl<'c> SqliteTx<'c> {
         SqliteTx {
             conn,
             signals: None,
+            secrets: &NO_SECRETS,
         }
     }
 
@@ -86,7 +94,13 @@ impl<'c> SqliteTx<'c> {
         SqliteTx {
             conn,
             signals: Some(signals),
+            secrets: &NO_SECRETS,
         }
+    }
+
+    /// The same connection sealing and opening secrets with `secrets`.
+    pub(super) fn sealing(self, secrets: &'c Secrets) -> Self {
+        SqliteTx { secrets, ..self }
     }
 }
 
@@ -124,6 +138,8 @@ pub struct SqliteStore {
     readers: Sender<ReadJob>,
     path: PathBuf,
     wal_limit_bytes: u64,
+    /// Cheap to clone: the keys are shared.
+    secrets: Secrets,
 }
 
 fn migrations() -> Migrations<'static> {
@@ -186,6 +202,11 @@ impl SqliteStore {
         let reserve = reserve::Reserve::open(path, options.disk_reserve_bytes);
         let mut conn = open_connection(path)?;
         migrations().to_latest(&mut conn)?;
+        if options.check_secrets {
+            let tx = SqliteTx::reader(&conn).sealing(&options.secrets);
+            crate::store::secrets::check_at_open(&tx, &options.secrets)?;
+        }
+        let secrets = options.secrets.clone();
         // The writer touches every hot index on each event: a page cache that holds them
         // (SQLite's default is 2 MB) saves a pread per miss inside the write transaction.
         // Readers keep the default-sized cache of their own; memory stays bounded.
@@ -249,6 +270,7 @@ impl SqliteStore {
             readers: reader_tx,
             path: path.to_path_buf(),
             wal_limit_bytes: options.wal_limit_bytes,
+            secrets,
         })
     }
 
@@ -278,8 +300,9 @@ impl SqliteStore {
         F: FnOnce(&dyn Tx) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let secrets = self.secrets.clone();
         let job: ReadJob = Box::new(move |conn| {
-            let _ = tx.send(f(&SqliteTx::reader(conn)));
+            let _ = tx.send(f(&SqliteTx::reader(conn).sealing(&secrets)));
         });
         self.readers.send(job).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -296,10 +319,11 @@ impl SqliteStore {
     {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
         let signals = self.signals.clone();
+        let secrets = self.secrets.clone();
         let job: WriteJob = Box::new(move |conn| {
             let (outcome, fault) = match conn {
                 Some(conn) => {
-                    let outcome = writer::run_in_savepoint(conn, &signals, f);
+                    let outcome = writer::run_in_savepoint(conn, &signals, &secrets, f);
                     let fault = match &outcome {
                         Err(e) => e.store_fault().map(str::to_string),
                         Ok(_) => None,

@@ -20,6 +20,7 @@ const FAULT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 pub(super) fn run_in_savepoint<T, E, F>(
     conn: &Connection,
     signals: &WriteSignals,
+    secrets: &crate::secrets::Secrets,
     f: F,
 ) -> Result<T, E>
 where
@@ -33,7 +34,7 @@ where
             .map(|_| ())
     };
     run("SAVEPOINT job").map_err(|e| E::from(StoreError::from(e)))?;
-    let result = f(&SqliteTx::writer(conn, signals));
+    let result = f(&SqliteTx::writer(conn, signals).sealing(secrets));
     if conn.is_autocommit() {
         // SQLite rolled the whole transaction back itself (it does so on some disk-full and
         // I/O errors); there is no savepoint left to end and the batch is lost.

@@ -126,6 +126,39 @@ impl TestDb {
             }
         }
     }
+
+    /// The text columns of every row a query answers, each row's columns joined by a space
+    /// (for a test that reads what the database holds, as an operator with SQL would).
+    pub async fn query_texts(&self, sql: &str) -> Vec<String> {
+        match &*self.0 {
+            Inner::Sqlite(p) => {
+                let conn = rusqlite::Connection::open(p).expect("open the SQLite file");
+                let mut stmt = conn.prepare(sql).expect("query");
+                let n = stmt.column_count();
+                let rows = stmt
+                    .query_map([], |r| {
+                        (0..n)
+                            .map(|i| r.get::<_, Option<String>>(i).map(|v| v.unwrap_or_default()))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .expect("query")
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("rows");
+                rows.into_iter().map(|r| r.join(" ")).collect()
+            }
+            Inner::Postgres { url, .. } => {
+                let rows = connect(url).await.query(sql, &[]).await.expect("query");
+                rows.iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.get::<_, Option<String>>(i).unwrap_or_default())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect()
+            }
+        }
+    }
 }
 
 async fn connect(url: &str) -> tokio_postgres::Client {

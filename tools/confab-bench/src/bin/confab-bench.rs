@@ -63,6 +63,10 @@ struct Args {
     /// Passed to every node as --pg-writers (confab's default when unset).
     #[arg(long)]
     pg_writers: Option<u16>,
+    /// Passed to every node as --secrets-key-file: customers' secrets stored encrypted, to
+    /// compare with a run without it.
+    #[arg(long)]
+    secrets_key_file: Option<std::path::PathBuf>,
     /// Run the same load on SQLite, then on PostgreSQL with 1, 2 and 3 nodes (needs
     /// --postgres), and print a comparison table; exits 1 if any final state is not exact.
     /// Ceilings, memory and start-up are not measured in this mode.
@@ -331,10 +335,15 @@ fn pin_options(args: &Args) -> confab_bench::pin::Options {
 
 /// Flags every node gets beyond the ones `start_confab` always passes.
 fn node_flags(args: &Args, backend: &Backend) -> Vec<String> {
-    match (backend, args.pg_writers) {
+    let mut flags = match (backend, args.pg_writers) {
         (Backend::Postgres(_), Some(w)) => vec!["--pg-writers".into(), w.to_string()],
         _ => Vec::new(),
+    };
+    if let Some(keys) = &args.secrets_key_file {
+        flags.push("--secrets-key-file".into());
+        flags.push(keys.display().to_string());
     }
+    flags
 }
 
 fn print_header(args: &Args, backend: &Backend) {
