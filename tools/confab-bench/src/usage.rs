@@ -64,7 +64,7 @@ pub async fn run(opts: &Options) -> bool {
     let confs = create_conferences(&base, &key, opts.conferences + 1, opts.connections).await;
     let (history, driven) = confs.split_first().or_die("conferences");
     let load = drive(
-        &[base.clone()],
+        std::slice::from_ref(&base),
         &key,
         driven,
         opts.calls,
