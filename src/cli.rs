@@ -292,10 +292,14 @@ async fn create_customer(
             return ExitCode::FAILURE;
         }
     };
+    // Checked as the server checks at start: a database whose secrets are sealed under a
+    // key this command was not given refuses it, rather than taking a new customer's secret
+    // in clear.
     let options = StoreOptions {
         readers: 1,
         pg_writers: 1,
         secrets,
+        check_secrets: true,
         ..StoreOptions::default()
     };
     let store = match Store::connect(&db, options) {
@@ -373,12 +377,19 @@ async fn secrets_rotate(db: Database, key_file: &std::path::Path, batch: u64) ->
     let census = &rotation.census;
     for id in &keys {
         let count = census.by_key.get(id).copied().unwrap_or(0);
+        // A value naming this key that does not open still needs the line: without it,
+        // start-up refuses to run. Only a key nothing names may go.
+        let failing = census.failed_by_key.get(id).copied().unwrap_or(0);
         let note = if *id == newest {
-            "newest"
+            "newest".to_string()
+        } else if failing > 0 {
+            format!(
+                "{failing} value(s) naming it do not open: replace them (docs/operations.md) before removing its line"
+            )
         } else if count == 0 {
-            "protects nothing: its line may be removed from the key file"
+            "protects nothing: its line may be removed from the key file".to_string()
         } else {
-            "still in use: keep its line, run secrets rotate again"
+            "still in use: keep its line, run secrets rotate again".to_string()
         };
         println!("key {id}: {count} value(s) ({note})");
     }

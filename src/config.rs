@@ -4,7 +4,8 @@ use crate::store::Database;
 use clap::Args;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Args)]
+// No `Debug`: it holds the admin token and the platform secret, which no output may show.
+#[derive(Clone, Args)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:8080")]

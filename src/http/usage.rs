@@ -35,7 +35,8 @@ pub struct SummaryJson {
     /// The most calls joined at one time.
     #[schema(minimum = 0)]
     max_concurrent: i64,
-    /// Conferencecalls that joined the room.
+    /// Conferencecalls that joined the room: each stay once (a call that joins again after
+    /// leaving is a new conferencecall).
     #[schema(minimum = 0)]
     unique_calls: i64,
     /// Ended recordings: the sum of each one's `tm_end − tm_start` in whole seconds.
@@ -167,12 +168,26 @@ pub async fn usage(
     }))
 }
 
-/// CSV when the client asks for it by name; JSON for anything else (`*/*` included).
+/// CSV when the client asks for it by name (and does not rule it out with `q=0`); JSON for
+/// anything else (`*/*` included).
 fn wants_csv(req: &HttpRequest) -> bool {
     req.headers()
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/csv"))
+        .is_some_and(|v| {
+            v.split(',').any(|range| {
+                let mut parts = range.split(';').map(str::trim);
+                let csv = parts
+                    .next()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("text/csv"));
+                let refused = parts.any(|p| {
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                csv && !refused
+            })
+        })
 }
 
 /// RFC 4180: a header line, CRLF line ends; no field needs quoting (periods and numbers).

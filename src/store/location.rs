@@ -60,23 +60,42 @@ impl fmt::Debug for Database {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, and any `password=`
+/// parameter's value → `***`. The password may hold characters a URL should have encoded
+/// (`/`, `?`, `@`), so the user part runs to the last `@`: when in doubt, more is hidden.
 fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_string();
     };
     let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &url[..scheme_end],
-            &authority[..colon],
-            &rest[at..]
-        ),
-        _ => url.to_string(),
-    }
+    let hidden = match rest.rfind('@') {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => format!(
+                "{}{}:***{}",
+                &url[..scheme_end],
+                &rest[..colon],
+                &rest[at..]
+            ),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    };
+    hide_password_parameters(&hidden)
+}
+
+/// `…?sslmode=require&password=x` → `…?sslmode=require&password=***`.
+fn hide_password_parameters(url: &str) -> String {
+    let Some(q) = url.find('?') else {
+        return url.to_string();
+    };
+    let params: Vec<String> = url[q + 1..]
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+            _ => p.to_string(),
+        })
+        .collect();
+    format!("{}?{}", &url[..q], params.join("&"))
 }
 
 #[cfg(test)]
@@ -101,5 +120,16 @@ mod tests {
         assert_eq!(db.to_string(), "postgres://app:***@db.local:5432/confab");
         let db = Database::from_str("postgres://app@db.local/confab").unwrap();
         assert_eq!(db.to_string(), "postgres://app@db.local/confab");
+        // Characters a URL should have encoded, and a password given as a parameter.
+        let db = Database::from_str("postgres://app:hun/ter?2@db.local/confab").unwrap();
+        assert_eq!(db.to_string(), "postgres://app:***@db.local/confab");
+        let db =
+            Database::from_str("postgres://app@db.local/confab?sslmode=require&password=hunter2")
+                .unwrap();
+        assert_eq!(
+            db.to_string(),
+            "postgres://app@db.local/confab?sslmode=require&password=***"
+        );
+        assert!(!format!("{db:?}").contains("hunter2"));
     }
 }

@@ -171,15 +171,21 @@ impl Census {
     /// Checks what start-up needs: every sealed value's key is held. Logs (without values)
     /// what it found otherwise: values in clear, values that do not open.
     pub(super) fn check_at_start(&self, secrets: &Secrets) -> Result<(), StoreError> {
-        if let Some((key_id, count)) = self.missing.iter().next() {
+        if !self.missing.is_empty() {
+            // Every missing key at once, so one restart with the lines put back suffices.
+            let keys: Vec<String> = self
+                .missing
+                .iter()
+                .map(|(key_id, count)| format!("{count} under key {key_id:?}"))
+                .collect();
             let how = if secrets.is_enabled() {
-                "which the secrets key file does not hold; put that key's line back in the key file"
+                "which the secrets key file does not hold; put those keys' lines back in the key file"
             } else {
-                "but no --secrets-key-file is set; start with the key file that holds it"
+                "but no --secrets-key-file is set; start with the key file that holds them"
             };
             return Err(StoreError::SecretKeys(format!(
-                "{count} stored secret(s) are sealed under key {key_id:?}, {how} \
-                 (see docs/operations.md, 'Secrets at rest')"
+                "stored secrets are sealed ({}), {how} (see docs/operations.md, 'Secrets at rest')",
+                keys.join(", ")
             )));
         }
         // One value that does not open was altered or moved; a key that opens none of its

@@ -225,6 +225,18 @@ async fn durations_summaries_and_usage_are_exact_and_per_customer() {
         )
     );
 
+    // CSV ruled out by its quality is not sent.
+    let json_only = s
+        .client
+        .get(s.url(&format!("/v1.0/usage?from={day}&to={day}")))
+        .bearer_auth(&a.key)
+        .header("accept", "application/json, text/csv;q=0")
+        .send()
+        .await
+        .expect("json");
+    let body: Value = json_only.json().await.unwrap_or_default();
+    assert_eq!(body["result"][0]["participant_seconds"], expected);
+
     // Another customer's usage never includes it, and its conference is not found.
     let theirs = usage(&s, &b.key, &format!("from={day}&to={day}")).await;
     assert_eq!(

@@ -416,6 +416,13 @@ async fn a_missing_key_or_a_malformed_key_file_stops_start_up() {
         err.contains("key \"k1\"") && err.contains("no --secrets-key-file"),
         "{err}"
     );
+    // `confab customer create` without the key file refuses too, instead of storing the new
+    // customer's webhook secret in clear beside the sealed ones.
+    let arg = db.arg();
+    let out = confab(&["customer", "create", "--db", &arg, "--name", "late"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "customer created: {out:?}");
+    assert!(err.contains("key \"k1\""), "{err}");
 
     let text = std::fs::read_to_string(&keys.path).expect("key file");
     let material = text
