@@ -110,7 +110,8 @@ pub async fn run(opts: &Options) -> bool {
     print_latency("summary of the 1M-call conference", &summary);
     let busy = beside_busy_room(&base, &key, &driven[0], &month, opts).await;
     print_latency("month of usage, by day (busy room)", &busy);
-    let exact = compare_with_scan(&base, &key, &db.arg(), &month).await;
+    let exact = compare_with_scan(&base, &key, &db.arg(), &month).await
+        && summary_is_exact(&base, &key, &db.arg(), history).await;
     stop(child);
     exact
 }
@@ -174,6 +175,15 @@ const COUNTERS: &str = "INSERT INTO usage_days (customer_id, day, shard, confere
      ON CONFLICT (customer_id, day, shard) DO UPDATE SET calls = usage_days.calls + excluded.calls, \
         participant_seconds = usage_days.participant_seconds + excluded.participant_seconds";
 
+/// The conference's own totals (its summary), as confab keeps them on its row.
+const TOTALS: &str = "UPDATE conferences SET \
+     participant_seconds = participant_seconds + (SELECT CAST(SUM((tm_left - tm_joined) / 1000000) AS BIGINT) \
+        FROM conferencecalls WHERE conference_id = {conf} AND reference_id LIKE 'hist-%'), \
+     join_seq_last = join_seq_last + (SELECT COUNT(*) FROM conferencecalls \
+        WHERE conference_id = {conf} AND reference_id LIKE 'hist-%'), \
+     max_concurrent = CASE WHEN max_concurrent < 1 THEN 1 ELSE max_concurrent END \
+     WHERE id = {conf}";
+
 fn seed_sqlite(
     db: &str,
     conf: &str,
@@ -200,6 +210,8 @@ fn seed_sqlite(
         .replace("{conf}", "?1");
     tx.execute(&counters, [conf])
         .map_err(|e| format!("seed counters: {e}"))?;
+    tx.execute(&TOTALS.replace("{conf}", "?1"), [conf])
+        .map_err(|e| format!("seed totals: {e}"))?;
     tx.commit().map_err(|e| e.to_string())?;
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
         .map_err(|e| e.to_string())
@@ -227,6 +239,8 @@ fn seed_postgres(
         .replace("{conf}", "$1");
     tx.execute(&counters, &[&conf])
         .map_err(|e| format!("seed counters: {e}"))?;
+    tx.execute(&TOTALS.replace("{conf}", "$1"), &[&conf])
+        .map_err(|e| format!("seed totals: {e}"))?;
     tx.commit().map_err(|e| e.to_string())?;
     c.batch_execute("ANALYZE").map_err(|e| e.to_string())
 }
@@ -332,6 +346,52 @@ async fn compare_with_scan(base: &str, key: &str, db: &str, path: &str) -> bool 
         "exact: {exact} (conferences, calls, participant seconds: confab {answered:?}, scan {scanned:?})"
     );
     exact
+}
+
+/// The history conference's summary against a scan of its calls.
+async fn summary_is_exact(base: &str, key: &str, db: &str, conf: &str) -> bool {
+    let path = format!("{base}/v1.0/conferences/{conf}/summary");
+    let v: Value = client()
+        .get(path)
+        .bearer_auth(key)
+        .send()
+        .await
+        .or_die("summary")
+        .json()
+        .await
+        .or_die("summary json");
+    let answered = [
+        v["unique_calls"].as_i64().unwrap_or(-1),
+        v["participant_seconds"].as_i64().unwrap_or(-1),
+    ];
+    let (db, conf) = (db.to_string(), conf.to_string());
+    let scanned = tokio::task::spawn_blocking(move || scan_conference(&db, &conf))
+        .await
+        .or_die("scan thread")
+        .or_die("scan");
+    let exact = answered == scanned;
+    println!("summary exact: {exact} (calls, participant seconds: confab {answered:?}, scan {scanned:?})");
+    exact
+}
+
+const SCAN_CONFERENCE: &str = "SELECT CAST(COUNT(*) AS BIGINT), \
+     CAST(COALESCE(SUM((tm_left - tm_joined) / 1000000), 0) AS BIGINT) \
+     FROM conferencecalls WHERE conference_id = {conf} AND tm_joined IS NOT NULL";
+
+fn scan_conference(db: &str, conf: &str) -> Result<[i64; 2], String> {
+    if db.starts_with("postgres") {
+        let mut c = postgres::Client::connect(db, postgres::NoTls).map_err(|e| e.to_string())?;
+        let r = c
+            .query_one(&SCAN_CONFERENCE.replace("{conf}", "$1"), &[&conf])
+            .map_err(|e| e.to_string())?;
+        Ok([r.get(0), r.get(1)])
+    } else {
+        let conn = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+        conn.query_row(&SCAN_CONFERENCE.replace("{conf}", "?1"), [conf], |r| {
+            Ok([r.get(0)?, r.get(1)?])
+        })
+        .map_err(|e| e.to_string())
+    }
 }
 
 const SCAN_CALLS: &str = "SELECT CAST(COUNT(*) AS BIGINT), \
