@@ -297,7 +297,7 @@ fn dialect_routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The console's page, its two assets and its change stream (§12). Not part of the JSON API's
+/// The console's page, its assets and its change stream (§12). Not part of the JSON API's
 /// document: the stream is `text/event-stream` for the console, the rest are static files.
 fn console_routes() -> actix_web::Scope {
     let page = |path: &str, route: actix_web::Route| {
@@ -309,6 +309,7 @@ fn console_routes() -> actix_web::Scope {
         .service(page("", web::get().to(console::index)))
         .service(page("/", web::get().to(console::index)))
         .service(page("/console.js", web::get().to(console::script)))
+        .service(page("/charts.js", web::get().to(console::charts)))
         .service(page("/console.css", web::get().to(console::style)))
         .service(page("/events", web::get().to(console::events)))
         .default_service(web::to(no_route))

@@ -135,6 +135,7 @@ async fn the_console_is_served_from_the_binary_with_nothing_from_elsewhere() {
     for (path, kind) in [
         ("/console", "text/html"),
         ("/console/console.js", "text/javascript"),
+        ("/console/charts.js", "text/javascript"),
         ("/console/console.css", "text/css"),
     ] {
         let res = s.client.get(s.url(path)).send().await.unwrap();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 const INDEX: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("console.js");
+const CHARTS: &str = include_str!("charts.js");
 const STYLE: &str = include_str!("console.css");
 
 /// How often an idle stream sends a comment, so proxies keep it open and a dead client is
@@ -43,6 +44,11 @@ pub async fn index() -> HttpResponse {
 
 pub async fn script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// The charts (§16), a script of their own loaded before `console.js`.
+pub async fn charts() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", CHARTS)
 }
 
 pub async fn style() -> HttpResponse {
