@@ -360,6 +360,35 @@ pub struct ConferencecallJson<'a> {
 }
 
 impl Conferencecall {
+    /// A new call of `conf` at `now`: a participant, neither muted nor on hold, not yet joined.
+    pub fn new(
+        conf: &Conference,
+        id: ConferencecallId,
+        reference_id: String,
+        status: CallStatus,
+        dialect: Dialect,
+        now: Timestamp,
+    ) -> Conferencecall {
+        Conferencecall {
+            id,
+            customer_id: conf.customer_id,
+            conference_id: conf.id,
+            reference_id,
+            status,
+            tm_create: now,
+            tm_update: now,
+            tm_delete: None,
+            dialect,
+            platform_conference: String::new(),
+            role: Role::Participant,
+            muted: false,
+            hold: false,
+            tm_joined: None,
+            tm_left: None,
+            leave_reason: String::new(),
+        }
+    }
+
     /// The call has left: `leaved` at `now`. It is no longer muted or on hold (§15), whatever
     /// a command still on its way to the platform said. What it used of the room is returned,
     /// to be counted (§16); a call already left returns nothing and keeps its `tm_left`.
@@ -378,8 +407,13 @@ impl Conferencecall {
             customer: self.customer_id,
             conference: self.conference_id,
             left: now,
-            seconds: self.tm_joined.map(|joined| seconds_between(joined, now)),
+            seconds: self.stay_seconds(),
         })
+    }
+
+    /// Whole seconds from joining to leaving, once it has done both.
+    pub fn stay_seconds(&self) -> Option<i64> {
+        Some(seconds_between(self.tm_joined?, self.tm_left?))
     }
 
     /// The call has joined the room at `now`.

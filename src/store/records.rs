@@ -122,6 +122,8 @@ pub struct CountMove {
     pub joined: i64,
     /// The call reaches `joined` now and takes the next join position.
     pub takes_join_seq: bool,
+    /// Seconds the call stayed joined, added to the conference's total as it leaves (§16).
+    pub stay_seconds: i64,
 }
 
 impl CountMove {
@@ -136,12 +138,26 @@ impl CountMove {
             active: active(to) - from.map_or(0, active),
             joined: joined(to) - from.map_or(0, joined),
             takes_join_seq: to == CallStatus::Joined && from != Some(CallStatus::Joined),
+            stay_seconds: 0,
         }
+    }
+
+    /// The move of `call` from `from` to its status; a call leaving now adds its stay.
+    pub fn of(
+        from: Option<crate::domain::conference::CallStatus>,
+        call: &crate::domain::conference::Conferencecall,
+    ) -> CountMove {
+        use crate::domain::conference::CallStatus;
+        let mut m = CountMove::between(from, call.status);
+        if call.status == CallStatus::Leaved && from != Some(CallStatus::Leaved) {
+            m.stay_seconds = call.stay_seconds().unwrap_or(0);
+        }
+        m
     }
 
     /// Whether the conference row needs no change.
     pub fn is_none(&self) -> bool {
-        self.active == 0 && self.joined == 0 && !self.takes_join_seq
+        self.active == 0 && self.joined == 0 && !self.takes_join_seq && self.stay_seconds == 0
     }
 }
 

@@ -347,8 +347,9 @@ pub trait AnnouncementStore {
 /// transactions that create conferences, let calls leave and end recordings, and what a
 /// conference's summary reads.
 pub trait UsageStore {
-    /// Adds `usage` to one shard of a customer's day, and its seconds to the conference's
-    /// totals.
+    /// Adds `usage` to one shard of a customer's day, and its recording seconds to the
+    /// conference's total (its participant seconds are added by `set_call_status` as the call
+    /// leaves, in the update of the conference's counts).
     fn add_usage(
         &self,
         customer: CustomerId,

@@ -188,24 +188,14 @@ impl Rules<'_> {
         call_id: &str,
         dialect: Dialect,
     ) -> Result<Conferencecall, EngineError> {
-        let call = Conferencecall {
-            id: ConferencecallId::new(),
-            customer_id: conf.customer_id,
-            conference_id: conf.id,
-            reference_id: call_id.to_string(),
-            status: CallStatus::Joining,
-            tm_create: self.now,
-            tm_update: self.now,
-            tm_delete: None,
+        let call = Conferencecall::new(
+            conf,
+            ConferencecallId::new(),
+            call_id.to_string(),
+            CallStatus::Joining,
             dialect,
-            platform_conference: String::new(),
-            role: Role::Participant,
-            muted: false,
-            hold: false,
-            tm_joined: None,
-            tm_left: None,
-            leave_reason: String::new(),
-        };
+            self.now,
+        );
         self.db.insert_call(&call)?;
         Ok(call)
     }

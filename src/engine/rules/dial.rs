@@ -9,7 +9,6 @@ use crate::domain::conference::{self, CallStatus, Conference, ConferenceStatus, 
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::dialect::Dialect;
 use crate::domain::notification::NotificationType;
-use crate::domain::room::Role;
 use crate::domain::ConferencecallId;
 use crate::engine::{EngineError, Refusal};
 
@@ -62,24 +61,14 @@ impl Rules<'_> {
             return Err(Refusal::DialLimit(limit).into());
         }
         let id = ConferencecallId::new();
-        let call = Conferencecall {
+        let call = Conferencecall::new(
+            conf,
             id,
-            customer_id: conf.customer_id,
-            conference_id: conf.id,
-            reference_id: dial_reference(id),
-            status: CallStatus::Dialing,
-            tm_create: self.now,
-            tm_update: self.now,
-            tm_delete: None,
-            dialect: dial.dialect,
-            platform_conference: String::new(),
-            role: Role::Participant,
-            muted: false,
-            hold: false,
-            tm_joined: None,
-            tm_left: None,
-            leave_reason: String::new(),
-        };
+            dial_reference(id),
+            CallStatus::Dialing,
+            dial.dialect,
+            self.now,
+        );
         self.db.insert_call(&call)?;
         self.notify_call(&call, NotificationType::ConferencecallDialing)?;
         self.dial_command(&call, &dial.destination, &dial.from, dial.timeout)?;

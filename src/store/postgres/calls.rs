@@ -45,7 +45,7 @@ impl CallStore for PgTx<'_> {
             |row| row.get::<String>(0),
         )?;
         let from = from.as_deref().and_then(CallStatus::parse);
-        let join_seq = self.move_counts(c.conference_id, CountMove::between(from, c.status))?;
+        let join_seq = self.move_counts(c.conference_id, CountMove::of(from, c))?;
         self.execute(
             "UPDATE conferencecalls SET status = $1, tm_update = $2, tm_delete = $3, \
              join_seq = COALESCE($4, join_seq), platform_conference = $6, role = $7, \
@@ -184,13 +184,15 @@ impl PgTx<'_> {
         let last = self.optional_row(
             "UPDATE conferences SET calls_active = calls_active + $1, \
              calls_joined = calls_joined + $2, join_seq_last = join_seq_last + $3, \
-             max_concurrent = GREATEST(max_concurrent, calls_joined + $2) \
+             max_concurrent = GREATEST(max_concurrent, calls_joined + $2), \
+             participant_seconds = participant_seconds + $5 \
              WHERE id = $4 RETURNING join_seq_last",
             &[
                 &m.active,
                 &m.joined,
                 &i64::from(m.takes_join_seq),
                 &conference.to_string(),
+                &m.stay_seconds,
             ],
             |row| row.get::<i64>(0),
         )?;

@@ -33,15 +33,12 @@ impl UsageStore for PgTx<'_> {
                 &u.recording_seconds,
             ],
         )?;
-        if u.participant_seconds != 0 || u.recording_seconds != 0 {
+        // A call's seconds reach the conference's total in the update that moves its counts
+        // as it leaves (`set_call_status`); a recording's here.
+        if u.recording_seconds != 0 {
             self.execute(
-                "UPDATE conferences SET participant_seconds = participant_seconds + $1, \
-                 recording_seconds = recording_seconds + $2 WHERE id = $3",
-                &[
-                    &u.participant_seconds,
-                    &u.recording_seconds,
-                    &conference.to_string(),
-                ],
+                "UPDATE conferences SET recording_seconds = recording_seconds + $1 WHERE id = $2",
+                &[&u.recording_seconds, &conference.to_string()],
             )?;
         }
         Ok(())

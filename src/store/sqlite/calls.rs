@@ -43,7 +43,7 @@ impl CallStore for SqliteTx<'_> {
             .query_row([&id], |r| r.get(0))
             .optional()?;
         let from = from.as_deref().and_then(CallStatus::parse);
-        let join_seq = self.move_counts(c.conference_id, CountMove::between(from, c.status))?;
+        let join_seq = self.move_counts(c.conference_id, CountMove::of(from, c))?;
         self.conn
             .prepare_cached(
                 "UPDATE conferencecalls SET status = ?1, tm_update = ?2, tm_delete = ?3, \
@@ -182,7 +182,8 @@ impl SqliteTx<'_> {
             .prepare_cached(
                 "UPDATE conferences SET calls_active = calls_active + ?1, \
                  calls_joined = calls_joined + ?2, join_seq_last = join_seq_last + ?3, \
-                 max_concurrent = MAX(max_concurrent, calls_joined + ?2) \
+                 max_concurrent = MAX(max_concurrent, calls_joined + ?2), \
+                 participant_seconds = participant_seconds + ?5 \
                  WHERE id = ?4 RETURNING join_seq_last",
             )?
             .query_row(
@@ -190,7 +191,8 @@ impl SqliteTx<'_> {
                     m.active,
                     m.joined,
                     i64::from(m.takes_join_seq),
-                    conference.to_string()
+                    conference.to_string(),
+                    m.stay_seconds
                 ],
                 |r| r.get(0),
             )

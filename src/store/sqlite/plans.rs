@@ -21,24 +21,14 @@ fn record(sql: &str) {
 }
 
 fn call(conf: &Conference, reference: &str, status: CallStatus, at: i64) -> Conferencecall {
-    Conferencecall {
-        id: ConferencecallId::new(),
-        customer_id: conf.customer_id,
-        conference_id: conf.id,
-        reference_id: reference.into(),
+    Conferencecall::new(
+        conf,
+        ConferencecallId::new(),
+        reference.into(),
         status,
-        tm_create: Timestamp(at),
-        tm_update: Timestamp(at),
-        tm_delete: None,
-        dialect: Default::default(),
-        platform_conference: String::new(),
-        role: Default::default(),
-        muted: false,
-        hold: false,
-        tm_joined: None,
-        tm_left: None,
-        leave_reason: String::new(),
-    }
+        Default::default(),
+        Timestamp(at),
+    )
 }
 
 /// A conference with a history: calls that have left and ended recordings.

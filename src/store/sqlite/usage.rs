@@ -32,17 +32,15 @@ impl UsageStore for SqliteTx<'_> {
                 u.participant_seconds,
                 u.recording_seconds
             ])?;
-        if u.participant_seconds != 0 || u.recording_seconds != 0 {
+        // A call's seconds reach the conference's total in the update that moves its counts
+        // as it leaves (`set_call_status`); a recording's here.
+        if u.recording_seconds != 0 {
             self.conn
                 .prepare_cached(
-                    "UPDATE conferences SET participant_seconds = participant_seconds + ?1, \
-                     recording_seconds = recording_seconds + ?2 WHERE id = ?3",
+                    "UPDATE conferences SET recording_seconds = recording_seconds + ?1 \
+                     WHERE id = ?2",
                 )?
-                .execute(params![
-                    u.participant_seconds,
-                    u.recording_seconds,
-                    conference.to_string()
-                ])?;
+                .execute(params![u.recording_seconds, conference.to_string()])?;
         }
         Ok(())
     }
