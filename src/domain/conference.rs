@@ -8,7 +8,7 @@ pub use super::recording::{
     Recording, RecordingFormat, RecordingJson, RecordingReferenceType, RecordingStatus,
 };
 use super::room::{Role, RoomRules};
-use super::usage::{seconds_between, CallUsage};
+use super::usage::{seconds_between, Usage};
 use crate::domain::timestamp::{api_or_not_set, ApiTime, Timestamp};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -391,9 +391,10 @@ impl Conferencecall {
 
     /// The call has left: `leaved` at `now`. It is no longer muted or on hold (§15), whatever
     /// a command still on its way to the platform said. What it used of the room is returned,
-    /// to be counted (§16); a call already left returns nothing and keeps its `tm_left`.
+    /// to be counted (§16): nothing for a call that never joined (a caller who failed a PIN, a
+    /// dial nobody answered), nor for one already left, which keeps its `tm_left`.
     #[must_use = "the usage of a call that left must be counted"]
-    pub fn mark_leaved(&mut self, now: Timestamp) -> Option<CallUsage> {
+    pub fn mark_leaved(&mut self, now: Timestamp) -> Option<Usage> {
         let already = self.status == CallStatus::Leaved;
         self.status = CallStatus::Leaved;
         self.tm_update = now;
@@ -403,12 +404,7 @@ impl Conferencecall {
             return None;
         }
         self.tm_left = Some(now);
-        Some(CallUsage {
-            customer: self.customer_id,
-            conference: self.conference_id,
-            left: now,
-            seconds: self.stay_seconds(),
-        })
+        self.stay_seconds().map(Usage::of_call)
     }
 
     /// Whole seconds from joining to leaving, once it has done both.

@@ -1,7 +1,7 @@
 //! Usage you can bill from (§16): what one call, conference or recording adds to a customer's
 //! day, the periods a usage report is asked for, and a conference's summary.
 
-use super::ids::{ConferenceId, CustomerId};
+use super::ids::ConferenceId;
 use super::timestamp::Timestamp;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
@@ -87,25 +87,14 @@ impl Usage {
     }
 }
 
-/// What a call's leaving adds: counted on the day it left, for its customer. `seconds` is
-/// `None` for a call that never joined (a caller who failed a PIN, a dial nobody answered): it
-/// used no room time and is not a billable call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallUsage {
-    pub customer: CustomerId,
-    pub conference: ConferenceId,
-    pub left: Timestamp,
-    pub seconds: Option<i64>,
-}
-
-impl CallUsage {
-    /// The usage to count, if any.
-    pub fn usage(&self) -> Option<Usage> {
-        self.seconds.map(|s| Usage {
+impl Usage {
+    /// What a call that stayed `seconds` in the room adds, on the day it left.
+    pub fn of_call(seconds: i64) -> Usage {
+        Usage {
             calls: 1,
-            participant_seconds: s,
+            participant_seconds: seconds,
             ..Usage::default()
-        })
+        }
     }
 }
 

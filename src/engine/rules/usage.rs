@@ -14,10 +14,15 @@ impl Rules<'_> {
     pub(super) fn leave(&self, call: &mut Conferencecall) -> Result<(), EngineError> {
         let used = call.mark_leaved(self.now);
         self.db.set_call_status(call)?;
-        if let Some((left, usage)) = used.and_then(|u| u.usage().map(|usage| (u.left, usage))) {
-            self.count(call.customer_id, call.conference_id, Day::of(left), &usage)?;
+        match used {
+            Some(usage) => self.count(
+                call.customer_id,
+                call.conference_id,
+                Day::of(self.now),
+                &usage,
+            ),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// A new conference counts on the day it was created.
