@@ -4,7 +4,7 @@
 
 use super::auth::Tenant;
 use super::error::{ApiError, ErrorBody};
-use super::input::{parse_object, path_id, read_body};
+use super::input::{optional_json_body, path_id};
 use super::AppState;
 use crate::actions::schema::MediaAction;
 use crate::domain::conference::{ConferenceJson, ConferencecallJson};
@@ -35,21 +35,6 @@ struct ActionsBody {
     #[serde(default)]
     #[schema(value_type = Vec<MediaAction>, min_items = 1, max_items = 100, required = true, nullable = false)]
     actions: Option<Vec<Value>>,
-}
-
-/// A body that may be empty or `null` (the defaults), else a JSON object.
-async fn optional_body<T: for<'de> Deserialize<'de> + Default>(
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<T, ApiError> {
-    let body = read_body(req, payload).await?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    match std::str::from_utf8(&body).map(str::trim) {
-        Ok("null") => Ok(T::default()),
-        _ => parse_object(&body),
-    }
 }
 
 async fn control(
@@ -102,7 +87,7 @@ pub async fn hold(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body: HoldBody = optional_body(&req, payload).await?;
+    let body: HoldBody = optional_json_body(&req, payload).await?;
     let music = body.music_url.unwrap_or_default();
     control(&state, tenant, &id, CallControl::Hold(true, music)).await
 }

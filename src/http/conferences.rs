@@ -5,8 +5,8 @@ use super::connection::SendDeadline;
 use super::error::ApiError;
 use super::error::ErrorBody;
 use super::input::{
-    decode_page_token, encode_page_token, integral, json_body, optional_uuid, page_size,
-    parse_object, path_id, read_body,
+    decode_page_token, encode_page_token, integral, json_body, optional_json_body, optional_uuid,
+    page_size, path_id,
 };
 use super::AppState;
 use crate::actions::schema::Action;
@@ -498,16 +498,8 @@ pub async fn recording_start(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
-    let body = read_body(&req, payload).await?;
     // The body is optional: an empty one, or `null`, means the defaults.
-    let body: RecordingBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RecordingBody::default()
-    } else {
-        match std::str::from_utf8(&body).map(str::trim) {
-            Ok("null") => RecordingBody::default(),
-            _ => parse_object(&body)?,
-        }
-    };
+    let body: RecordingBody = optional_json_body(&req, payload).await?;
     let format = body
         .format
         .as_deref()

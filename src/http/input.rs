@@ -257,6 +257,22 @@ pub async fn json_body<T: DeserializeOwned>(
     parse_object(&body)
 }
 
+/// Reads a body that may be empty or `null` (the defaults, `T::default()`), else a JSON
+/// object, into `T`.
+pub async fn optional_json_body<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = read_body(req, payload).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    match std::str::from_utf8(&body).map(str::trim) {
+        Ok("null") => Ok(T::default()),
+        _ => parse_object(&body),
+    }
+}
+
 /// Parses a JSON object into `T`. serde would also fill a struct from an array of its fields
 /// in order (`[null, 5]`); a body is an object or it is refused.
 pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
