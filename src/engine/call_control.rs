@@ -49,9 +49,9 @@ impl Engine {
                 .ok_or(Refusal::ConferencecallNotFound)?;
             match control {
                 CallControl::Mute(muted) => rules.set_muted(&mut call, muted)?,
-                CallControl::Hold(hold, url) => rules.set_held(&mut call, hold, &url)?,
+                CallControl::Hold(hold, ref url) => rules.set_held(&mut call, hold, url)?,
                 CallControl::Say(_) => {
-                    let program = program.unwrap_or_default();
+                    let program = program.clone().unwrap_or_default();
                     let media = rules.media(&conf, Some(&call), &program)?;
                     rules.say_to_call(&conf, &call, &media)?;
                 }

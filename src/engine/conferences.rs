@@ -97,6 +97,7 @@ pub struct ConferencePatch {
 }
 
 /// A conference patch checked and its action lists compiled, ready to apply.
+#[derive(Clone)]
 struct CheckedPatch {
     patch: ConferencePatch,
     pre: Option<ActionList>,
@@ -176,20 +177,20 @@ impl Engine {
                 customer_id: customer,
                 kind: kind.unwrap_or(ConferenceType::Conference),
                 status: ConferenceStatus::Progressing,
-                name,
-                detail,
+                name: name.clone(),
+                detail: detail.clone(),
                 data: StoredJson::from_value(&data),
                 timeout,
                 pre_actions: StoredJson::from_value(&pre_actions.to_json()),
                 post_actions: StoredJson::from_value(&post_actions.to_json()),
                 origin: origin.unwrap_or(Origin::Json),
-                xml,
+                xml: xml.clone(),
                 tm_create: now,
                 tm_update: now,
                 tm_delete: None,
                 tm_begin: None,
                 tm_end: None,
-                room,
+                room: room.clone(),
             };
             rules.db().insert_conference(&conference)?;
             rules.count_conference(&conference)?;
@@ -236,7 +237,7 @@ impl Engine {
                     c.status.as_str()
                 ))));
             }
-            let timeout_set = checked.apply_to(&mut c);
+            let timeout_set = checked.clone().apply_to(&mut c);
             c.tm_update = rules.now();
             db.update_conference(&c)?;
             rules.notify_conference(&c, NotificationType::ConferenceUpdated)?;

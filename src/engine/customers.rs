@@ -73,8 +73,8 @@ impl Engine {
                 let now = rules.now();
                 let c = Customer {
                     id: CustomerId(Uuid::new_v4()),
-                    name,
-                    webhook_uri,
+                    name: name.clone(),
+                    webhook_uri: webhook_uri.clone(),
                     webhook_method: WebhookMethod::Post,
                     webhook_secret: customer::new_webhook_secret(),
                     webhook_events: Vec::new(),
@@ -171,17 +171,17 @@ impl Engine {
             let mut c = db
                 .customer(id)?
                 .ok_or(Refusal::StateInvalid("customer not found".into()))?;
-            if let Some(n) = patch.name {
+            if let Some(n) = &patch.name {
                 c.name = n.trim().to_string();
             }
-            if let Some(u) = patch.webhook_uri {
-                c.webhook_uri = u;
+            if let Some(u) = &patch.webhook_uri {
+                c.webhook_uri = u.clone();
             }
             if let Some(m) = method {
                 c.webhook_method = m;
             }
-            if let Some(e) = events {
-                c.webhook_events = e;
+            if let Some(e) = &events {
+                c.webhook_events = e.clone();
             }
             // Credentials travel to a connection's api_url: in the clear only where private
             // targets are allowed (a test or a lab), never to a public address.

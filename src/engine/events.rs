@@ -178,7 +178,7 @@ impl Engine {
                 return replayed(status, &body);
             }
             db.record_event_answer(&id, type_name, REFUSED, &stored, rules.now())?;
-            Ok(Err(r))
+            Ok(Err(r.clone()))
         })
         .await
     }

@@ -165,10 +165,11 @@ impl Engine {
     pub(crate) async fn transact<T, F>(&self, f: F) -> Result<T, EngineError>
     where
         T: Send + 'static,
-        F: FnOnce(&Rules<'_>) -> Result<T, EngineError> + Send + 'static,
+        F: FnMut(&Rules<'_>) -> Result<T, EngineError> + Send + 'static,
     {
         let now = self.clock.now();
         let shared = self.shared.clone();
+        let mut f = f;
         let result = self
             .store
             .write(move |db| {

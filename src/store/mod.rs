@@ -265,7 +265,7 @@ impl Store {
     where
         T: Send + 'static,
         E: StoreFault + Send + 'static,
-        F: FnOnce(&dyn Tx) -> Result<T, E> + Send + 'static,
+        F: FnMut(&dyn Tx) -> Result<T, E> + Send + 'static,
     {
         match &self.backend {
             Backend::Sqlite(s) => s.write(f).await,

@@ -29,8 +29,9 @@ impl OutboxView {
     where
         T: Send + 'static,
         E: StoreFault + Send + 'static,
-        F: FnOnce(&dyn DeliveryTx) -> Result<T, E> + Send + 'static,
+        F: FnMut(&dyn DeliveryTx) -> Result<T, E> + Send + 'static,
     {
+        let mut f = f;
         self.store.write(move |tx| f(tx)).await
     }
 }

@@ -3,6 +3,7 @@
 //! what it changes (the conference first) so nodes agree on one order.
 
 mod announcements;
+mod batch;
 mod calls;
 mod conferences;
 mod connection;
@@ -23,12 +24,11 @@ use super::health::WriteHealth;
 use super::tx::Tx;
 use super::{StoreError, StoreFault, StoreOptions};
 use crate::secrets::Secrets;
-use crate::store::ObserveSince as _;
 use connection::{Link, Statements};
 use crossbeam_channel::Sender;
 use postgres::types::ToSql;
 use postgres::{Client, Row};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -79,6 +79,13 @@ pub struct PgTx<'c> {
     signals: Option<&'c WriteSignals>,
     /// Seals and opens the customers' secret columns.
     secrets: &'c Secrets,
+    /// Whether locks are waited for or only tried (a later job of a batch).
+    mode: batch::LockMode,
+    /// Set when a lock was not granted to a job that only tries: it is rolled back and run
+    /// again in the next batch.
+    busy: &'c Cell<bool>,
+    /// Where a job of a batch adds its usage counters, written once at the end of the batch.
+    usage: Option<&'c RefCell<batch::UsageDeltas>>,
 }
 
 impl PgTx<'_> {
@@ -96,7 +103,20 @@ impl PgTx<'_> {
 
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
         let stmt = self.statement(sql)?;
-        Ok(self.client.borrow_mut().query(&stmt, params)?)
+        let rows = self.client.borrow_mut().query(&stmt, params);
+        self.granted(rows)
+    }
+
+    /// A statement's outcome; a lock not granted in time to a job that only tries marks the
+    /// job to be run again.
+    fn granted<T>(&self, outcome: Result<T, postgres::Error>) -> Result<T, StoreError> {
+        outcome.map_err(|e| {
+            let timed_out = e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE);
+            if timed_out && self.mode == batch::LockMode::Try {
+                self.busy.set(true);
+            }
+            StoreError::from(e)
+        })
     }
 
     fn query_opt(
@@ -105,17 +125,20 @@ impl PgTx<'_> {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
         let stmt = self.statement(sql)?;
-        Ok(self.client.borrow_mut().query_opt(&stmt, params)?)
+        let row = self.client.borrow_mut().query_opt(&stmt, params);
+        self.granted(row)
     }
 
     fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
         let stmt = self.statement(sql)?;
-        Ok(self.client.borrow_mut().query_one(&stmt, params)?)
+        let row = self.client.borrow_mut().query_one(&stmt, params);
+        self.granted(row)
     }
 
     fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
         let stmt = self.statement(sql)?;
-        Ok(self.client.borrow_mut().execute(&stmt, params)?)
+        let n = self.client.borrow_mut().execute(&stmt, params);
+        self.granted(n)
     }
 
     /// Runs a query expected to return at most one row and maps it.
@@ -132,15 +155,31 @@ impl PgTx<'_> {
     }
 
     /// Takes a transaction-level advisory lock, held until commit or rollback. Readers take
-    /// none: their snapshot is all they need.
+    /// none: their snapshot is all they need. A later job of a batch only tries it (see
+    /// `batch`): if another transaction holds it, the job is rolled back and run again.
     fn lock(&self, space: LockSpace, key: &str) -> Result<(), StoreError> {
         if self.signals.is_none() {
             return Ok(());
         }
-        self.query_one(
-            "SELECT pg_advisory_xact_lock($1, hashtext($2))::text",
-            &[&(space as i32), &key],
-        )?;
+        if self.mode == batch::LockMode::Wait {
+            self.query_one(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))::text",
+                &[&(space as i32), &key],
+            )?;
+            return Ok(());
+        }
+        let granted: bool = self
+            .query_one(
+                "SELECT pg_try_advisory_xact_lock($1, hashtext($2))",
+                &[&(space as i32), &key],
+            )?
+            .try_get(0)?;
+        if !granted {
+            self.busy.set(true);
+            return Err(StoreError::Unavailable(
+                "a lock is held by another write; the write runs again".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -169,7 +208,7 @@ type Job = Box<dyn FnOnce(&mut Link) + Send>;
 #[derive(Clone)]
 pub struct PgStore {
     readers: Sender<Job>,
-    writers: Sender<Job>,
+    writers: Sender<Box<dyn batch::BatchJob>>,
     signals: Arc<WriteSignals>,
     health: Arc<WriteHealth>,
     stats: Arc<crate::store::WriterStats>,
@@ -216,33 +255,38 @@ impl PgStore {
             .join()
             .map_err(|_| StoreError::Corrupt("the store's start-up thread failed".into()))??;
         let (readers, read_rx) = crossbeam_channel::unbounded::<Job>();
-        let (writers, write_rx) = crossbeam_channel::unbounded::<Job>();
-        let threads = [
-            ("store-pg-reader", options.readers.max(1), read_rx),
-            ("store-pg-writer", options.pg_writers.max(1), write_rx),
-        ];
-        for (name, count, rx) in threads {
-            for i in 0..count {
-                let mut link = Link::new(url)?;
-                let rx = rx.clone();
-                std::thread::Builder::new()
-                    .name(format!("{name}-{i}"))
-                    .spawn(move || {
-                        while let Ok(job) = rx.recv() {
-                            job(&mut link);
-                        }
-                    })
-                    .map_err(|e| StoreError::Corrupt(format!("cannot start a thread: {e}")))?;
-            }
-        }
-        Ok(PgStore {
+        let (writers, write_rx) = crossbeam_channel::unbounded::<Box<dyn batch::BatchJob>>();
+        let store = PgStore {
             readers,
             writers,
             signals: Arc::new(WriteSignals::default()),
             health: Arc::new(WriteHealth::default()),
             stats: Arc::default(),
             secrets: options.secrets,
-        })
+        };
+        for i in 0..options.readers.max(1) {
+            let mut link = Link::new(url)?;
+            let rx = read_rx.clone();
+            spawn(format!("store-pg-reader-{i}"), move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut link);
+                }
+            })?;
+        }
+        for i in 0..options.pg_writers.max(1) {
+            let link = Link::new(url)?;
+            let rx = write_rx.clone();
+            let writer = batch::Writer {
+                signals: store.signals.clone(),
+                health: store.health.clone(),
+                stats: store.stats.clone(),
+                secrets: store.secrets.clone(),
+            };
+            spawn(format!("store-pg-writer-{i}"), move || {
+                batch::writer_loop(link, rx, writer)
+            })?;
+        }
+        Ok(store)
     }
 
     /// What committed writes did since the last call: (queued a message, set a deadline).
@@ -273,43 +317,43 @@ impl PgStore {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs `f` in a transaction of its own and answers once it has committed. If `f` fails,
-    /// the transaction is rolled back and none of its changes remain.
+    /// Runs `f` in a savepoint of a batch transaction (group commit, see `batch`) and answers
+    /// once the batch has committed. If `f` fails, none of its changes remain. `f` may run more
+    /// than once: a run that found a lock held is rolled back and run again in a later batch.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: StoreFault + Send + 'static,
-        F: FnOnce(&dyn Tx) -> Result<T, E> + Send + 'static,
+        F: FnMut(&dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let signals = self.signals.clone();
-        let health = self.health.clone();
-        let stats = self.stats.clone();
-        let secrets = self.secrets.clone();
-        let job: Job = Box::new(move |link| {
-            let outcome = run(link, Some((&signals, &stats)), &secrets, f);
-            match &outcome {
-                Ok(_) => health.committed(),
-                Err(e) => {
-                    if let Some(reason) = e.store_fault() {
-                        health.failed(reason);
-                    }
-                }
-            }
-            let _ = tx.send(outcome);
+        let (reply, answered) = oneshot::channel();
+        let job: Box<dyn batch::BatchJob> = Box::new(batch::Pending {
+            f,
+            result: None,
+            reply,
         });
         self.writers
             .send(job)
             .map_err(|_| E::from(StoreError::Closed))?;
-        rx.await.map_err(|_| E::from(StoreError::Closed))?
+        answered.await.map_err(|_| E::from(StoreError::Closed))?
     }
 }
 
-/// Runs `f` in one transaction on `link`: committed if it succeeds, rolled back if not. A
-/// writer's transaction (`writer` given) is timed and its signals raised.
+/// Starts a named store thread.
+fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .map(|_| ())
+        .map_err(|e| StoreError::Corrupt(format!("cannot start a thread: {e}")))
+}
+
+/// Runs `f` in one transaction on `link` of its own: committed if it succeeds, rolled back if
+/// not. Reads (`signals` none) run on one snapshot; a write here (at start-up) takes its
+/// locks waiting for them.
 fn run<T, E, F>(
     link: &mut Link,
-    writer: Option<(&WriteSignals, &crate::store::WriterStats)>,
+    signals: Option<&WriteSignals>,
     secrets: &Secrets,
     f: F,
 ) -> Result<T, E>
@@ -317,22 +361,21 @@ where
     E: From<StoreError>,
     F: FnOnce(&dyn Tx) -> Result<T, E>,
 {
-    let (client, statements) = link.begin(writer.is_none()).map_err(E::from)?;
+    let (client, statements) = link.begin(signals.is_none()).map_err(E::from)?;
+    let busy = Cell::new(false);
     let tx = PgTx {
         client: RefCell::new(client),
         statements,
-        signals: writer.map(|w| w.0),
+        signals,
         secrets,
+        mode: batch::LockMode::Wait,
+        busy: &busy,
+        usage: None,
     };
     let result = f(&tx);
     let client = tx.client.into_inner();
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    let ending = std::time::Instant::now();
     let ended = client.batch_execute(end);
-    if let (Some((_, stats)), true, Ok(())) = (writer, result.is_ok(), &ended) {
-        stats.commit_seconds.observe_since(ending);
-        stats.batch_size.observe(1.0);
-    }
     match ended {
         Ok(()) => result,
         // A failed commit loses the transaction; a failed rollback only means the connection

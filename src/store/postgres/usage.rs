@@ -6,8 +6,8 @@ use crate::domain::usage::{ConferenceTotals, Day, Usage};
 use crate::store::tx::UsageStore;
 
 impl UsageStore for PgTx<'_> {
-    /// One statement, so two nodes adding to the same row never lose an update: the second
-    /// waits for the first's row lock and adds to what it wrote.
+    /// Added up over the write's batch and written once, last, in key order (see `batch`):
+    /// one statement, so two nodes adding to the same row never lose an update.
     fn add_usage(
         &self,
         customer: CustomerId,
@@ -16,23 +16,17 @@ impl UsageStore for PgTx<'_> {
         shard: i32,
         u: &Usage,
     ) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO usage_days (customer_id, day, shard, conferences, calls, \
-             participant_seconds, recording_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (customer_id, day, shard) DO UPDATE SET \
-             conferences = usage_days.conferences + $4, calls = usage_days.calls + $5, \
-             participant_seconds = usage_days.participant_seconds + $6, \
-             recording_seconds = usage_days.recording_seconds + $7",
-            &[
-                &customer.to_string(),
-                &day.0,
-                &shard,
-                &u.conferences,
-                &u.calls,
-                &u.participant_seconds,
-                &u.recording_seconds,
-            ],
-        )?;
+        // Every write runs in a batch; only reads have no counters to add to.
+        let deltas = self
+            .usage
+            .ok_or_else(|| StoreError::Unsupported("usage is counted by writes only".into()))?;
+        super::batch::add_delta(
+            &mut deltas.borrow_mut(),
+            customer.to_string(),
+            day,
+            shard,
+            u,
+        );
         // A call's seconds reach the conference's total in the update that moves its counts
         // as it leaves (`set_call_status`); a recording's here.
         if u.recording_seconds != 0 {
