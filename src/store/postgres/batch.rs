@@ -207,13 +207,15 @@ fn run_batch(
         let busy = Cell::new(false);
         let usage = RefCell::new(UsageDeltas::new());
         let tx = PgTx {
-            client: RefCell::new(&mut *client),
-            statements,
-            signals: Some(&writer.signals),
-            secrets: &writer.secrets,
             mode,
-            busy: &busy,
             usage: Some(&usage),
+            ..PgTx::new(
+                client,
+                statements,
+                Some(&writer.signals),
+                &writer.secrets,
+                &busy,
+            )
         };
         let ok = job.run(&tx);
         if ok && !busy.get() {
@@ -312,15 +314,8 @@ fn flush_usage(
         participant.push(u.participant_seconds);
         recording.push(u.recording_seconds);
     }
-    let tx = PgTx {
-        client: RefCell::new(client),
-        statements,
-        signals: None,
-        secrets: &Secrets::none(),
-        mode: LockMode::Wait,
-        busy: &Cell::new(false),
-        usage: None,
-    };
+    let (busy, secrets) = (Cell::new(false), Secrets::none());
+    let tx = PgTx::new(client, statements, None, &secrets, &busy);
     tx.execute(
         "INSERT INTO usage_days (customer_id, day, shard, conferences, calls, \
          participant_seconds, recording_seconds) \

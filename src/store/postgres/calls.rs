@@ -31,6 +31,7 @@ impl CallStore for PgTx<'_> {
             ],
         )?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
+        self.known.borrow_mut().saw(c);
         Ok(())
     }
 
@@ -39,12 +40,19 @@ impl CallStore for PgTx<'_> {
     /// its calls, keeps it unique).
     fn set_call_status(&self, c: &Conferencecall) -> Result<(), StoreError> {
         let id = c.id.to_string();
-        let from = self.optional_row(
-            "SELECT status FROM conferencecalls WHERE id = $1",
-            &[&id],
-            |row| row.get::<String>(0),
-        )?;
-        let from = from.as_deref().and_then(CallStatus::parse);
+        // Read under the conference's lock earlier in this job, the status is known; else read.
+        let known = self.known.borrow().status(&id);
+        let from = match known {
+            Some(status) => Some(status),
+            None => self
+                .optional_row(
+                    "SELECT status FROM conferencecalls WHERE id = $1",
+                    &[&id],
+                    |row| row.get::<String>(0),
+                )?
+                .as_deref()
+                .and_then(CallStatus::parse),
+        };
         let join_seq = self.move_counts(c.conference_id, CountMove::of(from, c))?;
         self.execute(
             "UPDATE conferencecalls SET status = $1, tm_update = $2, tm_delete = $3, \
@@ -67,6 +75,7 @@ impl CallStore for PgTx<'_> {
                 &c.tm_left.map(Timestamp::micros),
             ],
         )?;
+        self.known.borrow_mut().saw(c);
         Ok(())
     }
 
@@ -83,13 +92,23 @@ impl CallStore for PgTx<'_> {
             &[&id.to_string(), &customer.map(|c| c.to_string())],
             call_from_row,
         )
+        .inspect(|call| self.saw(call.as_ref()))
     }
 
     /// A writer first takes the platform call's lock: two nodes joining the same call to two
     /// conferences at once (each under its own conference's lock) must see each other, so one
     /// of them answers "busy" instead of failing on the unique index.
+    /// The lock and the read are one round trip (`confab_active_call`).
     fn active_call(&self, reference_id: &str) -> Result<Option<Conferencecall>, StoreError> {
-        self.lock(LockSpace::Call, reference_id)?;
+        if self.signals.is_some() {
+            return self
+                .optional_row(
+                    &format!("SELECT {CALL_COLUMNS} FROM confab_active_call($1, $2, $3)"),
+                    &[&(LockSpace::Call as i32), &reference_id, &self.waits()],
+                    call_from_row,
+                )
+                .inspect(|call| self.saw(call.as_ref()));
+        }
         self.optional_row(
             &format!(
                 "SELECT {CALL_COLUMNS} FROM conferencecalls WHERE reference_id = $1 \
@@ -113,6 +132,7 @@ impl CallStore for PgTx<'_> {
             &[&reference_id, &conference_id.to_string()],
             call_from_row,
         )
+        .inspect(|call| self.saw(call.as_ref()))
     }
 
     fn left_count_in(
@@ -130,12 +150,18 @@ impl CallStore for PgTx<'_> {
     }
 
     /// The counts kept on the conference's row, so a long history costs nothing.
+    /// Known without a read when this job read or moved them under the conference's lock.
     fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError> {
-        let counts = self.optional_row(
-            "SELECT calls_active, calls_joined FROM conferences WHERE id = $1",
-            &[&conference_id.to_string()],
-            |row| Ok((row.get::<i64>(0)?, row.get::<i64>(1)?)),
-        )?;
+        let id = conference_id.to_string();
+        let known = self.known.borrow().counts(&id);
+        let counts = match known {
+            Some(counts) => Some(counts),
+            None => self.optional_row(
+                "SELECT calls_active, calls_joined FROM conferences WHERE id = $1",
+                &[&id],
+                |row| Ok((row.get::<i64>(0)?, row.get::<i64>(1)?)),
+            )?,
+        };
         let (active, joined) = counts.unwrap_or((0, 0));
         Ok((active.max(0) as usize, joined.max(0) as usize))
     }
@@ -186,7 +212,7 @@ impl PgTx<'_> {
              calls_joined = calls_joined + $2, join_seq_last = join_seq_last + $3, \
              max_concurrent = GREATEST(max_concurrent, calls_joined + $2), \
              participant_seconds = participant_seconds + $5 \
-             WHERE id = $4 RETURNING join_seq_last",
+             WHERE id = $4 RETURNING join_seq_last, calls_active, calls_joined",
             &[
                 &m.active,
                 &m.joined,
@@ -194,8 +220,22 @@ impl PgTx<'_> {
                 &conference.to_string(),
                 &m.stay_seconds,
             ],
-            |row| row.get::<i64>(0),
+            |row| Ok((row.get::<i64>(0)?, (row.get::<i64>(1)?, row.get::<i64>(2)?))),
         )?;
+        let id = conference.to_string();
+        let last = last.map(|(seq, counts)| {
+            self.known.borrow_mut().set_counts(&id, counts);
+            seq
+        });
         Ok(last.filter(|_| m.takes_join_seq))
+    }
+}
+
+impl PgTx<'_> {
+    /// A call this job read: its status is known while its conference's lock is held.
+    fn saw(&self, call: Option<&Conferencecall>) {
+        if let (Some(call), Some(_)) = (call, self.signals) {
+            self.known.borrow_mut().saw(call);
+        }
     }
 }

@@ -7,9 +7,18 @@ use crate::store::tx::EventStore;
 impl EventStore for PgTx<'_> {
     /// The event id's lock makes a second node with the same id wait until the first has
     /// committed its answer, then find it (each statement sees what committed before it).
+    /// The lock and the read are one round trip (`confab_claim_event`).
     fn claim_event(&self, id: &str) -> Result<EventClaim, StoreError> {
-        self.lock(LockSpace::Event, id)?;
-        Ok(match self.event_answer(id)? {
+        let answer = if self.signals.is_none() {
+            self.event_answer(id)?
+        } else {
+            self.optional_row(
+                "SELECT status, body FROM confab_claim_event($1, $2, $3)",
+                &[&(LockSpace::Event as i32), &id, &self.waits()],
+                answer_from_row,
+            )?
+        };
+        Ok(match answer {
             Some((status, body)) => EventClaim::Answered { status, body },
             None => EventClaim::New,
         })
@@ -19,12 +28,7 @@ impl EventStore for PgTx<'_> {
         self.optional_row(
             "SELECT status::bigint, body FROM platform_events WHERE id = $1",
             &[&id],
-            |row| {
-                let status: i64 = row.get(0)?;
-                let status = u16::try_from(status)
-                    .map_err(|_| corrupt("event answer status", &status.to_string()))?;
-                Ok((status, row.get(1)?))
-            },
+            answer_from_row,
         )
     }
 
@@ -43,4 +47,12 @@ impl EventStore for PgTx<'_> {
         )?;
         Ok(())
     }
+}
+
+/// An event's stored answer: its status and body.
+fn answer_from_row(row: &dyn crate::store::columns::Columns) -> Result<(u16, String), StoreError> {
+    let status: i64 = row.get(0)?;
+    let status =
+        u16::try_from(status).map_err(|_| corrupt("event answer status", &status.to_string()))?;
+    Ok((status, row.get(1)?))
 }

@@ -11,6 +11,7 @@ mod customers;
 mod deadlines;
 mod events;
 mod housekeeping;
+mod known;
 mod outbox;
 mod pages;
 mod pauses;
@@ -86,9 +87,14 @@ pub struct PgTx<'c> {
     busy: &'c Cell<bool>,
     /// Where a job of a batch adds its usage counters, written once at the end of the batch.
     usage: Option<&'c RefCell<batch::UsageDeltas>>,
+    /// A conference lock asked for and not yet taken: taken with the conference's row if that
+    /// is what is read next (one round trip), else before whatever statement comes first.
+    pending_conference: RefCell<Option<String>>,
+    /// Rows this job read or wrote under its conference locks (writers only).
+    known: RefCell<known::Known>,
 }
 
-impl PgTx<'_> {
+impl<'c> PgTx<'c> {
     /// Prepares `sql` once per connection and keeps the statement.
     fn statement(&self, sql: &str) -> Result<postgres::Statement, StoreError> {
         if let Some(s) = self.statements.borrow().get(sql) {
@@ -101,7 +107,49 @@ impl PgTx<'_> {
         Ok(stmt)
     }
 
+    /// A transaction of confab's writes over `client`.
+    fn new(
+        client: &'c mut Client,
+        statements: &'c RefCell<Statements>,
+        signals: Option<&'c WriteSignals>,
+        secrets: &'c Secrets,
+        busy: &'c Cell<bool>,
+    ) -> PgTx<'c> {
+        PgTx {
+            client: RefCell::new(client),
+            statements,
+            signals,
+            secrets,
+            mode: batch::LockMode::Wait,
+            busy,
+            usage: None,
+            pending_conference: RefCell::new(None),
+            known: RefCell::default(),
+        }
+    }
+
+    /// Takes the conference lock asked for and not yet taken, if any: every statement runs
+    /// after the locks asked for before it.
+    fn take_pending(&self) -> Result<(), StoreError> {
+        let pending = self.pending_conference.borrow_mut().take();
+        match pending {
+            Some(id) => {
+                self.lock(LockSpace::Conference, &id)?;
+                self.known.borrow_mut().locked(&id);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Whether this transaction waits for its locks (or only tries them): the last argument
+    /// of the `confab_*` lock-and-read functions.
+    fn waits(&self) -> bool {
+        self.mode == batch::LockMode::Wait
+    }
+
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        self.take_pending()?;
         let stmt = self.statement(sql)?;
         let rows = self.client.borrow_mut().query(&stmt, params);
         self.granted(rows)
@@ -124,18 +172,21 @@ impl PgTx<'_> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
+        self.take_pending()?;
         let stmt = self.statement(sql)?;
         let row = self.client.borrow_mut().query_opt(&stmt, params);
         self.granted(row)
     }
 
     fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
+        self.take_pending()?;
         let stmt = self.statement(sql)?;
         let row = self.client.borrow_mut().query_one(&stmt, params);
         self.granted(row)
     }
 
     fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        self.take_pending()?;
         let stmt = self.statement(sql)?;
         let n = self.client.borrow_mut().execute(&stmt, params);
         self.granted(n)
@@ -184,6 +235,7 @@ impl PgTx<'_> {
     }
 
     fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        self.take_pending()?;
         Ok(self.client.borrow_mut().batch_execute(sql)?)
     }
 }
@@ -197,6 +249,7 @@ impl Tx for PgTx<'_> {
         if keep {
             self.batch("RELEASE SAVEPOINT step")
         } else {
+            self.known.borrow_mut().forget();
             self.batch("ROLLBACK TO SAVEPOINT step; RELEASE SAVEPOINT step")
         }
     }
@@ -363,15 +416,7 @@ where
 {
     let (client, statements) = link.begin(signals.is_none()).map_err(E::from)?;
     let busy = Cell::new(false);
-    let tx = PgTx {
-        client: RefCell::new(client),
-        statements,
-        signals,
-        secrets,
-        mode: batch::LockMode::Wait,
-        busy: &busy,
-        usage: None,
-    };
+    let tx = PgTx::new(client, statements, signals, secrets, &busy);
     let result = f(&tx);
     let client = tx.client.into_inner();
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (8, "dial-out", include_str!("migrations/0008_dial_out.sql")),
     (9, "usage", include_str!("migrations/0009_usage.sql")),
+    (
+        10,
+        "lock and read",
+        include_str!("migrations/0010_lock_and_read.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations ("confab" in ASCII).

@@ -2,6 +2,7 @@
 //! installing confab never compiles them.
 
 pub mod busy;
+pub mod ceiling;
 pub mod cluster;
 pub mod crash;
 pub mod history;

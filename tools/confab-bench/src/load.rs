@@ -299,9 +299,21 @@ pub async fn verify(
     calls: usize,
     run: &str,
 ) -> Result<usize, String> {
+    let expected: Vec<(String, usize)> = confs.iter().map(|c| (c.clone(), calls)).collect();
+    verify_each(base, key, &expected, run).await
+}
+
+/// [`verify`] with a number of calls of its own per conference.
+pub async fn verify_each(
+    base: &str,
+    key: &str,
+    expected: &[(String, usize)],
+    run: &str,
+) -> Result<usize, String> {
     let c = client();
     let mut checked = 0;
-    for conf in confs {
+    for (conf, calls) in expected {
+        let calls = *calls;
         let v: Value = c
             .get(format!("{base}/v1.0/conferences/{conf}"))
             .bearer_auth(key)

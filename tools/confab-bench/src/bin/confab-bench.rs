@@ -153,6 +153,16 @@ struct Args {
     usage_queries: usize,
     #[arg(long, default_value_t = 20)]
     usage_hot_seconds: u64,
+    /// Instead of the benchmark, the cluster's ceiling (issue 29; needs --postgres): pgbench's
+    /// TPC-B-like load, then full call cycles spread over --conferences conferences and on one
+    /// hot conference, each on one and on three fresh nodes, --window-seconds each; prints
+    /// events per pgbench transaction against the targets; exits 1 if a final state is wrong
+    /// or an event failed.
+    #[arg(long)]
+    ceiling: bool,
+    /// pgbench's clients in --ceiling.
+    #[arg(long, default_value_t = 16)]
+    pgbench_clients: usize,
 }
 
 /// What the phases share once the nodes are up: where they answer (node 1 first), the
@@ -206,6 +216,22 @@ async fn main() {
             connections: args.connections,
             queries: args.usage_queries,
             hot_seconds: args.usage_hot_seconds,
+        })
+        .await;
+        std::process::exit(if exact { 0 } else { 1 });
+    }
+    if args.ceiling {
+        let Backend::Postgres(server) = backend.clone() else {
+            eprintln!("confab-bench: --ceiling needs --postgres URL_BASE");
+            std::process::exit(2);
+        };
+        let exact = confab_bench::ceiling::run(&confab_bench::ceiling::Options {
+            server,
+            connections: args.connections,
+            conferences: args.conferences,
+            seconds: args.window_seconds,
+            pgbench_clients: args.pgbench_clients,
+            pg_writers: args.pg_writers,
         })
         .await;
         std::process::exit(if exact { 0 } else { 1 });
