@@ -235,13 +235,15 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_size_limit", options.wal_limit_bytes as i64)?;
         let checkpoint_conn = open_connection(path)?;
         let (checkpoint_stop, checkpoint_rx) = crossbeam_channel::bounded::<()>(0);
+        let routine = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let routine_running = routine.clone();
         start_thread("store-checkpoint".into(), move || {
-            writer::checkpoint_loop(checkpoint_conn, checkpoint_rx)
+            writer::checkpoint_loop(checkpoint_conn, checkpoint_rx, routine_running)
         })?;
 
         let health = Arc::new(WriteHealth::default());
         let (writer, write_rx) = crossbeam_channel::unbounded::<WriteJob>();
-        let wal = writer::WalBound::new(path, options.wal_limit_bytes, reserve.size());
+        let wal = writer::WalBound::new(path, options.wal_limit_bytes, reserve.size(), routine);
         let room = writer::Room::new(reserve);
         let writer_health = health.clone();
         let stats = Arc::new(crate::store::WriterStats::default());

@@ -8,6 +8,8 @@ use crate::store::{StoreError, WriterStats, DISK_FULL, IO_ERROR};
 use crossbeam_channel::Receiver;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most jobs the writer folds into one transaction.
@@ -61,6 +63,10 @@ pub(super) struct WalBound {
     threshold: u64,
     /// After a checkpoint that a reader held up, the next waits until this time.
     not_before: Instant,
+    /// Set while the checkpoint thread runs its routine PASSIVE checkpoint. SQLite runs one
+    /// checkpoint at a time, so a TRUNCATE begun then would only wait and fail; the writer
+    /// tries again after its next batch instead.
+    routine: Arc<AtomicBool>,
 }
 
 /// What an attempt to truncate the WAL came to.
@@ -78,7 +84,7 @@ impl WalBound {
     /// The bound is an eighth of `limit` and, with a disk reserve, at most half the reserve:
     /// a checkpoint never needs to grow the database by more than the WAL holds, so after a
     /// disk-full failure the space the reserve gives back is always enough to truncate it.
-    pub(super) fn new(db: &Path, limit: u64, reserve: u64) -> WalBound {
+    pub(super) fn new(db: &Path, limit: u64, reserve: u64, routine: Arc<AtomicBool>) -> WalBound {
         let threshold = match reserve {
             0 => limit / 8,
             r => (limit / 8).min(r / 2),
@@ -87,6 +93,7 @@ impl WalBound {
             wal: wal_path(db),
             threshold,
             not_before: Instant::now(),
+            routine,
         }
     }
 
@@ -98,7 +105,7 @@ impl WalBound {
     /// spread load's p99 (70 ms); at an eighth it is 44 ms (BENCHMARKS.md). `force` (after a
     /// failed batch) truncates whatever the WAL holds, to give its space back.
     fn keep(&mut self, conn: &Connection, force: bool, gate: &LogGate) -> Truncation {
-        if Instant::now() < self.not_before {
+        if Instant::now() < self.not_before || (!force && self.routine.load(Ordering::Acquire)) {
             return Truncation::NotNeeded;
         }
         let size = wal_bytes_at(&self.wal);
@@ -134,16 +141,16 @@ impl WalBound {
             Ok(_) => {
                 // Routine under heavy reads, and retried: not worth a warning.
                 tracing::debug!("store: a reader held the WAL checkpoint up; will retry");
-                self.not_before = Instant::now() + Duration::from_secs(1);
+                self.not_before = Instant::now() + HELD_UP_RETRY;
                 return Truncation::Failed { disk_full: false };
             }
             Err(e) => reason_of(e),
         };
         let disk_full = error == DISK_FULL;
         if !disk_full {
-            // A reader held on: try again in a second, not after every batch. (For lack of
+            // A reader held on: try again a little later, not after every batch. (For lack of
             // space the writer gives the reserve back and retries at once.)
-            self.not_before = Instant::now() + Duration::from_secs(1);
+            self.not_before = Instant::now() + HELD_UP_RETRY;
         }
         if let Some(held) = gate.open() {
             let wal_bytes = wal_bytes_at(&self.wal);
@@ -271,8 +278,14 @@ impl Room {
 /// in flight to finish, short enough that a long read (a backup, the CLI) cannot stall writes.
 fn retry_soon(attempt: i32) -> bool {
     std::thread::sleep(Duration::from_micros(100));
-    attempt < 500
+    attempt < 200
 }
+
+/// How long after a TRUNCATE checkpoint that readers held up the writer tries again. The WAL
+/// grows by up to ~100 MB a second under a full write load on a fast disk, so a second's
+/// pause let it pass its bound several times over; at this interval a failed attempt (at most
+/// 20 ms of retries, `retry_soon`) costs the writer at most a tenth of its time.
+const HELD_UP_RETRY: Duration = Duration::from_millis(200);
 
 fn wal_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
@@ -291,12 +304,15 @@ fn wal_bytes_at(wal: &Path) -> u64 {
 
 /// Checkpoints the WAL every 200 ms without blocking the writer or readers (PASSIVE), until
 /// the store is dropped.
-pub(super) fn checkpoint_loop(conn: Connection, stop: Receiver<()>) {
+pub(super) fn checkpoint_loop(conn: Connection, stop: Receiver<()>, routine: Arc<AtomicBool>) {
     let gate = LogGate::new(FAULT_LOG_INTERVAL);
     loop {
         match stop.recv_timeout(Duration::from_millis(200)) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                routine.store(true, Ordering::Release);
+                let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                routine.store(false, Ordering::Release);
+                if let Err(e) = done {
                     if let Some(held) = gate.open() {
                         tracing::warn!(error = %e, held_back = held, "store: checkpoint failed; will retry");
                     }
