@@ -97,8 +97,10 @@ pub struct Config {
     /// it. 60 s lets a 4 MiB page through a link of about 600 kbit/s.
     #[arg(long, env = "CONFAB_SEND_TIMEOUT", default_value_t = DEFAULT_SEND_TIMEOUT, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub send_timeout: u64,
-    /// PostgreSQL only: connections that run write transactions at once.
-    #[arg(long, env = "CONFAB_PG_WRITERS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// PostgreSQL only: writer threads, each with a connection that applies the writes waiting
+    /// for it in one transaction (group commit). Across all nodes, about the database server's
+    /// cores: more writers mostly wait on each other's locks.
+    #[arg(long, env = "CONFAB_PG_WRITERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub pg_writers: u16,
     /// Seconds an outbox delivery is leased to the node that claimed it. A node that dies
     /// mid-delivery leaves its messages to the others after this long. An attempt is cut off
@@ -194,7 +196,7 @@ impl Config {
             disk_reserve_mb: 64,
             page_bytes: DEFAULT_PAGE_BYTES,
             send_timeout: DEFAULT_SEND_TIMEOUT,
-            pg_writers: 8,
+            pg_writers: 2,
             outbox_lease: 30,
             node_name: None,
             public_url: None,

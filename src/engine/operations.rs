@@ -31,6 +31,7 @@ impl Engine {
             write_failures: health.failures(),
             batch_size: stats.batch_size.clone(),
             commit_seconds: stats.commit_seconds.clone(),
+            carried: stats.carried.clone(),
         };
         Ok(g)
     }

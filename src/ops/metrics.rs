@@ -221,13 +221,18 @@ fn store_series(r: &mut Registry, s: &StoreGauges) {
     );
     r.register(
         "confab_store_batch_size",
-        "Write jobs per committed transaction (SQLite group-commits; PostgreSQL commits each alone)",
+        "Write jobs per committed transaction (both backends group-commit)",
         s.batch_size.clone(),
     );
     r.register(
         "confab_store_commit_seconds",
         "Time each write transaction's commit took",
         s.commit_seconds.clone(),
+    );
+    r.register(
+        "confab_store_writes_carried",
+        "PostgreSQL writes rolled back and run again in a later batch because another transaction held a lock they needed",
+        s.carried.clone(),
     );
 }
 

@@ -141,8 +141,8 @@ pub struct StoreOptions {
     /// SQLite only: bytes of the disk reserve beside the database (`--disk-reserve-mb`);
     /// 0 = none (the CLI, which runs beside a live server, leaves the server's alone).
     pub disk_reserve_bytes: u64,
-    /// PostgreSQL only: connections (and threads) that run write transactions. Each write is
-    /// a transaction of its own, so this is how many can wait on their commit at once.
+    /// PostgreSQL only: writer threads, each with a connection that applies the writes
+    /// waiting for it in one transaction (group commit, `postgres::batch`).
     pub pg_writers: usize,
     /// PostgreSQL only: this node's stable name (`--node-name`); with `reset_leases`, the
     /// leases its previous life held are given back at open.
@@ -161,7 +161,7 @@ impl Default for StoreOptions {
             wal_limit_bytes: 64 * 1024 * 1024,
             reset_leases: false,
             disk_reserve_bytes: 0,
-            pg_writers: 8,
+            pg_writers: 2,
             node_name: None,
             secrets: Secrets::none(),
             check_secrets: false,

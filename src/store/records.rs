@@ -95,6 +95,8 @@ pub struct StoreGauges {
     pub batch_size: crate::store::Histogram,
     /// Time each commit took (shared with the writer).
     pub commit_seconds: crate::store::Histogram,
+    /// Writes run again in a later batch because a lock they needed was held (shared).
+    pub carried: prometheus_client::metrics::counter::Counter,
 }
 
 impl Default for StoreGauges {
@@ -107,6 +109,7 @@ impl Default for StoreGauges {
             write_failures: 0,
             batch_size: stats.batch_size,
             commit_seconds: stats.commit_seconds,
+            carried: stats.carried,
         }
     }
 }

@@ -28,12 +28,14 @@ impl ObserveSince for Histogram {
     }
 }
 
-/// What the store's writer measures: jobs per committed batch (always 1 on PostgreSQL, where
-/// each write is its own transaction) and how long each commit took. Clones share the counts.
+/// What the store's writers measure: jobs per committed batch, how long each commit took, and
+/// (PostgreSQL) writes carried to a later batch because a lock they needed was held. Clones
+/// share the counts.
 #[derive(Debug, Clone)]
 pub struct WriterStats {
     pub batch_size: Histogram,
     pub commit_seconds: Histogram,
+    pub carried: prometheus_client::metrics::counter::Counter,
 }
 
 impl Default for WriterStats {
@@ -41,6 +43,7 @@ impl Default for WriterStats {
         WriterStats {
             batch_size: histogram(BATCH),
             commit_seconds: histogram(SECONDS),
+            carried: Default::default(),
         }
     }
 }

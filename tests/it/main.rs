@@ -13,6 +13,7 @@
 mod support;
 
 mod api;
+mod batches;
 mod bounds;
 mod cli;
 mod console;

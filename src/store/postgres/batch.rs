@@ -234,6 +234,7 @@ fn run_batch(
         }
         savepoint_ready = true;
         if busy.get() {
+            writer.stats.carried.inc();
             job.forget();
             progress.carried.push_back(job);
         } else {

@@ -5,6 +5,7 @@
 use crate::cluster::{postgres_cpu_seconds, Backend, Cluster, PgDatabase, PgServer};
 use crate::load::{drive_source, verify_each, Cycle, LoadResult};
 use crate::support::*;
+use crate::watch::{ServerDelta, ServerTimes};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +35,8 @@ struct Row {
     failures: usize,
     confab_cores: f64,
     pg_cores: f64,
+    /// The nodes' own figures over the load: writes per commit, carried writes.
+    server: ServerDelta,
     exact: bool,
 }
 
@@ -110,6 +113,7 @@ async fn cycle(opts: &Options, load: &'static str, n: usize, nodes: usize) -> Ro
     let confs = create_conferences(cluster.first(), &key, n, opts.connections).await;
     let pids: Vec<String> = cluster.pids().iter().map(u32::to_string).collect();
     let nodes_cpu = || pids.iter().map(|p| cpu_seconds(p)).sum::<f64>();
+    let times_before = read_times(&cluster.bases).await;
     let before = (nodes_cpu(), postgres_cpu_seconds());
     let run = format!("g{}", chrono::Utc::now().timestamp_millis());
     let until = Instant::now() + Duration::from_secs(opts.seconds);
@@ -121,6 +125,12 @@ async fn cycle(opts: &Options, load: &'static str, n: usize, nodes: usize) -> Ro
         (nodes_cpu() - before.0) / wall,
         (postgres_cpu_seconds() - before.1) / wall,
     );
+    let server = read_times(&cluster.bases)
+        .await
+        .iter()
+        .zip(&times_before)
+        .map(|(after, before)| before.until(after))
+        .fold(ServerDelta::default(), |sum, d| sum + d);
     let expected: Vec<(String, usize)> = confs
         .iter()
         .enumerate()
@@ -146,11 +156,21 @@ async fn cycle(opts: &Options, load: &'static str, n: usize, nodes: usize) -> Ro
         failures: result.failures + result.server_errors,
         confab_cores,
         pg_cores,
+        server,
         exact,
     };
     report("platform events per second", row.events_per_s, "/s");
     report("event latency p99", row.p99, "ms");
     row
+}
+
+/// Each node's own figures from its /metrics, in node order.
+async fn read_times(bases: &[String]) -> Vec<ServerTimes> {
+    let mut times = Vec::with_capacity(bases.len());
+    for base in bases {
+        times.push(ServerTimes::read(base).await);
+    }
+    times
 }
 
 /// The table for BENCHMARKS.md, each row against issue 29's targets.
@@ -159,9 +179,9 @@ fn print_table(opts: &Options, tps: f64, rows: &[Row]) {
         "\n-- the cluster's ceiling: {} connections, {} s per load, pgbench {} clients\n",
         opts.connections, opts.seconds, opts.pgbench_clients
     );
-    println!("| load | nodes | events/s | events per pgbench tx | p50 / p99 | failures | confab CPU | PostgreSQL CPU | final state | target | met |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    println!("| pgbench TPC-B | – | {tps:.0} tx/s | 1.00 | | | | | | | |");
+    println!("| load | nodes | events/s | events per pgbench tx | p50 / p99 | failures | confab CPU | PostgreSQL CPU | writes per commit, carried | final state | target | met |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| pgbench TPC-B | – | {tps:.0} tx/s | 1.00 | | | | | | | | |");
     let one_node = |load: &str| {
         rows.iter()
             .find(|r| r.load == load && r.nodes == 1)
@@ -170,7 +190,7 @@ fn print_table(opts: &Options, tps: f64, rows: &[Row]) {
     for r in rows {
         let (target, met) = target(r, tps, one_node(r.load));
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.1} / {:.1} ms | {} | {:.2} cores | {:.2} cores | {} | {target} | {met} |",
+            "| {} | {} | {:.0} | {:.2} | {:.1} / {:.1} ms | {} | {:.2} cores | {:.2} cores | {:.1}, {:.1} % | {} | {target} | {met} |",
             r.load,
             r.nodes,
             r.events_per_s,
@@ -180,6 +200,8 @@ fn print_table(opts: &Options, tps: f64, rows: &[Row]) {
             r.failures,
             r.confab_cores,
             r.pg_cores,
+            r.server.batch(),
+            100.0 * r.server.carried(),
             if r.exact { "exact" } else { "**wrong**" },
         );
     }

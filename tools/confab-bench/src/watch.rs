@@ -68,6 +68,7 @@ pub struct ServerTimes {
     commit_seconds: f64,
     commits: f64,
     batched_jobs: f64,
+    carried: f64,
 }
 
 impl ServerTimes {
@@ -90,6 +91,7 @@ impl ServerTimes {
             commit_seconds: total("confab_store_commit_seconds_sum"),
             commits: total("confab_store_commit_seconds_count"),
             batched_jobs: total("confab_store_batch_size_sum"),
+            carried: total("confab_store_writes_carried_total"),
         }
     }
 
@@ -101,6 +103,7 @@ impl ServerTimes {
             commit_seconds: later.commit_seconds - self.commit_seconds,
             commits: later.commits - self.commits,
             batched_jobs: later.batched_jobs - self.batched_jobs,
+            carried: later.carried - self.carried,
         })
     }
 }
@@ -124,6 +127,12 @@ impl ServerDelta {
     pub fn batch(&self) -> f64 {
         per(self.0.batched_jobs, self.0.commits)
     }
+
+    /// Writes carried to a later batch (PostgreSQL: a lock they needed was held), per write
+    /// committed.
+    pub fn carried(&self) -> f64 {
+        per(self.0.carried, self.0.batched_jobs)
+    }
 }
 
 impl std::ops::Add for ServerDelta {
@@ -137,6 +146,7 @@ impl std::ops::Add for ServerDelta {
             commit_seconds: a.commit_seconds + b.commit_seconds,
             commits: a.commits + b.commits,
             batched_jobs: a.batched_jobs + b.batched_jobs,
+            carried: a.carried + b.carried,
         })
     }
 }
