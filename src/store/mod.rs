@@ -4,6 +4,7 @@
 
 mod columns;
 mod health;
+mod known;
 mod location;
 mod pages;
 mod postgres;

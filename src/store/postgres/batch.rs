@@ -169,7 +169,8 @@ fn run_batch(
     writer: &Writer,
 ) -> VecDeque<Box<dyn BatchJob>> {
     let size = jobs.len();
-    let (client, statements) = match link.begin(false) {
+    // The first job's savepoint is made with the BEGIN, in one round trip.
+    let (client, statements) = match link.begin_with("BEGIN; SAVEPOINT job") {
         Ok(c) => c,
         Err(e) => {
             let reason = reason_of(&e);
@@ -181,8 +182,9 @@ fn run_batch(
     };
     let mut progress = Progress::default();
     let mut pending = jobs.into_iter();
-    // Whether the savepoint `job` is there, unused (after a job was rolled back to it).
-    let mut savepoint_ready = false;
+    // Whether the savepoint `job` is there, unused (made with the BEGIN, or after a job was
+    // rolled back to it).
+    let mut savepoint_ready = true;
     let mut broken: Option<String> = None;
     for mut job in pending.by_ref() {
         if !savepoint_ready {

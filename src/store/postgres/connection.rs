@@ -99,6 +99,15 @@ impl Link {
         } else {
             "BEGIN"
         };
+        self.begin_with(sql)
+    }
+
+    /// Begins a transaction with `sql` (`BEGIN` and whatever must follow it at once, in the
+    /// same round trip), as `begin` does.
+    pub(super) fn begin_with(
+        &mut self,
+        sql: &str,
+    ) -> Result<(&mut Client, &std::cell::RefCell<Statements>), StoreError> {
         let fresh = self.client.as_ref().is_none_or(Client::is_closed);
         match self.client()?.batch_execute(sql) {
             Ok(()) => {}

@@ -11,7 +11,6 @@ mod customers;
 mod deadlines;
 mod events;
 mod housekeeping;
-mod known;
 mod outbox;
 mod pages;
 mod pauses;
@@ -91,7 +90,7 @@ pub struct PgTx<'c> {
     /// is what is read next (one round trip), else before whatever statement comes first.
     pending_conference: RefCell<Option<String>>,
     /// Rows this job read or wrote under its conference locks (writers only).
-    known: RefCell<known::Known>,
+    known: RefCell<crate::store::known::Known>,
 }
 
 impl<'c> PgTx<'c> {

@@ -30,6 +30,7 @@ impl CallStore for SqliteTx<'_> {
                 c.tm_left.map(Timestamp::micros),
             ])?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
+        self.known.borrow_mut().saw(c);
         Ok(())
     }
 
@@ -37,12 +38,18 @@ impl CallStore for SqliteTx<'_> {
     /// the conference's next join position.
     fn set_call_status(&self, c: &Conferencecall) -> Result<(), StoreError> {
         let id = c.id.to_string();
-        let from: Option<String> = self
-            .conn
-            .prepare_cached("SELECT status FROM conferencecalls WHERE id = ?")?
-            .query_row([&id], |r| r.get(0))
-            .optional()?;
-        let from = from.as_deref().and_then(CallStatus::parse);
+        // Read or written earlier in this job, the status is known; else read.
+        let known = self.known.borrow().status(&id);
+        let from = match known {
+            Some(status) => Some(status),
+            None => self
+                .conn
+                .prepare_cached("SELECT status FROM conferencecalls WHERE id = ?")?
+                .query_row([&id], |r| r.get::<_, String>(0))
+                .optional()?
+                .as_deref()
+                .and_then(CallStatus::parse),
+        };
         let join_seq = self.move_counts(c.conference_id, CountMove::of(from, c))?;
         self.conn
             .prepare_cached(
@@ -66,6 +73,7 @@ impl CallStore for SqliteTx<'_> {
                 c.tm_joined.map(Timestamp::micros),
                 c.tm_left.map(Timestamp::micros),
             ])?;
+        self.known.borrow_mut().saw(c);
         Ok(())
     }
 
@@ -82,6 +90,7 @@ impl CallStore for SqliteTx<'_> {
             params![id.to_string(), customer.map(|c| c.to_string())],
             call_from_row,
         )
+        .inspect(|call| self.saw(call.as_ref()))
     }
 
     /// The platform call's membership that has not ended, if any (at most one exists).
@@ -93,6 +102,7 @@ impl CallStore for SqliteTx<'_> {
             [reference_id],
             call_from_row,
         )
+        .inspect(|call| self.saw(call.as_ref()))
     }
 
     /// The newest membership of a platform call in one conference, whatever its status.
@@ -109,6 +119,7 @@ impl CallStore for SqliteTx<'_> {
             params![reference_id, conference_id.to_string()],
             call_from_row,
         )
+        .inspect(|call| self.saw(call.as_ref()))
     }
 
     fn left_count_in(
@@ -130,12 +141,21 @@ impl CallStore for SqliteTx<'_> {
 
     /// How many calls of a conference have not left, and how many of those are joined: the
     /// counts kept on its row, so a conference with a long history costs no more.
+    /// Known without a read when this job read or moved them.
     fn call_counts(&self, conference_id: ConferenceId) -> Result<(usize, usize), StoreError> {
-        let counts: Option<(i64, i64)> = self
-            .conn
-            .prepare_cached("SELECT calls_active, calls_joined FROM conferences WHERE id = ?")?
-            .query_row([conference_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+        let id = conference_id.to_string();
+        let known = self.known.borrow().counts(&id);
+        let counts: Option<(i64, i64)> = match known {
+            Some(counts) => Some(counts),
+            None => self
+                .conn
+                .prepare_cached("SELECT calls_active, calls_joined FROM conferences WHERE id = ?")?
+                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?,
+        };
+        if let (Some(counts), Some(_)) = (counts, self.signals) {
+            self.known.borrow_mut().set_counts(&id, counts);
+        }
         let (active, joined) = counts.unwrap_or((0, 0));
         Ok((active.max(0) as usize, joined.max(0) as usize))
     }
@@ -177,14 +197,14 @@ impl SqliteTx<'_> {
         if m.is_none() {
             return Ok(None);
         }
-        let last: Option<i64> = self
+        let moved: Option<(i64, (i64, i64))> = self
             .conn
             .prepare_cached(
                 "UPDATE conferences SET calls_active = calls_active + ?1, \
                  calls_joined = calls_joined + ?2, join_seq_last = join_seq_last + ?3, \
                  max_concurrent = MAX(max_concurrent, calls_joined + ?2), \
                  participant_seconds = participant_seconds + ?5 \
-                 WHERE id = ?4 RETURNING join_seq_last",
+                 WHERE id = ?4 RETURNING join_seq_last, calls_active, calls_joined",
             )?
             .query_row(
                 params![
@@ -194,9 +214,23 @@ impl SqliteTx<'_> {
                     conference.to_string(),
                     m.stay_seconds
                 ],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))),
             )
             .optional()?;
+        let id = conference.to_string();
+        let last = moved.map(|(seq, counts)| {
+            self.known.borrow_mut().set_counts(&id, counts);
+            seq
+        });
         Ok(last.filter(|_| m.takes_join_seq))
+    }
+}
+
+impl SqliteTx<'_> {
+    /// A call a write job read: its status is known for the rest of the job.
+    fn saw(&self, call: Option<&Conferencecall>) {
+        if let (Some(call), Some(_)) = (call, self.signals) {
+            self.known.borrow_mut().saw(call);
+        }
     }
 }

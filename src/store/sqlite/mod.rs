@@ -40,6 +40,8 @@ pub struct SqliteTx<'c> {
     signals: Option<&'c WriteSignals>,
     /// Seals and opens the customers' secret columns.
     secrets: &'c Secrets,
+    /// Rows this write job read or wrote (writers only; the one writer's rows are its own).
+    known: std::cell::RefCell<crate::store::known::Known>,
 }
 
 /// The keys of a connection opened without any (tests of the queries themselves).
@@ -87,6 +89,7 @@ impl<'c> SqliteTx<'c> {
             conn,
             signals: None,
             secrets: &NO_SECRETS,
+            known: Default::default(),
         }
     }
 
@@ -95,6 +98,7 @@ impl<'c> SqliteTx<'c> {
             conn,
             signals: Some(signals),
             secrets: &NO_SECRETS,
+            known: std::cell::RefCell::new(crate::store::known::Known::sole_writer()),
         }
     }
 
@@ -113,6 +117,7 @@ impl Tx for SqliteTx<'_> {
         if keep {
             self.run_cached("RELEASE step")
         } else {
+            self.known.borrow_mut().forget();
             self.run_cached("ROLLBACK TO step")?;
             self.run_cached("RELEASE step")
         }
