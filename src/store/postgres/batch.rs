@@ -160,6 +160,11 @@ struct Progress {
     holding: bool,
     /// Whether the later jobs' short lock timeout is set in this transaction.
     timeout_set: bool,
+    /// Whether the savepoint `job` is there, unused (made with the BEGIN, or after a job was
+    /// rolled back to it).
+    savepoint_ready: bool,
+    /// Why the batch cannot go on (a statement of its own failed): every job is lost.
+    broken: Option<String>,
 }
 
 /// Runs one batch and answers its jobs; returns those to run first in the next batch.
@@ -168,7 +173,6 @@ fn run_batch(
     jobs: Vec<Box<dyn BatchJob>>,
     writer: &Writer,
 ) -> VecDeque<Box<dyn BatchJob>> {
-    let size = jobs.len();
     // The first job's savepoint is made with the BEGIN, in one round trip.
     let (client, statements) = match link.begin_with("BEGIN; SAVEPOINT job") {
         Ok(c) => c,
@@ -180,28 +184,71 @@ fn run_batch(
             return VecDeque::new();
         }
     };
-    let mut progress = Progress::default();
+    let mut progress = Progress {
+        savepoint_ready: true,
+        ..Progress::default()
+    };
+    let size = jobs.len();
     let mut pending = jobs.into_iter();
-    // Whether the savepoint `job` is there, unused (made with the BEGIN, or after a job was
-    // rolled back to it).
-    let mut savepoint_ready = true;
-    let mut broken: Option<String> = None;
-    for mut job in pending.by_ref() {
-        if !savepoint_ready {
+    for job in pending.by_ref() {
+        progress.apply(job, client, statements, writer);
+        if progress.broken.is_some() {
+            break;
+        }
+    }
+    if progress.broken.is_none() && progress.holding && !progress.usage.is_empty() {
+        let restore = if progress.timeout_set {
+            client
+                .batch_execute(SESSION_LOCK_TIMEOUT)
+                .map_err(StoreError::from)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = restore.and_then(|()| flush_usage(client, statements, &progress.usage)) {
+            progress.broken = Some(reason_of(&e));
+        }
+    }
+    let lost = progress.end(client, writer);
+    if let Some(reason) = &lost {
+        tracing::debug!(reason = %reason, jobs = size, "store: a write batch was lost");
+    }
+    for job in progress.ran {
+        job.answer(lost.as_deref(), &writer.health);
+    }
+    // Jobs never run because the batch broke are answered too: their write did not happen.
+    if let Some(reason) = &lost {
+        for job in progress.carried.drain(..).chain(pending) {
+            job.answer(Some(reason), &writer.health);
+        }
+    }
+    progress.carried
+}
+
+impl Progress {
+    /// Runs `job` in a savepoint of its own: kept, rolled back (its error is its answer), or
+    /// rolled back and carried when a lock it only tried was held.
+    fn apply(
+        &mut self,
+        mut job: Box<dyn BatchJob>,
+        client: &mut postgres::Client,
+        statements: &RefCell<super::connection::Statements>,
+        writer: &Writer,
+    ) {
+        if !self.savepoint_ready {
             // Once a job has kept its changes, later ones wait for a row lock only briefly.
-            let sql = if progress.holding && !progress.timeout_set {
-                progress.timeout_set = true;
+            let sql = if self.holding && !self.timeout_set {
+                self.timeout_set = true;
                 LATER_LOCK_TIMEOUT
             } else {
                 "SAVEPOINT job"
             };
             if let Err(e) = client.batch_execute(sql) {
-                broken = Some(reason_of(&StoreError::from(e)));
-                progress.carried.push_front(job);
-                break;
+                self.broken = Some(reason_of(&StoreError::from(e)));
+                self.carried.push_front(job);
+                return;
             }
         }
-        let mode = if progress.holding {
+        let mode = if self.holding {
             LockMode::Try
         } else {
             LockMode::Wait
@@ -222,70 +269,46 @@ fn run_batch(
         let ok = job.run(&tx);
         if ok && !busy.get() {
             for ((customer, day, shard), u) in usage.into_inner() {
-                add_delta(&mut progress.usage, customer, Day(day), shard, &u);
+                add_delta(&mut self.usage, customer, Day(day), shard, &u);
             }
-            progress.holding = true;
-            progress.ran.push(job);
-            savepoint_ready = false;
-            continue;
+            self.holding = true;
+            self.ran.push(job);
+            self.savepoint_ready = false;
+            return;
         }
         if let Err(e) = client.batch_execute("ROLLBACK TO SAVEPOINT job") {
-            broken = Some(reason_of(&StoreError::from(e)));
-            progress.ran.push(job);
-            break;
+            self.broken = Some(reason_of(&StoreError::from(e)));
+            self.ran.push(job);
+            return;
         }
-        savepoint_ready = true;
+        self.savepoint_ready = true;
         if busy.get() {
             writer.stats.carried.inc();
             job.forget();
-            progress.carried.push_back(job);
+            self.carried.push_back(job);
         } else {
-            progress.ran.push(job);
+            self.ran.push(job);
         }
     }
-    if broken.is_none() && progress.holding && !progress.usage.is_empty() {
-        let restore = if progress.timeout_set {
-            client
-                .batch_execute(SESSION_LOCK_TIMEOUT)
-                .map_err(StoreError::from)
-        } else {
-            Ok(())
-        };
-        if let Err(e) = restore.and_then(|()| flush_usage(client, statements, &progress.usage)) {
-            broken = Some(reason_of(&e));
+
+    /// Commits what the jobs kept (or rolls back when nothing was kept or the batch broke);
+    /// why the batch was lost, if it was.
+    fn end(&mut self, client: &mut postgres::Client, writer: &Writer) -> Option<String> {
+        let commit = self.broken.is_none() && self.holding;
+        let ending = Instant::now();
+        let ended = client.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" });
+        if let (true, Ok(())) = (commit, &ended) {
+            writer.stats.commit_seconds.observe_since(ending);
+            writer.stats.batch_size.observe(self.ran.len() as f64);
+            writer.health.committed();
+        }
+        match (self.broken.take(), ended) {
+            (Some(reason), _) => Some(reason),
+            (None, Err(e)) if commit => Some(reason_of(&StoreError::from(e))),
+            // A failed rollback only means the connection broke, which rolled it back anyway.
+            (None, _) => None,
         }
     }
-    let end = if broken.is_none() && progress.holding {
-        "COMMIT"
-    } else {
-        "ROLLBACK"
-    };
-    let ending = Instant::now();
-    let ended = client.batch_execute(end);
-    if let (None, true, Ok(())) = (&broken, end == "COMMIT", &ended) {
-        writer.stats.commit_seconds.observe_since(ending);
-        writer.stats.batch_size.observe(progress.ran.len() as f64);
-        writer.health.committed();
-    }
-    let lost = match (broken, ended) {
-        (Some(reason), _) => Some(reason),
-        (None, Err(e)) if end == "COMMIT" => Some(reason_of(&StoreError::from(e))),
-        // A failed rollback only means the connection broke, which rolled it back anyway.
-        (None, _) => None,
-    };
-    if let Some(reason) = &lost {
-        tracing::debug!(reason = %reason, jobs = size, "store: a write batch was lost");
-    }
-    for job in progress.ran {
-        job.answer(lost.as_deref(), &writer.health);
-    }
-    // Jobs never run because the batch broke are answered too: their write did not happen.
-    if let Some(reason) = &lost {
-        for job in progress.carried.drain(..).chain(pending) {
-            job.answer(Some(reason), &writer.health);
-        }
-    }
-    progress.carried
 }
 
 /// Writes the batch's usage counters in one statement, rows in key order: two batches
