@@ -12,7 +12,7 @@
 //! conference of a customer shares, are added up over the batch and written last, in one
 //! statement in key order, so two batches' counters cannot wait on each other in a cycle.
 
-use super::connection::Link;
+use super::connection::{Conn, Link};
 use super::{PgTx, WriteSignals};
 use crate::domain::usage::{Day, Usage};
 use crate::secrets::Secrets;
@@ -72,6 +72,8 @@ pub(super) trait BatchJob: Send {
     fn run(&mut self, tx: &dyn Tx) -> bool;
     /// Forgets a run that was rolled back so the job can run again.
     fn forget(&mut self);
+    /// A run that returned success but whose writes failed: `error` is its answer.
+    fn fail(&mut self, error: StoreError);
     /// Answers the job with its result or, if the batch was lost, with why.
     fn answer(self: Box<Self>, lost: Option<&str>, health: &WriteHealth);
 }
@@ -98,6 +100,10 @@ where
 
     fn forget(&mut self) {
         self.result = None;
+    }
+
+    fn fail(&mut self, error: StoreError) {
+        self.result = Some(Err(E::from(error)));
     }
 
     fn answer(self: Box<Self>, lost: Option<&str>, health: &WriteHealth) {
@@ -230,7 +236,7 @@ impl Progress {
     fn apply(
         &mut self,
         mut job: Box<dyn BatchJob>,
-        client: &mut postgres::Client,
+        client: &Conn,
         statements: &RefCell<super::connection::Statements>,
         writer: &Writer,
     ) {
@@ -266,7 +272,15 @@ impl Progress {
                 &busy,
             )
         };
-        let ok = job.run(&tx);
+        let mut ok = job.run(&tx);
+        // The writes it sent ahead are answered before its savepoint is kept.
+        if let Err(e) = tx.settle() {
+            if ok && !busy.get() {
+                job.fail(e);
+            }
+            ok = false;
+        }
+        drop(tx);
         if ok && !busy.get() {
             for ((customer, day, shard), u) in usage.into_inner() {
                 add_delta(&mut self.usage, customer, Day(day), shard, &u);
@@ -293,7 +307,7 @@ impl Progress {
 
     /// Commits what the jobs kept (or rolls back when nothing was kept or the batch broke);
     /// why the batch was lost, if it was.
-    fn end(&mut self, client: &mut postgres::Client, writer: &Writer) -> Option<String> {
+    fn end(&mut self, client: &Conn, writer: &Writer) -> Option<String> {
         let commit = self.broken.is_none() && self.holding;
         let ending = Instant::now();
         let ended = client.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" });
@@ -315,7 +329,7 @@ impl Progress {
 /// adding to the same rows take their locks in the same order, so neither waits on the other
 /// in a cycle.
 fn flush_usage(
-    client: &mut postgres::Client,
+    client: &Conn,
     statements: &RefCell<super::connection::Statements>,
     usage: &UsageDeltas,
 ) -> Result<(), StoreError> {

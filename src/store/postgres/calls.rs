@@ -6,28 +6,29 @@ use crate::store::tx::CallStore;
 
 impl CallStore for PgTx<'_> {
     fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError> {
-        self.execute(
+        // Sent ahead: it travels with the count move that follows (`PgTx::send`).
+        self.send(
             &format!(
                 "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             ),
-            &[
-                &c.id.to_string(),
-                &c.customer_id.to_string(),
-                &c.conference_id.to_string(),
-                &c.reference_id,
-                &c.status.as_str(),
-                &c.tm_create.micros(),
-                &c.tm_update.micros(),
-                &c.tm_delete.map(Timestamp::micros),
-                &c.dialect.as_str(),
-                &c.platform_conference,
-                &c.role.as_str(),
-                &i64::from(c.muted),
-                &i64::from(c.hold),
-                &c.leave_reason,
-                &c.tm_joined.map(Timestamp::micros),
-                &c.tm_left.map(Timestamp::micros),
+            super::owned![
+                c.id.to_string(),
+                c.customer_id.to_string(),
+                c.conference_id.to_string(),
+                c.reference_id.clone(),
+                c.status.as_str().to_string(),
+                c.tm_create.micros(),
+                c.tm_update.micros(),
+                c.tm_delete.map(Timestamp::micros),
+                c.dialect.as_str().to_string(),
+                c.platform_conference.clone(),
+                c.role.as_str().to_string(),
+                i64::from(c.muted),
+                i64::from(c.hold),
+                c.leave_reason.clone(),
+                c.tm_joined.map(Timestamp::micros),
+                c.tm_left.map(Timestamp::micros),
             ],
         )?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
@@ -54,25 +55,26 @@ impl CallStore for PgTx<'_> {
                 .and_then(CallStatus::parse),
         };
         let join_seq = self.move_counts(c.conference_id, CountMove::of(from, c))?;
-        self.execute(
+        // Nothing reads its answer: it goes with the next statement (`PgTx::send`).
+        self.send(
             "UPDATE conferencecalls SET status = $1, tm_update = $2, tm_delete = $3, \
              join_seq = COALESCE($4, join_seq), platform_conference = $6, role = $7, \
              muted = $8, hold = $9, reference_id = $10, leave_reason = $11, tm_joined = $12, \
              tm_left = $13 WHERE id = $5",
-            &[
-                &c.status.as_str(),
-                &c.tm_update.micros(),
-                &c.tm_delete.map(Timestamp::micros),
-                &join_seq,
-                &id,
-                &c.platform_conference,
-                &c.role.as_str(),
-                &i64::from(c.muted),
-                &i64::from(c.hold),
-                &c.reference_id,
-                &c.leave_reason,
-                &c.tm_joined.map(Timestamp::micros),
-                &c.tm_left.map(Timestamp::micros),
+            super::owned![
+                c.status.as_str().to_string(),
+                c.tm_update.micros(),
+                c.tm_delete.map(Timestamp::micros),
+                join_seq,
+                id,
+                c.platform_conference.clone(),
+                c.role.as_str().to_string(),
+                i64::from(c.muted),
+                i64::from(c.hold),
+                c.reference_id.clone(),
+                c.leave_reason.clone(),
+                c.tm_joined.map(Timestamp::micros),
+                c.tm_left.map(Timestamp::micros),
             ],
         )?;
         self.known.borrow_mut().saw(c);

@@ -2,10 +2,10 @@
 //! went away, and the statements prepared on it.
 
 use crate::store::StoreError;
-use postgres::{Client, NoTls};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+use tokio_postgres::{Client, NoTls};
 
 /// Statements prepared on one connection, by their SQL.
 pub(super) type Statements = HashMap<String, postgres::Statement>;
@@ -23,16 +23,38 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = '60s'; \
      SET lock_timeout = '20s'; SET application_name = 'confab'";
 
+/// A connection driven by a runtime of the thread's own: every statement is sent and its answer
+/// awaited with `block_on`, and writes whose answer can wait are sent ahead (`PgTx::send`), so
+/// several statements share one round trip.
+pub(super) struct Conn {
+    runtime: tokio::runtime::Runtime,
+    pub(super) client: Client,
+}
+
+impl Conn {
+    pub(super) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    pub(super) fn batch_execute(&self, sql: &str) -> Result<(), postgres::Error> {
+        self.block_on(self.client.batch_execute(sql))
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
 pub(super) struct Link {
-    config: postgres::Config,
-    client: Option<Client>,
+    config: tokio_postgres::Config,
+    client: Option<Conn>,
     pub(super) statements: std::cell::RefCell<Statements>,
     failed_at: Option<Instant>,
 }
 
 impl Link {
     pub(super) fn new(url: &str) -> Result<Link, StoreError> {
-        let mut config = postgres::Config::from_str(url)
+        let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Corrupt(format!("--db: not a valid PostgreSQL URL: {e}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -48,8 +70,8 @@ impl Link {
     }
 
     /// The connection, made (again) if there is none or the last one broke.
-    pub(super) fn client(&mut self) -> Result<&mut Client, StoreError> {
-        if self.client.as_ref().is_some_and(Client::is_closed) {
+    pub(super) fn client(&mut self) -> Result<&mut Conn, StoreError> {
+        if self.client.as_ref().is_some_and(Conn::is_closed) {
             self.client = None;
         }
         if self.client.is_none() {
@@ -77,13 +99,24 @@ impl Link {
             .ok_or_else(|| StoreError::Unavailable("the database is unreachable".into()))
     }
 
-    fn connect(&self) -> Result<Client, StoreError> {
-        let mut client = self.config.connect(NoTls).map_err(|e| {
+    fn connect(&self) -> Result<Conn, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the database client: {e}"))
+            })?;
+        let (client, connection) = runtime.block_on(self.config.connect(NoTls)).map_err(|e| {
             tracing::debug!(error = %e, "store: cannot connect to PostgreSQL");
             StoreError::Unavailable(format!("cannot connect to the database: {}", reason(&e)))
         })?;
-        client.batch_execute(SESSION_SETTINGS)?;
-        Ok(client)
+        // The connection runs whenever the thread waits on a statement (`block_on`).
+        runtime.spawn(async move {
+            let _ = connection.await;
+        });
+        let conn = Conn { runtime, client };
+        conn.batch_execute(SESSION_SETTINGS)?;
+        Ok(conn)
     }
 
     /// Begins a transaction and hands back its connection. A connection that broke while
@@ -92,7 +125,7 @@ impl Link {
     pub(super) fn begin(
         &mut self,
         read_only: bool,
-    ) -> Result<(&mut Client, &std::cell::RefCell<Statements>), StoreError> {
+    ) -> Result<(&Conn, &std::cell::RefCell<Statements>), StoreError> {
         // One snapshot for every statement of a read (a list and the views of its items).
         let sql = if read_only {
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -107,8 +140,8 @@ impl Link {
     pub(super) fn begin_with(
         &mut self,
         sql: &str,
-    ) -> Result<(&mut Client, &std::cell::RefCell<Statements>), StoreError> {
-        let fresh = self.client.as_ref().is_none_or(Client::is_closed);
+    ) -> Result<(&Conn, &std::cell::RefCell<Statements>), StoreError> {
+        let fresh = self.client.as_ref().is_none_or(Conn::is_closed);
         match self.client()?.batch_execute(sql) {
             Ok(()) => {}
             Err(e) if !fresh && e.as_db_error().is_none() => {
@@ -120,7 +153,7 @@ impl Link {
         let Link {
             client, statements, ..
         } = self;
-        match client.as_mut() {
+        match client.as_ref() {
             Some(c) => Ok((c, statements)),
             None => Err(StoreError::Unavailable(
                 "the database is unreachable".into(),

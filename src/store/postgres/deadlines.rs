@@ -15,12 +15,15 @@ impl DeadlineStore for PgTx<'_> {
         if let Some(s) = self.signals {
             WriteSignals::raise(&s.deadlines);
         }
-        self.execute(
+        self.send(
             "INSERT INTO deadlines (kind, subject_id, due_at) VALUES ($1, $2, $3) \
              ON CONFLICT (kind, subject_id) DO UPDATE SET due_at = EXCLUDED.due_at",
-            &[&kind.as_str(), &subject, &due_at.micros()],
-        )?;
-        Ok(())
+            super::owned![
+                kind.as_str().to_string(),
+                subject.to_string(),
+                due_at.micros()
+            ],
+        )
     }
 
     fn clear_deadline(&self, kind: DeadlineKind, subject: &str) -> Result<(), StoreError> {
@@ -29,11 +32,10 @@ impl DeadlineStore for PgTx<'_> {
     }
 
     fn drop_unknown_deadline(&self, stored_kind: &str, subject: &str) -> Result<(), StoreError> {
-        self.execute(
+        self.send(
             "DELETE FROM deadlines WHERE kind = $1 AND subject_id = $2",
-            &[&stored_kind, &subject],
-        )?;
-        Ok(())
+            super::owned![stored_kind.to_string(), subject.to_string()],
+        )
     }
 
     fn due_deadlines(&self, now: Timestamp, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {

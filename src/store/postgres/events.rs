@@ -40,12 +40,18 @@ impl EventStore for PgTx<'_> {
         body: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.execute(
+        // Nothing reads its answer: it goes with the next statement (`PgTx::send`).
+        self.send(
             "INSERT INTO platform_events (id, type, status, body, tm_create) \
              VALUES ($1, $2, $3, $4, $5)",
-            &[&id, &event_type, &i32::from(status), &body, &now.micros()],
-        )?;
-        Ok(())
+            super::owned![
+                id.to_string(),
+                event_type.to_string(),
+                i32::from(status),
+                body.to_string(),
+                now.micros()
+            ],
+        )
     }
 }
 

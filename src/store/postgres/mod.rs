@@ -24,11 +24,14 @@ use super::health::WriteHealth;
 use super::tx::Tx;
 use super::{StoreError, StoreFault, StoreOptions};
 use crate::secrets::Secrets;
+use connection::Conn;
 use connection::{Link, Statements};
 use crossbeam_channel::Sender;
 use postgres::types::ToSql;
-use postgres::{Client, Row};
+use postgres::Row;
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -71,9 +74,21 @@ impl WriteSignals {
     }
 }
 
+/// A write sent ahead whose answer is awaited later (`PgTx::send`).
+type Sent<'c> = Pin<Box<dyn Future<Output = Result<u64, postgres::Error>> + 'c>>;
+
+/// A parameter a write sent ahead owns, since the write outlives the call that sent it.
+pub(crate) type Owned = Box<dyn ToSql + Sync>;
+
+/// The owned parameters of a write sent ahead (`PgTx::send`).
+macro_rules! owned {
+    ($($p:expr),* $(,)?) => { vec![$(Box::new($p) as $crate::store::postgres::Owned),*] };
+}
+pub(crate) use owned;
+
 /// One transaction seen through confab's queries.
 pub struct PgTx<'c> {
-    client: RefCell<&'c mut Client>,
+    conn: &'c Conn,
     statements: &'c RefCell<Statements>,
     /// Set on writer transactions; `None` on readers.
     signals: Option<&'c WriteSignals>,
@@ -91,6 +106,9 @@ pub struct PgTx<'c> {
     pending_conference: RefCell<Option<String>>,
     /// Rows this job read or wrote under its conference locks (writers only).
     known: RefCell<crate::store::known::Known>,
+    /// Writes sent ahead, their answers not read yet: the statements after them travel in the
+    /// same round trip, and `settle` reads the answers.
+    sent: RefCell<Vec<Sent<'c>>>,
 }
 
 impl<'c> PgTx<'c> {
@@ -99,7 +117,7 @@ impl<'c> PgTx<'c> {
         if let Some(s) = self.statements.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let stmt = self.client.borrow_mut().prepare(sql)?;
+        let stmt = self.conn.block_on(self.conn.client.prepare(sql))?;
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), stmt.clone());
@@ -108,14 +126,14 @@ impl<'c> PgTx<'c> {
 
     /// A transaction of confab's writes over `client`.
     fn new(
-        client: &'c mut Client,
+        conn: &'c Conn,
         statements: &'c RefCell<Statements>,
         signals: Option<&'c WriteSignals>,
         secrets: &'c Secrets,
         busy: &'c Cell<bool>,
     ) -> PgTx<'c> {
         PgTx {
-            client: RefCell::new(client),
+            conn,
             statements,
             signals,
             secrets,
@@ -124,6 +142,7 @@ impl<'c> PgTx<'c> {
             usage: None,
             pending_conference: RefCell::new(None),
             known: RefCell::default(),
+            sent: RefCell::default(),
         }
     }
 
@@ -150,7 +169,7 @@ impl<'c> PgTx<'c> {
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
         self.take_pending()?;
         let stmt = self.statement(sql)?;
-        let rows = self.client.borrow_mut().query(&stmt, params);
+        let rows = self.conn.block_on(self.conn.client.query(&stmt, params));
         self.granted(rows)
     }
 
@@ -158,12 +177,67 @@ impl<'c> PgTx<'c> {
     /// job to be run again.
     fn granted<T>(&self, outcome: Result<T, postgres::Error>) -> Result<T, StoreError> {
         outcome.map_err(|e| {
-            let timed_out = e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE);
-            if timed_out && self.mode == batch::LockMode::Try {
-                self.busy.set(true);
+            // After a write sent ahead failed, every statement fails with "transaction
+            // aborted": the write's own error is the one that says why.
+            match self.settle() {
+                Err(sent) => sent,
+                Ok(()) => self.refused(e),
             }
-            StoreError::from(e)
         })
+    }
+
+    /// A statement's error; a lock not granted in time to a job that only tries marks the job
+    /// to be run again.
+    fn refused(&self, e: postgres::Error) -> StoreError {
+        let timed_out = e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE);
+        if timed_out && self.mode == batch::LockMode::Try {
+            self.busy.set(true);
+        }
+        StoreError::from(e)
+    }
+
+    /// Sends a write whose answer nobody reads now: it travels with the next statement, and
+    /// its answer is read by `settle` (at the latest when the job ends, before its savepoint
+    /// is kept). Statements run in the order they were sent.
+    fn send(&self, sql: &str, params: Vec<Owned>) -> Result<(), StoreError> {
+        self.take_pending()?;
+        let stmt = self.statement(sql)?;
+        let client = &self.conn.client;
+        let mut write: Sent<'c> = Box::pin(async move {
+            client
+                .execute_raw(&stmt, params.iter().map(|p| &**p as &(dyn ToSql + Sync)))
+                .await
+        });
+        // One poll puts the request in the connection's queue; the next `block_on` sends it.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match write.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(done) => done.map(|_| ()).map_err(|e| self.refused(e)),
+            std::task::Poll::Pending => {
+                self.sent.borrow_mut().push(write);
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads the answers of the writes sent ahead: the first error, if one failed.
+    fn settle(&self) -> Result<(), StoreError> {
+        let sent = std::mem::take(&mut *self.sent.borrow_mut());
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let first = self.conn.block_on(async {
+            let mut first = None;
+            for write in sent {
+                if let Err(e) = write.await {
+                    first.get_or_insert(e);
+                }
+            }
+            first
+        });
+        match first {
+            Some(e) => Err(self.refused(e)),
+            None => Ok(()),
+        }
     }
 
     fn query_opt(
@@ -173,21 +247,25 @@ impl<'c> PgTx<'c> {
     ) -> Result<Option<Row>, StoreError> {
         self.take_pending()?;
         let stmt = self.statement(sql)?;
-        let row = self.client.borrow_mut().query_opt(&stmt, params);
+        let row = self
+            .conn
+            .block_on(self.conn.client.query_opt(&stmt, params));
         self.granted(row)
     }
 
     fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
         self.take_pending()?;
         let stmt = self.statement(sql)?;
-        let row = self.client.borrow_mut().query_one(&stmt, params);
+        let row = self
+            .conn
+            .block_on(self.conn.client.query_one(&stmt, params));
         self.granted(row)
     }
 
     fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
         self.take_pending()?;
         let stmt = self.statement(sql)?;
-        let n = self.client.borrow_mut().execute(&stmt, params);
+        let n = self.conn.block_on(self.conn.client.execute(&stmt, params));
         self.granted(n)
     }
 
@@ -235,7 +313,8 @@ impl<'c> PgTx<'c> {
 
     fn batch(&self, sql: &str) -> Result<(), StoreError> {
         self.take_pending()?;
-        Ok(self.client.borrow_mut().batch_execute(sql)?)
+        self.settle()?;
+        Ok(self.conn.batch_execute(sql)?)
     }
 }
 
@@ -287,14 +366,14 @@ impl PgStore {
             .name("store-open".into())
             .spawn(move || -> Result<(), StoreError> {
                 let mut link = Link::new(&first)?;
-                let client = link.client()?;
-                schema::migrate(client)?;
+                let conn = link.client()?;
+                schema::migrate(conn)?;
                 if let Some(prefix) = own_leases {
-                    client.execute(
+                    conn.block_on(conn.client.execute(
                         "UPDATE outbox SET lease_owner = NULL, lease_until = 0 \
                          WHERE left(lease_owner, length($1)) = $1",
                         &[&prefix],
-                    )?;
+                    ))?;
                 }
                 if let Some(secrets) = check {
                     run(&mut link, None, &secrets, |tx| {
@@ -413,13 +492,13 @@ where
     E: From<StoreError>,
     F: FnOnce(&dyn Tx) -> Result<T, E>,
 {
-    let (client, statements) = link.begin(signals.is_none()).map_err(E::from)?;
+    let (conn, statements) = link.begin(signals.is_none()).map_err(E::from)?;
     let busy = Cell::new(false);
-    let tx = PgTx::new(client, statements, signals, secrets, &busy);
-    let result = f(&tx);
-    let client = tx.client.into_inner();
+    let tx = PgTx::new(conn, statements, signals, secrets, &busy);
+    let result = f(&tx).and_then(|value| tx.settle().map(|()| value).map_err(E::from));
+    drop(tx);
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    let ended = client.batch_execute(end);
+    let ended = conn.batch_execute(end);
     match ended {
         Ok(()) => result,
         // A failed commit loses the transaction; a failed rollback only means the connection

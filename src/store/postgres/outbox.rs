@@ -9,27 +9,26 @@ impl OutboxStore for PgTx<'_> {
         if let Some(s) = self.signals {
             WriteSignals::raise(&s.outbox);
         }
-        self.execute(
+        self.send(
             "INSERT INTO outbox (id, kind, customer_id, ordering_key, event_type, url, method, \
              content_type, body, status, attempts, next_attempt_at, last_error, tm_create, \
              tm_update) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, '', \
              $11, $12)",
-            &[
-                &m.id,
-                &m.kind.as_str(),
-                &m.customer_id.map(|c| c.to_string()),
-                &m.ordering_key,
-                &m.event_type,
-                &m.url,
-                &m.method,
-                &m.content_type,
-                &m.body,
-                &m.next_attempt_at,
-                &m.tm_create,
-                &m.tm_update,
+            super::owned![
+                m.id.clone(),
+                m.kind.as_str().to_string(),
+                m.customer_id.map(|c| c.to_string()),
+                m.ordering_key.clone(),
+                m.event_type.clone(),
+                m.url.clone(),
+                m.method.clone(),
+                m.content_type.clone(),
+                m.body.clone(),
+                m.next_attempt_at,
+                m.tm_create,
+                m.tm_update,
             ],
-        )?;
-        Ok(())
+        )
     }
 
     /// Claims the first pending message of up to `limit` ordering keys whose first message is

@@ -1,8 +1,8 @@
 //! The PostgreSQL schema's numbered migrations, embedded in the binary and applied at start
 //! under a session advisory lock, so nodes starting together apply each one once.
 
+use super::connection::Conn;
 use crate::store::StoreError;
-use postgres::Client;
 
 /// The migrations, in order; the number is the version a database reaches by applying it.
 /// Shipped files are never edited, and every migration keeps the previous version's queries
@@ -53,31 +53,34 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
 const MIGRATION_LOCK: i64 = 0x636f_6e66_6162;
 
 /// Applies every migration the database has not had yet, each in its own transaction.
-pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
-    let applied = apply(client);
+pub(super) fn migrate(conn: &Conn) -> Result<(), StoreError> {
+    let client = &conn.client;
+    conn.block_on(client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]))?;
+    let applied = apply(conn);
     // The session lock is also released when the connection closes; unlocking at once lets
     // the next node start without waiting for that.
-    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    let unlocked =
+        conn.block_on(client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]));
     applied?;
     unlocked?;
     Ok(())
 }
 
-fn apply(client: &mut Client) -> Result<(), StoreError> {
-    client.batch_execute(
+fn apply(conn: &Conn) -> Result<(), StoreError> {
+    let client = &conn.client;
+    conn.batch_execute(
         "CREATE TABLE IF NOT EXISTS confab_migrations (
              version     INTEGER PRIMARY KEY,
              name        TEXT NOT NULL,
              applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
          )",
     )?;
-    let current: i32 = client
-        .query_one(
+    let current: i32 = conn
+        .block_on(client.query_one(
             "SELECT COALESCE(MAX(version), 0) FROM confab_migrations",
             &[],
-        )?
-        .get(0);
+        ))?
+        .try_get(0)?;
     let newest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
     if current > newest {
         // A newer node migrated this database. Migrations keep older queries working, so this
@@ -89,13 +92,18 @@ fn apply(client: &mut Client) -> Result<(), StoreError> {
         );
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        let mut tx = client.transaction()?;
-        tx.batch_execute(sql)?;
-        tx.execute(
-            "INSERT INTO confab_migrations (version, name) VALUES ($1, $2)",
-            &[version, name],
-        )?;
-        tx.commit()?;
+        conn.batch_execute("BEGIN")?;
+        let applied = conn.batch_execute(sql).and_then(|()| {
+            conn.block_on(client.execute(
+                "INSERT INTO confab_migrations (version, name) VALUES ($1, $2)",
+                &[version, name],
+            ))
+        });
+        if let Err(e) = applied {
+            let _ = conn.batch_execute("ROLLBACK");
+            return Err(e.into());
+        }
+        conn.batch_execute("COMMIT")?;
         tracing::info!(version, name, "store: applied migration");
     }
     Ok(())

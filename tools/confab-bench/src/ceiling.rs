@@ -23,6 +23,9 @@ pub struct Options {
     pub pgbench_clients: usize,
     /// `--pg-writers` of every node; confab's default when unset.
     pub pg_writers: Option<u16>,
+    /// Milliseconds each way between the nodes (and pgbench) and PostgreSQL, through a
+    /// delaying proxy; 0 = straight to the server.
+    pub latency_ms: u64,
 }
 
 /// One load's outcome.
@@ -47,6 +50,23 @@ pub async fn run(opts: &Options) -> bool {
         "confab-bench --ceiling: PostgreSQL at {}, {} connections, {} s per load",
         opts.server.base, opts.connections, opts.seconds
     );
+    let mut opts = opts.clone();
+    if opts.latency_ms > 0 {
+        match through_proxy(&opts.server.base, opts.latency_ms).await {
+            Ok(base) => {
+                println!(
+                    "through a proxy adding {} ms each way: {base}",
+                    opts.latency_ms
+                );
+                opts.server.base = base;
+            }
+            Err(e) => {
+                eprintln!("confab-bench: cannot start the delaying proxy: {e}");
+                return false;
+            }
+        }
+    }
+    let opts = &opts;
     let tps = match pgbench(opts) {
         Ok(tps) => tps,
         Err(e) => {
@@ -66,6 +86,19 @@ pub async fn run(opts: &Options) -> bool {
     }
     print_table(opts, tps, &rows);
     rows.iter().all(|r| r.exact && r.failures == 0)
+}
+
+/// The server's URL with its host and port replaced by a delaying proxy's.
+async fn through_proxy(base: &str, ms: u64) -> Result<String, String> {
+    let (scheme, rest) = base.split_once("://").ok_or("not a URL")?;
+    let (user, hostport) = match rest.rsplit_once('@') {
+        Some((user, hostport)) => (format!("{user}@"), hostport),
+        None => (String::new(), rest),
+    };
+    let addr = crate::latency::start(hostport.to_string(), Duration::from_millis(ms))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!("{scheme}://{user}{addr}"))
 }
 
 /// pgbench's TPC-B-like load on a database of its own (scale 10, `-c clients -j 2`, no vacuum

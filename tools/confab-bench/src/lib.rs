@@ -6,6 +6,7 @@ pub mod ceiling;
 pub mod cluster;
 pub mod crash;
 pub mod history;
+pub mod latency;
 pub mod load;
 pub mod neighbours;
 pub mod pin;

@@ -163,6 +163,10 @@ struct Args {
     /// pgbench's clients in --ceiling.
     #[arg(long, default_value_t = 16)]
     pgbench_clients: usize,
+    /// In --ceiling: milliseconds each way between the nodes (and pgbench) and PostgreSQL,
+    /// through a delaying proxy, as with a database one network hop away.
+    #[arg(long, default_value_t = 0)]
+    pg_latency_ms: u64,
 }
 
 /// What the phases share once the nodes are up: where they answer (node 1 first), the
@@ -232,6 +236,7 @@ async fn main() {
             seconds: args.window_seconds,
             pgbench_clients: args.pgbench_clients,
             pg_writers: args.pg_writers,
+            latency_ms: args.pg_latency_ms,
         })
         .await;
         std::process::exit(if exact { 0 } else { 1 });
