@@ -323,12 +323,21 @@ impl Tx for PgTx<'_> {
         self.batch("SAVEPOINT step")
     }
 
+    /// A step's writes sent ahead are answered first: if one failed, the step is undone as if
+    /// it had failed itself, and that error is returned.
     fn end_step(&self, keep: bool) -> Result<(), StoreError> {
+        self.take_pending()?;
+        let settled = self.settle();
+        if keep && settled.is_ok() {
+            return Ok(self.conn.batch_execute("RELEASE SAVEPOINT step")?);
+        }
+        self.known.borrow_mut().forget();
+        self.conn
+            .batch_execute("ROLLBACK TO SAVEPOINT step; RELEASE SAVEPOINT step")?;
         if keep {
-            self.batch("RELEASE SAVEPOINT step")
+            settled
         } else {
-            self.known.borrow_mut().forget();
-            self.batch("ROLLBACK TO SAVEPOINT step; RELEASE SAVEPOINT step")
+            Ok(())
         }
     }
 }
