@@ -28,9 +28,10 @@ use tokio::sync::oneshot;
 /// them per backend in shared memory before every other session's snapshots get slower.
 pub(super) const MAX_BATCH: usize = 48;
 
-/// How long a later job of a batch waits for a row lock before it is carried to the next
-/// batch. Row locks outside the advisory ones are rare (two nodes' outbox claims, a customer
-/// changed twice at once) and short.
+/// Sets how long a later job of a batch waits for a row lock before it is carried to the
+/// next batch, and makes that job's savepoint, in one round trip. Row locks outside the
+/// advisory ones are rare (two nodes' outbox claims, a customer changed twice at once) and
+/// short.
 const LATER_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '20ms'; SAVEPOINT job";
 
 /// The session's own lock timeout, back for the usage counters' write at the end of a batch.
