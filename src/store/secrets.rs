@@ -272,7 +272,7 @@ fn reseal_batch(
 const BUSY_PATIENCE: Duration = Duration::from_secs(120);
 
 impl Store {
-    /// One batch (`reseal_batch`) in a write transaction of its own. A database that cannot
+    /// One batch (`reseal_batch`) in a write of its own. A database that cannot
     /// take the write now (SQLite's lock is not fair: a busy service can keep it for longer
     /// than the busy timeout) is retried with a growing pause: the batch reads again from
     /// `after`, so a retry repeats nothing.

@@ -40,8 +40,7 @@ const SESSION_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '20s'";
 /// How a job of a batch takes its locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum LockMode {
-    /// Waits for each lock: a transaction of its own, or the first job of a batch to keep its
-    /// changes.
+    /// Waits for each lock: the writes of a batch until one has kept its changes.
     Wait,
     /// Takes a lock only if it is free now; otherwise the job is carried to the next batch.
     Try,
@@ -59,11 +58,7 @@ pub(super) fn add_delta(
     shard: i32,
     u: &Usage,
 ) {
-    let sum = deltas.entry((customer, day.0, shard)).or_default();
-    sum.conferences += u.conferences;
-    sum.calls += u.calls;
-    sum.participant_seconds += u.participant_seconds;
-    sum.recording_seconds += u.recording_seconds;
+    deltas.entry((customer, day.0, shard)).or_default().add(u);
 }
 
 /// One write waiting for its batch: run (again, if it was carried), then answered once the

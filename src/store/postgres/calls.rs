@@ -164,6 +164,9 @@ impl CallStore for PgTx<'_> {
                 |row| Ok((row.get::<i64>(0)?, row.get::<i64>(1)?)),
             )?,
         };
+        if let (Some(counts), Some(_)) = (counts, self.signals) {
+            self.known.borrow_mut().set_counts(&id, counts);
+        }
         let (active, joined) = counts.unwrap_or((0, 0));
         Ok((active.max(0) as usize, joined.max(0) as usize))
     }

@@ -119,24 +119,18 @@ impl Link {
         Ok(conn)
     }
 
-    /// Begins a transaction and hands back its connection. A connection that broke while
-    /// idle (the database restarted, a proxy dropped it) is only found out here, before
-    /// anything ran, so it is made again once and the transaction begun on the new one.
-    pub(super) fn begin(
+    /// Begins a read-only transaction on one snapshot, for every statement of a read (a list
+    /// and the views of its items).
+    pub(super) fn begin_read(
         &mut self,
-        read_only: bool,
     ) -> Result<(&Conn, &std::cell::RefCell<Statements>), StoreError> {
-        // One snapshot for every statement of a read (a list and the views of its items).
-        let sql = if read_only {
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        } else {
-            "BEGIN"
-        };
-        self.begin_with(sql)
+        self.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     }
 
     /// Begins a transaction with `sql` (`BEGIN` and whatever must follow it at once, in the
-    /// same round trip), as `begin` does.
+    /// same round trip) and hands back its connection. A connection that broke while idle
+    /// (the database restarted, a proxy dropped it) is only found out here, before anything
+    /// ran, so it is made again once and the transaction begun on the new one.
     pub(super) fn begin_with(
         &mut self,
         sql: &str,

@@ -1,6 +1,6 @@
 //! The PostgreSQL backend: several confab nodes on one database. Reader and writer threads
-//! each own a connection; every write job is its own transaction, which takes the locks of
-//! what it changes (the conference first) so nodes agree on one order.
+//! each own a connection; a writer applies the writes waiting for it in one transaction, each
+//! in a savepoint, taking the locks of what it changes in one order (`batch`).
 
 mod announcements;
 mod batch;
@@ -24,8 +24,7 @@ use super::health::WriteHealth;
 use super::tx::Tx;
 use super::{StoreError, StoreFault, StoreOptions};
 use crate::secrets::Secrets;
-use connection::Conn;
-use connection::{Link, Statements};
+use connection::{Conn, Link, Statements};
 use crossbeam_channel::Sender;
 use postgres::types::ToSql;
 use postgres::Row;
@@ -124,7 +123,8 @@ impl<'c> PgTx<'c> {
         Ok(stmt)
     }
 
-    /// A transaction of confab's writes over `client`.
+    /// A transaction (or one write's savepoint of a batch) over `conn`, waiting for its
+    /// locks; a batch sets `mode` and `usage` for the writes after its first.
     fn new(
         conn: &'c Conn,
         statements: &'c RefCell<Statements>,
@@ -173,8 +173,8 @@ impl<'c> PgTx<'c> {
         self.granted(rows)
     }
 
-    /// A statement's outcome; a lock not granted in time to a job that only tries marks the
-    /// job to be run again.
+    /// A statement's outcome, its error said by `refused` (or by a write sent ahead that failed
+    /// before it).
     fn granted<T>(&self, outcome: Result<T, postgres::Error>) -> Result<T, StoreError> {
         outcome.map_err(|e| {
             // After a write sent ahead failed, every statement fails with "transaction
@@ -289,25 +289,12 @@ impl<'c> PgTx<'c> {
         if self.signals.is_none() {
             return Ok(());
         }
-        if self.mode == batch::LockMode::Wait {
-            self.query_one(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))::text",
-                &[&(space as i32), &key],
-            )?;
-            return Ok(());
-        }
-        let granted: bool = self
-            .query_one(
-                "SELECT pg_try_advisory_xact_lock($1, hashtext($2))",
-                &[&(space as i32), &key],
-            )?
-            .try_get(0)?;
-        if !granted {
-            self.busy.set(true);
-            return Err(StoreError::Unavailable(
-                "a lock is held by another write; the write runs again".into(),
-            ));
-        }
+        // `confab_lock` (migration 0010) raises lock_not_available when only trying, which
+        // `refused` turns into a carried write.
+        self.query_one(
+            "SELECT confab_lock($1, $2, $3)::text",
+            &[&(space as i32), &key, &self.waits()],
+        )?;
         Ok(())
     }
 
@@ -385,7 +372,7 @@ impl PgStore {
                     ))?;
                 }
                 if let Some(secrets) = check {
-                    run(&mut link, None, &secrets, |tx| {
+                    read_only(&mut link, &secrets, |tx| {
                         crate::store::secrets::check_at_open(tx, &secrets)
                     })?;
                 }
@@ -451,7 +438,7 @@ impl PgStore {
         let (tx, rx) = oneshot::channel();
         let secrets = self.secrets.clone();
         let job: Job = Box::new(move |link| {
-            let _ = tx.send(run(link, None, &secrets, f));
+            let _ = tx.send(read_only(link, &secrets, f));
         });
         self.readers.send(job).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -488,23 +475,17 @@ fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> Result<(), Store
         .map_err(|e| StoreError::Corrupt(format!("cannot start a thread: {e}")))
 }
 
-/// Runs `f` in one transaction on `link` of its own: committed if it succeeds, rolled back if
-/// not. Reads (`signals` none) run on one snapshot; a write here (at start-up) takes its
-/// locks waiting for them.
-fn run<T, E, F>(
-    link: &mut Link,
-    signals: Option<&WriteSignals>,
-    secrets: &Secrets,
-    f: F,
-) -> Result<T, E>
+/// Runs `f` in a read-only transaction on `link`, on one snapshot (writes go through the
+/// writer threads' batches).
+fn read_only<T, E, F>(link: &mut Link, secrets: &Secrets, f: F) -> Result<T, E>
 where
     E: From<StoreError>,
     F: FnOnce(&dyn Tx) -> Result<T, E>,
 {
-    let (conn, statements) = link.begin(signals.is_none()).map_err(E::from)?;
+    let (conn, statements) = link.begin_read().map_err(E::from)?;
     let busy = Cell::new(false);
-    let tx = PgTx::new(conn, statements, signals, secrets, &busy);
-    let result = f(&tx).and_then(|value| tx.settle().map(|()| value).map_err(E::from));
+    let tx = PgTx::new(conn, statements, None, secrets, &busy);
+    let result = f(&tx);
     drop(tx);
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     let ended = conn.batch_execute(end);
