@@ -83,6 +83,9 @@ pub enum Reading {
     },
     /// The call has left the conference.
     Left { call_id: String, reason: String },
+    /// A call the platform placed rings (a dial-out's status callback names which dial);
+    /// `call_id` is the platform's id of it.
+    Ringing { call_id: String },
     /// The caller entered `digits` (empty: nothing before the timeout) for the call's pause
     /// numbered `pause` (from the callback URL confab gave, so a retry names the same pause).
     Digits {
@@ -99,12 +102,12 @@ pub enum Reading {
         duration_ms: Option<i64>,
     },
     /// The platform reports a call muted or unmuted, held or resumed; `sequence` is the
-    /// platform's number of the report (a retry repeats it).
+    /// platform's number of the report (a retry repeats it, a later report is higher).
     Updated {
         call_id: String,
         muted: Option<bool>,
         hold: Option<bool>,
-        sequence: String,
+        sequence: i64,
     },
     /// The platform fetches the announcement `id` names.
     Announce { id: uuid::Uuid },
@@ -162,6 +165,24 @@ pub fn ended(status: Option<&str>) -> bool {
         status,
         Some("completed" | "busy" | "failed" | "no-answer" | "canceled")
     )
+}
+
+/// Whether a call status (the platforms' words) says a call confab placed has not been
+/// answered yet and is on its way or ringing.
+pub fn ringing(status: Option<&str>) -> bool {
+    matches!(
+        status,
+        Some("queued" | "initiated" | "ringing" | "trying" | "early-media")
+    )
+}
+
+/// A platform's sequence number of a report: a whole number, at most 18 digits.
+pub fn sequence(value: Option<&str>, field: &str) -> Result<i64, BadInput> {
+    let text = required(value, field)?;
+    match text.parse::<i64>() {
+        Ok(n) if n >= 0 && text.len() <= 18 => Ok(n),
+        _ => Err(BadInput::field(field, "must be a whole number")),
+    }
 }
 
 /// Longest digit string confab takes from a platform (a `digits_receive` collects at most 64).

@@ -86,6 +86,13 @@ pub trait Platform: Send + Sync {
         false
     }
 
+    /// Whether it knows a dial-out by the conferencecall confab dialled it for, so a ringing
+    /// dial can be cancelled before it has reported its own call id (native); otherwise the
+    /// cancel waits for the dial's report of ringing, which carries that id.
+    fn knows_dials(&self) -> bool {
+        false
+    }
+
     /// A command as the request that carries it, or why it cannot be sent.
     fn command(&self, command: Command<'_>, out: &Outgoing<'_>) -> Result<Outbound, Unsent>;
 

@@ -57,6 +57,13 @@ pub enum Command<'a> {
         from: &'a str,
         timeout: i64,
     },
+    /// Stop ringing `call`, a dialled call kicked before anyone answered (§15).
+    /// `platform_call` is the platform's own id of the ringing call, which a platform that
+    /// does not know its dials by the conferencecall needs (`Platform::knows_dials`).
+    CancelDial {
+        call: &'a Conferencecall,
+        platform_call: Option<&'a str>,
+    },
 }
 
 impl Command<'_> {
@@ -73,6 +80,7 @@ impl Command<'_> {
             Command::Play { .. } => "call_play",
             Command::RoomPlay { .. } => "conference_play",
             Command::Dial { .. } => "call_dial",
+            Command::CancelDial { .. } => "call_dial_cancel",
         }
     }
 }

@@ -236,6 +236,22 @@ impl Rules<'_> {
         Ok(id)
     }
 
+    /// Tells the platform that placed a dial to stop it ringing; `platform_call` is its id of
+    /// the call, when it has reported one.
+    pub(crate) fn cancel_dial_command(
+        &self,
+        call: &Conferencecall,
+        platform_call: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let ids = (call.customer_id, call.conference_id);
+        let command = Command::CancelDial {
+            call,
+            platform_call,
+        };
+        self.send(platform_of(call), command, ids)?;
+        Ok(())
+    }
+
     /// Tells the platform the call arrived by to take it out of its conference. Unsent, the
     /// kick grace marks the call left.
     pub(crate) fn kick_command(&self, call: &Conferencecall) -> Result<(), EngineError> {

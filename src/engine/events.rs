@@ -65,6 +65,16 @@ pub enum EventKind {
         conference_id: ConferenceId,
         muted: Option<bool>,
         hold: Option<bool>,
+        /// The platform's number of the report, when it numbers them: a report older than
+        /// one applied already changes nothing.
+        sequence: Option<i64>,
+    },
+    /// A dial-out's call rings on the platform, which gives its own id of the call (`call_id`):
+    /// kept, so a kick of the dial cancels it; a dial kicked already is cancelled now.
+    DialRinging {
+        call_id: String,
+        conference_id: ConferenceId,
+        dialled: ConferencecallId,
     },
     RecordingFinished {
         recording_id: RecordingId,
@@ -82,7 +92,8 @@ impl EventKind {
             | EventKind::CallJoined { conference_id, .. }
             | EventKind::CallLeft { conference_id, .. }
             | EventKind::CallDigitsReceived { conference_id, .. }
-            | EventKind::CallUpdated { conference_id, .. } => Some(*conference_id),
+            | EventKind::CallUpdated { conference_id, .. }
+            | EventKind::DialRinging { conference_id, .. } => Some(*conference_id),
             EventKind::RecordingFinished { .. } => None,
         }
     }
@@ -94,6 +105,7 @@ impl EventKind {
             EventKind::CallLeft { .. } => "call_left",
             EventKind::CallDigitsReceived { .. } => "call_digits_received",
             EventKind::CallUpdated { .. } => "call_updated",
+            EventKind::DialRinging { .. } => "dial_ringing",
             EventKind::RecordingFinished { .. } => "recording_finished",
         }
     }

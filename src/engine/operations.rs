@@ -3,7 +3,7 @@
 
 use super::{Engine, EngineError};
 use crate::ops::metrics::{Gauges, StoreGauges};
-use crate::store::WriteState;
+use crate::store::{WriteState, PRUNE_BATCH};
 
 /// How long a platform event id is remembered: a replay within it gets the first answer.
 pub const IDEMPOTENCY_WINDOW_SECONDS: i64 = 7 * 24 * 3600;
@@ -36,16 +36,30 @@ impl Engine {
         Ok(g)
     }
 
-    /// Deletes history past its retention: platform event answers after the idempotency window
-    /// (7 days) and finished outbox messages after 30 days.
+    /// Deletes history past its retention: platform event answers and announcements after
+    /// the idempotency window (7 days); finished outbox messages, finished pauses and what
+    /// confab kept of calls on their platforms after 30 days. A batch of rows per table per
+    /// transaction, until none is left: a backlog never holds the writer for long, and other
+    /// writes go between the batches.
     pub async fn prune_history(&self) -> Result<usize, EngineError> {
-        self.transact(move |rules| {
-            let now = rules.now();
-            let events_before = now.plus_seconds(-IDEMPOTENCY_WINDOW_SECONDS);
-            let messages_before = now.plus_seconds(-MESSAGE_RETENTION_SECONDS);
-            Ok(rules.db().prune(events_before, messages_before)?)
-        })
-        .await
+        let now = self.clock.now();
+        let events_before = now.plus_seconds(-IDEMPOTENCY_WINDOW_SECONDS);
+        let messages_before = now.plus_seconds(-MESSAGE_RETENTION_SECONDS);
+        let mut pruned = 0;
+        loop {
+            let n = self
+                .transact(move |rules| {
+                    Ok(rules
+                        .db()
+                        .prune(events_before, messages_before, PRUNE_BATCH)?)
+                })
+                .await?;
+            if n == 0 {
+                return Ok(pruned);
+            }
+            pruned += n;
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Whether the store answers reads, and whether it can write. While writes are failing a

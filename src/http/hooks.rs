@@ -281,7 +281,13 @@ async fn event(
             muted,
             hold,
             sequence,
-        } => call(call_id).await?.updated(muted, hold, &sequence),
+        } => call(call_id).await?.updated(muted, hold, sequence),
+        // A dial's report of ringing names the dial; any other call's ringing (a number's
+        // call status callback pointed here) is nothing confab acts on.
+        Reading::Ringing { call_id } => match dialled {
+            Some(dialled) => call(call_id).await?.ringing(dialled),
+            None => return Ok(None),
+        },
         Reading::Ignored | Reading::Wait { .. } | Reading::Announce { .. } => return Ok(None),
     }))
 }
@@ -384,19 +390,26 @@ impl CallEvents {
 impl CallEvents {
     /// A reported mute or hold, numbered by the platform (`sequence`), so a retry of one
     /// report is the same event.
-    pub fn updated(
-        &self,
-        muted: Option<bool>,
-        hold: Option<bool>,
-        sequence: &str,
-    ) -> PlatformEvent {
+    pub fn updated(&self, muted: Option<bool>, hold: Option<bool>, sequence: i64) -> PlatformEvent {
         let kind = EventKind::CallUpdated {
             call_id: self.call_id.clone(),
             conference_id: self.route.conference,
             muted,
             hold,
+            sequence: Some(sequence),
         };
         self.event(format!("{}:update:{sequence}", self.latest), kind)
+    }
+
+    /// A dial's call ringing: one event per dial, whichever report of it (placed, ringing)
+    /// comes first; the others replay its answer.
+    pub fn ringing(&self, dialled: ConferencecallId) -> PlatformEvent {
+        let kind = EventKind::DialRinging {
+            call_id: self.call_id.clone(),
+            conference_id: self.route.conference,
+            dialled,
+        };
+        self.event(format!("dial:{dialled}:ringing"), kind)
     }
 
     /// The caller's digits for the membership's pause numbered `pause` (the gather URL names

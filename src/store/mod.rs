@@ -9,6 +9,7 @@ mod location;
 mod pages;
 mod postgres;
 mod records;
+mod retention;
 mod roles;
 mod secrets;
 mod sqlite;
@@ -23,6 +24,7 @@ pub use records::{
     CallFilter, ConferenceFilter, CountMove, Cursor, DeliveryStatus, EventClaim, Gauges,
     MessageKind, Page, StoreGauges, StoredMessage, StoredPause,
 };
+pub use retention::PRUNE_BATCH;
 pub use roles::{DeadlineView, OutboxView};
 pub use secrets::{Census, Rotation, SecretField, StoredSecrets};
 pub use tx::{

@@ -242,12 +242,14 @@ pub trait HousekeepingStore {
     /// The gauges of `/metrics`.
     fn gauges(&self) -> Result<crate::store::Gauges, StoreError>;
 
-    /// Deletes history older than its retention: answered platform events (the idempotency
-    /// window) and delivered or failed outbox messages. Returns how many rows went.
+    /// Deletes history older than its retention (`store::retention`), at most `limit` rows
+    /// of each table: rows kept for the idempotency window older than `events_before`, those
+    /// kept for the delivery log older than `messages_before`. Returns how many rows went.
     fn prune(
         &self,
         events_before: Timestamp,
         messages_before: Timestamp,
+        limit: i64,
     ) -> Result<usize, StoreError>;
 
     /// Counts for metrics: conferences not terminated, calls not left.
@@ -322,6 +324,31 @@ pub trait PauseStore {
     fn put_pause(&self, p: &crate::store::records::StoredPause) -> Result<(), StoreError>;
 }
 
+/// What confab knows of a call on its platform beyond its row (§15): the platform's id of a
+/// dialled call while it rings, and the number of the newest platform report applied to it.
+pub trait PlatformCallStore {
+    /// The platform's own id of a dialled call, once a report of its ringing gave it.
+    fn dial_call_id(
+        &self,
+        call: crate::domain::ConferencecallId,
+    ) -> Result<Option<String>, StoreError>;
+    /// Keeps the platform's own id of a dialled call that rings.
+    fn set_dial_call_id(
+        &self,
+        call: crate::domain::ConferencecallId,
+        platform_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Takes a platform report numbered `sequence` about the call: true (and it is now the
+    /// newest) when it is newer than every report taken before, false when it is not.
+    fn advance_update_sequence(
+        &self,
+        call: crate::domain::ConferencecallId,
+        sequence: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+}
+
 /// What confab says to a call or room on request (§15), kept for platforms that fetch it from
 /// a URL naming it.
 pub trait AnnouncementStore {
@@ -382,6 +409,7 @@ pub trait Tx:
     + CallStore
     + PauseStore
     + AnnouncementStore
+    + PlatformCallStore
     + UsageStore
     + RecordingStore
     + OutboxStore

@@ -9,7 +9,7 @@ Commands ("cmd"):
   validate  {auth_token, url, signature, params | body}         -> {"valid"}
   hash      {body}                                              -> {"hash"}  (bodySHA256)
   twiml     {verbs: [{"verb": "say", "text": ..., ...}, ...]}   -> {"twiml"}
-  rest      {account_sid, auth_token, resource: [[name, sid], ...], action, args: {...}}
+  rest      {account_sid, auth_token, resource: [[name, sid|null], ...], action, args: {...}}
             -> {"method", "url", "form": [[name, value], ...], "auth": [user, password]}
             the request twilio-python's REST client sends for e.g.
             client.conferences("CF..").participants("CA..").update(muted=True), recorded by
@@ -20,6 +20,9 @@ import json
 import logging
 import re
 import sys
+from urllib.parse import parse_qsl
+
+import requests
 
 from twilio.http import HttpClient
 from twilio.http.response import Response
@@ -93,13 +96,19 @@ def rest(req):
     client = Client(req["account_sid"], req["auth_token"], http_client=recorder)
     target = client
     for name, sid in req["resource"]:
-        target = getattr(target, name)(sid)
+        # A list resource (`client.calls.create`) is named with no sid.
+        target = getattr(target, name)
+        if sid is not None:
+            target = target(sid)
     getattr(target, req["action"])(**(req.get("args") or {}))
     if len(recorder.requests) != 1:
         raise ValueError(f"expected one request, the library made {len(recorder.requests)}")
     sent = recorder.requests[0]
-    return {"method": sent["method"], "url": sent["url"],
-            "form": [[k, str(v)] for k, v in sent["data"].items()], "auth": sent["auth"]}
+    # The body as the library's HTTP client (requests) puts it on the wire: a list value is a
+    # repeated field.
+    body = requests.Request("POST", sent["url"], data=sent["data"]).prepare().body or ""
+    form = [[k, v] for k, v in parse_qsl(body, keep_blank_values=True)]
+    return {"method": sent["method"], "url": sent["url"], "form": form, "auth": sent["auth"]}
 
 
 def run(req):

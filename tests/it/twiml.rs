@@ -1238,6 +1238,62 @@ async fn twilio_reports_mutes_and_holds_and_the_call_follows_without_asking_back
     );
 }
 
+/// Twilio's reports are separate requests, each retried on its own, so a later one can arrive
+/// first: the call ends as the newest report (the highest `SequenceNumber`) says, and a stale
+/// one changes nothing and tells the customer nothing.
+#[tokio::test]
+async fn reports_arriving_out_of_order_leave_the_call_as_the_newest_says() {
+    let d = Dialect::twilio(|_| {}).await;
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "1"))
+        .await;
+    let cc = call_id_of(&d, CALL).await;
+    let state = || call_state(&d, &cc);
+    let report = |event, seq| report_to_status(&d, event, seq);
+    let joined = |muted, hold| ("joined".to_string(), Some(muted), Some(hold));
+
+    // Muted at 2 and unmuted at 3; the unmute arrives first.
+    report("participant-unmute", "3").await;
+    report("participant-mute", "2").await;
+    assert_eq!(
+        state().await,
+        joined(false, false),
+        "the mute at 2 is stale"
+    );
+    // Held at 4, resumed at 6, held again at 5 (late): the resume stands.
+    report("participant-hold", "4").await;
+    assert_eq!(state().await, joined(false, true));
+    report("participant-unhold", "6").await;
+    report("participant-hold", "5").await;
+    assert_eq!(
+        state().await,
+        joined(false, false),
+        "the hold at 5 is stale"
+    );
+    // Numbers keep rising: a newer report applies.
+    report("participant-mute", "10").await;
+    assert_eq!(state().await, joined(true, false));
+    // A sequence number that is not one is refused, naming the field.
+    let bad = participant("participant-unmute", "eleven");
+    let (status, body) = d.twilio_post("status", &bad).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("SequenceNumber"), "{body}");
+
+    let types = d.webhook_types(6).await;
+    assert_eq!(
+        types[3..],
+        [
+            "conferencecall_updated",
+            "conferencecall_updated",
+            "conferencecall_updated"
+        ],
+        "one update each for the hold at 4, the resume at 6 and the mute at 10"
+    );
+    d.hooks
+        .assert_stays_at(6, Duration::from_millis(400), "stale reports tell nothing")
+        .await;
+}
+
 /// A call's status, `muted` and `hold`.
 async fn call_state(d: &Dialect, cc: &str) -> (String, Option<bool>, Option<bool>) {
     let (_, call) = d

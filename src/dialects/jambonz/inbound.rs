@@ -3,7 +3,7 @@
 use super::connection::JambonzConnection;
 use super::signature;
 use crate::dialects::inbound::{
-    bounded, digits, ended, pause_number, platform_variables, required, scalar,
+    bounded, digits, ended, pause_number, platform_variables, required, ringing, scalar,
 };
 use crate::dialects::settings::Connection as _;
 use crate::dialects::{BadInput, Hook, Inbound, Reading, Refused};
@@ -54,6 +54,10 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
             // The application's call status webhook pointed here: a call that ended before
             // it reached the conference leaves; for one that did, it is the same leave again.
             "" if ended(get("call_status")) => left(&get),
+            // A dial-out's call status hook while the call is placed: its `call_sid`.
+            "" if ringing(get("call_status")) => Ok(Reading::Ringing {
+                call_id: required(get("call_sid"), "call_sid")?,
+            }),
             other => {
                 tracing::debug!(event = other, "jambonz status event ignored");
                 Ok(Reading::Ignored)

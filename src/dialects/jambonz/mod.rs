@@ -154,6 +154,17 @@ impl Platform for Jambonz {
                     out.public_url,
                 ))
             }
+            Command::CancelDial {
+                platform_call: Some(sid),
+                ..
+            } => {
+                let j = JambonzConnection::of(out.connections).ok_or(Unsent::NoConnection)?;
+                Ok(rest::cancel_dial(&j, sid))
+            }
+            Command::CancelDial {
+                platform_call: None,
+                ..
+            } => Err(Unsent::Unsupported),
         }
     }
 

@@ -34,10 +34,29 @@ pub fn kick(j: &JambonzConnection, call: &Conferencecall, public_url: &str) -> O
     )
 }
 
+/// Cancels a dialled call that rings: live call control's `call_status` `no-answer` ends a
+/// ringing call (`completed` is for an answered one, which is kicked as a member instead).
+pub fn cancel_dial(j: &JambonzConnection, sid: &str) -> Outbound {
+    let url = format!(
+        "{}/v1/Accounts/{}/Calls/{}",
+        j.api_url.trim_end_matches('/'),
+        path_part(&j.account_sid),
+        path_part(sid)
+    );
+    api_request(
+        "jambonz.call_dial_cancel".into(),
+        url,
+        HttpMethod::Put,
+        "application/json",
+        json!({"call_status": "no-answer"}).to_string(),
+    )
+}
+
 /// Dials out (§15) with REST create-call: `call_hook` is confab's `…/call?conferencecall={id}`,
 /// so the answered callee runs the `pre_actions` like any arriving call, and
-/// `call_status_hook` (`…/status?conferencecall={id}`) reports a call that ended unanswered
-/// (`call_status` `no-answer`, `busy`, `failed`). `to` is a `phone` target for an E.164
+/// `call_status_hook` (`…/status?conferencecall={id}`) reports the call ringing (`trying`,
+/// `ringing`, `early-media`, with its `call_sid`, so a kick can cancel it) and a call that
+/// ended unanswered (`call_status` `no-answer`, `busy`, `failed`). `to` is a `phone` target for an E.164
 /// number, a `sip` target for a `sip:` URI.
 pub fn dial(
     j: &JambonzConnection,

@@ -99,6 +99,11 @@ impl Platform for Native {
         native_json("{}".into())
     }
 
+    /// The platform was given the conferencecall with the dial (`call_dial`).
+    fn knows_dials(&self) -> bool {
+        true
+    }
+
     /// The platform records the whole conference when told.
     fn recorder(&self) -> Recorder {
         Recorder::Conference
@@ -161,6 +166,11 @@ impl Platform for Native {
                 kind,
                 json!({"conference_id": call.conference_id, "destination": destination,
                     "from": from, "conferencecall_id": call.id, "timeout": timeout}),
+            ),
+            Command::CancelDial { call, .. } => native_command(
+                base,
+                kind,
+                json!({"conference_id": call.conference_id, "conferencecall_id": call.id}),
             ),
         })
     }

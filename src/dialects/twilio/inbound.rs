@@ -3,7 +3,7 @@
 use super::connection::TwilioConnection;
 use super::signature;
 use crate::dialects::inbound::{
-    bounded, digits, ended, pause_number, platform_variables, required,
+    bounded, digits, ended, pause_number, platform_variables, required, ringing, sequence,
 };
 use crate::dialects::settings::Connection as _;
 use crate::dialects::{BadInput, Hook, Inbound, Reading, Refused};
@@ -110,7 +110,8 @@ fn status<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
         }
         "participant-leave" => left(p),
         // Mute and hold, reported as they happen (also those confab asked for): the state
-        // follows; Twilio numbers its conference events, so a retry is the same event.
+        // follows; Twilio numbers its conference events, so a retry is the same event and a
+        // report that arrives after a later one is not applied.
         event @ ("participant-mute" | "participant-unmute" | "participant-hold"
         | "participant-unhold") => {
             let on = !event.contains("-un");
@@ -119,13 +120,17 @@ fn status<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
                 call_id: required(p("CallSid"), "CallSid")?,
                 muted: muting.then_some(on),
                 hold: (!muting).then_some(on),
-                sequence: required(p("SequenceNumber"), "SequenceNumber")?,
+                sequence: sequence(p("SequenceNumber"), "SequenceNumber")?,
             })
         }
         // A call status callback (the number's "call status changes" URL pointed here): a
         // call that ended before it reached the conference (the caller hung up during the
         // `pre_actions`) leaves; for a call that did, it is the same leave again.
         "" if ended(p("CallStatus")) => left(p),
+        // A dial-out's `initiated` and `ringing` callbacks: its `CallSid` while it rings.
+        "" if ringing(p("CallStatus")) => Ok(Reading::Ringing {
+            call_id: required(p("CallSid"), "CallSid")?,
+        }),
         other => {
             tracing::debug!(event = other, "twiml status event ignored");
             Ok(Reading::Ignored)

@@ -150,6 +150,14 @@ impl Platform for Twilio {
                 (destination, from, timeout),
                 out.public_url,
             )),
+            Command::CancelDial {
+                platform_call: Some(sid),
+                ..
+            } => Ok(rest::cancel_dial(&t, sid)),
+            Command::CancelDial {
+                platform_call: None,
+                ..
+            } => Err(Unsent::Unsupported),
         }
     }
 

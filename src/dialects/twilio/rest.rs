@@ -51,9 +51,12 @@ pub fn kick(t: &TwilioConnection, call: &Conferencecall, public_url: &str) -> Ou
 /// Dials out (§15) with Calls create, not Participants create: a participant created into
 /// Twilio's conference joins it directly and never runs confab's `pre_actions`, where a call
 /// created with `Url` = confab's `…/voice?conferencecall={id}` is answered like any arriving
-/// call (prompts, roles, the join). `StatusCallback` (`…/status?conferencecall={id}`, on
-/// `completed`, Twilio's default, which carries `CallStatus` `no-answer`, `busy`, `failed`
-/// or `canceled` for a call that never answered) ends the dial.
+/// call (prompts, roles, the join). `StatusCallback` (`…/status?conferencecall={id}`) is
+/// asked for on `initiated` and `ringing`, which give confab the call's `CallSid` while it
+/// rings (so a kick can cancel it), and on `completed`, which carries `CallStatus`
+/// `no-answer`, `busy`, `failed` or `canceled` for a call that never answered and ends the
+/// dial. Each event is its own `StatusCallbackEvent` parameter, as Twilio's libraries send a
+/// list.
 pub fn dial(
     t: &TwilioConnection,
     call: &Conferencecall,
@@ -71,6 +74,9 @@ pub fn dial(
         ("Method", "POST"),
         ("StatusCallback", &status),
         ("StatusCallbackMethod", "POST"),
+        ("StatusCallbackEvent", "initiated"),
+        ("StatusCallbackEvent", "ringing"),
+        ("StatusCallbackEvent", "completed"),
         ("Timeout", &timeout),
         // Twilio says who answered (`AnsweredBy`) on the voice URL: a machine or a fax is
         // not let into the conference (see `inbound::read`).
@@ -78,6 +84,20 @@ pub fn dial(
     ]);
     let url = format!("{}/Calls.json", base(t));
     api_request("twilio.call_dial".into(), url, HttpMethod::Post, FORM, body)
+}
+
+/// Cancels a dialled call that rings (Call update, `Status=canceled`, which ends a queued or
+/// ringing call and leaves an answered one alone: an answered callee is kicked as a member).
+pub fn cancel_dial(t: &TwilioConnection, sid: &str) -> Outbound {
+    let url = format!("{}/Calls/{}.json", base(t), path_part(sid));
+    let body = form(&[("Status", "canceled")]);
+    api_request(
+        "twilio.call_dial_cancel".into(),
+        url,
+        HttpMethod::Post,
+        FORM,
+        body,
+    )
 }
 
 /// Starts recording one call (what it hears and says: the conference's mix), with a status

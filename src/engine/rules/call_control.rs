@@ -109,15 +109,28 @@ impl Rules<'_> {
 
     /// A platform reported a call muted or unmuted, held or resumed: the state follows and
     /// the customer is told, and nothing goes back to the platform. A call that is not joined
-    /// (a report after its leave) changes nothing.
+    /// (a report after its leave) changes nothing, and neither does a report the platform
+    /// numbered before one applied already.
     pub(crate) fn reported_state(
         &self,
         call: &mut Conferencecall,
         muted: Option<bool>,
         hold: Option<bool>,
+        sequence: Option<i64>,
     ) -> Result<(), EngineError> {
         if call.status != CallStatus::Joined {
             return Ok(());
+        }
+        // Reports can arrive out of order (each is its own request, retried on its own): one
+        // numbered before a report applied already is stale, whatever it says.
+        if let Some(n) = sequence {
+            if !self
+                .db
+                .advance_update_sequence(call.id, n, self.now.micros())?
+            {
+                tracing::debug!(conferencecall_id = %call.id, sequence = n, "stale platform report ignored");
+                return Ok(());
+            }
         }
         let (muted, hold) = (muted.unwrap_or(call.muted), hold.unwrap_or(call.hold));
         if (muted, hold) == (call.muted, call.hold) {

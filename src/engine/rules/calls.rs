@@ -104,13 +104,23 @@ impl Rules<'_> {
                 conference_id,
                 muted,
                 hold,
+                sequence,
             } => {
                 let conf = self.conference(scope, *conference_id)?;
                 let mut call = self
                     .db
                     .latest_call_in(call_id, conf.id)?
                     .ok_or(Refusal::ConferencecallNotFound)?;
-                self.reported_state(&mut call, *muted, *hold)?;
+                self.reported_state(&mut call, *muted, *hold, *sequence)?;
+                (EventAnswer::call(&call.json(), None), Vec::new())
+            }
+            EventKind::DialRinging {
+                call_id,
+                conference_id,
+                dialled,
+            } => {
+                let conf = self.conference(scope, *conference_id)?;
+                let call = self.dial_ringing(&conf, *dialled, call_id)?;
                 (EventAnswer::call(&call.json(), None), Vec::new())
             }
             EventKind::RecordingFinished {

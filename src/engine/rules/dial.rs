@@ -1,7 +1,8 @@
 //! Dial-out (§15): a conferencecall confab creates by calling someone. It is `dialing` from
 //! the moment it is dialled (and counted in the room's admission from then on), becomes
 //! `joining` when the callee's call arrives naming it, and `leaved` when the platform reports
-//! that nobody answered, or when nothing was reported before its dial timeout.
+//! that nobody answered, or when nothing was reported before its dial timeout. A dial kicked
+//! while it rings is cancelled on the platform.
 
 use super::calls::join_refusal;
 use super::Rules;
@@ -155,6 +156,49 @@ impl Rules<'_> {
         let counts = self.db.call_counts(conf.id)?;
         self.after_leave(conf, call, was, counts)?;
         Ok(true)
+    }
+
+    /// The platform reports a dial's call placed or ringing, with its own id of the call
+    /// (`platform_id`). A dial still ringing keeps the id, so a kick can cancel it; one kicked
+    /// before the platform said which call it is is cancelled now. Anything else (answered,
+    /// ended, another conference's) changes nothing.
+    pub(super) fn dial_ringing(
+        &self,
+        conf: &Conference,
+        id: ConferencecallId,
+        platform_id: &str,
+    ) -> Result<Conferencecall, EngineError> {
+        let call = self
+            .db
+            .call(Some(conf.customer_id), id)?
+            .filter(|c| c.conference_id == conf.id)
+            .ok_or(Refusal::ConferencecallNotFound)?;
+        if !unanswered(&call) {
+            return Ok(call);
+        }
+        match call.status {
+            CallStatus::Dialing => {
+                self.db
+                    .set_dial_call_id(id, platform_id, self.now.micros())?;
+            }
+            CallStatus::Leaving => self.cancel_dial_command(&call, Some(platform_id))?,
+            _ => {}
+        }
+        Ok(call)
+    }
+
+    /// Cancels a dial kicked while it rings: at once on a platform that knows its dials by
+    /// the conferencecall, else with the platform's id of the call once it has reported one.
+    /// Not reported yet, the report of its ringing cancels it (`dial_ringing`); never
+    /// reported, the callee who answers is refused, and the kick grace ends it meanwhile.
+    pub(crate) fn cancel_dial(&self, call: &Conferencecall) -> Result<(), EngineError> {
+        if crate::dialects::platform(call.dialect).knows_dials() {
+            return self.cancel_dial_command(call, None);
+        }
+        match self.db.dial_call_id(call.id)? {
+            Some(platform_id) => self.cancel_dial_command(call, Some(&platform_id)),
+            None => Ok(()),
+        }
     }
 
     /// The dial timeout fired: a call still `dialing` was not reported answered or failed in

@@ -30,7 +30,11 @@ impl Rules<'_> {
         call.tm_update = self.now;
         self.db.set_call_status(call)?;
         self.notify_call(call, NotificationType::ConferencecallLeaving)?;
-        if !dialing {
+        if dialing {
+            // Nobody answered yet: the phone stops ringing rather than being answered into a
+            // room that no longer wants it.
+            self.cancel_dial(call)?;
+        } else {
             self.kick_command(call)?;
         }
         self.db.set_deadline(

@@ -2,6 +2,7 @@
 
 use super::rows::*;
 use super::PgTx;
+use crate::store::retention::{Kept, PRUNED};
 use crate::store::tx::HousekeepingStore;
 
 impl HousekeepingStore for PgTx<'_> {
@@ -47,16 +48,17 @@ impl HousekeepingStore for PgTx<'_> {
         &self,
         events_before: Timestamp,
         messages_before: Timestamp,
+        limit: i64,
     ) -> Result<usize, StoreError> {
-        let events = self.execute(
-            "DELETE FROM platform_events WHERE tm_create < $1",
-            &[&events_before.micros()],
-        )?;
-        let messages = self.execute(
-            "DELETE FROM outbox WHERE status IN ('delivered', 'failed') AND tm_update < $1",
-            &[&messages_before.micros()],
-        )?;
-        Ok(usize::try_from(events + messages).unwrap_or(usize::MAX))
+        let mut pruned = 0;
+        for table in PRUNED {
+            let cutoff = match table.kept {
+                Kept::Events => events_before,
+                Kept::Messages => messages_before,
+            };
+            pruned += self.execute(&table.delete("$1", "$2"), &[&cutoff.micros(), &limit])?;
+        }
+        Ok(usize::try_from(pruned).unwrap_or(usize::MAX))
     }
 
     fn active_counts(&self) -> Result<(i64, i64), StoreError> {

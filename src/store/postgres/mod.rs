@@ -14,6 +14,7 @@ mod housekeeping;
 mod outbox;
 mod pages;
 mod pauses;
+mod platform_calls;
 mod recordings;
 mod rows;
 mod schema;

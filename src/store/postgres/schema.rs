@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "lock and read",
         include_str!("migrations/0010_lock_and_read.sql"),
     ),
+    (
+        11,
+        "platform calls and retention",
+        include_str!("migrations/0011_platform_calls_and_retention.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations ("confab" in ASCII).

@@ -2,6 +2,7 @@
 
 use super::rows::*;
 use super::SqliteTx;
+use crate::store::retention::{Kept, PRUNED};
 use crate::store::tx::HousekeepingStore;
 use crate::store::*;
 
@@ -47,24 +48,24 @@ impl HousekeepingStore for SqliteTx<'_> {
         Ok(g)
     }
 
-    /// Deletes history older than its retention: answered platform events (the idempotency
-    /// window) and delivered or failed outbox messages. Returns how many rows went.
     fn prune(
         &self,
         events_before: Timestamp,
         messages_before: Timestamp,
+        limit: i64,
     ) -> Result<usize, StoreError> {
-        let events = self
-            .conn
-            .prepare_cached("DELETE FROM platform_events WHERE tm_create < ?")?
-            .execute([events_before.micros()])?;
-        let messages = self
-            .conn
-            .prepare_cached(
-                "DELETE FROM outbox WHERE status IN ('delivered', 'failed') AND tm_update < ?",
-            )?
-            .execute([messages_before.micros()])?;
-        Ok(events + messages)
+        let mut pruned = 0;
+        for table in PRUNED {
+            let cutoff = match table.kept {
+                Kept::Events => events_before,
+                Kept::Messages => messages_before,
+            };
+            pruned += self
+                .conn
+                .prepare_cached(&table.delete("?1", "?2"))?
+                .execute(params![cutoff.micros(), limit])?;
+        }
+        Ok(pruned)
     }
 
     /// Counts for metrics: conferences not terminated, calls not left.

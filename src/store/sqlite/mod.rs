@@ -13,6 +13,7 @@ mod pages;
 mod pauses;
 #[cfg(test)]
 mod plans;
+mod platform_calls;
 mod recordings;
 mod reserve;
 mod rows;
@@ -167,6 +168,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0014_hold_and_announcements.sql")),
         M::up(include_str!("migrations/0015_dial_out.sql")),
         M::up(include_str!("migrations/0016_usage.sql")),
+        M::up(include_str!(
+            "migrations/0017_platform_calls_and_retention.sql"
+        )),
     ])
 }
 

@@ -1,0 +1,16 @@
+-- What confab knows of a call on its platform beyond the conferencecall's row (SPEC §15): the
+-- platform's own id of a dialled call while it rings (reported by the dial's status callback,
+-- so a kick of a ringing dial can cancel it), and the newest platform report applied to the
+-- call (Twilio numbers its conference events, so a late report cannot undo a newer one).
+-- Rows are pruned with the history they belong to (`tm_update`).
+CREATE TABLE platform_calls (
+    conferencecall_id TEXT PRIMARY KEY NOT NULL,
+    dial_call_id TEXT NOT NULL DEFAULT '',
+    update_sequence BIGINT NOT NULL DEFAULT -1,
+    tm_update BIGINT NOT NULL
+);
+CREATE INDEX platform_calls_by_time ON platform_calls(tm_update);
+-- Retention of what only a call's own moments need: announcements (fetched once, seconds
+-- after they are made) and finished pauses.
+CREATE INDEX announcements_by_time ON announcements(tm_create);
+CREATE INDEX call_pauses_by_time ON call_pauses(tm_update);

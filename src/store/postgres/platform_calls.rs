@@ -1,0 +1,47 @@
+//! What confab knows of a call on its platform beyond its row (§15), in PostgreSQL.
+
+use super::rows::*;
+use super::PgTx;
+use crate::store::tx::PlatformCallStore;
+
+impl PlatformCallStore for PgTx<'_> {
+    fn dial_call_id(&self, call: ConferencecallId) -> Result<Option<String>, StoreError> {
+        let found: Option<String> = self.optional_row(
+            "SELECT dial_call_id FROM platform_calls WHERE conferencecall_id = $1",
+            &[&call.to_string()],
+            |row| row.get(0),
+        )?;
+        Ok(found.filter(|id| !id.is_empty()))
+    }
+
+    fn set_dial_call_id(
+        &self,
+        call: ConferencecallId,
+        platform_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO platform_calls (conferencecall_id, dial_call_id, tm_update) \
+             VALUES ($1, $2, $3) ON CONFLICT (conferencecall_id) DO UPDATE SET \
+             dial_call_id = EXCLUDED.dial_call_id, tm_update = EXCLUDED.tm_update",
+            &[&call.to_string(), &platform_id, &now],
+        )?;
+        Ok(())
+    }
+
+    fn advance_update_sequence(
+        &self,
+        call: ConferencecallId,
+        sequence: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = self.execute(
+            "INSERT INTO platform_calls (conferencecall_id, update_sequence, tm_update) \
+             VALUES ($1, $2, $3) ON CONFLICT (conferencecall_id) DO UPDATE SET \
+             update_sequence = EXCLUDED.update_sequence, tm_update = EXCLUDED.tm_update \
+             WHERE platform_calls.update_sequence < EXCLUDED.update_sequence",
+            &[&call.to_string(), &sequence, &now],
+        )?;
+        Ok(changed == 1)
+    }
+}

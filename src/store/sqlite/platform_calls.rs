@@ -1,0 +1,50 @@
+//! What confab knows of a call on its platform beyond its row (§15), in SQLite.
+
+use super::rows::*;
+use super::SqliteTx;
+use crate::store::tx::PlatformCallStore;
+
+impl PlatformCallStore for SqliteTx<'_> {
+    fn dial_call_id(&self, call: ConferencecallId) -> Result<Option<String>, StoreError> {
+        let found: Option<String> = self.optional_row(
+            "SELECT dial_call_id FROM platform_calls WHERE conferencecall_id = ?",
+            params![call.to_string()],
+            |row| row.get(0),
+        )?;
+        Ok(found.filter(|id| !id.is_empty()))
+    }
+
+    fn set_dial_call_id(
+        &self,
+        call: ConferencecallId,
+        platform_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO platform_calls (conferencecall_id, dial_call_id, tm_update) \
+                 VALUES (?, ?, ?) ON CONFLICT (conferencecall_id) DO UPDATE SET \
+                 dial_call_id = excluded.dial_call_id, tm_update = excluded.tm_update",
+            )?
+            .execute(params![call.to_string(), platform_id, now])?;
+        Ok(())
+    }
+
+    fn advance_update_sequence(
+        &self,
+        call: ConferencecallId,
+        sequence: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO platform_calls (conferencecall_id, update_sequence, tm_update) \
+                 VALUES (?, ?, ?) ON CONFLICT (conferencecall_id) DO UPDATE SET \
+                 update_sequence = excluded.update_sequence, tm_update = excluded.tm_update \
+                 WHERE platform_calls.update_sequence < excluded.update_sequence",
+            )?
+            .execute(params![call.to_string(), sequence, now])?;
+        Ok(changed == 1)
+    }
+}
