@@ -61,6 +61,11 @@ const addDays = (day, n) => new Date(Date.parse(day + 'T00:00:00Z') + n * 864000
 const minutes = (seconds) => Math.round(seconds / 6) / 10;
 const daysBetween = (from, to) => Math.round((Date.parse(to + 'T00:00:00Z') - Date.parse(from + 'T00:00:00Z')) / 86400000);
 
+/** Screenshots are for review, not assertions: on a loaded two-core machine a full-page one of
+ * a tall narrow page can take longer than Playwright's default 30 s, so they get longer, and
+ * animations are stopped so the page is still. */
+const SHOT = { timeout: 120000, animations: 'disabled' };
+
 /** Waits until a list of errors is empty. */
 async function waitCleared(list) {
   await list.locator('li').first().waitFor({ state: 'detached' });
@@ -75,7 +80,7 @@ try {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   const apiGet = async (path) => (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } })).json();
-  const shot = (name) => page.screenshot({ path: join(shots, name), fullPage: true });
+  const shot = (name) => page.screenshot({ ...SHOT, path: join(shots, name), fullPage: true });
 
   step = 'sign in with the keyboard';
   await page.goto(`${base}/console`);
@@ -97,7 +102,7 @@ try {
   const shownTo = await page.locator('#usage-to').inputValue();
   expect(daysBetween(shownFrom, shownTo) === 29, `the default range is ${shownFrom} to ${shownTo}`);
   expect((await page.locator('#usage-table tbody tr').count()) === 30, 'the table does not have 30 rows');
-  await page.locator('#usage-panel').screenshot({ path: join(shots, '25-usage-30-days.png') });
+  await page.locator('#usage-panel').screenshot({ ...SHOT, path: join(shots, '25-usage-30-days.png') });
 
   step = 'a 7-day range ending on confab\u2019s today: 7 bars, today\u2019s with the API\u2019s value';
   const weekFrom = addDays(today, -6);
@@ -132,7 +137,7 @@ try {
   // The highest bar is today's, drawn to the value it says.
   const heights = await usageChart.locator('.bar .fill').evaluateAll((all) => all.map((r) => Number(r.getAttribute('height'))));
   expect(heights[6] === Math.max(...heights) && heights[6] > 0, `the bars' heights: ${heights}`);
-  await page.locator('#usage-panel').screenshot({ path: join(shots, '26-usage-week.png') });
+  await page.locator('#usage-panel').screenshot({ ...SHOT, path: join(shots, '26-usage-week.png') });
 
   step = 'the keyboard reaches the bars: Tab to the chart, End to today, arrows between bars';
   await page.getByRole('button', { name: 'Show usage' }).focus();
@@ -151,7 +156,7 @@ try {
   await page.keyboard.press('ArrowLeft');
   expect((await focusedBar())?.period === addDays(today, -1), 'ArrowLeft did not move to the day before');
   await page.keyboard.press('ArrowRight');
-  await page.locator('#usage-panel').screenshot({ path: join(shots, '27-usage-focused-bar.png') });
+  await page.locator('#usage-panel').screenshot({ ...SHOT, path: join(shots, '27-usage-focused-bar.png') });
   // One Tab stop: the next Tab leaves the chart.
   await page.keyboard.press('Tab');
   expect((await focusedBar()) === null, 'Tab did not leave the chart');
@@ -162,7 +167,7 @@ try {
   await page.waitForFunction((n) => document.querySelector('#usage-chart .bar')?.dataset.period.length === 7 && document.querySelectorAll('#usage-chart .bar').length === n, months.length);
   expect((await page.locator('#usage-table tbody tr').count()) === months.length, 'the table does not have a row a month');
   expect((await bars.last().getAttribute('aria-label')).includes(`(${months[months.length - 1].participant_seconds} s)`), 'the month\u2019s bar does not have the API\u2019s value');
-  await page.locator('#usage-panel').screenshot({ path: join(shots, '28-usage-month.png') });
+  await page.locator('#usage-panel').screenshot({ ...SHOT, path: join(shots, '28-usage-month.png') });
   await usageForm.getByLabel('day', { exact: true }).check();
   await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 7);
 
@@ -174,7 +179,7 @@ try {
   expect(await usageForm.getByLabel('From', { exact: true }).evaluate((e) => e === document.activeElement), 'the refused from does not have the focus');
   await page.locator('#usage-status').filter({ hasText: 'Not shown: confab refused from.' }).waitFor();
   expect((await bars.count()) === 7, 'the last usage shown was dropped');
-  await page.locator('#usage-panel').screenshot({ path: join(shots, '29-usage-refused.png') });
+  await page.locator('#usage-panel').screenshot({ ...SHOT, path: join(shots, '29-usage-refused.png') });
   await usageForm.getByLabel('From', { exact: true }).fill(weekFrom);
   await page.getByRole('button', { name: 'Show usage' }).click();
   await page.locator('#usage-from-errors li').waitFor({ state: 'detached' });
@@ -230,7 +235,7 @@ try {
   await page.evaluate(() => document.querySelector('#participants-heading').scrollIntoView());
   await page.keyboard.press('ArrowRight');
   await page.locator('#participants-chart .point').nth(2).focus();
-  await page.screenshot({ path: join(shots, '30-participants.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '30-participants.png') });
 
   step = 'c3 leaves: the chart follows the live feed, the focus stays on its point';
   await platformEvent('chart-c3-left', 'call_left', { call_id: 'chart-c3', conference_id: chartRoom });
@@ -249,12 +254,12 @@ try {
     return box.querySelector('svg').getBoundingClientRect().width - box.clientWidth;
   }));
   await page.evaluate(() => document.querySelector('#participants-heading').scrollIntoView());
-  await page.screenshot({ path: join(shots, '31-participants-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '31-participants-narrow.png') });
   await page.evaluate(() => document.querySelector('#usage-title').scrollIntoView());
-  await page.screenshot({ path: join(shots, '32-usage-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '32-usage-narrow.png') });
   await page.evaluate(() => document.querySelector('#usage-chart').scrollIntoView());
   await page.locator('#usage-chart .bar').last().focus();
-  await page.screenshot({ path: join(shots, '33-usage-narrow-chart.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '33-usage-narrow-chart.png') });
   expect(chartsOverflow <= 1, `the charts' page is ${chartsOverflow}px wider than a narrow window`);
   expect(narrowCharts.every((d) => Math.abs(d) <= 1), `the charts are wider than their boxes: ${narrowCharts}`);
   expect((await page.locator('#usage-chart .bar').count()) === 7, 'the narrow usage chart does not have 7 bars');
@@ -263,11 +268,11 @@ try {
   await page.getByRole('button', { name: 'Show usage' }).click();
   await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 366);
   await page.evaluate(() => document.querySelector('#usage-chart').scrollIntoView());
-  await page.screenshot({ path: join(shots, '34-usage-year-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '34-usage-year-narrow.png') });
   await usageForm.getByLabel('month', { exact: true }).check();
   await page.waitForFunction(() => document.querySelectorAll('#usage-chart .bar').length === 13);
   await page.evaluate(() => document.querySelector('#usage-chart-title').scrollIntoView());
-  await page.screenshot({ path: join(shots, '35-usage-year-by-month-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '35-usage-year-by-month-narrow.png') });
   const yearOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(yearOverflow <= 1, `a year of usage is ${yearOverflow}px wider than a narrow window`);
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -291,7 +296,7 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#participants-chart .point').length === 1);
   expect((await page.locator('#participants-chart .point').getAttribute('aria-label')).includes(': 1 call joined (up from 0)'), 'the joined call is not the chart\u2019s point');
   expect(await page.locator('#participants-empty').isHidden(), 'the room with a call says none joined');
-  await page.locator('#participants-figure').screenshot({ path: join(shots, '03b-live-participant-chart.png') });
+  await page.locator('#participants-figure').screenshot({ ...SHOT, path: join(shots, '03b-live-participant-chart.png') });
 
   step = 'an action list with an error is named at its field';
   const pre = page.getByLabel('pre_actions (run when a call joins)');
@@ -352,7 +357,7 @@ try {
   await page.getByRole('button', { name: 'Run simulation' }).click();
   await page.locator('#sim-outcome').filter({ hasText: 'Not run: fix the digits first.' }).waitFor();
   expect(sent.length === 0, 'bad digits were sent');
-  await page.locator('#simulator-panel').screenshot({ path: join(shots, '08-bad-digits.png') });
+  await page.locator('#simulator-panel').screenshot({ ...SHOT, path: join(shots, '08-bad-digits.png') });
 
   step = "the server's refusal of an entry is shown at the field";
   // The console would not send a bad entry; the request is rewritten on its way to confab.
@@ -393,7 +398,7 @@ try {
   expect(lastAnswer.some((a) => a.option?.text === 'Thank you. You are joining the conference.'), 'the last answer does not thank the caller');
   const firstAnswer = JSON.parse(await answers.nth(0).locator('pre').textContent());
   expect(firstAnswer[firstAnswer.length - 1].type === 'digits_receive', 'the first answer does not ask for digits');
-  await page.locator('#simulator-panel').screenshot({ path: join(shots, '09-pin-simulation.png') });
+  await page.locator('#simulator-panel').screenshot({ ...SHOT, path: join(shots, '09-pin-simulation.png') });
 
   step = 'nothing entered, then no entry left: the run ends waiting';
   await inputs.fill('-');
@@ -411,9 +416,9 @@ try {
   const narrowOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   // What a phone shows: the panel's top, then the trace's pauses and resumes.
   await page.evaluate(() => document.querySelector('#simulator-panel').scrollIntoView());
-  await page.screenshot({ path: join(shots, '10-pin-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '10-pin-narrow.png') });
   await page.evaluate(() => document.querySelector('#sim-trace li.pause').scrollIntoView());
-  await page.screenshot({ path: join(shots, '11-pin-narrow-trace.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '11-pin-narrow-trace.png') });
   expect(narrowOverflow <= 1, `the simulation is ${narrowOverflow}px wider than a narrow window`);
   await page.setViewportSize({ width: 1280, height: 900 });
 
@@ -437,7 +442,7 @@ try {
   expect(maxDescribed.includes('create-max_participants-hint') && maxDescribed.includes('create-max_participants-errors'), 'max_participants is not described by its hint and errors');
   await page.locator('#create-max_participants-hint').getByText('0 = no limit').waitFor();
   expect(posted.length === 0, 'a bad max_participants was sent');
-  await page.locator('#new-conference').screenshot({ path: join(shots, '12-create-bad-max.png') });
+  await page.locator('#new-conference').screenshot({ ...SHOT, path: join(shots, '12-create-bad-max.png') });
 
   step = 'a conference with room rules is created through the editor (keyboard)';
   await createMax.fill('10');
@@ -588,7 +593,7 @@ try {
   expect((await music.getAttribute('aria-invalid')) === 'false', 'the music URL is still marked invalid');
   expect(controlRequests.includes(`POST /v1.0/conferencecalls/${ids['rules-moderator']}/hold {"music_url":"https://music.example/held.mp3"}`), `the requests: ${controlRequests.join('; ')}`);
   expect((await callsOf())['rules-moderator'].hold === true, 'the API does not show the call on hold');
-  await controls.screenshot({ path: join(shots, '18-call-on-hold.png') });
+  await controls.screenshot({ ...SHOT, path: join(shots, '18-call-on-hold.png') });
   await hold.click();
   await page.waitForFunction(() => document.querySelectorAll('#calls tr.controls button.toggle')[1].getAttribute('aria-pressed') === 'false');
   await moderatorRow.locator('.badge.hold').waitFor({ state: 'detached' });
@@ -662,7 +667,7 @@ try {
   expect(await destination.evaluate((e) => e === document.activeElement), 'the bad destination does not have the focus');
   expect((await destination.getAttribute('aria-describedby')).includes('dial-destination-errors'), 'the destination is not described by its errors');
   expect(dials.length === 0, `a bad destination was sent: ${dials}`);
-  await dialBox.screenshot({ path: join(shots, '21-dial-bad-destination.png') });
+  await dialBox.screenshot({ ...SHOT, path: join(shots, '21-dial-bad-destination.png') });
 
   step = "confab's 400 is shown at the field it names";
   // The console would not send a bad timeout; the request is rewritten on its way to confab.
@@ -697,7 +702,7 @@ try {
   await dialRow.locator('.status').filter({ hasText: /^dialing$/ }).waitFor();
   expect((await apiGet(`/v1.0/conferencecalls/${dialCall.id}`)).status === 'dialing', 'the API does not show the call dialing');
   await page.evaluate(() => document.querySelector('#calls-title').scrollIntoView());
-  await page.screenshot({ path: join(shots, '22-dialing.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '22-dialing.png') });
 
   step = 'lock the room in the settings form and dial: the 409 is shown by the form, in words';
   await page.waitForFunction(() => !document.querySelector('#settings-locked').checked);
@@ -714,7 +719,7 @@ try {
   await dialRefused.filter({ hasText: 'Not dialled: the conference is locked: no call may join. Unlock the room in its settings to dial into it.' }).waitFor();
   expect((await page.locator('#dial-status').textContent()) === '', 'the last dial is still reported');
   expect((await destination.getAttribute('aria-invalid')) === 'false', 'a refusal of the room marks the destination');
-  await dialBox.screenshot({ path: join(shots, '23-dial-locked.png') });
+  await dialBox.screenshot({ ...SHOT, path: join(shots, '23-dial-locked.png') });
 
   step = 'the controls are labelled, and the list is not cut';
   const unlabeledControls = await page.evaluate(() => [...document.querySelectorAll('#detail input, #detail button')]
@@ -737,12 +742,12 @@ try {
   expect((await headerCut()).length === 0, `headers cut at 1280 px: ${await headerCut()}`);
   await page.locator(`#conferences tr[data-id="${rulesRoom}"] .sub`).filter({ hasText: /^conference$/ }).waitFor();
   await page.evaluate(() => document.querySelector('#calls-title').scrollIntoView());
-  await page.screenshot({ path: join(shots, '19-call-controls.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '19-call-controls.png') });
   // What the author sees: the list's top (the newest, locked room) beside the room's calls.
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(shots, '13-room-rules.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '13-room-rules.png') });
   await page.evaluate(() => document.querySelector('#settings').scrollIntoView());
-  await page.screenshot({ path: join(shots, '13b-room-settings.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '13b-room-settings.png') });
 
   step = 'room rules, roles and call controls in a narrow window';
   await page.setViewportSize({ width: 320, height: 800 });
@@ -751,18 +756,18 @@ try {
   expect(narrowListCut <= 1 && narrowCallsCut <= 1, `cut at 320 px: the list by ${narrowListCut}px, the calls by ${narrowCallsCut}px`);
   expect((await headerCut()).length === 0, `headers cut at 320 px: ${await headerCut()}`);
   await page.evaluate(() => document.querySelector('#calls-title').scrollIntoView());
-  await page.screenshot({ path: join(shots, '14-room-rules-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '14-room-rules-narrow.png') });
   await page.evaluate(() => document.querySelector('#calls tr.controls').scrollIntoView());
-  await page.screenshot({ path: join(shots, '20-call-controls-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '20-call-controls-narrow.png') });
   await page.evaluate(() => document.querySelector('#dial').scrollIntoView());
-  await page.screenshot({ path: join(shots, '24-dial-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '24-dial-narrow.png') });
   await page.evaluate(() => document.querySelector('#settings').scrollIntoView());
-  await page.screenshot({ path: join(shots, '15-settings-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '15-settings-narrow.png') });
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(shots, '16-list-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '16-list-narrow.png') });
   await page.locator('#new-conference > summary').click();
   await page.evaluate(() => document.querySelector('#new-conference').scrollIntoView());
-  await page.screenshot({ path: join(shots, '17-create-narrow.png') });
+  await page.screenshot({ ...SHOT, path: join(shots, '17-create-narrow.png') });
   expect(rulesOverflow <= 1, `the room rules are ${rulesOverflow}px wider than a narrow window`);
   await page.setViewportSize({ width: 1280, height: 900 });
 

@@ -922,15 +922,43 @@ function setLive(on) {
   $('live').dataset.state = on ? 'live' : 'off';
 }
 
-let refreshTimer = null;
+// Live changes are coalesced. A burst is one reload (it starts 100 ms after the last change),
+// a busy room still moves (never more than a second after the first change waiting), and one
+// reload runs at a time: a change during a reload is followed by one more reload. A reload
+// re-reads a conference's calls page by page, so without this a room with a long history and
+// a steady stream of changes would be re-read over and over, or never once a change came
+// every 100 ms.
+const live = { timer: null, first: 0, running: false, again: false, all: false, conferences: new Set() };
+
 function refresh(conferenceId) {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(async () => {
+  if (conferenceId === null) live.all = true;
+  else live.conferences.add(conferenceId);
+  if (live.running) { live.again = true; return; }
+  const now = Date.now();
+  if (live.timer === null) live.first = now;
+  clearTimeout(live.timer);
+  live.timer = setTimeout(reload, Math.max(0, Math.min(100, live.first + 1000 - now)));
+}
+
+async function reload() {
+  live.timer = null;
+  const { all, conferences } = live;
+  live.all = false;
+  live.conferences = new Set();
+  live.running = true;
+  try {
     await loadConferences();
-    if (state.selected && (conferenceId === null || conferenceId === state.selected)) await loadDetail(false);
+    if (state.selected && (all || conferences.has(state.selected))) await loadDetail(false);
     // Usage changes as calls leave and recordings end, in any conference.
     await loadUsage();
-  }, 100);
+  } finally {
+    live.running = false;
+    if (live.again) {
+      live.again = false;
+      live.first = Date.now();
+      live.timer = setTimeout(reload, 100);
+    }
+  }
 }
 
 function handleBlock(block) {
