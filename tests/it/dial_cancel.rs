@@ -267,3 +267,34 @@ async fn a_native_dial_kicked_while_it_rings_is_cancelled_at_once() {
         (Some("leaved"), Some("canceled"))
     );
 }
+
+#[tokio::test]
+async fn a_dial_given_up_at_its_timeout_is_cancelled_if_twilio_then_says_it_rings() {
+    let d = Dialect::twilio(|c| c.kick_grace = 1).await;
+    let id = dial(&d, 1, "twilio").await;
+    d.api.wait_for_total(1, Duration::from_secs(5)).await;
+    // Nothing reported within the ring timeout (20 s) and the kick grace (1 s).
+    d.server.advance(Duration::from_secs(22));
+    crate::support::poll_until(Duration::from_secs(10), "the dial timed out", || async {
+        (call(&d, &id).await["leave_reason"] == "timeout").then_some(())
+    })
+    .await;
+    // Twilio's reports were late: it rings now, and is cancelled.
+    twilio_status(&d, &id, "CA-late", "ringing").await;
+    let want = twilio_rest(
+        json!([["calls", "CA-late"]]),
+        "update",
+        json!({"status": "canceled"}),
+    )
+    .await;
+    assert_eq!(twilio_request(&d, 2).await, want);
+    // A dial the platform itself reported ended is not cancelled by a late ringing.
+    let other = dial(&d, 2, "twilio").await;
+    d.api.wait_for_total(3, Duration::from_secs(5)).await;
+    twilio_status(&d, &other, "CA-busy", "busy").await;
+    assert_eq!(call(&d, &other).await["leave_reason"], "busy");
+    twilio_status(&d, &other, "CA-busy", "ringing").await;
+    d.api
+        .assert_stays_at(3, QUIET, "a dial that ended on its own is left alone")
+        .await;
+}

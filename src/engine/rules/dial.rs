@@ -33,6 +33,9 @@ pub(crate) fn dial_reference(id: ConferencecallId) -> String {
     format!("dial:{id}")
 }
 
+/// The `leave_reason` of a dial confab gave up on at its timeout.
+const DIAL_TIMEOUT: &str = "timeout";
+
 /// Whether the call was dialled and never answered: it still carries its dial reference.
 fn unanswered(call: &Conferencecall) -> bool {
     call.reference_id == dial_reference(call.id)
@@ -160,8 +163,10 @@ impl Rules<'_> {
 
     /// The platform reports a dial's call placed or ringing, with its own id of the call
     /// (`platform_id`). A dial still ringing keeps the id, so a kick can cancel it; one kicked
-    /// before the platform said which call it is is cancelled now. Anything else (answered,
-    /// ended, another conference's) changes nothing.
+    /// before the platform said which call it is is cancelled now, and so is one confab gave
+    /// up on at its dial timeout (the platform's reports were late, and it may still ring).
+    /// Anything else (answered, ended by the platform's own report, another conference's)
+    /// changes nothing.
     pub(super) fn dial_ringing(
         &self,
         conf: &Conference,
@@ -182,6 +187,9 @@ impl Rules<'_> {
                     .set_dial_call_id(id, platform_id, self.now.micros())?;
             }
             CallStatus::Leaving => self.cancel_dial_command(&call, Some(platform_id))?,
+            CallStatus::Leaved if call.leave_reason == DIAL_TIMEOUT => {
+                self.cancel_dial_command(&call, Some(platform_id))?
+            }
             _ => {}
         }
         Ok(call)
@@ -208,7 +216,7 @@ impl Rules<'_> {
             return Ok(());
         }
         if let Some(mut conf) = self.db.conference(None, call.conference_id)? {
-            self.dial_ended(&mut conf, &mut call, "timeout")?;
+            self.dial_ended(&mut conf, &mut call, DIAL_TIMEOUT)?;
             self.sync_xml_status(&mut conf)?;
         }
         Ok(())

@@ -50,6 +50,54 @@ pub fn seed_left_calls(db: &Path, conf: &str, calls: usize) -> Result<(), String
         .map_err(|e| format!("back to WAL: {e}"))
 }
 
+/// A long backlog of history past its retention, written straight into a stopped server's
+/// SQLite file: `rows` answered platform events and half as many delivered notifications,
+/// all 40 days old (past the idempotency window and the delivery log's month), as a node that
+/// was down for weeks, or the first start of a version that prunes more, finds them.
+pub fn seed_old_history(db: &Path, rows: usize) -> Result<(), String> {
+    let conn = Connection::open(db).map_err(|e| e.to_string())?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=DELETE; PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;",
+    )
+    .map_err(|e| format!("pragmas: {e}"))?;
+    let old = chrono::Utc::now().timestamp_micros() - 40 * 24 * 3600 * 1_000_000;
+    let tx = conn.unchecked_transaction().map_err(|e| e.to_string())?;
+    tx.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+         INSERT INTO platform_events (id, type, status, body, tm_create) \
+         SELECT 'old-' || i, 'call_joined', 200, \
+            '{\"conferencecall\":{\"id\":\"' || i || '\",\"status\":\"joined\"}}', ?2 + i FROM n",
+        params![rows as i64, old],
+    )
+    .map_err(|e| format!("seed events: {e}"))?;
+    tx.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+         INSERT INTO outbox (id, kind, customer_id, ordering_key, event_type, url, body, \
+            status, attempts, next_attempt_at, last_status, tm_create, tm_update) \
+         SELECT 'msg-old-' || i, 'webhook', 'c', 'k' || (i % 1000), 'conferencecall_joined', \
+            'https://hooks.example/x', '{\"type\":\"conferencecall_joined\",\"data\":{}}', \
+            'delivered', 1, ?2 + i, 200, ?2 + i, ?2 + i FROM n",
+        params![(rows / 2) as i64, old],
+    )
+    .map_err(|e| format!("seed messages: {e}"))?;
+    tx.commit().map_err(|e| format!("seed commit: {e}"))?;
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .map_err(|e| format!("back to WAL: {e}"))
+}
+
+/// Old platform events still in the file (`seed_old_history`'s), read while the server runs.
+pub fn old_events_left(db: &Path) -> Result<i64, String> {
+    let conn = Connection::open(db).map_err(|e| e.to_string())?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    conn.query_row(
+        "SELECT COUNT(*) FROM platform_events WHERE id LIKE 'old-%'",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// Checks, straight from the SQLite file while the server runs, that each conference holds
 /// exactly the expected number of calls, all left, none doubled, each joined once at its own
 /// position, and that the counters on its row (migration 0009) agree: nothing active, nothing

@@ -23,6 +23,8 @@ pub enum Kind {
     Hot,
     /// Window w of n on the long history.
     History(usize, usize),
+    /// The spread load while a backlog of this many old events is pruned.
+    Pruning(usize),
     RoomJoins,
     RoomLeaves,
     RoomReads,
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Spread => "spread".into(),
             Kind::Hot => "hot".into(),
             Kind::History(w, n) => format!("history, window {w} of {n}"),
+            Kind::Pruning(n) => format!("spread, pruning {n} old events"),
             Kind::RoomJoins => "big room, joins".into(),
             Kind::RoomLeaves => "big room, leaves".into(),
             Kind::RoomReads => "big room, reads".into(),
@@ -285,6 +288,10 @@ fn judge(r: &Outcome, spread: Option<f64>, first_window: Option<f64>) -> (String
             "≥ 0.9 × window 1, ≥ 0.8 × spread".to_string()
         }
         Kind::History(..) => "–".to_string(),
+        Kind::Pruning(_) => {
+            need(r.p99 <= SPREAD_P99_MS, format!("p99 {:.1} > 25 ms", r.p99));
+            "p99 ≤ 25 ms".to_string()
+        }
         Kind::RoomReads => {
             need(
                 r.rate >= ROOM_READS,

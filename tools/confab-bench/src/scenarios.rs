@@ -3,7 +3,7 @@
 //! so its peak memory (VmHWM) and WAL are its own; the spread load runs first as the yardstick
 //! the others are compared with.
 
-use crate::history::{check_left_calls, seed_left_calls};
+use crate::history::{check_left_calls, old_events_left, seed_left_calls, seed_old_history};
 use crate::load::*;
 use crate::scenario_table::{print_table, Ceilings, Kind, Outcome};
 use crate::support::*;
@@ -25,6 +25,8 @@ pub enum Scenario {
     Bigroom,
     /// The spread load for a minute: the WAL's bound and the server's memory.
     Sustained,
+    /// The spread load right after a start that prunes a long backlog of old history.
+    Prune,
     All,
 }
 
@@ -44,6 +46,8 @@ pub struct Options {
     /// Seconds of the big room's read phase.
     pub read_seconds: u64,
     pub sustained_seconds: u64,
+    /// Old platform events the prune scenario's backlog holds (and half as many messages).
+    pub prune_rows: usize,
     pub ceilings: bool,
 }
 
@@ -71,6 +75,9 @@ pub async fn run(opts: &Options) -> bool {
     }
     if opts.runs(Scenario::Bigroom) {
         exact &= big_room(opts, &mut rows).await;
+    }
+    if opts.runs(Scenario::Prune) {
+        exact &= prune(opts, &mut rows).await;
     }
     if opts.runs(Scenario::Sustained) {
         let (n, secs) = (opts.conferences, opts.sustained_seconds);
@@ -295,6 +302,59 @@ async fn history(opts: &Options, rows: &mut Vec<Outcome>) -> bool {
         rows.push(row);
     }
     let exact = server.check("history", &[(conf[0].clone(), taken)]).await;
+    mark_state(rows, exact)
+}
+
+/// A backlog of `prune_rows` old events (and half as many delivered messages) seeded into the
+/// stopped server's file; the restarted server prunes it at start while the spread load runs
+/// over `conferences` conferences: the load's latencies while it prunes, then how long the
+/// pruning took. One row.
+async fn prune(opts: &Options, rows: &mut Vec<Outcome>) -> bool {
+    let n = opts.prune_rows;
+    println!(
+        "\n-- prune: spread over {} conferences while {n} old events and {} old messages are pruned",
+        opts.conferences,
+        n / 2
+    );
+    let mut server = Server::start().await;
+    let confs = server.conferences(opts.conferences, opts.connections).await;
+    if let Err(e) = server.restart_after(|db| seed_old_history(db, n)) {
+        println!("prune: cannot seed the backlog: {e}");
+        return false;
+    }
+    let started = Instant::now();
+    let watch = Watch::start(&server.db);
+    let run = run_id("p");
+    let cycled = server.cycle(&confs, opts.window_seconds, &run, opts).await;
+    let wal = watch.take_wal_mb();
+    let row = Outcome::of_events(
+        Kind::Pruning(n),
+        &cycled.load,
+        cycled.means,
+        server.peak_rss(),
+        wal,
+    );
+    row.print();
+    report(
+        "prune: slowest event during the load",
+        cycled.load.event_latency.last().copied().unwrap_or(0) as f64 / 1000.0,
+        "ms",
+    );
+    rows.push(row);
+    let mut left = old_events_left(&server.db);
+    while matches!(left, Ok(n) if n > 0) && started.elapsed() < Duration::from_secs(600) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = old_events_left(&server.db);
+    }
+    match left {
+        Ok(0) => report(
+            "prune: backlog gone after",
+            started.elapsed().as_secs_f64(),
+            "s",
+        ),
+        other => println!("prune: backlog not pruned: {other:?}"),
+    }
+    let exact = server.check("prune", &cycled.expected(&confs, 0)).await;
     mark_state(rows, exact)
 }
 

@@ -84,6 +84,10 @@ struct Args {
     /// Left calls the history scenario's conference holds before its windows.
     #[arg(long, default_value_t = 1_000_000)]
     history_calls: usize,
+    /// Old platform events the prune scenario seeds (with half as many delivered messages),
+    /// all past their retention.
+    #[arg(long, default_value_t = 1_000_000)]
+    prune_rows: usize,
     /// Consecutive windows of the hot load on the long history.
     #[arg(long, default_value_t = 3)]
     history_windows: usize,
@@ -327,6 +331,7 @@ async fn run_scenarios(args: &Args, scenario: Scenario) -> bool {
         room_rounds: args.room_rounds,
         read_seconds: args.read_seconds,
         sustained_seconds: args.sustained_seconds,
+        prune_rows: args.prune_rows,
         ceilings: !args.no_ceilings,
     };
     println!(
