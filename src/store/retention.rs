@@ -68,7 +68,7 @@ pub const PRUNED: &[Pruned] = &[
 ];
 
 /// Rows one transaction deletes from one table at most.
-pub const PRUNE_BATCH: i64 = 1000;
+pub const PRUNE_BATCH: i64 = 100;
 
 impl Pruned {
     /// The bounded delete, with the backend's placeholders for the cutoff and the limit.
