@@ -1141,11 +1141,7 @@ async fn a_joined_twilio_call_is_muted_held_and_told_things_as_twilio_python_ask
 /// request finds the state already there. A call that leaves is neither muted nor held.
 #[tokio::test]
 async fn twilio_reports_mutes_and_holds_and_the_call_follows_without_asking_back() {
-    let d = Dialect::twilio(|_| {}).await;
-    d.twilio_post("voice", &voice_params()).await;
-    d.twilio_post("status", &participant("participant-join", "1"))
-        .await;
-    let cc = call_id_of(&d, CALL).await;
+    let (d, cc) = joined_call().await;
     let state = || call_state(&d, &cc);
     let report = |event, seq| report_to_status(&d, event, seq);
     let joined = |muted, hold| ("joined".to_string(), Some(muted), Some(hold));
@@ -1243,11 +1239,7 @@ async fn twilio_reports_mutes_and_holds_and_the_call_follows_without_asking_back
 /// one changes nothing and tells the customer nothing.
 #[tokio::test]
 async fn reports_arriving_out_of_order_leave_the_call_as_the_newest_says() {
-    let d = Dialect::twilio(|_| {}).await;
-    d.twilio_post("voice", &voice_params()).await;
-    d.twilio_post("status", &participant("participant-join", "1"))
-        .await;
-    let cc = call_id_of(&d, CALL).await;
+    let (d, cc) = joined_call().await;
     let state = || call_state(&d, &cc);
     let report = |event, seq| report_to_status(&d, event, seq);
     let joined = |muted, hold| ("joined".to_string(), Some(muted), Some(hold));
@@ -1292,6 +1284,17 @@ async fn reports_arriving_out_of_order_leave_the_call_as_the_newest_says() {
     d.hooks
         .assert_stays_at(6, Duration::from_millis(400), "stale reports tell nothing")
         .await;
+}
+
+/// A Twilio call that has joined the conference (`participant-join` numbered 1), and its
+/// conferencecall id.
+async fn joined_call() -> (Dialect, String) {
+    let d = Dialect::twilio(|_| {}).await;
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "1"))
+        .await;
+    let cc = call_id_of(&d, CALL).await;
+    (d, cc)
 }
 
 /// A call's status, `muted` and `hold`.
