@@ -87,6 +87,9 @@ impl RoomChange {
 /// Changes to a conference; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct ConferencePatch {
+    /// The type the client believes the conference has (it cannot be changed): a body sent
+    /// back as it was read carries it.
+    pub kind: Option<ConferenceType>,
     pub name: Option<String>,
     pub detail: Option<String>,
     pub data: Option<Value>,
@@ -236,6 +239,15 @@ impl Engine {
                     "a {} conference cannot be changed",
                     c.status.as_str()
                 ))));
+            }
+            if let Some(kind) = checked.patch.kind.filter(|k| *k != c.kind) {
+                return Err(invalid(
+                    "type",
+                    format!(
+                        "cannot be changed after creation (this conference is {}, not {kind})",
+                        c.kind
+                    ),
+                ));
             }
             let timeout_set = checked.clone().apply_to(&mut c);
             c.tm_update = rules.now();

@@ -171,6 +171,7 @@ impl Engine {
             let mut c = db
                 .customer(id)?
                 .ok_or(Refusal::StateInvalid("customer not found".into()))?;
+            let before = (c.webhook_uri.clone(), c.webhook_method);
             if let Some(n) = &patch.name {
                 c.name = n.trim().to_string();
             }
@@ -189,6 +190,13 @@ impl Engine {
                 .map_err(|e: SettingError| invalid(&e.field, e.message))?;
             c.tm_update = rules.now();
             db.update_customer(&c)?;
+            if (&c.webhook_uri, c.webhook_method) != (&before.0, before.1) {
+                // Notifications still to send (or to send again) go where the customer says
+                // now: one fixing a broken URL should not wait out the retry schedule.
+                let target = (!c.webhook_uri.is_empty())
+                    .then(|| (c.webhook_uri.as_str(), c.webhook_method.as_str()));
+                db.retarget_notifications(c.id, target, c.tm_update.micros())?;
+            }
             rules.forget_customer(c.id);
             Ok(c)
         })

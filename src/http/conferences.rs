@@ -72,14 +72,14 @@ struct ConferenceBody {
     wait_music_url: Option<String>,
 }
 
-/// A change to a conference: absent fields stay as they are. `type` cannot be changed; a body
-/// that has it is refused.
+/// A change to a conference: absent fields stay as they are. `type` cannot be changed: a body
+/// may carry it (a conference sent back as it was read) only with the conference's own type.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = ConferenceChange)]
 struct ConferenceChange {
     #[serde(rename = "type")]
     #[schema(ignore)]
-    kind: Option<serde::de::IgnoredAny>,
+    kind: Option<Value>,
     #[schema(
         max_length = 255,
         pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
@@ -350,13 +350,12 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
     let body: ConferenceChange = json_body(&req, payload).await?;
-    if body.kind.is_some() {
-        return Err(ApiError::invalid_argument(
-            "type",
-            "cannot be changed after creation",
-        ));
-    }
+    let kind = match &body.kind {
+        None => None,
+        Some(v) => Some(parse_type(v.as_str().unwrap_or_default())?),
+    };
     let patch = ConferencePatch {
+        kind,
         name: body.name,
         detail: body.detail,
         data: body.data.map(Value::Object),

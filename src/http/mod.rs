@@ -256,9 +256,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(dialect_routes)
             .default_service(web::to(no_route)),
     )
-    .route("/healthz", web::get().to(healthz))
-    .route("/metrics", web::get().to(metrics))
-    .route("/openapi.json", web::get().to(openapi::serve))
+    .service(get_only("/healthz", web::get().to(healthz)))
+    .service(get_only("/metrics", web::get().to(metrics)))
+    .service(get_only("/openapi.json", web::get().to(openapi::serve)))
     .service(console_routes())
     .service(xml_scope())
     .default_service(web::to(no_route));
@@ -297,14 +297,18 @@ fn dialect_routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// A resource read with GET only (a health check, metrics, a document, a console asset): any
+/// other method answers 405 in the envelope, with `Allow: GET`.
+fn get_only(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(wrong_method(allow_of(&["get"])))
+}
+
 /// The console's page, its assets and its change stream (§12). Not part of the JSON API's
 /// document: the stream is `text/event-stream` for the console, the rest are static files.
 fn console_routes() -> actix_web::Scope {
-    let page = |path: &str, route: actix_web::Route| {
-        web::resource(path)
-            .route(route)
-            .default_service(wrong_method(allow_of(&["get"])))
-    };
+    let page = get_only;
     web::scope("/console")
         .service(page("", web::get().to(console::index)))
         .service(page("/", web::get().to(console::index)))

@@ -8,6 +8,19 @@ pub use crate::domain::notification::DeliveryStatus;
 
 pub use crate::domain::query::{CallFilter, ConferenceFilter, Cursor, Page};
 
+/// The SQL list of the notification types (`'conference_created', …`): the event types of the
+/// messages that go to a customer's own webhook.
+pub(crate) fn notification_types_sql() -> String {
+    crate::domain::notification::NotificationType::ALL
+        .iter()
+        .map(|t| format!("'{}'", t.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why pending notifications failed when their customer removed its webhook.
+pub(crate) const WEBHOOK_REMOVED: &str = "the customer removed its webhook_uri";
+
 /// A row of the outbox: one outbound message and its delivery state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {

@@ -146,6 +146,17 @@ pub trait RecordingStore {
 pub trait OutboxStore {
     fn enqueue(&self, m: &StoredMessage) -> Result<(), StoreError>;
 
+    /// Points a customer's notifications not delivered yet (pending, or failed and so open to
+    /// a retry) at its webhook as it is now, `(url, method)`; `None` (the customer removed its
+    /// webhook) fails the pending ones. Other webhooks (an action's, an XML `onStatus`) keep
+    /// the URL they were given. Returns how many messages changed.
+    fn retarget_notifications(
+        &self,
+        customer: CustomerId,
+        target: Option<(&str, &str)>,
+        now: i64,
+    ) -> Result<usize, StoreError>;
+
     /// Leases the first due message of up to `limit` ordering keys to `owner` until
     /// `lease_until`; a key whose first message is leased to anyone is skipped.
     fn claim_due_messages(

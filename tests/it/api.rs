@@ -118,6 +118,12 @@ async fn update_changes_only_given_fields_and_delete_is_soft_and_idempotent() {
     assert_eq!(u["pre_actions"], c["pre_actions"]);
     assert_ne!(u["tm_update"], c["tm_update"]);
     assert_eq!(u["tm_create"], c["tm_create"]);
+    // The whole conference as it was read, sent back with one field changed.
+    let mut whole = u.clone();
+    whole["name"] = json!("round trip");
+    let (st, r) = s.call("PUT", &path, Some(&a.key), Some(whole)).await;
+    assert_eq!((st, r["name"].as_str()), (200, Some("round trip")), "{r}");
+    assert_eq!(r["pre_actions"], u["pre_actions"]);
 
     let (st, d) = s.call("DELETE", &path, Some(&a.key), None).await;
     assert_eq!(st, 200);
@@ -520,6 +526,10 @@ async fn method_not_allowed_answers_carry_allow_in_both_apis() {
         ("GET", "/v1.0/platform/events".to_string(), "POST"),
         ("DELETE", "/v1/account/acc/conf".to_string(), "POST"),
         ("PUT", "/v1/account/acc/conf/sid1/part".to_string(), "GET"),
+        ("POST", "/healthz".to_string(), "GET"),
+        ("DELETE", "/metrics".to_string(), "GET"),
+        ("POST", "/openapi.json".to_string(), "GET"),
+        ("PUT", "/console/console.js".to_string(), "GET"),
     ];
     for (method, path, allow) in cases {
         let res = s

@@ -243,7 +243,7 @@ async fn a_native_dial_kicked_while_it_rings_is_cancelled_at_once() {
         commands[1].json()["data"],
         json!({"conference_id": conf, "conferencecall_id": id})
     );
-    // The platform reports the dial ended: the call has left, with the platform's reason.
+    // The platform reports the first dial ended: the call has left, with the platform's reason.
     let ended = s
         .event(
             "cancelled-1",
@@ -266,6 +266,39 @@ async fn a_native_dial_kicked_while_it_rings_is_cancelled_at_once() {
         (left["status"].as_str(), left["leave_reason"].as_str()),
         (Some("leaved"), Some("canceled"))
     );
+    // Another dial kicked while it rings that the platform never reports ended: the kick
+    // grace ends it, as cancelled.
+    let (_, quiet) = s
+        .call("POST", &path, Some(&a.key), Some(callee(2, "native")))
+        .await;
+    let quiet = quiet["id"].as_str().unwrap_or_default().to_string();
+    let (status, _) = s
+        .call(
+            "DELETE",
+            &format!("/v1.0/conferencecalls/{quiet}"),
+            Some(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    s.advance(Duration::from_secs(31));
+    let ended = crate::support::poll_until(
+        Duration::from_secs(10),
+        "the kick grace ended it",
+        || async {
+            let (_, c) = s
+                .call(
+                    "GET",
+                    &format!("/v1.0/conferencecalls/{quiet}"),
+                    Some(&a.key),
+                    None,
+                )
+                .await;
+            (c["status"] == "leaved").then_some(c)
+        },
+    )
+    .await;
+    assert_eq!(ended["leave_reason"], "canceled");
 }
 
 #[tokio::test]

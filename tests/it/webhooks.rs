@@ -418,3 +418,92 @@ async fn the_delivery_log_is_filtered_by_conference() {
         .await;
     assert_eq!(status, 400);
 }
+
+/// A customer whose endpoint is broken fixes its `webhook_uri` (or its method): notifications
+/// still to send go to the new one at their next attempt, failed ones go there when retried,
+/// and the delivery log says where. Delivered ones keep the URL they went to; an action's
+/// webhook keeps the URL it was given. Removing the webhook fails what was pending.
+#[tokio::test]
+async fn notifications_not_yet_delivered_follow_a_changed_webhook_uri() {
+    let broken = Receiver::answering(Reply::status(500)).await;
+    let gone = Receiver::answering(Reply::status(404)).await;
+    let fixed = Receiver::answering(Reply::status(204)).await;
+    let s = TestServer::start_with(|c| {
+        c.webhook_allow_private = true;
+        c.webhook_retry_schedule = "0,5,5".into();
+    })
+    .await;
+    let c = s.create_customer_with("c", &gone.url("/a")).await;
+    s.create_conference(&c.key, json!({"name": "first"})).await;
+    s.drain_outbox().await;
+    let failed = s
+        .wait_for_delivery(&c.key, "status=failed", "the 404 failed", |_| true)
+        .await;
+    let put = |body: serde_json::Value| s.call("PUT", "/v1.0/customer", Some(&c.key), Some(body));
+    assert_eq!(put(json!({"webhook_uri": broken.url("/b")})).await.0, 200);
+    s.create_conference(&c.key, json!({"name": "second"})).await;
+    s.drain_outbox().await;
+    broken.wait_for_total(1, Duration::from_secs(5)).await;
+
+    // Fixed (and moved to PUT): the pending one goes there at its next attempt.
+    let fixed_put = json!({"webhook_uri": fixed.url("/c"), "webhook_method": "PUT"});
+    assert_eq!(put(fixed_put).await.0, 200);
+    s.advance_and_drain(Duration::from_secs(6)).await;
+    let got = fixed.wait_for_total(1, Duration::from_secs(5)).await;
+    assert_eq!(
+        (
+            got[0].method(),
+            got[0].path(),
+            got[0].json()["data"]["name"].as_str()
+        ),
+        ("PUT", "/c", Some("second"))
+    );
+    assert_eq!(broken.arrivals().len(), 1, "no retry went to the old URL");
+    // The failed one, retried, goes there too; the log shows where each went.
+    let id = failed["id"].as_str().unwrap_or_default();
+    let (st, d) = s
+        .call(
+            "POST",
+            &format!("/v1.0/webhook_deliveries/{id}/retry"),
+            Some(&c.key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, d["url"].as_str()),
+        (200, Some(fixed.url("/c").as_str())),
+        "{d}"
+    );
+    s.drain_outbox().await;
+    let got = fixed.wait_for_total(2, Duration::from_secs(5)).await;
+    assert_eq!(got[1].json()["data"]["name"], "first");
+    let (_, log) = s
+        .call("GET", "/v1.0/webhook_deliveries", Some(&c.key), None)
+        .await;
+    let urls: Vec<&str> = log["result"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|d| d["url"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        !urls.is_empty() && urls.iter().all(|u| *u == fixed.url("/c")),
+        "{log}"
+    );
+
+    // Removed: what was pending fails, saying why, and nothing is sent.
+    assert_eq!(put(json!({"webhook_uri": broken.url("/d")})).await.0, 200);
+    s.create_conference(&c.key, json!({"name": "third"})).await;
+    s.drain_outbox().await;
+    assert_eq!(put(json!({"webhook_uri": ""})).await.0, 200);
+    let removed = s
+        .wait_for_delivery(&c.key, "status=failed", "failed on removal", |d| {
+            d["last_error"] == "the customer removed its webhook_uri"
+        })
+        .await;
+    assert_eq!(removed["status"], "failed");
+    s.advance_and_drain(Duration::from_secs(6)).await;
+    assert_eq!(
+        broken.arrivals().len(),
+        2,
+        "one attempt at /d before the removal, no retry"
+    );
+}

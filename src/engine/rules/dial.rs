@@ -36,8 +36,11 @@ pub(crate) fn dial_reference(id: ConferencecallId) -> String {
 /// The `leave_reason` of a dial confab gave up on at its timeout.
 const DIAL_TIMEOUT: &str = "timeout";
 
+/// The `leave_reason` of a dial kicked while it rang that the platform never reported ended.
+pub(super) const DIAL_CANCELED: &str = "canceled";
+
 /// Whether the call was dialled and never answered: it still carries its dial reference.
-fn unanswered(call: &Conferencecall) -> bool {
+pub(super) fn unanswered(call: &Conferencecall) -> bool {
     call.reference_id == dial_reference(call.id)
 }
 

@@ -161,6 +161,10 @@ impl Rules<'_> {
             return Ok(());
         }
         tracing::info!(conferencecall_id = %call.id, "kicked call not reported left in time; marking it left");
+        if super::dial::unanswered(&call) {
+            // A dial kicked while it rang: the customer learns why it never joined.
+            call.leave_reason = super::dial::DIAL_CANCELED.to_string();
+        }
         let was = call.status;
         self.leave(&mut call)?;
         self.notify_call(&call, NotificationType::ConferencecallLeaved)?;

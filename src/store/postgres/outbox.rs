@@ -5,6 +5,35 @@ use super::{PgTx, WriteSignals};
 use crate::store::tx::OutboxStore;
 
 impl OutboxStore for PgTx<'_> {
+    fn retarget_notifications(
+        &self,
+        customer: CustomerId,
+        target: Option<(&str, &str)>,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let types = notification_types_sql();
+        let customer = customer.to_string();
+        let changed = match target {
+            Some((url, method)) => self.execute(
+                &format!(
+                    "UPDATE outbox SET url = $1, method = $2 WHERE kind = 'webhook' \
+                     AND status IN ('pending', 'failed') AND customer_id = $3 \
+                     AND event_type IN ({types}) AND (url <> $1 OR method <> $2)"
+                ),
+                &[&url, &method, &customer],
+            )?,
+            None => self.execute(
+                &format!(
+                    "UPDATE outbox SET status = 'failed', last_error = $1, tm_update = $2 \
+                     WHERE kind = 'webhook' AND status = 'pending' AND customer_id = $3 \
+                     AND event_type IN ({types})"
+                ),
+                &[&WEBHOOK_REMOVED, &now, &customer],
+            )?,
+        };
+        Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+    }
+
     fn enqueue(&self, m: &StoredMessage) -> Result<(), StoreError> {
         if let Some(s) = self.signals {
             WriteSignals::raise(&s.outbox);

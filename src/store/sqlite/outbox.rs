@@ -6,6 +6,34 @@ use crate::store::tx::OutboxStore;
 use crate::store::*;
 
 impl OutboxStore for SqliteTx<'_> {
+    fn retarget_notifications(
+        &self,
+        customer: CustomerId,
+        target: Option<(&str, &str)>,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let types = notification_types_sql();
+        let customer = customer.to_string();
+        Ok(match target {
+            Some((url, method)) => self
+                .conn
+                .prepare_cached(&format!(
+                    "UPDATE outbox SET url = ?1, method = ?2 WHERE kind = 'webhook' \
+                     AND status IN ('pending', 'failed') AND customer_id = ?3 \
+                     AND event_type IN ({types}) AND (url <> ?1 OR method <> ?2)"
+                ))?
+                .execute(params![url, method, customer])?,
+            None => self
+                .conn
+                .prepare_cached(&format!(
+                    "UPDATE outbox SET status = 'failed', last_error = ?1, tm_update = ?2 \
+                     WHERE kind = 'webhook' AND status = 'pending' AND customer_id = ?3 \
+                     AND event_type IN ({types})"
+                ))?
+                .execute(params![WEBHOOK_REMOVED, now, customer])?,
+        })
+    }
+
     fn enqueue(&self, m: &StoredMessage) -> Result<(), StoreError> {
         if let Some(s) = self.signals {
             WriteSignals::raise(&s.outbox);
