@@ -68,7 +68,34 @@ pub struct Outcome {
 
 /// Replaces every `${name}` with its value; unknown names become the empty string.
 pub fn substitute(text: &str, vars: &Variables) -> String {
-    substitute_with(text, vars, &mut false)
+    substitute_with(text, vars, &mut false, |out, v| out.push_str(v))
+}
+
+/// `substitute` for a JSON body written as text: each value goes in escaped as the inside of
+/// a JSON string (`"` as `\"`, `\` as `\\`, control characters as escapes), so a value from
+/// the caller (a caller id, a platform field) cannot end the string it is placed in and add
+/// fields of its own. Values placed outside a string (a number) are unchanged unless they
+/// hold such characters.
+fn substitute_escaped(text: &str, vars: &Variables) -> String {
+    substitute_with(text, vars, &mut false, |out, v| {
+        let quoted = serde_json::to_string(v).unwrap_or_default();
+        out.push_str(
+            quoted
+                .get(1..quoted.len().saturating_sub(1))
+                .unwrap_or_default(),
+        );
+    })
+}
+
+/// Whether a webhook's `data_type` says its body is JSON.
+fn is_json(data_type: &str) -> bool {
+    let essence = data_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json")
 }
 
 /// What a comparison compares with: the text substituted, or `None` when it names a variable
@@ -82,12 +109,17 @@ fn compared<'t>(text: &'t str, vars: &Variables) -> Option<std::borrow::Cow<'t, 
         return Some(std::borrow::Cow::Borrowed(text));
     }
     let mut unset = false;
-    let out = substitute_with(text, vars, &mut unset);
+    let out = substitute_with(text, vars, &mut unset, |out, v| out.push_str(v));
     (!unset).then_some(std::borrow::Cow::Owned(out))
 }
 
-/// `substitute`, noting in `unset` whether a name had no value.
-fn substitute_with(text: &str, vars: &Variables, unset: &mut bool) -> String {
+/// `substitute`, noting in `unset` whether a name had no value; `put` writes a value.
+fn substitute_with(
+    text: &str,
+    vars: &Variables,
+    unset: &mut bool,
+    put: impl Fn(&mut String, &str),
+) -> String {
     if !text.contains("${") {
         return text.to_string();
     }
@@ -99,7 +131,7 @@ fn substitute_with(text: &str, vars: &Variables, unset: &mut bool) -> String {
         match after.find('}') {
             Some(end) => {
                 match vars.get(&after[..end]) {
-                    Some(v) => out.push_str(v),
+                    Some(v) => put(&mut out, v),
                     None => *unset = true,
                 }
                 rest = &after[end + 1..];
@@ -434,6 +466,7 @@ fn effect(kind: &ActionKind, vars: &Variables) -> Option<Effect> {
             sync,
         } => {
             let body = match data {
+                Value::String(s) if is_json(data_type) => substitute_escaped(s, vars),
                 Value::String(s) => substitute(s, vars),
                 other => substitute_json(other, vars).to_string(),
             };

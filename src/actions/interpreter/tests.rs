@@ -191,6 +191,34 @@ fn effects_are_collected_with_substitution_that_keeps_json_valid() {
     }
 }
 
+/// A JSON body written as text gets its values escaped as string content: a caller id
+/// crafted to close the string and add a field stays one string. Other data types get the
+/// values as they are.
+#[test]
+fn a_json_body_written_as_text_cannot_be_injected_into() {
+    let body_of = |data_type: &str| {
+        let out = run_json(
+            &json!([{"type": "webhook_send", "option": {"uri": "https://h.example/x",
+                "data_type": data_type,
+                "data": "{\"from\": \"${call.from}\", \"n\": ${conference.participant_count}}"}}]),
+            &json!({"call.from": "x\", \"admin\": true, \"y\": \"\\\n", "conference.participant_count": "3"}),
+        );
+        match &out.effects[0] {
+            Effect::Webhook { body, .. } => body.clone(),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    for json_type in ["application/json", "application/vnd.x+json; charset=utf-8"] {
+        let body: Value = serde_json::from_str(&body_of(json_type)).unwrap();
+        assert_eq!(
+            body,
+            json!({"from": "x\", \"admin\": true, \"y\": \"\\\n", "n": 3}),
+            "{json_type}"
+        );
+    }
+    assert!(body_of("text/plain").contains("\"admin\": true"));
+}
+
 #[test]
 fn substitution_edge_cases() {
     let vars: Variables = [("a".to_string(), "1".to_string())].into();
