@@ -168,26 +168,42 @@ pub async fn usage(
     }))
 }
 
-/// CSV when the client asks for it by name (and does not rule it out with `q=0`); JSON for
-/// anything else (`*/*` included).
+/// CSV when the client prefers it (RFC 9110 content negotiation): the `text/csv` range's
+/// weight against the one JSON would get (`application/json`, else `application/*`, else
+/// `*/*`), by weight first and then by how specifically each was named, JSON winning a full
+/// tie. So `text/csv` alone or beside `*/*` is CSV, `text/csv;q=0.5, application/json` is
+/// JSON, `q=0` rules CSV out, and anything else (no `Accept`, `*/*`) is JSON.
 fn wants_csv(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',').any(|range| {
-                let mut parts = range.split(';').map(str::trim);
-                let csv = parts
-                    .next()
-                    .is_some_and(|t| t.eq_ignore_ascii_case("text/csv"));
-                let refused = parts.any(|p| {
-                    p.strip_prefix("q=")
-                        .and_then(|q| q.parse::<f32>().ok())
-                        .is_some_and(|q| q <= 0.0)
-                });
-                csv && !refused
+    let Some(accept) = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    // (weight, specificity) of the best range matching each type; specificity 2 names the
+    // type, 1 its kind (`application/*`), 0 anything (`*/*`).
+    let mut csv = (0.0_f32, -1_i8);
+    let mut json = (0.0_f32, -1_i8);
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let q = parts
+            .find_map(|p| {
+                p.strip_prefix("q=")
+                    .map(|q| q.parse::<f32>().unwrap_or(0.0))
             })
-        })
+            .unwrap_or(1.0);
+        let take = |best: &mut (f32, i8), specificity: i8| {
+            if specificity > best.1 {
+                *best = (q, specificity);
+            }
+        };
+        match media.as_str() {
+            "text/csv" => take(&mut csv, 2),
+            "application/json" => take(&mut json, 2),
+            "application/*" => take(&mut json, 1),
+            "*/*" => take(&mut json, 0),
+            _ => {}
+        }
+    }
+    csv.0 > 0.0 && (csv.0, csv.1) > (json.0, json.1)
 }
 
 /// RFC 4180: a header line, CRLF line ends; no field needs quoting (periods and numbers).

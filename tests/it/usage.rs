@@ -225,17 +225,40 @@ async fn durations_summaries_and_usage_are_exact_and_per_customer() {
         )
     );
 
-    // CSV ruled out by its quality is not sent.
-    let json_only = s
-        .client
-        .get(s.url(&format!("/v1.0/usage?from={day}&to={day}")))
-        .bearer_auth(&a.key)
-        .header("accept", "application/json, text/csv;q=0")
-        .send()
-        .await
-        .expect("json");
-    let body: Value = json_only.json().await.unwrap_or_default();
-    assert_eq!(body["result"][0]["participant_seconds"], expected);
+    // Content negotiation: CSV only when the client prefers it (by weight, then by naming it).
+    for (accept, is_csv) in [
+        ("application/json, text/csv;q=0", false),
+        ("text/csv;q=0.5, application/json", false),
+        ("text/csv;q=0.5, application/*;q=0.4", true),
+        ("text/csv, */*", true),
+        ("text/csv;q=0, */*", false),
+        ("*/*", false),
+        ("TEXT/CSV", true),
+    ] {
+        let res = s
+            .client
+            .get(s.url(&format!("/v1.0/usage?from={day}&to={day}")))
+            .bearer_auth(&a.key)
+            .header("accept", accept)
+            .send()
+            .await
+            .expect("usage");
+        let kind = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(kind.starts_with("text/csv"), is_csv, "{accept}: {kind}");
+        let text = res.text().await.unwrap_or_default();
+        if !is_csv {
+            let body: Value = serde_json::from_str(&text).unwrap_or_default();
+            assert_eq!(
+                body["result"][0]["participant_seconds"], expected,
+                "{accept}"
+            );
+        }
+    }
 
     // Another customer's usage never includes it, and its conference is not found.
     let theirs = usage(&s, &b.key, &format!("from={day}&to={day}")).await;
