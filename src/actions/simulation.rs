@@ -56,16 +56,28 @@ pub struct Simulated {
     pub error: Option<String>,
 }
 
-/// The actions a call gets: on a join, what the list emitted and then `join` unless it hung
-/// up; on a leave, what the list emitted.
+/// The `reason` of the hang-up that ends a join whose run stopped early.
+pub const RUN_STOPPED: &str = "the pre_actions stopped at their step or pause limit";
+
+/// The actions a call gets: on a join, what the list emitted and then `join`, unless it hung
+/// up; on a leave, what the list emitted. A join whose run stopped early (`failed`: the step
+/// or pause limit) hangs up instead of joining: the list decides who gets in (a PIN loop), so
+/// one cut short fails closed rather than letting the caller in.
 pub fn answer_actions(
     mut emitted: Vec<Emitted>,
     hangup: bool,
+    failed: bool,
     event: CallEvent,
     join: impl FnOnce() -> Emitted,
 ) -> Vec<Emitted> {
     if event == CallEvent::Join && !hangup {
-        emitted.push(join());
+        emitted.push(if failed {
+            Emitted::Hangup {
+                reason: RUN_STOPPED.to_string(),
+            }
+        } else {
+            join()
+        });
     }
     emitted
 }
@@ -105,7 +117,8 @@ pub fn simulate(
         let Some(resume) = outcome.paused.take() else {
             let vars = &outcome.variables;
             let join = || conference_join(conference_id, room, vars);
-            answers.push(answer_actions(actions, outcome.hangup, event, join));
+            let failed = outcome.error.is_some();
+            answers.push(answer_actions(actions, outcome.hangup, failed, event, join));
             break false;
         };
         answers.push(actions);
@@ -127,7 +140,7 @@ pub fn simulate(
         trace,
         effects,
         variables: outcome.variables,
-        hangup: outcome.hangup,
+        hangup: outcome.hangup || (event == CallEvent::Join && outcome.error.is_some()),
         error: outcome.error,
     }
 }

@@ -212,8 +212,8 @@ impl Rules<'_> {
 
     /// The answer of a join's `pre_actions` that ran to their end (not paused): `conference_join`
     /// appended with the role the run chose, which the call takes (a listener is muted; a
-    /// participant, as inserted, writes nothing more); or, when the run hung up, the call is
-    /// `leaved`.
+    /// participant, as inserted, writes nothing more); or, when the run hung up or stopped at
+    /// its step or pause limit (then it hangs up: see `answer_actions`), the call is `leaved`.
     pub(super) fn end_join_run(
         &self,
         conf: &Conference,
@@ -223,8 +223,15 @@ impl Rules<'_> {
     ) -> Result<Applied, EngineError> {
         let conference_id = conf.id.to_string();
         let join = || conference_join(&conference_id, &conf.room, &outcome.variables);
-        let actions = answer_actions(outcome.actions, outcome.hangup, CallEvent::Join, join);
-        if outcome.hangup {
+        let failed = outcome.error.is_some();
+        let actions = answer_actions(
+            outcome.actions,
+            outcome.hangup,
+            failed,
+            CallEvent::Join,
+            join,
+        );
+        if outcome.hangup || failed {
             self.leave(&mut call)?;
             self.notify_call(&call, NotificationType::ConferencecallLeaved)?;
         } else {
