@@ -12,6 +12,28 @@ pub struct WebhookRequest {
     pub method: HttpMethod,
     pub data_type: String,
     pub body: String,
+    /// Signed as every customer webhook is (§7.2), with the customer's secrets.
+    pub signing: Signing,
+}
+
+/// What signs one sync webhook: its `webhook-id` and `webhook-timestamp`, and the customer's
+/// signing keys (its secret, and the previous one during a rotation). The keys never show in
+/// `Debug`.
+#[derive(Clone)]
+pub struct Signing {
+    pub id: String,
+    pub timestamp: i64,
+    pub keys: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Signing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signing")
+            .field("id", &self.id)
+            .field("timestamp", &self.timestamp)
+            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
+            .finish()
+    }
 }
 /// How long a `webhook_send` action with `sync: true` may hold up the call's answer (§4).
 pub const SYNC_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -70,6 +92,18 @@ impl Courier {
             .request(method, &w.uri)
             .timeout(SYNC_WEBHOOK_TIMEOUT)
             .header(reqwest::header::CONTENT_TYPE, w.data_type.as_str());
+        let s = &w.signing;
+        req = req
+            .header("webhook-id", s.id.as_str())
+            .header("webhook-timestamp", s.timestamp.to_string());
+        if !s.keys.is_empty() {
+            let sigs: Vec<String> = s
+                .keys
+                .iter()
+                .map(|k| crate::domain::signature::sign(k, &s.id, s.timestamp, w.body.as_bytes()))
+                .collect();
+            req = req.header("webhook-signature", sigs.join(" "));
+        }
         if !w.body.is_empty() {
             req = req.body(w.body.clone());
         }

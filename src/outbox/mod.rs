@@ -9,7 +9,7 @@ pub mod message;
 mod send;
 pub mod target;
 
-pub use courier::{Courier, WebhookRequest};
+pub use courier::{Courier, Signing, WebhookRequest};
 pub use dispatcher::Dispatcher;
 
 use std::time::Duration;

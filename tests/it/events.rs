@@ -174,6 +174,9 @@ async fn sync_webhook_send_reaches_a_real_receiver_before_the_answer() {
         got[0].json(),
         json!({"event": "joining", "from": "+1 \"555\""})
     );
+    // Signed like every customer webhook, with the customer's secret.
+    assert!(got[0].webhook_id().starts_with("msg_"));
+    assert!(got[0].signed_by(&a.secret), "a sync webhook is signed");
     assert_eq!(answer.json["actions"][0]["type"], "beep");
 }
 

@@ -6,7 +6,7 @@ use crate::actions::interpreter::{Effect, Outcome, Variables};
 use crate::actions::Program;
 use crate::actions::{self};
 use crate::domain::conference::{Conference, Conferencecall, StoredJson};
-use crate::outbox::WebhookRequest;
+use crate::outbox::{Signing, WebhookRequest};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -41,6 +41,24 @@ impl Rules<'_> {
         }
     }
 
+    /// The customer's signing keys for a sync webhook: its secret, and the previous one during
+    /// a rotation. A customer that cannot be read (a store fault) sends it unsigned, logged:
+    /// the call's answer must not wait on it.
+    fn signing_keys(&self, conf: &Conference) -> Vec<Vec<u8>> {
+        match self.cached_customer(conf.customer_id) {
+            Ok(Some(c)) => c
+                .signing_secrets(self.now())
+                .iter()
+                .filter_map(|s| crate::domain::signature::secret_key(s).ok())
+                .collect(),
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(conference_id = %conf.id, error = %e, "sync webhook sent unsigned: the customer's secrets could not be read");
+                Vec::new()
+            }
+        }
+    }
+
     /// Applies the effects that change state (recordings) inside the transaction and returns
     /// the webhooks to send after it commits. A refused recording effect is logged, not fatal:
     /// the call still gets its actions.
@@ -50,6 +68,7 @@ impl Rules<'_> {
         outcome: &Outcome,
     ) -> Vec<WebhookRequest> {
         let mut webhooks = Vec::new();
+        let mut keys = None;
         for effect in &outcome.effects {
             let result = match effect {
                 Effect::Webhook {
@@ -59,11 +78,17 @@ impl Rules<'_> {
                     body,
                     sync,
                 } if *sync => {
+                    let keys = keys.get_or_insert_with(|| self.signing_keys(conf));
                     webhooks.push(WebhookRequest {
                         uri: uri.clone(),
                         method: *method,
                         data_type: data_type.clone(),
                         body: body.clone(),
+                        signing: Signing {
+                            id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+                            timestamp: self.now().unix_seconds(),
+                            keys: keys.clone(),
+                        },
                     });
                     Ok(())
                 }
