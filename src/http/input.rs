@@ -364,6 +364,50 @@ fn decode_legacy_page_token(raw: &str) -> Option<Cursor> {
     })
 }
 
+/// Whether the client prefers one of `offered` (the other type an answer can take: CSV, XML)
+/// to JSON, by RFC 9110 content negotiation: each type's best `Accept` range (the most
+/// specifically named one) is weighed; a tie goes to the range named more specifically, then
+/// to the one listed first, then to JSON. JSON's range is `application/json`, else
+/// `application/*`, else `*/*`. So an offered type named alone, first, or beside `*/*` wins,
+/// `text/csv;q=0.5, application/json` is JSON, `q=0` rules a type out, and no `Accept` is JSON.
+pub fn prefers_over_json(req: &actix_web::HttpRequest, offered: &[&str]) -> bool {
+    let Some(accept) = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    // (weight, specificity, earlier): specificity 2 names the type, 1 its kind
+    // (`application/*`), 0 anything; `earlier` is the range's position, negated.
+    let none = (0.0_f32, -1_i8, i32::MIN);
+    let (mut other, mut json) = (none, none);
+    for (at, range) in accept.split(',').enumerate() {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let q = parts
+            .find_map(|p| {
+                p.strip_prefix("q=")
+                    .map(|q| q.parse::<f32>().unwrap_or(0.0))
+            })
+            .unwrap_or(1.0);
+        let earlier = -i32::try_from(at).unwrap_or(i32::MAX);
+        let take = |best: &mut (f32, i8, i32), specificity: i8| {
+            if specificity > best.1 {
+                *best = (q, specificity, earlier);
+            }
+        };
+        match media.as_str() {
+            m if offered.contains(&m) => take(&mut other, 2),
+            "application/json" => take(&mut json, 2),
+            "application/*" => take(&mut json, 1),
+            "*/*" => take(&mut json, 0),
+            _ => {}
+        }
+    }
+    other.0 > 0.0 && other > json
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +415,32 @@ mod tests {
 
     fn nested(levels: usize) -> String {
         format!("{}{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn accept_is_negotiated_by_weight_specificity_and_order() {
+        let xml = &["application/xml", "text/xml"];
+        let prefers = |accept: Option<&str>| {
+            let mut req = actix_web::test::TestRequest::default();
+            if let Some(a) = accept {
+                req = req.insert_header(("accept", a));
+            }
+            prefers_over_json(&req.to_http_request(), xml)
+        };
+        for (accept, want) in [
+            (None, false),
+            (Some("application/xml"), true),
+            (Some("text/xml; charset=utf-8"), true),
+            (Some("application/xml, application/json"), true),
+            (Some("application/json, application/xml"), false),
+            (Some("application/xml;q=0.5, application/json"), false),
+            (Some("application/xml, */*"), true),
+            (Some("application/xml;q=0"), false),
+            (Some("*/*"), false),
+            (Some("application/*, text/xml;q=0.9"), false),
+        ] {
+            assert_eq!(prefers(accept), want, "{accept:?}");
+        }
     }
 
     #[test]

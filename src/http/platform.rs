@@ -408,11 +408,9 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
     })
 }
 
+/// XML when the client prefers it to JSON (`Accept: application/xml` or `text/xml`).
 fn wants_xml(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(actix_web::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/xml") || v.contains("text/xml"))
+    super::input::prefers_over_json(req, &["application/xml", "text/xml"])
 }
 
 fn error_xml(e: &ApiError) -> HttpResponse {

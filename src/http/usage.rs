@@ -8,7 +8,6 @@ use super::AppState;
 use crate::domain::timestamp::{api_or_not_set, ApiTime};
 use crate::domain::usage::{ConferenceSummary, UsagePeriod, UsageRange};
 use crate::domain::ConferenceId;
-use actix_web::http::header::ACCEPT;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -158,7 +157,7 @@ pub async fn usage(
     )
     .map_err(|e| ApiError::invalid_argument(e.field, e.message))?;
     let periods = state.engine.usage(tenant.0, range).await?;
-    if wants_csv(&req) {
+    if super::input::prefers_over_json(&req, &["text/csv"]) {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .body(csv(&periods)));
@@ -166,44 +165,6 @@ pub async fn usage(
     Ok(HttpResponse::Ok().json(UsageJson {
         result: periods.iter().map(PeriodJson::from).collect(),
     }))
-}
-
-/// CSV when the client prefers it (RFC 9110 content negotiation): the `text/csv` range's
-/// weight against the one JSON would get (`application/json`, else `application/*`, else
-/// `*/*`), by weight first and then by how specifically each was named, JSON winning a full
-/// tie. So `text/csv` alone or beside `*/*` is CSV, `text/csv;q=0.5, application/json` is
-/// JSON, `q=0` rules CSV out, and anything else (no `Accept`, `*/*`) is JSON.
-fn wants_csv(req: &HttpRequest) -> bool {
-    let Some(accept) = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    // (weight, specificity) of the best range matching each type; specificity 2 names the
-    // type, 1 its kind (`application/*`), 0 anything (`*/*`).
-    let mut csv = (0.0_f32, -1_i8);
-    let mut json = (0.0_f32, -1_i8);
-    for range in accept.split(',') {
-        let mut parts = range.split(';').map(str::trim);
-        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
-        let q = parts
-            .find_map(|p| {
-                p.strip_prefix("q=")
-                    .map(|q| q.parse::<f32>().unwrap_or(0.0))
-            })
-            .unwrap_or(1.0);
-        let take = |best: &mut (f32, i8), specificity: i8| {
-            if specificity > best.1 {
-                *best = (q, specificity);
-            }
-        };
-        match media.as_str() {
-            "text/csv" => take(&mut csv, 2),
-            "application/json" => take(&mut json, 2),
-            "application/*" => take(&mut json, 1),
-            "*/*" => take(&mut json, 0),
-            _ => {}
-        }
-    }
-    csv.0 > 0.0 && (csv.0, csv.1) > (json.0, json.1)
 }
 
 /// RFC 4180: a header line, CRLF line ends; no field needs quoting (periods and numbers).
