@@ -277,15 +277,20 @@ impl Rules<'_> {
             .filter(|c| platform_of(c).recorder() != Recorder::Conference)
             .collect();
         if elsewhere.is_empty() {
-            let Some(recorder) = dialects::conference_recorder() else {
-                rec.platform_call = RECORDING_NOWHERE.into();
-                return Ok(());
-            };
             let command = Command::RecordingStart {
                 recording: rec,
                 call: None,
             };
-            self.send(recorder, command, (rec.customer_id, conf.id))?;
+            let sent = match dialects::conference_recorder() {
+                Some(recorder) => self.send(recorder, command, (rec.customer_id, conf.id))?,
+                None => false,
+            };
+            // No platform records whole conferences here (no `--platform-url`: a deployment
+            // driven by the dialects alone). Started in an empty room, the recording waits
+            // for the first call of a platform that records per call, as it would beside one.
+            if !sent {
+                rec.platform_call = RECORDING_PENDING.into();
+            }
             return Ok(());
         }
         let per_call = |c: &&&Conferencecall| platform_of(c).recorder() == Recorder::PerCall;
@@ -360,8 +365,9 @@ impl Rules<'_> {
                     recording: rec,
                     call: None,
                 };
-                self.send(recorder, command, ids)?;
-                return Ok(true);
+                // Unsent (the platform is no longer configured), nothing will report it
+                // finished: it ends now rather than stay `stopping`.
+                return self.send(recorder, command, ids);
             }
             RECORDING_PENDING | RECORDING_NOWHERE => return Ok(false),
             platform_call => db.latest_call_in(platform_call, rec.conference_id)?,

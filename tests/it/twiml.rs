@@ -286,6 +286,65 @@ async fn recordings_run_on_a_joined_call_and_end_by_the_status_callback() {
     );
 }
 
+/// Without `--platform-url` nothing records whole conferences: a recording started in an
+/// empty room waits for the first Twilio call to join and runs on it, and one stopped before
+/// any call joined ends at once instead of staying `stopping`.
+#[tokio::test]
+async fn a_recording_started_in_an_empty_room_runs_on_the_first_twilio_call_to_join() {
+    let d = Dialect::twilio(|_| {}).await;
+    let control = |leaf: &str| format!("/v1.0/conferences/{}/{leaf}", d.conf);
+    let (status, conf) = d
+        .api("POST", &control("recording_start"), Some(json!({})))
+        .await;
+    assert_eq!(status, 200, "{conf}");
+    let rec = conf["recording_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "1"))
+        .await;
+    let start = d.api.wait_for_total(1, Duration::from_secs(5)).await;
+    assert_eq!(
+        start[0].path(),
+        format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls/{CALL}/Recordings.json")
+    );
+    d.api("POST", &control("recording_stop"), Some(json!({})))
+        .await;
+    let stop = d.api.wait_for_total(2, Duration::from_secs(5)).await;
+    assert!(stop[1].path().ends_with("/Recordings/Twilio.CURRENT.json"));
+    let (_, r) = d.api("GET", &format!("/v1.0/recordings/{rec}"), None).await;
+    assert_eq!(r["status"], "stopping", "until Twilio reports it");
+
+    // Another room: started and stopped before anyone joined, it ends at once.
+    let (_, other) = d.api("POST", "/v1.0/conferences", Some(json!({}))).await;
+    let other = other["id"].as_str().unwrap_or_default().to_string();
+    let (_, started) = d
+        .api(
+            "POST",
+            &format!("/v1.0/conferences/{other}/recording_start"),
+            Some(json!({})),
+        )
+        .await;
+    let rec = started["recording_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, _) = d
+        .api(
+            "POST",
+            &format!("/v1.0/conferences/{other}/recording_stop"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, r) = d.api("GET", &format!("/v1.0/recordings/{rec}"), None).await;
+    assert_eq!(r["status"], "ended", "{r}");
+    d.api
+        .assert_stays_at(2, Duration::from_millis(300), "nothing to tell Twilio")
+        .await;
+}
+
 #[tokio::test]
 async fn the_connection_is_stored_with_its_secret_masked() {
     let d = Dialect::twilio(|_| {}).await;

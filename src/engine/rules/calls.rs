@@ -239,7 +239,10 @@ impl Rules<'_> {
             if role != call.role {
                 call.role = role;
                 call.muted = role == Role::Listener;
+                call.tm_update = self.now;
                 self.db.set_call_status(&call)?;
+                // §15: every change of `role` or `muted` is told.
+                self.notify_call(&call, NotificationType::ConferencecallUpdated)?;
             }
         }
         Ok((EventAnswer::call(&call.json(), Some(actions)), webhooks))
