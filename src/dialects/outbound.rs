@@ -209,6 +209,8 @@ pub(crate) fn test_call(
         tm_joined: None,
         tm_left: None,
         leave_reason: String::new(),
+        from: String::new(),
+        to: String::new(),
     }
 }
 

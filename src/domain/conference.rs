@@ -310,6 +310,11 @@ pub struct Conferencecall {
     /// Why a dialled call ended without being answered (§15): the platform's word
     /// (`no-answer`, `busy`, `failed`) or `timeout`; empty for every other call.
     pub leave_reason: String,
+    /// The caller's number as the platform gave it when the call arrived (a dial's caller
+    /// id): `call.from` of every run for the call.
+    pub from: String,
+    /// The number it called (a dial's destination): `call.to`.
+    pub to: String,
 }
 
 /// What a conferencecall refers to: always a call.
@@ -386,6 +391,8 @@ impl Conferencecall {
             tm_joined: None,
             tm_left: None,
             leave_reason: String::new(),
+            from: String::new(),
+            to: String::new(),
         }
     }
 
@@ -567,6 +574,8 @@ mod tests {
             tm_joined: Some(Timestamp(0)),
             tm_left: None,
             leave_reason: String::new(),
+            from: String::new(),
+            to: String::new(),
         };
         assert_close(call.json_len(), call.json());
         call.reference_id.clear();

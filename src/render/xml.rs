@@ -361,6 +361,8 @@ mod tests {
                 tm_joined: None,
                 tm_left: None,
                 leave_reason: String::new(),
+                from: String::new(),
+                to: String::new(),
             };
             let empty = document(&Node::Element("parts", vec![])).len();
             let actual = document(&Node::Element("parts", vec![part_node(&c)])).len() - empty;

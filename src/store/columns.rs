@@ -193,7 +193,7 @@ pub fn conference_from_row(row: &dyn Columns) -> Result<Conference, StoreError> 
 
 pub const CALL_COLUMNS: &str = "id, customer_id, conference_id, reference_id, status, \
      tm_create, tm_update, tm_delete, dialect, platform_conference, role, muted, hold, \
-     leave_reason, tm_joined, tm_left";
+     leave_reason, tm_joined, tm_left, call_from, call_to";
 
 pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
     let status: String = row.get(4)?;
@@ -218,6 +218,8 @@ pub fn call_from_row(row: &dyn Columns) -> Result<Conferencecall, StoreError> {
         leave_reason: row.get(13)?,
         tm_joined: opt_ts(row, 14)?,
         tm_left: opt_ts(row, 15)?,
+        from: row.get(16)?,
+        to: row.get(17)?,
     })
 }
 

@@ -140,18 +140,18 @@ pub(super) fn stored_list<'c>(conf: &'c Conference, list: &str) -> &'c StoredJso
     }
 }
 
-/// The variables every run sees (§4).
+/// The variables every run sees (§4). `call.from` and `call.to` are the numbers the call
+/// arrived with (a dial's caller id and destination), in its `post_actions` and in what it is
+/// told in the room as in its `pre_actions`.
 pub(crate) fn variables(
     conf: &Conference,
     call: &Conferencecall,
-    from: &str,
-    to: &str,
     participants: usize,
 ) -> Variables {
     let mut v = conference_variables(conf, participants);
     v.insert("call.id".into(), call.reference_id.clone());
-    v.insert("call.from".into(), from.to_string());
-    v.insert("call.to".into(), to.to_string());
+    v.insert("call.from".into(), call.from.clone());
+    v.insert("call.to".into(), call.to.clone());
     v.insert("conferencecall.id".into(), call.id.to_string());
     v.insert(
         crate::actions::ROLE_VARIABLE.into(),

@@ -151,7 +151,7 @@ impl Rules<'_> {
     ) -> Result<Vec<Emitted>, EngineError> {
         let joined = self.db().call_counts(conf.id)?.1;
         let vars = match call {
-            Some(c) => super::actions::variables(conf, c, "", "", joined),
+            Some(c) => super::actions::variables(conf, c, joined),
             None => super::actions::conference_variables(conf, joined),
         };
         Ok(crate::actions::interpreter::run(program, vars).actions)

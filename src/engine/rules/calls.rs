@@ -174,12 +174,12 @@ impl Rules<'_> {
             Some(id) => self.dial_answered(conf, id, call_id)?,
             None => {
                 conference::admit(conf, active).map_err(join_refusal)?;
-                self.insert_joining(conf, call_id, dialect)?
+                self.insert_joining(conf, call_id, dialect, (from, to))?
             }
         };
         self.notify_call(&call, NotificationType::ConferencecallJoining)?;
         let mut vars = platform_vars.clone();
-        vars.extend(variables(conf, &call, from, to, joined));
+        vars.extend(variables(conf, &call, joined));
         let (outcome, pause) = self.run_for_call(conf, &call, "pre_actions", vars)?;
         let webhooks = self.apply_effects(conf, &outcome);
         if pause.is_some() {
@@ -192,13 +192,15 @@ impl Rules<'_> {
     }
 
     /// A new conferencecall for an arriving call, `joining`.
+    /// `(from, to)` are the caller's numbers, kept for every later run for the call.
     fn insert_joining(
         &self,
         conf: &Conference,
         call_id: &str,
         dialect: Dialect,
+        (from, to): (&str, &str),
     ) -> Result<Conferencecall, EngineError> {
-        let call = Conferencecall::new(
+        let mut call = Conferencecall::new(
             conf,
             ConferencecallId::new(),
             call_id.to_string(),
@@ -206,6 +208,8 @@ impl Rules<'_> {
             dialect,
             self.now,
         );
+        call.from = from.to_string();
+        call.to = to.to_string();
         self.db.insert_call(&call)?;
         Ok(call)
     }
@@ -310,7 +314,7 @@ impl Rules<'_> {
         // The counts after the leave; the post_actions' effects (webhooks, recordings) do not
         // change them, so the rules after the leave use the same.
         let counts = self.db.call_counts(conf.id)?;
-        let vars = variables(conf, &call, "", "", counts.1);
+        let vars = variables(conf, &call, counts.1);
         let (outcome, pause) = self.run_for_call(conf, &call, "post_actions", vars)?;
         let webhooks = self.apply_effects(conf, &outcome);
         self.after_leave(conf, &call, was, counts)?;

@@ -68,7 +68,7 @@ impl Rules<'_> {
             return Err(Refusal::DialLimit(limit).into());
         }
         let id = ConferencecallId::new();
-        let call = Conferencecall::new(
+        let mut call = Conferencecall::new(
             conf,
             id,
             dial_reference(id),
@@ -76,6 +76,9 @@ impl Rules<'_> {
             dial.dialect,
             self.now,
         );
+        // The callee's view of the call: it is called from `from`, at `destination`.
+        call.from = dial.from.clone();
+        call.to = dial.destination.clone();
         self.db.insert_call(&call)?;
         self.notify_call(&call, NotificationType::ConferencecallDialing)?;
         self.dial_command(&call, &dial.destination, &dial.from, dial.timeout)?;

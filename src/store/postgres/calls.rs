@@ -10,7 +10,7 @@ impl CallStore for PgTx<'_> {
         self.send(
             &format!(
                 "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
             ),
             super::owned![
                 c.id.to_string(),
@@ -29,6 +29,8 @@ impl CallStore for PgTx<'_> {
                 c.leave_reason.clone(),
                 c.tm_joined.map(Timestamp::micros),
                 c.tm_left.map(Timestamp::micros),
+                c.from.clone(),
+                c.to.clone(),
             ],
         )?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;

@@ -9,7 +9,7 @@ impl CallStore for SqliteTx<'_> {
     fn insert_call(&self, c: &Conferencecall) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO conferencecalls ({CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))?
             .execute(params![
                 c.id.to_string(),
@@ -28,6 +28,8 @@ impl CallStore for SqliteTx<'_> {
                 c.leave_reason,
                 c.tm_joined.map(Timestamp::micros),
                 c.tm_left.map(Timestamp::micros),
+                c.from,
+                c.to,
             ])?;
         self.move_counts(c.conference_id, CountMove::between(None, c.status))?;
         self.known.borrow_mut().saw(c);

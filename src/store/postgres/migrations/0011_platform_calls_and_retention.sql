@@ -14,3 +14,8 @@ CREATE INDEX platform_calls_by_time ON platform_calls(tm_update);
 -- after they are made) and finished pauses.
 CREATE INDEX announcements_by_time ON announcements(tm_create);
 CREATE INDEX call_pauses_by_time ON call_pauses(tm_update);
+-- The caller's numbers as the platform gave them when the call arrived (`from`, `to`): every
+-- later run for the call (its `post_actions`, what it is told while in the room) substitutes
+-- `${call.from}` and `${call.to}` as its `pre_actions` did.
+ALTER TABLE conferencecalls ADD COLUMN call_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE conferencecalls ADD COLUMN call_to TEXT NOT NULL DEFAULT '';
