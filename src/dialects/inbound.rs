@@ -76,13 +76,20 @@ pub enum Reading {
         /// The platform's fields as `platform.<name>` variables.
         variables: Variables,
     },
-    /// The call is in the platform's conference (its id there, kept for kicks).
+    /// The call is in the platform's conference (its id there, kept for kicks). `sequence`
+    /// is the platform's number of the report, when it numbers its conference's events.
     Joined {
         call_id: String,
         platform_conference: String,
+        sequence: Option<i64>,
     },
-    /// The call has left the conference.
-    Left { call_id: String, reason: String },
+    /// The call has left the conference; `sequence` as for `Joined` (a report numbered before
+    /// the join of the call's current membership is about an earlier one).
+    Left {
+        call_id: String,
+        reason: String,
+        sequence: Option<i64>,
+    },
     /// A call the platform placed rings (a dial-out's status callback names which dial);
     /// `call_id` is the platform's id of it.
     Ringing { call_id: String },

@@ -26,6 +26,9 @@ pub struct Membership {
     pub latest: Option<Conferencecall>,
     /// How many of its memberships there have ended.
     pub left: usize,
+    /// The number of the platform's report of the newest membership's join, if it numbered
+    /// one.
+    pub join_sequence: Option<i64>,
 }
 
 /// The platform a call arrived by.
@@ -48,9 +51,15 @@ impl Engine {
                 if db.conference(Some(customer), conference)?.is_none() {
                     return Ok(Membership::default());
                 }
+                let latest = db.latest_call_in(&call_id, conference)?;
+                let join_sequence = match &latest {
+                    Some(call) => db.join_sequence(call.id)?,
+                    None => None,
+                };
                 Ok(Membership {
-                    latest: db.latest_call_in(&call_id, conference)?,
+                    latest,
                     left: db.left_count_in(&call_id, conference)?,
+                    join_sequence,
                 })
             })
             .await?)

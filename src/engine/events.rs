@@ -41,6 +41,9 @@ pub enum EventKind {
         /// The platform's own id of the conference the call joined (kept for kicks);
         /// empty for the native protocol.
         platform_conference: String,
+        /// The platform's number of its report, when it numbers its conference's events
+        /// (kept: a leave numbered before it is about an earlier membership).
+        sequence: Option<i64>,
     },
     CallLeft {
         call_id: String,

@@ -250,8 +250,23 @@ async fn event(
         Reading::Joined {
             call_id,
             platform_conference,
-        } => call(call_id).await?.joined(platform_conference),
-        Reading::Left { call_id, reason } => call(call_id).await?.left(reason, dialled),
+            sequence,
+        } => call(call_id).await?.joined(platform_conference, sequence),
+        Reading::Left {
+            call_id,
+            reason,
+            sequence,
+        } => {
+            let events = call(call_id).await?;
+            // A leave numbered before the join of the call's current membership is a late
+            // report of an earlier one (the call left and came back): it must not end this
+            // one, nor take this one's leave event, so it is acknowledged and dropped.
+            if sequence.is_some_and(|n| events.join_sequence.is_some_and(|j| n < j)) {
+                tracing::debug!(conference_id = %route.conference, "late leave of an earlier membership ignored");
+                return Ok(None);
+            }
+            events.left(reason, dialled)
+        }
         Reading::Digits {
             call_id,
             digits,
@@ -306,6 +321,9 @@ pub struct CallEvents {
     left: usize,
     /// The newest membership, or `none`.
     latest: String,
+    /// The number of the platform's report of the newest membership's join, if it numbered
+    /// one.
+    join_sequence: Option<i64>,
 }
 
 impl CallEvents {
@@ -329,6 +347,7 @@ impl CallEvents {
                 .latest
                 .map(|c| c.id.to_string())
                 .unwrap_or_else(|| "none".into()),
+            join_sequence: m.join_sequence,
         })
     }
 
@@ -367,11 +386,12 @@ impl CallEvents {
         self.event(format!("joining:{}", self.left), kind)
     }
 
-    pub fn joined(&self, platform_conference: String) -> PlatformEvent {
+    pub fn joined(&self, platform_conference: String, sequence: Option<i64>) -> PlatformEvent {
         let kind = EventKind::CallJoined {
             call_id: self.call_id.clone(),
             conference_id: self.route.conference,
             platform_conference,
+            sequence,
         };
         self.event(format!("{}:joined", self.latest), kind)
     }

@@ -345,6 +345,7 @@ fn parse_event(env: Envelope) -> Result<PlatformEvent, ApiError> {
                 call_id: text("call_id", d.call_id, true)?,
                 conference_id: uuid("conference_id", d.conference_id)?,
                 platform_conference: String::new(),
+                sequence: None,
             }
         }
         "call_left" => {

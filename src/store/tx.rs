@@ -350,6 +350,18 @@ pub trait PlatformCallStore {
         platform_id: &str,
         now: i64,
     ) -> Result<(), StoreError>;
+    /// Keeps the number of the platform's report of the call's join.
+    fn set_join_sequence(
+        &self,
+        call: crate::domain::ConferencecallId,
+        sequence: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The number of the platform's report of the call's join, if it numbered one.
+    fn join_sequence(
+        &self,
+        call: crate::domain::ConferencecallId,
+    ) -> Result<Option<i64>, StoreError>;
     /// Takes a platform report numbered `sequence` about the call: true (and it is now the
     /// newest) when it is newer than every report taken before, false when it is not.
     fn advance_update_sequence(

@@ -739,6 +739,46 @@ async fn post_actions_ask_after_the_conference_whichever_leave_report_comes_firs
     assert_eq!(calls["result"][0]["status"], "leaved");
 }
 
+/// A call leaves and comes back to the same conference (customer TwiML redirecting it to
+/// `…/voice`). Twilio's report of its first leave, numbered before its second join, arrives
+/// late: it must not end the second membership, and the second's own leave still applies.
+#[tokio::test]
+async fn a_late_leave_of_an_earlier_membership_does_not_end_the_current_one() {
+    let d = Dialect::twilio(|_| {}).await;
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "2"))
+        .await;
+    let after = [
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("CallSid", CALL),
+        ("DialCallStatus", "completed"),
+    ];
+    let (status, _) = d.twilio_post("after", &after).await;
+    assert_eq!(status, 200);
+    // Back in (Twilio's participant-leave numbered 3 is still on its way).
+    d.twilio_post("voice", &voice_params()).await;
+    d.twilio_post("status", &participant("participant-join", "4"))
+        .await;
+    let current = || async {
+        let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
+        calls["result"][0]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(current().await, "joined");
+    report_to_status(&d, "participant-leave", "3").await;
+    assert_eq!(
+        current().await,
+        "joined",
+        "the late leave was the first membership's"
+    );
+    report_to_status(&d, "participant-leave", "5").await;
+    assert_eq!(current().await, "leaved", "its own leave applies");
+    let (_, calls) = d.api("GET", "/v1.0/conferencecalls", None).await;
+    assert_eq!(calls["result"].as_array().map(Vec::len), Some(2));
+}
+
 const MUSIC: &str = "https://music.example/hold.mp3";
 const MODERATOR_ID: &str = "7a0e0000-0000-4000-8000-000000000001";
 const LISTENER_ID: &str = "7a0e0000-0000-4000-8000-000000000002";

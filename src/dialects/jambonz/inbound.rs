@@ -49,6 +49,7 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
             "join" => Ok(Reading::Joined {
                 call_id: required(get("call_sid"), "call_sid")?,
                 platform_conference: bounded(get("conference_sid"), "conference_sid")?,
+                sequence: None,
             }),
             "leave" => left(&get),
             // The application's call status webhook pointed here: a call that ended before
@@ -96,6 +97,7 @@ fn left<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
         // A call status webhook says how the call ended (a dial-out's `no-answer`, `busy`,
         // `failed`); the conference's leave event and `…/after` say nothing.
         reason: bounded(get("call_status"), "call_status")?,
+        sequence: None,
     })
 }
 
@@ -144,7 +146,8 @@ mod tests {
             ),
             Ok(Reading::Left {
                 call_id: "c1".into(),
-                reason: "completed".into()
+                reason: "completed".into(),
+                sequence: None
             })
         );
     }

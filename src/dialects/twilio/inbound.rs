@@ -59,6 +59,7 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
                 return Ok(Reading::Left {
                     call_id: required(p("CallSid"), "CallSid")?,
                     reason: bounded(Some(machine), "AnsweredBy")?,
+                    sequence: None,
                 });
             }
             let variables = platform_variables(params.iter().map(|(k, v)| (k.as_str(), v.clone())));
@@ -106,9 +107,21 @@ fn status<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
             Ok(Reading::Joined {
                 call_id: required(p("CallSid"), "CallSid")?,
                 platform_conference,
+                sequence: optional_sequence(p("SequenceNumber"))?,
             })
         }
-        "participant-leave" => left(p),
+        // Numbered: a leave numbered before the join of the call's current membership is a
+        // late report of an earlier one.
+        "participant-leave" => match left(p)? {
+            Reading::Left {
+                call_id, reason, ..
+            } => Ok(Reading::Left {
+                call_id,
+                reason,
+                sequence: optional_sequence(p("SequenceNumber"))?,
+            }),
+            other => Ok(other),
+        },
         // Mute and hold, reported as they happen (also those confab asked for): the state
         // follows; Twilio numbers its conference events, so a retry is the same event and a
         // report that arrives after a later one is not applied.
@@ -149,7 +162,15 @@ fn left<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput> {
             Some(status) => bounded(Some(status), "DialCallStatus")?,
             None => bounded(p("CallStatus"), "CallStatus")?,
         },
+        sequence: None,
     })
+}
+
+/// A `SequenceNumber` when Twilio sent one (its conference events carry it).
+fn optional_sequence(value: Option<&str>) -> Result<Option<i64>, BadInput> {
+    value
+        .map(|v| sequence(Some(v), "SequenceNumber"))
+        .transpose()
 }
 
 /// `…/recording?recording_id=…`: `completed`, `absent` and `failed` end confab's recording
@@ -216,7 +237,8 @@ mod tests {
             ),
             Ok(Reading::Left {
                 call_id: "CA9".into(),
-                reason: "machine_start".into()
+                reason: "machine_start".into(),
+                sequence: None
             }),
             "a machine that answers a dial-out leaves"
         );
@@ -243,7 +265,8 @@ mod tests {
             left,
             Ok(Reading::Left {
                 call_id: "CA1".into(),
-                reason: "completed".into()
+                reason: "completed".into(),
+                sequence: None
             })
         );
         assert_eq!(

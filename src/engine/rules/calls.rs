@@ -71,9 +71,11 @@ impl Rules<'_> {
                 call_id,
                 conference_id,
                 platform_conference,
+                sequence,
             } => {
                 let mut conf = self.conference(scope, *conference_id)?;
-                let applied = self.call_joined(&mut conf, call_id, platform_conference)?;
+                let applied =
+                    self.call_joined(&mut conf, call_id, platform_conference, *sequence)?;
                 self.sync_xml_status(&mut conf)?;
                 applied
             }
@@ -259,6 +261,7 @@ impl Rules<'_> {
         conf: &mut Conference,
         call_id: &str,
         platform_conference: &str,
+        sequence: Option<i64>,
     ) -> Result<Applied, EngineError> {
         let mut call = self
             .db
@@ -268,6 +271,9 @@ impl Rules<'_> {
             call.mark_joined(self.now);
             call.platform_conference = platform_conference.to_string();
             self.db.set_call_status(&call)?;
+            if let Some(n) = sequence {
+                self.db.set_join_sequence(call.id, n, self.now.micros())?;
+            }
             self.notify_call(&call, NotificationType::ConferencecallJoined)?;
             self.record_on_join(conf, &call)?;
             if conf.tm_begin.is_none() {

@@ -30,6 +30,31 @@ impl PlatformCallStore for SqliteTx<'_> {
         Ok(())
     }
 
+    fn set_join_sequence(
+        &self,
+        call: ConferencecallId,
+        sequence: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO platform_calls (conferencecall_id, join_sequence, tm_update) \
+                 VALUES (?, ?, ?) ON CONFLICT (conferencecall_id) DO UPDATE SET \
+                 join_sequence = excluded.join_sequence, tm_update = excluded.tm_update",
+            )?
+            .execute(params![call.to_string(), sequence, now])?;
+        Ok(())
+    }
+
+    fn join_sequence(&self, call: ConferencecallId) -> Result<Option<i64>, StoreError> {
+        let found: Option<i64> = self.optional_row(
+            "SELECT join_sequence FROM platform_calls WHERE conferencecall_id = ?",
+            params![call.to_string()],
+            |row| row.get(0),
+        )?;
+        Ok(found.filter(|n| *n >= 0))
+    }
+
     fn advance_update_sequence(
         &self,
         call: ConferencecallId,
