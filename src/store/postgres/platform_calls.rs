@@ -20,13 +20,7 @@ impl PlatformCallStore for PgTx<'_> {
         platform_id: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO platform_calls (conferencecall_id, dial_call_id, tm_update) \
-             VALUES ($1, $2, $3) ON CONFLICT (conferencecall_id) DO UPDATE SET \
-             dial_call_id = EXCLUDED.dial_call_id, tm_update = EXCLUDED.tm_update",
-            &[&call.to_string(), &platform_id, &now],
-        )?;
-        Ok(())
+        self.put_platform_call(call, "dial_call_id", &platform_id, now)
     }
 
     fn set_join_sequence(
@@ -35,13 +29,7 @@ impl PlatformCallStore for PgTx<'_> {
         sequence: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO platform_calls (conferencecall_id, join_sequence, tm_update) \
-             VALUES ($1, $2, $3) ON CONFLICT (conferencecall_id) DO UPDATE SET \
-             join_sequence = EXCLUDED.join_sequence, tm_update = EXCLUDED.tm_update",
-            &[&call.to_string(), &sequence, &now],
-        )?;
-        Ok(())
+        self.put_platform_call(call, "join_sequence", &sequence, now)
     }
 
     fn join_sequence(&self, call: ConferencecallId) -> Result<Option<i64>, StoreError> {
@@ -67,5 +55,26 @@ impl PlatformCallStore for PgTx<'_> {
             &[&call.to_string(), &sequence, &now],
         )?;
         Ok(changed == 1)
+    }
+}
+
+impl PgTx<'_> {
+    /// Sets one column of the call's row, making the row if it has none.
+    fn put_platform_call(
+        &self,
+        call: ConferencecallId,
+        column: &'static str,
+        value: &(dyn ToSql + Sync),
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            &format!(
+                "INSERT INTO platform_calls (conferencecall_id, {column}, tm_update) \
+                 VALUES ($1, $2, $3) ON CONFLICT (conferencecall_id) DO UPDATE SET \
+                 {column} = EXCLUDED.{column}, tm_update = EXCLUDED.tm_update"
+            ),
+            &[&call.to_string(), value, &now],
+        )?;
+        Ok(())
     }
 }

@@ -20,14 +20,7 @@ impl PlatformCallStore for SqliteTx<'_> {
         platform_id: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO platform_calls (conferencecall_id, dial_call_id, tm_update) \
-                 VALUES (?, ?, ?) ON CONFLICT (conferencecall_id) DO UPDATE SET \
-                 dial_call_id = excluded.dial_call_id, tm_update = excluded.tm_update",
-            )?
-            .execute(params![call.to_string(), platform_id, now])?;
-        Ok(())
+        self.put_platform_call(call, "dial_call_id", &platform_id, now)
     }
 
     fn set_join_sequence(
@@ -36,14 +29,7 @@ impl PlatformCallStore for SqliteTx<'_> {
         sequence: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO platform_calls (conferencecall_id, join_sequence, tm_update) \
-                 VALUES (?, ?, ?) ON CONFLICT (conferencecall_id) DO UPDATE SET \
-                 join_sequence = excluded.join_sequence, tm_update = excluded.tm_update",
-            )?
-            .execute(params![call.to_string(), sequence, now])?;
-        Ok(())
+        self.put_platform_call(call, "join_sequence", &sequence, now)
     }
 
     fn join_sequence(&self, call: ConferencecallId) -> Result<Option<i64>, StoreError> {
@@ -71,5 +57,25 @@ impl PlatformCallStore for SqliteTx<'_> {
             )?
             .execute(params![call.to_string(), sequence, now])?;
         Ok(changed == 1)
+    }
+}
+
+impl SqliteTx<'_> {
+    /// Sets one column of the call's row, making the row if it has none.
+    fn put_platform_call(
+        &self,
+        call: ConferencecallId,
+        column: &'static str,
+        value: &dyn rusqlite::ToSql,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO platform_calls (conferencecall_id, {column}, tm_update) \
+                 VALUES (?, ?, ?) ON CONFLICT (conferencecall_id) DO UPDATE SET \
+                 {column} = excluded.{column}, tm_update = excluded.tm_update"
+            ))?
+            .execute(params![call.to_string(), value, now])?;
+        Ok(())
     }
 }
