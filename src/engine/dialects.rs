@@ -294,10 +294,12 @@ impl Rules<'_> {
                 Some(recorder) => self.send(recorder, command, (rec.customer_id, conf.id))?,
                 None => false,
             };
-            // No platform records whole conferences here (no `--platform-url`: a deployment
-            // driven by the dialects alone). Started in an empty room, the recording waits
-            // for the first call of a platform that records per call, as it would beside one.
-            if !sent {
+            // Started in an empty room with no platform told to record it (no
+            // `--platform-url`: a deployment driven by the dialects alone), the recording
+            // waits for the first call of a platform that records per call, as it would
+            // beside one. (With native calls in the room, their platform may still report
+            // it finished, as before.)
+            if !sent && calls.is_empty() {
                 rec.platform_call = RECORDING_PENDING.into();
             }
             return Ok(());
@@ -374,9 +376,8 @@ impl Rules<'_> {
                     recording: rec,
                     call: None,
                 };
-                // Unsent (the platform is no longer configured), nothing will report it
-                // finished: it ends now rather than stay `stopping`.
-                return self.send(recorder, command, ids);
+                self.send(recorder, command, ids)?;
+                return Ok(true);
             }
             RECORDING_PENDING | RECORDING_NOWHERE => return Ok(false),
             platform_call => db.latest_call_in(platform_call, rec.conference_id)?,

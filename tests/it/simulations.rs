@@ -111,7 +111,8 @@ async fn a_simulation_emits_exactly_what_a_real_join_and_leave_get() {
         let leave = simulate(
             &s,
             &c.key,
-            json!({"conference_id": id, "event": "leave", "variables": {"call.id": vars["call.id"]}}),
+            json!({"conference_id": id, "event": "leave", "variables": {"call.id": vars["call.id"],
+                "call.from": vars["call.from"].as_str().unwrap_or(""), "call.to": ""}}),
         )
         .await;
         // Nothing changed: no call, same conference.
@@ -164,8 +165,8 @@ async fn a_simulation_emits_exactly_what_a_real_join_and_leave_get() {
         let real = s
             .event(&format!("{name}-left"), "call_left", left_data)
             .await;
-        // A real leave carries only the call's id (the platform sends no numbers or
-        // variables with it), so the leave was simulated with that alone.
+        // A real leave carries only the call's id, and confab adds the numbers the call
+        // arrived with (the join's `from`; no `to`), so the leave was simulated with those.
         assert_eq!(leave["actions"], real.json["actions"], "{name}: leave");
     }
 }
