@@ -27,7 +27,7 @@ pub struct Membership {
     /// How many of its memberships there have ended.
     pub left: usize,
     /// The number of the platform's report of the newest membership's join, if it numbered
-    /// one.
+    /// one; read only when asked for (a numbered leave needs it, no other report does).
     pub join_sequence: Option<i64>,
 }
 
@@ -38,12 +38,14 @@ fn platform_of(call: &Conferencecall) -> &'static dyn Platform {
 
 impl Engine {
     /// A platform call's membership in one of the customer's conferences: dialects key their
-    /// events by it, since their platforms send no event ids of their own.
+    /// events by it, since their platforms send no event ids of their own. `with_join_sequence`
+    /// also reads the number of its join's report.
     pub async fn membership(
         &self,
         customer: CustomerId,
         conference: ConferenceId,
         call_id: String,
+        with_join_sequence: bool,
     ) -> Result<Membership, EngineError> {
         Ok(self
             .store
@@ -53,8 +55,8 @@ impl Engine {
                 }
                 let latest = db.latest_call_in(&call_id, conference)?;
                 let join_sequence = match &latest {
-                    Some(call) => db.join_sequence(call.id)?,
-                    None => None,
+                    Some(call) if with_join_sequence => db.join_sequence(call.id)?,
+                    _ => None,
                 };
                 Ok(Membership {
                     latest,

@@ -239,7 +239,7 @@ async fn event(
     reading: Reading,
     dialled: Option<ConferencecallId>,
 ) -> Result<Option<PlatformEvent>, ApiError> {
-    let call = |call_id: String| CallEvents::of(state, dialect, route, call_id);
+    let call = |call_id: String| CallEvents::of(state, dialect, route, call_id, false);
     Ok(Some(match reading {
         Reading::Joining {
             call_id,
@@ -257,7 +257,7 @@ async fn event(
             reason,
             sequence,
         } => {
-            let events = call(call_id).await?;
+            let events = CallEvents::of(state, dialect, route, call_id, sequence.is_some()).await?;
             // A leave numbered before the join of the call's current membership is a late
             // report of an earlier one (the call left and came back): it must not end this
             // one, nor take this one's leave event, so it is acknowledged and dropped.
@@ -327,16 +327,23 @@ pub struct CallEvents {
 }
 
 impl CallEvents {
-    /// Reads where the call stands in the conference (one store read).
+    /// Reads where the call stands in the conference (one store read); `with_join_sequence`
+    /// for a numbered leave, which is checked against its membership's join.
     pub async fn of(
         state: &AppState,
         dialect: Dialect,
         route: Route,
         call_id: String,
+        with_join_sequence: bool,
     ) -> Result<CallEvents, ApiError> {
         let m = state
             .engine
-            .membership(route.customer, route.conference, call_id.clone())
+            .membership(
+                route.customer,
+                route.conference,
+                call_id.clone(),
+                with_join_sequence,
+            )
             .await?;
         Ok(CallEvents {
             dialect,

@@ -93,17 +93,7 @@ impl Courier {
             .timeout(SYNC_WEBHOOK_TIMEOUT)
             .header(reqwest::header::CONTENT_TYPE, w.data_type.as_str());
         let s = &w.signing;
-        req = req
-            .header("webhook-id", s.id.as_str())
-            .header("webhook-timestamp", s.timestamp.to_string());
-        if !s.keys.is_empty() {
-            let sigs: Vec<String> = s
-                .keys
-                .iter()
-                .map(|k| crate::domain::signature::sign(k, &s.id, s.timestamp, w.body.as_bytes()))
-                .collect();
-            req = req.header("webhook-signature", sigs.join(" "));
-        }
+        req = super::send::signed(req, &s.keys, &s.id, s.timestamp, w.body.as_bytes());
         if !w.body.is_empty() {
             req = req.body(w.body.clone());
         }

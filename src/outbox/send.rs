@@ -99,7 +99,13 @@ pub async fn attempt(
         },
         MessageKind::Command | MessageKind::Webhook => {
             match keys(store, clock, settings, run, m).await {
-                Ok(keys) => signed(req, &keys, m, clock.now().unix_seconds()),
+                Ok(keys) => signed(
+                    req,
+                    &keys,
+                    &m.id,
+                    clock.now().unix_seconds(),
+                    m.body.as_bytes(),
+                ),
                 Err(e) => {
                     return Sent::not_sent(Attempt::Retry {
                         status: None,
@@ -195,20 +201,23 @@ fn gone(m: &StoredMessage, status: u16, answer: &[u8]) -> bool {
     crate::dialects::of_message(m).is_some_and(|p| p.gone(status, answer))
 }
 
-/// The Standard Webhooks headers: id, timestamp and one signature per key.
-fn signed(
+/// The Standard Webhooks headers of message `id` sent at `unix_now` with `body`: id,
+/// timestamp and one signature per key (none without keys). The outbox's messages and the
+/// courier's sync webhooks are signed by this one function.
+pub(crate) fn signed(
     req: reqwest::RequestBuilder,
     keys: &[Vec<u8>],
-    m: &StoredMessage,
+    id: &str,
     unix_now: i64,
+    body: &[u8],
 ) -> reqwest::RequestBuilder {
     let mut req = req
-        .header("webhook-id", m.id.as_str())
+        .header("webhook-id", id)
         .header("webhook-timestamp", unix_now.to_string());
     if !keys.is_empty() {
         let sigs: Vec<String> = keys
             .iter()
-            .map(|k| signature::sign(k, &m.id, unix_now, m.body.as_bytes()))
+            .map(|k| signature::sign(k, id, unix_now, body))
             .collect();
         req = req.header("webhook-signature", sigs.join(" "));
     }
