@@ -74,7 +74,7 @@ pub fn read(hook: Hook, request: &Inbound<'_>) -> Result<Reading, BadInput> {
         Hook::Status => status(&p),
         // The `<Dial action>`: the call has left the conference (kicked, the conference
         // ended, or the caller hung up).
-        Hook::After => left(&p),
+        Hook::After => left(&p, None),
         Hook::Recording => recording(request.url, &p),
         // `<Gather action>`: what the caller entered (`Digits`, absent when nothing was).
         Hook::Gather => Ok(Reading::Digits {
@@ -112,16 +112,7 @@ fn status<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
         }
         // Numbered: a leave numbered before the join of the call's current membership is a
         // late report of an earlier one.
-        "participant-leave" => match left(p)? {
-            Reading::Left {
-                call_id, reason, ..
-            } => Ok(Reading::Left {
-                call_id,
-                reason,
-                sequence: optional_sequence(p("SequenceNumber"))?,
-            }),
-            other => Ok(other),
-        },
+        "participant-leave" => left(p, optional_sequence(p("SequenceNumber"))?),
         // Mute and hold, reported as they happen (also those confab asked for): the state
         // follows; Twilio numbers its conference events, so a retry is the same event and a
         // report that arrives after a later one is not applied.
@@ -139,7 +130,7 @@ fn status<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
         // A call status callback (the number's "call status changes" URL pointed here): a
         // call that ended before it reached the conference (the caller hung up during the
         // `pre_actions`) leaves; for a call that did, it is the same leave again.
-        "" if ended(p("CallStatus")) => left(p),
+        "" if ended(p("CallStatus")) => left(p, None),
         // A dial-out's `initiated` and `ringing` callbacks: its `CallSid` while it rings.
         "" if ringing(p("CallStatus")) => Ok(Reading::Ringing {
             call_id: required(p("CallSid"), "CallSid")?,
@@ -153,7 +144,12 @@ fn status<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput>
 
 /// The call's leave, shared by the leave status event and `…/after` (whichever comes first
 /// applies it; the other replays its answer).
-fn left<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput> {
+/// `sequence` is the report's number (a conference event's), `None` for `…/after` and a call
+/// status callback.
+fn left<'a>(
+    p: &impl Fn(&str) -> Option<&'a str>,
+    sequence: Option<i64>,
+) -> Result<Reading, BadInput> {
     Ok(Reading::Left {
         call_id: required(p("CallSid"), "CallSid")?,
         // `…/after` says how the `<Dial>` ended; a dial-out's status callback has only the
@@ -162,7 +158,7 @@ fn left<'a>(p: &impl Fn(&str) -> Option<&'a str>) -> Result<Reading, BadInput> {
             Some(status) => bounded(Some(status), "DialCallStatus")?,
             None => bounded(p("CallStatus"), "CallStatus")?,
         },
-        sequence: None,
+        sequence,
     })
 }
 
